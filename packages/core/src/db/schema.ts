@@ -1,0 +1,317 @@
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+import { uuidv7 } from "../lib/ids";
+
+/*
+ * Column keys are snake_case, the same names the REST API uses, so a row maps to its wire shape
+ * without a renaming layer. Every tenant-owned table carries an indexed `org_id`.
+ */
+
+const id = () =>
+  uuid("id")
+    .primaryKey()
+    .$defaultFn(() => uuidv7());
+// Millisecond precision: JavaScript dates round-trip exactly, so timestamps compare as stored.
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
+const createdAt = () => timestamptz("created_at").notNull().defaultNow();
+const updatedAt = () => timestamptz("updated_at").notNull().defaultNow();
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = Record<string, JsonValue>;
+
+export const users = pgTable("users", {
+  id: id(),
+  email: text("email").notNull().unique(),
+  password_hash: text("password_hash").notNull(),
+  first_name: text("first_name").notNull().default(""),
+  last_name: text("last_name").notNull().default(""),
+  date_joined: createdAt().$type<Date>(),
+  updated_at: updatedAt(),
+});
+
+/** Lucia sessions; `id` is sha256(token) so a leaked table yields no usable token. */
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    user_id: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    expires_at: timestamptz("expires_at").notNull(),
+  },
+  (t) => [index("sessions_user_id_idx").on(t.user_id)],
+);
+
+export const orgRole = pgEnum("org_role", ["owner", "admin", "member", "viewer"]);
+
+export const orgs = pgTable("orgs", {
+  id: id(),
+  name: text("name").notNull(),
+  slug: text("slug").notNull().unique(),
+  created_at: createdAt(),
+  updated_at: updatedAt(),
+});
+
+export const memberships = pgTable(
+  "memberships",
+  {
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    user_id: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: orgRole("role").notNull(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.org_id, t.user_id] }), index("memberships_user_id_idx").on(t.user_id)],
+);
+
+export const environments = pgTable(
+  "environments",
+  {
+    id: id(),
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    slug: text("slug").notNull(),
+    description: text("description").notNull().default(""),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("environments_org_id_idx").on(t.org_id),
+    uniqueIndex("environments_org_name_uq").on(t.org_id, t.name),
+    uniqueIndex("environments_org_slug_uq").on(t.org_id, t.slug),
+  ],
+);
+
+export const connectionTransport = pgEnum("connection_transport", ["streamable_http", "sse", "stdio"]);
+export const connectionStatus = pgEnum("connection_status", ["unknown", "healthy", "unhealthy"]);
+
+export const connections = pgTable(
+  "connections",
+  {
+    id: id(),
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
+    name: text("name").notNull(),
+    slug: text("slug").notNull(),
+    description: text("description").notNull().default(""),
+    transport: connectionTransport("transport").notNull(),
+    url: text("url"),
+    command: text("command"),
+    args: jsonb("args").$type<string[]>().notNull().default([]),
+    headers: jsonb("headers").$type<Record<string, string>>().notNull().default({}),
+    /** AES-256-GCM envelope of `{headers, env}`; see secrets/. */
+    secret_ciphertext: text("secret_ciphertext"),
+    timeout_ms: integer("timeout_ms").notNull().default(10000),
+    status: connectionStatus("status").notNull().default("unknown"),
+    last_error: text("last_error"),
+    last_tested_at: timestamptz("last_tested_at"),
+    last_synced_at: timestamptz("last_synced_at"),
+    server_info: jsonb("server_info").$type<JsonObject>(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("connections_org_id_idx").on(t.org_id),
+    uniqueIndex("connections_org_slug_uq").on(t.org_id, t.slug),
+    uniqueIndex("connections_org_name_uq").on(t.org_id, t.name),
+  ],
+);
+
+export const toolSource = pgEnum("tool_source", ["synced", "manual"]);
+
+export const tools = pgTable(
+  "tools",
+  {
+    id: id(),
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    connection_id: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    upstream_name: text("upstream_name").notNull(),
+    title: text("title"),
+    description: text("description").notNull().default(""),
+    input_schema: jsonb("input_schema").$type<JsonObject>().notNull().default({ type: "object" }),
+    output_schema: jsonb("output_schema").$type<JsonObject>(),
+    annotations: jsonb("annotations").$type<JsonObject>(),
+    enabled: boolean("enabled").notNull().default(true),
+    stale: boolean("stale").notNull().default(false),
+    source: toolSource("source").notNull(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("tools_org_id_idx").on(t.org_id),
+    uniqueIndex("tools_org_name_uq").on(t.org_id, t.name),
+    uniqueIndex("tools_connection_upstream_uq").on(t.connection_id, t.upstream_name),
+  ],
+);
+
+export const agentStatus = pgEnum("agent_status", ["active", "disabled"]);
+
+export const agents = pgTable(
+  "agents",
+  {
+    id: id(),
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    status: agentStatus("status").notNull().default("active"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("agents_org_id_idx").on(t.org_id), uniqueIndex("agents_org_name_uq").on(t.org_id, t.name)],
+);
+
+export const agentKeys = pgTable(
+  "agent_keys",
+  {
+    id: id(),
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    agent_id: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    name: text("name").notNull().default(""),
+    /** The first characters of the key, shown in lists so a key can be recognised. */
+    prefix: text("prefix").notNull(),
+    /** sha256 of the whole key, hex. The key itself is shown once and never stored. */
+    key_hash: text("key_hash").notNull().unique(),
+    created_at: createdAt(),
+    last_used_at: timestamptz("last_used_at"),
+    revoked_at: timestamptz("revoked_at"),
+  },
+  (t) => [index("agent_keys_org_id_idx").on(t.org_id), index("agent_keys_agent_id_idx").on(t.agent_id)],
+);
+
+export const policyEffect = pgEnum("policy_effect", ["allow", "deny"]);
+
+export interface RateLimit {
+  max_calls: number;
+  per_seconds: number;
+}
+
+export const policies = pgTable(
+  "policies",
+  {
+    id: id(),
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    effect: policyEffect("effect").notNull(),
+    agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "cascade" }),
+    tool_pattern: text("tool_pattern").notNull(),
+    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "cascade" }),
+    input_schema: jsonb("input_schema").$type<JsonObject>(),
+    rate_limit: jsonb("rate_limit").$type<RateLimit>(),
+    enabled: boolean("enabled").notNull().default(true),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [index("policies_org_id_idx").on(t.org_id), uniqueIndex("policies_org_name_uq").on(t.org_id, t.name)],
+);
+
+/** Fixed-window counters, incremented with one atomic upsert so limits hold across processes. */
+export const rateLimitCounters = pgTable(
+  "rate_limit_counters",
+  {
+    policy_id: uuid("policy_id")
+      .notNull()
+      .references(() => policies.id, { onDelete: "cascade" }),
+    subject: text("subject").notNull(),
+    window_start: timestamptz("window_start").notNull(),
+    count: integer("count").notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.policy_id, t.subject, t.window_start] }),
+    index("rate_limit_counters_window_idx").on(t.window_start),
+  ],
+);
+
+export const runStatus = pgEnum("run_status", ["running", "succeeded", "failed", "denied", "timeout"]);
+
+export const runs = pgTable(
+  "runs",
+  {
+    id: id(),
+    org_id: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    tool_id: uuid("tool_id").references(() => tools.id, { onDelete: "set null" }),
+    tool_name: text("tool_name").notNull(),
+    agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "set null" }),
+    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
+    status: runStatus("status").notNull(),
+    input: jsonb("input").$type<JsonValue>(),
+    output: jsonb("output").$type<JsonValue>(),
+    output_truncated: boolean("output_truncated").notNull().default(false),
+    error: text("error"),
+    decision: jsonb("decision").$type<JsonObject>(),
+    /** `user:<id>` or `agent:<id>`, with the surface: `rest`, `trpc`, `mcp`. */
+    triggered_by: jsonb("triggered_by").$type<JsonObject>().notNull(),
+    started_at: timestamptz("started_at").notNull().defaultNow(),
+    finished_at: timestamptz("finished_at"),
+    duration_ms: integer("duration_ms"),
+  },
+  (t) => [
+    index("runs_org_id_id_idx").on(t.org_id, t.id),
+    index("runs_org_tool_idx").on(t.org_id, t.tool_id),
+    index("runs_org_agent_idx").on(t.org_id, t.agent_id),
+    index("runs_running_idx")
+      .on(t.status)
+      .where(sql`status = 'running'`),
+  ],
+);
+
+export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
+
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: id(),
+    /** Null for account events that belong to no organization (login, logout, register). */
+    org_id: uuid("org_id").references(() => orgs.id, { onDelete: "cascade" }),
+    actor_type: actorType("actor_type").notNull(),
+    actor_id: text("actor_id"),
+    action: text("action").notNull(),
+    target_type: text("target_type"),
+    target_id: text("target_id"),
+    metadata: jsonb("metadata").$type<JsonObject>().notNull().default({}),
+    ip: text("ip"),
+    user_agent: text("user_agent"),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index("audit_events_org_id_id_idx").on(t.org_id, t.id),
+    check("audit_events_action_not_empty", sql`length(${t.action}) > 0`),
+  ],
+);
