@@ -42,17 +42,20 @@ export const users = pgTable("users", {
   updated_at: updatedAt(),
 });
 
-/** Lucia sessions; `id` is sha256(token) so a leaked table yields no usable token. */
+/**
+ * Lucia sessions; `id` is sha256(token) so a leaked table yields no usable token. The camelCase
+ * keys are the ones Lucia's drizzle adapter addresses.
+ */
 export const sessions = pgTable(
   "sessions",
   {
     id: text("id").primaryKey(),
-    user_id: uuid("user_id")
+    userId: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    expires_at: timestamptz("expires_at").notNull(),
+    expiresAt: timestamptz("expires_at").notNull(),
   },
-  (t) => [index("sessions_user_id_idx").on(t.user_id)],
+  (t) => [index("sessions_user_id_idx").on(t.userId)],
 );
 
 export const orgRole = pgEnum("org_role", ["owner", "admin", "member", "viewer"]);

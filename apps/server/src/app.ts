@@ -1,0 +1,184 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { serveStatic } from "@hono/node-server/serve-static";
+import { appRouter, createContext, createOpenApiDocument, createRestHandler, toWireError, type ApiDeps } from "@mcp/api";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { Hono, type Context as HonoContext } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { DatabaseHandle } from "@mcp/core";
+import type { Logger } from "./logger";
+
+export interface AppOptions {
+  database: DatabaseHandle;
+  logger: Logger;
+  maxBodyBytes: number;
+  secureCookies: boolean;
+  trustProxy: boolean;
+  /** Origins allowed to send cookie-authenticated mutations besides the request's own host. */
+  publicUrl: string | undefined;
+  /** The built SPA; served at `/` when present. */
+  webDistDir: string | undefined;
+}
+
+type Env = { Variables: { requestId: string } };
+
+const REQUEST_ID_PATTERN = /^[\w.-]{1,100}$/;
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+function clientIp(c: HonoContext<Env>, trustProxy: boolean): string | null {
+  if (trustProxy) {
+    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Browsers attach the session cookie to cross-site requests; a mutation carrying it must come from
+ * our own origin. Requests authenticated by an Authorization header are not exposed to this.
+ */
+function isCrossSiteCookieMutation(c: HonoContext<Env>, allowedOrigins: Set<string>): boolean {
+  if (!UNSAFE_METHODS.has(c.req.method) && !c.req.path.startsWith("/trpc")) return false;
+  if (c.req.header("authorization")) return false;
+  if (!c.req.header("cookie")?.includes("mcpa_session=")) return false;
+  const fetchSite = c.req.header("sec-fetch-site");
+  if (fetchSite === "cross-site") return true;
+  const origin = c.req.header("origin");
+  if (!origin) return false;
+  const own = new URL(c.req.url).origin;
+  return origin !== own && !allowedOrigins.has(origin);
+}
+
+export function createApp(options: AppOptions): Hono<Env> {
+  const { database, logger } = options;
+  const deps: ApiDeps = { db: database.db, secureCookies: options.secureCookies };
+  const allowedOrigins = new Set(options.publicUrl ? [new URL(options.publicUrl).origin] : []);
+  const app = new Hono<Env>();
+
+  app.use(async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    c.set("requestId", requestId);
+    const started = performance.now();
+    await next();
+    c.header("x-request-id", requestId);
+    c.header("x-content-type-options", "nosniff");
+    c.header("referrer-policy", "no-referrer");
+    logger.info(
+      {
+        request_id: requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      },
+      "request",
+    );
+  });
+
+  app.onError((error, c) => {
+    const requestId = c.get("requestId");
+    logger.error({ request_id: requestId, err: error }, "unhandled error");
+    return c.json({ code: "INTERNAL_SERVER_ERROR", message: "Internal server error", request_id: requestId }, 500);
+  });
+
+  app.use("*", async (c, next) => {
+    if (isCrossSiteCookieMutation(c, allowedOrigins)) {
+      return c.json(
+        { code: "FORBIDDEN", message: "Cross-site request refused (Origin check)", request_id: c.get("requestId") },
+        403,
+      );
+    }
+    await next();
+  });
+
+  const tooLarge = (c: HonoContext<Env>) =>
+    c.json(
+      { code: "PAYLOAD_TOO_LARGE", message: `Request body exceeds ${options.maxBodyBytes} bytes`, request_id: c.get("requestId") },
+      413,
+    );
+
+  app.get("/healthz", async (c) => {
+    try {
+      await database.ping();
+      return c.json({ status: "ok", database: database.kind });
+    } catch (error) {
+      logger.error({ err: error }, "health check failed");
+      return c.json({ status: "unavailable", database: database.kind }, 503);
+    }
+  });
+
+  app.use("/trpc/*", bodyLimit({ maxSize: options.maxBodyBytes, onError: tooLarge }));
+  app.all("/trpc/*", (c) =>
+    fetchRequestHandler({
+      endpoint: "/trpc",
+      req: c.req.raw,
+      router: appRouter,
+      createContext: ({ req, resHeaders }) =>
+        createContext(deps, { req, resHeaders, requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy), surface: "trpc" }),
+      onError: ({ error, path }) => {
+        if (toWireError(error).status >= 500) {
+          logger.error({ request_id: c.get("requestId"), path, err: error.cause ?? error }, "procedure failed");
+        }
+      },
+    }),
+  );
+
+  let openApiDocument: unknown;
+  app.get("/api/v1/openapi.json", (c) => {
+    openApiDocument ??= createOpenApiDocument(`${options.publicUrl ?? new URL(c.req.url).origin}/api/v1`);
+    return c.json(openApiDocument);
+  });
+
+  const rest = createRestHandler({
+    router: appRouter,
+    basePath: "/api/v1",
+    createContext: (info) => createContext(deps, info),
+    maxBodyBytes: options.maxBodyBytes,
+    onError: (error, info) => {
+      logger.error({ request_id: info.requestId, path: info.path, err: error }, "request failed");
+    },
+  });
+  app.all("/api/v1/*", (c) => rest(c.req.raw, { requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy) }));
+
+  mountSpa(app, options.webDistDir);
+  return app;
+}
+
+const SPA_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join("; ");
+
+/** The built SPA, with client-side routes falling back to index.html. */
+function mountSpa(app: Hono<Env>, distDir: string | undefined): void {
+  if (!distDir || !existsSync(join(distDir, "index.html"))) return;
+  const indexHtml = readFileSync(join(distDir, "index.html"), "utf8");
+  app.use("/assets/*", async (c, next) => {
+    await next();
+    if (c.res.ok) c.header("cache-control", "public, max-age=31536000, immutable");
+  });
+  app.use("*", serveStatic({ root: distDir }));
+  app.get("*", (c) => {
+    if (c.req.path.startsWith("/api/") || c.req.path.startsWith("/trpc") || c.req.path.startsWith("/mcp")) {
+      return c.json({ code: "NOT_FOUND", message: `No route for ${c.req.path}` }, 404);
+    }
+    c.header("content-security-policy", SPA_CSP);
+    c.header("cache-control", "no-cache");
+    return c.html(indexHtml);
+  });
+}

@@ -1,0 +1,99 @@
+import {
+  getUser,
+  SESSION_COOKIE_NAME,
+  validateSessionToken,
+  type Db,
+  type RequestOrigin,
+  type User,
+  type ValidSession,
+} from "@mcp/core";
+
+/** What the API needs from its host; the server builds it once at start. */
+export interface ApiDeps {
+  db: Db;
+  /** Secure cookies (HTTPS deployments). */
+  secureCookies: boolean;
+}
+
+export type Auth =
+  | { type: "user"; user: User; session: ValidSession; via: "header" | "cookie" }
+  | null;
+
+export interface Context {
+  deps: ApiDeps;
+  db: Db;
+  auth: Auth;
+  origin: RequestOrigin;
+  requestId: string;
+  /** Headers to add to the response (cookies); both transports copy them. */
+  resHeaders: Headers;
+  surface: "trpc" | "rest";
+}
+
+export interface RequestInfo {
+  req: Request;
+  resHeaders: Headers;
+  requestId: string;
+  ip: string | null;
+  surface: "trpc" | "rest";
+}
+
+/** `Authorization: Token <t>` (the seed's scheme) and `Bearer <t>` are both accepted. */
+export function readAuthorizationToken(header: string | null): string | null {
+  if (!header) return null;
+  const match = /^(?:Token|Bearer)\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+export function readCookie(header: string | null, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(";")) {
+    const index = part.indexOf("=");
+    if (index === -1) continue;
+    if (part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+  }
+  return null;
+}
+
+export function sessionCookie(token: string, expires: Date, secure: boolean): string {
+  return [
+    `${SESSION_COOKIE_NAME}=${encodeURIComponent(token)}`,
+    "Path=/",
+    "HttpOnly",
+    "SameSite=Lax",
+    `Expires=${expires.toUTCString()}`,
+    ...(secure ? ["Secure"] : []),
+  ].join("; ");
+}
+
+export function clearedSessionCookie(secure: boolean): string {
+  return [`${SESSION_COOKIE_NAME}=`, "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=0", ...(secure ? ["Secure"] : [])].join(
+    "; ",
+  );
+}
+
+async function authenticate(deps: ApiDeps, info: RequestInfo): Promise<Auth> {
+  const headerToken = readAuthorizationToken(info.req.headers.get("authorization"));
+  const cookieToken = headerToken ? null : readCookie(info.req.headers.get("cookie"), SESSION_COOKIE_NAME);
+  const token = headerToken ?? cookieToken;
+  if (!token) return null;
+  const session = await validateSessionToken(deps.db, token);
+  if (!session) return null;
+  if (cookieToken && session.renewed) {
+    info.resHeaders.append("set-cookie", sessionCookie(cookieToken, session.expires_at, deps.secureCookies));
+  }
+  const user = await getUser(deps.db, session.userId);
+  return { type: "user", user, session, via: headerToken ? "header" : "cookie" };
+}
+
+export async function createContext(deps: ApiDeps, info: RequestInfo): Promise<Context> {
+  return {
+    deps,
+    db: deps.db,
+    auth: await authenticate(deps, info),
+    origin: { ip: info.ip, user_agent: info.req.headers.get("user-agent") },
+    requestId: info.requestId,
+    resHeaders: info.resHeaders,
+    surface: info.surface,
+  };
+}

@@ -1,0 +1,69 @@
+import { z } from "zod";
+
+/*
+ * Browser-safe wire contracts: this folder imports nothing but zod, so the SPA and the SDK can use
+ * the same schemas the server validates with. Field names are snake_case, as on the wire.
+ */
+
+export const uuid = z.uuid({ error: "Must be a UUID" });
+export const timestamp = z.iso.datetime({ offset: true });
+export const trimmedName = z.string().trim().min(1, "Must not be empty").max(100, "At most 100 characters");
+export const slug = z
+  .string()
+  .trim()
+  .min(1, "Must not be empty")
+  .max(63, "At most 63 characters")
+  .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "Lower-case letters, digits and single dashes only");
+export const description = z.string().max(2000, "At most 2000 characters");
+
+/** Query strings arrive as text over REST and as numbers over tRPC; both are accepted. */
+export const pageInput = z.object({
+  limit: z.coerce.number().int().min(1).max(200).optional().describe("Page size, 1 to 200 (default 50)"),
+  cursor: z.string().max(200).optional().describe("The next_cursor of the previous page"),
+});
+export type PageInput = z.infer<typeof pageInput>;
+
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    results: z.array(item),
+    next_cursor: z.string().nullable().describe("Pass as ?cursor= for the next page; null on the last page"),
+  });
+}
+
+/** `true`/`false` in a query string, or a real boolean over tRPC. */
+export const queryBoolean = z
+  .union([z.boolean(), z.enum(["true", "false"])])
+  .transform((value) => value === true || value === "true");
+
+export const orgIdInput = z.object({ org_id: uuid });
+export const idInput = z.object({ id: uuid });
+
+export const ERROR_CODES = [
+  "BAD_REQUEST",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "METHOD_NOT_ALLOWED",
+  "CONFLICT",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "RATE_LIMITED",
+  "INTERNAL_SERVER_ERROR",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const errorIssue = z.object({
+  path: z.string().describe("Dotted path of the field at fault, e.g. `headers.authorization`"),
+  message: z.string(),
+});
+
+/** The one error body of every REST response that is not a success. */
+export const errorBody = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  issues: z.array(errorIssue).optional(),
+  request_id: z.string().optional(),
+});
+export type ErrorBody = z.infer<typeof errorBody>;
+
+export const emptyOutput = z.void();

@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { description, slug, timestamp, trimmedName, uuid } from "./common";
+
+export const ORG_ROLES = ["owner", "admin", "member", "viewer"] as const;
+export const orgRole = z.enum(ORG_ROLES);
+export type OrgRole = z.infer<typeof orgRole>;
+
+export const org = z.object({
+  id: uuid,
+  name: z.string(),
+  slug: z.string(),
+  role: orgRole.describe("The caller's role in this organization"),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type OrgDto = z.infer<typeof org>;
+
+export const createOrgInput = z.object({ name: trimmedName, slug: slug.optional() });
+export const updateOrgInput = z.object({ name: trimmedName.optional(), slug: slug.optional() });
+
+export const member = z.object({
+  user_id: uuid,
+  email: z.string(),
+  first_name: z.string(),
+  last_name: z.string(),
+  role: orgRole,
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type MemberDto = z.infer<typeof member>;
+
+export const addMemberInput = z.object({
+  email: z.string().trim().toLowerCase().pipe(z.email({ error: "Must be a valid email address" })),
+  role: orgRole,
+});
+export const updateMemberInput = z.object({ role: orgRole });
+
+export const environment = z.object({
+  id: uuid,
+  org_id: uuid,
+  name: z.string(),
+  slug: z.string(),
+  description: z.string(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type EnvironmentDto = z.infer<typeof environment>;
+
+export const createEnvironmentInput = z.object({
+  name: trimmedName,
+  slug: slug.optional(),
+  description: description.optional(),
+});
+export const updateEnvironmentInput = createEnvironmentInput.partial();

@@ -1,0 +1,158 @@
+import type { AnyTRPCRouter } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
+import type { Context, RequestInfo } from "./context";
+import type { ErrorBody } from "./contracts/common";
+import { toWireError } from "./errors";
+import { restProcedures } from "./procedures";
+
+/*
+ * REST face of the tRPC procedures: every procedure with `meta.openapi` answers at its path under
+ * the base path, with or without a trailing slash. Written for the fetch API so any host mounts it;
+ * trpc-to-openapi generates the matching document (see openapi.ts).
+ */
+
+interface RestRoute {
+  method: string;
+  pattern: RegExp;
+  params: string[];
+  procedurePath: string;
+  successStatus: 200 | 201 | 204;
+}
+
+function compileRoutes(router: AnyTRPCRouter): RestRoute[] {
+  return restProcedures(router).map(({ path: procedurePath, openapi, successStatus }) => {
+    const params: string[] = [];
+    const source = openapi.path
+      .replace(/\/+$/, "")
+      .split("/")
+      .map((segment) => {
+        const param = /^\{(\w+)\}$/.exec(segment);
+        if (param?.[1]) {
+          params.push(param[1]);
+          return "([^/]+)";
+        }
+        return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      })
+      .join("/");
+    return { method: openapi.method, pattern: new RegExp(`^${source}/?$`), params, procedurePath, successStatus };
+  });
+}
+
+class RestRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(body.message);
+  }
+}
+
+async function readJsonBody(req: Request, maxBytes: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  const tooLarge = () =>
+    new RestRequestError(413, { code: "PAYLOAD_TOO_LARGE", message: `Request body exceeds ${maxBytes} bytes` });
+  if (declared > maxBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    for await (const chunk of req.body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return {};
+  const contentType = req.headers.get("content-type") ?? "";
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+    throw new RestRequestError(415, {
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      message: "Send the body as JSON with Content-Type: application/json",
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new RestRequestError(400, { code: "BAD_REQUEST", message: "Request body is not valid JSON" });
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new RestRequestError(400, { code: "BAD_REQUEST", message: "Request body must be a JSON object" });
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function readQuery(url: URL): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    const values = url.searchParams.getAll(key);
+    query[key] = values.length === 1 ? (values[0] ?? "") : values;
+  }
+  return query;
+}
+
+function json(status: number, body: unknown, headers: Headers): Response {
+  if (status === 204) return new Response(null, { status, headers });
+  headers.set("content-type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+export interface RestHandlerOptions {
+  router: AnyTRPCRouter;
+  /** e.g. `/api/v1`; requests outside it are not handled. */
+  basePath: string;
+  createContext: (info: RequestInfo) => Promise<Context>;
+  maxBodyBytes: number;
+  onError?: (error: unknown, info: { path: string; requestId: string }) => void;
+}
+
+export function createRestHandler(options: RestHandlerOptions) {
+  const routes = compileRoutes(options.router);
+  const createCaller = options.router.createCaller as (ctx: Context) => Record<string, unknown>;
+
+  return async (req: Request, extras: { requestId: string; ip: string | null }): Promise<Response> => {
+    const url = new URL(req.url);
+    const path = url.pathname.slice(options.basePath.length) || "/";
+    const resHeaders = new Headers({ "x-request-id": extras.requestId });
+    const fail = (status: number, body: ErrorBody, headers: Record<string, string> = {}) => {
+      for (const [name, value] of Object.entries(headers)) resHeaders.set(name, value);
+      if (status === 401) resHeaders.set("www-authenticate", 'Token realm="api", Bearer realm="api"');
+      return json(status, { ...body, request_id: extras.requestId }, resHeaders);
+    };
+
+    const matching = routes.filter((route) => route.pattern.test(path));
+    if (matching.length === 0) return fail(404, { code: "NOT_FOUND", message: `No route for ${path}` });
+    const route = matching.find((candidate) => candidate.method === req.method);
+    if (!route) {
+      return fail(
+        405,
+        { code: "METHOD_NOT_ALLOWED", message: `${req.method} is not allowed on ${path}` },
+        { allow: matching.map((candidate) => candidate.method).join(", ") },
+      );
+    }
+
+    try {
+      const params: Record<string, string> = {};
+      const values = route.pattern.exec(path)?.slice(1) ?? [];
+      route.params.forEach((name, index) => {
+        params[name] = decodeURIComponent(values[index] ?? "");
+      });
+      const payload = route.method === "GET" || route.method === "DELETE" ? readQuery(url) : await readJsonBody(req, options.maxBodyBytes);
+      const input = { ...payload, ...params };
+      const ctx = await options.createContext({ req, resHeaders, requestId: extras.requestId, ip: extras.ip, surface: "rest" });
+      let target: unknown = createCaller(ctx);
+      for (const segment of route.procedurePath.split(".")) {
+        target = (target as Record<string, unknown>)[segment];
+      }
+      if (typeof target !== "function") throw new TRPCError({ code: "NOT_FOUND", message: `No route for ${path}` });
+      const data: unknown = await (target as (input: unknown) => Promise<unknown>)(input);
+      return json(route.successStatus, data, resHeaders);
+    } catch (error) {
+      if (error instanceof RestRequestError) return fail(error.status, error.body, error.headers);
+      const wire = toWireError(error);
+      if (wire.status >= 500) options.onError?.(error, { path, requestId: extras.requestId });
+      return fail(wire.status, { code: wire.code, message: wire.message, ...(wire.issues ? { issues: wire.issues } : {}) });
+    }
+  };
+}

@@ -1,0 +1,58 @@
+import { getUser, loginUser, logoutSession, registerUser } from "@mcp/core";
+import { z } from "zod";
+import { clearedSessionCookie, sessionCookie, type Context } from "../context";
+import { authResult, loginInput, registerInput, user } from "../contracts/accounts";
+import { authedProcedure, publicProcedure, router } from "../trpc";
+import { toWire } from "../wire";
+
+const tags = ["auth"];
+
+/** Browsers (the SPA over tRPC) get the token as an httpOnly cookie too; API clients use the body. */
+function issueCookie(ctx: Context, token: string, expires: Date): void {
+  if (ctx.surface === "trpc") ctx.resHeaders.append("set-cookie", sessionCookie(token, expires, ctx.deps.secureCookies));
+}
+
+export const authRouter = router({
+  register: publicProcedure
+    .meta({
+      openapi: { method: "POST", path: "/auth/register", tags, summary: "Register a new user" },
+      successStatus: 201,
+    })
+    .input(registerInput)
+    .output(authResult)
+    .mutation(async ({ ctx, input }) => {
+      const result = await registerUser(ctx.db, ctx.origin, input);
+      issueCookie(ctx, result.session.token, result.session.expires_at);
+      return { token: result.session.token, user: toWire(result.user) };
+    }),
+
+  login: publicProcedure
+    .meta({ openapi: { method: "POST", path: "/auth/login", tags, summary: "Log in with email and password" } })
+    .input(loginInput)
+    .output(authResult)
+    .mutation(async ({ ctx, input }) => {
+      const result = await loginUser(ctx.db, ctx.origin, input);
+      issueCookie(ctx, result.session.token, result.session.expires_at);
+      return { token: result.session.token, user: toWire(result.user) };
+    }),
+
+  logout: authedProcedure
+    .meta({
+      openapi: { method: "POST", path: "/auth/logout", tags, summary: "Invalidate the presented session", protect: true },
+      successStatus: 204,
+    })
+    .input(z.object({}).optional())
+    .output(z.void())
+    .mutation(async ({ ctx }) => {
+      await logoutSession(ctx.db, ctx.action, ctx.session.sessionId);
+      if (ctx.auth?.via === "cookie" || ctx.surface === "trpc") {
+        ctx.resHeaders.append("set-cookie", clearedSessionCookie(ctx.deps.secureCookies));
+      }
+    }),
+
+  me: authedProcedure
+    .meta({ openapi: { method: "GET", path: "/auth/me", tags, summary: "The current user", protect: true } })
+    .input(z.object({}).optional())
+    .output(user)
+    .query(async ({ ctx }) => toWire(await getUser(ctx.db, ctx.user.id))),
+});

@@ -1,0 +1,92 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { OpenApiMeta } from "trpc-to-openapi";
+import { z } from "zod";
+import { getMembershipRole, isAppError, roleAtLeast, type ActionContext, type Db, type OrgRole } from "@mcp/core";
+import type { Context } from "./context";
+import { uuid } from "./contracts/common";
+import { toTRPCError, toWireError } from "./errors";
+
+export type Meta = OpenApiMeta<{
+  /** The REST status of a success when it is not 200 (201 for creates, 204 for deletes). */
+  successStatus?: 201 | 204;
+}>;
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    isDev: false,
+    errorFormatter({ shape, error, ctx }) {
+      const wire = toWireError(error);
+      return {
+        code: shape.code,
+        message: wire.message,
+        data: {
+          code: wire.code,
+          httpStatus: wire.status,
+          issues: wire.issues,
+          request_id: ctx?.requestId,
+        },
+      };
+    },
+  });
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+export const publicProcedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && isAppError(result.error.cause)) throw toTRPCError(result.error.cause);
+  return result;
+});
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (ctx.auth?.type !== "user") {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "Authentication required: send Authorization: Token <token>" });
+  }
+  const { user, session } = ctx.auth;
+  const action: ActionContext = { ...ctx.origin, actor: { type: "user", id: user.id } };
+  return next({ ctx: { ...ctx, user, session, action } });
+});
+
+function notFound(what: string): TRPCError {
+  return new TRPCError({ code: "NOT_FOUND", message: `${what} not found` });
+}
+
+function assertRole(role: OrgRole, minimum: OrgRole): void {
+  if (!roleAtLeast(role, minimum)) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `This action needs the ${minimum} role or higher; yours is ${role}`,
+    });
+  }
+}
+
+/** Procedures under `/orgs/{org_id}/…`: the caller's membership decides, before any input is used. */
+export function orgProcedure(minimum: OrgRole) {
+  return authedProcedure.input(z.object({ org_id: uuid })).use(async ({ ctx, input, next }) => {
+    const role = await getMembershipRole(ctx.db, input.org_id, ctx.user.id);
+    // Not being a member looks exactly like the organization not existing.
+    if (role === null) throw notFound("Organization");
+    assertRole(role, minimum);
+    return next({ ctx: { ...ctx, org: { id: input.org_id, role } } });
+  });
+}
+
+/**
+ * Procedures on `/…/{id}/` of an org-owned resource: find the owning org, then authorise as for
+ * orgProcedure. A resource of an org the caller is not in is NOT_FOUND, like a missing one.
+ */
+export function resourceProcedure(
+  what: string,
+  minimum: OrgRole,
+  findOrgId: (db: Db, id: string) => Promise<string | null>,
+) {
+  return authedProcedure.input(z.object({ id: uuid })).use(async ({ ctx, input, next }) => {
+    const orgId = await findOrgId(ctx.db, input.id);
+    const role = orgId === null ? null : await getMembershipRole(ctx.db, orgId, ctx.user.id);
+    if (orgId === null || role === null) throw notFound(what);
+    assertRole(role, minimum);
+    return next({ ctx: { ...ctx, org: { id: orgId, role } } });
+  });
+}

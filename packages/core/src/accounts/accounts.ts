@@ -1,0 +1,134 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { users } from "../db/schema";
+import { recordAudit } from "../audit/audit";
+import { AppError } from "../errors";
+import type { ActionContext, RequestOrigin } from "../lib/context";
+import { isUniqueViolation } from "../lib/pg-errors";
+import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
+import { createSession, invalidateSession, type IssuedSession } from "./sessions";
+
+export type User = Omit<typeof users.$inferSelect, "password_hash">;
+
+const publicColumns = {
+  id: users.id,
+  email: users.email,
+  first_name: users.first_name,
+  last_name: users.last_name,
+  date_joined: users.date_joined,
+  updated_at: users.updated_at,
+};
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  first_name?: string | undefined;
+  last_name?: string | undefined;
+}
+
+export async function registerUser(
+  db: Db,
+  origin: RequestOrigin,
+  input: RegisterInput,
+): Promise<{ user: User; session: IssuedSession }> {
+  const email = normalizeEmail(input.email);
+  if (input.password.toLowerCase() === email) {
+    throw AppError.invalidField("password", "Password must not be the same as the email");
+  }
+  const passwordHash = await hashPassword(input.password);
+  try {
+    return await db.transaction(async (tx) => {
+      const [user] = await tx
+        .insert(users)
+        .values({
+          email,
+          password_hash: passwordHash,
+          first_name: input.first_name?.trim() ?? "",
+          last_name: input.last_name?.trim() ?? "",
+        })
+        .returning(publicColumns);
+      if (!user) throw new Error("insert returned no user");
+      await recordAudit(tx, { ...origin, actor: { type: "user", id: user.id } }, {
+        org_id: null,
+        action: "user.register",
+        target_type: "user",
+        target_id: user.id,
+      });
+      const session = await createSession(tx, user.id);
+      return { user, session };
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw AppError.conflict("An account with this email already exists", [
+        { path: ["email"], message: "An account with this email already exists" },
+      ]);
+    }
+    throw error;
+  }
+}
+
+const INVALID_CREDENTIALS = "Invalid email or password";
+
+export async function loginUser(
+  db: Db,
+  origin: RequestOrigin,
+  input: { email: string; password: string },
+): Promise<{ user: User; session: IssuedSession }> {
+  const email = normalizeEmail(input.email);
+  const [row] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+  const valid = row ? await verifyPassword(row.password_hash, input.password) : false;
+  if (!row) await burnPasswordCheck(input.password);
+  if (!row || !valid) {
+    await recordAudit(db, { ...origin, actor: { type: "user", id: row?.id ?? null } }, {
+      org_id: null,
+      action: "user.login_failed",
+      target_type: "user",
+      target_id: row?.id ?? null,
+      // The attempted address helps spot credential stuffing; it is not a secret.
+      metadata: { email },
+    });
+    throw AppError.unauthorized(INVALID_CREDENTIALS);
+  }
+  const { password_hash: _passwordHash, ...user } = row;
+  return db.transaction(async (tx) => {
+    const session = await createSession(tx, user.id);
+    await recordAudit(tx, { ...origin, actor: { type: "user", id: user.id } }, {
+      org_id: null,
+      action: "user.login",
+      target_type: "user",
+      target_id: user.id,
+    });
+    return { user, session };
+  });
+}
+
+export async function logoutSession(db: Db, context: ActionContext, sessionId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await invalidateSession(tx, sessionId);
+    await recordAudit(tx, context, {
+      org_id: null,
+      action: "user.logout",
+      target_type: "user",
+      target_id: context.actor.id,
+    });
+  });
+}
+
+export async function getUser(db: Db, userId: string): Promise<User> {
+  const [user] = await db.select(publicColumns).from(users).where(eq(users.id, userId)).limit(1);
+  if (!user) throw AppError.notFound("User");
+  return user;
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
+  const [user] = await db
+    .select(publicColumns)
+    .from(users)
+    .where(eq(users.email, normalizeEmail(email)))
+    .limit(1);
+  return user;
+}

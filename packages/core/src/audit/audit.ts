@@ -1,0 +1,54 @@
+import { and, eq, gte, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { auditEvents, type JsonObject } from "../db/schema";
+import type { ActionContext } from "../lib/context";
+import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
+
+export type AuditEvent = typeof auditEvents.$inferSelect;
+
+export interface AuditEntry {
+  org_id: string | null;
+  action: string;
+  target_type?: string | null;
+  target_id?: string | null;
+  /** Never secrets: callers pass names and counts, not values. */
+  metadata?: JsonObject;
+}
+
+/** Written inside the caller's transaction so an event exists exactly when its change does. */
+export async function recordAudit(db: Db, context: ActionContext, entry: AuditEntry): Promise<void> {
+  await db.insert(auditEvents).values({
+    org_id: entry.org_id,
+    actor_type: context.actor.type,
+    actor_id: context.actor.id,
+    action: entry.action,
+    target_type: entry.target_type ?? null,
+    target_id: entry.target_id ?? null,
+    metadata: entry.metadata ?? {},
+    ip: context.ip,
+    user_agent: context.user_agent,
+  });
+}
+
+export interface AuditFilter extends PageRequest {
+  orgId: string;
+  action?: string | undefined;
+  actor_id?: string | undefined;
+  target_type?: string | undefined;
+  target_id?: string | undefined;
+  since?: Date | undefined;
+}
+
+export async function listAuditEvents(db: Db, filter: AuditFilter): Promise<Page<AuditEvent>> {
+  const conditions: (SQL | undefined)[] = [
+    eq(auditEvents.org_id, filter.orgId),
+    filter.action ? eq(auditEvents.action, filter.action) : undefined,
+    filter.actor_id ? eq(auditEvents.actor_id, filter.actor_id) : undefined,
+    filter.target_type ? eq(auditEvents.target_type, filter.target_type) : undefined,
+    filter.target_id ? eq(auditEvents.target_id, filter.target_id) : undefined,
+    filter.since ? gte(auditEvents.created_at, filter.since) : undefined,
+  ];
+  const query = keyset(auditEvents.id, filter, and(...conditions), "desc");
+  const rows = await db.select().from(auditEvents).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  return toPage(rows, query);
+}

@@ -1,0 +1,140 @@
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { environments } from "../db/schema";
+import { recordAudit } from "../audit/audit";
+import { AppError } from "../errors";
+import type { ActionContext } from "../lib/context";
+import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
+import { isUniqueViolation } from "../lib/pg-errors";
+import { slugify } from "../lib/slug";
+
+export type Environment = typeof environments.$inferSelect;
+
+function conflictFor(error: unknown): AppError | undefined {
+  if (isUniqueViolation(error, "environments_org_name_uq")) {
+    return AppError.conflict("An environment with this name already exists", [
+      { path: ["name"], message: "An environment with this name already exists in the organization" },
+    ]);
+  }
+  if (isUniqueViolation(error, "environments_org_slug_uq")) {
+    return AppError.conflict("An environment with this slug already exists", [
+      { path: ["slug"], message: "An environment with this slug already exists in the organization" },
+    ]);
+  }
+  return undefined;
+}
+
+export async function createEnvironment(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; name: string; slug?: string | undefined; description?: string | undefined },
+): Promise<Environment> {
+  try {
+    return await db.transaction(async (tx) => {
+      const [environment] = await tx
+        .insert(environments)
+        .values({
+          org_id: input.orgId,
+          name: input.name,
+          slug: input.slug ?? slugify(input.name),
+          description: input.description ?? "",
+        })
+        .returning();
+      if (!environment) throw new Error("insert returned no environment");
+      await recordAudit(tx, context, {
+        org_id: input.orgId,
+        action: "environment.create",
+        target_type: "environment",
+        target_id: environment.id,
+        metadata: { name: environment.name },
+      });
+      return environment;
+    });
+  } catch (error) {
+    throw conflictFor(error) ?? error;
+  }
+}
+
+export async function listEnvironments(
+  db: Db,
+  input: PageRequest & { orgId: string },
+): Promise<Page<Environment>> {
+  const query = keyset(environments.id, input, eq(environments.org_id, input.orgId));
+  const rows = await db.select().from(environments).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  return toPage(rows, query);
+}
+
+export async function getEnvironment(db: Db, input: { orgId: string; id: string }): Promise<Environment> {
+  const [environment] = await db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.org_id, input.orgId), eq(environments.id, input.id)))
+    .limit(1);
+  if (!environment) throw AppError.notFound("Environment");
+  return environment;
+}
+
+/** The org an environment belongs to, for authorising a request that names only the environment. */
+export async function findEnvironmentOrgId(db: Db, id: string): Promise<string | null> {
+  const [row] = await db.select({ org_id: environments.org_id }).from(environments).where(eq(environments.id, id));
+  return row?.org_id ?? null;
+}
+
+export async function updateEnvironment(
+  db: Db,
+  context: ActionContext,
+  input: {
+    orgId: string;
+    id: string;
+    name?: string | undefined;
+    slug?: string | undefined;
+    description?: string | undefined;
+  },
+): Promise<Environment> {
+  try {
+    return await db.transaction(async (tx) => {
+      const [environment] = await tx
+        .update(environments)
+        .set({
+          ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.slug !== undefined ? { slug: input.slug } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          updated_at: new Date(),
+        })
+        .where(and(eq(environments.org_id, input.orgId), eq(environments.id, input.id)))
+        .returning();
+      if (!environment) throw AppError.notFound("Environment");
+      await recordAudit(tx, context, {
+        org_id: input.orgId,
+        action: "environment.update",
+        target_type: "environment",
+        target_id: environment.id,
+        metadata: { name: environment.name },
+      });
+      return environment;
+    });
+  } catch (error) {
+    throw conflictFor(error) ?? error;
+  }
+}
+
+export async function deleteEnvironment(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; id: string },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [deleted] = await tx
+      .delete(environments)
+      .where(and(eq(environments.org_id, input.orgId), eq(environments.id, input.id)))
+      .returning({ id: environments.id, name: environments.name });
+    if (!deleted) throw AppError.notFound("Environment");
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "environment.delete",
+      target_type: "environment",
+      target_id: deleted.id,
+      metadata: { name: deleted.name },
+    });
+  });
+}

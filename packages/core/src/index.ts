@@ -1,0 +1,12 @@
+export * from "./errors";
+export * from "./db/client";
+export type { JsonObject, JsonValue, RateLimit } from "./db/schema";
+export * from "./lib/context";
+export * from "./lib/ids";
+export * from "./lib/pagination";
+export * from "./audit/audit";
+export * from "./accounts/accounts";
+export * from "./accounts/sessions";
+export * from "./orgs/roles";
+export * from "./orgs/orgs";
+export * from "./environments/environments";

@@ -1,0 +1,20 @@
+/** Who is acting and from where; every mutating service takes it so the audit trail is complete. */
+export interface Actor {
+  type: "user" | "agent" | "system";
+  id: string | null;
+}
+
+export interface RequestOrigin {
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface ActionContext extends RequestOrigin {
+  actor: Actor;
+}
+
+export const SYSTEM_CONTEXT: ActionContext = {
+  actor: { type: "system", id: null },
+  ip: null,
+  user_agent: null,
+};

@@ -1,0 +1,350 @@
+import Ajv from "ajv";
+import type { AnySchema, ErrorObject, ValidateFunction } from "ajv";
+import Ajv2019 from "ajv/dist/2019";
+import Ajv2020 from "ajv/dist/2020";
+import type AjvCore from "ajv/dist/core";
+import addFormats from "ajv-formats";
+import type { FieldIssue } from "../errors";
+import { AppError } from "../errors";
+
+export type JsonSchemaIssue = FieldIssue;
+export type JsonValidationResult = { valid: true } | { valid: false; issues: JsonSchemaIssue[] };
+
+/** A schema that cannot be compiled. `issues` address locations inside the schema. */
+export class InvalidJsonSchemaError extends Error {
+  override readonly name = "InvalidJsonSchemaError";
+  readonly issues: JsonSchemaIssue[];
+
+  constructor(issues: JsonSchemaIssue[]) {
+    super(`Invalid JSON Schema: ${formatJsonSchemaIssues(issues)}`);
+    this.issues = issues;
+  }
+}
+
+type Dialect = "draft-07" | "2019-09" | "2020-12";
+
+type CacheEntry =
+  | { ok: true; validate: ValidateFunction; ajv: AjvCore; schema: AnySchema }
+  | { ok: false; error: InvalidJsonSchemaError };
+
+// allErrors lets one bad payload report every problem, but it is unbounded; a cap keeps a
+// pathological input from producing a multi-megabyte error response.
+const MAX_ISSUES = 100;
+
+/**
+ * Compiles and caches validators. Compiling is orders of magnitude slower than validating, and the
+ * same few schemas (tool input schemas, policy input schemas) are checked on every call.
+ */
+export class JsonSchemaValidator {
+  readonly #cacheSize: number;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #instances = new Map<Dialect, AjvCore>();
+
+  constructor(options: { cacheSize?: number } = {}) {
+    this.#cacheSize = Math.max(1, options.cacheSize ?? 500);
+  }
+
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  clearCache(): void {
+    for (const key of [...this.#cache.keys()]) this.#evict(key);
+  }
+
+  /** Returns the cached validator for a structurally equal schema, or throws InvalidJsonSchemaError. */
+  compile(schema: unknown): ValidateFunction {
+    const key = canonicalJson(schema);
+    let entry = this.#cache.get(key);
+    if (entry) {
+      // Re-insert to mark as most recently used; Map iteration order is insertion order.
+      this.#cache.delete(key);
+      this.#cache.set(key, entry);
+    } else {
+      entry = this.#compileUncached(schema);
+      this.#cache.set(key, entry);
+      for (const oldest of this.#cache.keys()) {
+        if (this.#cache.size <= this.#cacheSize) break;
+        this.#evict(oldest);
+      }
+    }
+    if (!entry.ok) throw entry.error;
+    return entry.validate;
+  }
+
+  validate(schema: unknown, value: unknown): JsonValidationResult {
+    const validate = this.compile(schema);
+    if (validate(value)) return { valid: true };
+    return { valid: false, issues: issuesFromErrors(validate.errors ?? [], value) };
+  }
+
+  #compileUncached(original: unknown): CacheEntry {
+    // A private deep copy: callers may mutate their object later, and the draft-04 upgrade below
+    // rewrites it in place. Not the canonical text, so issues keep the author's property order.
+    // canonicalJson has already rejected cycles and `undefined`, so this round trip is safe.
+    const parsed: unknown = JSON.parse(JSON.stringify(original));
+    if (typeof parsed !== "boolean" && !isPlainObject(parsed)) {
+      return invalid([{ path: [], message: "must be an object or a boolean" }]);
+    }
+    const dialect = typeof parsed === "boolean" ? "draft-07" : dialectOf(parsed);
+    const schema: AnySchema = typeof parsed === "boolean" ? parsed : prepareSchema(parsed);
+    const ajv = this.#instance(dialect);
+
+    const metaValid = ajv.validateSchema(schema);
+    if (metaValid !== true) {
+      return invalid(issuesFromErrors(ajv.errors ?? [], schema));
+    }
+    let validate: ValidateFunction;
+    try {
+      validate = ajv.compile(schema);
+    } catch (error) {
+      // Unresolvable $ref, invalid regular expression in `pattern`, duplicate $id, …
+      return invalid([{ path: [], message: error instanceof Error ? error.message : String(error) }]);
+    }
+    if (validate.$async === true) {
+      // An async validator returns a Promise, which is truthy: it would accept everything.
+      if (typeof schema === "object") ajv.removeSchema(schema);
+      return invalid([{ path: ["$async"], message: "async schemas are not supported" }]);
+    }
+    return { ok: true, validate, ajv, schema };
+  }
+
+  #evict(key: string): void {
+    const entry = this.#cache.get(key);
+    this.#cache.delete(key);
+    // Ajv keeps every compiled schema object in its own cache; drop it or the LRU bound is moot.
+    if (entry?.ok && typeof entry.schema === "object") entry.ajv.removeSchema(entry.schema);
+  }
+
+  #instance(dialect: Dialect): AjvCore {
+    let ajv = this.#instances.get(dialect);
+    if (!ajv) {
+      // strict: false because real-world schemas (MCP tool schemas especially) carry unknown
+      // keywords and annotations; addUsedSchema: false so two schemas sharing an $id can coexist.
+      const options = { allErrors: true, strict: false, addUsedSchema: false };
+      ajv =
+        dialect === "2020-12" ? new Ajv2020(options) : dialect === "2019-09" ? new Ajv2019(options) : new Ajv(options);
+      addFormats(ajv);
+      this.#instances.set(dialect, ajv);
+    }
+    return ajv;
+  }
+}
+
+const defaultValidator = new JsonSchemaValidator();
+
+/**
+ * Validates `value` against `schema` (draft-07 unless `$schema` names 2019-09 or 2020-12; draft-04
+ * and draft-06 schemas are read with draft-07 semantics). Throws InvalidJsonSchemaError when the
+ * schema itself does not compile; use assertValidJsonSchema when accepting schemas as input.
+ */
+export function validateJson(schema: unknown, value: unknown): JsonValidationResult {
+  return defaultValidator.validate(schema, value);
+}
+
+export function compileJsonSchema(schema: unknown): ValidateFunction {
+  return defaultValidator.compile(schema);
+}
+
+/** For input validation: a schema that does not compile is the caller's mistake, a 400 on that field. */
+export function assertValidJsonSchema(schema: unknown, fieldPath: string): void {
+  try {
+    defaultValidator.compile(schema);
+  } catch (error) {
+    if (error instanceof InvalidJsonSchemaError) throw AppError.invalidField(fieldPath, error.message);
+    throw error;
+  }
+}
+
+/** `["a", 0, "b"]` → `/a/0/b` (RFC 6901); the root is the empty string. */
+export function toJsonPointer(path: readonly (string | number)[]): string {
+  return path.map((segment) => `/${String(segment).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
+}
+
+/**
+ * One line for messages: `/count must be integer; /name missing required property 'x' (+2 more)`.
+ * Issues at the root get `rootLabel` as their subject, or none when it is empty.
+ */
+export function formatJsonSchemaIssues(issues: readonly JsonSchemaIssue[], max = 3, rootLabel = ""): string {
+  const subject = (path: readonly (string | number)[]) => (path.length === 0 ? rootLabel : toJsonPointer(path));
+  const shown = issues.slice(0, max).map((issue) => [subject(issue.path), issue.message].filter(Boolean).join(" "));
+  const rest = issues.length - shown.length;
+  return rest > 0 ? `${shown.join("; ")} (+${rest} more)` : shown.join("; ");
+}
+
+function invalid(issues: JsonSchemaIssue[]): CacheEntry {
+  return { ok: false, error: new InvalidJsonSchemaError(issues) };
+}
+
+function dialectOf(schema: Record<string, unknown>): Dialect {
+  const declared = schema.$schema;
+  if (typeof declared !== "string") return "draft-07";
+  const uri = declared.toLowerCase();
+  if (uri.includes("/draft/2020-12/")) return "2020-12";
+  if (uri.includes("/draft/2019-09/")) return "2019-09";
+  return "draft-07";
+}
+
+/**
+ * The instance is chosen from `$schema`, so the declaration itself is dropped: ajv only knows
+ * exact meta-schema URIs and would reject `https://…draft-07…` or draft-04/06 outright.
+ */
+function prepareSchema(schema: Record<string, unknown>): Record<string, unknown> {
+  const declared = schema.$schema;
+  if (typeof declared === "string") {
+    delete schema.$schema;
+    if (/draft-0[34]\b/i.test(declared)) upgradeDraft04(schema);
+  }
+  return schema;
+}
+
+const SUBSCHEMA_KEYWORDS = [
+  "additionalItems",
+  "additionalProperties",
+  "contains",
+  "else",
+  "if",
+  "items",
+  "not",
+  "propertyNames",
+  "then",
+] as const;
+const SUBSCHEMA_LIST_KEYWORDS = ["allOf", "anyOf", "oneOf", "items"] as const;
+const SUBSCHEMA_MAP_KEYWORDS = ["definitions", "$defs", "dependencies", "patternProperties", "properties"] as const;
+
+/** Rewrites the draft-04 keywords whose meaning changed in draft-06, so draft-07 reads them right. */
+function upgradeDraft04(schema: Record<string, unknown>): void {
+  if (typeof schema.id === "string" && schema.$id === undefined) {
+    schema.$id = schema.id;
+    delete schema.id;
+  }
+  for (const [exclusive, limit] of [
+    ["exclusiveMaximum", "maximum"],
+    ["exclusiveMinimum", "minimum"],
+  ] as const) {
+    if (typeof schema[exclusive] !== "boolean") continue;
+    const bound = schema[limit];
+    if (schema[exclusive] === true && typeof bound === "number") {
+      schema[exclusive] = bound;
+      delete schema[limit];
+    } else {
+      delete schema[exclusive];
+    }
+  }
+  for (const keyword of SUBSCHEMA_KEYWORDS) {
+    const sub = schema[keyword];
+    if (isPlainObject(sub)) upgradeDraft04(sub);
+  }
+  for (const keyword of SUBSCHEMA_LIST_KEYWORDS) {
+    const list = schema[keyword];
+    if (Array.isArray(list)) for (const sub of list) if (isPlainObject(sub)) upgradeDraft04(sub);
+  }
+  for (const keyword of SUBSCHEMA_MAP_KEYWORDS) {
+    const map = schema[keyword];
+    if (isPlainObject(map)) for (const sub of Object.values(map)) if (isPlainObject(sub)) upgradeDraft04(sub);
+  }
+}
+
+function issuesFromErrors(errors: readonly ErrorObject[], data: unknown): JsonSchemaIssue[] {
+  const issues: JsonSchemaIssue[] = [];
+  const seen = new Set<string>();
+  for (const error of errors) {
+    const issue = issueFromError(error, data);
+    const key = JSON.stringify(issue);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push(issue);
+    if (issues.length >= MAX_ISSUES) break;
+  }
+  return issues;
+}
+
+function issueFromError(error: ErrorObject, data: unknown): JsonSchemaIssue {
+  const path = pointerToPath(error.instancePath, data);
+  const params: Record<string, unknown> = error.params;
+  switch (error.keyword) {
+    case "required": {
+      const property = String(params.missingProperty);
+      return { path: [...path, property], message: `missing required property '${property}'` };
+    }
+    case "additionalProperties": {
+      const property = String(params.additionalProperty);
+      return { path: [...path, property], message: `unexpected property '${property}'` };
+    }
+    case "unevaluatedProperties": {
+      const property = String(params.unevaluatedProperty);
+      return { path: [...path, property], message: `unexpected property '${property}'` };
+    }
+    case "type": {
+      const types = Array.isArray(params.type) ? params.type.map(String) : String(params.type).split(",");
+      return { path, message: `must be ${types.join(" or ")}` };
+    }
+    case "enum": {
+      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+      const listed = allowed.slice(0, 10).map((v) => JSON.stringify(v));
+      const more = allowed.length > listed.length ? `, … (${allowed.length} values)` : "";
+      return { path, message: `must be one of ${listed.join(", ")}${more}` };
+    }
+    case "const":
+      return { path, message: `must be equal to ${JSON.stringify(params.allowedValue)}` };
+    case "false schema":
+      return { path, message: "is not allowed" };
+    default:
+      return { path, message: (error.message ?? `failed '${error.keyword}'`).replace(/^must NOT /, "must not ") };
+  }
+}
+
+/**
+ * Turns `/a/0/b` into `["a", 0, "b"]`. A segment becomes a number only where the data at that
+ * point is an array, so an object key "0" stays a string.
+ */
+function pointerToPath(pointer: string, data: unknown): (string | number)[] {
+  if (pointer === "") return [];
+  const path: (string | number)[] = [];
+  let current: unknown = data;
+  for (const raw of pointer.slice(1).split("/")) {
+    const segment = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (Array.isArray(current) && /^(0|[1-9]\d*)$/.test(segment)) {
+      const index = Number(segment);
+      path.push(index);
+      current = current[index];
+    } else {
+      path.push(segment);
+      current = isPlainObject(current) ? current[segment] : undefined;
+    }
+  }
+  return path;
+}
+
+/** Deterministic JSON with sorted keys, so `{a,b}` and `{b,a}` share one compiled validator. */
+function canonicalJson(value: unknown): string {
+  const seen = new Set<object>();
+  const write = (v: unknown): string => {
+    if (v === null || typeof v === "boolean" || typeof v === "string") return JSON.stringify(v);
+    if (typeof v === "number") return Number.isFinite(v) ? JSON.stringify(v) : "null";
+    if (typeof v !== "object") return "null";
+    if (seen.has(v)) throw new InvalidJsonSchemaError([{ path: [], message: "must not contain circular references" }]);
+    seen.add(v);
+    let out: string;
+    if (Array.isArray(v)) {
+      out = `[${v.map((item: unknown) => (item === undefined ? "null" : write(item))).join(",")}]`;
+    } else {
+      const parts: string[] = [];
+      const record: Record<string, unknown> = isPlainObject(v) ? v : {};
+      for (const key of Object.keys(record).sort()) {
+        const item = record[key];
+        if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+        parts.push(`${JSON.stringify(key)}:${write(item)}`);
+      }
+      out = `{${parts.join(",")}}`;
+    }
+    seen.delete(v);
+    return out;
+  };
+  if (value === undefined) throw new InvalidJsonSchemaError([{ path: [], message: "must be an object or a boolean" }]);
+  return write(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,26 @@
+/** Postgres error details, found on the error itself or on any `cause` a driver wrapped it in. */
+function findPgError(error: unknown): { code?: string; constraint?: string } | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const candidate = current as { code?: unknown; constraint?: unknown; cause?: unknown };
+    if (typeof candidate.code === "string" && /^[0-9A-Z]{5}$/.test(candidate.code)) {
+      return {
+        code: candidate.code,
+        ...(typeof candidate.constraint === "string" ? { constraint: candidate.constraint } : {}),
+      };
+    }
+    current = candidate.cause;
+  }
+  return undefined;
+}
+
+/** True for a unique violation, optionally of one named constraint/index. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const pgError = findPgError(error);
+  if (pgError?.code !== "23505") return false;
+  return constraint === undefined || pgError.constraint === constraint;
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  return findPgError(error)?.code === "23503";
+}
