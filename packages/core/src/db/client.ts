@@ -32,6 +32,9 @@ export interface DatabaseHandle {
 
 const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), "../../drizzle");
 
+/** An arbitrary constant naming this application's migration lock. */
+const MIGRATION_LOCK_KEY = 724_301_991;
+
 export function isPostgresUrl(url: string | undefined): url is string {
   return url !== undefined && /^postgres(ql)?:\/\//.test(url);
 }
@@ -45,7 +48,18 @@ export function createDatabase(config: DatabaseConfig): DatabaseHandle {
     return {
       db,
       kind: "postgres",
-      migrate: () => migratePg(db, { migrationsFolder }),
+      migrate: async () => {
+        // Several processes may start at once: a session-level advisory lock lets one migrate
+        // while the others wait, then find nothing left to apply.
+        const lockClient = await pool.connect();
+        try {
+          await lockClient.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+          await migratePg(db, { migrationsFolder });
+        } finally {
+          await lockClient.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
+          lockClient.release();
+        }
+      },
       ping: async () => {
         await pool.query("select 1");
       },

@@ -1,0 +1,119 @@
+import { randomBytes } from "node:crypto";
+import { createDatabase, type DatabaseHandle } from "@mcp/core";
+import { inject } from "vitest";
+import { loadEnv } from "../src/env";
+import { startServer, type RunningServer } from "../src/server";
+
+export const TEST_DB = process.env.TEST_DB === "postgres" ? "postgres" : "pglite";
+
+/** True when this project's database is not available (PostgreSQL down locally); tests skip. */
+export const databaseUnavailable = TEST_DB === "postgres" && !inject("postgresUrl");
+
+function testDatabase(): DatabaseHandle {
+  if (TEST_DB === "postgres") {
+    return createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 5 });
+  }
+  return createDatabase({ pgliteDir: "memory://" });
+}
+
+export interface TestServer extends RunningServer {
+  /** Issues a REST call under /api/v1 (or an absolute path starting with `/`). */
+  request: <T = any>(method: string, path: string, options?: RequestOptions) => Promise<ApiResponse<T>>;
+}
+
+export interface RequestOptions {
+  token?: string | undefined;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A real server on an ephemeral port over a real database, one per test file. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = testDatabase();
+  const server = await startServer(
+    loadEnv({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", NODE_ENV: "test", ...env }),
+    { database },
+  );
+  const close = server.close;
+  return {
+    ...server,
+    close: async () => {
+      await close();
+      await database.close();
+    },
+    request: async (method, path, options = {}) => {
+      const absolute = /^\/(api|trpc|healthz|mcp)\b/.test(path);
+      const target = `${server.url}${absolute ? "" : "/api/v1"}${path}`;
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.token) headers.authorization = `Token ${options.token}`;
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        headers["content-type"] ??= "application/json";
+        body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+      }
+      const response = await fetch(target, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body: parsed as any, headers: response.headers };
+    },
+  };
+}
+
+export function uniqueEmail(prefix = "user"): string {
+  return `${prefix}-${randomBytes(6).toString("hex")}@example.com`;
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  password: string;
+  token: string;
+}
+
+export async function registerUser(server: TestServer, prefix = "user"): Promise<TestUser> {
+  const email = uniqueEmail(prefix);
+  const password = `pw-${randomBytes(8).toString("hex")}`;
+  const response = await server.request("POST", "/auth/register/", {
+    body: { email, password, password_confirm: password },
+  });
+  if (response.status !== 201) throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return { id: response.body.user.id, email, password, token: response.body.token };
+}
+
+export interface TestOrg {
+  id: string;
+  owner: TestUser;
+}
+
+/** Each test makes its own org with a fresh owner, so tests never see each other's data. */
+export async function createOrg(server: TestServer, owner?: TestUser): Promise<TestOrg> {
+  const user = owner ?? (await registerUser(server, "owner"));
+  const response = await server.request("POST", "/orgs/", {
+    token: user.token,
+    body: { name: `Org ${randomBytes(4).toString("hex")}` },
+  });
+  if (response.status !== 201) throw new Error(`create org failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return { id: response.body.id, owner: user };
+}
+
+/** Adds a freshly registered user to the org with the given role. */
+export async function addMember(server: TestServer, org: TestOrg, role: string): Promise<TestUser> {
+  const user = await registerUser(server, role);
+  const response = await server.request("POST", `/orgs/${org.id}/members/`, {
+    token: org.owner.token,
+    body: { email: user.email, role },
+  });
+  if (response.status !== 201) throw new Error(`add member failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return user;
+}

@@ -1,0 +1,95 @@
+import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import type { AppRouter } from "@mcp/api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadEnv } from "../src/env";
+import { databaseUnavailable, registerUser, startTestServer, type TestServer } from "./harness";
+
+describe.skipIf(databaseUnavailable)("server surface", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it("reports health with the database kind", async () => {
+    const response = await server.request("GET", "/healthz");
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ status: "ok", database: expect.stringMatching(/^(pglite|postgres)$/) });
+    expect(response.headers.get("x-request-id")).toEqual(expect.any(String));
+  });
+
+  it("serves the OpenAPI document with the seed's paths and exact success statuses", async () => {
+    const response = await server.request("GET", "/api/v1/openapi.json");
+    expect(response.status).toBe(200);
+    const document = response.body;
+    expect(document.openapi).toMatch(/^3\./);
+    for (const path of ["/auth/register", "/auth/login", "/auth/logout", "/auth/me", "/orgs", "/orgs/{org_id}/environments"]) {
+      expect(Object.keys(document.paths)).toContain(path);
+    }
+    expect(Object.keys(document.paths["/auth/register"].post.responses)).toContain("201");
+    expect(Object.keys(document.paths["/auth/logout"].post.responses)).toContain("204");
+    expect(Object.keys(document.paths["/environments/{id}"].delete.responses)).toContain("204");
+    expect(Object.keys(document.paths["/auth/login"].post.responses)).toContain("200");
+  });
+
+  it("answers unknown routes with 404 JSON and wrong methods with 405", async () => {
+    const unknown = await server.request("GET", "/nope/");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ code: "NOT_FOUND", request_id: expect.any(String) });
+    const wrongMethod = await server.request("PUT", "/auth/login/", { body: {} });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("POST");
+  });
+
+  it("keeps the caller's request id when it is sane", async () => {
+    const response = await server.request("GET", "/healthz", { headers: { "x-request-id": "trace-123" } });
+    expect(response.headers.get("x-request-id")).toBe("trace-123");
+  });
+
+  it("serves the same procedures over typed tRPC, with the shared error shape", async () => {
+    const user = await registerUser(server);
+    const client = createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Token ${user.token}` } })],
+    });
+    const me = await client.auth.me.query();
+    expect(me.email).toBe(user.email);
+    const org = await client.orgs.create.mutate({ name: "Typed Org" });
+    expect(org.role).toBe("owner");
+    const env = await client.environments.create.mutate({ org_id: org.id, name: "prod" });
+    expect(env.org_id).toBe(org.id);
+    const page = await client.environments.list.query({ org_id: org.id });
+    expect(page.results.map((e) => e.id)).toEqual([env.id]);
+
+    const error = await client.environments.create.mutate({ org_id: org.id, name: "prod" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    const data = (error as TRPCClientError<AppRouter>).data;
+    expect(data?.code).toBe("CONFLICT");
+    expect(data?.httpStatus).toBe(409);
+    expect(data?.issues?.[0]?.path).toBe("name");
+
+    const invalid = await client.orgs.create.mutate({ name: "" }).catch((e: unknown) => e);
+    expect((invalid as TRPCClientError<AppRouter>).data?.code).toBe("BAD_REQUEST");
+    expect((invalid as TRPCClientError<AppRouter>).data?.issues?.[0]?.path).toBe("name");
+
+    const anonymous = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc` })] });
+    const unauthorized = await anonymous.auth.me.query().catch((e: unknown) => e);
+    expect((unauthorized as TRPCClientError<AppRouter>).data?.httpStatus).toBe(401);
+  });
+});
+
+describe("configuration", () => {
+  it("names every bad variable", () => {
+    expect(() => loadEnv({ PORT: "eighty", DATABASE_URL: "mysql://x", LOG_LEVEL: "loud" })).toThrow(
+      /PORT[\s\S]*DATABASE_URL[\s\S]*LOG_LEVEL|PORT[\s\S]*LOG_LEVEL[\s\S]*DATABASE_URL/,
+    );
+  });
+
+  it("defaults to port 3000 on the embedded database", () => {
+    const env = loadEnv({});
+    expect(env.PORT).toBe(3000);
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.PGLITE_DIR).toBe(".data/pglite");
+  });
+});
