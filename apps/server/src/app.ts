@@ -7,7 +7,7 @@ import { appRouter, createContext, createOpenApiDocument, createRestHandler, toW
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { DatabaseHandle } from "@mcp/core";
+import { SESSION_COOKIE_NAME, type DatabaseHandle } from "@mcp/core";
 import type { Logger } from "./logger";
 
 export interface AppOptions {
@@ -43,16 +43,15 @@ function clientIp(c: HonoContext<Env>, trustProxy: boolean): string | null {
  * Browsers attach the session cookie to cross-site requests; a mutation carrying it must come from
  * our own origin. Requests authenticated by an Authorization header are not exposed to this.
  */
-function isCrossSiteCookieMutation(c: HonoContext<Env>, allowedOrigins: Set<string>): boolean {
-  if (!UNSAFE_METHODS.has(c.req.method) && !c.req.path.startsWith("/trpc")) return false;
-  if (c.req.header("authorization")) return false;
-  if (!c.req.header("cookie")?.includes("mcpa_session=")) return false;
-  const fetchSite = c.req.header("sec-fetch-site");
-  if (fetchSite === "cross-site") return true;
-  const origin = c.req.header("origin");
+function isCrossSiteCookieMutation(req: Request, allowedOrigins: Set<string>): boolean {
+  const header = (name: string) => req.headers.get(name);
+  if (!UNSAFE_METHODS.has(req.method) && !new URL(req.url).pathname.startsWith("/trpc")) return false;
+  if (header("authorization")) return false;
+  if (!header("cookie")?.includes(`${SESSION_COOKIE_NAME}=`)) return false;
+  if (header("sec-fetch-site") === "cross-site") return true;
+  const origin = header("origin");
   if (!origin) return false;
-  const own = new URL(c.req.url).origin;
-  return origin !== own && !allowedOrigins.has(origin);
+  return origin !== new URL(req.url).origin && !allowedOrigins.has(origin);
 }
 
 export function createApp(options: AppOptions): Hono<Env> {
@@ -89,7 +88,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   app.use("*", async (c, next) => {
-    if (isCrossSiteCookieMutation(c, allowedOrigins)) {
+    if (isCrossSiteCookieMutation(c.req.raw, allowedOrigins)) {
       return c.json(
         { code: "FORBIDDEN", message: "Cross-site request refused (Origin check)", request_id: c.get("requestId") },
         403,
@@ -98,11 +97,6 @@ export function createApp(options: AppOptions): Hono<Env> {
     await next();
   });
 
-  const tooLarge = (c: HonoContext<Env>) =>
-    c.json(
-      { code: "PAYLOAD_TOO_LARGE", message: `Request body exceeds ${options.maxBodyBytes} bytes`, request_id: c.get("requestId") },
-      413,
-    );
 
   app.get("/healthz", async (c) => {
     try {
@@ -114,7 +108,21 @@ export function createApp(options: AppOptions): Hono<Env> {
     }
   });
 
-  app.use("/trpc/*", bodyLimit({ maxSize: options.maxBodyBytes, onError: tooLarge }));
+  app.use(
+    "/trpc/*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: (c) =>
+        c.json(
+          {
+            code: "PAYLOAD_TOO_LARGE",
+            message: `Request body exceeds ${options.maxBodyBytes} bytes`,
+            request_id: String(c.get("requestId")),
+          },
+          413,
+        ),
+    }),
+  );
   app.all("/trpc/*", (c) =>
     fetchRequestHandler({
       endpoint: "/trpc",

@@ -40,11 +40,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     loadEnv({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", NODE_ENV: "test", ...env }),
     { database },
   );
-  const close = server.close;
   return {
     ...server,
     close: async () => {
-      await close();
+      await server.close();
       await database.close();
     },
     request: async (method, path, options = {}) => {

@@ -18,7 +18,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (process.env.REQUIRE_POSTGRES === "1") throw new Error(`PostgreSQL unreachable at ${baseUrl}: ${String(error)}`);
     console.warn(`\n[postgres] ${baseUrl} unreachable; PostgreSQL tests are skipped.\n`);
     project.provide("postgresUrl", "");
-    return async () => undefined;
+    return () => Promise.resolve();
   }
   const name = `mcpa_test_${Date.now()}_${randomBytes(3).toString("hex")}`;
   await admin.query(`create database ${name}`);

@@ -12,6 +12,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   "409": "Conflicts with an existing resource",
   "413": "Request body too large",
   "429": "Rate limited",
+  "500": "Unexpected error; the body carries a request_id to quote",
 };
 
 type Operation = {
@@ -57,23 +58,18 @@ export function createOpenApiDocument(baseUrl: string): OpenAPIObject {
       if (!responses || !operation.operationId) continue;
       const status = statusByOperation.get(operation.operationId) ?? 200;
       const success = responses["200"];
-      if (status !== 200 && success) {
-        delete responses["200"];
-        responses[String(status)] = status === 204 ? { description: "No content" } : success;
-      }
-      for (const code of Object.keys(responses)) {
-        if (code === "default" || Number(code) >= 400) delete responses[code];
-      }
       const errorCodes = operation.security?.length ? ["400", "401", "403", "404", "409", "429"] : ["400", "401", "409", "429"];
-      for (const code of errorCodes) {
-        responses[code] = {
-          description: ERROR_DESCRIPTIONS[code] ?? "Error",
-          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-        };
-      }
-      responses["500"] = {
-        description: "Unexpected error; the body carries a request_id to quote",
-        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+      operation.responses = {
+        [String(status)]: status === 204 ? { description: "No content" } : (success ?? { description: "OK" }),
+        ...Object.fromEntries(
+          [...errorCodes, "500"].map((code) => [
+            code,
+            {
+              description: ERROR_DESCRIPTIONS[code] ?? "Error",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+            },
+          ]),
+        ),
       };
     }
   }

@@ -55,12 +55,17 @@ async function readJsonBody(req: Request, maxBytes: number): Promise<Record<stri
   if (declared > maxBytes) throw tooLarge();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (req.body) {
-    for await (const chunk of req.body) {
-      size += chunk.byteLength;
-      if (size > maxBytes) throw tooLarge();
-      chunks.push(chunk);
+  // The fetch types leave chunk types open; request bodies are byte streams.
+  const reader = (req.body as ReadableStream<Uint8Array> | null)?.getReader();
+  while (reader) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
     }
+    chunks.push(value);
   }
   const text = Buffer.concat(chunks).toString("utf8").trim();
   if (text === "") return {};
