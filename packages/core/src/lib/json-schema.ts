@@ -90,6 +90,10 @@ export class JsonSchemaValidator {
     const schema: AnySchema = typeof parsed === "boolean" ? parsed : prepareSchema(parsed);
     const ajv = this.#instance(dialect);
 
+    if (typeof parsed === "object" && parsed.$async === true) {
+      // An async validator returns a Promise, which is truthy: it would accept everything.
+      return invalid([{ path: ["$async"], message: "async schemas are not supported" }]);
+    }
     const metaValid = ajv.validateSchema(schema);
     if (metaValid !== true) {
       return invalid(issuesFromErrors(ajv.errors ?? [], schema));
@@ -99,12 +103,9 @@ export class JsonSchemaValidator {
       validate = ajv.compile(schema);
     } catch (error) {
       // Unresolvable $ref, invalid regular expression in `pattern`, duplicate $id, …
-      return invalid([{ path: [], message: error instanceof Error ? error.message : String(error) }]);
-    }
-    if (validate.$async === true) {
-      // An async validator returns a Promise, which is truthy: it would accept everything.
-      if (typeof schema === "object") ajv.removeSchema(schema);
-      return invalid([{ path: ["$async"], message: "async schemas are not supported" }]);
+      return invalid([
+        { path: [], message: error instanceof Error ? error.message : String(error) },
+      ]);
     }
     return { ok: true, validate, ajv, schema };
   }
@@ -123,7 +124,11 @@ export class JsonSchemaValidator {
       // keywords and annotations; addUsedSchema: false so two schemas sharing an $id can coexist.
       const options = { allErrors: true, strict: false, addUsedSchema: false };
       ajv =
-        dialect === "2020-12" ? new Ajv2020(options) : dialect === "2019-09" ? new Ajv2019(options) : new Ajv(options);
+        dialect === "2020-12"
+          ? new Ajv2020(options)
+          : dialect === "2019-09"
+            ? new Ajv2019(options)
+            : new Ajv(options);
       addFormats(ajv);
       this.#instances.set(dialect, ajv);
     }
@@ -151,23 +156,33 @@ export function assertValidJsonSchema(schema: unknown, fieldPath: string): void 
   try {
     defaultValidator.compile(schema);
   } catch (error) {
-    if (error instanceof InvalidJsonSchemaError) throw AppError.invalidField(fieldPath, error.message);
+    if (error instanceof InvalidJsonSchemaError)
+      throw AppError.invalidField(fieldPath, error.message);
     throw error;
   }
 }
 
 /** `["a", 0, "b"]` → `/a/0/b` (RFC 6901); the root is the empty string. */
 export function toJsonPointer(path: readonly (string | number)[]): string {
-  return path.map((segment) => `/${String(segment).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
+  return path
+    .map((segment) => `/${String(segment).replaceAll("~", "~0").replaceAll("/", "~1")}`)
+    .join("");
 }
 
 /**
  * One line for messages: `/count must be integer; /name missing required property 'x' (+2 more)`.
  * Issues at the root get `rootLabel` as their subject, or none when it is empty.
  */
-export function formatJsonSchemaIssues(issues: readonly JsonSchemaIssue[], max = 3, rootLabel = ""): string {
-  const subject = (path: readonly (string | number)[]) => (path.length === 0 ? rootLabel : toJsonPointer(path));
-  const shown = issues.slice(0, max).map((issue) => [subject(issue.path), issue.message].filter(Boolean).join(" "));
+export function formatJsonSchemaIssues(
+  issues: readonly JsonSchemaIssue[],
+  max = 3,
+  rootLabel = "",
+): string {
+  const subject = (path: readonly (string | number)[]) =>
+    path.length === 0 ? rootLabel : toJsonPointer(path);
+  const shown = issues
+    .slice(0, max)
+    .map((issue) => [subject(issue.path), issue.message].filter(Boolean).join(" "));
   const rest = issues.length - shown.length;
   return rest > 0 ? `${shown.join("; ")} (+${rest} more)` : shown.join("; ");
 }
@@ -210,7 +225,13 @@ const SUBSCHEMA_KEYWORDS = [
   "then",
 ] as const;
 const SUBSCHEMA_LIST_KEYWORDS = ["allOf", "anyOf", "oneOf", "items"] as const;
-const SUBSCHEMA_MAP_KEYWORDS = ["definitions", "$defs", "dependencies", "patternProperties", "properties"] as const;
+const SUBSCHEMA_MAP_KEYWORDS = [
+  "definitions",
+  "$defs",
+  "dependencies",
+  "patternProperties",
+  "properties",
+] as const;
 
 /** Rewrites the draft-04 keywords whose meaning changed in draft-06, so draft-07 reads them right. */
 function upgradeDraft04(schema: Record<string, unknown>): void {
@@ -218,17 +239,21 @@ function upgradeDraft04(schema: Record<string, unknown>): void {
     schema.$id = schema.id;
     delete schema.id;
   }
-  for (const [exclusive, limit] of [
-    ["exclusiveMaximum", "maximum"],
-    ["exclusiveMinimum", "minimum"],
-  ] as const) {
-    if (typeof schema[exclusive] !== "boolean") continue;
-    const bound = schema[limit];
-    if (schema[exclusive] === true && typeof bound === "number") {
-      schema[exclusive] = bound;
-      delete schema[limit];
+  // Draft-04 `exclusiveMaximum: true` modifies `maximum`; from draft-06 on it is the bound itself.
+  if (typeof schema.exclusiveMaximum === "boolean") {
+    if (schema.exclusiveMaximum && typeof schema.maximum === "number") {
+      schema.exclusiveMaximum = schema.maximum;
+      delete schema.maximum;
     } else {
-      delete schema[exclusive];
+      delete schema.exclusiveMaximum;
+    }
+  }
+  if (typeof schema.exclusiveMinimum === "boolean") {
+    if (schema.exclusiveMinimum && typeof schema.minimum === "number") {
+      schema.exclusiveMinimum = schema.minimum;
+      delete schema.minimum;
+    } else {
+      delete schema.exclusiveMinimum;
     }
   }
   for (const keyword of SUBSCHEMA_KEYWORDS) {
@@ -241,7 +266,8 @@ function upgradeDraft04(schema: Record<string, unknown>): void {
   }
   for (const keyword of SUBSCHEMA_MAP_KEYWORDS) {
     const map = schema[keyword];
-    if (isPlainObject(map)) for (const sub of Object.values(map)) if (isPlainObject(sub)) upgradeDraft04(sub);
+    if (isPlainObject(map))
+      for (const sub of Object.values(map)) if (isPlainObject(sub)) upgradeDraft04(sub);
   }
 }
 
@@ -276,7 +302,9 @@ function issueFromError(error: ErrorObject, data: unknown): JsonSchemaIssue {
       return { path: [...path, property], message: `unexpected property '${property}'` };
     }
     case "type": {
-      const types = Array.isArray(params.type) ? params.type.map(String) : String(params.type).split(",");
+      const types = Array.isArray(params.type)
+        ? params.type.map(String)
+        : String(params.type).split(",");
       return { path, message: `must be ${types.join(" or ")}` };
     }
     case "enum": {
@@ -290,7 +318,10 @@ function issueFromError(error: ErrorObject, data: unknown): JsonSchemaIssue {
     case "false schema":
       return { path, message: "is not allowed" };
     default:
-      return { path, message: (error.message ?? `failed '${error.keyword}'`).replace(/^must NOT /, "must not ") };
+      return {
+        path,
+        message: (error.message ?? `failed '${error.keyword}'`).replace(/^must NOT /, "must not "),
+      };
   }
 }
 
@@ -323,7 +354,10 @@ function canonicalJson(value: unknown): string {
     if (v === null || typeof v === "boolean" || typeof v === "string") return JSON.stringify(v);
     if (typeof v === "number") return Number.isFinite(v) ? JSON.stringify(v) : "null";
     if (typeof v !== "object") return "null";
-    if (seen.has(v)) throw new InvalidJsonSchemaError([{ path: [], message: "must not contain circular references" }]);
+    if (seen.has(v))
+      throw new InvalidJsonSchemaError([
+        { path: [], message: "must not contain circular references" },
+      ]);
     seen.add(v);
     let out: string;
     if (Array.isArray(v)) {
@@ -341,7 +375,8 @@ function canonicalJson(value: unknown): string {
     seen.delete(v);
     return out;
   };
-  if (value === undefined) throw new InvalidJsonSchemaError([{ path: [], message: "must be an object or a boolean" }]);
+  if (value === undefined)
+    throw new InvalidJsonSchemaError([{ path: [], message: "must be an object or a boolean" }]);
   return write(value);
 }
 

@@ -1,0 +1,275 @@
+import picomatch from "picomatch";
+import type { policies } from "../db/schema";
+import type { FieldIssue } from "../errors";
+import type { JsonValidationResult } from "../lib/json-schema";
+import { formatJsonSchemaIssues, validateJson } from "../lib/json-schema";
+
+/** The policy columns evaluation needs; a `policies` row satisfies it as is. */
+export type PolicyRule = Pick<
+  typeof policies.$inferSelect,
+  | "id"
+  | "name"
+  | "effect"
+  | "agent_id"
+  | "tool_pattern"
+  | "environment_id"
+  | "input_schema"
+  | "rate_limit"
+  | "enabled"
+>;
+
+export type PolicyEffect = PolicyRule["effect"];
+
+export interface PolicyCallTarget {
+  /** Null when a person runs the tool directly rather than through an agent. */
+  agent_id: string | null;
+  tool: { id: string; name: string };
+  environment_id: string | null;
+}
+
+export interface PolicyCall extends PolicyCallTarget {
+  input: unknown;
+}
+
+export interface MatchedPolicy {
+  policy_id: string;
+  name: string;
+  effect: PolicyEffect;
+}
+
+export interface InputMismatch {
+  policy_id: string;
+  name: string;
+  issues: FieldIssue[];
+}
+
+export interface RateLimitRef {
+  policy_id: string;
+  name: string;
+  max_calls: number;
+  per_seconds: number;
+}
+
+/** Stored with each run and returned as is, hence plain JSON with snake_case keys. */
+export interface PolicyDecision {
+  allowed: boolean;
+  reason: string;
+  /** Every enabled policy that applied to the call, in the order given. */
+  matched: MatchedPolicy[];
+  /** Ids of the matched allow policies. */
+  allow_policies: string[];
+  /** Ids of the matched deny policies; any entry means the call is denied. */
+  deny_policies: string[];
+  /** Allow policies that applied to the agent, tool and environment but whose input schema rejected the input. */
+  input_mismatches: InputMismatch[];
+  /**
+   * Matched allow policies with a rate limit, for the caller to consume. Empty when the call is
+   * denied so a refused call never uses up quota.
+   */
+  rate_limited_by: RateLimitRef[];
+}
+
+export type JsonValidate = (schema: unknown, value: unknown) => JsonValidationResult;
+
+/**
+ * Decides whether a tool call may run. Default deny: it is allowed only when at least one enabled
+ * allow policy matches and no enabled deny policy does.
+ */
+export function evaluatePolicies(
+  policies: readonly PolicyRule[],
+  call: PolicyCall,
+  validate: JsonValidate = validateJson,
+): PolicyDecision {
+  const matched: MatchedPolicy[] = [];
+  const allows: PolicyRule[] = [];
+  const denies: PolicyRule[] = [];
+  const inputMismatches: InputMismatch[] = [];
+  // Policies whose input schema does not compile, with the compiler's message.
+  const brokenSchemas = new Map<string, string>();
+
+  for (const policy of policies) {
+    if (!policy.enabled || !policyTargets(policy, call)) continue;
+    const check = checkInput(policy, call.input, validate);
+    if (check.kind === "broken") brokenSchemas.set(policy.id, check.message);
+    if (policy.effect === "deny") {
+      // A deny whose schema cannot be evaluated still applies: failing open would let through
+      // exactly the inputs the author meant to block.
+      if (check.kind === "rejected") continue;
+      denies.push(policy);
+    } else {
+      if (check.kind !== "accepted") {
+        inputMismatches.push({ policy_id: policy.id, name: policy.name, issues: check.issues });
+        continue;
+      }
+      allows.push(policy);
+    }
+    matched.push({ policy_id: policy.id, name: policy.name, effect: policy.effect });
+  }
+
+  const allowed = allows.length > 0 && denies.length === 0;
+  return {
+    allowed,
+    reason: decisionReason({ allows, denies, brokenSchemas, inputMismatches, call }),
+    matched,
+    allow_policies: allows.map((p) => p.id),
+    deny_policies: denies.map((p) => p.id),
+    input_mismatches: inputMismatches,
+    rate_limited_by: allowed
+      ? allows.flatMap((p) =>
+          p.rate_limit
+            ? [
+                {
+                  policy_id: p.id,
+                  name: p.name,
+                  max_calls: p.rate_limit.max_calls,
+                  per_seconds: p.rate_limit.per_seconds,
+                },
+              ]
+            : [],
+        )
+      : [],
+  };
+}
+
+/**
+ * Whether a tool should be offered to an agent at all: some allow policy could match (input
+ * schemas and rate limits aside) and no deny policy blocks it for every input.
+ */
+export function policyCouldAllow(
+  policies: readonly PolicyRule[],
+  target: PolicyCallTarget,
+): boolean {
+  let allowed = false;
+  for (const policy of policies) {
+    if (!policy.enabled || !policyTargets(policy, target)) continue;
+    if (policy.effect === "deny") {
+      if (isUnconditional(policy.input_schema)) return false;
+    } else {
+      allowed = true;
+    }
+  }
+  return allowed;
+}
+
+/** Whether the policy's agent, environment and tool pattern cover the call (the input is not considered). */
+export function policyTargets(
+  policy: Pick<PolicyRule, "agent_id" | "environment_id" | "tool_pattern">,
+  target: PolicyCallTarget,
+): boolean {
+  // A policy without an agent applies to every caller, including people running tools directly.
+  if (policy.agent_id !== null && policy.agent_id !== target.agent_id) return false;
+  if (policy.environment_id !== null && policy.environment_id !== target.environment_id)
+    return false;
+  return toolPatternMatches(policy.tool_pattern, target.tool);
+}
+
+/** A tool pattern is either a tool id (exact) or a glob over tool names where `*` spans any characters. */
+export function toolPatternMatches(pattern: string, tool: { id: string; name: string }): boolean {
+  if (pattern === tool.id) return true;
+  return compilePattern(pattern)(tool.name);
+}
+
+/** For input validation: can this pattern be used as a glob? */
+export function isValidToolPattern(pattern: string): boolean {
+  if (pattern.trim().length === 0) return false;
+  try {
+    picomatch(pattern, GLOB_OPTIONS);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// `bash` makes a single `*` behave like `**`, so it also crosses `/` (tool names are not paths);
+// `dot` lets it match names starting with a dot.
+const GLOB_OPTIONS: picomatch.PicomatchOptions = { bash: true, dot: true };
+const MATCHER_CACHE_SIZE = 1000;
+const matchers = new Map<string, (name: string) => boolean>();
+
+// Listing tools evaluates every policy against every tool, so compiled globs are cached.
+function compilePattern(pattern: string): (name: string) => boolean {
+  const cached = matchers.get(pattern);
+  if (cached) return cached;
+  let matcher: (name: string) => boolean;
+  try {
+    const glob = picomatch(pattern, GLOB_OPTIONS);
+    matcher = (name) => glob(name);
+  } catch {
+    // A pattern picomatch rejects (e.g. empty) can only mean itself.
+    matcher = (name) => name === pattern;
+  }
+  if (matchers.size >= MATCHER_CACHE_SIZE) {
+    const oldest = matchers.keys().next();
+    if (!oldest.done) matchers.delete(oldest.value);
+  }
+  matchers.set(pattern, matcher);
+  return matcher;
+}
+
+type InputCheck =
+  | { kind: "accepted" }
+  | { kind: "rejected"; issues: FieldIssue[] }
+  | { kind: "broken"; issues: FieldIssue[]; message: string };
+
+function checkInput(policy: PolicyRule, input: unknown, validate: JsonValidate): InputCheck {
+  if (policy.input_schema === null) return { kind: "accepted" };
+  try {
+    const result = validate(policy.input_schema, input);
+    return result.valid ? { kind: "accepted" } : { kind: "rejected", issues: result.issues };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      kind: "broken",
+      issues: [{ path: [], message: `policy input schema is invalid: ${message}` }],
+      message,
+    };
+  }
+}
+
+function isUnconditional(schema: PolicyRule["input_schema"]): boolean {
+  return schema === null || Object.keys(schema).length === 0;
+}
+
+function decisionReason(args: {
+  allows: PolicyRule[];
+  denies: PolicyRule[];
+  brokenSchemas: Map<string, string>;
+  inputMismatches: InputMismatch[];
+  call: PolicyCall;
+}): string {
+  const { allows, denies, brokenSchemas, inputMismatches, call } = args;
+  if (denies.length > 0) {
+    const notes = denies.flatMap((p) => {
+      const note = brokenSchemas.get(p.id);
+      return note === undefined
+        ? []
+        : [`'${p.name}' has an invalid input schema and so applies to every input: ${note}`];
+    });
+    const base = `Denied by ${plural(denies.length, "policy", "policies")} ${quoteNames(denies)}`;
+    return notes.length > 0 ? `${base} (${notes.join("; ")})` : base;
+  }
+  if (allows.length > 0) {
+    return `Allowed by ${plural(allows.length, "policy", "policies")} ${quoteNames(allows)}`;
+  }
+  const first = inputMismatches[0];
+  if (first) {
+    const rest = inputMismatches.length - 1;
+    const others = rest > 0 ? ` (and ${rest} other ${plural(rest, "policy", "policies")})` : "";
+    const broken = brokenSchemas.get(first.policy_id);
+    if (broken !== undefined) {
+      return `Policy '${first.name}'${others} cannot check the input because its input schema is invalid: ${broken}`;
+    }
+    return `Input does not satisfy policy '${first.name}'${others}: ${formatJsonSchemaIssues(first.issues, 3, "input")}`;
+  }
+  const caller = call.agent_id === null ? "calls without an agent" : `agent ${call.agent_id}`;
+  const environment = call.environment_id === null ? "" : ` in environment ${call.environment_id}`;
+  return `No allow policy matches tool '${call.tool.name}' for ${caller}${environment}`;
+}
+
+function quoteNames(list: PolicyRule[]): string {
+  return list.map((p) => `'${p.name}'`).join(", ");
+}
+
+function plural(count: number, one: string, many: string): string {
+  return count === 1 ? one : many;
+}
