@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { description, pageInput, timestamp, trimmedName, uuid } from "./common";
+
+export const AGENT_STATUSES = ["active", "disabled"] as const;
+
+export const agent = z.object({
+  id: uuid,
+  org_id: uuid,
+  environment_id: uuid.nullable(),
+  name: z.string(),
+  description: z.string(),
+  status: z.enum(AGENT_STATUSES),
+  mcp_url: z.string().describe("The agent's governed MCP endpoint (Streamable HTTP)"),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type AgentDto = z.infer<typeof agent>;
+
+export const listAgentsInput = pageInput.extend({ environment_id: uuid.optional() });
+
+export const createAgentInput = z.object({
+  name: trimmedName,
+  description: description.optional(),
+  environment_id: uuid.nullable().optional(),
+  status: z.enum(AGENT_STATUSES).optional(),
+});
+export const updateAgentInput = createAgentInput.partial();
+
+export const agentKey = z.object({
+  id: uuid,
+  agent_id: uuid,
+  name: z.string(),
+  prefix: z.string().describe("The first characters of the key, to recognise it"),
+  created_at: timestamp,
+  last_used_at: timestamp.nullable(),
+  revoked_at: timestamp.nullable(),
+});
+export type AgentKeyDto = z.infer<typeof agentKey>;
+
+export const createAgentKeyInput = z.object({ name: z.string().trim().max(100).optional() });
+
+export const createdAgentKey = agentKey.extend({
+  key: z.string().describe("Shown once: store it now. Send as `Authorization: Bearer <key>`"),
+});

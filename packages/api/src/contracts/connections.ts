@@ -1,0 +1,112 @@
+import { z } from "zod";
+import { description, pageInput, slug, timestamp, trimmedName, uuid } from "./common";
+
+export const TRANSPORTS = ["streamable_http", "sse", "stdio"] as const;
+export const transport = z.enum(TRANSPORTS);
+export const CONNECTION_STATUSES = ["unknown", "healthy", "unhealthy"] as const;
+
+const headerName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "Not a valid HTTP header name");
+const headerValue = z.string().max(8192, "At most 8192 characters");
+const headers = z.record(headerName, headerValue).refine((value) => Object.keys(value).length <= 50, "At most 50 headers");
+const envName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "Not a valid environment variable name");
+const env = z.record(envName, z.string().max(32768)).refine((value) => Object.keys(value).length <= 100, "At most 100 variables");
+
+/** Write-only: stored encrypted, never returned. `null` removes it. */
+export const connectionSecret = z.object({
+  headers: headers.optional().describe("Secret request headers, e.g. Authorization (HTTP transports)"),
+  env: env.optional().describe("Secret environment variables (stdio)"),
+});
+export type ConnectionSecretInput = z.infer<typeof connectionSecret>;
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: "Must be an http:// or https:// URL" })
+  .max(2048, "At most 2048 characters");
+
+const connectionFields = {
+  name: trimmedName,
+  slug: slug.optional().describe("Used to namespace clashing tool names; derived from the name if omitted"),
+  description: description.optional(),
+  environment_id: uuid.nullable().optional(),
+  transport,
+  url: httpUrl.nullable().optional().describe("Required for streamable_http and sse"),
+  command: z.string().trim().min(1).max(1024).nullable().optional().describe("Required for stdio; must be allowlisted"),
+  args: z.array(z.string().max(4096)).max(100).optional(),
+  headers: headers.optional().describe("Non-secret request headers"),
+  secret: connectionSecret.nullable().optional(),
+  timeout_ms: z.number().int().min(100, "At least 100 ms").max(300_000, "At most 300000 ms").optional(),
+};
+
+function requireTransportFields(
+  value: { transport?: string | undefined; url?: string | null | undefined; command?: string | null | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if ((value.transport === "streamable_http" || value.transport === "sse") && !value.url) {
+    ctx.addIssue({ code: "custom", path: ["url"], message: `A url is required for the ${value.transport} transport` });
+  }
+  if (value.transport === "stdio" && !value.command) {
+    ctx.addIssue({ code: "custom", path: ["command"], message: "A command is required for the stdio transport" });
+  }
+}
+
+export const createConnectionInput = z.object(connectionFields).superRefine(requireTransportFields);
+export type CreateConnectionInput = z.infer<typeof createConnectionInput>;
+
+/** A partial update; the transport fields are re-checked against the stored row by the service. */
+export const updateConnectionInput = z.object(connectionFields).partial();
+export type UpdateConnectionInput = z.infer<typeof updateConnectionInput>;
+
+export const listConnectionsInput = pageInput.extend({ environment_id: uuid.optional() });
+
+export const connection = z.object({
+  id: uuid,
+  org_id: uuid,
+  environment_id: uuid.nullable(),
+  name: z.string(),
+  slug: z.string(),
+  description: z.string(),
+  transport,
+  url: z.string().nullable(),
+  command: z.string().nullable(),
+  args: z.array(z.string()),
+  headers: z.record(z.string(), z.string()),
+  has_secret: z.boolean(),
+  secret_keys: z
+    .object({ headers: z.array(z.string()), env: z.array(z.string()) })
+    .describe("Names of the secret headers and variables that are set; never their values"),
+  timeout_ms: z.number().int(),
+  status: z.enum(CONNECTION_STATUSES),
+  last_error: z.string().nullable(),
+  last_tested_at: timestamp.nullable(),
+  last_synced_at: timestamp.nullable(),
+  server_info: z.record(z.string(), z.unknown()).nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type ConnectionDto = z.infer<typeof connection>;
+
+export const connectionTestResult = z.object({
+  ok: z.boolean(),
+  latency_ms: z.number(),
+  server: z.object({ name: z.string(), version: z.string() }).nullable(),
+  protocol_version: z.string().nullable(),
+  capabilities: z.record(z.string(), z.unknown()).nullable(),
+  error: z.string().nullable(),
+});
+export type ConnectionTestResult = z.infer<typeof connectionTestResult>;
+
+export const syncResult = z.object({
+  created: z.number().int(),
+  updated: z.number().int(),
+  stale: z.number().int(),
+  total: z.number().int().describe("Tools the server offers now"),
+});
+export type SyncResult = z.infer<typeof syncResult>;
+

@@ -1,0 +1,92 @@
+import { z } from "zod";
+import { pageInput, timestamp, uuid } from "./common";
+
+export const RUN_STATUSES = ["running", "succeeded", "failed", "denied", "timeout"] as const;
+export const runStatus = z.enum(RUN_STATUSES);
+
+export const run = z.object({
+  id: uuid,
+  org_id: uuid,
+  tool_id: uuid.nullable(),
+  tool_name: z.string(),
+  agent_id: uuid.nullable(),
+  environment_id: uuid.nullable(),
+  status: runStatus,
+  input: z.unknown(),
+  output: z.unknown().describe("The MCP CallToolResult, as the server returned it (capped at 1 MiB)"),
+  output_truncated: z.boolean(),
+  error: z.string().nullable(),
+  decision: z.record(z.string(), z.unknown()).nullable(),
+  triggered_by: z.record(z.string(), z.unknown()),
+  started_at: timestamp,
+  finished_at: timestamp.nullable(),
+  duration_ms: z.number().int().nullable(),
+});
+export type RunDto = z.infer<typeof run>;
+
+export const listRunsInput = pageInput.extend({
+  status: runStatus.optional(),
+  agent_id: uuid.optional(),
+  tool_id: uuid.optional(),
+  since: timestamp.optional().describe("Only runs started at or after this time"),
+  until: timestamp.optional().describe("Only runs started before this time"),
+});
+
+export const auditEvent = z.object({
+  id: uuid,
+  org_id: uuid.nullable(),
+  actor_type: z.enum(["user", "agent", "system"]),
+  actor_id: z.string().nullable(),
+  action: z.string(),
+  target_type: z.string().nullable(),
+  target_id: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  created_at: timestamp,
+});
+export type AuditEventDto = z.infer<typeof auditEvent>;
+
+export const listAuditEventsInput = pageInput.extend({
+  action: z.string().max(100).optional(),
+  actor_id: z.string().max(100).optional(),
+  target_type: z.string().max(100).optional(),
+  target_id: z.string().max(100).optional(),
+  since: timestamp.optional(),
+});
+
+export const runStatsInput = z.object({
+  since: timestamp.optional().describe("Start of the window (default: 24 hours ago)"),
+  until: timestamp.optional().describe("End of the window (default: now)"),
+  bucket: z.enum(["minute", "hour", "day"]).default("hour"),
+});
+
+const latencyStats = {
+  runs: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int().describe("failed + timeout"),
+  denied: z.number().int(),
+  error_rate: z.number().describe("(failed + timeout) / finished runs, 0..1"),
+  p50_ms: z.number().nullable(),
+  p95_ms: z.number().nullable(),
+};
+
+export const runStats = z.object({
+  since: timestamp,
+  until: timestamp,
+  bucket: z.enum(["minute", "hour", "day"]),
+  totals: z.object(latencyStats),
+  series: z.array(
+    z.object({
+      bucket_start: timestamp,
+      running: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      denied: z.number().int(),
+      timeout: z.number().int(),
+    }),
+  ),
+  tools: z.array(z.object({ tool_id: uuid.nullable(), tool_name: z.string(), ...latencyStats })),
+  agents: z.array(z.object({ agent_id: uuid.nullable(), agent_name: z.string().nullable(), ...latencyStats })),
+});
+export type RunStatsDto = z.infer<typeof runStats>;
