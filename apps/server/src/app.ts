@@ -7,11 +7,12 @@ import { appRouter, createContext, createOpenApiDocument, createRestHandler, toW
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { SESSION_COOKIE_NAME, type DatabaseHandle } from "@mcp/core";
+import { SESSION_COOKIE_NAME, type DatabaseHandle, type McpRuntime } from "@mcp/core";
 import type { Logger } from "./logger";
 
 export interface AppOptions {
   database: DatabaseHandle;
+  runtime: McpRuntime;
   logger: Logger;
   maxBodyBytes: number;
   secureCookies: boolean;
@@ -56,7 +57,12 @@ function isCrossSiteCookieMutation(req: Request, allowedOrigins: Set<string>): b
 
 export function createApp(options: AppOptions): Hono<Env> {
   const { database, logger } = options;
-  const deps: ApiDeps = { db: database.db, secureCookies: options.secureCookies };
+  const deps: ApiDeps = {
+    db: database.db,
+    runtime: options.runtime,
+    secureCookies: options.secureCookies,
+    publicUrl: options.publicUrl,
+  };
   const allowedOrigins = new Set(options.publicUrl ? [new URL(options.publicUrl).origin] : []);
   const app = new Hono<Env>();
 

@@ -19,9 +19,24 @@ const envSchema = z.object({
   TRUST_PROXY: booleanFlag.default(false),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   WEB_DIST_DIR: z.string().optional(),
+  /** `id:base64key,…`; the first key encrypts, all decrypt. Unset: a key file in DATA_DIR. */
+  SECRET_KEYS: z.string().optional(),
+  MCP_BLOCK_PRIVATE_NETWORKS: booleanFlag.optional(),
+  /** Comma-separated commands stdio connections may start; empty disables stdio. */
+  MCP_STDIO_ALLOWED_COMMANDS: z
+    .string()
+    .default("")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0),
+    ),
 });
 
-export type Env = z.infer<typeof envSchema>;
+export type Env = Omit<z.infer<typeof envSchema>, "MCP_BLOCK_PRIVATE_NETWORKS"> & {
+  MCP_BLOCK_PRIVATE_NETWORKS: boolean;
+};
 
 /** Reads the environment once; every problem is reported by variable name before the server starts. */
 export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
@@ -31,5 +46,9 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     const lines = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
   }
-  return result.data;
+  return {
+    ...result.data,
+    // Production refuses private addresses unless told otherwise; development allows localhost.
+    MCP_BLOCK_PRIVATE_NETWORKS: result.data.MCP_BLOCK_PRIVATE_NETWORKS ?? result.data.NODE_ENV === "production",
+  };
 }

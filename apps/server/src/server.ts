@@ -1,14 +1,23 @@
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
-import { createDatabase, type DatabaseHandle } from "@mcp/core";
+import {
+  createDatabase,
+  createMcpRuntime,
+  failInterruptedRuns,
+  pruneRateLimitCounters,
+  type DatabaseHandle,
+  type McpRuntime,
+} from "@mcp/core";
 import { createApp } from "./app";
 import type { Env } from "./env";
 import { createLogger, type Logger } from "./logger";
 import { webDistDir } from "./paths";
+import { loadSecretStore } from "./secrets";
 
 export interface RunningServer {
   url: string;
   database: DatabaseHandle;
+  runtime: McpRuntime;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -21,8 +30,29 @@ export async function startServer(env: Env, options: { database?: DatabaseHandle
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
 
+  const runtime = createMcpRuntime({
+    secrets: loadSecretStore(env, logger),
+    outbound: {
+      blockPrivateNetworks: env.MCP_BLOCK_PRIVATE_NETWORKS,
+      stdioAllowedCommands: env.MCP_STDIO_ALLOWED_COMMANDS,
+    },
+  });
+  const interrupted = await failInterruptedRuns(database.db, { everything: database.kind === "pglite" });
+  if (interrupted > 0) logger.warn({ runs: interrupted }, "marked runs interrupted by a previous stop as failed");
+  const maintenance = setInterval(() => {
+    void (async () => {
+      await failInterruptedRuns(database.db, { everything: false });
+      // The longest allowed window is 30 days, so older counters can never be read again.
+      await pruneRateLimitCounters(database.db, new Date(Date.now() - 31 * 24 * 3_600_000));
+    })().catch((error: unknown) => {
+      logger.error({ err: error }, "maintenance failed");
+    });
+  }, 60_000);
+  maintenance.unref();
+
   const app = createApp({
     database,
+    runtime,
     logger,
     maxBodyBytes: env.MAX_BODY_BYTES,
     secureCookies: env.NODE_ENV === "production",
@@ -44,6 +74,7 @@ export async function startServer(env: Env, options: { database?: DatabaseHandle
   return {
     url,
     database,
+    runtime,
     logger,
     close: () => {
       // In-flight requests finish; idle keep-alive sockets are closed so shutdown is prompt.
@@ -53,7 +84,12 @@ export async function startServer(env: Env, options: { database?: DatabaseHandle
           else resolve();
         });
         if ("closeIdleConnections" in server) server.closeIdleConnections();
-      }).then(() => (options.database ? undefined : database.close()));
+      })
+        .then(() => {
+          clearInterval(maintenance);
+          return runtime.pool.closeAll();
+        })
+        .then(() => (options.database ? undefined : database.close()));
       return closing;
     },
   };

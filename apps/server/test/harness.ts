@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createDatabase, type DatabaseHandle } from "@mcp/core";
 import { inject } from "vitest";
 import { loadEnv } from "../src/env";
@@ -37,7 +40,14 @@ export interface ApiResponse<T> {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = testDatabase();
   const server = await startServer(
-    loadEnv({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", NODE_ENV: "test", ...env }),
+    loadEnv({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "silent",
+      NODE_ENV: "test",
+      DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-test-")),
+      ...env,
+    }),
     { database },
   );
   return {

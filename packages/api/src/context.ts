@@ -1,8 +1,12 @@
 import {
+  AGENT_KEY_PREFIX,
+  authenticateAgentKey,
   getUser,
   SESSION_COOKIE_NAME,
   validateSessionToken,
+  type Agent,
   type Db,
+  type McpRuntime,
   type RequestOrigin,
   type User,
   type ValidSession,
@@ -11,19 +15,26 @@ import {
 /** What the API needs from its host; the server builds it once at start. */
 export interface ApiDeps {
   db: Db;
+  runtime: McpRuntime;
   /** Secure cookies (HTTPS deployments). */
   secureCookies: boolean;
+  /** The externally visible base URL; the request's own origin when unset. */
+  publicUrl: string | undefined;
 }
 
 export type Auth =
   | { type: "user"; user: User; session: ValidSession; via: "header" | "cookie" }
+  | { type: "agent"; agent: Agent; keyId: string }
   | null;
 
 export interface Context {
   deps: ApiDeps;
   db: Db;
+  runtime: McpRuntime;
   auth: Auth;
   origin: RequestOrigin;
+  /** Where this platform is reached, for URLs handed to clients (e.g. an agent's MCP endpoint). */
+  baseUrl: string;
   requestId: string;
   /** Headers to add to the response (cookies); both transports copy them. */
   resHeaders: Headers;
@@ -77,6 +88,10 @@ async function authenticate(deps: ApiDeps, info: RequestInfo): Promise<Auth> {
   const cookieToken = headerToken ? null : readCookie(info.req.headers.get("cookie"), SESSION_COOKIE_NAME);
   const token = headerToken ?? cookieToken;
   if (!token) return null;
+  if (headerToken?.startsWith(AGENT_KEY_PREFIX)) {
+    const authenticated = await authenticateAgentKey(deps.db, headerToken);
+    return authenticated ? { type: "agent", ...authenticated } : null;
+  }
   const session = await validateSessionToken(deps.db, token);
   if (!session) return null;
   if (cookieToken && session.renewed) {
@@ -90,7 +105,9 @@ export async function createContext(deps: ApiDeps, info: RequestInfo): Promise<C
   return {
     deps,
     db: deps.db,
+    runtime: deps.runtime,
     auth: await authenticate(deps, info),
+    baseUrl: (deps.publicUrl ?? new URL(info.req.url).origin).replace(/\/+$/, ""),
     origin: { ip: info.ip, user_agent: info.req.headers.get("user-agent") },
     requestId: info.requestId,
     resHeaders: info.resHeaders,

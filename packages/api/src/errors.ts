@@ -12,6 +12,7 @@ const APP_ERROR_MAP: Record<AppErrorCode, { trpc: TRPC_ERROR_CODE_KEY; wire: Err
   CONFLICT: { trpc: "CONFLICT", wire: "CONFLICT", status: 409 },
   PAYLOAD_TOO_LARGE: { trpc: "PAYLOAD_TOO_LARGE", wire: "PAYLOAD_TOO_LARGE", status: 413 },
   RATE_LIMITED: { trpc: "TOO_MANY_REQUESTS", wire: "RATE_LIMITED", status: 429 },
+  UPSTREAM: { trpc: "BAD_GATEWAY", wire: "UPSTREAM_ERROR", status: 502 },
   INTERNAL: { trpc: "INTERNAL_SERVER_ERROR", wire: "INTERNAL_SERVER_ERROR", status: 500 },
 };
 
@@ -27,6 +28,7 @@ const TRPC_CODE_MAP: Partial<Record<TRPC_ERROR_CODE_KEY, { wire: ErrorCode; stat
   PAYLOAD_TOO_LARGE: { wire: "PAYLOAD_TOO_LARGE", status: 413 },
   UNSUPPORTED_MEDIA_TYPE: { wire: "UNSUPPORTED_MEDIA_TYPE", status: 415 },
   TOO_MANY_REQUESTS: { wire: "RATE_LIMITED", status: 429 },
+  BAD_GATEWAY: { wire: "UPSTREAM_ERROR", status: 502 },
 };
 
 export interface WireError {
@@ -59,7 +61,7 @@ export function toWireError(error: unknown): WireError {
   const cause = error instanceof TRPCError ? error.cause : error;
   if (isAppError(cause)) {
     const mapped = APP_ERROR_MAP[cause.code];
-    if (mapped.status >= 500) return { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Internal server error" };
+    if (mapped.status === 500) return { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Internal server error" };
     return {
       status: mapped.status,
       code: mapped.wire,

@@ -1,12 +1,23 @@
+import { agentsRouter } from "./routers/agents";
 import { authRouter } from "./routers/auth";
+import { connectionsRouter } from "./routers/connections";
 import { environmentsRouter } from "./routers/environments";
 import { orgsRouter } from "./routers/orgs";
+import { policiesRouter } from "./routers/policies";
+import { auditRouter, runsRouter } from "./routers/runs";
+import { toolsRouter } from "./routers/tools";
 import { router } from "./trpc";
 
 export const appRouter = router({
   auth: authRouter,
   orgs: orgsRouter,
   environments: environmentsRouter,
+  connections: connectionsRouter,
+  tools: toolsRouter,
+  agents: agentsRouter,
+  policies: policiesRouter,
+  runs: runsRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -40,13 +40,17 @@ export const publicProcedure = t.procedure.use(async ({ next }) => {
   return result;
 });
 
+const unauthenticated = () =>
+  new TRPCError({ code: "UNAUTHORIZED", message: "Authentication required: send Authorization: Token <token>" });
+
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (ctx.auth?.type !== "user") {
-    throw new TRPCError({ code: "UNAUTHORIZED", message: "Authentication required: send Authorization: Token <token>" });
+  if (!ctx.auth) throw unauthenticated();
+  if (ctx.auth.type !== "user") {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Agent keys can only run tools; this needs a user's token" });
   }
-  const { user, session } = ctx.auth;
+  const { user, session, via } = ctx.auth;
   const action: ActionContext = { ...ctx.origin, actor: { type: "user", id: user.id } };
-  return next({ ctx: { ...ctx, user, session, action } });
+  return next({ ctx: { ...ctx, user, session, via, action } });
 });
 
 function notFound(what: string): TRPCError {
@@ -88,5 +92,29 @@ export function resourceProcedure(
     if (orgId === null || role === null) throw notFound(what);
     assertRole(role, minimum);
     return next({ ctx: { ...ctx, org: { id: orgId, role } } });
+  });
+}
+
+/**
+ * Like resourceProcedure for actions an agent key may also take (running a tool): an agent acts
+ * within its own org with the rights of a member, and anything outside that org is NOT_FOUND.
+ */
+export function agentOrMemberResourceProcedure(what: string, findOrgId: (db: Db, id: string) => Promise<string | null>) {
+  return publicProcedure.input(z.object({ id: uuid })).use(async ({ ctx, input, next }) => {
+    const auth = ctx.auth;
+    if (!auth) throw unauthenticated();
+    const orgId = await findOrgId(ctx.db, input.id);
+    if (auth.type === "agent") {
+      if (orgId !== auth.agent.org_id) throw notFound(what);
+      const action: ActionContext = { ...ctx.origin, actor: { type: "agent", id: auth.agent.id } };
+      const runner = { type: "agent" as const, id: auth.agent.id };
+      return next({ ctx: { ...ctx, action, runner, agent: auth.agent, org: { id: orgId, role: "member" as OrgRole } } });
+    }
+    const role = orgId === null ? null : await getMembershipRole(ctx.db, orgId, auth.user.id);
+    if (orgId === null || role === null) throw notFound(what);
+    assertRole(role, "member");
+    const action: ActionContext = { ...ctx.origin, actor: { type: "user", id: auth.user.id } };
+    const runner = { type: "user" as const, id: auth.user.id };
+    return next({ ctx: { ...ctx, action, runner, agent: null, org: { id: orgId, role } } });
   });
 }

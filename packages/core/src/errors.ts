@@ -10,6 +10,8 @@ export const APP_ERROR_CODES = [
   "CONFLICT",
   "PAYLOAD_TOO_LARGE",
   "RATE_LIMITED",
+  /** An MCP server the platform called failed or could not be reached. */
+  "UPSTREAM",
   "INTERNAL",
 ] as const;
 

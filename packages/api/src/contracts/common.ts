@@ -48,6 +48,7 @@ export const ERROR_CODES = [
   "PAYLOAD_TOO_LARGE",
   "UNSUPPORTED_MEDIA_TYPE",
   "RATE_LIMITED",
+  "UPSTREAM_ERROR",
   "INTERNAL_SERVER_ERROR",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -66,4 +67,5 @@ export const errorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBody>;
 
-export const emptyOutput = z.void();
+/** Any JSON object (schemas, tool inputs): values are JSON, checked by zod. */
+export const jsonObject = z.record(z.string(), z.json());

@@ -1,7 +1,5 @@
 import { z } from "zod";
-import { description, pageInput, queryBoolean, timestamp, trimmedName, uuid } from "./common";
-
-const jsonObject = z.record(z.string(), z.unknown());
+import { description, jsonObject, pageInput, queryBoolean, timestamp, trimmedName, uuid } from "./common";
 
 export const rateLimit = z.object({
   max_calls: z.number().int().min(1, "At least 1").max(1_000_000),

@@ -1,7 +1,5 @@
 import { z } from "zod";
-import { description, pageInput, queryBoolean, timestamp, uuid } from "./common";
-
-const jsonObject = z.record(z.string(), z.unknown());
+import { description, jsonObject, pageInput, queryBoolean, timestamp, uuid } from "./common";
 
 /** Names agents see: what MCP allows for tool names (letters, digits, `_`, `-`, `.`, `/`). */
 export const toolName = z

@@ -45,7 +45,7 @@ export const authRouter = router({
     .output(z.void())
     .mutation(async ({ ctx }) => {
       await logoutSession(ctx.db, ctx.action, ctx.session.sessionId);
-      if (ctx.auth?.via === "cookie" || ctx.surface === "trpc") {
+      if (ctx.via === "cookie" || ctx.surface === "trpc") {
         ctx.resHeaders.append("set-cookie", clearedSessionCookie(ctx.deps.secureCookies));
       }
     }),

@@ -125,6 +125,8 @@ export const connections = pgTable(
     headers: jsonb("headers").$type<Record<string, string>>().notNull().default({}),
     /** AES-256-GCM envelope of `{headers, env}`; see secrets/. */
     secret_ciphertext: text("secret_ciphertext"),
+    /** Names of the secret headers and variables (not their values), so lists need no decryption. */
+    secret_keys: jsonb("secret_keys").$type<{ headers: string[]; env: string[] }>(),
     timeout_ms: integer("timeout_ms").notNull().default(10000),
     status: connectionStatus("status").notNull().default("unknown"),
     last_error: text("last_error"),

@@ -1,0 +1,80 @@
+import { AppError, createTool, deleteTool, findToolOrgId, getTool, listTools, runTool, updateTool } from "@mcp/core";
+import { z } from "zod";
+import { pageOf } from "../contracts/common";
+import { run } from "../contracts/runs";
+import { createToolInput, listToolsInput, runToolInput, tool, updateToolInput } from "../contracts/tools";
+import { agentOrMemberResourceProcedure, orgProcedure, resourceProcedure, router } from "../trpc";
+import { toWire } from "../wire";
+
+const tags = ["tools"];
+const toolProcedure = (minimum: "viewer" | "admin") => resourceProcedure("Tool", minimum, findToolOrgId);
+
+export const toolsRouter = router({
+  list: orgProcedure("viewer")
+    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/tools", tags, summary: "List tools in the registry", protect: true } })
+    .input(listToolsInput)
+    .output(pageOf(tool))
+    .query(async ({ ctx, input }) => toWire(await listTools(ctx.db, { ...input, orgId: ctx.org.id }))),
+
+  create: orgProcedure("admin")
+    .meta({
+      openapi: { method: "POST", path: "/orgs/{org_id}/tools", tags, summary: "Register a tool by hand", protect: true },
+      successStatus: 201,
+    })
+    .input(createToolInput)
+    .output(tool)
+    .mutation(async ({ ctx, input }) => toWire(await createTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+
+  get: toolProcedure("viewer")
+    .meta({ openapi: { method: "GET", path: "/tools/{id}", tags, summary: "Get a tool", protect: true } })
+    .output(tool)
+    .query(async ({ ctx, input }) => toWire(await getTool(ctx.db, { orgId: ctx.org.id, id: input.id }))),
+
+  update: toolProcedure("admin")
+    .meta({
+      openapi: { method: "PATCH", path: "/tools/{id}", tags, summary: "Rename, describe, enable or disable a tool", protect: true },
+    })
+    .input(updateToolInput)
+    .output(tool)
+    .mutation(async ({ ctx, input }) => toWire(await updateTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+
+  delete: toolProcedure("admin")
+    .meta({
+      openapi: { method: "DELETE", path: "/tools/{id}", tags, summary: "Remove a tool from the registry", protect: true },
+      successStatus: 204,
+    })
+    .output(z.void())
+    .mutation(async ({ ctx, input }) => {
+      await deleteTool(ctx.db, ctx.action, { orgId: ctx.org.id, id: input.id });
+    }),
+
+  run: agentOrMemberResourceProcedure("Tool", findToolOrgId)
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/tools/{id}/run",
+        tags: ["runs"],
+        summary: "Run a tool through the governed path",
+        description:
+          "Policy → rate limit → input validation → call. A denied, invalid or failed call is still recorded and returned with 201; its status and error say why. Members run tools with a user token; an agent key (Bearer mcpa_…) runs them as its agent.",
+        protect: true,
+      },
+      successStatus: 201,
+    })
+    .input(runToolInput)
+    .output(run)
+    .mutation(async ({ ctx, input, signal }) => {
+      if (ctx.agent && input.agent_id && input.agent_id !== ctx.agent.id) {
+        throw AppError.invalidField("agent_id", "An agent key always runs as its own agent");
+      }
+      const outcome = await runTool(ctx.db, ctx.runtime, ctx.action, {
+        orgId: ctx.org.id,
+        tool: { id: input.id },
+        agent: ctx.agent ?? input.agent_id ?? null,
+        input: input.input,
+        trigger: { ...ctx.runner, surface: ctx.surface },
+        ...(signal ? { signal } : {}),
+      });
+      return toWire(outcome.run);
+    }),
+});

@@ -1,0 +1,258 @@
+import { createHash, randomBytes } from "node:crypto";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { agentKeys, agents } from "../db/schema";
+import { recordAudit } from "../audit/audit";
+import { assertEnvironmentInOrg } from "../connections/connections";
+import { AppError } from "../errors";
+import type { ActionContext } from "../lib/context";
+import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
+import { isUniqueViolation } from "../lib/pg-errors";
+
+export type Agent = typeof agents.$inferSelect;
+export type AgentKey = Omit<typeof agentKeys.$inferSelect, "key_hash">;
+
+export const AGENT_KEY_PREFIX = "mcpa_";
+const KEY_PREFIX_SHOWN = 12;
+/** last_used_at is a hint, not a log: writing it on every call would double the writes per call. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+const nameTaken = () =>
+  AppError.conflict("An agent with this name already exists", [
+    { path: ["name"], message: "An agent with this name already exists in the organization" },
+  ]);
+
+export interface AgentFields {
+  name: string;
+  description?: string | undefined;
+  environment_id?: string | null | undefined;
+  status?: Agent["status"] | undefined;
+}
+
+export async function createAgent(db: Db, context: ActionContext, input: AgentFields & { orgId: string }): Promise<Agent> {
+  await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  try {
+    return await db.transaction(async (tx) => {
+      const [agent] = await tx
+        .insert(agents)
+        .values({
+          org_id: input.orgId,
+          name: input.name,
+          description: input.description ?? "",
+          environment_id: input.environment_id ?? null,
+          status: input.status ?? "active",
+        })
+        .returning();
+      if (!agent) throw new Error("insert returned no agent");
+      await recordAudit(tx, context, {
+        org_id: input.orgId,
+        action: "agent.create",
+        target_type: "agent",
+        target_id: agent.id,
+        metadata: { name: agent.name },
+      });
+      return agent;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error, "agents_org_name_uq")) throw nameTaken();
+    throw error;
+  }
+}
+
+export async function listAgents(
+  db: Db,
+  input: PageRequest & { orgId: string; environment_id?: string | undefined },
+): Promise<Page<Agent>> {
+  const query = keyset(
+    agents.id,
+    input,
+    and(eq(agents.org_id, input.orgId), input.environment_id ? eq(agents.environment_id, input.environment_id) : undefined),
+  );
+  const rows = await db.select().from(agents).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  return toPage(rows, query);
+}
+
+export async function getAgent(db: Db, input: { orgId: string; id: string }): Promise<Agent> {
+  const [agent] = await db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.org_id, input.orgId), eq(agents.id, input.id)))
+    .limit(1);
+  if (!agent) throw AppError.notFound("Agent");
+  return agent;
+}
+
+export async function findAgentOrgId(db: Db, id: string): Promise<string | null> {
+  const [row] = await db.select({ org_id: agents.org_id }).from(agents).where(eq(agents.id, id));
+  return row?.org_id ?? null;
+}
+
+export async function updateAgent(
+  db: Db,
+  context: ActionContext,
+  input: Partial<AgentFields> & { orgId: string; id: string },
+): Promise<Agent> {
+  if (input.environment_id !== undefined) await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  try {
+    return await db.transaction(async (tx) => {
+      const before = await getAgent(tx, input);
+      const [agent] = await tx
+        .update(agents)
+        .set({
+          ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.environment_id !== undefined ? { environment_id: input.environment_id } : {}),
+          ...(input.status !== undefined ? { status: input.status } : {}),
+          updated_at: new Date(),
+        })
+        .where(and(eq(agents.org_id, input.orgId), eq(agents.id, input.id)))
+        .returning();
+      if (!agent) throw AppError.notFound("Agent");
+      await recordAudit(tx, context, {
+        org_id: input.orgId,
+        action: before.status !== agent.status ? `agent.${agent.status === "disabled" ? "disable" : "enable"}` : "agent.update",
+        target_type: "agent",
+        target_id: agent.id,
+        metadata: { name: agent.name, status: agent.status },
+      });
+      return agent;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error, "agents_org_name_uq")) throw nameTaken();
+    throw error;
+  }
+}
+
+export async function deleteAgent(db: Db, context: ActionContext, input: { orgId: string; id: string }): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [deleted] = await tx
+      .delete(agents)
+      .where(and(eq(agents.org_id, input.orgId), eq(agents.id, input.id)))
+      .returning({ id: agents.id, name: agents.name });
+    if (!deleted) throw AppError.notFound("Agent");
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "agent.delete",
+      target_type: "agent",
+      target_id: deleted.id,
+      metadata: { name: deleted.name },
+    });
+  });
+}
+
+export function hashAgentKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+const keyColumns = {
+  id: agentKeys.id,
+  org_id: agentKeys.org_id,
+  agent_id: agentKeys.agent_id,
+  name: agentKeys.name,
+  prefix: agentKeys.prefix,
+  created_at: agentKeys.created_at,
+  last_used_at: agentKeys.last_used_at,
+  revoked_at: agentKeys.revoked_at,
+};
+
+/** The key is returned here once; only its sha256 is stored. */
+export async function createAgentKey(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; agentId: string; name?: string | undefined },
+): Promise<AgentKey & { key: string }> {
+  const agent = await getAgent(db, { orgId: input.orgId, id: input.agentId });
+  const key = `${AGENT_KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
+  return db.transaction(async (tx) => {
+    const [created] = await tx
+      .insert(agentKeys)
+      .values({
+        org_id: input.orgId,
+        agent_id: agent.id,
+        name: input.name ?? "",
+        prefix: key.slice(0, KEY_PREFIX_SHOWN),
+        key_hash: hashAgentKey(key),
+      })
+      .returning(keyColumns);
+    if (!created) throw new Error("insert returned no key");
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "agent_key.create",
+      target_type: "agent_key",
+      target_id: created.id,
+      metadata: { agent_id: agent.id, prefix: created.prefix, name: created.name },
+    });
+    return { ...created, key };
+  });
+}
+
+export async function listAgentKeys(
+  db: Db,
+  input: PageRequest & { orgId: string; agentId: string },
+): Promise<Page<AgentKey>> {
+  const query = keyset(agentKeys.id, input, and(eq(agentKeys.org_id, input.orgId), eq(agentKeys.agent_id, input.agentId)));
+  const rows = await db.select(keyColumns).from(agentKeys).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  return toPage(rows, query);
+}
+
+export async function revokeAgentKey(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; agentId: string; keyId: string },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [revoked] = await tx
+      .update(agentKeys)
+      .set({ revoked_at: new Date() })
+      .where(
+        and(
+          eq(agentKeys.org_id, input.orgId),
+          eq(agentKeys.agent_id, input.agentId),
+          eq(agentKeys.id, input.keyId),
+          isNull(agentKeys.revoked_at),
+        ),
+      )
+      .returning({ id: agentKeys.id, prefix: agentKeys.prefix });
+    if (!revoked) throw AppError.notFound("Key");
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "agent_key.revoke",
+      target_type: "agent_key",
+      target_id: revoked.id,
+      metadata: { agent_id: input.agentId, prefix: revoked.prefix },
+    });
+  });
+}
+
+export interface AuthenticatedAgent {
+  agent: Agent;
+  keyId: string;
+}
+
+/**
+ * Resolves an agent key to its agent. Revoked keys, unknown keys and disabled agents all yield
+ * null, so a revocation or a disable takes effect on the very next request.
+ */
+export async function authenticateAgentKey(db: Db, key: string): Promise<AuthenticatedAgent | null> {
+  if (!key.startsWith(AGENT_KEY_PREFIX)) return null;
+  const [row] = await db
+    .select({ agent: agents, keyId: agentKeys.id, lastUsed: agentKeys.last_used_at })
+    .from(agentKeys)
+    .innerJoin(agents, eq(agents.id, agentKeys.agent_id))
+    .where(and(eq(agentKeys.key_hash, hashAgentKey(key)), isNull(agentKeys.revoked_at)))
+    .limit(1);
+  if (!row || row.agent.status !== "active") return null;
+  const now = Date.now();
+  if (!row.lastUsed || now - row.lastUsed.getTime() > LAST_USED_RESOLUTION_MS) {
+    await db
+      .update(agentKeys)
+      .set({ last_used_at: new Date(now) })
+      .where(
+        and(
+          eq(agentKeys.id, row.keyId),
+          or(isNull(agentKeys.last_used_at), lt(agentKeys.last_used_at, new Date(now - LAST_USED_RESOLUTION_MS))),
+        ),
+      );
+  }
+  return { agent: row.agent, keyId: row.keyId };
+}

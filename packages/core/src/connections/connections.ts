@@ -1,0 +1,323 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { connections, environments, type JsonObject } from "../db/schema";
+import { recordAudit } from "../audit/audit";
+import { AppError } from "../errors";
+import type { ActionContext } from "../lib/context";
+import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
+import { isUniqueViolation } from "../lib/pg-errors";
+import { slugify } from "../lib/slug";
+import { assertOutboundUrlAllowed, assertStdioCommandAllowed } from "../mcp/outbound";
+import type { McpTarget } from "../mcp/target";
+import { testMcpConnection, type McpConnectionTestResult } from "../mcp/test-connection";
+import { MCP_CLIENT_INFO, type McpRuntime } from "../runtime";
+
+export type Connection = typeof connections.$inferSelect;
+export type Transport = Connection["transport"];
+
+export interface ConnectionSecret {
+  headers?: Record<string, string> | undefined;
+  env?: Record<string, string> | undefined;
+}
+
+export interface ConnectionFields {
+  name: string;
+  slug?: string | undefined;
+  description?: string | undefined;
+  environment_id?: string | null | undefined;
+  transport: Transport;
+  url?: string | null | undefined;
+  command?: string | null | undefined;
+  args?: string[] | undefined;
+  headers?: Record<string, string> | undefined;
+  /** `null` removes the secret; `undefined` keeps it. */
+  secret?: ConnectionSecret | null | undefined;
+  timeout_ms?: number | undefined;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+function conflictFor(error: unknown): AppError | undefined {
+  if (isUniqueViolation(error, "connections_org_name_uq")) {
+    return AppError.conflict("A connection with this name already exists", [
+      { path: ["name"], message: "A connection with this name already exists in the organization" },
+    ]);
+  }
+  if (isUniqueViolation(error, "connections_org_slug_uq")) {
+    return AppError.conflict("A connection with this slug already exists", [
+      { path: ["slug"], message: "A connection with this slug already exists in the organization" },
+    ]);
+  }
+  return undefined;
+}
+
+export async function assertEnvironmentInOrg(db: Db, orgId: string, environmentId: string | null | undefined): Promise<void> {
+  if (!environmentId) return;
+  const [row] = await db
+    .select({ id: environments.id })
+    .from(environments)
+    .where(and(eq(environments.org_id, orgId), eq(environments.id, environmentId)));
+  if (!row) throw AppError.invalidField("environment_id", "No such environment in this organization");
+}
+
+/** The transport decides which fields matter; the others are cleared so a row never mixes them. */
+async function normalizeTransport(
+  runtime: McpRuntime,
+  fields: Pick<ConnectionFields, "transport" | "url" | "command" | "args">,
+): Promise<{ url: string | null; command: string | null; args: string[] }> {
+  if (fields.transport === "stdio") {
+    if (!fields.command) throw AppError.invalidField("command", "A command is required for the stdio transport");
+    assertStdioCommandAllowed(fields.command, runtime.outbound.stdioAllowedCommands);
+    return { url: null, command: fields.command, args: fields.args ?? [] };
+  }
+  if (!fields.url) throw AppError.invalidField("url", `A url is required for the ${fields.transport} transport`);
+  await assertOutboundUrlAllowed(fields.url, { blockPrivateNetworks: runtime.outbound.blockPrivateNetworks });
+  return { url: fields.url, command: null, args: [] };
+}
+
+function encryptSecret(runtime: McpRuntime, secret: ConnectionSecret | null) {
+  if (secret === null) return { secret_ciphertext: null, secret_keys: null };
+  const headers = secret.headers ?? {};
+  const env = secret.env ?? {};
+  if (Object.keys(headers).length === 0 && Object.keys(env).length === 0) {
+    return { secret_ciphertext: null, secret_keys: null };
+  }
+  return {
+    secret_ciphertext: runtime.secrets.encrypt(JSON.stringify({ headers, env })),
+    secret_keys: { headers: Object.keys(headers).sort(), env: Object.keys(env).sort() },
+  };
+}
+
+export async function createConnection(
+  db: Db,
+  runtime: McpRuntime,
+  context: ActionContext,
+  input: ConnectionFields & { orgId: string },
+): Promise<Connection> {
+  await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  const endpoint = await normalizeTransport(runtime, input);
+  const secret = encryptSecret(runtime, input.secret ?? null);
+  try {
+    return await db.transaction(async (tx) => {
+      const [connection] = await tx
+        .insert(connections)
+        .values({
+          org_id: input.orgId,
+          environment_id: input.environment_id ?? null,
+          name: input.name,
+          slug: input.slug ?? slugify(input.name),
+          description: input.description ?? "",
+          transport: input.transport,
+          ...endpoint,
+          headers: input.headers ?? {},
+          ...secret,
+          timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+        })
+        .returning();
+      if (!connection) throw new Error("insert returned no connection");
+      await recordAudit(tx, context, {
+        org_id: input.orgId,
+        action: "connection.create",
+        target_type: "connection",
+        target_id: connection.id,
+        metadata: { name: connection.name, transport: connection.transport },
+      });
+      if (secret.secret_keys) await auditSecretSet(tx, context, connection);
+      return connection;
+    });
+  } catch (error) {
+    throw conflictFor(error) ?? error;
+  }
+}
+
+async function auditSecretSet(db: Db, context: ActionContext, connection: Connection): Promise<void> {
+  await recordAudit(db, context, {
+    org_id: connection.org_id,
+    action: connection.secret_keys ? "connection.secret_set" : "connection.secret_clear",
+    target_type: "connection",
+    target_id: connection.id,
+    // Names only: which headers and variables are secret, never their values.
+    metadata: connection.secret_keys ? { headers: connection.secret_keys.headers, env: connection.secret_keys.env } : {},
+  });
+}
+
+export async function listConnections(
+  db: Db,
+  input: PageRequest & { orgId: string; environment_id?: string | undefined },
+): Promise<Page<Connection>> {
+  const query = keyset(
+    connections.id,
+    input,
+    and(
+      eq(connections.org_id, input.orgId),
+      input.environment_id ? eq(connections.environment_id, input.environment_id) : undefined,
+    ),
+  );
+  const rows = await db.select().from(connections).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  return toPage(rows, query);
+}
+
+export async function getConnection(db: Db, input: { orgId: string; id: string }): Promise<Connection> {
+  const [connection] = await db
+    .select()
+    .from(connections)
+    .where(and(eq(connections.org_id, input.orgId), eq(connections.id, input.id)))
+    .limit(1);
+  if (!connection) throw AppError.notFound("Connection");
+  return connection;
+}
+
+export async function findConnectionOrgId(db: Db, id: string): Promise<string | null> {
+  const [row] = await db.select({ org_id: connections.org_id }).from(connections).where(eq(connections.id, id));
+  return row?.org_id ?? null;
+}
+
+export async function updateConnection(
+  db: Db,
+  runtime: McpRuntime,
+  context: ActionContext,
+  input: Partial<ConnectionFields> & { orgId: string; id: string },
+): Promise<Connection> {
+  const current = await getConnection(db, input);
+  if (input.environment_id !== undefined) await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  const transportChanged =
+    input.transport !== undefined || input.url !== undefined || input.command !== undefined || input.args !== undefined;
+  const endpoint = transportChanged
+    ? await normalizeTransport(runtime, {
+        transport: input.transport ?? current.transport,
+        url: input.url !== undefined ? input.url : current.url,
+        command: input.command !== undefined ? input.command : current.command,
+        args: input.args ?? current.args,
+      })
+    : {};
+  const secret = input.secret !== undefined ? encryptSecret(runtime, input.secret) : {};
+  try {
+    const updated = await db.transaction(async (tx) => {
+      const [connection] = await tx
+        .update(connections)
+        .set({
+          ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.slug !== undefined ? { slug: input.slug } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.environment_id !== undefined ? { environment_id: input.environment_id } : {}),
+          ...(input.transport !== undefined ? { transport: input.transport } : {}),
+          ...endpoint,
+          ...(input.headers !== undefined ? { headers: input.headers } : {}),
+          ...secret,
+          ...(input.timeout_ms !== undefined ? { timeout_ms: input.timeout_ms } : {}),
+          // A changed endpoint has not been tested yet.
+          ...(transportChanged ? { status: "unknown" as const, last_error: null } : {}),
+          updated_at: new Date(),
+        })
+        .where(and(eq(connections.org_id, input.orgId), eq(connections.id, input.id)))
+        .returning();
+      if (!connection) throw AppError.notFound("Connection");
+      await recordAudit(tx, context, {
+        org_id: input.orgId,
+        action: "connection.update",
+        target_type: "connection",
+        target_id: connection.id,
+        metadata: { name: connection.name, fields: Object.keys(input).filter((key) => key !== "orgId" && key !== "id" && key !== "secret") },
+      });
+      if (input.secret !== undefined) await auditSecretSet(tx, context, connection);
+      return connection;
+    });
+    // Pooled sessions of the old configuration must not serve new calls.
+    await runtime.pool.evict(updated.id);
+    return updated;
+  } catch (error) {
+    throw conflictFor(error) ?? error;
+  }
+}
+
+export async function deleteConnection(
+  db: Db,
+  runtime: McpRuntime,
+  context: ActionContext,
+  input: { orgId: string; id: string },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [deleted] = await tx
+      .delete(connections)
+      .where(and(eq(connections.org_id, input.orgId), eq(connections.id, input.id)))
+      .returning({ id: connections.id, name: connections.name });
+    if (!deleted) throw AppError.notFound("Connection");
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "connection.delete",
+      target_type: "connection",
+      target_id: deleted.id,
+      metadata: { name: deleted.name },
+    });
+  });
+  await runtime.pool.evict(input.id);
+}
+
+/** The decrypted view of a connection, for the MCP client only; never logged or returned. */
+export function connectionTarget(runtime: McpRuntime, connection: Connection): McpTarget {
+  let secret: McpTarget["secret"] = null;
+  if (connection.secret_ciphertext) {
+    const parsed = JSON.parse(runtime.secrets.decrypt(connection.secret_ciphertext)) as {
+      headers?: Record<string, string>;
+      env?: Record<string, string>;
+    };
+    secret = { headers: parsed.headers ?? {}, env: parsed.env ?? {} };
+  }
+  return {
+    transport: connection.transport,
+    url: connection.url,
+    command: connection.command,
+    args: connection.args,
+    headers: connection.headers,
+    secret,
+    timeout_ms: connection.timeout_ms,
+  };
+}
+
+/** The pool key version: an edited connection gets fresh sessions. */
+export function connectionVersion(connection: Connection): string {
+  return connection.updated_at.toISOString();
+}
+
+export async function testConnection(
+  db: Db,
+  runtime: McpRuntime,
+  context: ActionContext,
+  input: { orgId: string; id: string },
+): Promise<McpConnectionTestResult> {
+  const connection = await getConnection(db, input);
+  const result = await testMcpConnection(connectionTarget(runtime, connection), {
+    ...MCP_CLIENT_INFO,
+    policy: runtime.outbound,
+  });
+  const serverInfo: JsonObject | null = result.server
+    ? { name: result.server.name, version: result.server.version, protocol_version: result.protocol_version }
+    : null;
+  await db.transaction(async (tx) => {
+    await tx
+      .update(connections)
+      .set({
+        status: result.ok ? "healthy" : "unhealthy",
+        last_error: result.error,
+        last_tested_at: new Date(),
+        ...(serverInfo ? { server_info: serverInfo } : {}),
+      })
+      .where(eq(connections.id, connection.id));
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "connection.test",
+      target_type: "connection",
+      target_id: connection.id,
+      metadata: { ok: result.ok, latency_ms: result.latency_ms, error: result.error },
+    });
+  });
+  return result;
+}
+
+/** Marks a connection healthy or unhealthy after a real exchange (sync, calls). */
+export async function recordConnectionHealth(db: Db, connectionId: string, error: string | null): Promise<void> {
+  await db
+    .update(connections)
+    .set({ status: error ? "unhealthy" : "healthy", last_error: error })
+    .where(and(eq(connections.id, connectionId), sql`${connections.status} <> ${error ? "unhealthy" : "healthy"} or ${connections.last_error} is distinct from ${error}`));
+}

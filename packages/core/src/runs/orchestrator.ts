@@ -1,0 +1,317 @@
+import { and, eq } from "drizzle-orm";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Db } from "../db/client";
+import { agents, connections, runs, tools, type JsonObject, type JsonValue } from "../db/schema";
+import { recordAudit } from "../audit/audit";
+import { connectionTarget, connectionVersion, recordConnectionHealth, type Connection } from "../connections/connections";
+import type { Agent } from "../agents/agents";
+import { AppError } from "../errors";
+import type { ActionContext } from "../lib/context";
+import { formatJsonSchemaIssues, InvalidJsonSchemaError, validateJson } from "../lib/json-schema";
+import { isMcpCallError } from "../mcp/errors";
+import type { McpCallOptions } from "../mcp/client";
+import { evaluatePolicies, type PolicyDecision } from "../policies/evaluate";
+import { assertAgentInOrg, loadApplicablePolicies } from "../policies/policies";
+import { consumeRateLimit } from "../policies/rate-limit";
+import type { McpRuntime } from "../runtime";
+import type { Tool } from "../tools/tools";
+
+export type Run = typeof runs.$inferSelect;
+export type RunStatus = Run["status"];
+
+/** Stored output is capped so one huge answer cannot bloat the runs table. */
+export const MAX_STORED_OUTPUT_BYTES = 1024 * 1024;
+
+export type ToolRef = { id: string } | { name: string };
+
+export interface RunTrigger {
+  type: "user" | "agent";
+  id: string;
+  surface: "rest" | "trpc" | "mcp";
+}
+
+export interface RunRequest {
+  orgId: string;
+  tool: ToolRef;
+  /** The agent the call is made for: an id to look up, or the agent already authenticated. */
+  agent: string | Agent | null;
+  input: Record<string, unknown>;
+  trigger: RunTrigger;
+  onProgress?: McpCallOptions["onProgress"];
+  onLog?: McpCallOptions["onLog"];
+  signal?: AbortSignal;
+}
+
+export interface RunOutcome {
+  run: Run;
+  /** The upstream result exactly as received; null when the call was not made or failed. */
+  result: CallToolResult | null;
+}
+
+interface PreparedCall {
+  tool: Tool;
+  connection: Connection;
+  agent: Agent | null;
+  environmentId: string | null;
+  decision: PolicyDecision;
+}
+
+async function loadTool(db: Db, orgId: string, ref: ToolRef): Promise<{ tool: Tool; connection: Connection }> {
+  const [row] = await db
+    .select({ tool: tools, connection: connections })
+    .from(tools)
+    .innerJoin(connections, eq(connections.id, tools.connection_id))
+    .where(and(eq(tools.org_id, orgId), "id" in ref ? eq(tools.id, ref.id) : eq(tools.name, ref.name)))
+    .limit(1);
+  if (!row) throw AppError.notFound("Tool");
+  return row;
+}
+
+async function loadAgent(db: Db, orgId: string, agent: string | Agent | null): Promise<Agent | null> {
+  if (agent === null || typeof agent !== "string") return agent;
+  const [row] = await db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.org_id, orgId), eq(agents.id, agent)))
+    .limit(1);
+  if (!row) throw AppError.invalidField("agent_id", "No such agent in this organization");
+  return row;
+}
+
+/** Loads what a decision needs and decides; shared by runs and by the evaluate endpoint. */
+async function prepareCall(
+  db: Db,
+  request: { orgId: string; tool: ToolRef; agent: string | Agent | null; input: unknown },
+): Promise<PreparedCall> {
+  const [{ tool, connection }, agent] = await Promise.all([
+    loadTool(db, request.orgId, request.tool),
+    loadAgent(db, request.orgId, request.agent),
+  ]);
+  // A call happens in the agent's environment, or for a person, in the connection's.
+  const environmentId = agent?.environment_id ?? connection.environment_id;
+  const applicable = await loadApplicablePolicies(db, request.orgId, agent?.id ?? null);
+  const decision = evaluatePolicies(applicable, {
+    agent_id: agent?.id ?? null,
+    tool: { id: tool.id, name: tool.name },
+    environment_id: environmentId,
+    input: request.input,
+  });
+  return { tool, connection, agent, environmentId, decision };
+}
+
+/** The decision a call would get, without running anything (and without using rate limit quota). */
+export async function evaluateCall(
+  db: Db,
+  input: { orgId: string; agent_id?: string | null | undefined; tool_id: string; input: unknown },
+): Promise<PolicyDecision> {
+  await assertAgentInOrg(db, input.orgId, input.agent_id);
+  const prepared = await prepareCall(db, {
+    orgId: input.orgId,
+    tool: { id: input.tool_id },
+    agent: input.agent_id ?? null,
+    input: input.input,
+  }).catch((error: unknown) => {
+    throw error instanceof AppError && error.code === "NOT_FOUND"
+      ? AppError.invalidField("tool_id", "No such tool in this organization")
+      : error;
+  });
+  return prepared.decision;
+}
+
+/** Why the call must not go upstream, or null when it may. */
+async function refusal(
+  db: Db,
+  prepared: PreparedCall,
+  request: RunRequest,
+): Promise<{ status: "denied" | "failed"; error: string } | null> {
+  const { tool, agent, decision } = prepared;
+  if (agent && agent.status !== "active") return { status: "denied", error: `Agent '${agent.name}' is disabled` };
+  if (tool.stale) return { status: "denied", error: `Tool '${tool.name}' is no longer offered by its server (stale)` };
+  if (!tool.enabled) return { status: "denied", error: `Tool '${tool.name}' is disabled` };
+  if (!decision.allowed) return { status: "denied", error: decision.reason };
+
+  const subject = agent ? `agent:${agent.id}` : `${request.trigger.type}:${request.trigger.id}`;
+  for (const limit of decision.rate_limited_by) {
+    const consumed = await consumeRateLimit(db, {
+      policyId: limit.policy_id,
+      subject,
+      maxCalls: limit.max_calls,
+      perSeconds: limit.per_seconds,
+    });
+    if (!consumed.allowed) {
+      return {
+        status: "denied",
+        error: `Rate limited by policy '${limit.name}': at most ${limit.max_calls} calls per ${limit.per_seconds} s; retry in ${consumed.retry_after_seconds} s`,
+      };
+    }
+  }
+
+  try {
+    const validation = validateJson(tool.input_schema, request.input);
+    if (!validation.valid) {
+      return { status: "failed", error: `Invalid input: ${formatJsonSchemaIssues(validation.issues, 5, "input")}` };
+    }
+  } catch (error) {
+    if (error instanceof InvalidJsonSchemaError) {
+      return { status: "failed", error: `The tool's input_schema is not a valid JSON Schema: ${error.message}` };
+    }
+    throw error;
+  }
+  return null;
+}
+
+function byteLength(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
+}
+
+/**
+ * Keeps the stored copy of a result under the cap: text is cut, binary content that does not fit
+ * is replaced by a note of its size. The caller still receives the full result.
+ */
+export function capOutput(result: CallToolResult, maxBytes = MAX_STORED_OUTPUT_BYTES): { output: JsonValue; truncated: boolean } {
+  if (byteLength(result) <= maxBytes) return { output: result as unknown as JsonValue, truncated: false };
+  let budget = maxBytes - 1024;
+  const content: JsonValue[] = [];
+  for (const item of result.content) {
+    const size = byteLength(item);
+    if (size <= budget) {
+      content.push(item as unknown as JsonValue);
+      budget -= size;
+    } else if (item.type === "text" && budget > 256) {
+      // Cut by characters, then trim until the encoded size fits (multi-byte text).
+      let text = item.text.slice(0, budget - 128);
+      while (byteLength({ type: "text", text }) > budget && text.length > 0) text = text.slice(0, Math.floor(text.length * 0.9));
+      content.push({ type: "text", text });
+      budget -= byteLength({ type: "text", text });
+    } else {
+      content.push({ type: "text", text: `[${item.type} content omitted: ${size} bytes]` });
+      budget -= 64;
+    }
+  }
+  const output: JsonObject = { content, ...(result.isError ? { isError: true } : {}) };
+  if (result.structuredContent && byteLength(result.structuredContent) <= budget) {
+    output.structuredContent = result.structuredContent as JsonObject;
+  }
+  return { output, truncated: true };
+}
+
+function triggerJson(trigger: RunTrigger): JsonObject {
+  return { type: trigger.type, id: trigger.id, surface: trigger.surface };
+}
+
+async function finishRun(
+  db: Db,
+  context: ActionContext,
+  runId: string,
+  startedAt: Date,
+  fields: { status: RunStatus; output?: JsonValue; output_truncated?: boolean; error?: string | null },
+): Promise<Run> {
+  const finishedAt = new Date();
+  return db.transaction(async (tx) => {
+    const [run] = await tx
+      .update(runs)
+      .set({
+        status: fields.status,
+        output: fields.output ?? null,
+        output_truncated: fields.output_truncated ?? false,
+        error: fields.error ?? null,
+        finished_at: finishedAt,
+        duration_ms: finishedAt.getTime() - startedAt.getTime(),
+      })
+      .where(eq(runs.id, runId))
+      .returning();
+    if (!run) throw new Error("run vanished while running");
+    await auditRun(tx, context, run);
+    return run;
+  });
+}
+
+async function auditRun(db: Db, context: ActionContext, run: Run): Promise<void> {
+  await recordAudit(db, context, {
+    org_id: run.org_id,
+    action: "tool.run",
+    target_type: "run",
+    target_id: run.id,
+    metadata: {
+      tool_id: run.tool_id,
+      tool_name: run.tool_name,
+      agent_id: run.agent_id,
+      status: run.status,
+      duration_ms: run.duration_ms,
+      surface: run.triggered_by.surface ?? null,
+    },
+  });
+}
+
+/**
+ * The one governed path for a tool call, whatever face it arrived at: load → policy (deny wins,
+ * default deny) → rate limit → input validation → decrypt the secret → call through the pooled
+ * client with the connection's timeout → record the run and its audit event. A refused or failed
+ * call is recorded too; only an unknown tool or agent throws.
+ */
+export async function runTool(db: Db, runtime: McpRuntime, context: ActionContext, request: RunRequest): Promise<RunOutcome> {
+  const prepared = await prepareCall(db, request);
+  const { tool, connection, agent, environmentId, decision } = prepared;
+  const base = {
+    org_id: request.orgId,
+    tool_id: tool.id,
+    tool_name: tool.name,
+    agent_id: agent?.id ?? null,
+    environment_id: environmentId,
+    input: request.input as JsonObject,
+    decision: decision as unknown as JsonObject,
+    triggered_by: triggerJson(request.trigger),
+  };
+
+  const refused = await refusal(db, prepared, request);
+  if (refused) {
+    const now = new Date();
+    const run = await db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(runs)
+        .values({ ...base, status: refused.status, error: refused.error, started_at: now, finished_at: now, duration_ms: 0 })
+        .returning();
+      if (!inserted) throw new Error("insert returned no run");
+      await auditRun(tx, context, inserted);
+      return inserted;
+    });
+    return { run, result: null };
+  }
+
+  const startedAt = new Date();
+  const [running] = await db.insert(runs).values({ ...base, status: "running", started_at: startedAt }).returning({ id: runs.id });
+  if (!running) throw new Error("insert returned no run");
+
+  try {
+    const result = await runtime.pool.withSession(
+      connection.id,
+      connectionVersion(connection),
+      connectionTarget(runtime, connection),
+      (session) =>
+        session.callTool(tool.upstream_name, request.input, {
+          timeoutMs: connection.timeout_ms,
+          ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+          ...(request.onLog ? { onLog: request.onLog } : {}),
+          ...(request.signal ? { signal: request.signal } : {}),
+        }),
+    );
+    if (connection.status !== "healthy") await recordConnectionHealth(db, connection.id, null);
+    const { output, truncated } = capOutput(result);
+    const run = await finishRun(db, context, running.id, startedAt, {
+      status: result.isError ? "failed" : "succeeded",
+      output,
+      output_truncated: truncated,
+      error: result.isError ? "The tool reported an error (isError: true); see output" : null,
+    });
+    return { run, result };
+  } catch (error) {
+    const message = isMcpCallError(error) ? error.message : "Unexpected error while calling the tool";
+    const status: RunStatus = isMcpCallError(error) && error.kind === "timeout" ? "timeout" : "failed";
+    if (isMcpCallError(error) && (error.kind === "unreachable" || error.kind === "auth" || error.kind === "protocol")) {
+      await recordConnectionHealth(db, connection.id, message);
+    }
+    const run = await finishRun(db, context, running.id, startedAt, { status, error: message });
+    if (!isMcpCallError(error)) throw error;
+    return { run, result: null };
+  }
+}
