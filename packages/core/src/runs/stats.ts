@@ -81,7 +81,7 @@ export async function runStats(
   const [totals, series, byTool, byAgent] = await Promise.all([
     db.execute(sql`select ${aggregates} from runs where ${window}`),
     db.execute(sql`
-      select date_trunc(${input.bucket}, started_at) as bucket_start,
+      select date_trunc(${input.bucket}::text, started_at) as bucket_start,
         count(*) filter (where status = 'running')::int as running,
         count(*) filter (where status = 'succeeded')::int as succeeded,
         count(*) filter (where status = 'failed')::int as failed,
@@ -94,10 +94,10 @@ export async function runStats(
       from runs where ${window}
       group by tool_id order by runs desc limit ${TOP_N}`),
     db.execute(sql`
-      select r.agent_id, max(a.name) as agent_name, ${aggregates}
-      from runs r left join agents a on a.id = r.agent_id
-      where r.org_id = ${input.orgId} and r.started_at >= ${since.toISOString()}::timestamptz and r.started_at < ${until.toISOString()}::timestamptz
-      group by r.agent_id order by runs desc limit ${TOP_N}`),
+      select s.*, a.name as agent_name
+      from (select agent_id, ${aggregates} from runs where ${window} group by agent_id order by runs desc limit ${TOP_N}) s
+      left join agents a on a.id = s.agent_id
+      order by s.runs desc`),
   ]);
 
   type SeriesRow = { bucket_start: Date | string; running: number; succeeded: number; failed: number; denied: number; timeout: number };
