@@ -4,10 +4,12 @@ import { join } from "node:path";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { appRouter, createContext, createOpenApiDocument, createRestHandler, toWireError, type ApiDeps } from "@mcp/api";
+import { createDemoMcpFetchHandler } from "@mcp/demo-mcp-server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SESSION_COOKIE_NAME, type DatabaseHandle, type McpRuntime } from "@mcp/core";
+import { createGateway } from "./gateway";
 import type { Logger } from "./logger";
 
 export interface AppOptions {
@@ -21,6 +23,8 @@ export interface AppOptions {
   publicUrl: string | undefined;
   /** The built SPA; served at `/` when present. */
   webDistDir: string | undefined;
+  /** Mount the bundled demo MCP server at /demo/mcp. */
+  demoMcpServer: boolean;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -160,6 +164,23 @@ export function createApp(options: AppOptions): Hono<Env> {
     },
   });
   app.all("/api/v1/*", (c) => rest(c.req.raw, { requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy) }));
+
+  const gateway = createGateway({
+    db: database.db,
+    runtime: options.runtime,
+    logger,
+    publicUrl: options.publicUrl,
+    maxBodyBytes: options.maxBodyBytes,
+  });
+  app.all("/mcp/:agentId", (c) =>
+    gateway(c.req.raw, { agentId: c.req.param("agentId"), ip: clientIp(c, options.trustProxy), requestId: c.get("requestId") }),
+  );
+
+  if (options.demoMcpServer) {
+    // Something real to connect to on a fresh start: register http://<host>/demo/mcp.
+    const demo = createDemoMcpFetchHandler();
+    app.all("/demo/mcp", (c) => demo(c.req.raw));
+  }
 
   mountSpa(app, options.webDistDir);
   return app;

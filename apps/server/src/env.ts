@@ -22,6 +22,8 @@ const envSchema = z.object({
   /** `id:base64key,…`; the first key encrypts, all decrypt. Unset: a key file in DATA_DIR. */
   SECRET_KEYS: z.string().optional(),
   MCP_BLOCK_PRIVATE_NETWORKS: booleanFlag.optional(),
+  /** Serve the bundled demo MCP server at /demo/mcp (default on outside production). */
+  DEMO_MCP_SERVER: booleanFlag.optional(),
   /** Comma-separated commands stdio connections may start; empty disables stdio. */
   MCP_STDIO_ALLOWED_COMMANDS: z
     .string()
@@ -34,8 +36,9 @@ const envSchema = z.object({
     ),
 });
 
-export type Env = Omit<z.infer<typeof envSchema>, "MCP_BLOCK_PRIVATE_NETWORKS"> & {
+export type Env = Omit<z.infer<typeof envSchema>, "MCP_BLOCK_PRIVATE_NETWORKS" | "DEMO_MCP_SERVER"> & {
   MCP_BLOCK_PRIVATE_NETWORKS: boolean;
+  DEMO_MCP_SERVER: boolean;
 };
 
 /** Reads the environment once; every problem is reported by variable name before the server starts. */
@@ -50,5 +53,6 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     ...result.data,
     // Production refuses private addresses unless told otherwise; development allows localhost.
     MCP_BLOCK_PRIVATE_NETWORKS: result.data.MCP_BLOCK_PRIVATE_NETWORKS ?? result.data.NODE_ENV === "production",
+    DEMO_MCP_SERVER: result.data.DEMO_MCP_SERVER ?? result.data.NODE_ENV !== "production",
   };
 }

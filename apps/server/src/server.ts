@@ -59,6 +59,7 @@ export async function startServer(env: Env, options: { database?: DatabaseHandle
     trustProxy: env.TRUST_PROXY,
     publicUrl: env.PUBLIC_URL,
     webDistDir: env.WEB_DIST_DIR ?? webDistDir,
+    demoMcpServer: env.DEMO_MCP_SERVER,
   });
 
   const server = await new Promise<ServerType>((resolve) => {

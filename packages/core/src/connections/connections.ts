@@ -321,3 +321,32 @@ export async function recordConnectionHealth(db: Db, connectionId: string, error
     .set({ status: error ? "unhealthy" : "healthy", last_error: error })
     .where(and(eq(connections.id, connectionId), sql`${connections.status} <> ${error ? "unhealthy" : "healthy"} or ${connections.last_error} is distinct from ${error}`));
 }
+
+/**
+ * Re-encrypts every connection secret not yet under the active key (after a new key is put first
+ * in SECRET_KEYS). Each row is rewritten with its audit event in one transaction, so a crash midway
+ * leaves every secret readable and the command can simply be run again.
+ */
+export async function rotateConnectionSecrets(db: Db, secrets: McpRuntime["secrets"], context: ActionContext): Promise<{ rotated: number; total: number }> {
+  const rows = await db
+    .select({ id: connections.id, org_id: connections.org_id, secret_ciphertext: connections.secret_ciphertext })
+    .from(connections)
+    .where(sql`${connections.secret_ciphertext} is not null`);
+  let rotated = 0;
+  for (const row of rows) {
+    if (!row.secret_ciphertext || !secrets.needsRotation(row.secret_ciphertext)) continue;
+    const ciphertext = secrets.rotate(row.secret_ciphertext);
+    await db.transaction(async (tx) => {
+      await tx.update(connections).set({ secret_ciphertext: ciphertext }).where(eq(connections.id, row.id));
+      await recordAudit(tx, context, {
+        org_id: row.org_id,
+        action: "connection.secret_rotate",
+        target_type: "connection",
+        target_id: row.id,
+        metadata: { key_id: secrets.activeKeyId },
+      });
+    });
+    rotated++;
+  }
+  return { rotated, total: rows.length };
+}
