@@ -14,7 +14,7 @@ const shared = {
 export default defineConfig({
   test: {
     projects: [
-      { test: { ...shared, name: "pglite", env: { TEST_DB: "pglite" } } },
+      { test: { ...shared, name: "pglite", env: { TEST_DB: "pglite" }, isolate: false } },
       {
         test: {
           ...shared,

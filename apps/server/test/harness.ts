@@ -12,11 +12,19 @@ export const TEST_DB = process.env.TEST_DB === "postgres" ? "postgres" : "pglite
 /** True when this project's database is not available (PostgreSQL down locally); tests skip. */
 export const databaseUnavailable = TEST_DB === "postgres" && !inject("postgresUrl");
 
-function testDatabase(): DatabaseHandle {
+/*
+ * PGlite compiles its WebAssembly on every start, which costs seconds; the pglite project runs
+ * without isolation so one in-memory database serves every file of a worker. Tests never share
+ * data anyway: each makes its own org.
+ */
+let sharedPglite: DatabaseHandle | undefined;
+
+function testDatabase(): { database: DatabaseHandle; owned: boolean } {
   if (TEST_DB === "postgres") {
-    return createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 5 });
+    return { database: createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 5 }), owned: true };
   }
-  return createDatabase({ pgliteDir: "memory://" });
+  sharedPglite ??= createDatabase({ pgliteDir: "memory://" });
+  return { database: sharedPglite, owned: false };
 }
 
 export interface TestServer extends RunningServer {
@@ -38,7 +46,7 @@ export interface ApiResponse<T> {
 
 /** A real server on an ephemeral port over a real database, one per test file. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const database = testDatabase();
+  const { database, owned } = testDatabase();
   const server = await startServer(
     loadEnv({
       PORT: "0",
@@ -54,7 +62,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...server,
     close: async () => {
       await server.close();
-      await database.close();
+      if (owned) await database.close();
     },
     request: async (method, path, options = {}) => {
       const absolute = /^\/(api|trpc|healthz|mcp)\b/.test(path);
