@@ -241,7 +241,7 @@ export async function authenticateAgentKey(db: Db, key: string): Promise<Authent
     .innerJoin(agents, eq(agents.id, agentKeys.agent_id))
     .where(and(eq(agentKeys.key_hash, hashAgentKey(key)), isNull(agentKeys.revoked_at)))
     .limit(1);
-  if (!row || row.agent.status !== "active") return null;
+  if (row?.agent.status !== "active") return null;
   const now = Date.now();
   if (!row.lastUsed || now - row.lastUsed.getTime() > LAST_USED_RESOLUTION_MS) {
     await db

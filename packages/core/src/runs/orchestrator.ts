@@ -161,7 +161,7 @@ async function refusal(
 }
 
 function byteLength(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value), "utf8");
 }
 
 /**

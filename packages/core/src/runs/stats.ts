@@ -36,27 +36,29 @@ const aggregates = sql`
   percentile_cont(0.5) within group (order by duration_ms) filter (where status in ('succeeded', 'failed', 'timeout')) as p50_ms,
   percentile_cont(0.95) within group (order by duration_ms) filter (where status in ('succeeded', 'failed', 'timeout')) as p95_ms`;
 
+/** Column values as the drivers hand them over: numbers, or numeric strings for wide types. */
 interface AggregateRow {
-  runs: number;
-  succeeded: number;
-  failed: number;
-  denied: number;
-  p50_ms: number | string | null;
-  p95_ms: number | string | null;
+  runs: unknown;
+  succeeded: unknown;
+  failed: unknown;
+  denied: unknown;
+  p50_ms: unknown;
+  p95_ms: unknown;
 }
 
+const count = (value: unknown): number => Number(value ?? 0);
+
 function toStats(row: AggregateRow | undefined): LatencyStats {
-  const runs = Number(row?.runs ?? 0);
-  const succeeded = Number(row?.succeeded ?? 0);
-  const failed = Number(row?.failed ?? 0);
+  const runs = count(row?.runs);
+  const succeeded = count(row?.succeeded);
+  const failed = count(row?.failed);
   const finished = succeeded + failed;
-  const round = (value: number | string | null | undefined) =>
-    value === null || value === undefined ? null : Math.round(Number(value) * 10) / 10;
+  const round = (value: unknown) => (value === null || value === undefined ? null : Math.round(Number(value) * 10) / 10);
   return {
     runs,
     succeeded,
     failed,
-    denied: Number(row?.denied ?? 0),
+    denied: count(row?.denied),
     error_rate: finished === 0 ? 0 : failed / finished,
     p50_ms: round(row?.p50_ms),
     p95_ms: round(row?.p95_ms),
@@ -100,7 +102,7 @@ export async function runStats(
       order by s.runs desc`),
   ]);
 
-  type SeriesRow = { bucket_start: Date | string; running: number; succeeded: number; failed: number; denied: number; timeout: number };
+  type SeriesRow = { bucket_start: Date | string; running: unknown; succeeded: unknown; failed: unknown; denied: unknown; timeout: unknown };
   return {
     since,
     until,
@@ -108,11 +110,11 @@ export async function runStats(
     totals: toStats(rowsOf(totals as Rows<AggregateRow>)[0]),
     series: rowsOf(series as Rows<SeriesRow>).map((row) => ({
       bucket_start: new Date(row.bucket_start),
-      running: Number(row.running),
-      succeeded: Number(row.succeeded),
-      failed: Number(row.failed),
-      denied: Number(row.denied),
-      timeout: Number(row.timeout),
+      running: count(row.running),
+      succeeded: count(row.succeeded),
+      failed: count(row.failed),
+      denied: count(row.denied),
+      timeout: count(row.timeout),
     })),
     tools: rowsOf(byTool as Rows<AggregateRow & { tool_id: string | null; tool_name: string }>).map((row) => ({
       tool_id: row.tool_id,

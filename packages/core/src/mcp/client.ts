@@ -1,0 +1,667 @@
+import { setImmediate as nextTick } from "node:timers/promises";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import {
+  CallToolResultSchema,
+  GetPromptResultSchema,
+  ListPromptsResultSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesResultSchema,
+  ListToolsResultSchema,
+  LoggingMessageNotificationSchema,
+  ReadResourceResultSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import type {
+  CallToolResult,
+  GetPromptResult,
+  Implementation,
+  LoggingLevel,
+  Progress,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  ServerCapabilities,
+  Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import { AppError, isAppError } from "../errors";
+import { McpCallError } from "./errors";
+import { assertOutboundUrlAllowed, assertStdioCommandAllowed } from "./outbound";
+import type { McpTarget } from "./target";
+import { secretValues } from "./target";
+import { Diagnostics, translateError } from "./translate-error";
+import type { TranslationContext } from "./translate-error";
+
+export { McpCallError, isMcpCallError, isSessionLost } from "./errors";
+export type { McpCallErrorKind } from "./errors";
+
+export interface McpConnectOptions {
+  clientName: string;
+  clientVersion: string;
+  /** Aborting cancels the connect (and the `initialize` request upstream). */
+  signal?: AbortSignal;
+  /**
+   * Outbound policy re-checked right before connecting, because settings and DNS can change after
+   * a connection was saved. A refusal surfaces as `McpCallError` kind "unreachable".
+   */
+  policy?: { blockPrivateNetworks: boolean; stdioAllowedCommands: string[] };
+}
+
+export interface McpRequestOptions {
+  /** Defaults to the target's `timeout_ms`; covers every page of a paginated list. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface McpLogEntry {
+  level: LoggingLevel;
+  logger?: string;
+  data: unknown;
+}
+
+export interface McpCallOptions {
+  timeoutMs: number;
+  onProgress?: (progress: Progress) => void;
+  /**
+   * MCP log notifications are not tied to a request, so while several calls with `onLog` run on
+   * one session each of them sees every log entry the server sends in that time.
+   */
+  onLog?: (entry: McpLogEntry) => void;
+  signal?: AbortSignal;
+}
+
+/** An initialized MCP session. All methods throw `McpCallError` only. */
+export interface McpSession {
+  readonly transport: McpTarget["transport"];
+  readonly serverInfo: Implementation;
+  readonly protocolVersion: string;
+  readonly capabilities: ServerCapabilities;
+  readonly instructions: string | null;
+  /** The child process id for stdio sessions, null otherwise. */
+  readonly pid: number | null;
+  /** True once closed by us or lost (transport closed, session expired, process exited). */
+  readonly closed: boolean;
+  ping: (opts?: McpRequestOptions) => Promise<void>;
+  /** All tools, following `nextCursor`; fails with kind "protocol" past `maxPages` pages or on a cursor loop. */
+  listAllTools: (maxPages?: number, opts?: McpRequestOptions) => Promise<Tool[]>;
+  /** The raw result, content passed through as the server sent it (no output-schema validation). */
+  callTool: (
+    name: string,
+    args: Record<string, unknown>,
+    opts: McpCallOptions,
+  ) => Promise<CallToolResult>;
+  /** Empty when the server does not declare the prompts capability. */
+  listPrompts: (opts?: McpRequestOptions) => Promise<Prompt[]>;
+  getPrompt: (
+    name: string,
+    args?: Record<string, string>,
+    opts?: McpRequestOptions,
+  ) => Promise<GetPromptResult>;
+  /** Empty when the server does not declare the resources capability. */
+  listResources: (opts?: McpRequestOptions) => Promise<Resource[]>;
+  readResource: (uri: string, opts?: McpRequestOptions) => Promise<ReadResourceResult>;
+  /** Empty when the server does not declare the resources capability. */
+  listResourceTemplates: (opts?: McpRequestOptions) => Promise<ResourceTemplate[]>;
+  /** Runs once when the session closes for any reason; returns an unsubscribe function. */
+  onClose: (listener: () => void) => () => void;
+  /** Idempotent. For stdio it resolves once the child process has exited. */
+  close: () => Promise<void>;
+}
+
+const MAX_LIST_PAGES = 1000;
+const TERMINATE_SESSION_BUDGET_MS = 1000;
+
+class DeadlineExceeded extends Error {
+  override readonly name = "DeadlineExceeded";
+}
+
+/** One time budget shared by every step of an operation, merged with the caller's signal. */
+class Deadline {
+  readonly signal: AbortSignal;
+  timedOut = false;
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly startedAt = performance.now();
+  private readonly onCallerAbort = (): void => {
+    this.controller.abort(this.caller?.reason);
+  };
+
+  constructor(
+    readonly ms: number,
+    private readonly caller?: AbortSignal,
+  ) {
+    this.signal = this.controller.signal;
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort(new DeadlineExceeded(`Timed out after ${ms} ms`));
+    }, ms);
+    if (caller?.aborted === true) this.controller.abort(caller.reason);
+    else caller?.addEventListener("abort", this.onCallerAbort, { once: true });
+  }
+
+  get cancelled(): boolean {
+    return !this.timedOut && this.caller?.aborted === true;
+  }
+
+  remaining(): number {
+    return Math.max(1, Math.ceil(this.ms - (performance.now() - this.startedAt)));
+  }
+
+  /**
+   * Options for one SDK request. Each gets its own dependent signal because the SDK never removes
+   * the abort listener it adds, and a paginated list would otherwise pile them onto one signal.
+   */
+  requestOptions(): RequestOptions {
+    return { signal: AbortSignal.any([this.signal]), timeout: this.remaining() };
+  }
+
+  /** Settles with `promise`, or rejects as soon as the budget runs out or the caller aborts. */
+  race<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        // Callers classify the failure through `timedOut` / `cancelled`, not through this error.
+        reject(new DeadlineExceeded(this.timedOut ? `Timed out after ${this.ms} ms` : "Cancelled"));
+      };
+      if (this.signal.aborted) onAbort();
+      else this.signal.addEventListener("abort", onAbort, { once: true });
+      promise.then(
+        (value) => {
+          this.signal.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.signal.removeEventListener("abort", onAbort);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener("abort", this.onCallerAbort);
+  }
+}
+
+/**
+ * Host variables a stdio server may need (finding binaries, locale, temp files). Everything else
+ * in the platform's environment, such as database URLs and encryption keys, is withheld.
+ */
+const INHERITED_ENV_VARS = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "TERM",
+  "LANG",
+  "LANGUAGE",
+  "LC_ALL",
+  "LC_CTYPE",
+  "TZ",
+  "TMPDIR",
+  "SYSTEMROOT",
+  "WINDIR",
+  "APPDATA",
+  "LOCALAPPDATA",
+  "USERPROFILE",
+  "TEMP",
+  "TMP",
+];
+
+function childEnvironment(target: McpTarget): Record<string, string> {
+  // eslint-disable-next-line no-restricted-properties -- host variables for a child process, not configuration
+  const hostEnv = process.env;
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV_VARS) {
+    const value = hostEnv[name];
+    // Values starting with "()" are exported shell functions, a known injection vector.
+    if (value !== undefined && !value.startsWith("()")) env[name] = value;
+  }
+  return { ...env, ...(target.secret?.env ?? {}) };
+}
+
+function requestHeaders(target: McpTarget): Record<string, string> {
+  return { ...target.headers, ...(target.secret?.headers ?? {}) };
+}
+
+function assertTargetUsable(target: McpTarget): void {
+  if (!Number.isFinite(target.timeout_ms) || target.timeout_ms <= 0) {
+    throw AppError.invalidField(
+      "timeout_ms",
+      "The timeout must be a positive number of milliseconds",
+    );
+  }
+  if (target.transport === "stdio") {
+    if (target.command === null || target.command === "") {
+      throw AppError.invalidField("command", "A command is required for stdio connections");
+    }
+    return;
+  }
+  for (const [name, value] of Object.entries(requestHeaders(target))) {
+    try {
+      new Headers([[name, value]]);
+    } catch {
+      // The value is deliberately left out of the message: it may be a secret.
+      throw AppError.invalidField(
+        ["headers", name],
+        `Header "${name}" has an invalid name or value`,
+      );
+    }
+  }
+  if (target.url === null || target.url === "") {
+    throw AppError.invalidField("url", "A URL is required for HTTP connections");
+  }
+  try {
+    new URL(target.url);
+  } catch {
+    throw AppError.invalidField("url", "Not a valid URL");
+  }
+}
+
+async function enforcePolicy(
+  target: McpTarget,
+  policy: NonNullable<McpConnectOptions["policy"]>,
+): Promise<void> {
+  try {
+    if (target.transport === "stdio")
+      assertStdioCommandAllowed(target.command ?? "", policy.stdioAllowedCommands);
+    else
+      await assertOutboundUrlAllowed(target.url ?? "", {
+        blockPrivateNetworks: policy.blockPrivateNetworks,
+      });
+  } catch (error) {
+    if (isAppError(error))
+      throw new McpCallError("unreachable", `Refused by outbound policy: ${error.message}`);
+    throw error;
+  }
+}
+
+function createTransport(target: McpTarget, diagnostics: Diagnostics): Transport {
+  const recordingFetch: FetchLike = async (url, init) => {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      diagnostics.lastNetworkError = error;
+      throw error;
+    }
+  };
+  switch (target.transport) {
+    case "streamable_http":
+      return new StreamableHTTPClientTransport(new URL(target.url ?? ""), {
+        requestInit: { headers: requestHeaders(target) },
+        fetch: recordingFetch,
+      });
+    case "sse":
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- legacy HTTP+SSE servers are still deployed and must keep working
+      return new SSEClientTransport(new URL(target.url ?? ""), {
+        requestInit: { headers: requestHeaders(target) },
+        fetch: recordingFetch,
+      });
+    case "stdio": {
+      const transport = new StdioClientTransport({
+        command: target.command ?? "",
+        args: target.args,
+        env: childEnvironment(target),
+        stderr: "pipe",
+      });
+      // Draining stderr also matters on its own: a child blocked on a full stderr pipe hangs.
+      transport.stderr?.on("data", (chunk: Buffer | string) => {
+        diagnostics.appendStderr(typeof chunk === "string" ? chunk : chunk.toString("utf8"));
+      });
+      return transport;
+    }
+  }
+}
+
+/** State shared between the SDK callbacks (set before connecting) and the session object. */
+class SessionHub {
+  closed = false;
+  readonly closeListeners = new Set<() => void>();
+  readonly logListeners = new Set<(entry: McpLogEntry) => void>();
+
+  markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const listener of [...this.closeListeners]) {
+      try {
+        listener();
+      } catch {
+        // One faulty listener must not keep the others from learning about the close.
+      }
+    }
+    this.closeListeners.clear();
+  }
+}
+
+class SdkMcpSession implements McpSession {
+  readonly pid: number | null;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly client: Client,
+    private readonly sdkTransport: Transport,
+    private readonly hub: SessionHub,
+    private readonly diagnostics: Diagnostics,
+    private readonly target: McpTarget,
+    private readonly secrets: readonly string[],
+    readonly serverInfo: Implementation,
+    readonly protocolVersion: string,
+    readonly capabilities: ServerCapabilities,
+    readonly instructions: string | null,
+  ) {
+    this.pid = sdkTransport instanceof StdioClientTransport ? sdkTransport.pid : null;
+  }
+
+  get transport(): McpTarget["transport"] {
+    return this.target.transport;
+  }
+
+  get closed(): boolean {
+    return this.hub.closed;
+  }
+
+  onClose(listener: () => void): () => void {
+    if (this.hub.closed) {
+      listener();
+      return () => undefined;
+    }
+    this.hub.closeListeners.add(listener);
+    return () => {
+      this.hub.closeListeners.delete(listener);
+    };
+  }
+
+  private async run<T>(
+    operation: string,
+    opts: McpRequestOptions,
+    work: (deadline: Deadline) => Promise<T>,
+  ): Promise<T> {
+    if (this.hub.closed) {
+      throw new McpCallError("closed", "The MCP session is closed", { sessionLost: true });
+    }
+    const timeoutMs = opts.timeoutMs ?? this.target.timeout_ms;
+    const deadline = new Deadline(timeoutMs, opts.signal);
+    try {
+      return await deadline.race(work(deadline));
+    } catch (error) {
+      // A dying child's last stderr lines can trail its exit by a tick; wait so the message has them.
+      if (this.target.transport === "stdio") await nextTick();
+      const context: TranslationContext = {
+        target: this.target,
+        diagnostics: this.diagnostics,
+        phase: "request",
+        operation,
+        timeoutMs,
+        timedOut: deadline.timedOut,
+        cancelled: deadline.cancelled,
+        secrets: this.secrets,
+      };
+      const translated = translateError(error, context);
+      if (translated.sessionLost) void this.close();
+      throw translated;
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private async paginate<Item>(
+    operation: string,
+    maxPages: number,
+    opts: McpRequestOptions,
+    fetchPage: (
+      cursor: string | undefined,
+      options: RequestOptions,
+    ) => Promise<{ items: Item[]; next: string | undefined }>,
+  ): Promise<Item[]> {
+    return this.run(operation, opts, async (deadline) => {
+      const items: Item[] = [];
+      const seen = new Set<string>();
+      let cursor: string | undefined;
+      for (let page = 0; page < maxPages; page++) {
+        const result = await fetchPage(cursor, deadline.requestOptions());
+        items.push(...result.items);
+        if (result.next === undefined) return items;
+        if (seen.has(result.next)) {
+          throw new McpCallError("protocol", `Upstream ${operation} repeated a pagination cursor`);
+        }
+        seen.add(result.next);
+        cursor = result.next;
+      }
+      throw new McpCallError(
+        "protocol",
+        `Upstream ${operation} did not finish within ${maxPages} pages`,
+      );
+    });
+  }
+
+  async ping(opts: McpRequestOptions = {}): Promise<void> {
+    await this.run("ping", opts, (deadline) => this.client.ping(deadline.requestOptions()));
+  }
+
+  listAllTools(maxPages = MAX_LIST_PAGES, opts: McpRequestOptions = {}): Promise<Tool[]> {
+    return this.paginate("tools/list", maxPages, opts, async (cursor, options) => {
+      const page = await this.client.request(
+        cursor === undefined
+          ? { method: "tools/list" }
+          : { method: "tools/list", params: { cursor } },
+        ListToolsResultSchema,
+        options,
+      );
+      return { items: page.tools, next: page.nextCursor };
+    });
+  }
+
+  async callTool(
+    name: string,
+    args: Record<string, unknown>,
+    opts: McpCallOptions,
+  ): Promise<CallToolResult> {
+    const { onLog, onProgress } = opts;
+    if (onLog) this.hub.logListeners.add(onLog);
+    try {
+      // Client.callTool is bypassed on purpose: it validates structuredContent against output
+      // schemas cached by listTools, and the gateway must pass upstream results through as sent.
+      return await this.run("tools/call", opts, (deadline) =>
+        this.client.request(
+          { method: "tools/call", params: { name, arguments: args } },
+          CallToolResultSchema,
+          {
+            ...deadline.requestOptions(),
+            ...(onProgress ? { onprogress: onProgress } : {}),
+          },
+        ),
+      );
+    } finally {
+      if (onLog) this.hub.logListeners.delete(onLog);
+    }
+  }
+
+  async listPrompts(opts: McpRequestOptions = {}): Promise<Prompt[]> {
+    if (!this.capabilities.prompts) return [];
+    return this.paginate("prompts/list", MAX_LIST_PAGES, opts, async (cursor, options) => {
+      const page = await this.client.request(
+        cursor === undefined
+          ? { method: "prompts/list" }
+          : { method: "prompts/list", params: { cursor } },
+        ListPromptsResultSchema,
+        options,
+      );
+      return { items: page.prompts, next: page.nextCursor };
+    });
+  }
+
+  getPrompt(
+    name: string,
+    args: Record<string, string> = {},
+    opts: McpRequestOptions = {},
+  ): Promise<GetPromptResult> {
+    return this.run("prompts/get", opts, (deadline) =>
+      this.client.request(
+        { method: "prompts/get", params: { name, arguments: args } },
+        GetPromptResultSchema,
+        deadline.requestOptions(),
+      ),
+    );
+  }
+
+  async listResources(opts: McpRequestOptions = {}): Promise<Resource[]> {
+    if (!this.capabilities.resources) return [];
+    return this.paginate("resources/list", MAX_LIST_PAGES, opts, async (cursor, options) => {
+      const page = await this.client.request(
+        cursor === undefined
+          ? { method: "resources/list" }
+          : { method: "resources/list", params: { cursor } },
+        ListResourcesResultSchema,
+        options,
+      );
+      return { items: page.resources, next: page.nextCursor };
+    });
+  }
+
+  readResource(uri: string, opts: McpRequestOptions = {}): Promise<ReadResourceResult> {
+    return this.run("resources/read", opts, (deadline) =>
+      this.client.request(
+        { method: "resources/read", params: { uri } },
+        ReadResourceResultSchema,
+        deadline.requestOptions(),
+      ),
+    );
+  }
+
+  async listResourceTemplates(opts: McpRequestOptions = {}): Promise<ResourceTemplate[]> {
+    if (!this.capabilities.resources) return [];
+    return this.paginate(
+      "resources/templates/list",
+      MAX_LIST_PAGES,
+      opts,
+      async (cursor, options) => {
+        const page = await this.client.request(
+          cursor === undefined
+            ? { method: "resources/templates/list" }
+            : { method: "resources/templates/list", params: { cursor } },
+          ListResourceTemplatesResultSchema,
+          options,
+        );
+        return { items: page.resourceTemplates, next: page.nextCursor };
+      },
+    );
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const transport = this.sdkTransport;
+    // Ending the session upstream frees its state there; best effort and briefly bounded, since
+    // the server may be the reason we are closing.
+    if (
+      !this.hub.closed &&
+      transport instanceof StreamableHTTPClientTransport &&
+      transport.sessionId !== undefined
+    ) {
+      const budget = new Deadline(Math.min(TERMINATE_SESSION_BUDGET_MS, this.target.timeout_ms));
+      await budget.race(transport.terminateSession()).catch(() => undefined);
+      budget.dispose();
+    }
+    await this.client.close().catch(() => undefined);
+    this.hub.markClosed();
+  }
+}
+
+/**
+ * Opens a session: builds the SDK transport for `target.transport`, runs `initialize` within
+ * `target.timeout_ms` and returns the live session. Invalid targets throw `AppError`; every
+ * upstream failure throws `McpCallError`.
+ */
+export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Promise<McpSession> {
+  assertTargetUsable(target);
+  const secrets = secretValues(target);
+  const diagnostics = new Diagnostics();
+  const hub = new SessionHub();
+  const deadline = new Deadline(target.timeout_ms, opts.signal);
+  let client: Client | null = null;
+  let transport: Transport | null = null;
+  try {
+    if (opts.policy) await deadline.race(enforcePolicy(target, opts.policy));
+
+    transport = createTransport(target, diagnostics);
+    const negotiated: { version: string | null } = { version: null };
+    // Protocol.connect chains a pre-set onmessage, which lets us read the negotiated protocol
+    // version for every transport (only the HTTP transports expose it otherwise).
+    transport.onmessage = (message) => {
+      if (negotiated.version !== null || !("result" in message)) return;
+      const version = message.result.protocolVersion;
+      if (typeof version === "string") negotiated.version = version;
+    };
+
+    const sdkClient = new Client(
+      { name: opts.clientName, version: opts.clientVersion },
+      { capabilities: {} },
+    );
+    client = sdkClient;
+    sdkClient.onclose = () => {
+      hub.markClosed();
+    };
+    sdkClient.onerror = (error) => {
+      if (error instanceof SseError) {
+        // A legacy SSE stream that drops would be silently reopened as a new, uninitialized
+        // server session; treat the drop as the end of this session instead.
+        if (diagnostics.established) void sdkClient.close();
+        return;
+      }
+      if (error.name === "ZodError" || error instanceof SyntaxError) {
+        diagnostics.recordProtocolError("it sent output that is not MCP JSON-RPC");
+      }
+    };
+    sdkClient.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      const { level, logger, data } = notification.params;
+      const entry: McpLogEntry = logger === undefined ? { level, data } : { level, logger, data };
+      for (const listener of hub.logListeners) listener(entry);
+    });
+
+    await deadline.race(sdkClient.connect(transport, deadline.requestOptions()));
+    diagnostics.established = true;
+
+    const serverInfo = sdkClient.getServerVersion();
+    const capabilities = sdkClient.getServerCapabilities();
+    if (!serverInfo || !capabilities || negotiated.version === null) {
+      throw new McpCallError("protocol", "Server did not speak MCP: incomplete initialize result");
+    }
+    return new SdkMcpSession(
+      sdkClient,
+      transport,
+      hub,
+      diagnostics,
+      target,
+      secrets,
+      serverInfo,
+      negotiated.version,
+      capabilities,
+      sdkClient.getInstructions() ?? null,
+    );
+  } catch (error) {
+    if (target.transport === "stdio") await nextTick();
+    const translated = translateError(error, {
+      target,
+      diagnostics,
+      phase: "connect",
+      operation: "initialize",
+      timeoutMs: target.timeout_ms,
+      timedOut: deadline.timedOut,
+      cancelled: deadline.cancelled,
+      secrets,
+    });
+    if (client) void client.close().catch(() => undefined);
+    else if (transport) void transport.close().catch(() => undefined);
+    throw translated;
+  } finally {
+    deadline.dispose();
+  }
+}
