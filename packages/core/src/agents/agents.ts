@@ -7,7 +7,7 @@ import { assertEnvironmentInOrg } from "../connections/connections";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
-import { isUniqueViolation } from "../lib/pg-errors";
+import { conflictMapper } from "../lib/pg-errors";
 
 export type Agent = typeof agents.$inferSelect;
 export type AgentKey = Omit<typeof agentKeys.$inferSelect, "key_hash">;
@@ -17,10 +17,9 @@ const KEY_PREFIX_SHOWN = 12;
 /** last_used_at is a hint, not a log: writing it on every call would double the writes per call. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-const nameTaken = () =>
-  AppError.conflict("An agent with this name already exists", [
-    { path: ["name"], message: "An agent with this name already exists in the organization" },
-  ]);
+const toConflict = conflictMapper({
+  agents_org_name_uq: { field: "name", message: "An agent with this name already exists in the organization" },
+});
 
 export interface AgentFields {
   name: string;
@@ -54,8 +53,7 @@ export async function createAgent(db: Db, context: ActionContext, input: AgentFi
       return agent;
     });
   } catch (error) {
-    if (isUniqueViolation(error, "agents_org_name_uq")) throw nameTaken();
-    throw error;
+    throw toConflict(error);
   }
 }
 
@@ -118,8 +116,7 @@ export async function updateAgent(
       return agent;
     });
   } catch (error) {
-    if (isUniqueViolation(error, "agents_org_name_uq")) throw nameTaken();
-    throw error;
+    throw toConflict(error);
   }
 }
 

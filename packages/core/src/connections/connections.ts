@@ -5,7 +5,7 @@ import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
-import { isUniqueViolation } from "../lib/pg-errors";
+import { conflictMapper } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
 import { assertOutboundUrlAllowed, assertStdioCommandAllowed } from "../mcp/outbound";
 import type { McpTarget } from "../mcp/target";
@@ -37,19 +37,10 @@ export interface ConnectionFields {
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-function conflictFor(error: unknown): AppError | undefined {
-  if (isUniqueViolation(error, "connections_org_name_uq")) {
-    return AppError.conflict("A connection with this name already exists", [
-      { path: ["name"], message: "A connection with this name already exists in the organization" },
-    ]);
-  }
-  if (isUniqueViolation(error, "connections_org_slug_uq")) {
-    return AppError.conflict("A connection with this slug already exists", [
-      { path: ["slug"], message: "A connection with this slug already exists in the organization" },
-    ]);
-  }
-  return undefined;
-}
+const toConflict = conflictMapper({
+  connections_org_name_uq: { field: "name", message: "A connection with this name already exists in the organization" },
+  connections_org_slug_uq: { field: "slug", message: "A connection with this slug already exists in the organization" },
+});
 
 export async function assertEnvironmentInOrg(db: Db, orgId: string, environmentId: string | null | undefined): Promise<void> {
   if (!environmentId) return;
@@ -126,7 +117,7 @@ export async function createConnection(
       return connection;
     });
   } catch (error) {
-    throw conflictFor(error) ?? error;
+    throw toConflict(error);
   }
 }
 
@@ -226,7 +217,7 @@ export async function updateConnection(
     await runtime.pool.evict(updated.id);
     return updated;
   } catch (error) {
-    throw conflictFor(error) ?? error;
+    throw toConflict(error);
   }
 }
 

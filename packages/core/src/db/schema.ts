@@ -58,6 +58,12 @@ export const sessions = pgTable(
   (t) => [index("sessions_user_id_idx").on(t.userId)],
 );
 
+/** The owning organization: every tenant-owned row has one, and goes when the org goes. */
+const orgId = () =>
+  uuid("org_id")
+    .notNull()
+    .references(() => orgs.id, { onDelete: "cascade" });
+
 export const orgRole = pgEnum("org_role", ["owner", "admin", "member", "viewer"]);
 
 export const orgs = pgTable("orgs", {
@@ -71,9 +77,7 @@ export const orgs = pgTable("orgs", {
 export const memberships = pgTable(
   "memberships",
   {
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     user_id: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -88,9 +92,7 @@ export const environments = pgTable(
   "environments",
   {
     id: id(),
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     name: text("name").notNull(),
     slug: text("slug").notNull(),
     description: text("description").notNull().default(""),
@@ -111,9 +113,7 @@ export const connections = pgTable(
   "connections",
   {
     id: id(),
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
     name: text("name").notNull(),
     slug: text("slug").notNull(),
@@ -149,9 +149,7 @@ export const tools = pgTable(
   "tools",
   {
     id: id(),
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     connection_id: uuid("connection_id")
       .notNull()
       .references(() => connections.id, { onDelete: "cascade" }),
@@ -181,9 +179,7 @@ export const agents = pgTable(
   "agents",
   {
     id: id(),
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
@@ -198,9 +194,7 @@ export const agentKeys = pgTable(
   "agent_keys",
   {
     id: id(),
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     agent_id: uuid("agent_id")
       .notNull()
       .references(() => agents.id, { onDelete: "cascade" }),
@@ -227,9 +221,7 @@ export const policies = pgTable(
   "policies",
   {
     id: id(),
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
     effect: policyEffect("effect").notNull(),
@@ -268,9 +260,7 @@ export const runs = pgTable(
   "runs",
   {
     id: id(),
-    org_id: uuid("org_id")
-      .notNull()
-      .references(() => orgs.id, { onDelete: "cascade" }),
+    org_id: orgId(),
     tool_id: uuid("tool_id").references(() => tools.id, { onDelete: "set null" }),
     tool_name: text("tool_name").notNull(),
     agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "set null" }),

@@ -5,24 +5,15 @@ import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
-import { isUniqueViolation } from "../lib/pg-errors";
+import { conflictMapper } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
 
 export type Environment = typeof environments.$inferSelect;
 
-function conflictFor(error: unknown): AppError | undefined {
-  if (isUniqueViolation(error, "environments_org_name_uq")) {
-    return AppError.conflict("An environment with this name already exists", [
-      { path: ["name"], message: "An environment with this name already exists in the organization" },
-    ]);
-  }
-  if (isUniqueViolation(error, "environments_org_slug_uq")) {
-    return AppError.conflict("An environment with this slug already exists", [
-      { path: ["slug"], message: "An environment with this slug already exists in the organization" },
-    ]);
-  }
-  return undefined;
-}
+const toConflict = conflictMapper({
+  environments_org_name_uq: { field: "name", message: "An environment with this name already exists in the organization" },
+  environments_org_slug_uq: { field: "slug", message: "An environment with this slug already exists in the organization" },
+});
 
 export async function createEnvironment(
   db: Db,
@@ -51,7 +42,7 @@ export async function createEnvironment(
       return environment;
     });
   } catch (error) {
-    throw conflictFor(error) ?? error;
+    throw toConflict(error);
   }
 }
 
@@ -114,7 +105,7 @@ export async function updateEnvironment(
       return environment;
     });
   } catch (error) {
-    throw conflictFor(error) ?? error;
+    throw toConflict(error);
   }
 }
 

@@ -1,3 +1,5 @@
+import { AppError } from "../errors";
+
 /** Postgres error details, found on the error itself or on any `cause` a driver wrapped it in. */
 function findPgError(error: unknown): { code?: string; constraint?: string } | undefined {
   let current: unknown = error;
@@ -23,4 +25,17 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 
 export function isForeignKeyViolation(error: unknown): boolean {
   return findPgError(error)?.code === "23503";
+}
+
+/**
+ * Maps unique violations of the named constraints to 409s naming the field at fault; any other
+ * error passes through unchanged, so callers can `throw toConflict(error)`.
+ */
+export function conflictMapper(constraints: Record<string, { field: string; message: string }>) {
+  return (error: unknown): unknown => {
+    for (const [constraint, { field, message }] of Object.entries(constraints)) {
+      if (isUniqueViolation(error, constraint)) return AppError.conflict(message, [{ path: [field], message }]);
+    }
+    return error;
+  };
 }

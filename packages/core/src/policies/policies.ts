@@ -7,7 +7,7 @@ import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { assertValidJsonSchema } from "../lib/json-schema";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
-import { isUniqueViolation } from "../lib/pg-errors";
+import { conflictMapper } from "../lib/pg-errors";
 import { isValidToolPattern } from "./evaluate";
 
 export type Policy = typeof policies.$inferSelect;
@@ -24,10 +24,9 @@ export interface PolicyFields {
   enabled?: boolean | undefined;
 }
 
-const nameTaken = () =>
-  AppError.conflict("A policy with this name already exists", [
-    { path: ["name"], message: "A policy with this name already exists in the organization" },
-  ]);
+const toConflict = conflictMapper({
+  policies_org_name_uq: { field: "name", message: "A policy with this name already exists in the organization" },
+});
 
 export async function assertAgentInOrg(db: Db, orgId: string, agentId: string | null | undefined): Promise<void> {
   if (!agentId) return;
@@ -86,8 +85,7 @@ export async function createPolicy(db: Db, context: ActionContext, input: Policy
       return policy;
     });
   } catch (error) {
-    if (isUniqueViolation(error, "policies_org_name_uq")) throw nameTaken();
-    throw error;
+    throw toConflict(error);
   }
 }
 
@@ -163,8 +161,7 @@ export async function updatePolicy(
       return policy;
     });
   } catch (error) {
-    if (isUniqueViolation(error, "policies_org_name_uq")) throw nameTaken();
-    throw error;
+    throw toConflict(error);
   }
 }
 

@@ -7,17 +7,17 @@ import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { assertValidJsonSchema } from "../lib/json-schema";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
-import { isUniqueViolation } from "../lib/pg-errors";
+import { conflictMapper } from "../lib/pg-errors";
 import { isMcpCallError } from "../mcp/errors";
 import { connectionTarget, connectionVersion, getConnection, recordConnectionHealth } from "../connections/connections";
 import type { McpRuntime } from "../runtime";
 
 export type Tool = typeof tools.$inferSelect;
 
-const nameTaken = () =>
-  AppError.conflict("A tool with this name already exists in the organization", [
-    { path: ["name"], message: "A tool with this name already exists in the organization" },
-  ]);
+const toConflict = conflictMapper({
+  tools_org_name_uq: { field: "name", message: "A tool with this name already exists in the organization" },
+  tools_connection_upstream_uq: { field: "upstream_name", message: "This connection already has a tool with this upstream name" },
+});
 
 export interface ToolFilter extends PageRequest {
   orgId: string;
@@ -114,13 +114,7 @@ export async function createTool(db: Db, context: ActionContext, input: ManualTo
       return tool;
     });
   } catch (error) {
-    if (isUniqueViolation(error, "tools_org_name_uq")) throw nameTaken();
-    if (isUniqueViolation(error, "tools_connection_upstream_uq")) {
-      throw AppError.conflict("This connection already has a tool with this upstream name", [
-        { path: ["upstream_name"], message: "Already registered for this connection" },
-      ]);
-    }
-    throw error;
+    throw toConflict(error);
   }
 }
 
@@ -157,8 +151,7 @@ export async function updateTool(
       return tool;
     });
   } catch (error) {
-    if (isUniqueViolation(error, "tools_org_name_uq")) throw nameTaken();
-    throw error;
+    throw toConflict(error);
   }
 }
 
