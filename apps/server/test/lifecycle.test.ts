@@ -1,0 +1,105 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { createDatabase } from "@mcp/core";
+import { startNonMcpHttpServer } from "@mcp/core/testing";
+import { inject } from "vitest";
+import { describe, expect, it } from "vitest";
+import { loadEnv } from "../src/env";
+import { startServer } from "../src/server";
+import { databaseUnavailable, TEST_DB } from "./harness";
+
+const serverDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+describe.skipIf(databaseUnavailable)("process lifecycle", () => {
+  it("finishes in-flight requests on SIGTERM, then exits 0", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "mcpa-lifecycle-"));
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: serverDir,
+      env: {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+        DATA_DIR: dataDir,
+        PGLITE_DIR: join(dataDir, "pglite"),
+        ...(TEST_DB === "postgres" ? { DATABASE_URL: inject("postgresUrl") } : { DATABASE_URL: "" }),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const lines = createInterface({ input: child.stdout });
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("server did not start")), 60_000);
+      lines.on("line", (line) => {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === "MCP Agents Platform listening" && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      });
+    });
+
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.headers.get("x-request-id")).toEqual(expect.any(String));
+
+    // A connection test against a server that never answers takes its whole timeout: in flight.
+    const hanging = await startNonMcpHttpServer();
+    try {
+      const register = await fetch(`${url}/api/v1/auth/register/`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "lifecycle@example.com", password: "lifecycle-pass", password_confirm: "lifecycle-pass" }),
+      });
+      const { token } = (await register.json()) as { token: string };
+      const auth = { authorization: `Token ${token}`, "content-type": "application/json" };
+      const org = (await (await fetch(`${url}/api/v1/orgs/`, { method: "POST", headers: auth, body: '{"name":"L"}' })).json()) as { id: string };
+      const connection = (await (
+        await fetch(`${url}/api/v1/orgs/${org.id}/connections/`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({ name: "hang", transport: "streamable_http", url: hanging.hang, timeout_ms: 1500 }),
+        })
+      ).json()) as { id: string };
+      const inFlight = fetch(`${url}/api/v1/connections/${connection.id}/test/`, { method: "POST", headers: auth });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      child.kill("SIGTERM");
+      const response = await inFlight;
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { ok: boolean }).ok).toBe(false);
+      expect(await exited).toBe(0);
+    } finally {
+      await hanging.close();
+      child.kill("SIGKILL");
+    }
+  }, 120_000);
+
+  it("answers 500 with a request id and no internals when the database fails, and 503 on /healthz", async () => {
+    const database =
+      TEST_DB === "postgres"
+        ? createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 2 })
+        : createDatabase({ pgliteDir: "memory://" });
+    const server = await startServer(
+      loadEnv({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-")) }),
+      { database },
+    );
+    try {
+      await database.close();
+      const response = await fetch(`${server.url}/api/v1/auth/login/`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "a@example.com", password: "whatever-password" }),
+      });
+      expect(response.status).toBe(500);
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(body).toEqual({ code: "INTERNAL_SERVER_ERROR", message: "Internal server error", request_id: expect.any(String) });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,3 @@
+import base from "@mcp/eslint-config/base";
+
+export default base;

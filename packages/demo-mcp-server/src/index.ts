@@ -1,0 +1,12 @@
+export { createDemoMcpServer, DEMO_SERVER_INFO } from "./server";
+export { createDemoMcpFetchHandler } from "./fetch-handler";
+export { createDemoHttpServer } from "./node-http";
+export { evaluateExpression, CalculationError } from "./calculator";
+export { convertUnits, supportedUnits, ConversionError } from "./units";
+export type { ConversionResult } from "./units";
+export { textStats } from "./text-stats";
+export type { TextStats } from "./text-stats";
+export { currentTime, TimeZoneError } from "./time";
+export type { CurrentTime } from "./time";
+export { parseHexColor, solidColorPng } from "./png";
+export type { Rgb } from "./png";
