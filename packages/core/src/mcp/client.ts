@@ -30,7 +30,7 @@ import type {
 } from "@modelcontextprotocol/sdk/types.js";
 import { AppError, isAppError } from "../errors";
 import { McpCallError } from "./errors";
-import { assertOutboundUrlAllowed, assertStdioCommandAllowed } from "./outbound";
+import { assertOutboundUrlAllowed, assertStdioCommandAllowed, privateNetworkGuardedFetch } from "./outbound";
 import type { McpTarget } from "./target";
 import { secretValues } from "./target";
 import { Diagnostics, translateError } from "./translate-error";
@@ -281,10 +281,11 @@ async function enforcePolicy(
   }
 }
 
-function createTransport(target: McpTarget, diagnostics: Diagnostics): Transport {
+function createTransport(target: McpTarget, diagnostics: Diagnostics, blockPrivateNetworks: boolean): Transport {
+  const baseFetch: FetchLike = blockPrivateNetworks ? privateNetworkGuardedFetch : fetch;
   const recordingFetch: FetchLike = async (url, init) => {
     try {
-      return await fetch(url, init);
+      return await baseFetch(url, init);
     } catch (error) {
       diagnostics.lastNetworkError = error;
       throw error;
@@ -591,7 +592,7 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
   try {
     if (opts.policy) await deadline.race(enforcePolicy(target, opts.policy));
 
-    transport = createTransport(target, diagnostics);
+    transport = createTransport(target, diagnostics, opts.policy?.blockPrivateNetworks ?? false);
     const negotiated: { version: string | null } = { version: null };
     // Protocol.connect chains a pre-set onmessage, which lets us read the negotiated protocol
     // version for every transport (only the HTTP transports expose it otherwise).

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import {
@@ -5,6 +7,7 @@ import {
   assertStdioCommandAllowed,
   blockedAddressReason,
   parseIpv6,
+  privateNetworkGuardedFetch,
 } from "./outbound";
 
 async function refusal(url: string, blockPrivateNetworks = true): Promise<AppError> {
@@ -168,6 +171,25 @@ describe("assertStdioCommandAllowed", () => {
       expect((caught as AppError).message).toContain(
         "allowed commands (MCP_STDIO_ALLOWED_COMMANDS): npx, uvx",
       );
+    }
+  });
+});
+
+describe("privateNetworkGuardedFetch", () => {
+  it("refuses to dial loopback at connect time, by IP literal and by name", async () => {
+    const server = createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("ok");
+      await expect(privateNetworkGuardedFetch(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/Refused to connect: 127\.0\.0\.1 is/) },
+      });
+      await expect(privateNetworkGuardedFetch(`http://localhost:${port}/`)).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/Refused to connect: localhost resolves to/) },
+      });
+    } finally {
+      server.close();
     }
   });
 });

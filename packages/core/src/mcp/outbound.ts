@@ -1,5 +1,7 @@
+import { lookup as lookupCallback, type LookupAddress } from "node:dns";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { Agent, buildConnector } from "undici";
 import { AppError } from "../errors";
 
 /**
@@ -142,8 +144,8 @@ const PRIVATE_NETWORK_HINT =
  * Throws `AppError.invalidField("url", …)` unless `url` is an http(s) URL that, when
  * `blockPrivateNetworks` is on, names and resolves only to public addresses. The resolved
  * addresses are checked, not just the literal host, so DNS names pointing inside are refused too.
- * The connect that follows resolves again; a DNS answer that changes in between (rebinding) is
- * not covered by this check.
+ * The connect that follows resolves again, so connections themselves go through
+ * `privateNetworkGuardedFetch`, which re-checks the address actually dialled (DNS rebinding).
  */
 export async function assertOutboundUrlAllowed(
   url: string,
@@ -224,3 +226,63 @@ export function assertStdioCommandAllowed(command: string, allowlist: string[]):
     );
   }
 }
+
+class BlockedAddressError extends Error {
+  override readonly name = "BlockedAddressError";
+  readonly code = "EBLOCKEDADDRESS";
+}
+
+/** Resolves like dns.lookup but fails for any answer in a blocked range. */
+function guardedLookup(
+  hostname: string,
+  options: { family?: number | undefined; all?: boolean | undefined },
+  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  lookupCallback(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
+    if (error) {
+      callback(error, []);
+      return;
+    }
+    for (const { address } of addresses) {
+      const reason = blockedAddressReason(address);
+      if (reason) {
+        callback(new BlockedAddressError(`Refused to connect: ${hostname} resolves to ${address}, ${reason}`), []);
+        return;
+      }
+    }
+    const [first] = addresses;
+    if (options.all) callback(null, addresses);
+    else if (first) callback(null, first.address, first.family);
+    else callback(new BlockedAddressError(`No address for ${hostname}`), []);
+  });
+}
+
+let guardedAgent: Agent | undefined;
+
+function privateNetworkGuard(): Agent {
+  if (guardedAgent) return guardedAgent;
+  const connect = buildConnector({ lookup: guardedLookup } as buildConnector.BuildOptions);
+  guardedAgent = new Agent({
+    connect: (options, callback) => {
+      // IP literals (also after a redirect) are dialled without a lookup: check them here.
+      const host = normalizeHostname(options.hostname);
+      const reason = isIP(host) !== 0 ? blockedAddressReason(host) : null;
+      if (reason) {
+        callback(new BlockedAddressError(`Refused to connect: ${host} is ${reason}`), null);
+        return;
+      }
+      connect(options, callback);
+    },
+  });
+  return guardedAgent;
+}
+
+/**
+ * fetch whose every connection, redirects included, is checked against the blocked ranges at the
+ * moment it is dialled: closes the window between `assertOutboundUrlAllowed` and the connect.
+ */
+export const privateNetworkGuardedFetch = (url: string | URL, init?: RequestInit): Promise<Response> =>
+  fetch(url, { ...init, dispatcher: privateNetworkGuard() as unknown as NodeDispatcher });
+
+/** The npm undici Agent and the types Node ships for its bundled undici describe the same class. */
+type NodeDispatcher = NonNullable<RequestInit["dispatcher"]>;
