@@ -61,7 +61,8 @@ describe.skipIf(databaseUnavailable)("demo server, seed and secret rotation", ()
     expect((await rows())[0]?.secret_ciphertext).toMatch(/^v1\.old\./);
 
     const rotatedStore = createSecretStore(parseSecretKeys(`${newKey},${oldKey}`));
-    const result = await rotateConnectionSecrets(server.database.db, rotatedStore, SYSTEM_CONTEXT);
+    // Scoped to this org: other tests share the database and their secrets use other keys.
+    const result = await rotateConnectionSecrets(server.database.db, rotatedStore, SYSTEM_CONTEXT, { orgId: org.id });
     expect(result.rotated).toBeGreaterThanOrEqual(1);
     const [row] = await rows();
     expect(row?.secret_ciphertext).toMatch(/^v1\.new\./);
@@ -69,7 +70,7 @@ describe.skipIf(databaseUnavailable)("demo server, seed and secret rotation", ()
       headers: { "x-demo-secret": "rotate-me-please" },
       env: {},
     });
-    expect((await rotateConnectionSecrets(server.database.db, rotatedStore, SYSTEM_CONTEXT)).rotated).toBe(0);
+    expect((await rotateConnectionSecrets(server.database.db, rotatedStore, SYSTEM_CONTEXT, { orgId: org.id })).rotated).toBe(0);
     const audit = await server.request("GET", `/orgs/${org.id}/audit-events/?action=connection.secret_rotate`, {
       token: org.owner.token,
     });

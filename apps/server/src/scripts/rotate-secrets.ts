@@ -3,13 +3,16 @@ import { loadEnv } from "../env";
 import { createLogger } from "../logger";
 import { loadSecretStore } from "../secrets";
 
+/** `pnpm secrets:rotate [--org <org_id>]`: every connection secret, or one organization's. */
+const orgFlag = process.argv.indexOf("--org");
+const orgId = orgFlag === -1 ? undefined : process.argv[orgFlag + 1];
 const env = loadEnv();
 const logger = createLogger(env.LOG_LEVEL);
 const database = createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
 try {
   await database.migrate();
   const secrets = loadSecretStore(env, logger);
-  const result = await rotateConnectionSecrets(database.db, secrets, SYSTEM_CONTEXT);
+  const result = await rotateConnectionSecrets(database.db, secrets, SYSTEM_CONTEXT, { orgId });
   console.log(`Re-encrypted ${result.rotated} of ${result.total} connection secrets with key '${secrets.activeKeyId}'.`);
 } finally {
   await database.close();

@@ -318,11 +318,21 @@ export async function recordConnectionHealth(db: Db, connectionId: string, error
  * in SECRET_KEYS). Each row is rewritten with its audit event in one transaction, so a crash midway
  * leaves every secret readable and the command can simply be run again.
  */
-export async function rotateConnectionSecrets(db: Db, secrets: McpRuntime["secrets"], context: ActionContext): Promise<{ rotated: number; total: number }> {
+export async function rotateConnectionSecrets(
+  db: Db,
+  secrets: McpRuntime["secrets"],
+  context: ActionContext,
+  scope: { orgId?: string | undefined } = {},
+): Promise<{ rotated: number; total: number }> {
   const rows = await db
     .select({ id: connections.id, org_id: connections.org_id, secret_ciphertext: connections.secret_ciphertext })
     .from(connections)
-    .where(sql`${connections.secret_ciphertext} is not null`);
+    .where(
+      and(
+        sql`${connections.secret_ciphertext} is not null`,
+        scope.orgId ? eq(connections.org_id, scope.orgId) : undefined,
+      ),
+    );
   let rotated = 0;
   for (const row of rows) {
     if (!row.secret_ciphertext || !secrets.needsRotation(row.secret_ciphertext)) continue;
