@@ -128,6 +128,19 @@ export function findErrno(error: unknown, depth = 0): ErrnoDetails | null {
   return findErrno(error.cause, depth + 1);
 }
 
+/**
+ * fetch refuses the ports the Fetch standard lists as unsafe (1, 9, 25, 6000, …) before dialling,
+ * with nothing but "bad port" as the cause.
+ */
+function fetchBlockedPort(error: unknown): ((target: McpTarget) => McpCallError) | null {
+  if (!(error instanceof Error) || !(error.cause instanceof Error) || error.cause.message !== "bad port") return null;
+  return (target) =>
+    new McpCallError(
+      "unreachable",
+      `Port refused by fetch at ${targetHost(target)}: the Fetch standard blocks this port as unsafe; serve MCP on another port`,
+    );
+}
+
 function targetHost(target: McpTarget): string {
   if (target.url === null) return "the server";
   try {
@@ -281,6 +294,8 @@ function translate(error: unknown, ctx: TranslationContext): McpCallError {
     // EventSource flattens network failures into text; the fetch wrapper kept the real error.
     const network = findErrno(ctx.diagnostics.lastNetworkError);
     if (network) return describeErrno(network, ctx.target);
+    const blocked = fetchBlockedPort(ctx.diagnostics.lastNetworkError);
+    if (blocked) return blocked(ctx.target);
     return new McpCallError(
       "unreachable",
       `Could not open the SSE stream at ${targetHost(ctx.target)}`,
@@ -289,6 +304,8 @@ function translate(error: unknown, ctx: TranslationContext): McpCallError {
 
   const errno = findErrno(error);
   if (errno) return describeErrno(errno, ctx.target);
+  const blockedPort = fetchBlockedPort(error) ?? fetchBlockedPort(ctx.diagnostics.lastNetworkError);
+  if (blockedPort) return blockedPort(ctx.target);
 
   if (error instanceof Error) {
     // The legacy SSE transport reports POST failures as plain errors with the status in the text.
