@@ -1,0 +1,467 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser } from "./browser";
+import { repoRoot, startTestServer, webDir, type TestServer } from "./server";
+
+/*
+ * The whole admin journey against the real server: nothing is mocked. The steps share one owner
+ * session and build on each other, in the order an admin would set the platform up.
+ */
+
+const screenshots = join(repoRoot, "docs/screenshots");
+const failures = join(webDir, "test-results");
+// Unique per run, so a run against an existing server (E2E_BASE_URL) does not collide with the last.
+const RUN = Date.now().toString(36);
+const OWNER = {
+  email: `olivia.${RUN}@example.com`,
+  password: "correct horse battery",
+  first: "Olivia",
+  last: "Owner",
+};
+const VIEWER = {
+  email: `victor.${RUN}@example.com`,
+  password: "another long password",
+  first: "Victor",
+  last: "Viewer",
+};
+
+let server: TestServer | null = null;
+let baseUrl = "";
+let browser: Browser;
+let ownerContext: BrowserContext;
+let page: Page;
+let orgPath = "";
+const pageErrors: string[] = [];
+
+async function newContext(): Promise<BrowserContext> {
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 900 },
+    baseURL: baseUrl,
+  });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+  return context;
+}
+
+function watch(target: Page): void {
+  target.on("pageerror", (error) => {
+    pageErrors.push(error.message);
+  });
+  target.on("console", (message) => {
+    // A CSP violation is reported on the console; the SPA must not cause any.
+    if (message.type() === "error" && message.text().includes("Content Security Policy"))
+      pageErrors.push(message.text());
+  });
+}
+
+async function shot(target: Page, name: string): Promise<void> {
+  // Toasts from earlier steps would cover the page; charts and fonts need a moment to settle.
+  for (const close of await target.getByRole("button", { name: "Dismiss" }).all())
+    await close.click({ timeout: 1000 }).catch(() => undefined);
+  await target.waitForTimeout(300);
+  await target.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+async function nav(target: Page, label: string): Promise<void> {
+  await target
+    .getByRole("navigation", { name: "Main" })
+    .getByRole("link", { name: label, exact: true })
+    .click();
+  await target.getByRole("heading", { level: 1, name: label }).waitFor();
+}
+
+async function register(target: Page, user: typeof OWNER): Promise<void> {
+  await target.goto("/signup");
+  await target.getByLabel("First name").fill(user.first);
+  await target.getByLabel("Last name").fill(user.last);
+  await target.getByLabel("Email").fill(user.email);
+  await target.getByLabel("Password", { exact: true }).fill(user.password);
+  await target.getByLabel("Confirm password").fill(user.password);
+  await target.getByRole("button", { name: "Create account" }).click();
+}
+
+beforeAll(async () => {
+  mkdirSync(screenshots, { recursive: true });
+  mkdirSync(failures, { recursive: true });
+  const external = process.env.E2E_BASE_URL;
+  if (external) {
+    baseUrl = external;
+  } else {
+    server = await startTestServer();
+    baseUrl = server.baseUrl;
+  }
+  browser = await launchBrowser();
+  ownerContext = await newContext();
+  page = await ownerContext.newPage();
+  watch(page);
+});
+
+afterEach(async (context) => {
+  // A failed step leaves a picture of what the browser showed, beside the test output.
+  if (context.task.result?.state === "fail") {
+    const name = context.task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
+    await page
+      .screenshot({ path: join(failures, `${name}.png`), fullPage: true })
+      .catch(() => undefined);
+  }
+});
+
+afterAll(async () => {
+  await browser.close();
+  await server?.stop();
+});
+
+describe("admin SPA against the real server", () => {
+  it("sends visitors to sign in and validates the sign-up form with the contract's messages", async () => {
+    await page.goto("/");
+    await page.waitForURL(/\/signin/);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await shot(page, "01-sign-in");
+
+    await page.getByRole("link", { name: "Create an account" }).click();
+    await page.getByLabel("Email").fill("not-an-email");
+    await page.getByLabel("Password", { exact: true }).fill("short");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByText("Must be a valid email address").waitFor();
+    await page.getByText("At least 8 characters").first().waitFor();
+  });
+
+  it("registers the owner and creates an organization", async () => {
+    await register(page, OWNER);
+    await page.waitForURL(/\/orgs\/new/);
+    await page.getByLabel("Name").fill("Acme Robotics");
+    await page.getByLabel("Slug").fill(`acme-${RUN}`);
+    await page.getByRole("button", { name: "Create organization" }).click();
+    await page.waitForURL(/\/orgs\/[0-9a-f-]+\/overview/);
+    orgPath = new URL(page.url()).pathname.replace(/\/overview$/, "");
+    await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+    await expect(page.getByLabel("Organization").inputValue()).resolves.not.toBe("");
+  });
+
+  it("creates, renames and lists an environment", async () => {
+    await nav(page, "Environments");
+    await page.getByText("No environments yet").waitFor();
+    await page.getByRole("button", { name: "New environment" }).click();
+    const dialog = page.getByRole("dialog", { name: "New environment" });
+    await dialog.getByLabel("Name").fill("Production");
+    await dialog.getByLabel("Description").fill("Customer-facing agents");
+    await dialog.getByRole("button", { name: "Create" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("cell", { name: "Production", exact: true }).waitFor();
+
+    await page.getByRole("button", { name: "Rename" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit Production" });
+    await edit.getByLabel("Name").fill("Production EU");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("cell", { name: "Production EU", exact: true }).waitFor();
+
+    // Destructive actions ask first, in an accessible dialog that Escape dismisses.
+    await page.getByRole("button", { name: "New environment" }).click();
+    const scratch = page.getByRole("dialog", { name: "New environment" });
+    await scratch.getByLabel("Name").fill("Scratch");
+    await scratch.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("cell", { name: "Scratch", exact: true }).waitFor();
+    await page
+      .getByRole("row", { name: /Scratch/ })
+      .getByRole("button", { name: "Delete" })
+      .click();
+    const confirm = page.getByRole("alertdialog", { name: "Delete environment “Scratch”?" });
+    await confirm.waitFor();
+    await page.keyboard.press("Escape");
+    await confirm.waitFor({ state: "hidden" });
+    await page.getByRole("cell", { name: "Scratch", exact: true }).waitFor();
+    await page
+      .getByRole("row", { name: /Scratch/ })
+      .getByRole("button", { name: "Delete" })
+      .click();
+    await confirm.getByRole("button", { name: "Delete environment" }).click();
+    await page.getByRole("cell", { name: "Scratch", exact: true }).waitFor({ state: "detached" });
+    await shot(page, "02-environments");
+  });
+
+  it("registers the demo MCP server, tests it and syncs its tools", async () => {
+    await nav(page, "Connections");
+    await page.getByRole("button", { name: "New connection" }).first().click();
+    const dialog = page.getByRole("dialog", { name: "New connection" });
+    await dialog.getByLabel("Name").fill("Demo server");
+    await dialog.getByLabel("Environment").selectOption({ label: "Production EU" });
+    await dialog.getByLabel("Server URL").fill(`${baseUrl}/demo/mcp`);
+    await dialog.getByRole("button", { name: "Add secret header" }).click();
+    await dialog.getByLabel("Secret header values 1 name").fill("X-Api-Key");
+    await dialog.getByLabel("Secret header values 1 value").fill("s3cret-value");
+    await dialog.getByRole("button", { name: "Create connection" }).click();
+    await dialog.waitFor({ state: "hidden" });
+
+    await page.getByRole("button", { name: "Test Demo server" }).click();
+    await page.getByText("Connected").waitFor();
+    await page.getByText("mcp-demo-server 1.0.0").waitFor();
+    await page.getByRole("button", { name: "Sync Demo server" }).click();
+    const synced = page.getByText(/Synced \d+ tools/);
+    await synced.waitFor();
+    expect(Number((await synced.textContent())?.match(/\d+/)?.[0])).toBeGreaterThan(3);
+    await page.getByText("healthy", { exact: true }).first().waitFor();
+  });
+
+  it("shows the error of a connection that cannot be reached", async () => {
+    await page.getByRole("button", { name: "New connection" }).first().click();
+    const dialog = page.getByRole("dialog", { name: "New connection" });
+    // stdio asks for a command and arguments instead of a URL; the contract's rule says which.
+    await dialog.getByLabel("Transport").selectOption("stdio");
+    await dialog.getByRole("button", { name: "Add argument" }).waitFor();
+    await dialog.getByLabel("Name").fill("Local tools");
+    await dialog.getByRole("button", { name: "Create connection" }).click();
+    await dialog.getByText("A command is required for the stdio transport").waitFor();
+    await dialog.getByLabel("Transport").selectOption("streamable_http");
+    await dialog.getByLabel("Name").fill("Broken server");
+    await dialog.getByLabel("Server URL").fill("http://127.0.0.1:9/mcp");
+    await dialog.getByRole("button", { name: "Create connection" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("button", { name: "Test Broken server" }).click();
+    await page.getByText("Connection failed").waitFor();
+    await page
+      .getByRole("row", { name: /Broken server/ })
+      .getByText("unhealthy")
+      .waitFor();
+    await shot(page, "03-connections");
+  });
+
+  it("shows connection details with write-only secrets as key names", async () => {
+    await page.getByRole("link", { name: "Demo server" }).click();
+    await page.getByRole("heading", { level: 1, name: /Demo server/ }).waitFor();
+    await page.getByText("X-Api-Key: set").waitFor();
+    expect(await page.content()).not.toContain("s3cret-value");
+    await page.getByRole("cell", { name: "calculate", exact: true }).first().waitFor();
+
+    await page.getByRole("button", { name: "Edit" }).click();
+    const dialog = page.getByRole("dialog", { name: "Edit Demo server" });
+    await dialog.getByText("X-Api-Key: set").waitFor();
+    await expect(dialog.getByLabel("Keep as is").isChecked()).resolves.toBe(true);
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await shot(page, "04-connection-detail");
+  });
+
+  it("creates an agent and an API key that is shown once, with a ready client config", async () => {
+    await nav(page, "Agents");
+    await page.getByRole("button", { name: "New agent" }).first().click();
+    const dialog = page.getByRole("dialog", { name: "New agent" });
+    await dialog.getByLabel("Name").fill("Support bot");
+    await dialog.getByLabel("Description").fill("Answers customer questions");
+    await dialog.getByRole("button", { name: "Create agent" }).click();
+    await page.getByRole("heading", { level: 1, name: /Support bot/ }).waitFor();
+    const mcpUrl = await page.getByTestId("mcp-url").textContent();
+    expect(mcpUrl).toMatch(/\/mcp\/[0-9a-f-]+$/);
+
+    await page.getByRole("button", { name: "Create key" }).click();
+    const keyDialog = page.getByRole("dialog", { name: /New key for Support bot/ });
+    await keyDialog.getByLabel("Key name").fill("laptop");
+    await keyDialog.getByRole("button", { name: "Create key" }).click();
+    const shown = page.getByRole("dialog", { name: "Copy your new key" });
+    const key = (await shown.getByTestId("new-key").textContent()) ?? "";
+    expect(key.length).toBeGreaterThan(20);
+    await shown.getByRole("button", { name: "Copy key" }).click();
+    await shown.getByRole("button", { name: "Copied" }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+    await shown.getByRole("button", { name: "I have stored it" }).click();
+
+    await page.getByRole("cell", { name: "laptop", exact: true }).waitFor();
+    const snippet = await page
+      .getByRole("tabpanel", { name: "MCP client configuration" })
+      .textContent();
+    const config = JSON.parse(snippet ?? "{}") as {
+      mcpServers: Record<string, { url: string; headers: Record<string, string> }>;
+    };
+    expect(config.mcpServers["support-bot"]).toEqual({
+      type: "http",
+      url: mcpUrl,
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    await shot(page, "05-agent");
+  });
+
+  it("creates allow and deny policies and evaluates a call", async () => {
+    await nav(page, "Policies");
+    await page.getByRole("button", { name: "New policy" }).first().click();
+    let dialog = page.getByRole("dialog", { name: "New policy" });
+    await dialog.getByLabel("Name").fill("Allow demo tools");
+    await dialog.getByLabel("Tool pattern").fill("*");
+    await dialog.getByRole("button", { name: "Create policy" }).click();
+    await dialog.waitFor({ state: "hidden" });
+
+    await page.getByRole("button", { name: "New policy" }).first().click();
+    dialog = page.getByRole("dialog", { name: "New policy" });
+    await dialog.getByLabel("Name").fill("No UUIDs for bots");
+    await dialog.getByLabel("Deny").check();
+    await dialog.getByLabel("Agent").selectOption({ label: "Support bot" });
+    await dialog.getByLabel("Tool pattern").fill("generate_uuid");
+    await dialog.getByRole("button", { name: "Create policy" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("cell", { name: "No UUIDs for bots", exact: true }).waitFor();
+
+    const panel = page.getByRole("region", { name: "Evaluate" });
+    await panel.getByLabel("Agent").selectOption({ label: "Support bot" });
+    await panel.getByLabel("Tool").selectOption({ label: "generate_uuid" });
+    await panel.getByRole("button", { name: "Evaluate" }).click();
+    const decision = panel.getByTestId("decision");
+    await decision.getByText("Denied", { exact: true }).waitFor();
+    await decision.getByRole("listitem").filter({ hasText: "No UUIDs for bots" }).waitFor();
+
+    await panel.getByLabel("Tool").selectOption({ label: "calculate" });
+    await panel.getByLabel("Input (JSON)").fill('{"expression": "1 + 1"}');
+    await panel.getByRole("button", { name: "Evaluate" }).click();
+    await decision.getByText("Allowed", { exact: true }).waitFor();
+    await decision.getByRole("listitem").filter({ hasText: "Allow demo tools" }).waitFor();
+    await shot(page, "06-policies");
+  });
+
+  it("runs tools from forms generated from their input schemas", async () => {
+    await nav(page, "Tools");
+    await page.getByLabel("Search").fill("calc");
+    await page.getByRole("button", { name: "Run calculate" }).waitFor();
+    await page.getByRole("button", { name: "Run convert_units" }).waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Run calculate" }).click();
+    const dialog = page.getByRole("dialog", { name: "Run calculate" });
+
+    // The required marker and the client-side check come from the tool's JSON Schema.
+    await dialog.getByRole("button", { name: "Run tool" }).click();
+    await dialog.getByText("Required", { exact: true }).waitFor();
+    await dialog.getByLabel(/Expression/).fill("2 * (3 + 4)");
+
+    // Raw JSON shows what the form would send, and edits flow back into the form.
+    await dialog.getByRole("button", { name: "Raw JSON" }).click();
+    const raw = dialog.getByLabel("Arguments (JSON object)");
+    expect(JSON.parse(await raw.inputValue())).toEqual({ expression: "2 * (3 + 4)" });
+    await raw.fill('{"expression": "6 * 7"}');
+    await dialog.getByRole("button", { name: "Form" }).click();
+    await expect(dialog.getByLabel(/Expression/).inputValue()).resolves.toBe("6 * 7");
+
+    await dialog.getByLabel("Run as").selectOption({ label: "Agent: Support bot" });
+    await dialog.getByRole("button", { name: "Run tool" }).click();
+    await dialog.getByText("6 * 7 = 42", { exact: true }).waitFor();
+    await dialog.getByText("succeeded").waitFor();
+    await dialog.getByRole("button", { name: "Close" }).first().click();
+
+    // An image result: the colour swatch PNG comes back as base64 image content.
+    await page.getByLabel("Search").fill("swatch");
+    await page.getByRole("button", { name: "Run color_swatch" }).click();
+    const swatch = page.getByRole("dialog", { name: "Run color_swatch" });
+    await expect(swatch.getByLabel(/Size/).inputValue()).resolves.toBe("64");
+    await swatch.getByLabel(/Hex/).fill("#4f46e5");
+    await swatch.getByRole("button", { name: "Run tool" }).click();
+    const image = swatch.getByRole("img", { name: /Image result 1/ });
+    await image.waitFor();
+    expect(await image.evaluate((element) => (element as HTMLImageElement).naturalWidth)).toBe(64);
+    await shot(page, "07-run-tool");
+    await swatch.getByRole("button", { name: "Close" }).first().click();
+
+    // The deny policy: the bot may not generate UUIDs.
+    await page.getByLabel("Search").fill("uuid");
+    await page.getByRole("button", { name: "Run generate_uuid" }).click();
+    const uuid = page.getByRole("dialog", { name: "Run generate_uuid" });
+    await uuid.getByLabel("Run as").selectOption({ label: "Agent: Support bot" });
+    await uuid.getByRole("button", { name: "Run tool" }).click();
+    await uuid.getByText("denied", { exact: true }).first().waitFor();
+    await uuid.getByRole("button", { name: "Close" }).first().click();
+    await page.getByLabel("Search").fill("");
+    await shot(page, "08-tools");
+  });
+
+  it("lists the runs with their outcome and opens a run's detail", async () => {
+    await nav(page, "Runs");
+    await page.getByRole("cell", { name: "calculate" }).first().waitFor();
+    await page
+      .getByRole("row", { name: /generate_uuid/ })
+      .getByText("denied", { exact: true })
+      .waitFor();
+    await page.getByLabel("Status").selectOption("succeeded");
+    await page.getByRole("row", { name: /generate_uuid/ }).waitFor({ state: "detached" });
+    await shot(page, "09-runs");
+
+    await page
+      .getByRole("row", { name: /calculate/ })
+      .getByRole("link")
+      .first()
+      .click();
+    await page.getByRole("heading", { name: "Input" }).waitFor();
+    await page.getByRole("region", { name: "Input" }).getByText('"expression": "6 * 7"').waitFor();
+    await page.getByText("6 * 7 = 42", { exact: true }).waitFor();
+    await shot(page, "10-run-detail");
+  });
+
+  it("charts the activity on the overview", async () => {
+    await nav(page, "Overview");
+    await page.getByRole("heading", { name: "Runs over time" }).waitFor();
+    await page.locator(".recharts-surface").first().waitFor();
+    await page.getByRole("heading", { name: "Connection health" }).waitFor();
+    await page.getByRole("heading", { name: "Most denied tools" }).waitFor();
+    await shot(page, "11-overview");
+  });
+
+  it("shows the audit trail", async () => {
+    await nav(page, "Audit log");
+    const timeline = page.getByRole("list", { name: /Audit events/ });
+    await timeline
+      .getByText(/connection\.create/)
+      .first()
+      .waitFor();
+    await timeline
+      .getByText(/policy\.create/)
+      .first()
+      .waitFor();
+    await page.getByLabel("Action").fill("agent");
+    await timeline
+      .getByText(/connection\.create/)
+      .first()
+      .waitFor({ state: "detached" });
+    await page.getByLabel("Action").fill("");
+    await shot(page, "12-audit");
+  });
+
+  it("adds a second user as viewer, who sees no write controls", async () => {
+    const viewerContext = await newContext();
+    const viewer = await viewerContext.newPage();
+    watch(viewer);
+    await register(viewer, VIEWER);
+    await viewer.waitForURL(/\/orgs\/new/);
+
+    await nav(page, "Members");
+    await page.getByLabel("Email").fill(VIEWER.email);
+    await page.getByLabel("Role", { exact: true }).selectOption("viewer");
+    await page.getByRole("button", { name: "Add member" }).click();
+    await page.getByRole("cell", { name: /Victor Viewer/ }).waitFor();
+    await shot(page, "13-members");
+
+    await viewer.goto(`${orgPath}/connections`);
+    await viewer.getByRole("link", { name: "Demo server" }).waitFor();
+    await viewer.getByText("viewer", { exact: true }).first().waitFor();
+    expect(await viewer.getByRole("button", { name: /New connection|Test |Sync / }).count()).toBe(
+      0,
+    );
+    await shot(viewer, "14-viewer-connections");
+
+    await nav(viewer, "Tools");
+    await viewer.getByText("calculate", { exact: true }).waitFor();
+    expect(await viewer.getByRole("button", { name: /^(Run|Rename|Delete) / }).count()).toBe(0);
+    expect(await viewer.getByRole("switch").count()).toBe(0);
+
+    for (const [label, forbidden] of [
+      ["Agents", /New agent|Disable|Delete/],
+      ["Policies", /New policy|Edit |Delete /],
+      ["Environments", /New environment|Rename|Delete/],
+      ["Members", /Add member|Remove/],
+    ] as const) {
+      await nav(viewer, label);
+      await viewer.waitForLoadState("networkidle");
+      expect(await viewer.getByRole("button", { name: forbidden }).count(), label).toBe(0);
+    }
+    await viewerContext.close();
+  });
+
+  it("signs out", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/signin/);
+    await page.goto(`${orgPath}/overview`);
+    await page.waitForURL(/\/signin\?next=/);
+    expect(pageErrors).toEqual([]);
+  });
+});

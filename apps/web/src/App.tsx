@@ -1,0 +1,84 @@
+import { QueryClientProvider } from "@tanstack/react-query";
+import { lazy, Suspense, type ReactNode } from "react";
+import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
+import { ConfirmProvider } from "./components/Confirm";
+import { Loading } from "./components/States";
+import { ToastProvider } from "./components/Toast";
+import { GuestOnly, RequireAuth } from "./layout/AuthGate";
+import { HomeRedirect } from "./layout/HomeRedirect";
+import { NotFound } from "./layout/NotFound";
+import { OrgLayout } from "./layout/OrgLayout";
+import { queryClient } from "./lib/trpc";
+
+// Each screen is its own chunk: the first paint only needs the shell and the current page.
+const SignIn = lazy(() => import("./pages/auth/SignIn"));
+const SignUp = lazy(() => import("./pages/auth/SignUp"));
+const CreateOrg = lazy(() => import("./pages/orgs/CreateOrg"));
+const Overview = lazy(() => import("./pages/overview/Overview"));
+const Environments = lazy(() => import("./pages/environments/Environments"));
+const Connections = lazy(() => import("./pages/connections/Connections"));
+const ConnectionDetail = lazy(() => import("./pages/connections/ConnectionDetail"));
+const Tools = lazy(() => import("./pages/tools/Tools"));
+const Agents = lazy(() => import("./pages/agents/Agents"));
+const AgentDetail = lazy(() => import("./pages/agents/AgentDetail"));
+const Policies = lazy(() => import("./pages/policies/Policies"));
+const Runs = lazy(() => import("./pages/runs/Runs"));
+const RunDetail = lazy(() => import("./pages/runs/RunDetail"));
+const Audit = lazy(() => import("./pages/audit/Audit"));
+const Members = lazy(() => import("./pages/members/Members"));
+const Settings = lazy(() => import("./pages/settings/Settings"));
+
+function page(element: ReactNode) {
+  return <Suspense fallback={<Loading />}>{element}</Suspense>;
+}
+
+const router = createBrowserRouter([
+  {
+    element: <GuestOnly />,
+    children: [
+      { path: "/signin", element: page(<SignIn />) },
+      { path: "/signup", element: page(<SignUp />) },
+    ],
+  },
+  {
+    element: <RequireAuth />,
+    children: [
+      { path: "/", element: <HomeRedirect /> },
+      { path: "/orgs/new", element: page(<CreateOrg />) },
+      {
+        path: "/orgs/:orgId",
+        element: <OrgLayout />,
+        children: [
+          { index: true, element: <Navigate to="overview" replace /> },
+          { path: "overview", element: page(<Overview />) },
+          { path: "environments", element: page(<Environments />) },
+          { path: "connections", element: page(<Connections />) },
+          { path: "connections/:connectionId", element: page(<ConnectionDetail />) },
+          { path: "tools", element: page(<Tools />) },
+          { path: "agents", element: page(<Agents />) },
+          { path: "agents/:agentId", element: page(<AgentDetail />) },
+          { path: "policies", element: page(<Policies />) },
+          { path: "runs", element: page(<Runs />) },
+          { path: "runs/:runId", element: page(<RunDetail />) },
+          { path: "audit", element: page(<Audit />) },
+          { path: "members", element: page(<Members />) },
+          { path: "settings", element: page(<Settings />) },
+          { path: "*", element: <NotFound /> },
+        ],
+      },
+    ],
+  },
+  { path: "*", element: <NotFound /> },
+]);
+
+export function App() {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <ToastProvider>
+        <ConfirmProvider>
+          <RouterProvider router={router} />
+        </ConfirmProvider>
+      </ToastProvider>
+    </QueryClientProvider>
+  );
+}

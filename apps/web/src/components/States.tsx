@@ -1,0 +1,89 @@
+import type { ReactNode } from "react";
+import { errorInfo } from "../lib/errors";
+import { Button } from "./Button";
+
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <div className="state state--loading" role="status">
+      <span className="spinner" aria-hidden="true" />
+      <span>{label}</span>
+    </div>
+  );
+}
+
+export function EmptyState({
+  title,
+  children,
+  action,
+}: {
+  title: string;
+  children?: ReactNode;
+  action?: ReactNode;
+}) {
+  return (
+    <div className="state state--empty">
+      <div className="state__icon" aria-hidden="true">
+        ◇
+      </div>
+      <h3>{title}</h3>
+      {children ? <p>{children}</p> : null}
+      {action}
+    </div>
+  );
+}
+
+export function ErrorState({
+  error,
+  onRetry,
+  title = "Could not load this",
+}: {
+  error: unknown;
+  onRetry?: () => void;
+  title?: string;
+}) {
+  const info = errorInfo(error);
+  return (
+    <div className="state state--error" role="alert">
+      <h3>{title}</h3>
+      <p>{info.message}</p>
+      {info.requestId ? <p className="muted small">Request id: {info.requestId}</p> : null}
+      {onRetry ? (
+        <Button size="sm" onClick={onRetry}>
+          Try again
+        </Button>
+      ) : null}
+    </div>
+  );
+}
+
+/** A form-level error: the API's message, with its request id for support. */
+export function FormError({ error }: { error: unknown }) {
+  if (error === null || error === undefined) return null;
+  const info = errorInfo(error);
+  return (
+    <div className="alert alert--error" role="alert">
+      {info.message}
+      {info.requestId ? <span className="muted small"> (request {info.requestId})</span> : null}
+    </div>
+  );
+}
+
+export function PageHeader({
+  title,
+  description,
+  actions,
+}: {
+  title: ReactNode;
+  description?: ReactNode;
+  actions?: ReactNode;
+}) {
+  return (
+    <header className="page-header">
+      <div>
+        <h1>{title}</h1>
+        {description ? <p className="page-header__description">{description}</p> : null}
+      </div>
+      {actions ? <div className="page-header__actions">{actions}</div> : null}
+    </header>
+  );
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import {
+  absoluteUrl,
+  curlSnippet,
+  KEY_PLACEHOLDER,
+  mcpClientConfig,
+  serverKey,
+} from "./client-config";
+
+describe("agent client configuration", () => {
+  it("resolves relative endpoints against the current origin", () => {
+    expect(absoluteUrl("/mcp/agents/abc", "https://mcp.example.com")).toBe(
+      "https://mcp.example.com/mcp/agents/abc",
+    );
+    expect(absoluteUrl("http://other:3000/mcp", "https://mcp.example.com")).toBe(
+      "http://other:3000/mcp",
+    );
+  });
+
+  it("builds an mcpServers entry with the bearer key", () => {
+    const config = JSON.parse(
+      mcpClientConfig("Support Bot #1", "https://x.test/mcp/a", "mcpa_secret"),
+    ) as unknown;
+    expect(config).toEqual({
+      mcpServers: {
+        "support-bot-1": {
+          type: "http",
+          url: "https://x.test/mcp/a",
+          headers: { Authorization: "Bearer mcpa_secret" },
+        },
+      },
+    });
+    expect(mcpClientConfig("a", "u")).toContain(`Bearer ${KEY_PLACEHOLDER}`);
+  });
+
+  it("derives a usable server key from any name", () => {
+    expect(serverKey("  ")).toBe("mcp-agents");
+    expect(serverKey("Ünïcode")).toBe("n-code");
+  });
+
+  it("quotes the curl smoke test", () => {
+    const snippet = curlSnippet("https://x.test/mcp", "k");
+    expect(snippet).toContain("Authorization: Bearer k");
+    expect(snippet).toContain('"method":"initialize"');
+  });
+});

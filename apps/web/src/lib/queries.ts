@@ -1,0 +1,30 @@
+import { useQuery } from "@tanstack/react-query";
+import { trpc } from "./trpc";
+
+/*
+ * Lookup lists for pickers and for showing names instead of ids. One page of 200 covers real
+ * organizations; screens that list these resources page through them properly.
+ */
+const LOOKUP = 200;
+
+export function useEnvironments(orgId: string) {
+  return useQuery(trpc.environments.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+}
+
+export function useConnections(orgId: string) {
+  return useQuery(trpc.connections.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+}
+
+export function useAgents(orgId: string) {
+  return useQuery(trpc.agents.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+}
+
+export function useTools(orgId: string) {
+  return useQuery(trpc.tools.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+}
+
+export function nameById(
+  items: readonly { id: string; name: string }[] | undefined,
+): Map<string, string> {
+  return new Map((items ?? []).map((item) => [item.id, item.name]));
+}

@@ -1,0 +1,156 @@
+import { createAgentInput, type AGENT_STATUSES } from "@mcp/api/contracts";
+import { useMutation } from "@tanstack/react-query";
+import { useState, type SubmitEvent } from "react";
+import { Button } from "../../components/Button";
+import { Dialog } from "../../components/Dialog";
+import { Field } from "../../components/Field";
+import { FormError } from "../../components/States";
+import { useToast } from "../../components/Toast";
+import { useOrg } from "../../layout/org-context";
+import type { Agent } from "../../lib/api";
+import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
+import { useEnvironments } from "../../lib/queries";
+import { queryClient, trpc } from "../../lib/trpc";
+
+export function AgentFormDialog({
+  agent,
+  onClose,
+  onSaved,
+}: {
+  agent: Agent | null;
+  onClose: () => void;
+  onSaved?: (agent: Agent) => void;
+}) {
+  const { org } = useOrg();
+  const toast = useToast();
+  const environments = useEnvironments(org.id);
+  const [name, setName] = useState(agent?.name ?? "");
+  const [description, setDescription] = useState(agent?.description ?? "");
+  const [environmentId, setEnvironmentId] = useState(agent?.environment_id ?? "");
+  const [status, setStatus] = useState<(typeof AGENT_STATUSES)[number]>(agent?.status ?? "active");
+  const [errors, setErrors] = useState<FieldErrors>({});
+
+  const saved = async (result: Agent, verb: string) => {
+    await queryClient.invalidateQueries(trpc.agents.pathFilter());
+    toast(`${verb} ${result.name}`);
+    onSaved?.(result);
+    onClose();
+  };
+  const onError = (error: unknown) => {
+    setErrors(fieldErrorsOf(error));
+  };
+  const create = useMutation(
+    trpc.agents.create.mutationOptions({
+      onSuccess: (result) => saved(result, "Created"),
+      onError,
+    }),
+  );
+  const update = useMutation(
+    trpc.agents.update.mutationOptions({ onSuccess: (result) => saved(result, "Saved"), onError }),
+  );
+  const mutation = agent ? update : create;
+
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const parsed = validate(createAgentInput, {
+      name,
+      description,
+      environment_id: environmentId === "" ? null : environmentId,
+      status,
+    });
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      return;
+    }
+    setErrors({});
+    if (agent) update.mutate({ id: agent.id, ...parsed.data });
+    else create.mutate({ org_id: org.id, ...parsed.data });
+  };
+
+  return (
+    <Dialog
+      open
+      onClose={onClose}
+      title={agent ? `Edit ${agent.name}` : "New agent"}
+      description="An agent is an MCP client (an AI assistant, a job) with its own keys, endpoint and policies."
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button type="submit" form="agent-form" variant="primary" busy={mutation.isPending}>
+            {agent ? "Save" : "Create agent"}
+          </Button>
+        </>
+      }
+    >
+      <form id="agent-form" onSubmit={submit} noValidate>
+        <FormError error={mutation.error} />
+        <Field label="Name" error={errors.name} required>
+          {(props) => (
+            <input
+              {...props}
+              className="input"
+              value={name}
+              autoFocus
+              onChange={(event) => {
+                setName(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Field label="Description" error={errors.description}>
+          {(props) => (
+            <textarea
+              {...props}
+              className="input"
+              rows={2}
+              value={description}
+              onChange={(event) => {
+                setDescription(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <div className="form-row">
+          <Field
+            label="Environment"
+            error={errors.environment_id}
+            hint="Limits the agent to tools of this environment's connections."
+          >
+            {(props) => (
+              <select
+                {...props}
+                className="input"
+                value={environmentId}
+                onChange={(event) => {
+                  setEnvironmentId(event.target.value);
+                }}
+              >
+                <option value="">Any environment</option>
+                {environments.data?.results.map((environment) => (
+                  <option key={environment.id} value={environment.id}>
+                    {environment.name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Status" error={errors.status}>
+            {(props) => (
+              <select
+                {...props}
+                className="input"
+                value={status}
+                onChange={(event) => {
+                  setStatus(event.target.value === "disabled" ? "disabled" : "active");
+                }}
+              >
+                <option value="active">Active</option>
+                <option value="disabled">Disabled</option>
+              </select>
+            )}
+          </Field>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,262 @@
+import { addMemberInput, ORG_ROLES, type OrgRole } from "@mcp/api/contracts";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState, type SubmitEvent } from "react";
+import { Badge } from "../../components/Badge";
+import { Button } from "../../components/Button";
+import { useConfirm } from "../../components/Confirm";
+import { Field } from "../../components/Field";
+import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
+import { useToast } from "../../components/Toast";
+import { useMe } from "../../layout/AuthGate";
+import { useOrg } from "../../layout/org-context";
+import type { Member } from "../../lib/api";
+import { errorInfo, fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
+import { formatDateTime } from "../../lib/format";
+import { queryClient, trpc, trpcClient } from "../../lib/trpc";
+
+const ROLE_HELP: Record<OrgRole, string> = {
+  owner: "Everything, including members and deleting the organization",
+  admin: "Manages connections, tools, agents, policies and environments",
+  member: "Reads everything and runs tools",
+  viewer: "Read-only",
+};
+
+function isRole(value: string): value is OrgRole {
+  return ORG_ROLES.some((role) => role === value);
+}
+
+export default function Members() {
+  const { org, can } = useOrg();
+  const me = useMe();
+  const confirm = useConfirm();
+  const toast = useToast();
+  const list = useQuery(trpc.orgs.members.list.queryOptions({ org_id: org.id, limit: 200 }));
+  const isOwner = can("owner");
+
+  const changeRole = useMutation(
+    trpc.orgs.members.update.mutationOptions({
+      onSuccess: async (member) => {
+        toast(`${member.email} is now ${member.role}`);
+        await queryClient.invalidateQueries(trpc.orgs.members.pathFilter());
+        // Changing one's own role changes what this session may do.
+        if (member.user_id === me.data?.id)
+          await queryClient.invalidateQueries(trpc.orgs.pathFilter());
+      },
+      onError: (error) => {
+        toast(errorInfo(error).message, "error");
+      },
+    }),
+  );
+
+  const remove = (member: Member) => {
+    const self = member.user_id === me.data?.id;
+    confirm({
+      title: self ? "Leave this organization?" : `Remove ${member.email}?`,
+      body: self
+        ? "You lose access to this organization at once."
+        : "They lose access to this organization at once. Their past actions stay in the audit log.",
+      confirmLabel: self ? "Leave" : "Remove member",
+      action: async () => {
+        await trpcClient.orgs.members.remove.mutate({ org_id: org.id, user_id: member.user_id });
+        await queryClient.invalidateQueries(trpc.orgs.members.pathFilter());
+        toast(`Removed ${member.email}`);
+        if (self) await queryClient.invalidateQueries(trpc.orgs.pathFilter());
+      },
+    });
+  };
+
+  return (
+    <div className="page">
+      <PageHeader
+        title="Members"
+        description="People with access to this organization, and what they may do."
+      />
+      {isOwner ? <InviteForm /> : null}
+      {list.isPending ? (
+        <Loading />
+      ) : list.isError ? (
+        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
+      ) : list.data.results.length === 0 ? (
+        <EmptyState title="No members" />
+      ) : (
+        <div className="card card--flush">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Member</th>
+                <th scope="col">Role</th>
+                <th scope="col">Since</th>
+                {isOwner ? (
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                ) : null}
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.results.map((member) => {
+                const name = [member.first_name, member.last_name].filter(Boolean).join(" ");
+                return (
+                  <tr key={member.user_id}>
+                    <td>
+                      <div className="strong">
+                        {name || member.email}{" "}
+                        {member.user_id === me.data?.id ? <Badge tone="blue">you</Badge> : null}
+                      </div>
+                      {name ? <div className="muted small">{member.email}</div> : null}
+                    </td>
+                    <td>
+                      {isOwner ? (
+                        <>
+                          <label className="sr-only" htmlFor={`role-${member.user_id}`}>
+                            Role of {member.email}
+                          </label>
+                          <select
+                            id={`role-${member.user_id}`}
+                            className="input input--compact"
+                            value={member.role}
+                            disabled={
+                              changeRole.isPending &&
+                              changeRole.variables.user_id === member.user_id
+                            }
+                            onChange={(event) => {
+                              const role = event.target.value;
+                              if (isRole(role))
+                                changeRole.mutate({
+                                  org_id: org.id,
+                                  user_id: member.user_id,
+                                  role,
+                                });
+                            }}
+                          >
+                            {ORG_ROLES.map((role) => (
+                              <option key={role} value={role}>
+                                {role}
+                              </option>
+                            ))}
+                          </select>
+                        </>
+                      ) : (
+                        <Badge
+                          tone={member.role === "owner" ? "violet" : "neutral"}
+                          title={ROLE_HELP[member.role]}
+                        >
+                          {member.role}
+                        </Badge>
+                      )}
+                    </td>
+                    <td>{formatDateTime(member.created_at)}</td>
+                    {isOwner ? (
+                      <td className="table__actions">
+                        <Button
+                          size="sm"
+                          variant="ghost"
+                          className="text-danger"
+                          aria-label={`Remove ${member.email}`}
+                          onClick={() => {
+                            remove(member);
+                          }}
+                        >
+                          Remove
+                        </Button>
+                      </td>
+                    ) : null}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <section className="card" aria-labelledby="roles-title">
+        <h2 id="roles-title">Roles</h2>
+        <dl className="dl">
+          {ORG_ROLES.map((role) => (
+            <div key={role} className="dl__row">
+              <dt>
+                <Badge tone={role === "owner" ? "violet" : "neutral"}>{role}</Badge>
+              </dt>
+              <dd>{ROLE_HELP[role]}</dd>
+            </div>
+          ))}
+        </dl>
+      </section>
+    </div>
+  );
+}
+
+function InviteForm() {
+  const { org } = useOrg();
+  const toast = useToast();
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState<OrgRole>("member");
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const add = useMutation(
+    trpc.orgs.members.add.mutationOptions({
+      onSuccess: async (member) => {
+        toast(`Added ${member.email} as ${member.role}`);
+        setEmail("");
+        await queryClient.invalidateQueries(trpc.orgs.members.pathFilter());
+      },
+      onError: (error) => {
+        setErrors(fieldErrorsOf(error));
+      },
+    }),
+  );
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const parsed = validate(addMemberInput, { email, role });
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      return;
+    }
+    setErrors({});
+    add.mutate({ org_id: org.id, ...parsed.data });
+  };
+  return (
+    <form className="card" onSubmit={submit} noValidate aria-labelledby="invite-title">
+      <h2 id="invite-title">Add a member</h2>
+      <p className="muted small">
+        They need an account on this platform already; they can sign up with the same email.
+      </p>
+      <FormError error={add.error} />
+      <div className="form-row form-row--end">
+        <Field label="Email" error={errors.email} required>
+          {(props) => (
+            <input
+              {...props}
+              className="input"
+              type="email"
+              autoComplete="off"
+              value={email}
+              onChange={(event) => {
+                setEmail(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Field label="Role" error={errors.role}>
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={role}
+              onChange={(event) => {
+                if (isRole(event.target.value)) setRole(event.target.value);
+              }}
+            >
+              {ORG_ROLES.map((option) => (
+                <option key={option} value={option}>
+                  {option}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Button type="submit" variant="primary" busy={add.isPending}>
+          Add member
+        </Button>
+      </div>
+    </form>
+  );
+}

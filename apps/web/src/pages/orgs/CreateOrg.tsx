@@ -1,0 +1,102 @@
+import { createOrgInput } from "@mcp/api/contracts";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState, type SubmitEvent } from "react";
+import { Link, useNavigate } from "react-router";
+import { Button } from "../../components/Button";
+import { Field } from "../../components/Field";
+import { FormError } from "../../components/States";
+import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
+import { queryClient, trpc } from "../../lib/trpc";
+
+export default function CreateOrg() {
+  const [name, setName] = useState("");
+  const [slug, setSlug] = useState("");
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const navigate = useNavigate();
+  const orgs = useQuery(trpc.orgs.list.queryOptions({ limit: 200 }));
+
+  const create = useMutation(
+    trpc.orgs.create.mutationOptions({
+      onSuccess: async (org) => {
+        await queryClient.invalidateQueries(trpc.orgs.list.pathFilter());
+        await navigate(`/orgs/${org.id}/overview`);
+      },
+      onError: (error) => {
+        setErrors(fieldErrorsOf(error));
+      },
+    }),
+  );
+
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const parsed = validate(createOrgInput, { name, slug: slug.trim() === "" ? undefined : slug });
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      return;
+    }
+    setErrors({});
+    create.mutate(parsed.data);
+  };
+
+  const hasOrgs = (orgs.data?.results.length ?? 0) > 0;
+  return (
+    <main className="auth">
+      <div className="auth__brand">
+        <span className="logo" aria-hidden="true">
+          M
+        </span>
+        MCP Agents Platform
+      </div>
+      <form
+        className="card auth__card"
+        onSubmit={submit}
+        noValidate
+        aria-labelledby="create-org-title"
+      >
+        <h1 id="create-org-title">Create an organization</h1>
+        <p className="muted">
+          Organizations hold your connections, tools, agents and policies. You will be its owner.
+        </p>
+        <FormError error={create.error} />
+        <Field label="Name" error={errors.name} required>
+          {(props) => (
+            <input
+              {...props}
+              className="input"
+              value={name}
+              autoFocus
+              onChange={(event) => {
+                setName(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Field
+          label="Slug"
+          error={errors.slug}
+          hint="Optional; derived from the name when left empty."
+        >
+          {(props) => (
+            <input
+              {...props}
+              className="input mono"
+              value={slug}
+              placeholder="acme"
+              onChange={(event) => {
+                setSlug(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Button type="submit" variant="primary" busy={create.isPending} className="btn--block">
+          Create organization
+        </Button>
+        {hasOrgs ? (
+          <p className="auth__switch">
+            <Link to="/">Back to my organizations</Link>
+          </p>
+        ) : null}
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,165 @@
+import { useMutation } from "@tanstack/react-query";
+import { useState, type SubmitEvent } from "react";
+import { Badge, StatusBadge } from "../../components/Badge";
+import { Button } from "../../components/Button";
+import { Field } from "../../components/Field";
+import { FormError } from "../../components/States";
+import { useOrg } from "../../layout/org-context";
+import { asJsonObject, type PolicyDecision } from "../../lib/api";
+import { type FieldErrors } from "../../lib/errors";
+import { useAgents, useTools } from "../../lib/queries";
+import { parseRawJson } from "../../lib/schema-form/draft";
+import { trpc } from "../../lib/trpc";
+
+/** Dry-runs the policy engine: what would happen if this agent called this tool with this input. */
+export function EvaluatePanel() {
+  const { org } = useOrg();
+  const agents = useAgents(org.id);
+  const tools = useTools(org.id);
+  const [agentId, setAgentId] = useState("");
+  const [toolId, setToolId] = useState("");
+  const [input, setInput] = useState("{}");
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const evaluate = useMutation(trpc.policies.evaluate.mutationOptions());
+
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const found: FieldErrors = {};
+    if (toolId === "") found.tool_id = "Choose a tool";
+    const parsed = parseRawJson(input);
+    const value = asJsonObject(parsed.value);
+    if (parsed.issues[0]) found.input = parsed.issues[0].message;
+    setErrors(found);
+    if (Object.keys(found).length > 0 || value === null) return;
+    evaluate.mutate({
+      org_id: org.id,
+      agent_id: agentId === "" ? null : agentId,
+      tool_id: toolId,
+      input: value,
+    });
+  };
+
+  return (
+    <section className="card" aria-labelledby="evaluate-title">
+      <h2 id="evaluate-title">Evaluate</h2>
+      <p className="muted small">Check which policies apply to a call, without running the tool.</p>
+      <form onSubmit={submit} noValidate className="stack">
+        <Field label="Agent">
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={agentId}
+              onChange={(event) => {
+                setAgentId(event.target.value);
+              }}
+            >
+              <option value="">No agent</option>
+              {agents.data?.results.map((agent) => (
+                <option key={agent.id} value={agent.id}>
+                  {agent.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Tool" error={errors.tool_id} required>
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={toolId}
+              onChange={(event) => {
+                setToolId(event.target.value);
+              }}
+            >
+              <option value="">— choose a tool —</option>
+              {tools.data?.results.map((tool) => (
+                <option key={tool.id} value={tool.id}>
+                  {tool.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Input (JSON)" error={errors.input}>
+          {(props) => (
+            <textarea
+              {...props}
+              className="input mono"
+              rows={4}
+              spellCheck={false}
+              value={input}
+              onChange={(event) => {
+                setInput(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Button type="submit" variant="primary" busy={evaluate.isPending}>
+          Evaluate
+        </Button>
+      </form>
+      <FormError error={evaluate.error} />
+      {evaluate.data ? <DecisionView decision={evaluate.data} /> : null}
+    </section>
+  );
+}
+
+export function DecisionView({ decision }: { decision: PolicyDecision }) {
+  return (
+    <div
+      className={`result ${decision.allowed ? "result--ok" : "result--error"}`}
+      role="status"
+      data-testid="decision"
+    >
+      <div className="decision__head">
+        <StatusBadge status={decision.allowed ? "allow" : "deny"} />
+        <strong>{decision.allowed ? "Allowed" : "Denied"}</strong>
+      </div>
+      <p>{decision.reason}</p>
+      {decision.matched.length > 0 ? (
+        <>
+          <h4 className="small-heading">Matched policies</h4>
+          <ul className="plain">
+            {decision.matched.map((match) => (
+              <li key={match.policy_id}>
+                <Badge tone={match.effect === "allow" ? "green" : "red"}>{match.effect}</Badge>{" "}
+                {match.name}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        <p className="muted small">No policy matched.</p>
+      )}
+      {decision.input_mismatches.length > 0 ? (
+        <>
+          <h4 className="small-heading">Input conditions not met</h4>
+          <ul className="plain">
+            {decision.input_mismatches.map((mismatch) => (
+              <li key={mismatch.policy_id}>
+                <strong>{mismatch.name}</strong>:{" "}
+                {mismatch.issues
+                  .map((issue) => `${issue.path.join(".") || "(input)"} ${issue.message}`)
+                  .join("; ")}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {decision.rate_limited_by.length > 0 ? (
+        <>
+          <h4 className="small-heading">Rate limited by</h4>
+          <ul className="plain">
+            {decision.rate_limited_by.map((limit) => (
+              <li key={limit.policy_id}>
+                {limit.name}: {limit.max_calls} calls per {limit.per_seconds} s
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </div>
+  );
+}

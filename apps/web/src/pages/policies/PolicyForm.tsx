@@ -1,0 +1,296 @@
+import { createPolicyInput, POLICY_EFFECTS } from "@mcp/api/contracts";
+import { useMutation } from "@tanstack/react-query";
+import { useId, useState, type SubmitEvent } from "react";
+import { Button } from "../../components/Button";
+import { Dialog } from "../../components/Dialog";
+import { Checkbox, Field } from "../../components/Field";
+import { FormError } from "../../components/States";
+import { useToast } from "../../components/Toast";
+import { useOrg } from "../../layout/org-context";
+import type { Policy } from "../../lib/api";
+import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
+import { pretty } from "../../lib/format";
+import { useAgents, useEnvironments, useTools } from "../../lib/queries";
+import { isRecord } from "../../lib/schema-form/schema";
+import { queryClient, trpc } from "../../lib/trpc";
+
+type Effect = (typeof POLICY_EFFECTS)[number];
+
+/** Parses the optional JSON Schema text; an empty box means "no input condition". */
+export function parseSchemaText(
+  text: string,
+): { value: Record<string, unknown> | null } | { error: string } {
+  if (text.trim() === "") return { value: null };
+  try {
+    const value: unknown = JSON.parse(text);
+    if (!isRecord(value)) return { error: "Must be a JSON object (a JSON Schema)" };
+    return { value };
+  } catch (error) {
+    return { error: `Invalid JSON: ${error instanceof Error ? error.message : "parse error"}` };
+  }
+}
+
+export function PolicyFormDialog({
+  policy,
+  onClose,
+}: {
+  policy: Policy | null;
+  onClose: () => void;
+}) {
+  const { org } = useOrg();
+  const toast = useToast();
+  const agents = useAgents(org.id);
+  const tools = useTools(org.id);
+  const environments = useEnvironments(org.id);
+  const datalistId = useId();
+
+  const [name, setName] = useState(policy?.name ?? "");
+  const [description, setDescription] = useState(policy?.description ?? "");
+  const [effect, setEffect] = useState<Effect>(policy?.effect ?? "allow");
+  const [agentId, setAgentId] = useState(policy?.agent_id ?? "");
+  const [toolPattern, setToolPattern] = useState(policy?.tool_pattern ?? "*");
+  const [environmentId, setEnvironmentId] = useState(policy?.environment_id ?? "");
+  const [schemaText, setSchemaText] = useState(
+    policy?.input_schema ? pretty(policy.input_schema) : "",
+  );
+  const [limited, setLimited] = useState((policy?.rate_limit ?? null) !== null);
+  const [maxCalls, setMaxCalls] = useState(String(policy?.rate_limit?.max_calls ?? 60));
+  const [perSeconds, setPerSeconds] = useState(String(policy?.rate_limit?.per_seconds ?? 60));
+  const [enabled, setEnabled] = useState(policy?.enabled ?? true);
+  const [errors, setErrors] = useState<FieldErrors>({});
+
+  const saved = async (result: Policy, verb: string) => {
+    await queryClient.invalidateQueries(trpc.policies.pathFilter());
+    toast(`${verb} ${result.name}`);
+    onClose();
+  };
+  const onError = (error: unknown) => {
+    setErrors(fieldErrorsOf(error));
+  };
+  const create = useMutation(
+    trpc.policies.create.mutationOptions({
+      onSuccess: (result) => saved(result, "Created"),
+      onError,
+    }),
+  );
+  const update = useMutation(
+    trpc.policies.update.mutationOptions({
+      onSuccess: (result) => saved(result, "Saved"),
+      onError,
+    }),
+  );
+  const mutation = policy ? update : create;
+
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const schema = parseSchemaText(schemaText);
+    const parsed = validate(createPolicyInput, {
+      name,
+      description,
+      effect,
+      agent_id: agentId === "" ? null : agentId,
+      tool_pattern: toolPattern,
+      environment_id: environmentId === "" ? null : environmentId,
+      input_schema: "value" in schema ? schema.value : null,
+      rate_limit: limited ? { max_calls: Number(maxCalls), per_seconds: Number(perSeconds) } : null,
+      enabled,
+    });
+    const found = parsed.ok ? {} : { ...parsed.errors };
+    if ("error" in schema) found.input_schema = schema.error;
+    if (!parsed.ok || "error" in schema) {
+      setErrors(found);
+      return;
+    }
+    setErrors({});
+    if (policy) update.mutate({ id: policy.id, ...parsed.data });
+    else create.mutate({ org_id: org.id, ...parsed.data });
+  };
+
+  return (
+    <Dialog
+      open
+      onClose={onClose}
+      size="lg"
+      title={policy ? `Edit ${policy.name}` : "New policy"}
+      description="Deny wins over allow. A tool call is allowed only when an enabled allow policy matches and no deny policy does."
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button type="submit" form="policy-form" variant="primary" busy={mutation.isPending}>
+            {policy ? "Save" : "Create policy"}
+          </Button>
+        </>
+      }
+    >
+      <form id="policy-form" onSubmit={submit} noValidate className="stack">
+        <FormError error={mutation.error} />
+        <div className="form-row">
+          <Field label="Name" error={errors.name} required>
+            {(props) => (
+              <input
+                {...props}
+                className="input"
+                value={name}
+                autoFocus
+                onChange={(event) => {
+                  setName(event.target.value);
+                }}
+              />
+            )}
+          </Field>
+          <fieldset className="field">
+            <legend className="field__label">Effect</legend>
+            <div className="radio-row">
+              {POLICY_EFFECTS.map((option) => (
+                <label key={option} className="radio">
+                  <input
+                    type="radio"
+                    name="policy-effect"
+                    value={option}
+                    checked={effect === option}
+                    onChange={() => {
+                      setEffect(option);
+                    }}
+                  />
+                  {option === "allow" ? "Allow" : "Deny"}
+                </label>
+              ))}
+            </div>
+          </fieldset>
+        </div>
+        <Field label="Description" error={errors.description}>
+          {(props) => (
+            <input
+              {...props}
+              className="input"
+              value={description}
+              onChange={(event) => {
+                setDescription(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <div className="form-row">
+          <Field label="Agent" error={errors.agent_id}>
+            {(props) => (
+              <select
+                {...props}
+                className="input"
+                value={agentId}
+                onChange={(event) => {
+                  setAgentId(event.target.value);
+                }}
+              >
+                <option value="">Any agent (and runs without one)</option>
+                {agents.data?.results.map((agent) => (
+                  <option key={agent.id} value={agent.id}>
+                    {agent.name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Environment" error={errors.environment_id}>
+            {(props) => (
+              <select
+                {...props}
+                className="input"
+                value={environmentId}
+                onChange={(event) => {
+                  setEnvironmentId(event.target.value);
+                }}
+              >
+                <option value="">Any environment</option>
+                {environments.data?.results.map((environment) => (
+                  <option key={environment.id} value={environment.id}>
+                    {environment.name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+        <Field
+          label="Tool pattern"
+          error={errors.tool_pattern}
+          required
+          hint="A glob over exposed tool names (github_*, *), or a tool's id."
+        >
+          {(props) => (
+            <>
+              <input
+                {...props}
+                className="input mono"
+                list={datalistId}
+                value={toolPattern}
+                onChange={(event) => {
+                  setToolPattern(event.target.value);
+                }}
+              />
+              <datalist id={datalistId}>
+                {tools.data?.results.map((tool) => (
+                  <option key={tool.id} value={tool.name} />
+                ))}
+              </datalist>
+            </>
+          )}
+        </Field>
+        <Field
+          label="Input condition (JSON Schema)"
+          error={errors.input_schema}
+          hint="Optional. The policy only matches calls whose arguments satisfy this schema."
+        >
+          {(props) => (
+            <textarea
+              {...props}
+              className="input mono"
+              rows={4}
+              spellCheck={false}
+              placeholder='{"type": "object", "properties": {"repo": {"const": "acme/docs"}}, "required": ["repo"]}'
+              value={schemaText}
+              onChange={(event) => {
+                setSchemaText(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Checkbox label="Rate limit matching calls" checked={limited} onChange={setLimited} />
+        {limited ? (
+          <div className="form-row">
+            <Field
+              label="Max calls"
+              error={errors["rate_limit.max_calls"] ?? errors.rate_limit}
+              required
+            >
+              {(props) => (
+                <input
+                  {...props}
+                  className="input input--number"
+                  inputMode="numeric"
+                  value={maxCalls}
+                  onChange={(event) => {
+                    setMaxCalls(event.target.value);
+                  }}
+                />
+              )}
+            </Field>
+            <Field label="Per seconds" error={errors["rate_limit.per_seconds"]} required>
+              {(props) => (
+                <input
+                  {...props}
+                  className="input input--number"
+                  inputMode="numeric"
+                  value={perSeconds}
+                  onChange={(event) => {
+                    setPerSeconds(event.target.value);
+                  }}
+                />
+              )}
+            </Field>
+          </div>
+        ) : null}
+        <Checkbox label="Enabled" checked={enabled} onChange={setEnabled} />
+      </form>
+    </Dialog>
+  );
+}

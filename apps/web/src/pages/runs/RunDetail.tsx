@@ -1,0 +1,113 @@
+import { useQuery } from "@tanstack/react-query";
+import { Link, useParams } from "react-router";
+import { StatusBadge } from "../../components/Badge";
+import { DecisionSummary } from "../../components/RunOutcome";
+import { ErrorState, Loading, PageHeader } from "../../components/States";
+import { ToolResult } from "../../components/ToolResult";
+import { useOrg } from "../../layout/org-context";
+import { formatDateTime, formatDuration, pretty } from "../../lib/format";
+import { nameById, useAgents } from "../../lib/queries";
+import { trpc } from "../../lib/trpc";
+
+export default function RunDetail() {
+  const { runId = "" } = useParams();
+  const { org, path } = useOrg();
+  const agents = useAgents(org.id);
+  const run = useQuery({
+    ...trpc.runs.get.queryOptions({ id: runId }),
+    refetchInterval: (query) => (query.state.data?.status === "running" ? 2000 : false),
+  });
+
+  if (run.isPending) return <Loading />;
+  if (run.isError) {
+    return (
+      <div className="page">
+        <ErrorState error={run.error} onRetry={() => void run.refetch()} />
+      </div>
+    );
+  }
+  const r = run.data;
+  const agentName = r.agent_id
+    ? (nameById(agents.data?.results).get(r.agent_id) ?? "deleted agent")
+    : null;
+
+  return (
+    <div className="page">
+      <nav className="breadcrumbs" aria-label="Breadcrumb">
+        <Link to={path("runs")}>Runs</Link> /{" "}
+        <span aria-current="page" className="mono">
+          {r.id.slice(0, 8)}
+        </span>
+      </nav>
+      <PageHeader
+        title={
+          <>
+            <span className="mono">{r.tool_name}</span> <StatusBadge status={r.status} />
+          </>
+        }
+        description={`Started ${formatDateTime(r.started_at)}`}
+      />
+      <div className="grid grid--2">
+        <section className="card" aria-labelledby="run-summary">
+          <h2 id="run-summary">Summary</h2>
+          <dl className="dl">
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={r.status} />
+            </dd>
+            <dt>Tool</dt>
+            <dd className="mono">
+              {r.tool_id ? (
+                <Link to={`${path("tools")}?q=${encodeURIComponent(r.tool_name)}`}>
+                  {r.tool_name}
+                </Link>
+              ) : (
+                r.tool_name
+              )}
+            </dd>
+            <dt>Agent</dt>
+            <dd>{r.agent_id ? <Link to={path("agents", r.agent_id)}>{agentName}</Link> : "—"}</dd>
+            <dt>Started</dt>
+            <dd>{formatDateTime(r.started_at)}</dd>
+            <dt>Finished</dt>
+            <dd>{r.finished_at ? formatDateTime(r.finished_at) : "still running"}</dd>
+            <dt>Duration</dt>
+            <dd>{formatDuration(r.duration_ms)}</dd>
+            <dt>Triggered by</dt>
+            <dd className="mono small">{pretty(r.triggered_by)}</dd>
+          </dl>
+        </section>
+        <section className="card" aria-labelledby="run-decision">
+          <h2 id="run-decision">Policy decision</h2>
+          <p>
+            <DecisionSummary decision={r.decision} />
+          </p>
+          {r.decision ? (
+            <details>
+              <summary>Full decision</summary>
+              <pre className="code">{pretty(r.decision)}</pre>
+            </details>
+          ) : null}
+        </section>
+      </div>
+      {r.error ? (
+        <section className="result result--error" role="alert">
+          <strong>Error</strong>
+          <p className="mono wrap">{r.error}</p>
+        </section>
+      ) : null}
+      <section className="card" aria-labelledby="run-input">
+        <h2 id="run-input">Input</h2>
+        <pre className="code">{pretty(r.input) || "{}"}</pre>
+      </section>
+      <section className="card" aria-labelledby="run-output">
+        <h2 id="run-output">Output</h2>
+        {r.status === "running" ? (
+          <Loading label="Waiting for the tool…" />
+        ) : (
+          <ToolResult output={r.output} truncated={r.output_truncated} />
+        )}
+      </section>
+    </div>
+  );
+}
