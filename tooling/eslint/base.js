@@ -6,7 +6,9 @@ import tseslint from "typescript-eslint";
  * app's env.ts so configuration is validated in one place.
  */
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/.data/**", "**/drizzle/**", "**/*.config.*"] },
+  {
+    ignores: ["**/dist/**", "**/node_modules/**", "**/.data/**", "**/drizzle/**", "**/*.config.*"],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
@@ -18,14 +20,24 @@ export default tseslint.config(
         { prefer: "type-imports", fixStyle: "separate-type-imports" },
       ],
       "@typescript-eslint/no-non-null-assertion": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
-      "@typescript-eslint/no-unnecessary-condition": ["error", { allowConstantLoopConditions: true }],
+      "@typescript-eslint/no-unnecessary-condition": [
+        "error",
+        { allowConstantLoopConditions: true },
+      ],
       "@typescript-eslint/consistent-type-definitions": "off",
       "@typescript-eslint/no-extraneous-class": "off",
       "no-restricted-properties": [
         "error",
-        { object: "process", property: "env", message: "Read configuration through the app's env.ts." },
+        {
+          object: "process",
+          property: "env",
+          message: "Read configuration through the app's env.ts.",
+        },
       ],
     },
   },

@@ -24,12 +24,17 @@ function ensureChromium() {
   if (existsSync("/usr/bin/chromium") || process.env.SKIP_E2E === "1") return;
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!isRoot || spawnSync("which", ["apt-get"]).status !== 0) {
-    console.error("Browser tests need Debian's chromium: apt-get install -y chromium (or set SKIP_E2E=1).");
+    console.error(
+      "Browser tests need Debian's chromium: apt-get install -y chromium (or set SKIP_E2E=1).",
+    );
     process.exit(1);
   }
   console.log("\n> apt-get install -y chromium");
   for (const args of [["update"], ["install", "-y", "--no-install-recommends", "chromium"]]) {
-    const result = spawnSync("apt-get", args, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    const result = spawnSync("apt-get", args, {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
     if (result.status !== 0) process.exit(result.status ?? 1);
   }
 }
@@ -39,7 +44,10 @@ ensureDependencies();
 
 if (command === "start") {
   run(["--filter", "@mcp/web", "build"]);
-  const child = spawn("npx", [...PNPM, "--filter", "@mcp/server", "start"], { cwd: root, stdio: "inherit" });
+  const child = spawn("npx", [...PNPM, "--filter", "@mcp/server", "start"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
   child.on("exit", (code) => process.exit(code ?? 0));
 } else if (command === "test") {

@@ -1,14 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
-import { appRouter, createContext, createOpenApiDocument, createRestHandler, toWireError, type ApiDeps } from "@mcp/api";
+import {
+  appRouter,
+  createContext,
+  createOpenApiDocument,
+  createRestHandler,
+  toWireError,
+  type ApiDeps,
+} from "@mcp/api";
 import { createDemoMcpFetchHandler } from "@mcp/demo-mcp-server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SESSION_COOKIE_NAME, type DatabaseHandle, type McpRuntime } from "@mcp/core";
+import { mountApiDocs } from "./api-docs";
 import { createGateway } from "./gateway";
 import type { Logger } from "./logger";
 
@@ -50,7 +59,8 @@ function clientIp(c: HonoContext<Env>, trustProxy: boolean): string | null {
  */
 function isCrossSiteCookieMutation(req: Request, allowedOrigins: Set<string>): boolean {
   const header = (name: string) => req.headers.get(name);
-  if (!UNSAFE_METHODS.has(req.method) && !new URL(req.url).pathname.startsWith("/trpc")) return false;
+  if (!UNSAFE_METHODS.has(req.method) && !new URL(req.url).pathname.startsWith("/trpc"))
+    return false;
   if (header("authorization")) return false;
   if (!header("cookie")?.includes(`${SESSION_COOKIE_NAME}=`)) return false;
   if (header("sec-fetch-site") === "cross-site") return true;
@@ -94,19 +104,25 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.onError((error, c) => {
     const requestId = c.get("requestId");
     logger.error({ request_id: requestId, err: error }, "unhandled error");
-    return c.json({ code: "INTERNAL_SERVER_ERROR", message: "Internal server error", request_id: requestId }, 500);
+    return c.json(
+      { code: "INTERNAL_SERVER_ERROR", message: "Internal server error", request_id: requestId },
+      500,
+    );
   });
 
   app.use("*", async (c, next) => {
     if (isCrossSiteCookieMutation(c.req.raw, allowedOrigins)) {
       return c.json(
-        { code: "FORBIDDEN", message: "Cross-site request refused (Origin check)", request_id: c.get("requestId") },
+        {
+          code: "FORBIDDEN",
+          message: "Cross-site request refused (Origin check)",
+          request_id: c.get("requestId"),
+        },
         403,
       );
     }
     await next();
   });
-
 
   app.get("/healthz", async (c) => {
     try {
@@ -139,10 +155,19 @@ export function createApp(options: AppOptions): Hono<Env> {
       req: c.req.raw,
       router: appRouter,
       createContext: ({ req, resHeaders }) =>
-        createContext(deps, { req, resHeaders, requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy), surface: "trpc" }),
+        createContext(deps, {
+          req,
+          resHeaders,
+          requestId: c.get("requestId"),
+          ip: clientIp(c, options.trustProxy),
+          surface: "trpc",
+        }),
       onError: ({ error, path }) => {
         if (toWireError(error).status >= 500) {
-          logger.error({ request_id: c.get("requestId"), path, err: error.cause ?? error }, "procedure failed");
+          logger.error(
+            { request_id: c.get("requestId"), path, err: error.cause ?? error },
+            "procedure failed",
+          );
         }
       },
     }),
@@ -150,9 +175,12 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   let openApiDocument: unknown;
   app.get("/api/v1/openapi.json", (c) => {
-    openApiDocument ??= createOpenApiDocument(`${options.publicUrl ?? new URL(c.req.url).origin}/api/v1`);
+    openApiDocument ??= createOpenApiDocument(
+      `${options.publicUrl ?? new URL(c.req.url).origin}/api/v1`,
+    );
     return c.json(openApiDocument);
   });
+  mountApiDocs(app);
 
   const rest = createRestHandler({
     router: appRouter,
@@ -163,7 +191,9 @@ export function createApp(options: AppOptions): Hono<Env> {
       logger.error({ request_id: info.requestId, path: info.path, err: error }, "request failed");
     },
   });
-  app.all("/api/v1/*", (c) => rest(c.req.raw, { requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy) }));
+  app.all("/api/v1/*", (c) =>
+    rest(c.req.raw, { requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy) }),
+  );
 
   const gateway = createGateway({
     db: database.db,
@@ -172,9 +202,18 @@ export function createApp(options: AppOptions): Hono<Env> {
     publicUrl: options.publicUrl,
     maxBodyBytes: options.maxBodyBytes,
   });
-  app.all("/mcp/:agentId", (c) =>
-    gateway(c.req.raw, { agentId: c.req.param("agentId"), ip: clientIp(c, options.trustProxy), requestId: c.get("requestId") }),
-  );
+  app.all("/mcp/:agentId", (c) => {
+    const node = c.env as Partial<HttpBindings> | undefined;
+    return gateway(c.req.raw, {
+      agentId: c.req.param("agentId"),
+      ip: clientIp(c, options.trustProxy),
+      requestId: c.get("requestId"),
+      node:
+        node?.incoming && node.outgoing
+          ? { incoming: node.incoming, outgoing: node.outgoing }
+          : undefined,
+    });
+  });
 
   if (options.demoMcpServer) {
     // Something real to connect to on a fresh start: register http://<host>/demo/mcp.
@@ -209,7 +248,11 @@ function mountSpa(app: Hono<Env>, distDir: string | undefined): void {
   });
   app.use("*", serveStatic({ root: distDir }));
   app.get("*", (c) => {
-    if (c.req.path.startsWith("/api/") || c.req.path.startsWith("/trpc") || c.req.path.startsWith("/mcp")) {
+    if (
+      c.req.path.startsWith("/api/") ||
+      c.req.path.startsWith("/trpc") ||
+      c.req.path.startsWith("/mcp")
+    ) {
       return c.json({ code: "NOT_FOUND", message: `No route for ${c.req.path}` }, 404);
     }
     c.header("content-security-policy", SPA_CSP);

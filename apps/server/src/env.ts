@@ -5,19 +5,30 @@ const booleanFlag = z
   .transform((value) => ["true", "1", "yes", "on"].includes(value));
 
 const envSchema = z.object({
-  NODE_ENV: z.enum(["development", "production", "test"], { error: "Use development, production or test" }).default("development"),
+  NODE_ENV: z
+    .enum(["development", "production", "test"], { error: "Use development, production or test" })
+    .default("development"),
   PORT: z.coerce.number({ error: "Must be a port number" }).int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
   DATABASE_URL: z
     .string()
-    .regex(/^postgres(ql)?:\/\//, "Must be a postgres:// URL; leave unset for the embedded database")
+    .regex(
+      /^postgres(ql)?:\/\//,
+      "Must be a postgres:// URL; leave unset for the embedded database",
+    )
     .optional(),
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
   DATA_DIR: z.string().min(1).default(".data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  PUBLIC_URL: z.url({ error: "Must be an absolute URL such as https://mcp.example.com" }).optional(),
+  PUBLIC_URL: z
+    .url({ error: "Must be an absolute URL such as https://mcp.example.com" })
+    .optional(),
   TRUST_PROXY: booleanFlag.default(false),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   WEB_DIST_DIR: z.string().optional(),
   /** `id:base64key,…`; the first key encrypts, all decrypt. Unset: a key file in DATA_DIR. */
   SECRET_KEYS: z.string().optional(),
@@ -36,7 +47,10 @@ const envSchema = z.object({
     ),
 });
 
-export type Env = Omit<z.infer<typeof envSchema>, "MCP_BLOCK_PRIVATE_NETWORKS" | "DEMO_MCP_SERVER"> & {
+export type Env = Omit<
+  z.infer<typeof envSchema>,
+  "MCP_BLOCK_PRIVATE_NETWORKS" | "DEMO_MCP_SERVER"
+> & {
   MCP_BLOCK_PRIVATE_NETWORKS: boolean;
   DEMO_MCP_SERVER: boolean;
 };
@@ -52,7 +66,8 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   return {
     ...result.data,
     // Production refuses private addresses unless told otherwise; development allows localhost.
-    MCP_BLOCK_PRIVATE_NETWORKS: result.data.MCP_BLOCK_PRIVATE_NETWORKS ?? result.data.NODE_ENV === "production",
+    MCP_BLOCK_PRIVATE_NETWORKS:
+      result.data.MCP_BLOCK_PRIVATE_NETWORKS ?? result.data.NODE_ENV === "production",
     DEMO_MCP_SERVER: result.data.DEMO_MCP_SERVER ?? result.data.NODE_ENV !== "production",
   };
 }

@@ -9,7 +9,15 @@ export function createLogger(level: string): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     // Credentials never reach a log line, whatever a caller passes in.
     redact: {
-      paths: ["*.authorization", "*.cookie", "*.password", "*.token", "*.secret", "headers.authorization", "headers.cookie"],
+      paths: [
+        "*.authorization",
+        "*.cookie",
+        "*.password",
+        "*.token",
+        "*.secret",
+        "headers.authorization",
+        "headers.cookie",
+      ],
       censor: "[redacted]",
     },
   });

@@ -4,7 +4,10 @@ import { startServer } from "./server";
 async function main(): Promise<void> {
   const env = loadEnv();
   const server = await startServer(env);
-  server.logger.info({ url: server.url, database: server.database.kind }, "MCP Agents Platform listening");
+  server.logger.info(
+    { url: server.url, database: server.database.kind },
+    "MCP Agents Platform listening",
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -37,13 +37,20 @@ export async function seedDemo(
   const { db } = server.database;
   if (await findUserByEmail(db, DEMO_EMAIL)) return null;
   const password = options.password ?? randomBytes(9).toString("base64url");
-  const { user } = await registerUser(db, { ip: null, user_agent: "seed" }, { email: DEMO_EMAIL, password, first_name: "Demo", last_name: "Admin" });
+  const { user } = await registerUser(
+    db,
+    { ip: null, user_agent: "seed" },
+    { email: DEMO_EMAIL, password, first_name: "Demo", last_name: "Admin" },
+  );
   const context: ActionContext & { actor: { type: "user"; id: string } } = {
     actor: { type: "user", id: user.id },
     ip: null,
     user_agent: "seed",
   };
-  const org = await createOrg(db, context, { name: "Demo Org", slug: `demo-${randomBytes(3).toString("hex")}` });
+  const org = await createOrg(db, context, {
+    name: "Demo Org",
+    slug: `demo-${randomBytes(3).toString("hex")}`,
+  });
   const connection = await createConnection(db, server.runtime, context, {
     orgId: org.id,
     name: "Demo MCP server",
@@ -51,11 +58,22 @@ export async function seedDemo(
     transport: "streamable_http",
     url: options.syncUrl,
   });
-  const sync = await syncConnection(db, server.runtime, context, { orgId: org.id, id: connection.id });
+  const sync = await syncConnection(db, server.runtime, context, {
+    orgId: org.id,
+    id: connection.id,
+  });
   if (options.connectionUrl !== options.syncUrl) {
-    await updateConnection(db, server.runtime, context, { orgId: org.id, id: connection.id, url: options.connectionUrl });
+    await updateConnection(db, server.runtime, context, {
+      orgId: org.id,
+      id: connection.id,
+      url: options.connectionUrl,
+    });
   }
-  const agent = await createAgent(db, context, { orgId: org.id, name: "Demo agent", description: "Created by the demo seed" });
+  const agent = await createAgent(db, context, {
+    orgId: org.id,
+    name: "Demo agent",
+    description: "Created by the demo seed",
+  });
   const key = await createAgentKey(db, context, { orgId: org.id, agentId: agent.id, name: "demo" });
   await createPolicy(db, context, {
     orgId: org.id,
@@ -65,5 +83,12 @@ export async function seedDemo(
     tool_pattern: "*",
     rate_limit: { max_calls: 60, per_seconds: 60 },
   });
-  return { email: DEMO_EMAIL, password, orgId: org.id, agentId: agent.id, agentKey: key.key, tools: sync.total };
+  return {
+    email: DEMO_EMAIL,
+    password,
+    orgId: org.id,
+    agentId: agent.id,
+    agentKey: key.key,
+    tools: sync.total,
+  };
 }

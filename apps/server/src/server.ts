@@ -23,10 +23,14 @@ export interface RunningServer {
 }
 
 /** Opens the database, applies pending migrations and listens; used by main and by the tests. */
-export async function startServer(env: Env, options: { database?: DatabaseHandle } = {}): Promise<RunningServer> {
+export async function startServer(
+  env: Env,
+  options: { database?: DatabaseHandle } = {},
+): Promise<RunningServer> {
   const logger = createLogger(env.LOG_LEVEL);
   const database =
-    options.database ?? createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
+    options.database ??
+    createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
 
@@ -37,8 +41,11 @@ export async function startServer(env: Env, options: { database?: DatabaseHandle
       stdioAllowedCommands: env.MCP_STDIO_ALLOWED_COMMANDS,
     },
   });
-  const interrupted = await failInterruptedRuns(database.db, { everything: database.kind === "pglite" });
-  if (interrupted > 0) logger.warn({ runs: interrupted }, "marked runs interrupted by a previous stop as failed");
+  const interrupted = await failInterruptedRuns(database.db, {
+    everything: database.kind === "pglite",
+  });
+  if (interrupted > 0)
+    logger.warn({ runs: interrupted }, "marked runs interrupted by a previous stop as failed");
   const maintenance = setInterval(() => {
     void (async () => {
       await failInterruptedRuns(database.db, { everything: false });

@@ -2,7 +2,13 @@ import { createHash } from "node:crypto";
 import { schema } from "@mcp/core/db";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseUnavailable, registerUser, startTestServer, uniqueEmail, type TestServer } from "./harness";
+import {
+  databaseUnavailable,
+  registerUser,
+  startTestServer,
+  uniqueEmail,
+  type TestServer,
+} from "./harness";
 
 describe.skipIf(databaseUnavailable)("auth", () => {
   let server: TestServer;
@@ -16,7 +22,13 @@ describe.skipIf(databaseUnavailable)("auth", () => {
   it("registers with the seed's body and returns a token", async () => {
     const email = uniqueEmail();
     const response = await server.request("POST", "/auth/register/", {
-      body: { email, password: "securepass123", password_confirm: "securepass123", first_name: "John", last_name: "Doe" },
+      body: {
+        email,
+        password: "securepass123",
+        password_confirm: "securepass123",
+        first_name: "John",
+        last_name: "Doe",
+      },
     });
     expect(response.status).toBe(201);
     expect(response.body.token).toEqual(expect.any(String));
@@ -33,7 +45,11 @@ describe.skipIf(databaseUnavailable)("auth", () => {
   it("trims and lower-cases the email and refuses a duplicate with 409", async () => {
     const email = uniqueEmail();
     const first = await server.request("POST", "/auth/register", {
-      body: { email: `  ${email.toUpperCase()} `, password: "securepass123", password_confirm: "securepass123" },
+      body: {
+        email: `  ${email.toUpperCase()} `,
+        password: "securepass123",
+        password_confirm: "securepass123",
+      },
     });
     expect(first.status).toBe(201);
     expect(first.body.user.email).toBe(email);
@@ -46,13 +62,31 @@ describe.skipIf(databaseUnavailable)("auth", () => {
   });
 
   it.each([
-    ["mismatched confirmation", { password: "securepass123", password_confirm: "securepass124" }, "password_confirm"],
+    [
+      "mismatched confirmation",
+      { password: "securepass123", password_confirm: "securepass124" },
+      "password_confirm",
+    ],
     ["a short password", { password: "short", password_confirm: "short" }, "password"],
-    ["a too long password", { password: "x".repeat(257), password_confirm: "x".repeat(257) }, "password"],
-    ["an invalid email", { email: "not-an-email", password: "securepass123", password_confirm: "securepass123" }, "email"],
-    ["a missing email", { email: undefined, password: "securepass123", password_confirm: "securepass123" }, "email"],
+    [
+      "a too long password",
+      { password: "x".repeat(257), password_confirm: "x".repeat(257) },
+      "password",
+    ],
+    [
+      "an invalid email",
+      { email: "not-an-email", password: "securepass123", password_confirm: "securepass123" },
+      "email",
+    ],
+    [
+      "a missing email",
+      { email: undefined, password: "securepass123", password_confirm: "securepass123" },
+      "email",
+    ],
   ])("rejects %s with 400 naming the field", async (_name, fields, field) => {
-    const response = await server.request("POST", "/auth/register/", { body: { email: uniqueEmail(), ...fields } });
+    const response = await server.request("POST", "/auth/register/", {
+      body: { email: uniqueEmail(), ...fields },
+    });
     expect(response.status).toBe(400);
     expect(response.body.code).toBe("BAD_REQUEST");
     expect(response.body.issues.map((issue: { path: string }) => issue.path)).toContain(field);
@@ -65,7 +99,10 @@ describe.skipIf(databaseUnavailable)("auth", () => {
       body: { email, password: email, password_confirm: email },
     });
     expect(response.status).toBe(400);
-    expect(response.body.issues).toContainEqual({ path: "password", message: expect.stringContaining("email") });
+    expect(response.body.issues).toContainEqual({
+      path: "password",
+      message: expect.stringContaining("email"),
+    });
   });
 
   it("answers malformed bodies with clear 4xx errors, never 500", async () => {
@@ -88,12 +125,16 @@ describe.skipIf(databaseUnavailable)("auth", () => {
 
   it("logs in, reads /auth/me with Token and Bearer, and logs out", async () => {
     const user = await registerUser(server);
-    const login = await server.request("POST", "/auth/login/", { body: { email: user.email, password: user.password } });
+    const login = await server.request("POST", "/auth/login/", {
+      body: { email: user.email, password: user.password },
+    });
     expect(login.status).toBe(200);
     const token: string = login.body.token;
     expect(login.body.user.email).toBe(user.email);
 
-    const me = await server.request("GET", "/auth/me/", { headers: { authorization: `Token ${token}` } });
+    const me = await server.request("GET", "/auth/me/", {
+      headers: { authorization: `Token ${token}` },
+    });
     expect(me.status).toBe(200);
     expect(me.body).toEqual({
       id: user.id,
@@ -102,7 +143,9 @@ describe.skipIf(databaseUnavailable)("auth", () => {
       last_name: "",
       date_joined: expect.any(String),
     });
-    const bearer = await server.request("GET", "/auth/me", { headers: { authorization: `Bearer ${token}` } });
+    const bearer = await server.request("GET", "/auth/me", {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(bearer.status).toBe(200);
 
     const logout = await server.request("POST", "/auth/logout/", { token });
@@ -140,7 +183,10 @@ describe.skipIf(databaseUnavailable)("auth", () => {
   it("stores sha256(token) as the session id and an argon2id hash, never the secrets", async () => {
     const user = await registerUser(server);
     const db = server.database.db;
-    const sessions = await db.select().from(schema.sessions).where(eq(schema.sessions.userId, user.id));
+    const sessions = await db
+      .select()
+      .from(schema.sessions)
+      .where(eq(schema.sessions.userId, user.id));
     expect(sessions).toHaveLength(1);
     expect(sessions[0]?.id).toBe(createHash("sha256").update(user.token).digest("hex"));
     expect(sessions[0]?.id).not.toContain(user.token);
@@ -152,12 +198,19 @@ describe.skipIf(databaseUnavailable)("auth", () => {
 
   it("records login, failed login and logout in the audit log without secrets", async () => {
     const user = await registerUser(server);
-    await server.request("POST", "/auth/login/", { body: { email: user.email, password: "wrong-password" } });
+    await server.request("POST", "/auth/login/", {
+      body: { email: user.email, password: "wrong-password" },
+    });
     await server.request("POST", "/auth/logout/", { token: user.token });
     const db = server.database.db;
-    const events = await db.select().from(schema.auditEvents).where(eq(schema.auditEvents.target_id, user.id));
+    const events = await db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.target_id, user.id));
     const actions = events.map((event) => event.action);
-    expect(actions).toEqual(expect.arrayContaining(["user.register", "user.login_failed", "user.logout"]));
+    expect(actions).toEqual(
+      expect.arrayContaining(["user.register", "user.login_failed", "user.logout"]),
+    );
     expect(JSON.stringify(events)).not.toContain(user.password);
     expect(JSON.stringify(events)).not.toContain(user.token);
   });

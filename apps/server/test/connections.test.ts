@@ -11,7 +11,14 @@ import {
 } from "@mcp/core/testing";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, createOrg, databaseUnavailable, startTestServer, type TestOrg, type TestServer } from "./harness";
+import {
+  addMember,
+  createOrg,
+  databaseUnavailable,
+  startTestServer,
+  type TestOrg,
+  type TestServer,
+} from "./harness";
 
 const SECRET_TOKEN = "s3cr3t-upstream-token-value";
 
@@ -77,7 +84,9 @@ describe.skipIf(databaseUnavailable)("connections", () => {
 
     const get = await server.request("GET", `/connections/${id}/`, { token: org.owner.token });
     expect(get.body).toEqual(created.body);
-    const list = await server.request("GET", `/orgs/${org.id}/connections/`, { token: org.owner.token });
+    const list = await server.request("GET", `/orgs/${org.id}/connections/`, {
+      token: org.owner.token,
+    });
     expect(list.body.results).toEqual([created.body]);
 
     const patched = await server.request("PATCH", `/connections/${id}/`, {
@@ -85,22 +94,47 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       body: { timeout_ms: 2000, description: "GitHub tools" },
     });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ timeout_ms: 2000, description: "GitHub tools", has_secret: true });
+    expect(patched.body).toMatchObject({
+      timeout_ms: 2000,
+      description: "GitHub tools",
+      has_secret: true,
+    });
 
-    const cleared = await server.request("PATCH", `/connections/${id}/`, { token: org.owner.token, body: { secret: null } });
-    expect(cleared.body).toMatchObject({ has_secret: false, secret_keys: { headers: [], env: [] } });
+    const cleared = await server.request("PATCH", `/connections/${id}/`, {
+      token: org.owner.token,
+      body: { secret: null },
+    });
+    expect(cleared.body).toMatchObject({
+      has_secret: false,
+      secret_keys: { headers: [], env: [] },
+    });
 
-    const [row] = await server.database.db.select().from(schema.connections).where(eq(schema.connections.id, id));
+    const [row] = await server.database.db
+      .select()
+      .from(schema.connections)
+      .where(eq(schema.connections.id, id));
     expect(row?.secret_ciphertext).toBeNull();
 
-    const events = await server.database.db.select().from(schema.auditEvents).where(eq(schema.auditEvents.target_id, id));
+    const events = await server.database.db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.target_id, id));
     expect(events.map((event) => event.action)).toEqual(
-      expect.arrayContaining(["connection.create", "connection.secret_set", "connection.update", "connection.secret_clear"]),
+      expect.arrayContaining([
+        "connection.create",
+        "connection.secret_set",
+        "connection.update",
+        "connection.secret_clear",
+      ]),
     );
     expect(JSON.stringify(events)).not.toContain(SECRET_TOKEN);
 
-    expect((await server.request("DELETE", `/connections/${id}/`, { token: org.owner.token })).status).toBe(204);
-    expect((await server.request("GET", `/connections/${id}/`, { token: org.owner.token })).status).toBe(404);
+    expect(
+      (await server.request("DELETE", `/connections/${id}/`, { token: org.owner.token })).status,
+    ).toBe(204);
+    expect(
+      (await server.request("GET", `/connections/${id}/`, { token: org.owner.token })).status,
+    ).toBe(404);
   });
 
   it("stores the secret encrypted, never in plain text", async () => {
@@ -110,7 +144,10 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       url: protectedUpstream.url,
       secret: { headers: { Authorization: `Bearer ${SECRET_TOKEN}` } },
     });
-    const [row] = await server.database.db.select().from(schema.connections).where(eq(schema.connections.id, connection.id));
+    const [row] = await server.database.db
+      .select()
+      .from(schema.connections)
+      .where(eq(schema.connections.id, connection.id));
     expect(row?.secret_ciphertext).toMatch(/^v1\./);
     expect(JSON.stringify(row)).not.toContain(SECRET_TOKEN);
   });
@@ -120,8 +157,16 @@ describe.skipIf(databaseUnavailable)("connections", () => {
     ["stdio without command", { transport: "stdio" }, "command"],
     ["a non-http url", { transport: "sse", url: "ftp://example.com/mcp" }, "url"],
     ["an unknown transport", { transport: "carrier-pigeon", url: "http://x" }, "transport"],
-    ["a timeout too small", { transport: "sse", url: "http://127.0.0.1:1/sse", timeout_ms: 5 }, "timeout_ms"],
-    ["an invalid header name", { transport: "sse", url: "http://127.0.0.1:1/sse", headers: { "bad header": "x" } }, "headers.bad header"],
+    [
+      "a timeout too small",
+      { transport: "sse", url: "http://127.0.0.1:1/sse", timeout_ms: 5 },
+      "timeout_ms",
+    ],
+    [
+      "an invalid header name",
+      { transport: "sse", url: "http://127.0.0.1:1/sse", headers: { "bad header": "x" } },
+      "headers.bad header",
+    ],
     ["a stdio command not allowlisted", { transport: "stdio", command: "/bin/sh" }, "command"],
   ])("rejects %s with 400 naming the field", async (_label, body, field) => {
     const org = await createOrg(server);
@@ -136,7 +181,10 @@ describe.skipIf(databaseUnavailable)("connections", () => {
   it("refuses a duplicate name with 409 and an environment of another org with 400", async () => {
     const org = await createOrg(server);
     const other = await createOrg(server);
-    const foreignEnv = await server.request("POST", `/orgs/${other.id}/environments/`, { token: other.owner.token, body: { name: "prod" } });
+    const foreignEnv = await server.request("POST", `/orgs/${other.id}/environments/`, {
+      token: other.owner.token,
+      body: { name: "prod" },
+    });
     await connect(org, { name: "dup", transport: "sse", url: "http://127.0.0.1:1/sse" });
     const duplicate = await server.request("POST", `/orgs/${org.id}/connections/`, {
       token: org.owner.token,
@@ -145,7 +193,12 @@ describe.skipIf(databaseUnavailable)("connections", () => {
     expect(duplicate.status).toBe(409);
     const foreign = await server.request("POST", `/orgs/${org.id}/connections/`, {
       token: org.owner.token,
-      body: { name: "x", transport: "sse", url: "http://127.0.0.1:1/sse", environment_id: foreignEnv.body.id },
+      body: {
+        name: "x",
+        transport: "sse",
+        url: "http://127.0.0.1:1/sse",
+        environment_id: foreignEnv.body.id,
+      },
     });
     expect(foreign.status).toBe(400);
     expect(foreign.body.issues[0].path).toBe("environment_id");
@@ -158,17 +211,33 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       const cases = [
         { body: { transport: "streamable_http", url: upstream.url }, name: "upstream-http" },
         { body: { transport: "sse", url: sse.url }, name: "upstream-sse" },
-        { body: { transport: "stdio", command: stdio.command, args: stdio.args }, name: "stdio-test-server" },
+        {
+          body: { transport: "stdio", command: stdio.command, args: stdio.args },
+          name: "stdio-test-server",
+        },
       ];
       for (const { body, name } of cases) {
         const connection = await connect(org, body);
-        const test = await server.request("POST", `/connections/${connection.id}/test/`, { token: org.owner.token });
+        const test = await server.request("POST", `/connections/${connection.id}/test/`, {
+          token: org.owner.token,
+        });
         expect(test.status).toBe(200);
-        expect(test.body).toMatchObject({ ok: true, error: null, server: { name }, protocol_version: expect.any(String) });
+        expect(test.body).toMatchObject({
+          ok: true,
+          error: null,
+          server: { name },
+          protocol_version: expect.any(String),
+        });
         expect(test.body.latency_ms).toBeGreaterThanOrEqual(0);
         expect(test.body.capabilities).toHaveProperty("tools");
-        const after = await server.request("GET", `/connections/${connection.id}/`, { token: org.owner.token });
-        expect(after.body).toMatchObject({ status: "healthy", last_error: null, server_info: { name } });
+        const after = await server.request("GET", `/connections/${connection.id}/`, {
+          token: org.owner.token,
+        });
+        expect(after.body).toMatchObject({
+          status: "healthy",
+          last_error: null,
+          server_info: { name },
+        });
         expect(after.body.last_tested_at).not.toBeNull();
       }
     } finally {
@@ -180,26 +249,51 @@ describe.skipIf(databaseUnavailable)("connections", () => {
     const org = await createOrg(server);
     const refused = await findRefusedPort();
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ transport: "streamable_http", url: `http://127.0.0.1:${refused}/mcp` }, /refused|unreachable|connect/i],
-      [{ transport: "streamable_http", url: "http://no-such-host.invalid/mcp" }, /resolve|not found|ENOTFOUND|unreachable/i],
+      [
+        { transport: "streamable_http", url: `http://127.0.0.1:${refused}/mcp` },
+        /refused|unreachable|connect/i,
+      ],
+      [
+        { transport: "streamable_http", url: "http://no-such-host.invalid/mcp" },
+        /resolve|not found|ENOTFOUND|unreachable/i,
+      ],
       [{ transport: "streamable_http", url: protectedUpstream.url }, /401|unauthori/i],
       [{ transport: "streamable_http", url: nonMcp.status(403) }, /403|forbidden/i],
       [{ transport: "streamable_http", url: nonMcp.html }, /MCP|JSON|html/i],
       [{ transport: "streamable_http", url: nonMcp.invalidJson }, /MCP|JSON/i],
       [{ transport: "streamable_http", url: nonMcp.hang, timeout_ms: 500 }, /timed out|timeout/i],
       [{ transport: "sse", url: nonMcp.html }, /.+/],
-      [{ transport: "stdio", command: stdio.command, args: [...stdio.args, "--exit-on-start", "2"] }, /exit|refusing|closed/i],
-      [{ transport: "stdio", command: stdio.command, args: [...stdio.args, "--garbage"], timeout_ms: 1000 }, /.+/],
+      [
+        {
+          transport: "stdio",
+          command: stdio.command,
+          args: [...stdio.args, "--exit-on-start", "2"],
+        },
+        /exit|refusing|closed/i,
+      ],
+      [
+        {
+          transport: "stdio",
+          command: stdio.command,
+          args: [...stdio.args, "--garbage"],
+          timeout_ms: 1000,
+        },
+        /.+/,
+      ],
     ];
     for (const [body, pattern] of cases) {
       const connection = await connect(org, body);
       const started = Date.now();
-      const test = await server.request("POST", `/connections/${connection.id}/test/`, { token: org.owner.token });
+      const test = await server.request("POST", `/connections/${connection.id}/test/`, {
+        token: org.owner.token,
+      });
       expect(test.status, JSON.stringify(body)).toBe(200);
       expect(test.body.ok, JSON.stringify(body)).toBe(false);
       expect(test.body.error, JSON.stringify(body)).toMatch(pattern);
       expect(Date.now() - started).toBeLessThan(12_000);
-      const after = await server.request("GET", `/connections/${connection.id}/`, { token: org.owner.token });
+      const after = await server.request("GET", `/connections/${connection.id}/`, {
+        token: org.owner.token,
+      });
       expect(after.body.status).toBe("unhealthy");
     }
   });
@@ -211,14 +305,18 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       url: protectedUpstream.url,
       secret: { headers: { Authorization: `Bearer ${SECRET_TOKEN}` } },
     });
-    const ok = await server.request("POST", `/connections/${withSecret.id}/test/`, { token: org.owner.token });
+    const ok = await server.request("POST", `/connections/${withSecret.id}/test/`, {
+      token: org.owner.token,
+    });
     expect(ok.body.ok).toBe(true);
     const wrong = await connect(org, {
       transport: "streamable_http",
       url: protectedUpstream.url,
       secret: { headers: { Authorization: "Bearer wrong-token-value" } },
     });
-    const denied = await server.request("POST", `/connections/${wrong.id}/test/`, { token: org.owner.token });
+    const denied = await server.request("POST", `/connections/${wrong.id}/test/`, {
+      token: org.owner.token,
+    });
     expect(denied.body.ok).toBe(false);
     expect(denied.body.error).not.toContain("wrong-token-value");
   });
@@ -227,15 +325,27 @@ describe.skipIf(databaseUnavailable)("connections", () => {
     const versioned = await startTestMcpServer({ name: "versioned" });
     try {
       const org = await createOrg(server);
-      const first = await connect(org, { name: "Alpha", transport: "streamable_http", url: versioned.url });
-      const sync = await server.request("POST", `/connections/${first.id}/sync/`, { token: org.owner.token });
+      const first = await connect(org, {
+        name: "Alpha",
+        transport: "streamable_http",
+        url: versioned.url,
+      });
+      const sync = await server.request("POST", `/connections/${first.id}/sync/`, {
+        token: org.owner.token,
+      });
       expect(sync.status).toBe(200);
       const total: number = sync.body.total;
       expect(total).toBeGreaterThanOrEqual(8);
       expect(sync.body).toEqual({ created: total, updated: 0, stale: 0, total });
 
-      const tools = await server.request("GET", `/orgs/${org.id}/tools/?connection_id=${first.id}&limit=200`, { token: org.owner.token });
-      const echo = tools.body.results.find((tool: { upstream_name: string }) => tool.upstream_name === "echo");
+      const tools = await server.request(
+        "GET",
+        `/orgs/${org.id}/tools/?connection_id=${first.id}&limit=200`,
+        { token: org.owner.token },
+      );
+      const echo = tools.body.results.find(
+        (tool: { upstream_name: string }) => tool.upstream_name === "echo",
+      );
       expect(echo).toMatchObject({
         name: "echo",
         source: "synced",
@@ -246,27 +356,56 @@ describe.skipIf(databaseUnavailable)("connections", () => {
         annotations: { readOnlyHint: true },
       });
       const add = tools.body.results.find((tool: { name: string }) => tool.name === "add");
-      expect(add.output_schema).toMatchObject({ type: "object", properties: { sum: { type: "number" } } });
+      expect(add.output_schema).toMatchObject({
+        type: "object",
+        properties: { sum: { type: "number" } },
+      });
 
       versioned.setToolsVersion(2);
-      const resync = await server.request("POST", `/connections/${first.id}/sync/`, { token: org.owner.token });
+      const resync = await server.request("POST", `/connections/${first.id}/sync/`, {
+        token: org.owner.token,
+      });
       expect(resync.body).toEqual({ created: 1, updated: total, stale: 0, total: total + 1 });
 
       versioned.setToolsVersion(1);
-      const shrink = await server.request("POST", `/connections/${first.id}/sync/`, { token: org.owner.token });
+      const shrink = await server.request("POST", `/connections/${first.id}/sync/`, {
+        token: org.owner.token,
+      });
       expect(shrink.body).toEqual({ created: 0, updated: total, stale: 1, total });
-      const stale = await server.request("GET", `/orgs/${org.id}/tools/?stale=true`, { token: org.owner.token });
+      const stale = await server.request("GET", `/orgs/${org.id}/tools/?stale=true`, {
+        token: org.owner.token,
+      });
       expect(stale.body.results).toHaveLength(1);
-      expect(stale.body.results[0]).toMatchObject({ name: "added_in_v2", stale: true, enabled: false });
+      expect(stale.body.results[0]).toMatchObject({
+        name: "added_in_v2",
+        stale: true,
+        enabled: false,
+      });
 
-      const second = await connect(org, { name: "Beta", transport: "streamable_http", url: upstream.url });
+      const second = await connect(org, {
+        name: "Beta",
+        transport: "streamable_http",
+        url: upstream.url,
+      });
       await server.request("POST", `/connections/${second.id}/sync/`, { token: org.owner.token });
-      const betaTools = await server.request("GET", `/orgs/${org.id}/tools/?connection_id=${second.id}&q=echo`, { token: org.owner.token });
-      expect(betaTools.body.results.map((tool: { name: string }) => tool.name)).toContain("beta__echo");
+      const betaTools = await server.request(
+        "GET",
+        `/orgs/${org.id}/tools/?connection_id=${second.id}&q=echo`,
+        { token: org.owner.token },
+      );
+      expect(betaTools.body.results.map((tool: { name: string }) => tool.name)).toContain(
+        "beta__echo",
+      );
 
-      const connection = await server.request("GET", `/connections/${first.id}/`, { token: org.owner.token });
+      const connection = await server.request("GET", `/connections/${first.id}/`, {
+        token: org.owner.token,
+      });
       expect(connection.body.last_synced_at).not.toBeNull();
-      const events = await server.request("GET", `/orgs/${org.id}/audit-events/?action=connection.sync`, { token: org.owner.token });
+      const events = await server.request(
+        "GET",
+        `/orgs/${org.id}/audit-events/?action=connection.sync`,
+        { token: org.owner.token },
+      );
       expect(events.body.results.length).toBe(4);
     } finally {
       await versioned.close();
@@ -274,15 +413,25 @@ describe.skipIf(databaseUnavailable)("connections", () => {
   });
 
   it("follows tools/list pagination and syncs a 1,000-tool server", async () => {
-    const big = await startTestMcpServer({ builtinTools: false, generatedTools: 1000, pageSize: 100 });
+    const big = await startTestMcpServer({
+      builtinTools: false,
+      generatedTools: 1000,
+      pageSize: 100,
+    });
     try {
       const org = await createOrg(server);
       const connection = await connect(org, { transport: "streamable_http", url: big.url });
-      const sync = await server.request("POST", `/connections/${connection.id}/sync/`, { token: org.owner.token });
+      const sync = await server.request("POST", `/connections/${connection.id}/sync/`, {
+        token: org.owner.token,
+      });
       expect(sync.body).toEqual({ created: 1000, updated: 0, stale: 0, total: 1000 });
-      const again = await server.request("POST", `/connections/${connection.id}/sync/`, { token: org.owner.token });
+      const again = await server.request("POST", `/connections/${connection.id}/sync/`, {
+        token: org.owner.token,
+      });
       expect(again.body).toEqual({ created: 0, updated: 1000, stale: 0, total: 1000 });
-      const page = await server.request("GET", `/orgs/${org.id}/tools/?limit=200`, { token: org.owner.token });
+      const page = await server.request("GET", `/orgs/${org.id}/tools/?limit=200`, {
+        token: org.owner.token,
+      });
       expect(page.body.results).toHaveLength(200);
       expect(page.body.next_cursor).toEqual(expect.any(String));
     } finally {
@@ -292,11 +441,18 @@ describe.skipIf(databaseUnavailable)("connections", () => {
 
   it("answers a sync of an unreachable server with 502 and marks it unhealthy", async () => {
     const org = await createOrg(server);
-    const connection = await connect(org, { transport: "streamable_http", url: `http://127.0.0.1:${await findRefusedPort()}/mcp` });
-    const sync = await server.request("POST", `/connections/${connection.id}/sync/`, { token: org.owner.token });
+    const connection = await connect(org, {
+      transport: "streamable_http",
+      url: `http://127.0.0.1:${await findRefusedPort()}/mcp`,
+    });
+    const sync = await server.request("POST", `/connections/${connection.id}/sync/`, {
+      token: org.owner.token,
+    });
     expect(sync.status).toBe(502);
     expect(sync.body.code).toBe("UPSTREAM_ERROR");
-    const after = await server.request("GET", `/connections/${connection.id}/`, { token: org.owner.token });
+    const after = await server.request("GET", `/connections/${connection.id}/`, {
+      token: org.owner.token,
+    });
     expect(after.body.status).toBe("unhealthy");
   });
 
@@ -307,20 +463,36 @@ describe.skipIf(databaseUnavailable)("connections", () => {
     const stranger = await createOrg(server);
     const connection = await connect(org, { transport: "streamable_http", url: upstream.url });
     const writes: [string, string, unknown?][] = [
-      ["POST", `/orgs/${org.id}/connections/`, { name: "n", transport: "sse", url: "http://127.0.0.1:1/sse" }],
+      [
+        "POST",
+        `/orgs/${org.id}/connections/`,
+        { name: "n", transport: "sse", url: "http://127.0.0.1:1/sse" },
+      ],
       ["PATCH", `/connections/${connection.id}/`, { name: "renamed" }],
       ["POST", `/connections/${connection.id}/test/`],
       ["POST", `/connections/${connection.id}/sync/`],
       ["DELETE", `/connections/${connection.id}/`],
     ];
     for (const user of [viewer, member]) {
-      expect((await server.request("GET", `/connections/${connection.id}/`, { token: user.token })).status).toBe(200);
+      expect(
+        (await server.request("GET", `/connections/${connection.id}/`, { token: user.token }))
+          .status,
+      ).toBe(200);
       for (const [method, path, body] of writes) {
-        expect((await server.request(method, path, { token: user.token, body })).status, `${method} ${path}`).toBe(403);
+        expect(
+          (await server.request(method, path, { token: user.token, body })).status,
+          `${method} ${path}`,
+        ).toBe(403);
       }
     }
-    for (const [method, path, body] of [["GET", `/connections/${connection.id}/`] as [string, string], ...writes]) {
-      expect((await server.request(method, path, { token: stranger.owner.token, body })).status, `${method} ${path}`).toBe(404);
+    for (const [method, path, body] of [
+      ["GET", `/connections/${connection.id}/`] as [string, string],
+      ...writes,
+    ]) {
+      expect(
+        (await server.request(method, path, { token: stranger.owner.token, body })).status,
+        `${method} ${path}`,
+      ).toBe(404);
     }
   });
 });

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, createOrg, databaseUnavailable, startTestServer, type TestServer } from "./harness";
+import {
+  addMember,
+  createOrg,
+  databaseUnavailable,
+  startTestServer,
+  type TestServer,
+} from "./harness";
 
 describe.skipIf(databaseUnavailable)("environments", () => {
   let server: TestServer;
@@ -28,19 +34,30 @@ describe.skipIf(databaseUnavailable)("environments", () => {
       updated_at: expect.any(String),
     });
     const id: string = created.body.id;
-    await server.request("POST", `/orgs/${org.id}/environments`, { token, body: { name: "Staging" } });
+    await server.request("POST", `/orgs/${org.id}/environments`, {
+      token,
+      body: { name: "Staging" },
+    });
 
     const list = await server.request("GET", `/orgs/${org.id}/environments/`, { token });
-    expect(list.body.results.map((e: { name: string }) => e.name)).toEqual(["Production", "Staging"]);
+    expect(list.body.results.map((e: { name: string }) => e.name)).toEqual([
+      "Production",
+      "Staging",
+    ]);
 
     const get = await server.request("GET", `/environments/${id}/`, { token });
     expect(get.status).toBe(200);
     expect(get.body).toEqual(created.body);
 
-    const patch = await server.request("PATCH", `/environments/${id}`, { token, body: { description: "Customers" } });
+    const patch = await server.request("PATCH", `/environments/${id}`, {
+      token,
+      body: { description: "Customers" },
+    });
     expect(patch.status).toBe(200);
     expect(patch.body).toMatchObject({ name: "Production", description: "Customers" });
-    expect(new Date(patch.body.updated_at).getTime()).toBeGreaterThanOrEqual(new Date(created.body.updated_at).getTime());
+    expect(new Date(patch.body.updated_at).getTime()).toBeGreaterThanOrEqual(
+      new Date(created.body.updated_at).getTime(),
+    );
 
     const remove = await server.request("DELETE", `/environments/${id}/`, { token });
     expect(remove.status).toBe(204);
@@ -51,7 +68,10 @@ describe.skipIf(databaseUnavailable)("environments", () => {
   it("keeps names unique within an org (409) but not across orgs", async () => {
     const org = await createOrg(server);
     const other = await createOrg(server);
-    const first = await server.request("POST", `/orgs/${org.id}/environments/`, { token: org.owner.token, body: { name: "dev" } });
+    const first = await server.request("POST", `/orgs/${org.id}/environments/`, {
+      token: org.owner.token,
+      body: { name: "dev" },
+    });
     expect(first.status).toBe(201);
     const duplicate = await server.request("POST", `/orgs/${org.id}/environments/`, {
       token: org.owner.token,
@@ -64,7 +84,10 @@ describe.skipIf(databaseUnavailable)("environments", () => {
       body: { name: "dev" },
     });
     expect(elsewhere.status).toBe(201);
-    const second = await server.request("POST", `/orgs/${org.id}/environments/`, { token: org.owner.token, body: { name: "qa" } });
+    const second = await server.request("POST", `/orgs/${org.id}/environments/`, {
+      token: org.owner.token,
+      body: { name: "qa" },
+    });
     const renameClash = await server.request("PATCH", `/environments/${second.body.id}/`, {
       token: org.owner.token,
       body: { name: "dev" },
@@ -92,21 +115,47 @@ describe.skipIf(databaseUnavailable)("environments", () => {
     const org = await createOrg(server);
     const viewer = await addMember(server, org, "viewer");
     const member = await addMember(server, org, "member");
-    const env = await server.request("POST", `/orgs/${org.id}/environments/`, { token: org.owner.token, body: { name: "prod" } });
+    const env = await server.request("POST", `/orgs/${org.id}/environments/`, {
+      token: org.owner.token,
+      body: { name: "prod" },
+    });
     const id: string = env.body.id;
 
-    expect((await server.request("GET", `/environments/${id}/`, { token: viewer.token })).status).toBe(200);
+    expect(
+      (await server.request("GET", `/environments/${id}/`, { token: viewer.token })).status,
+    ).toBe(200);
     for (const user of [viewer, member]) {
-      expect((await server.request("POST", `/orgs/${org.id}/environments/`, { token: user.token, body: { name: "x" } })).status).toBe(403);
-      expect((await server.request("PATCH", `/environments/${id}/`, { token: user.token, body: { name: "x" } })).status).toBe(403);
-      expect((await server.request("DELETE", `/environments/${id}/`, { token: user.token })).status).toBe(403);
+      expect(
+        (
+          await server.request("POST", `/orgs/${org.id}/environments/`, {
+            token: user.token,
+            body: { name: "x" },
+          })
+        ).status,
+      ).toBe(403);
+      expect(
+        (
+          await server.request("PATCH", `/environments/${id}/`, {
+            token: user.token,
+            body: { name: "x" },
+          })
+        ).status,
+      ).toBe(403);
+      expect(
+        (await server.request("DELETE", `/environments/${id}/`, { token: user.token })).status,
+      ).toBe(403);
     }
 
     const stranger = await createOrg(server);
     for (const [method, body] of [["GET"], ["PATCH", { name: "stolen" }], ["DELETE"]] as const) {
-      const response = await server.request(method, `/environments/${id}/`, { token: stranger.owner.token, body });
+      const response = await server.request(method, `/environments/${id}/`, {
+        token: stranger.owner.token,
+        body,
+      });
       expect(response.status, method).toBe(404);
     }
-    expect((await server.request("GET", `/environments/${id}/`, { token: org.owner.token })).body.name).toBe("prod");
+    expect(
+      (await server.request("GET", `/environments/${id}/`, { token: org.owner.token })).body.name,
+    ).toBe("prod");
   });
 });

@@ -21,7 +21,10 @@ let sharedPglite: DatabaseHandle | undefined;
 
 function testDatabase(): { database: DatabaseHandle; owned: boolean } {
   if (TEST_DB === "postgres") {
-    return { database: createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 5 }), owned: true };
+    return {
+      database: createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 5 }),
+      owned: true,
+    };
   }
   sharedPglite ??= createDatabase({ pgliteDir: "memory://" });
   return { database: sharedPglite, owned: false };
@@ -29,7 +32,11 @@ function testDatabase(): { database: DatabaseHandle; owned: boolean } {
 
 export interface TestServer extends RunningServer {
   /** Issues a REST call under /api/v1 (or an absolute path starting with `/`). */
-  request: <T = any>(method: string, path: string, options?: RequestOptions) => Promise<ApiResponse<T>>;
+  request: <T = any>(
+    method: string,
+    path: string,
+    options?: RequestOptions,
+  ) => Promise<ApiResponse<T>>;
 }
 
 export interface RequestOptions {
@@ -104,7 +111,8 @@ export async function registerUser(server: TestServer, prefix = "user"): Promise
   const response = await server.request("POST", "/auth/register/", {
     body: { email, password, password_confirm: password },
   });
-  if (response.status !== 201) throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
+  if (response.status !== 201)
+    throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
   return { id: response.body.user.id, email, password, token: response.body.token };
 }
 
@@ -120,7 +128,8 @@ export async function createOrg(server: TestServer, owner?: TestUser): Promise<T
     token: user.token,
     body: { name: `Org ${randomBytes(4).toString("hex")}` },
   });
-  if (response.status !== 201) throw new Error(`create org failed: ${response.status} ${JSON.stringify(response.body)}`);
+  if (response.status !== 201)
+    throw new Error(`create org failed: ${response.status} ${JSON.stringify(response.body)}`);
   return { id: response.body.id, owner: user };
 }
 
@@ -131,6 +140,7 @@ export async function addMember(server: TestServer, org: TestOrg, role: string):
     token: org.owner.token,
     body: { email: user.email, role },
   });
-  if (response.status !== 201) throw new Error(`add member failed: ${response.status} ${JSON.stringify(response.body)}`);
+  if (response.status !== 201)
+    throw new Error(`add member failed: ${response.status} ${JSON.stringify(response.body)}`);
   return user;
 }

@@ -26,14 +26,22 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
         LOG_LEVEL: "info",
         DATA_DIR: dataDir,
         PGLITE_DIR: join(dataDir, "pglite"),
-        ...(TEST_DB === "postgres" ? { DATABASE_URL: inject("postgresUrl") } : { DATABASE_URL: "" }),
+        ...(TEST_DB === "postgres"
+          ? { DATABASE_URL: inject("postgresUrl") }
+          : { DATABASE_URL: "" }),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("exit", (code) => {
+        resolve(code);
+      }),
+    );
     const lines = createInterface({ input: child.stdout });
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("server did not start")), 60_000);
+      const timer = setTimeout(() => {
+        reject(new Error("server did not start"));
+      }, 60_000);
       lines.on("line", (line) => {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
         if (entry.msg === "MCP Agents Platform listening" && entry.url) {
@@ -53,19 +61,33 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
       const register = await fetch(`${url}/api/v1/auth/register/`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email: "lifecycle@example.com", password: "lifecycle-pass", password_confirm: "lifecycle-pass" }),
+        body: JSON.stringify({
+          email: "lifecycle@example.com",
+          password: "lifecycle-pass",
+          password_confirm: "lifecycle-pass",
+        }),
       });
       const { token } = (await register.json()) as { token: string };
       const auth = { authorization: `Token ${token}`, "content-type": "application/json" };
-      const org = (await (await fetch(`${url}/api/v1/orgs/`, { method: "POST", headers: auth, body: '{"name":"L"}' })).json()) as { id: string };
+      const org = (await (
+        await fetch(`${url}/api/v1/orgs/`, { method: "POST", headers: auth, body: '{"name":"L"}' })
+      ).json()) as { id: string };
       const connection = (await (
         await fetch(`${url}/api/v1/orgs/${org.id}/connections/`, {
           method: "POST",
           headers: auth,
-          body: JSON.stringify({ name: "hang", transport: "streamable_http", url: hanging.hang, timeout_ms: 1500 }),
+          body: JSON.stringify({
+            name: "hang",
+            transport: "streamable_http",
+            url: hanging.hang,
+            timeout_ms: 1500,
+          }),
         })
       ).json()) as { id: string };
-      const inFlight = fetch(`${url}/api/v1/connections/${connection.id}/test/`, { method: "POST", headers: auth });
+      const inFlight = fetch(`${url}/api/v1/connections/${connection.id}/test/`, {
+        method: "POST",
+        headers: auth,
+      });
       await new Promise((resolve) => setTimeout(resolve, 300));
       child.kill("SIGTERM");
       const response = await inFlight;
@@ -84,7 +106,12 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
         ? createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 2 })
         : createDatabase({ pgliteDir: "memory://" });
     const server = await startServer(
-      loadEnv({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-")) }),
+      loadEnv({
+        PORT: "0",
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "silent",
+        DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-")),
+      }),
       { database },
     );
     try {
@@ -96,7 +123,11 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
       });
       expect(response.status).toBe(500);
       const body = (await response.json()) as Record<string, unknown>;
-      expect(body).toEqual({ code: "INTERNAL_SERVER_ERROR", message: "Internal server error", request_id: expect.any(String) });
+      expect(body).toEqual({
+        code: "INTERNAL_SERVER_ERROR",
+        message: "Internal server error",
+        request_id: expect.any(String),
+      });
       expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
     } finally {
       await server.close();

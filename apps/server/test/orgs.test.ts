@@ -19,7 +19,10 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
 
   it("creates an org whose creator is owner, and lists only the caller's orgs", async () => {
     const owner = await registerUser(server);
-    const created = await server.request("POST", "/orgs/", { token: owner.token, body: { name: "Acme Robotics" } });
+    const created = await server.request("POST", "/orgs/", {
+      token: owner.token,
+      body: { name: "Acme Robotics" },
+    });
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
       id: expect.any(String),
@@ -39,7 +42,10 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
     const owner = await registerUser(server);
     const ids: string[] = [];
     for (let index = 0; index < 5; index++) {
-      const org = await server.request("POST", "/orgs", { token: owner.token, body: { name: `Paged ${index}` } });
+      const org = await server.request("POST", "/orgs", {
+        token: owner.token,
+        body: { name: `Paged ${index}` },
+      });
       ids.push(org.body.id);
     }
     const seen: string[] = [];
@@ -73,32 +79,54 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
     expect(get.status).toBe(200);
     expect(get.body.role).toBe("viewer");
 
-    const viewerRename = await server.request("PATCH", `/orgs/${org.id}/`, { token: viewer.token, body: { name: "No" } });
+    const viewerRename = await server.request("PATCH", `/orgs/${org.id}/`, {
+      token: viewer.token,
+      body: { name: "No" },
+    });
     expect(viewerRename.status).toBe(403);
     expect(viewerRename.body.code).toBe("FORBIDDEN");
-    const rename = await server.request("PATCH", `/orgs/${org.id}`, { token: admin.token, body: { name: "Renamed" } });
+    const rename = await server.request("PATCH", `/orgs/${org.id}`, {
+      token: admin.token,
+      body: { name: "Renamed" },
+    });
     expect(rename.status).toBe(200);
     expect(rename.body.name).toBe("Renamed");
 
     const adminDelete = await server.request("DELETE", `/orgs/${org.id}/`, { token: admin.token });
     expect(adminDelete.status).toBe(403);
-    const ownerDelete = await server.request("DELETE", `/orgs/${org.id}/`, { token: org.owner.token });
+    const ownerDelete = await server.request("DELETE", `/orgs/${org.id}/`, {
+      token: org.owner.token,
+    });
     expect(ownerDelete.status).toBe(204);
     expect(ownerDelete.headers.get("content-length") ?? "0").toBe("0");
-    expect((await server.request("GET", `/orgs/${org.id}/`, { token: org.owner.token })).status).toBe(404);
+    expect(
+      (await server.request("GET", `/orgs/${org.id}/`, { token: org.owner.token })).status,
+    ).toBe(404);
   });
 
   it("refuses a duplicate slug with 409 and an invalid slug with 400", async () => {
     const owner = await registerUser(server);
     const slug = `unique-${Date.now()}`;
-    expect((await server.request("POST", "/orgs/", { token: owner.token, body: { name: "A", slug } })).status).toBe(201);
-    const duplicate = await server.request("POST", "/orgs/", { token: owner.token, body: { name: "B", slug } });
+    expect(
+      (await server.request("POST", "/orgs/", { token: owner.token, body: { name: "A", slug } }))
+        .status,
+    ).toBe(201);
+    const duplicate = await server.request("POST", "/orgs/", {
+      token: owner.token,
+      body: { name: "B", slug },
+    });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.issues[0].path).toBe("slug");
-    const invalid = await server.request("POST", "/orgs/", { token: owner.token, body: { name: "C", slug: "Not A Slug" } });
+    const invalid = await server.request("POST", "/orgs/", {
+      token: owner.token,
+      body: { name: "C", slug: "Not A Slug" },
+    });
     expect(invalid.status).toBe(400);
     expect(invalid.body.issues[0].path).toBe("slug");
-    const empty = await server.request("POST", "/orgs/", { token: owner.token, body: { name: "   " } });
+    const empty = await server.request("POST", "/orgs/", {
+      token: owner.token,
+      body: { name: "   " },
+    });
     expect(empty.status).toBe(400);
     expect(empty.body.issues[0].path).toBe("name");
   });
@@ -126,7 +154,11 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
       body: { email: outsider.email.toUpperCase(), role: "member" },
     });
     expect(added.status).toBe(201);
-    expect(added.body).toMatchObject({ user_id: outsider.id, email: outsider.email, role: "member" });
+    expect(added.body).toMatchObject({
+      user_id: outsider.id,
+      email: outsider.email,
+      role: "member",
+    });
     const again = await server.request("POST", `/orgs/${org.id}/members/`, {
       token: org.owner.token,
       body: { email: outsider.email, role: "member" },
@@ -152,27 +184,44 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
     expect(badRole.status).toBe(400);
     expect(badRole.body.issues[0].path).toBe("role");
 
-    const demoteLastOwner = await server.request("PATCH", `/orgs/${org.id}/members/${org.owner.id}/`, {
-      token: org.owner.token,
-      body: { role: "admin" },
-    });
+    const demoteLastOwner = await server.request(
+      "PATCH",
+      `/orgs/${org.id}/members/${org.owner.id}/`,
+      {
+        token: org.owner.token,
+        body: { role: "admin" },
+      },
+    );
     expect(demoteLastOwner.status).toBe(409);
-    const removeLastOwner = await server.request("DELETE", `/orgs/${org.id}/members/${org.owner.id}/`, {
-      token: org.owner.token,
-    });
+    const removeLastOwner = await server.request(
+      "DELETE",
+      `/orgs/${org.id}/members/${org.owner.id}/`,
+      {
+        token: org.owner.token,
+      },
+    );
     expect(removeLastOwner.status).toBe(409);
 
-    await server.request("PATCH", `/orgs/${org.id}/members/${admin.id}/`, { token: org.owner.token, body: { role: "owner" } });
+    await server.request("PATCH", `/orgs/${org.id}/members/${admin.id}/`, {
+      token: org.owner.token,
+      body: { role: "owner" },
+    });
     const stepDown = await server.request("PATCH", `/orgs/${org.id}/members/${org.owner.id}/`, {
       token: org.owner.token,
       body: { role: "viewer" },
     });
     expect(stepDown.status).toBe(200);
 
-    const remove = await server.request("DELETE", `/orgs/${org.id}/members/${outsider.id}/`, { token: admin.token });
+    const remove = await server.request("DELETE", `/orgs/${org.id}/members/${outsider.id}/`, {
+      token: admin.token,
+    });
     expect(remove.status).toBe(204);
-    expect((await server.request("GET", `/orgs/${org.id}/`, { token: outsider.token })).status).toBe(404);
-    const missing = await server.request("DELETE", `/orgs/${org.id}/members/${outsider.id}/`, { token: admin.token });
+    expect(
+      (await server.request("GET", `/orgs/${org.id}/`, { token: outsider.token })).status,
+    ).toBe(404);
+    const missing = await server.request("DELETE", `/orgs/${org.id}/members/${outsider.id}/`, {
+      token: admin.token,
+    });
     expect(missing.status).toBe(404);
   });
 
@@ -195,7 +244,10 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
     for (const [method, path, body] of paths) {
       const response = await server.request(method, path, { token: stranger.token, body });
       expect(response.status, `${method} ${path}`).toBe(404);
-      const missing = await server.request(method, path.replace(org.id, missingId), { token: stranger.token, body });
+      const missing = await server.request(method, path.replace(org.id, missingId), {
+        token: stranger.token,
+        body,
+      });
       expect(missing.status).toBe(404);
       expect(response.body.message).toBe(missing.body.message);
     }
@@ -207,14 +259,21 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
   it("records org and member changes in the audit log", async () => {
     const org = await createOrg(server);
     const member = await addMember(server, org, "member");
-    await server.request("PATCH", `/orgs/${org.id}/members/${member.id}/`, { token: org.owner.token, body: { role: "viewer" } });
+    await server.request("PATCH", `/orgs/${org.id}/members/${member.id}/`, {
+      token: org.owner.token,
+      body: { role: "viewer" },
+    });
     const { schema } = await import("@mcp/core/db");
     const { eq } = await import("drizzle-orm");
     const events = await server.database.db
       .select()
       .from(schema.auditEvents)
       .where(eq(schema.auditEvents.org_id, org.id));
-    expect(events.map((event) => event.action)).toEqual(["org.create", "member.add", "member.role_change"]);
+    expect(events.map((event) => event.action)).toEqual([
+      "org.create",
+      "member.add",
+      "member.role_change",
+    ]);
     expect(events[2]).toMatchObject({
       actor_type: "user",
       actor_id: org.owner.id,

@@ -15,7 +15,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     await admin.connect();
   } catch (error) {
-    if (process.env.REQUIRE_POSTGRES === "1") throw new Error(`PostgreSQL unreachable at ${baseUrl}: ${String(error)}`);
+    if (process.env.REQUIRE_POSTGRES === "1")
+      throw new Error(`PostgreSQL unreachable at ${baseUrl}: ${String(error)}`);
     console.warn(`\n[postgres] ${baseUrl} unreachable; PostgreSQL tests are skipped.\n`);
     project.provide("postgresUrl", "");
     return () => Promise.resolve();

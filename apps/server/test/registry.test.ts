@@ -4,7 +4,13 @@ import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { governance } from "./governance";
-import { addMember, createOrg, databaseUnavailable, startTestServer, type TestServer } from "./harness";
+import {
+  addMember,
+  createOrg,
+  databaseUnavailable,
+  startTestServer,
+  type TestServer,
+} from "./harness";
 
 describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => {
   let server: TestServer;
@@ -22,7 +28,10 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
     const org = await createOrg(server);
     const token = org.owner.token;
     const g = governance(server, org);
-    const connection = await g.syncedConnection({ transport: "streamable_http", url: upstream.url });
+    const connection = await g.syncedConnection({
+      transport: "streamable_http",
+      url: upstream.url,
+    });
 
     const manual = await server.request("POST", `/orgs/${org.id}/tools/`, {
       token,
@@ -35,7 +44,13 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
       },
     });
     expect(manual.status).toBe(201);
-    expect(manual.body).toMatchObject({ name: "hidden", upstream_name: "hidden_tool", source: "manual", enabled: true, stale: false });
+    expect(manual.body).toMatchObject({
+      name: "hidden",
+      upstream_name: "hidden_tool",
+      source: "manual",
+      enabled: true,
+      stale: false,
+    });
 
     const badSchema = await server.request("POST", `/orgs/${org.id}/tools/`, {
       token,
@@ -50,31 +65,52 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
     expect(foreignConnection.status).toBe(400);
     expect(foreignConnection.body.issues[0].path).toBe("connection_id");
 
-    const renamed = await server.request("PATCH", `/tools/${connection.tools.echo}/`, { token, body: { name: "say" } });
+    const renamed = await server.request("PATCH", `/tools/${connection.tools.echo}/`, {
+      token,
+      body: { name: "say" },
+    });
     expect(renamed.body).toMatchObject({ name: "say", upstream_name: "echo" });
-    const clash = await server.request("PATCH", `/tools/${connection.tools.add}/`, { token, body: { name: "say" } });
+    const clash = await server.request("PATCH", `/tools/${connection.tools.add}/`, {
+      token,
+      body: { name: "say" },
+    });
     expect(clash.status).toBe(409);
-    const invalidName = await server.request("PATCH", `/tools/${connection.tools.add}/`, { token, body: { name: "has space" } });
+    const invalidName = await server.request("PATCH", `/tools/${connection.tools.add}/`, {
+      token,
+      body: { name: "has space" },
+    });
     expect(invalidName.status).toBe(400);
 
-    await server.request("PATCH", `/tools/${connection.tools.fail}/`, { token, body: { enabled: false } });
+    await server.request("PATCH", `/tools/${connection.tools.fail}/`, {
+      token,
+      body: { enabled: false },
+    });
     const disabled = await server.request("GET", `/orgs/${org.id}/tools/?enabled=false`, { token });
-    expect(disabled.body.results.map((tool: { upstream_name: string }) => tool.upstream_name)).toEqual(["fail"]);
+    expect(
+      disabled.body.results.map((tool: { upstream_name: string }) => tool.upstream_name),
+    ).toEqual(["fail"]);
     const search = await server.request("GET", `/orgs/${org.id}/tools/?q=SAY`, { token });
     expect(search.body.results.map((tool: { name: string }) => tool.name)).toEqual(["say"]);
     const wildcard = await server.request("GET", `/orgs/${org.id}/tools/?q=%25`, { token });
     expect(wildcard.body.results).toHaveLength(0);
-    const badFilter = await server.request("GET", `/orgs/${org.id}/tools/?enabled=maybe`, { token });
+    const badFilter = await server.request("GET", `/orgs/${org.id}/tools/?enabled=maybe`, {
+      token,
+    });
     expect(badFilter.status).toBe(400);
 
-    expect((await server.request("DELETE", `/tools/${manual.body.id}/`, { token })).status).toBe(204);
+    expect((await server.request("DELETE", `/tools/${manual.body.id}/`, { token })).status).toBe(
+      204,
+    );
     expect((await server.request("GET", `/tools/${manual.body.id}/`, { token })).status).toBe(404);
   });
 
   it("manages agents and shows a key once, storing only its hash", async () => {
     const org = await createOrg(server);
     const token = org.owner.token;
-    const env = await server.request("POST", `/orgs/${org.id}/environments/`, { token, body: { name: "prod" } });
+    const env = await server.request("POST", `/orgs/${org.id}/environments/`, {
+      token,
+      body: { name: "prod" },
+    });
     const created = await server.request("POST", `/orgs/${org.id}/agents/`, {
       token,
       body: { name: "Support bot", description: "Answers tickets", environment_id: env.body.id },
@@ -87,29 +123,61 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
       mcp_url: `${server.url}/mcp/${created.body.id}`,
     });
     const id: string = created.body.id;
-    expect((await server.request("POST", `/orgs/${org.id}/agents/`, { token, body: { name: "Support bot" } })).status).toBe(409);
+    expect(
+      (
+        await server.request("POST", `/orgs/${org.id}/agents/`, {
+          token,
+          body: { name: "Support bot" },
+        })
+      ).status,
+    ).toBe(409);
 
-    const key = await server.request("POST", `/agents/${id}/keys/`, { token, body: { name: "laptop" } });
+    const key = await server.request("POST", `/agents/${id}/keys/`, {
+      token,
+      body: { name: "laptop" },
+    });
     expect(key.status).toBe(201);
     expect(key.body.key).toMatch(/^mcpa_[A-Za-z0-9_-]{40,}$/);
     expect(key.body.key.startsWith(key.body.prefix)).toBe(true);
     const keys = await server.request("GET", `/agents/${id}/keys/`, { token });
     expect(keys.body.results).toHaveLength(1);
     expect(keys.body.results[0]).not.toHaveProperty("key");
-    expect(keys.body.results[0]).toMatchObject({ prefix: key.body.prefix, name: "laptop", last_used_at: null, revoked_at: null });
-    const [row] = await server.database.db.select().from(schema.agentKeys).where(eq(schema.agentKeys.id, key.body.id));
+    expect(keys.body.results[0]).toMatchObject({
+      prefix: key.body.prefix,
+      name: "laptop",
+      last_used_at: null,
+      revoked_at: null,
+    });
+    const [row] = await server.database.db
+      .select()
+      .from(schema.agentKeys)
+      .where(eq(schema.agentKeys.id, key.body.id));
     expect(row?.key_hash).toBe(createHash("sha256").update(key.body.key).digest("hex"));
     expect(JSON.stringify(row)).not.toContain(key.body.key);
 
-    const disabled = await server.request("PATCH", `/agents/${id}/`, { token, body: { status: "disabled" } });
+    const disabled = await server.request("PATCH", `/agents/${id}/`, {
+      token,
+      body: { status: "disabled" },
+    });
     expect(disabled.body.status).toBe("disabled");
-    expect((await server.request("DELETE", `/agents/${id}/keys/${key.body.id}/`, { token })).status).toBe(204);
-    expect((await server.request("DELETE", `/agents/${id}/keys/${key.body.id}/`, { token })).status).toBe(404);
+    expect(
+      (await server.request("DELETE", `/agents/${id}/keys/${key.body.id}/`, { token })).status,
+    ).toBe(204);
+    expect(
+      (await server.request("DELETE", `/agents/${id}/keys/${key.body.id}/`, { token })).status,
+    ).toBe(404);
     const revoked = await server.request("GET", `/agents/${id}/keys/`, { token });
     expect(revoked.body.results[0].revoked_at).not.toBeNull();
 
-    const audit = await server.request("GET", `/orgs/${org.id}/audit-events/?target_type=agent_key`, { token });
-    expect(audit.body.results.map((event: { action: string }) => event.action)).toEqual(["agent_key.revoke", "agent_key.create"]);
+    const audit = await server.request(
+      "GET",
+      `/orgs/${org.id}/audit-events/?target_type=agent_key`,
+      { token },
+    );
+    expect(audit.body.results.map((event: { action: string }) => event.action)).toEqual([
+      "agent_key.revoke",
+      "agent_key.create",
+    ]);
     expect(JSON.stringify(audit.body)).not.toContain(key.body.key);
 
     expect((await server.request("DELETE", `/agents/${id}/`, { token })).status).toBe(204);
@@ -120,34 +188,67 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
     const org = await createOrg(server);
     const token = org.owner.token;
     const g = governance(server, org);
-    const connection = await g.syncedConnection({ transport: "streamable_http", url: upstream.url });
+    const connection = await g.syncedConnection({
+      transport: "streamable_http",
+      url: upstream.url,
+    });
     const agent = await g.agent();
 
     const invalid: [Record<string, unknown>, string][] = [
       [{ effect: "maybe", tool_pattern: "*" }, "effect"],
       [{ effect: "allow", tool_pattern: "" }, "tool_pattern"],
       [{ effect: "allow", tool_pattern: "*", input_schema: { type: "nonsense" } }, "input_schema"],
-      [{ effect: "allow", tool_pattern: "*", rate_limit: { max_calls: 0, per_seconds: 60 } }, "rate_limit.max_calls"],
-      [{ effect: "allow", tool_pattern: "*", agent_id: "00000000-0000-7000-8000-000000000000" }, "agent_id"],
+      [
+        { effect: "allow", tool_pattern: "*", rate_limit: { max_calls: 0, per_seconds: 60 } },
+        "rate_limit.max_calls",
+      ],
+      [
+        { effect: "allow", tool_pattern: "*", agent_id: "00000000-0000-7000-8000-000000000000" },
+        "agent_id",
+      ],
     ];
     for (const [body, field] of invalid) {
-      const response = await server.request("POST", `/orgs/${org.id}/policies/`, { token, body: { name: "p", ...body } });
+      const response = await server.request("POST", `/orgs/${org.id}/policies/`, {
+        token,
+        body: { name: "p", ...body },
+      });
       expect(response.status, JSON.stringify(body)).toBe(400);
       expect(response.body.issues.map((issue: { path: string }) => issue.path)).toContain(field);
     }
 
-    const allow = await g.policy({ name: "allow-read", effect: "allow", tool_pattern: "e*", agent_id: agent.id });
-    expect(allow).toMatchObject({ name: "allow-read", effect: "allow", enabled: true, rate_limit: null, environment_id: null });
+    const allow = await g.policy({
+      name: "allow-read",
+      effect: "allow",
+      tool_pattern: "e*",
+      agent_id: agent.id,
+    });
+    expect(allow).toMatchObject({
+      name: "allow-read",
+      effect: "allow",
+      enabled: true,
+      rate_limit: null,
+      environment_id: null,
+    });
     const evaluate = (toolId: string | undefined, input: unknown = {}) =>
-      server.request("POST", `/orgs/${org.id}/policies/evaluate/`, { token, body: { agent_id: agent.id, tool_id: toolId, input } });
+      server.request("POST", `/orgs/${org.id}/policies/evaluate/`, {
+        token,
+        body: { agent_id: agent.id, tool_id: toolId, input },
+      });
     const allowed = await evaluate(connection.tools.echo, { text: "x" });
     expect(allowed.status).toBe(200);
-    expect(allowed.body).toMatchObject({ allowed: true, matched: [{ policy_id: allow.id, name: "allow-read", effect: "allow" }] });
+    expect(allowed.body).toMatchObject({
+      allowed: true,
+      matched: [{ policy_id: allow.id, name: "allow-read", effect: "allow" }],
+    });
     const notMatched = await evaluate(connection.tools.add);
     expect(notMatched.body).toMatchObject({ allowed: false, matched: [] });
     expect(notMatched.body.reason).toMatch(/No allow policy/);
 
-    const deny = await g.policy({ name: "no-echo", effect: "deny", tool_pattern: connection.tools.echo });
+    const deny = await g.policy({
+      name: "no-echo",
+      effect: "deny",
+      tool_pattern: connection.tools.echo,
+    });
     const denied = await evaluate(connection.tools.echo, { text: "x" });
     expect(denied.body.allowed).toBe(false);
     expect(denied.body.reason).toMatch(/no-echo/);
@@ -159,7 +260,9 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
     const list = await server.request("GET", `/orgs/${org.id}/policies/?effect=deny`, { token });
     expect(list.body.results.map((policy: { name: string }) => policy.name)).toEqual(["no-echo"]);
     expect((await server.request("DELETE", `/policies/${deny.id}/`, { token })).status).toBe(204);
-    const audit = await server.request("GET", `/orgs/${org.id}/audit-events/?target_type=policy`, { token });
+    const audit = await server.request("GET", `/orgs/${org.id}/audit-events/?target_type=policy`, {
+      token,
+    });
     expect(audit.body.results.map((event: { action: string }) => event.action)).toEqual([
       "policy.delete",
       "policy.update",
@@ -171,7 +274,10 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
   it("enforces roles and tenancy on tools, agents, policies, runs and audit", async () => {
     const org = await createOrg(server);
     const g = governance(server, org);
-    const connection = await g.syncedConnection({ transport: "streamable_http", url: upstream.url });
+    const connection = await g.syncedConnection({
+      transport: "streamable_http",
+      url: upstream.url,
+    });
     const agent = await g.agent();
     const key = await g.key(agent.id);
     const policy = await g.policy({ effect: "allow", tool_pattern: "*" });
@@ -207,18 +313,36 @@ describe.skipIf(databaseUnavailable)("tools, agents, policies and audit", () => 
       ["DELETE", `/policies/${policy.id}/`],
     ];
     for (const user of [viewer, member]) {
-      for (const path of reads) expect((await server.request("GET", path, { token: user.token })).status, path).toBe(200);
+      for (const path of reads)
+        expect((await server.request("GET", path, { token: user.token })).status, path).toBe(200);
       for (const [method, path, body] of writes) {
-        expect((await server.request(method, path, { token: user.token, body })).status, `${method} ${path}`).toBe(403);
+        expect(
+          (await server.request(method, path, { token: user.token, body })).status,
+          `${method} ${path}`,
+        ).toBe(403);
       }
     }
-    for (const path of reads) expect((await server.request("GET", path, { token: stranger.owner.token })).status, path).toBe(404);
+    for (const path of reads)
+      expect(
+        (await server.request("GET", path, { token: stranger.owner.token })).status,
+        path,
+      ).toBe(404);
     for (const [method, path, body] of writes) {
-      expect((await server.request(method, path, { token: stranger.owner.token, body })).status, `${method} ${path}`).toBe(404);
+      expect(
+        (await server.request(method, path, { token: stranger.owner.token, body })).status,
+        `${method} ${path}`,
+      ).toBe(404);
     }
     // The audit log has no write path at all.
     for (const method of ["POST", "PATCH", "DELETE"]) {
-      expect((await server.request(method, `/orgs/${org.id}/audit-events/`, { token: org.owner.token, body: {} })).status).toBe(405);
+      expect(
+        (
+          await server.request(method, `/orgs/${org.id}/audit-events/`, {
+            token: org.owner.token,
+            body: {},
+          })
+        ).status,
+      ).toBe(405);
     }
   });
 });

@@ -1,9 +1,20 @@
 import { schema } from "@mcp/core/db";
-import { prepareStdioTestServer, startTestMcpServer, type RunningTestMcpServer, type StdioTestServer } from "@mcp/core/testing";
+import {
+  prepareStdioTestServer,
+  startTestMcpServer,
+  type RunningTestMcpServer,
+  type StdioTestServer,
+} from "@mcp/core/testing";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { governance } from "./governance";
-import { addMember, createOrg, databaseUnavailable, startTestServer, type TestServer } from "./harness";
+import {
+  addMember,
+  createOrg,
+  databaseUnavailable,
+  startTestServer,
+  type TestServer,
+} from "./harness";
 
 describe.skipIf(databaseUnavailable)("governed tool runs", () => {
   let server: TestServer;
@@ -23,7 +34,11 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
   async function setup() {
     const org = await createOrg(server);
     const g = governance(server, org);
-    const connection = await g.syncedConnection({ transport: "streamable_http", url: upstream.url, timeout_ms: 1500 });
+    const connection = await g.syncedConnection({
+      transport: "streamable_http",
+      url: upstream.url,
+      timeout_ms: 1500,
+    });
     return { org, g, connection, tools: connection.tools };
   }
 
@@ -58,9 +73,13 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     expect(response.body.duration_ms).toBeGreaterThanOrEqual(0);
     expect(response.body.finished_at).not.toBeNull();
 
-    const got = await server.request("GET", `/runs/${response.body.id}/`, { token: org.owner.token });
+    const got = await server.request("GET", `/runs/${response.body.id}/`, {
+      token: org.owner.token,
+    });
     expect(got.body).toEqual(response.body);
-    const audit = await server.request("GET", `/orgs/${org.id}/audit-events/?action=tool.run`, { token: org.owner.token });
+    const audit = await server.request("GET", `/orgs/${org.id}/audit-events/?action=tool.run`, {
+      token: org.owner.token,
+    });
     expect(audit.body.results[0]).toMatchObject({
       actor_type: "user",
       actor_id: org.owner.id,
@@ -76,11 +95,15 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     const other = await g.agent();
     await g.policy({ effect: "allow", tool_pattern: "*", agent_id: agent.id });
     await g.policy({ effect: "deny", tool_pattern: "fail", agent_id: agent.id });
-    expect((await g.run(tools.echo ?? "", { agent_id: agent.id, input: { text: "x" } })).body.status).toBe("succeeded");
+    expect(
+      (await g.run(tools.echo ?? "", { agent_id: agent.id, input: { text: "x" } })).body.status,
+    ).toBe("succeeded");
     const denied = await g.run(tools.fail ?? "", { agent_id: agent.id, input: {} });
     expect(denied.body).toMatchObject({ status: "denied", agent_id: agent.id });
     expect(denied.body.error).toMatch(/Denied by policy/);
-    expect((await g.run(tools.echo ?? "", { agent_id: other.id, input: { text: "x" } })).body.status).toBe("denied");
+    expect(
+      (await g.run(tools.echo ?? "", { agent_id: other.id, input: { text: "x" } })).body.status,
+    ).toBe("denied");
   });
 
   it("validates input against the tool's JSON Schema and against policy input schemas", async () => {
@@ -89,30 +112,44 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     await g.policy({
       effect: "deny",
       tool_pattern: "echo",
-      input_schema: { type: "object", properties: { text: { const: "rm -rf /" } }, required: ["text"] },
+      input_schema: {
+        type: "object",
+        properties: { text: { const: "rm -rf /" } },
+        required: ["text"],
+      },
     });
     const invalid = await g.run(tools.echo ?? "", { input: { text: 42 } });
     expect(invalid.body).toMatchObject({ status: "failed" });
     expect(invalid.body.error).toMatch(/Invalid input: \/text must be string/);
     const dangerous = await g.run(tools.echo ?? "", { input: { text: "rm -rf /" } });
     expect(dangerous.body.status).toBe("denied");
-    expect((await g.run(tools.echo ?? "", { input: { text: "ls" } })).body.status).toBe("succeeded");
+    expect((await g.run(tools.echo ?? "", { input: { text: "ls" } })).body.status).toBe(
+      "succeeded",
+    );
   });
 
   it("enforces rate limits atomically per agent and policy", async () => {
     const { g, tools } = await setup();
     const agent = await g.agent();
     const other = await g.agent();
-    await g.policy({ effect: "allow", tool_pattern: "echo", rate_limit: { max_calls: 3, per_seconds: 3600 } });
+    await g.policy({
+      effect: "allow",
+      tool_pattern: "echo",
+      rate_limit: { max_calls: 3, per_seconds: 3600 },
+    });
     const results = await Promise.all(
-      Array.from({ length: 6 }, () => g.run(tools.echo ?? "", { agent_id: agent.id, input: { text: "x" } })),
+      Array.from({ length: 6 }, () =>
+        g.run(tools.echo ?? "", { agent_id: agent.id, input: { text: "x" } }),
+      ),
     );
     const statuses = results.map((response) => response.body.status as string);
     expect(statuses.filter((status) => status === "succeeded")).toHaveLength(3);
     expect(statuses.filter((status) => status === "denied")).toHaveLength(3);
     const limited = results.find((response) => response.body.status === "denied");
     expect(limited?.body.error).toMatch(/Rate limited by policy .*3 calls per 3600 s/);
-    expect((await g.run(tools.echo ?? "", { agent_id: other.id, input: { text: "x" } })).body.status).toBe("succeeded");
+    expect(
+      (await g.run(tools.echo ?? "", { agent_id: other.id, input: { text: "x" } })).body.status,
+    ).toBe("succeeded");
   });
 
   it("records an upstream tool error as failed with its content", async () => {
@@ -156,13 +193,20 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
   it("fails cleanly when a stdio server exits mid-call, and recovers on the next call", async () => {
     const org = await createOrg(server);
     const g = governance(server, org);
-    const connection = await g.syncedConnection({ transport: "stdio", command: stdio.command, args: stdio.args });
+    const connection = await g.syncedConnection({
+      transport: "stdio",
+      command: stdio.command,
+      args: stdio.args,
+    });
     await g.policy({ effect: "allow", tool_pattern: "*" });
     const crashed = await g.run(connection.tools.crash ?? "", { input: {} });
     expect(crashed.body.status).toBe("failed");
     expect(crashed.body.error).toMatch(/exit|closed|connection/i);
     const next = await g.run(connection.tools.echo ?? "", { input: { text: "still here" } });
-    expect(next.body).toMatchObject({ status: "succeeded", output: { content: [{ type: "text", text: "still here" }] } });
+    expect(next.body).toMatchObject({
+      status: "succeeded",
+      output: { content: [{ type: "text", text: "still here" }] },
+    });
   });
 
   it("runs as an agent with its key; revoked keys and disabled agents stop at once", async () => {
@@ -173,18 +217,40 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     await g.policy({ effect: "allow", tool_pattern: "echo", agent_id: agent.id });
     const asAgent = await g.run(tools.echo ?? "", { input: { text: "from agent" } }, key.key);
     expect(asAgent.status).toBe(201);
-    expect(asAgent.body).toMatchObject({ status: "succeeded", agent_id: agent.id, triggered_by: { type: "agent", id: agent.id } });
+    expect(asAgent.body).toMatchObject({
+      status: "succeeded",
+      agent_id: agent.id,
+      triggered_by: { type: "agent", id: agent.id },
+    });
     const other = await g.agent();
-    const impersonate = await g.run(tools.echo ?? "", { agent_id: other.id, input: { text: "x" } }, key.key);
+    const impersonate = await g.run(
+      tools.echo ?? "",
+      { agent_id: other.id, input: { text: "x" } },
+      key.key,
+    );
     expect(impersonate.status).toBe(400);
     // An agent key opens nothing but tool runs.
-    expect((await server.request("GET", `/orgs/${org.id}/runs/`, { headers: { authorization: `Bearer ${key.key}` } })).status).toBe(403);
+    expect(
+      (
+        await server.request("GET", `/orgs/${org.id}/runs/`, {
+          headers: { authorization: `Bearer ${key.key}` },
+        })
+      ).status,
+    ).toBe(403);
 
-    await server.request("PATCH", `/agents/${agent.id}/`, { token: org.owner.token, body: { status: "disabled" } });
+    await server.request("PATCH", `/agents/${agent.id}/`, {
+      token: org.owner.token,
+      body: { status: "disabled" },
+    });
     expect((await g.run(tools.echo ?? "", { input: { text: "x" } }, key.key)).status).toBe(401);
-    await server.request("PATCH", `/agents/${agent.id}/`, { token: org.owner.token, body: { status: "active" } });
+    await server.request("PATCH", `/agents/${agent.id}/`, {
+      token: org.owner.token,
+      body: { status: "active" },
+    });
     expect((await g.run(tools.echo ?? "", { input: { text: "x" } }, key.key)).status).toBe(201);
-    await server.request("DELETE", `/agents/${agent.id}/keys/${key.id}/`, { token: org.owner.token });
+    await server.request("DELETE", `/agents/${agent.id}/keys/${key.id}/`, {
+      token: org.owner.token,
+    });
     expect((await g.run(tools.echo ?? "", { input: { text: "x" } }, key.key)).status).toBe(401);
   });
 
@@ -206,8 +272,12 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     await g.policy({ effect: "allow", tool_pattern: "*" });
     const member = await addMember(server, org, "member");
     const viewer = await addMember(server, org, "viewer");
-    expect((await g.run(tools.echo ?? "", { input: { text: "m" } }, member.token)).status).toBe(201);
-    expect((await g.run(tools.echo ?? "", { input: { text: "v" } }, viewer.token)).status).toBe(403);
+    expect((await g.run(tools.echo ?? "", { input: { text: "m" } }, member.token)).status).toBe(
+      201,
+    );
+    expect((await g.run(tools.echo ?? "", { input: { text: "v" } }, viewer.token)).status).toBe(
+      403,
+    );
     const notObject = await g.run(tools.echo ?? "", { input: "text" });
     expect(notObject.status).toBe(400);
     expect(notObject.body.issues[0].path).toBe("input");
@@ -216,9 +286,15 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
   it("disabled and stale tools are refused and recorded", async () => {
     const { org, g, tools } = await setup();
     await g.policy({ effect: "allow", tool_pattern: "*" });
-    await server.request("PATCH", `/tools/${tools.echo}/`, { token: org.owner.token, body: { enabled: false } });
+    await server.request("PATCH", `/tools/${tools.echo}/`, {
+      token: org.owner.token,
+      body: { enabled: false },
+    });
     const disabled = await g.run(tools.echo ?? "", { input: { text: "x" } });
-    expect(disabled.body).toMatchObject({ status: "denied", error: expect.stringMatching(/disabled/) });
+    expect(disabled.body).toMatchObject({
+      status: "denied",
+      error: expect.stringMatching(/disabled/),
+    });
   });
 
   it("lists runs newest first with filters, and aggregates stats", async () => {
@@ -226,37 +302,75 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     await g.policy({ effect: "allow", tool_pattern: "echo" });
     const agent = await g.agent();
     const ids: string[] = [];
-    for (let index = 0; index < 3; index++) ids.push((await g.run(tools.echo ?? "", { input: { text: `${index}` } })).body.id);
+    for (let index = 0; index < 3; index++)
+      ids.push((await g.run(tools.echo ?? "", { input: { text: `${index}` } })).body.id);
     await g.run(tools.add ?? "", { agent_id: agent.id, input: { a: 1, b: 1 } });
 
     const all = await server.request("GET", `/orgs/${org.id}/runs/`, { token: org.owner.token });
     expect(all.body.results).toHaveLength(4);
-    expect(all.body.results.slice(1).map((run: { id: string }) => run.id)).toEqual([...ids].reverse());
-    const denied = await server.request("GET", `/orgs/${org.id}/runs/?status=denied`, { token: org.owner.token });
-    expect(denied.body.results).toHaveLength(1);
-    const byAgent = await server.request("GET", `/orgs/${org.id}/runs/?agent_id=${agent.id}`, { token: org.owner.token });
-    expect(byAgent.body.results).toHaveLength(1);
-    const byTool = await server.request("GET", `/orgs/${org.id}/runs/?tool_id=${tools.echo}&limit=2`, { token: org.owner.token });
-    expect(byTool.body.results).toHaveLength(2);
-    const nextPage = await server.request("GET", `/orgs/${org.id}/runs/?tool_id=${tools.echo}&limit=2&cursor=${byTool.body.next_cursor}`, {
+    expect(all.body.results.slice(1).map((run: { id: string }) => run.id)).toEqual(
+      [...ids].reverse(),
+    );
+    const denied = await server.request("GET", `/orgs/${org.id}/runs/?status=denied`, {
       token: org.owner.token,
     });
+    expect(denied.body.results).toHaveLength(1);
+    const byAgent = await server.request("GET", `/orgs/${org.id}/runs/?agent_id=${agent.id}`, {
+      token: org.owner.token,
+    });
+    expect(byAgent.body.results).toHaveLength(1);
+    const byTool = await server.request(
+      "GET",
+      `/orgs/${org.id}/runs/?tool_id=${tools.echo}&limit=2`,
+      { token: org.owner.token },
+    );
+    expect(byTool.body.results).toHaveLength(2);
+    const nextPage = await server.request(
+      "GET",
+      `/orgs/${org.id}/runs/?tool_id=${tools.echo}&limit=2&cursor=${byTool.body.next_cursor}`,
+      {
+        token: org.owner.token,
+      },
+    );
     expect(nextPage.body).toMatchObject({ next_cursor: null });
     expect(nextPage.body.results).toHaveLength(1);
-    const future = await server.request("GET", `/orgs/${org.id}/runs/?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`, {
+    const future = await server.request(
+      "GET",
+      `/orgs/${org.id}/runs/?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
+      {
+        token: org.owner.token,
+      },
+    );
+    expect(future.body.results).toHaveLength(0);
+    const badStatus = await server.request("GET", `/orgs/${org.id}/runs/?status=exploded`, {
       token: org.owner.token,
     });
-    expect(future.body.results).toHaveLength(0);
-    const badStatus = await server.request("GET", `/orgs/${org.id}/runs/?status=exploded`, { token: org.owner.token });
     expect(badStatus.status).toBe(400);
 
-    const stats = await server.request("GET", `/orgs/${org.id}/runs/stats/?bucket=minute`, { token: org.owner.token });
+    const stats = await server.request("GET", `/orgs/${org.id}/runs/stats/?bucket=minute`, {
+      token: org.owner.token,
+    });
     expect(stats.status).toBe(200);
-    expect(stats.body.totals).toMatchObject({ runs: 4, succeeded: 3, denied: 1, failed: 0, error_rate: 0 });
+    expect(stats.body.totals).toMatchObject({
+      runs: 4,
+      succeeded: 3,
+      denied: 1,
+      failed: 0,
+      error_rate: 0,
+    });
     expect(stats.body.totals.p50_ms).toEqual(expect.any(Number));
-    expect(stats.body.tools.find((row: { tool_name: string }) => row.tool_name === "echo")).toMatchObject({ runs: 3, succeeded: 3 });
-    expect(stats.body.agents.find((row: { agent_id: string | null }) => row.agent_id === agent.id)).toMatchObject({ runs: 1, denied: 1 });
-    expect(stats.body.series.reduce((sum: number, bucket: { succeeded: number }) => sum + bucket.succeeded, 0)).toBe(3);
+    expect(
+      stats.body.tools.find((row: { tool_name: string }) => row.tool_name === "echo"),
+    ).toMatchObject({ runs: 3, succeeded: 3 });
+    expect(
+      stats.body.agents.find((row: { agent_id: string | null }) => row.agent_id === agent.id),
+    ).toMatchObject({ runs: 1, denied: 1 });
+    expect(
+      stats.body.series.reduce(
+        (sum: number, bucket: { succeeded: number }) => sum + bucket.succeeded,
+        0,
+      ),
+    ).toBe(3);
   });
 
   it("never stores or returns the connection secret in runs", async () => {
@@ -271,7 +385,10 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     const response = await g.run(connection.tools.echo_headers ?? "", { input: {} });
     // The upstream received the injected header...
     expect(JSON.stringify(response.body.output)).toContain("x-api-key");
-    const rows = await server.database.db.select().from(schema.auditEvents).where(eq(schema.auditEvents.org_id, org.id));
+    const rows = await server.database.db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.org_id, org.id));
     expect(JSON.stringify(rows)).not.toContain("top-secret-value-123");
   });
 });

@@ -16,7 +16,10 @@ describe.skipIf(databaseUnavailable)("server surface", () => {
   it("reports health with the database kind", async () => {
     const response = await server.request("GET", "/healthz");
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ status: "ok", database: expect.stringMatching(/^(pglite|postgres)$/) });
+    expect(response.body).toEqual({
+      status: "ok",
+      database: expect.stringMatching(/^(pglite|postgres)$/),
+    });
     expect(response.headers.get("x-request-id")).toEqual(expect.any(String));
   });
 
@@ -25,7 +28,14 @@ describe.skipIf(databaseUnavailable)("server surface", () => {
     expect(response.status).toBe(200);
     const document = response.body;
     expect(document.openapi).toMatch(/^3\./);
-    for (const path of ["/auth/register", "/auth/login", "/auth/logout", "/auth/me", "/orgs", "/orgs/{org_id}/environments"]) {
+    for (const path of [
+      "/auth/register",
+      "/auth/login",
+      "/auth/logout",
+      "/auth/me",
+      "/orgs",
+      "/orgs/{org_id}/environments",
+    ]) {
       expect(Object.keys(document.paths)).toContain(path);
     }
     expect(Object.keys(document.paths["/auth/register"].post.responses)).toContain("201");
@@ -44,14 +54,18 @@ describe.skipIf(databaseUnavailable)("server surface", () => {
   });
 
   it("keeps the caller's request id when it is sane", async () => {
-    const response = await server.request("GET", "/healthz", { headers: { "x-request-id": "trace-123" } });
+    const response = await server.request("GET", "/healthz", {
+      headers: { "x-request-id": "trace-123" },
+    });
     expect(response.headers.get("x-request-id")).toBe("trace-123");
   });
 
   it("serves the same procedures over typed tRPC, with the shared error shape", async () => {
     const user = await registerUser(server);
     const client = createTRPCClient<AppRouter>({
-      links: [httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Token ${user.token}` } })],
+      links: [
+        httpLink({ url: `${server.url}/trpc`, headers: { authorization: `Token ${user.token}` } }),
+      ],
     });
     const me = await client.auth.me.query();
     expect(me.email).toBe(user.email);
@@ -62,7 +76,9 @@ describe.skipIf(databaseUnavailable)("server surface", () => {
     const page = await client.environments.list.query({ org_id: org.id });
     expect(page.results.map((e) => e.id)).toEqual([env.id]);
 
-    const error = await client.environments.create.mutate({ org_id: org.id, name: "prod" }).catch((e: unknown) => e);
+    const error = await client.environments.create
+      .mutate({ org_id: org.id, name: "prod" })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TRPCClientError);
     const data = (error as TRPCClientError<AppRouter>).data;
     expect(data?.code).toBe("CONFLICT");
@@ -73,7 +89,9 @@ describe.skipIf(databaseUnavailable)("server surface", () => {
     expect((invalid as TRPCClientError<AppRouter>).data?.code).toBe("BAD_REQUEST");
     expect((invalid as TRPCClientError<AppRouter>).data?.issues?.[0]?.path).toBe("name");
 
-    const anonymous = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.url}/trpc` })] });
+    const anonymous = createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${server.url}/trpc` })],
+    });
     const unauthorized = await anonymous.auth.me.query().catch((e: unknown) => e);
     expect((unauthorized as TRPCClientError<AppRouter>).data?.httpStatus).toBe(401);
   });

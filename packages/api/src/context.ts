@@ -61,7 +61,8 @@ export function readCookie(header: string | null, name: string): string | null {
   for (const part of header.split(";")) {
     const index = part.indexOf("=");
     if (index === -1) continue;
-    if (part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+    if (part.slice(0, index).trim() === name)
+      return decodeURIComponent(part.slice(index + 1).trim());
   }
   return null;
 }
@@ -78,14 +79,21 @@ export function sessionCookie(token: string, expires: Date, secure: boolean): st
 }
 
 export function clearedSessionCookie(secure: boolean): string {
-  return [`${SESSION_COOKIE_NAME}=`, "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=0", ...(secure ? ["Secure"] : [])].join(
-    "; ",
-  );
+  return [
+    `${SESSION_COOKIE_NAME}=`,
+    "Path=/",
+    "HttpOnly",
+    "SameSite=Lax",
+    "Max-Age=0",
+    ...(secure ? ["Secure"] : []),
+  ].join("; ");
 }
 
 async function authenticate(deps: ApiDeps, info: RequestInfo): Promise<Auth> {
   const headerToken = readAuthorizationToken(info.req.headers.get("authorization"));
-  const cookieToken = headerToken ? null : readCookie(info.req.headers.get("cookie"), SESSION_COOKIE_NAME);
+  const cookieToken = headerToken
+    ? null
+    : readCookie(info.req.headers.get("cookie"), SESSION_COOKIE_NAME);
   const token = headerToken ?? cookieToken;
   if (!token) return null;
   if (headerToken?.startsWith(AGENT_KEY_PREFIX)) {
@@ -95,7 +103,10 @@ async function authenticate(deps: ApiDeps, info: RequestInfo): Promise<Auth> {
   const session = await validateSessionToken(deps.db, token);
   if (!session) return null;
   if (cookieToken && session.renewed) {
-    info.resHeaders.append("set-cookie", sessionCookie(cookieToken, session.expires_at, deps.secureCookies));
+    info.resHeaders.append(
+      "set-cookie",
+      sessionCookie(cookieToken, session.expires_at, deps.secureCookies),
+    );
   }
   const user = await getUser(deps.db, session.userId);
   return { type: "user", user, session, via: headerToken ? "header" : "cookie" };

@@ -4,7 +4,10 @@ import { isAppError, type AppErrorCode } from "@mcp/core";
 import type { ErrorCode } from "./contracts/common";
 
 /** The single table from domain error codes to the tRPC code, the wire code and the HTTP status. */
-const APP_ERROR_MAP: Record<AppErrorCode, { trpc: TRPC_ERROR_CODE_KEY; wire: ErrorCode; status: number }> = {
+const APP_ERROR_MAP: Record<
+  AppErrorCode,
+  { trpc: TRPC_ERROR_CODE_KEY; wire: ErrorCode; status: number }
+> = {
   BAD_REQUEST: { trpc: "BAD_REQUEST", wire: "BAD_REQUEST", status: 400 },
   UNAUTHORIZED: { trpc: "UNAUTHORIZED", wire: "UNAUTHORIZED", status: 401 },
   FORBIDDEN: { trpc: "FORBIDDEN", wire: "FORBIDDEN", status: 403 },
@@ -61,16 +64,22 @@ export function toWireError(error: unknown): WireError {
   const cause = error instanceof TRPCError ? error.cause : error;
   if (isAppError(cause)) {
     const mapped = APP_ERROR_MAP[cause.code];
-    if (mapped.status === 500) return { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Internal server error" };
+    if (mapped.status === 500)
+      return { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Internal server error" };
     return {
       status: mapped.status,
       code: mapped.wire,
       message: cause.message,
-      ...(cause.issues ? { issues: cause.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) } : {}),
+      ...(cause.issues
+        ? { issues: cause.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) }
+        : {}),
     };
   }
   if (isZodLikeError(cause)) {
-    const issues = cause.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    const issues = cause.issues.map((issue) => ({
+      path: formatPath(issue.path),
+      message: issue.message,
+    }));
     const summary = issues
       .slice(0, 3)
       .map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message))
@@ -87,7 +96,11 @@ export function toWireError(error: unknown): WireError {
 /** Domain errors become tRPC errors once, in the base procedure; the cause keeps the AppError. */
 export function toTRPCError(error: unknown): unknown {
   if (isAppError(error)) {
-    return new TRPCError({ code: APP_ERROR_MAP[error.code].trpc, message: error.message, cause: error });
+    return new TRPCError({
+      code: APP_ERROR_MAP[error.code].trpc,
+      message: error.message,
+      cause: error,
+    });
   }
   return error;
 }

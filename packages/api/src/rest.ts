@@ -34,7 +34,13 @@ function compileRoutes(router: AnyTRPCRouter): RestRoute[] {
         return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       })
       .join("/");
-    return { method: openapi.method, pattern: new RegExp(`^${source}/?$`), params, procedurePath, successStatus };
+    return {
+      method: openapi.method,
+      pattern: new RegExp(`^${source}/?$`),
+      params,
+      procedurePath,
+      successStatus,
+    };
   });
 }
 
@@ -51,7 +57,10 @@ class RestRequestError extends Error {
 async function readJsonBody(req: Request, maxBytes: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   const tooLarge = () =>
-    new RestRequestError(413, { code: "PAYLOAD_TOO_LARGE", message: `Request body exceeds ${maxBytes} bytes` });
+    new RestRequestError(413, {
+      code: "PAYLOAD_TOO_LARGE",
+      message: `Request body exceeds ${maxBytes} bytes`,
+    });
   if (declared > maxBytes) throw tooLarge();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -80,10 +89,16 @@ async function readJsonBody(req: Request, maxBytes: number): Promise<Record<stri
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new RestRequestError(400, { code: "BAD_REQUEST", message: "Request body is not valid JSON" });
+    throw new RestRequestError(400, {
+      code: "BAD_REQUEST",
+      message: "Request body is not valid JSON",
+    });
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new RestRequestError(400, { code: "BAD_REQUEST", message: "Request body must be a JSON object" });
+    throw new RestRequestError(400, {
+      code: "BAD_REQUEST",
+      message: "Request body must be a JSON object",
+    });
   }
   return parsed as Record<string, unknown>;
 }
@@ -116,18 +131,23 @@ export function createRestHandler(options: RestHandlerOptions) {
   const routes = compileRoutes(options.router);
   const createCaller = options.router.createCaller as (ctx: Context) => Record<string, unknown>;
 
-  return async (req: Request, extras: { requestId: string; ip: string | null }): Promise<Response> => {
+  return async (
+    req: Request,
+    extras: { requestId: string; ip: string | null },
+  ): Promise<Response> => {
     const url = new URL(req.url);
     const path = url.pathname.slice(options.basePath.length) || "/";
     const resHeaders = new Headers({ "x-request-id": extras.requestId });
     const fail = (status: number, body: ErrorBody, headers: Record<string, string> = {}) => {
       for (const [name, value] of Object.entries(headers)) resHeaders.set(name, value);
-      if (status === 401) resHeaders.set("www-authenticate", 'Token realm="api", Bearer realm="api"');
+      if (status === 401)
+        resHeaders.set("www-authenticate", 'Token realm="api", Bearer realm="api"');
       return json(status, { ...body, request_id: extras.requestId }, resHeaders);
     };
 
     const matching = routes.filter((route) => route.pattern.test(path));
-    if (matching.length === 0) return fail(404, { code: "NOT_FOUND", message: `No route for ${path}` });
+    if (matching.length === 0)
+      return fail(404, { code: "NOT_FOUND", message: `No route for ${path}` });
     const route = matching.find((candidate) => candidate.method === req.method);
     if (!route) {
       return fail(
@@ -143,21 +163,35 @@ export function createRestHandler(options: RestHandlerOptions) {
       route.params.forEach((name, index) => {
         params[name] = decodeURIComponent(values[index] ?? "");
       });
-      const payload = route.method === "GET" || route.method === "DELETE" ? readQuery(url) : await readJsonBody(req, options.maxBodyBytes);
+      const payload =
+        route.method === "GET" || route.method === "DELETE"
+          ? readQuery(url)
+          : await readJsonBody(req, options.maxBodyBytes);
       const input = { ...payload, ...params };
-      const ctx = await options.createContext({ req, resHeaders, requestId: extras.requestId, ip: extras.ip, surface: "rest" });
+      const ctx = await options.createContext({
+        req,
+        resHeaders,
+        requestId: extras.requestId,
+        ip: extras.ip,
+        surface: "rest",
+      });
       let target: unknown = createCaller(ctx);
       for (const segment of route.procedurePath.split(".")) {
         target = (target as Record<string, unknown>)[segment];
       }
-      if (typeof target !== "function") throw new TRPCError({ code: "NOT_FOUND", message: `No route for ${path}` });
+      if (typeof target !== "function")
+        throw new TRPCError({ code: "NOT_FOUND", message: `No route for ${path}` });
       const data: unknown = await (target as (input: unknown) => Promise<unknown>)(input);
       return json(route.successStatus, data, resHeaders);
     } catch (error) {
       if (error instanceof RestRequestError) return fail(error.status, error.body, error.headers);
       const wire = toWireError(error);
       if (wire.status >= 500) options.onError?.(error, { path, requestId: extras.requestId });
-      return fail(wire.status, { code: wire.code, message: wire.message, ...(wire.issues ? { issues: wire.issues } : {}) });
+      return fail(wire.status, {
+        code: wire.code,
+        message: wire.message,
+        ...(wire.issues ? { issues: wire.issues } : {}),
+      });
     }
   };
 }

@@ -1,7 +1,15 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { z } from "zod";
-import { getMembershipRole, isAppError, roleAtLeast, type ActionContext, type Db, type OrgRole } from "@mcp/core";
+import {
+  getMembershipRole,
+  isAppError,
+  roleAtLeast,
+  type ActionContext,
+  type Agent,
+  type Db,
+  type OrgRole,
+} from "@mcp/core";
 import type { Context } from "./context";
 import { uuid } from "./contracts/common";
 import { toTRPCError, toWireError } from "./errors";
@@ -41,12 +49,18 @@ export const publicProcedure = t.procedure.use(async ({ next }) => {
 });
 
 const unauthenticated = () =>
-  new TRPCError({ code: "UNAUTHORIZED", message: "Authentication required: send Authorization: Token <token>" });
+  new TRPCError({
+    code: "UNAUTHORIZED",
+    message: "Authentication required: send Authorization: Token <token>",
+  });
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.auth) throw unauthenticated();
   if (ctx.auth.type !== "user") {
-    throw new TRPCError({ code: "FORBIDDEN", message: "Agent keys can only run tools; this needs a user's token" });
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: "Agent keys can only run tools; this needs a user's token",
+    });
   }
   const { user, session, via } = ctx.auth;
   const action: ActionContext = { ...ctx.origin, actor: { type: "user", id: user.id } };
@@ -99,22 +113,40 @@ export function resourceProcedure(
  * Like resourceProcedure for actions an agent key may also take (running a tool): an agent acts
  * within its own org with the rights of a member, and anything outside that org is NOT_FOUND.
  */
-export function agentOrMemberResourceProcedure(what: string, findOrgId: (db: Db, id: string) => Promise<string | null>) {
+export function agentOrMemberResourceProcedure(
+  what: string,
+  findOrgId: (db: Db, id: string) => Promise<string | null>,
+) {
   return publicProcedure.input(z.object({ id: uuid })).use(async ({ ctx, input, next }) => {
     const auth = ctx.auth;
     if (!auth) throw unauthenticated();
     const orgId = await findOrgId(ctx.db, input.id);
+    // One explicit shape for both principals, so `agent` is typed as nullable downstream.
+    let caller: {
+      action: ActionContext;
+      runner: { type: "agent" | "user"; id: string };
+      agent: Agent | null;
+      org: { id: string; role: OrgRole };
+    };
     if (auth.type === "agent") {
       if (orgId !== auth.agent.org_id) throw notFound(what);
-      const action: ActionContext = { ...ctx.origin, actor: { type: "agent", id: auth.agent.id } };
-      const runner = { type: "agent" as const, id: auth.agent.id };
-      return next({ ctx: { ...ctx, action, runner, agent: auth.agent, org: { id: orgId, role: "member" as OrgRole } } });
+      caller = {
+        action: { ...ctx.origin, actor: { type: "agent", id: auth.agent.id } },
+        runner: { type: "agent", id: auth.agent.id },
+        agent: auth.agent,
+        org: { id: orgId, role: "member" },
+      };
+    } else {
+      const role = orgId === null ? null : await getMembershipRole(ctx.db, orgId, auth.user.id);
+      if (orgId === null || role === null) throw notFound(what);
+      assertRole(role, "member");
+      caller = {
+        action: { ...ctx.origin, actor: { type: "user", id: auth.user.id } },
+        runner: { type: "user", id: auth.user.id },
+        agent: null,
+        org: { id: orgId, role },
+      };
     }
-    const role = orgId === null ? null : await getMembershipRole(ctx.db, orgId, auth.user.id);
-    if (orgId === null || role === null) throw notFound(what);
-    assertRole(role, "member");
-    const action: ActionContext = { ...ctx.origin, actor: { type: "user", id: auth.user.id } };
-    const runner = { type: "user" as const, id: auth.user.id };
-    return next({ ctx: { ...ctx, action, runner, agent: null, org: { id: orgId, role } } });
+    return next({ ctx: { ...ctx, ...caller } });
   });
 }

@@ -28,7 +28,11 @@ export class AppError extends Error {
   readonly code: AppErrorCode;
   readonly issues: FieldIssue[] | undefined;
 
-  constructor(code: AppErrorCode, message: string, options?: { issues?: FieldIssue[]; cause?: unknown }) {
+  constructor(
+    code: AppErrorCode,
+    message: string,
+    options?: { issues?: FieldIssue[]; cause?: unknown },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.issues = options?.issues;

@@ -15,7 +15,12 @@ export * from "./connections/connections";
 export * from "./tools/tools";
 export * from "./agents/agents";
 export * from "./policies/policies";
-export { evaluatePolicies, policyCouldAllow, type PolicyDecision, type PolicyRule } from "./policies/evaluate";
+export {
+  evaluatePolicies,
+  policyCouldAllow,
+  type PolicyDecision,
+  type PolicyRule,
+} from "./policies/evaluate";
 export { pruneRateLimitCounters } from "./policies/rate-limit";
 export * from "./runs/orchestrator";
 export * from "./runs/runs";

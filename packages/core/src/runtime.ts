@@ -16,7 +16,10 @@ export interface McpRuntime {
   outbound: OutboundPolicy;
 }
 
-export const MCP_CLIENT_INFO = { clientName: "mcp-agents-platform", clientVersion: "1.0.0" } as const;
+export const MCP_CLIENT_INFO = {
+  clientName: "mcp-agents-platform",
+  clientVersion: "1.0.0",
+} as const;
 
 export function createMcpRuntime(options: {
   secrets: SecretStore;

@@ -13,7 +13,9 @@ try {
   await database.migrate();
   const secrets = loadSecretStore(env, logger);
   const result = await rotateConnectionSecrets(database.db, secrets, SYSTEM_CONTEXT, { orgId });
-  console.log(`Re-encrypted ${result.rotated} of ${result.total} connection secrets with key '${secrets.activeKeyId}'.`);
+  console.log(
+    `Re-encrypted ${result.rotated} of ${result.total} connection secrets with key '${secrets.activeKeyId}'.`,
+  );
 } finally {
   await database.close();
 }

@@ -8,7 +8,13 @@ import { startServer } from "../server";
  * the platform normally runs on.
  */
 const env = loadEnv();
-const server = await startServer({ ...env, PORT: 0, HOST: "127.0.0.1", LOG_LEVEL: "warn", DEMO_MCP_SERVER: true });
+const server = await startServer({
+  ...env,
+  PORT: 0,
+  HOST: "127.0.0.1",
+  LOG_LEVEL: "warn",
+  DEMO_MCP_SERVER: true,
+});
 try {
   const base = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, "");
   const seed = await seedDemo(server, {

@@ -1,7 +1,11 @@
 import { z } from "zod";
 import { timestamp, uuid } from "./common";
 
-export const email = z.string().trim().toLowerCase().pipe(z.email({ error: "Must be a valid email address" }));
+export const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ error: "Must be a valid email address" }));
 const password = z.string().min(8, "At least 8 characters").max(256, "At most 256 characters");
 const personName = z.string().trim().max(100, "At most 100 characters");
 
@@ -15,10 +19,18 @@ export const registerInput = z
   })
   .superRefine((value, ctx) => {
     if (value.password !== value.password_confirm) {
-      ctx.addIssue({ code: "custom", path: ["password_confirm"], message: "Passwords do not match" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["password_confirm"],
+        message: "Passwords do not match",
+      });
     }
     if (value.password.trim().toLowerCase() === value.email) {
-      ctx.addIssue({ code: "custom", path: ["password"], message: "Password must not be the same as the email" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["password"],
+        message: "Password must not be the same as the email",
+      });
     }
   });
 export type RegisterInput = z.infer<typeof registerInput>;

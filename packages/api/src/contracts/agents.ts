@@ -11,6 +11,11 @@ export const agent = z.object({
   description: z.string(),
   status: z.enum(AGENT_STATUSES),
   mcp_url: z.string().describe("The agent's governed MCP endpoint (Streamable HTTP)"),
+  mcp_client_config: z
+    .record(z.string(), z.unknown())
+    .describe(
+      "A ready `mcpServers` client configuration for this endpoint; replace <YOUR_AGENT_KEY> with one of the agent's keys",
+    ),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -7,7 +7,11 @@ import { z } from "zod";
 
 export const uuid = z.uuid({ error: "Must be a UUID" });
 export const timestamp = z.iso.datetime({ offset: true });
-export const trimmedName = z.string().trim().min(1, "Must not be empty").max(100, "At most 100 characters");
+export const trimmedName = z
+  .string()
+  .trim()
+  .min(1, "Must not be empty")
+  .max(100, "At most 100 characters");
 export const slug = z
   .string()
   .trim()
@@ -18,7 +22,13 @@ export const description = z.string().max(2000, "At most 2000 characters");
 
 /** Query strings arrive as text over REST and as numbers over tRPC; both are accepted. */
 export const pageInput = z.object({
-  limit: z.coerce.number().int().min(1).max(200).optional().describe("Page size, 1 to 200 (default 50)"),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe("Page size, 1 to 200 (default 50)"),
   cursor: z.string().max(200).optional().describe("The next_cursor of the previous page"),
 });
 export type PageInput = z.infer<typeof pageInput>;
@@ -26,7 +36,10 @@ export type PageInput = z.infer<typeof pageInput>;
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({
     results: z.array(item),
-    next_cursor: z.string().nullable().describe("Pass as ?cursor= for the next page; null on the last page"),
+    next_cursor: z
+      .string()
+      .nullable()
+      .describe("Pass as ?cursor= for the next page; null on the last page"),
   });
 }
 

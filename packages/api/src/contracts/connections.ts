@@ -11,17 +11,23 @@ const headerName = z
   .max(200)
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "Not a valid HTTP header name");
 const headerValue = z.string().max(8192, "At most 8192 characters");
-const headers = z.record(headerName, headerValue).refine((value) => Object.keys(value).length <= 50, "At most 50 headers");
+const headers = z
+  .record(headerName, headerValue)
+  .refine((value) => Object.keys(value).length <= 50, "At most 50 headers");
 const envName = z
   .string()
   .min(1)
   .max(200)
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "Not a valid environment variable name");
-const env = z.record(envName, z.string().max(32768)).refine((value) => Object.keys(value).length <= 100, "At most 100 variables");
+const env = z
+  .record(envName, z.string().max(32768))
+  .refine((value) => Object.keys(value).length <= 100, "At most 100 variables");
 
 /** Write-only: stored encrypted, never returned. `null` removes it. */
 export const connectionSecret = z.object({
-  headers: headers.optional().describe("Secret request headers, e.g. Authorization (HTTP transports)"),
+  headers: headers
+    .optional()
+    .describe("Secret request headers, e.g. Authorization (HTTP transports)"),
   env: env.optional().describe("Secret environment variables (stdio)"),
 });
 export type ConnectionSecretInput = z.infer<typeof connectionSecret>;
@@ -32,27 +38,53 @@ const httpUrl = z
 
 const connectionFields = {
   name: trimmedName,
-  slug: slug.optional().describe("Used to namespace clashing tool names; derived from the name if omitted"),
+  slug: slug
+    .optional()
+    .describe("Used to namespace clashing tool names; derived from the name if omitted"),
   description: description.optional(),
   environment_id: uuid.nullable().optional(),
   transport,
   url: httpUrl.nullable().optional().describe("Required for streamable_http and sse"),
-  command: z.string().trim().min(1).max(1024).nullable().optional().describe("Required for stdio; must be allowlisted"),
+  command: z
+    .string()
+    .trim()
+    .min(1)
+    .max(1024)
+    .nullable()
+    .optional()
+    .describe("Required for stdio; must be allowlisted"),
   args: z.array(z.string().max(4096)).max(100).optional(),
   headers: headers.optional().describe("Non-secret request headers"),
   secret: connectionSecret.nullable().optional(),
-  timeout_ms: z.number().int().min(100, "At least 100 ms").max(300_000, "At most 300000 ms").optional(),
+  timeout_ms: z
+    .number()
+    .int()
+    .min(100, "At least 100 ms")
+    .max(300_000, "At most 300000 ms")
+    .optional(),
 };
 
 function requireTransportFields(
-  value: { transport?: string | undefined; url?: string | null | undefined; command?: string | null | undefined },
+  value: {
+    transport?: string | undefined;
+    url?: string | null | undefined;
+    command?: string | null | undefined;
+  },
   ctx: z.RefinementCtx,
 ): void {
   if ((value.transport === "streamable_http" || value.transport === "sse") && !value.url) {
-    ctx.addIssue({ code: "custom", path: ["url"], message: `A url is required for the ${value.transport} transport` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["url"],
+      message: `A url is required for the ${value.transport} transport`,
+    });
   }
   if (value.transport === "stdio" && !value.command) {
-    ctx.addIssue({ code: "custom", path: ["command"], message: "A command is required for the stdio transport" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["command"],
+      message: "A command is required for the stdio transport",
+    });
   }
 }
 
@@ -109,4 +141,3 @@ export const syncResult = z.object({
   total: z.number().int().describe("Tools the server offers now"),
 });
 export type SyncResult = z.infer<typeof syncResult>;
-

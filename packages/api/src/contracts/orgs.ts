@@ -30,7 +30,11 @@ export const member = z.object({
 export type MemberDto = z.infer<typeof member>;
 
 export const addMemberInput = z.object({
-  email: z.string().trim().toLowerCase().pipe(z.email({ error: "Must be a valid email address" })),
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.email({ error: "Must be a valid email address" })),
   role: orgRole,
 });
 export const updateMemberInput = z.object({ role: orgRole });

@@ -1,9 +1,21 @@
 import { z } from "zod";
-import { description, jsonObject, pageInput, queryBoolean, timestamp, trimmedName, uuid } from "./common";
+import {
+  description,
+  jsonObject,
+  pageInput,
+  queryBoolean,
+  timestamp,
+  trimmedName,
+  uuid,
+} from "./common";
 
 export const rateLimit = z.object({
   max_calls: z.number().int().min(1, "At least 1").max(1_000_000),
-  per_seconds: z.number().int().min(1, "At least 1 second").max(30 * 24 * 3600, "At most 30 days"),
+  per_seconds: z
+    .number()
+    .int()
+    .min(1, "At least 1 second")
+    .max(30 * 24 * 3600, "At most 30 days"),
 });
 
 export const POLICY_EFFECTS = ["allow", "deny"] as const;
@@ -17,7 +29,9 @@ export const policy = z.object({
   agent_id: uuid.nullable().describe("null: any agent (and runs without an agent)"),
   tool_pattern: z.string().describe("A glob over tool names (`github_*`) or a tool id"),
   environment_id: uuid.nullable().describe("null: any environment"),
-  input_schema: jsonObject.nullable().describe("The call's input must satisfy this JSON Schema for the policy to match"),
+  input_schema: jsonObject
+    .nullable()
+    .describe("The call's input must satisfy this JSON Schema for the policy to match"),
   rate_limit: rateLimit.nullable(),
   enabled: z.boolean(),
   created_at: timestamp,
@@ -56,7 +70,9 @@ export const policyDecision = z.object({
     z.object({
       policy_id: uuid,
       name: z.string(),
-      issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })),
+      issues: z.array(
+        z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() }),
+      ),
     }),
   ),
   rate_limited_by: z.array(

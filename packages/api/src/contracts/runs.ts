@@ -13,7 +13,9 @@ export const run = z.object({
   environment_id: uuid.nullable(),
   status: runStatus,
   input: z.unknown(),
-  output: z.unknown().describe("The MCP CallToolResult, as the server returned it (capped at 1 MiB)"),
+  output: z
+    .unknown()
+    .describe("The MCP CallToolResult, as the server returned it (capped at 1 MiB)"),
   output_truncated: z.boolean(),
   error: z.string().nullable(),
   decision: z.record(z.string(), z.unknown()).nullable(),
@@ -87,6 +89,8 @@ export const runStats = z.object({
     }),
   ),
   tools: z.array(z.object({ tool_id: uuid.nullable(), tool_name: z.string(), ...latencyStats })),
-  agents: z.array(z.object({ agent_id: uuid.nullable(), agent_name: z.string().nullable(), ...latencyStats })),
+  agents: z.array(
+    z.object({ agent_id: uuid.nullable(), agent_name: z.string().nullable(), ...latencyStats }),
+  ),
 });
 export type RunStatsDto = z.infer<typeof runStats>;

@@ -7,7 +7,7 @@ export const toolName = z
   .trim()
   .min(1, "Must not be empty")
   .max(128, "At most 128 characters")
-  .regex(/^[A-Za-z0-9_.\/-]+$/, "Letters, digits, _ - . and / only");
+  .regex(/^[A-Za-z0-9_./-]+$/, "Letters, digits, _ - . and / only");
 
 export const tool = z.object({
   id: uuid,
@@ -54,6 +54,10 @@ export const updateToolInput = z.object({
 });
 
 export const runToolInput = z.object({
-  agent_id: uuid.optional().describe("Run on behalf of this agent (policies apply); implied by an agent key"),
-  input: jsonObject.default({}).describe("The tool's arguments, validated against its input_schema"),
+  agent_id: uuid
+    .optional()
+    .describe("Run on behalf of this agent (policies apply); implied by an agent key"),
+  input: jsonObject
+    .default({})
+    .describe("The tool's arguments, validated against its input_schema"),
 });

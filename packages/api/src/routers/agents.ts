@@ -11,32 +11,78 @@ import {
   type Agent,
 } from "@mcp/core";
 import { z } from "zod";
-import { agent, agentKey, createAgentInput, createAgentKeyInput, createdAgentKey, listAgentsInput, updateAgentInput } from "../contracts/agents";
+import {
+  agent,
+  agentKey,
+  createAgentInput,
+  createAgentKeyInput,
+  createdAgentKey,
+  listAgentsInput,
+  updateAgentInput,
+} from "../contracts/agents";
 import { pageInput, pageOf, uuid } from "../contracts/common";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
 const tags = ["agents"];
 const keyTags = ["agent keys"];
-const agentProcedure = (minimum: "viewer" | "admin") => resourceProcedure("Agent", minimum, findAgentOrgId);
+const agentProcedure = (minimum: "viewer" | "admin") =>
+  resourceProcedure("Agent", minimum, findAgentOrgId);
+
+/** A config key MCP clients accept (the same rule as the web app's snippet). */
+function clientConfigKey(name: string): string {
+  const key = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  return key === "" ? "mcp-agents" : key;
+}
 
 function present(row: Agent, baseUrl: string) {
-  return toWire({ ...row, mcp_url: `${baseUrl}/mcp/${row.id}` });
+  const url = `${baseUrl}/mcp/${row.id}`;
+  // The `mcpServers` shape most clients (Claude, Cursor, VS Code, …) read for remote servers.
+  const mcp_client_config = {
+    mcpServers: {
+      [clientConfigKey(row.name)]: {
+        type: "http",
+        url,
+        headers: { Authorization: "Bearer <YOUR_AGENT_KEY>" },
+      },
+    },
+  };
+  return toWire({ ...row, mcp_url: url, mcp_client_config });
 }
 
 export const agentsRouter = router({
   list: orgProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/agents", tags, summary: "List agents", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/agents",
+        tags,
+        summary: "List agents",
+        protect: true,
+      },
+    })
     .input(listAgentsInput)
     .output(pageOf(agent))
     .query(async ({ ctx, input }) => {
       const page = await listAgents(ctx.db, { ...input, orgId: ctx.org.id });
-      return { results: page.results.map((row) => present(row, ctx.baseUrl)), next_cursor: page.next_cursor };
+      return {
+        results: page.results.map((row) => present(row, ctx.baseUrl)),
+        next_cursor: page.next_cursor,
+      };
     }),
 
   create: orgProcedure("admin")
     .meta({
-      openapi: { method: "POST", path: "/orgs/{org_id}/agents", tags, summary: "Create an agent", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/orgs/{org_id}/agents",
+        tags,
+        summary: "Create an agent",
+        protect: true,
+      },
       successStatus: 201,
     })
     .input(createAgentInput)
@@ -46,12 +92,30 @@ export const agentsRouter = router({
     ),
 
   get: agentProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/agents/{id}", tags, summary: "Get an agent and its MCP endpoint", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/agents/{id}",
+        tags,
+        summary: "Get an agent and its MCP endpoint",
+        protect: true,
+      },
+    })
     .output(agent)
-    .query(async ({ ctx, input }) => present(await getAgent(ctx.db, { orgId: ctx.org.id, id: input.id }), ctx.baseUrl)),
+    .query(async ({ ctx, input }) =>
+      present(await getAgent(ctx.db, { orgId: ctx.org.id, id: input.id }), ctx.baseUrl),
+    ),
 
   update: agentProcedure("admin")
-    .meta({ openapi: { method: "PATCH", path: "/agents/{id}", tags, summary: "Update, disable or enable an agent", protect: true } })
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/agents/{id}",
+        tags,
+        summary: "Update, disable or enable an agent",
+        protect: true,
+      },
+    })
     .input(updateAgentInput)
     .output(agent)
     .mutation(async ({ ctx, input }) =>
@@ -60,7 +124,13 @@ export const agentsRouter = router({
 
   delete: agentProcedure("admin")
     .meta({
-      openapi: { method: "DELETE", path: "/agents/{id}", tags, summary: "Delete an agent and its keys", protect: true },
+      openapi: {
+        method: "DELETE",
+        path: "/agents/{id}",
+        tags,
+        summary: "Delete an agent and its keys",
+        protect: true,
+      },
       successStatus: 204,
     })
     .output(z.void())
@@ -70,31 +140,63 @@ export const agentsRouter = router({
 
   keys: router({
     list: agentProcedure("viewer")
-      .meta({ openapi: { method: "GET", path: "/agents/{id}/keys", tags: keyTags, summary: "List an agent's API keys (prefixes only)", protect: true } })
+      .meta({
+        openapi: {
+          method: "GET",
+          path: "/agents/{id}/keys",
+          tags: keyTags,
+          summary: "List an agent's API keys (prefixes only)",
+          protect: true,
+        },
+      })
       .input(pageInput)
       .output(pageOf(agentKey))
-      .query(async ({ ctx, input }) => toWire(await listAgentKeys(ctx.db, { ...input, orgId: ctx.org.id, agentId: input.id }))),
+      .query(async ({ ctx, input }) =>
+        toWire(await listAgentKeys(ctx.db, { ...input, orgId: ctx.org.id, agentId: input.id })),
+      ),
 
     create: agentProcedure("admin")
       .meta({
-        openapi: { method: "POST", path: "/agents/{id}/keys", tags: keyTags, summary: "Create an API key (shown once)", protect: true },
+        openapi: {
+          method: "POST",
+          path: "/agents/{id}/keys",
+          tags: keyTags,
+          summary: "Create an API key (shown once)",
+          protect: true,
+        },
         successStatus: 201,
       })
       .input(createAgentKeyInput)
       .output(createdAgentKey)
       .mutation(async ({ ctx, input }) =>
-        toWire(await createAgentKey(ctx.db, ctx.action, { orgId: ctx.org.id, agentId: input.id, name: input.name })),
+        toWire(
+          await createAgentKey(ctx.db, ctx.action, {
+            orgId: ctx.org.id,
+            agentId: input.id,
+            name: input.name,
+          }),
+        ),
       ),
 
     revoke: agentProcedure("admin")
       .meta({
-        openapi: { method: "DELETE", path: "/agents/{id}/keys/{key_id}", tags: keyTags, summary: "Revoke an API key at once", protect: true },
+        openapi: {
+          method: "DELETE",
+          path: "/agents/{id}/keys/{key_id}",
+          tags: keyTags,
+          summary: "Revoke an API key at once",
+          protect: true,
+        },
         successStatus: 204,
       })
       .input(z.object({ key_id: uuid }))
       .output(z.void())
       .mutation(async ({ ctx, input }) => {
-        await revokeAgentKey(ctx.db, ctx.action, { orgId: ctx.org.id, agentId: input.id, keyId: input.key_id });
+        await revokeAgentKey(ctx.db, ctx.action, {
+          orgId: ctx.org.id,
+          agentId: input.id,
+          keyId: input.key_id,
+        });
       }),
   }),
 });

@@ -9,13 +9,20 @@ const tags = ["auth"];
 
 /** Browsers (the SPA over tRPC) get the token as an httpOnly cookie too; API clients use the body. */
 function issueCookie(ctx: Context, token: string, expires: Date): void {
-  if (ctx.surface === "trpc") ctx.resHeaders.append("set-cookie", sessionCookie(token, expires, ctx.deps.secureCookies));
+  if (ctx.surface === "trpc")
+    ctx.resHeaders.append("set-cookie", sessionCookie(token, expires, ctx.deps.secureCookies));
 }
 
 export const authRouter = router({
   register: publicProcedure
     .meta({
-      openapi: { method: "POST", path: "/auth/register", tags, summary: "Register a new user" },
+      openapi: {
+        method: "POST",
+        path: "/auth/register",
+        tags,
+        summary: "Register a new user",
+        protect: false,
+      },
       successStatus: 201,
     })
     .input(registerInput)
@@ -27,7 +34,15 @@ export const authRouter = router({
     }),
 
   login: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/auth/login", tags, summary: "Log in with email and password" } })
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/login",
+        tags,
+        summary: "Log in with email and password",
+        protect: false,
+      },
+    })
     .input(loginInput)
     .output(authResult)
     .mutation(async ({ ctx, input }) => {
@@ -38,7 +53,13 @@ export const authRouter = router({
 
   logout: authedProcedure
     .meta({
-      openapi: { method: "POST", path: "/auth/logout", tags, summary: "Invalidate the presented session", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/auth/logout",
+        tags,
+        summary: "Invalidate the presented session",
+        protect: true,
+      },
       successStatus: 204,
     })
     .input(z.object({}).optional())
@@ -51,7 +72,15 @@ export const authRouter = router({
     }),
 
   me: authedProcedure
-    .meta({ openapi: { method: "GET", path: "/auth/me", tags, summary: "The current user", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/auth/me",
+        tags,
+        summary: "The current user",
+        protect: true,
+      },
+    })
     .input(z.object({}).optional())
     .output(user)
     .query(async ({ ctx }) => toWire(await getUser(ctx.db, ctx.user.id))),

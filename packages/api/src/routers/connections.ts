@@ -23,7 +23,8 @@ import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
 const tags = ["connections"];
-const connectionProcedure = (minimum: "viewer" | "admin") => resourceProcedure("Connection", minimum, findConnectionOrgId);
+const connectionProcedure = (minimum: "viewer" | "admin") =>
+  resourceProcedure("Connection", minimum, findConnectionOrgId);
 
 /** The wire view: secrets reduced to whether they are set and under which names. */
 function present(row: Connection) {
@@ -37,7 +38,15 @@ function present(row: Connection) {
 
 export const connectionsRouter = router({
   list: orgProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/connections", tags, summary: "List MCP server connections", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/connections",
+        tags,
+        summary: "List MCP server connections",
+        protect: true,
+      },
+    })
     .input(listConnectionsInput)
     .output(pageOf(connection))
     .query(async ({ ctx, input }) => {
@@ -47,31 +56,65 @@ export const connectionsRouter = router({
 
   create: orgProcedure("admin")
     .meta({
-      openapi: { method: "POST", path: "/orgs/{org_id}/connections", tags, summary: "Register an MCP server", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/orgs/{org_id}/connections",
+        tags,
+        summary: "Register an MCP server",
+        protect: true,
+      },
       successStatus: 201,
     })
     .input(createConnectionInput)
     .output(connection)
     .mutation(async ({ ctx, input }) =>
-      present(await createConnection(ctx.db, ctx.runtime, ctx.action, { ...input, orgId: ctx.org.id })),
+      present(
+        await createConnection(ctx.db, ctx.runtime, ctx.action, { ...input, orgId: ctx.org.id }),
+      ),
     ),
 
   get: connectionProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/connections/{id}", tags, summary: "Get a connection", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/connections/{id}",
+        tags,
+        summary: "Get a connection",
+        protect: true,
+      },
+    })
     .output(connection)
-    .query(async ({ ctx, input }) => present(await getConnection(ctx.db, { orgId: ctx.org.id, id: input.id }))),
+    .query(async ({ ctx, input }) =>
+      present(await getConnection(ctx.db, { orgId: ctx.org.id, id: input.id })),
+    ),
 
   update: connectionProcedure("admin")
-    .meta({ openapi: { method: "PATCH", path: "/connections/{id}", tags, summary: "Update a connection", protect: true } })
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/connections/{id}",
+        tags,
+        summary: "Update a connection",
+        protect: true,
+      },
+    })
     .input(updateConnectionInput)
     .output(connection)
     .mutation(async ({ ctx, input }) =>
-      present(await updateConnection(ctx.db, ctx.runtime, ctx.action, { ...input, orgId: ctx.org.id })),
+      present(
+        await updateConnection(ctx.db, ctx.runtime, ctx.action, { ...input, orgId: ctx.org.id }),
+      ),
     ),
 
   delete: connectionProcedure("admin")
     .meta({
-      openapi: { method: "DELETE", path: "/connections/{id}", tags, summary: "Delete a connection and its tools", protect: true },
+      openapi: {
+        method: "DELETE",
+        path: "/connections/{id}",
+        tags,
+        summary: "Delete a connection and its tools",
+        protect: true,
+      },
       successStatus: 204,
     })
     .output(z.void())
@@ -86,12 +129,15 @@ export const connectionsRouter = router({
         path: "/connections/{id}/test",
         tags,
         summary: "Test a connection with a real MCP initialize + ping",
-        description: "Never fails for an upstream problem: `ok: false` and `error` say what went wrong.",
+        description:
+          "Never fails for an upstream problem: `ok: false` and `error` say what went wrong.",
         protect: true,
       },
     })
     .output(connectionTestResult)
-    .mutation(({ ctx, input }) => testConnection(ctx.db, ctx.runtime, ctx.action, { orgId: ctx.org.id, id: input.id })),
+    .mutation(({ ctx, input }) =>
+      testConnection(ctx.db, ctx.runtime, ctx.action, { orgId: ctx.org.id, id: input.id }),
+    ),
 
   sync: connectionProcedure("admin")
     .meta({
@@ -100,10 +146,13 @@ export const connectionsRouter = router({
         path: "/connections/{id}/sync",
         tags,
         summary: "Sync the server's tools into the registry",
-        description: "Follows tools/list pagination; tools no longer offered are marked stale and disabled.",
+        description:
+          "Follows tools/list pagination; tools no longer offered are marked stale and disabled.",
         protect: true,
       },
     })
     .output(syncResult)
-    .mutation(({ ctx, input }) => syncConnection(ctx.db, ctx.runtime, ctx.action, { orgId: ctx.org.id, id: input.id })),
+    .mutation(({ ctx, input }) =>
+      syncConnection(ctx.db, ctx.runtime, ctx.action, { orgId: ctx.org.id, id: input.id }),
+    ),
 });

@@ -18,14 +18,30 @@ const environmentProcedure = (minimum: "viewer" | "admin") =>
 
 export const environmentsRouter = router({
   list: orgProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/environments", tags, summary: "List environments", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/environments",
+        tags,
+        summary: "List environments",
+        protect: true,
+      },
+    })
     .input(pageInput)
     .output(pageOf(environment))
-    .query(async ({ ctx, input }) => toWire(await listEnvironments(ctx.db, { ...input, orgId: ctx.org.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await listEnvironments(ctx.db, { ...input, orgId: ctx.org.id })),
+    ),
 
   create: orgProcedure("admin")
     .meta({
-      openapi: { method: "POST", path: "/orgs/{org_id}/environments", tags, summary: "Create an environment", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/orgs/{org_id}/environments",
+        tags,
+        summary: "Create an environment",
+        protect: true,
+      },
       successStatus: 201,
     })
     .input(createEnvironmentInput)
@@ -35,12 +51,30 @@ export const environmentsRouter = router({
     ),
 
   get: environmentProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/environments/{id}", tags, summary: "Get an environment", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/environments/{id}",
+        tags,
+        summary: "Get an environment",
+        protect: true,
+      },
+    })
     .output(environment)
-    .query(async ({ ctx, input }) => toWire(await getEnvironment(ctx.db, { orgId: ctx.org.id, id: input.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await getEnvironment(ctx.db, { orgId: ctx.org.id, id: input.id })),
+    ),
 
   update: environmentProcedure("admin")
-    .meta({ openapi: { method: "PATCH", path: "/environments/{id}", tags, summary: "Update an environment", protect: true } })
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/environments/{id}",
+        tags,
+        summary: "Update an environment",
+        protect: true,
+      },
+    })
     .input(updateEnvironmentInput)
     .output(environment)
     .mutation(async ({ ctx, input }) =>
@@ -49,7 +83,13 @@ export const environmentsRouter = router({
 
   delete: environmentProcedure("admin")
     .meta({
-      openapi: { method: "DELETE", path: "/environments/{id}", tags, summary: "Delete an environment", protect: true },
+      openapi: {
+        method: "DELETE",
+        path: "/environments/{id}",
+        tags,
+        summary: "Delete an environment",
+        protect: true,
+      },
       successStatus: 204,
     })
     .output(z.void())

@@ -11,7 +11,14 @@ import {
 } from "@mcp/core";
 import { z } from "zod";
 import { pageInput, pageOf, uuid } from "../contracts/common";
-import { addMemberInput, createOrgInput, member, org, updateMemberInput, updateOrgInput } from "../contracts/orgs";
+import {
+  addMemberInput,
+  createOrgInput,
+  member,
+  org,
+  updateMemberInput,
+  updateOrgInput,
+} from "../contracts/orgs";
 import { authedProcedure, orgProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
@@ -20,38 +27,83 @@ const memberTags = ["members"];
 
 export const orgsRouter = router({
   list: authedProcedure
-    .meta({ openapi: { method: "GET", path: "/orgs", tags, summary: "List the organizations you belong to", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs",
+        tags,
+        summary: "List the organizations you belong to",
+        protect: true,
+      },
+    })
     .input(pageInput)
     .output(pageOf(org))
-    .query(async ({ ctx, input }) => toWire(await listOrgsForUser(ctx.db, { ...input, userId: ctx.user.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await listOrgsForUser(ctx.db, { ...input, userId: ctx.user.id })),
+    ),
 
   create: authedProcedure
     .meta({
-      openapi: { method: "POST", path: "/orgs", tags, summary: "Create an organization (you become its owner)", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/orgs",
+        tags,
+        summary: "Create an organization (you become its owner)",
+        protect: true,
+      },
       successStatus: 201,
     })
     .input(createOrgInput)
     .output(org)
     .mutation(async ({ ctx, input }) =>
-      toWire(await createOrg(ctx.db, { ...ctx.action, actor: { type: "user", id: ctx.user.id } }, input)),
+      toWire(
+        await createOrg(ctx.db, { ...ctx.action, actor: { type: "user", id: ctx.user.id } }, input),
+      ),
     ),
 
   get: orgProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}", tags, summary: "Get an organization", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}",
+        tags,
+        summary: "Get an organization",
+        protect: true,
+      },
+    })
     .output(org)
-    .query(async ({ ctx }) => toWire({ ...(await getOrg(ctx.db, ctx.org.id)), role: ctx.org.role })),
+    .query(async ({ ctx }) =>
+      toWire({ ...(await getOrg(ctx.db, ctx.org.id)), role: ctx.org.role }),
+    ),
 
   update: orgProcedure("admin")
-    .meta({ openapi: { method: "PATCH", path: "/orgs/{org_id}", tags, summary: "Rename an organization", protect: true } })
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/orgs/{org_id}",
+        tags,
+        summary: "Rename an organization",
+        protect: true,
+      },
+    })
     .input(updateOrgInput)
     .output(org)
     .mutation(async ({ ctx, input }) =>
-      toWire({ ...(await updateOrg(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })), role: ctx.org.role }),
+      toWire({
+        ...(await updateOrg(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+        role: ctx.org.role,
+      }),
     ),
 
   delete: orgProcedure("owner")
     .meta({
-      openapi: { method: "DELETE", path: "/orgs/{org_id}", tags, summary: "Delete an organization and everything in it", protect: true },
+      openapi: {
+        method: "DELETE",
+        path: "/orgs/{org_id}",
+        tags,
+        summary: "Delete an organization and everything in it",
+        protect: true,
+      },
       successStatus: 204,
     })
     .output(z.void())
@@ -61,33 +113,69 @@ export const orgsRouter = router({
 
   members: router({
     list: orgProcedure("viewer")
-      .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/members", tags: memberTags, summary: "List members", protect: true } })
+      .meta({
+        openapi: {
+          method: "GET",
+          path: "/orgs/{org_id}/members",
+          tags: memberTags,
+          summary: "List members",
+          protect: true,
+        },
+      })
       .input(pageInput)
       .output(pageOf(member))
-      .query(async ({ ctx, input }) => toWire(await listMembers(ctx.db, { ...input, orgId: ctx.org.id }))),
+      .query(async ({ ctx, input }) =>
+        toWire(await listMembers(ctx.db, { ...input, orgId: ctx.org.id })),
+      ),
 
     add: orgProcedure("owner")
       .meta({
-        openapi: { method: "POST", path: "/orgs/{org_id}/members", tags: memberTags, summary: "Add an existing user by email", protect: true },
+        openapi: {
+          method: "POST",
+          path: "/orgs/{org_id}/members",
+          tags: memberTags,
+          summary: "Add an existing user by email",
+          protect: true,
+        },
         successStatus: 201,
       })
       .input(addMemberInput)
       .output(member)
-      .mutation(async ({ ctx, input }) => toWire(await addMember(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+      .mutation(async ({ ctx, input }) =>
+        toWire(await addMember(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+      ),
 
     update: orgProcedure("owner")
       .meta({
-        openapi: { method: "PATCH", path: "/orgs/{org_id}/members/{user_id}", tags: memberTags, summary: "Change a member's role", protect: true },
+        openapi: {
+          method: "PATCH",
+          path: "/orgs/{org_id}/members/{user_id}",
+          tags: memberTags,
+          summary: "Change a member's role",
+          protect: true,
+        },
       })
       .input(updateMemberInput.extend({ user_id: uuid }))
       .output(member)
       .mutation(async ({ ctx, input }) =>
-        toWire(await updateMemberRole(ctx.db, ctx.action, { orgId: ctx.org.id, userId: input.user_id, role: input.role })),
+        toWire(
+          await updateMemberRole(ctx.db, ctx.action, {
+            orgId: ctx.org.id,
+            userId: input.user_id,
+            role: input.role,
+          }),
+        ),
       ),
 
     remove: orgProcedure("owner")
       .meta({
-        openapi: { method: "DELETE", path: "/orgs/{org_id}/members/{user_id}", tags: memberTags, summary: "Remove a member", protect: true },
+        openapi: {
+          method: "DELETE",
+          path: "/orgs/{org_id}/members/{user_id}",
+          tags: memberTags,
+          summary: "Remove a member",
+          protect: true,
+        },
         successStatus: 204,
       })
       .input(z.object({ user_id: uuid }))

@@ -1,28 +1,62 @@
-import { createPolicy, deletePolicy, evaluateCall, findPolicyOrgId, getPolicy, listPolicies, updatePolicy } from "@mcp/core";
+import {
+  createPolicy,
+  deletePolicy,
+  evaluateCall,
+  findPolicyOrgId,
+  getPolicy,
+  listPolicies,
+  updatePolicy,
+} from "@mcp/core";
 import { z } from "zod";
 import { pageOf } from "../contracts/common";
-import { createPolicyInput, evaluatePolicyInput, listPoliciesInput, policy, policyDecision, updatePolicyInput } from "../contracts/policies";
+import {
+  createPolicyInput,
+  evaluatePolicyInput,
+  listPoliciesInput,
+  policy,
+  policyDecision,
+  updatePolicyInput,
+} from "../contracts/policies";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
 const tags = ["policies"];
-const policyProcedure = (minimum: "viewer" | "admin") => resourceProcedure("Policy", minimum, findPolicyOrgId);
+const policyProcedure = (minimum: "viewer" | "admin") =>
+  resourceProcedure("Policy", minimum, findPolicyOrgId);
 
 export const policiesRouter = router({
   list: orgProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/policies", tags, summary: "List policies", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/policies",
+        tags,
+        summary: "List policies",
+        protect: true,
+      },
+    })
     .input(listPoliciesInput)
     .output(pageOf(policy))
-    .query(async ({ ctx, input }) => toWire(await listPolicies(ctx.db, { ...input, orgId: ctx.org.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await listPolicies(ctx.db, { ...input, orgId: ctx.org.id })),
+    ),
 
   create: orgProcedure("admin")
     .meta({
-      openapi: { method: "POST", path: "/orgs/{org_id}/policies", tags, summary: "Create an allow or deny policy", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/orgs/{org_id}/policies",
+        tags,
+        summary: "Create an allow or deny policy",
+        protect: true,
+      },
       successStatus: 201,
     })
     .input(createPolicyInput)
     .output(policy)
-    .mutation(async ({ ctx, input }) => toWire(await createPolicy(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+    .mutation(async ({ ctx, input }) =>
+      toWire(await createPolicy(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+    ),
 
   evaluate: orgProcedure("viewer")
     .meta({
@@ -31,7 +65,8 @@ export const policiesRouter = router({
         path: "/orgs/{org_id}/policies/evaluate",
         tags,
         summary: "Decide a call without running it",
-        description: "Returns the decision, its reason and the matching policies. Uses no rate limit quota.",
+        description:
+          "Returns the decision, its reason and the matching policies. Uses no rate limit quota.",
         protect: true,
       },
     })
@@ -40,19 +75,45 @@ export const policiesRouter = router({
     .mutation(({ ctx, input }) => evaluateCall(ctx.db, { ...input, orgId: ctx.org.id })),
 
   get: policyProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/policies/{id}", tags, summary: "Get a policy", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/policies/{id}",
+        tags,
+        summary: "Get a policy",
+        protect: true,
+      },
+    })
     .output(policy)
-    .query(async ({ ctx, input }) => toWire(await getPolicy(ctx.db, { orgId: ctx.org.id, id: input.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await getPolicy(ctx.db, { orgId: ctx.org.id, id: input.id })),
+    ),
 
   update: policyProcedure("admin")
-    .meta({ openapi: { method: "PATCH", path: "/policies/{id}", tags, summary: "Update a policy", protect: true } })
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/policies/{id}",
+        tags,
+        summary: "Update a policy",
+        protect: true,
+      },
+    })
     .input(updatePolicyInput)
     .output(policy)
-    .mutation(async ({ ctx, input }) => toWire(await updatePolicy(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+    .mutation(async ({ ctx, input }) =>
+      toWire(await updatePolicy(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+    ),
 
   delete: policyProcedure("admin")
     .meta({
-      openapi: { method: "DELETE", path: "/policies/{id}", tags, summary: "Delete a policy", protect: true },
+      openapi: {
+        method: "DELETE",
+        path: "/policies/{id}",
+        tags,
+        summary: "Delete a policy",
+        protect: true,
+      },
       successStatus: 204,
     })
     .output(z.void())

@@ -1,14 +1,30 @@
 import { findRunOrgId, getRun, listAuditEvents, listRuns, runStats } from "@mcp/core";
 import { pageOf } from "../contracts/common";
-import { auditEvent, listAuditEventsInput, listRunsInput, run, runStats as runStatsOutput, runStatsInput } from "../contracts/runs";
+import {
+  auditEvent,
+  listAuditEventsInput,
+  listRunsInput,
+  run,
+  runStats as runStatsOutput,
+  runStatsInput,
+} from "../contracts/runs";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
-const optionalDate = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
+const optionalDate = (value: string | undefined) =>
+  value === undefined ? undefined : new Date(value);
 
 export const runsRouter = router({
   list: orgProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/runs", tags: ["runs"], summary: "List runs, newest first", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/runs",
+        tags: ["runs"],
+        summary: "List runs, newest first",
+        protect: true,
+      },
+    })
     .input(listRunsInput)
     .output(pageOf(run))
     .query(async ({ ctx, input }) =>
@@ -28,7 +44,8 @@ export const runsRouter = router({
         method: "GET",
         path: "/orgs/{org_id}/runs/stats",
         tags: ["runs"],
-        summary: "Aggregates for the dashboard: runs over time, latency and error rate per tool and agent",
+        summary:
+          "Aggregates for the dashboard: runs over time, latency and error rate per tool and agent",
         protect: true,
       },
     })
@@ -46,9 +63,19 @@ export const runsRouter = router({
     ),
 
   get: resourceProcedure("Run", "viewer", findRunOrgId)
-    .meta({ openapi: { method: "GET", path: "/runs/{id}", tags: ["runs"], summary: "Get a run", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/runs/{id}",
+        tags: ["runs"],
+        summary: "Get a run",
+        protect: true,
+      },
+    })
     .output(run)
-    .query(async ({ ctx, input }) => toWire(await getRun(ctx.db, { orgId: ctx.org.id, id: input.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await getRun(ctx.db, { orgId: ctx.org.id, id: input.id })),
+    ),
 });
 
 export const auditRouter = router({
@@ -65,6 +92,12 @@ export const auditRouter = router({
     .input(listAuditEventsInput)
     .output(pageOf(auditEvent))
     .query(async ({ ctx, input }) =>
-      toWire(await listAuditEvents(ctx.db, { ...input, orgId: ctx.org.id, since: optionalDate(input.since) })),
+      toWire(
+        await listAuditEvents(ctx.db, {
+          ...input,
+          orgId: ctx.org.id,
+          since: optionalDate(input.since),
+        }),
+      ),
     ),
 });

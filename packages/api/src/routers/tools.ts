@@ -1,46 +1,98 @@
-import { AppError, createTool, deleteTool, findToolOrgId, getTool, listTools, runTool, updateTool } from "@mcp/core";
+import {
+  AppError,
+  createTool,
+  deleteTool,
+  findToolOrgId,
+  getTool,
+  listTools,
+  runTool,
+  updateTool,
+} from "@mcp/core";
 import { z } from "zod";
 import { pageOf } from "../contracts/common";
 import { run } from "../contracts/runs";
-import { createToolInput, listToolsInput, runToolInput, tool, updateToolInput } from "../contracts/tools";
+import {
+  createToolInput,
+  listToolsInput,
+  runToolInput,
+  tool,
+  updateToolInput,
+} from "../contracts/tools";
 import { agentOrMemberResourceProcedure, orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
 const tags = ["tools"];
-const toolProcedure = (minimum: "viewer" | "admin") => resourceProcedure("Tool", minimum, findToolOrgId);
+const toolProcedure = (minimum: "viewer" | "admin") =>
+  resourceProcedure("Tool", minimum, findToolOrgId);
 
 export const toolsRouter = router({
   list: orgProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/orgs/{org_id}/tools", tags, summary: "List tools in the registry", protect: true } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/tools",
+        tags,
+        summary: "List tools in the registry",
+        protect: true,
+      },
+    })
     .input(listToolsInput)
     .output(pageOf(tool))
-    .query(async ({ ctx, input }) => toWire(await listTools(ctx.db, { ...input, orgId: ctx.org.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await listTools(ctx.db, { ...input, orgId: ctx.org.id })),
+    ),
 
   create: orgProcedure("admin")
     .meta({
-      openapi: { method: "POST", path: "/orgs/{org_id}/tools", tags, summary: "Register a tool by hand", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/orgs/{org_id}/tools",
+        tags,
+        summary: "Register a tool by hand",
+        protect: true,
+      },
       successStatus: 201,
     })
     .input(createToolInput)
     .output(tool)
-    .mutation(async ({ ctx, input }) => toWire(await createTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+    .mutation(async ({ ctx, input }) =>
+      toWire(await createTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+    ),
 
   get: toolProcedure("viewer")
-    .meta({ openapi: { method: "GET", path: "/tools/{id}", tags, summary: "Get a tool", protect: true } })
+    .meta({
+      openapi: { method: "GET", path: "/tools/{id}", tags, summary: "Get a tool", protect: true },
+    })
     .output(tool)
-    .query(async ({ ctx, input }) => toWire(await getTool(ctx.db, { orgId: ctx.org.id, id: input.id }))),
+    .query(async ({ ctx, input }) =>
+      toWire(await getTool(ctx.db, { orgId: ctx.org.id, id: input.id })),
+    ),
 
   update: toolProcedure("admin")
     .meta({
-      openapi: { method: "PATCH", path: "/tools/{id}", tags, summary: "Rename, describe, enable or disable a tool", protect: true },
+      openapi: {
+        method: "PATCH",
+        path: "/tools/{id}",
+        tags,
+        summary: "Rename, describe, enable or disable a tool",
+        protect: true,
+      },
     })
     .input(updateToolInput)
     .output(tool)
-    .mutation(async ({ ctx, input }) => toWire(await updateTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+    .mutation(async ({ ctx, input }) =>
+      toWire(await updateTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+    ),
 
   delete: toolProcedure("admin")
     .meta({
-      openapi: { method: "DELETE", path: "/tools/{id}", tags, summary: "Remove a tool from the registry", protect: true },
+      openapi: {
+        method: "DELETE",
+        path: "/tools/{id}",
+        tags,
+        summary: "Remove a tool from the registry",
+        protect: true,
+      },
       successStatus: 204,
     })
     .output(z.void())

@@ -52,12 +52,16 @@ export async function registerUser(
         })
         .returning(publicColumns);
       if (!user) throw new Error("insert returned no user");
-      await recordAudit(tx, { ...origin, actor: { type: "user", id: user.id } }, {
-        org_id: null,
-        action: "user.register",
-        target_type: "user",
-        target_id: user.id,
-      });
+      await recordAudit(
+        tx,
+        { ...origin, actor: { type: "user", id: user.id } },
+        {
+          org_id: null,
+          action: "user.register",
+          target_type: "user",
+          target_id: user.id,
+        },
+      );
       const session = await createSession(tx, user.id);
       return { user, session };
     });
@@ -83,30 +87,42 @@ export async function loginUser(
   const valid = row ? await verifyPassword(row.password_hash, input.password) : false;
   if (!row) await burnPasswordCheck(input.password);
   if (!row || !valid) {
-    await recordAudit(db, { ...origin, actor: { type: "user", id: row?.id ?? null } }, {
-      org_id: null,
-      action: "user.login_failed",
-      target_type: "user",
-      target_id: row?.id ?? null,
-      // The attempted address helps spot credential stuffing; it is not a secret.
-      metadata: { email },
-    });
+    await recordAudit(
+      db,
+      { ...origin, actor: { type: "user", id: row?.id ?? null } },
+      {
+        org_id: null,
+        action: "user.login_failed",
+        target_type: "user",
+        target_id: row?.id ?? null,
+        // The attempted address helps spot credential stuffing; it is not a secret.
+        metadata: { email },
+      },
+    );
     throw AppError.unauthorized(INVALID_CREDENTIALS);
   }
   const { password_hash: _passwordHash, ...user } = row;
   return db.transaction(async (tx) => {
     const session = await createSession(tx, user.id);
-    await recordAudit(tx, { ...origin, actor: { type: "user", id: user.id } }, {
-      org_id: null,
-      action: "user.login",
-      target_type: "user",
-      target_id: user.id,
-    });
+    await recordAudit(
+      tx,
+      { ...origin, actor: { type: "user", id: user.id } },
+      {
+        org_id: null,
+        action: "user.login",
+        target_type: "user",
+        target_id: user.id,
+      },
+    );
     return { user, session };
   });
 }
 
-export async function logoutSession(db: Db, context: ActionContext, sessionId: string): Promise<void> {
+export async function logoutSession(
+  db: Db,
+  context: ActionContext,
+  sessionId: string,
+): Promise<void> {
   await db.transaction(async (tx) => {
     await invalidateSession(tx, sessionId);
     await recordAudit(tx, context, {

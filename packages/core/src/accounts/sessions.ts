@@ -38,7 +38,11 @@ export interface IssuedSession {
 
 export async function createSession(db: Db, userId: string): Promise<IssuedSession> {
   const token = randomBytes(32).toString("base64url");
-  const session = await luciaFor(db).createSession(userId, {}, { sessionId: sessionIdFromToken(token) });
+  const session = await luciaFor(db).createSession(
+    userId,
+    {},
+    { sessionId: sessionIdFromToken(token) },
+  );
   return { token, expires_at: session.expiresAt };
 }
 
@@ -53,7 +57,12 @@ export interface ValidSession {
 export async function validateSessionToken(db: Db, token: string): Promise<ValidSession | null> {
   const { session } = await luciaFor(db).validateSession(sessionIdFromToken(token));
   if (!session) return null;
-  return { userId: session.userId, sessionId: session.id, expires_at: session.expiresAt, renewed: session.fresh };
+  return {
+    userId: session.userId,
+    sessionId: session.id,
+    expires_at: session.expiresAt,
+    renewed: session.fresh,
+  };
 }
 
 export async function invalidateSession(db: Db, sessionId: string): Promise<void> {

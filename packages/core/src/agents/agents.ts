@@ -18,7 +18,10 @@ const KEY_PREFIX_SHOWN = 12;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 const toConflict = conflictMapper({
-  agents_org_name_uq: { field: "name", message: "An agent with this name already exists in the organization" },
+  agents_org_name_uq: {
+    field: "name",
+    message: "An agent with this name already exists in the organization",
+  },
 });
 
 export interface AgentFields {
@@ -28,7 +31,11 @@ export interface AgentFields {
   status?: Agent["status"] | undefined;
 }
 
-export async function createAgent(db: Db, context: ActionContext, input: AgentFields & { orgId: string }): Promise<Agent> {
+export async function createAgent(
+  db: Db,
+  context: ActionContext,
+  input: AgentFields & { orgId: string },
+): Promise<Agent> {
   await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
   try {
     return await db.transaction(async (tx) => {
@@ -64,9 +71,17 @@ export async function listAgents(
   const query = keyset(
     agents.id,
     input,
-    and(eq(agents.org_id, input.orgId), input.environment_id ? eq(agents.environment_id, input.environment_id) : undefined),
+    and(
+      eq(agents.org_id, input.orgId),
+      input.environment_id ? eq(agents.environment_id, input.environment_id) : undefined,
+    ),
   );
-  const rows = await db.select().from(agents).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const rows = await db
+    .select()
+    .from(agents)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }
 
@@ -90,7 +105,8 @@ export async function updateAgent(
   context: ActionContext,
   input: Partial<AgentFields> & { orgId: string; id: string },
 ): Promise<Agent> {
-  if (input.environment_id !== undefined) await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  if (input.environment_id !== undefined)
+    await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
   try {
     return await db.transaction(async (tx) => {
       const before = await getAgent(tx, input);
@@ -108,7 +124,10 @@ export async function updateAgent(
       if (!agent) throw AppError.notFound("Agent");
       await recordAudit(tx, context, {
         org_id: input.orgId,
-        action: before.status !== agent.status ? `agent.${agent.status === "disabled" ? "disable" : "enable"}` : "agent.update",
+        action:
+          before.status !== agent.status
+            ? `agent.${agent.status === "disabled" ? "disable" : "enable"}`
+            : "agent.update",
         target_type: "agent",
         target_id: agent.id,
         metadata: { name: agent.name, status: agent.status },
@@ -120,7 +139,11 @@ export async function updateAgent(
   }
 }
 
-export async function deleteAgent(db: Db, context: ActionContext, input: { orgId: string; id: string }): Promise<void> {
+export async function deleteAgent(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; id: string },
+): Promise<void> {
   await db.transaction(async (tx) => {
     const [deleted] = await tx
       .delete(agents)
@@ -187,8 +210,17 @@ export async function listAgentKeys(
   db: Db,
   input: PageRequest & { orgId: string; agentId: string },
 ): Promise<Page<AgentKey>> {
-  const query = keyset(agentKeys.id, input, and(eq(agentKeys.org_id, input.orgId), eq(agentKeys.agent_id, input.agentId)));
-  const rows = await db.select(keyColumns).from(agentKeys).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const query = keyset(
+    agentKeys.id,
+    input,
+    and(eq(agentKeys.org_id, input.orgId), eq(agentKeys.agent_id, input.agentId)),
+  );
+  const rows = await db
+    .select(keyColumns)
+    .from(agentKeys)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }
 
@@ -230,7 +262,10 @@ export interface AuthenticatedAgent {
  * Resolves an agent key to its agent. Revoked keys, unknown keys and disabled agents all yield
  * null, so a revocation or a disable takes effect on the very next request.
  */
-export async function authenticateAgentKey(db: Db, key: string): Promise<AuthenticatedAgent | null> {
+export async function authenticateAgentKey(
+  db: Db,
+  key: string,
+): Promise<AuthenticatedAgent | null> {
   if (!key.startsWith(AGENT_KEY_PREFIX)) return null;
   const [row] = await db
     .select({ agent: agents, keyId: agentKeys.id, lastUsed: agentKeys.last_used_at })
@@ -247,7 +282,10 @@ export async function authenticateAgentKey(db: Db, key: string): Promise<Authent
       .where(
         and(
           eq(agentKeys.id, row.keyId),
-          or(isNull(agentKeys.last_used_at), lt(agentKeys.last_used_at, new Date(now - LAST_USED_RESOLUTION_MS))),
+          or(
+            isNull(agentKeys.last_used_at),
+            lt(agentKeys.last_used_at, new Date(now - LAST_USED_RESOLUTION_MS)),
+          ),
         ),
       );
   }

@@ -15,9 +15,12 @@ export interface AuditEntry {
   metadata?: JsonObject;
 }
 
-/** Written inside the caller's transaction so an event exists exactly when its change does. */
-export async function recordAudit(db: Db, context: ActionContext, entry: AuditEntry): Promise<void> {
-  await db.insert(auditEvents).values({
+/** The row an entry becomes; for callers that insert it as part of a larger statement. */
+export function auditRow(
+  context: ActionContext,
+  entry: AuditEntry,
+): typeof auditEvents.$inferInsert {
+  return {
     org_id: entry.org_id,
     actor_type: context.actor.type,
     actor_id: context.actor.id,
@@ -27,7 +30,16 @@ export async function recordAudit(db: Db, context: ActionContext, entry: AuditEn
     metadata: entry.metadata ?? {},
     ip: context.ip,
     user_agent: context.user_agent,
-  });
+  };
+}
+
+/** Written inside the caller's transaction so an event exists exactly when its change does. */
+export async function recordAudit(
+  db: Db,
+  context: ActionContext,
+  entry: AuditEntry,
+): Promise<void> {
+  await db.insert(auditEvents).values(auditRow(context, entry));
 }
 
 export interface AuditFilter extends PageRequest {
@@ -49,6 +61,11 @@ export async function listAuditEvents(db: Db, filter: AuditFilter): Promise<Page
     filter.since ? gte(auditEvents.created_at, filter.since) : undefined,
   ];
   const query = keyset(auditEvents.id, filter, and(...conditions), "desc");
-  const rows = await db.select().from(auditEvents).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const rows = await db
+    .select()
+    .from(auditEvents)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }

@@ -38,17 +38,28 @@ export interface ConnectionFields {
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 const toConflict = conflictMapper({
-  connections_org_name_uq: { field: "name", message: "A connection with this name already exists in the organization" },
-  connections_org_slug_uq: { field: "slug", message: "A connection with this slug already exists in the organization" },
+  connections_org_name_uq: {
+    field: "name",
+    message: "A connection with this name already exists in the organization",
+  },
+  connections_org_slug_uq: {
+    field: "slug",
+    message: "A connection with this slug already exists in the organization",
+  },
 });
 
-export async function assertEnvironmentInOrg(db: Db, orgId: string, environmentId: string | null | undefined): Promise<void> {
+export async function assertEnvironmentInOrg(
+  db: Db,
+  orgId: string,
+  environmentId: string | null | undefined,
+): Promise<void> {
   if (!environmentId) return;
   const [row] = await db
     .select({ id: environments.id })
     .from(environments)
     .where(and(eq(environments.org_id, orgId), eq(environments.id, environmentId)));
-  if (!row) throw AppError.invalidField("environment_id", "No such environment in this organization");
+  if (!row)
+    throw AppError.invalidField("environment_id", "No such environment in this organization");
 }
 
 /** The transport decides which fields matter; the others are cleared so a row never mixes them. */
@@ -57,12 +68,16 @@ async function normalizeTransport(
   fields: Pick<ConnectionFields, "transport" | "url" | "command" | "args">,
 ): Promise<{ url: string | null; command: string | null; args: string[] }> {
   if (fields.transport === "stdio") {
-    if (!fields.command) throw AppError.invalidField("command", "A command is required for the stdio transport");
+    if (!fields.command)
+      throw AppError.invalidField("command", "A command is required for the stdio transport");
     assertStdioCommandAllowed(fields.command, runtime.outbound.stdioAllowedCommands);
     return { url: null, command: fields.command, args: fields.args ?? [] };
   }
-  if (!fields.url) throw AppError.invalidField("url", `A url is required for the ${fields.transport} transport`);
-  await assertOutboundUrlAllowed(fields.url, { blockPrivateNetworks: runtime.outbound.blockPrivateNetworks });
+  if (!fields.url)
+    throw AppError.invalidField("url", `A url is required for the ${fields.transport} transport`);
+  await assertOutboundUrlAllowed(fields.url, {
+    blockPrivateNetworks: runtime.outbound.blockPrivateNetworks,
+  });
   return { url: fields.url, command: null, args: [] };
 }
 
@@ -121,14 +136,20 @@ export async function createConnection(
   }
 }
 
-async function auditSecretSet(db: Db, context: ActionContext, connection: Connection): Promise<void> {
+async function auditSecretSet(
+  db: Db,
+  context: ActionContext,
+  connection: Connection,
+): Promise<void> {
   await recordAudit(db, context, {
     org_id: connection.org_id,
     action: connection.secret_keys ? "connection.secret_set" : "connection.secret_clear",
     target_type: "connection",
     target_id: connection.id,
     // Names only: which headers and variables are secret, never their values.
-    metadata: connection.secret_keys ? { headers: connection.secret_keys.headers, env: connection.secret_keys.env } : {},
+    metadata: connection.secret_keys
+      ? { headers: connection.secret_keys.headers, env: connection.secret_keys.env }
+      : {},
   });
 }
 
@@ -144,11 +165,19 @@ export async function listConnections(
       input.environment_id ? eq(connections.environment_id, input.environment_id) : undefined,
     ),
   );
-  const rows = await db.select().from(connections).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const rows = await db
+    .select()
+    .from(connections)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }
 
-export async function getConnection(db: Db, input: { orgId: string; id: string }): Promise<Connection> {
+export async function getConnection(
+  db: Db,
+  input: { orgId: string; id: string },
+): Promise<Connection> {
   const [connection] = await db
     .select()
     .from(connections)
@@ -159,7 +188,10 @@ export async function getConnection(db: Db, input: { orgId: string; id: string }
 }
 
 export async function findConnectionOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db.select({ org_id: connections.org_id }).from(connections).where(eq(connections.id, id));
+  const [row] = await db
+    .select({ org_id: connections.org_id })
+    .from(connections)
+    .where(eq(connections.id, id));
   return row?.org_id ?? null;
 }
 
@@ -170,9 +202,13 @@ export async function updateConnection(
   input: Partial<ConnectionFields> & { orgId: string; id: string },
 ): Promise<Connection> {
   const current = await getConnection(db, input);
-  if (input.environment_id !== undefined) await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  if (input.environment_id !== undefined)
+    await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
   const transportChanged =
-    input.transport !== undefined || input.url !== undefined || input.command !== undefined || input.args !== undefined;
+    input.transport !== undefined ||
+    input.url !== undefined ||
+    input.command !== undefined ||
+    input.args !== undefined;
   const endpoint = transportChanged
     ? await normalizeTransport(runtime, {
         transport: input.transport ?? current.transport,
@@ -208,7 +244,12 @@ export async function updateConnection(
         action: "connection.update",
         target_type: "connection",
         target_id: connection.id,
-        metadata: { name: connection.name, fields: Object.keys(input).filter((key) => key !== "orgId" && key !== "id" && key !== "secret") },
+        metadata: {
+          name: connection.name,
+          fields: Object.keys(input).filter(
+            (key) => key !== "orgId" && key !== "id" && key !== "secret",
+          ),
+        },
       });
       if (input.secret !== undefined) await auditSecretSet(tx, context, connection);
       return connection;
@@ -282,7 +323,11 @@ export async function testConnection(
     policy: runtime.outbound,
   });
   const serverInfo: JsonObject | null = result.server
-    ? { name: result.server.name, version: result.server.version, protocol_version: result.protocol_version }
+    ? {
+        name: result.server.name,
+        version: result.server.version,
+        protocol_version: result.protocol_version,
+      }
     : null;
   await db.transaction(async (tx) => {
     await tx
@@ -306,11 +351,20 @@ export async function testConnection(
 }
 
 /** Marks a connection healthy or unhealthy after a real exchange (sync, calls). */
-export async function recordConnectionHealth(db: Db, connectionId: string, error: string | null): Promise<void> {
+export async function recordConnectionHealth(
+  db: Db,
+  connectionId: string,
+  error: string | null,
+): Promise<void> {
   await db
     .update(connections)
     .set({ status: error ? "unhealthy" : "healthy", last_error: error })
-    .where(and(eq(connections.id, connectionId), sql`${connections.status} <> ${error ? "unhealthy" : "healthy"} or ${connections.last_error} is distinct from ${error}`));
+    .where(
+      and(
+        eq(connections.id, connectionId),
+        sql`${connections.status} <> ${error ? "unhealthy" : "healthy"} or ${connections.last_error} is distinct from ${error}`,
+      ),
+    );
 }
 
 /**
@@ -325,7 +379,11 @@ export async function rotateConnectionSecrets(
   scope: { orgId?: string | undefined } = {},
 ): Promise<{ rotated: number; total: number }> {
   const rows = await db
-    .select({ id: connections.id, org_id: connections.org_id, secret_ciphertext: connections.secret_ciphertext })
+    .select({
+      id: connections.id,
+      org_id: connections.org_id,
+      secret_ciphertext: connections.secret_ciphertext,
+    })
     .from(connections)
     .where(
       and(
@@ -338,7 +396,10 @@ export async function rotateConnectionSecrets(
     if (!row.secret_ciphertext || !secrets.needsRotation(row.secret_ciphertext)) continue;
     const ciphertext = secrets.rotate(row.secret_ciphertext);
     await db.transaction(async (tx) => {
-      await tx.update(connections).set({ secret_ciphertext: ciphertext }).where(eq(connections.id, row.id));
+      await tx
+        .update(connections)
+        .set({ secret_ciphertext: ciphertext })
+        .where(eq(connections.id, row.id));
       await recordAudit(tx, context, {
         org_id: row.org_id,
         action: "connection.secret_rotate",

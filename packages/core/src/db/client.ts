@@ -56,7 +56,9 @@ export function createDatabase(config: DatabaseConfig): DatabaseHandle {
           await lockClient.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
           await migratePg(db, { migrationsFolder });
         } finally {
-          await lockClient.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
+          await lockClient
+            .query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY])
+            .catch(() => undefined);
           lockClient.release();
         }
       },

@@ -29,7 +29,8 @@ const timestamptz = (name: string) => timestamp(name, { withTimezone: true, prec
 const createdAt = () => timestamptz("created_at").notNull().defaultNow();
 const updatedAt = () => timestamptz("updated_at").notNull().defaultNow();
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = Record<string, JsonValue>;
 
 export const users = pgTable("users", {
@@ -85,7 +86,10 @@ export const memberships = pgTable(
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
-  (t) => [primaryKey({ columns: [t.org_id, t.user_id] }), index("memberships_user_id_idx").on(t.user_id)],
+  (t) => [
+    primaryKey({ columns: [t.org_id, t.user_id] }),
+    index("memberships_user_id_idx").on(t.user_id),
+  ],
 );
 
 export const environments = pgTable(
@@ -106,7 +110,11 @@ export const environments = pgTable(
   ],
 );
 
-export const connectionTransport = pgEnum("connection_transport", ["streamable_http", "sse", "stdio"]);
+export const connectionTransport = pgEnum("connection_transport", [
+  "streamable_http",
+  "sse",
+  "stdio",
+]);
 export const connectionStatus = pgEnum("connection_status", ["unknown", "healthy", "unhealthy"]);
 
 export const connections = pgTable(
@@ -114,7 +122,9 @@ export const connections = pgTable(
   {
     id: id(),
     org_id: orgId(),
-    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
+    environment_id: uuid("environment_id").references(() => environments.id, {
+      onDelete: "set null",
+    }),
     name: text("name").notNull(),
     slug: text("slug").notNull(),
     description: text("description").notNull().default(""),
@@ -180,14 +190,19 @@ export const agents = pgTable(
   {
     id: id(),
     org_id: orgId(),
-    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
+    environment_id: uuid("environment_id").references(() => environments.id, {
+      onDelete: "set null",
+    }),
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
     status: agentStatus("status").notNull().default("active"),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
-  (t) => [index("agents_org_id_idx").on(t.org_id), uniqueIndex("agents_org_name_uq").on(t.org_id, t.name)],
+  (t) => [
+    index("agents_org_id_idx").on(t.org_id),
+    uniqueIndex("agents_org_name_uq").on(t.org_id, t.name),
+  ],
 );
 
 export const agentKeys = pgTable(
@@ -207,7 +222,10 @@ export const agentKeys = pgTable(
     last_used_at: timestamptz("last_used_at"),
     revoked_at: timestamptz("revoked_at"),
   },
-  (t) => [index("agent_keys_org_id_idx").on(t.org_id), index("agent_keys_agent_id_idx").on(t.agent_id)],
+  (t) => [
+    index("agent_keys_org_id_idx").on(t.org_id),
+    index("agent_keys_agent_id_idx").on(t.agent_id),
+  ],
 );
 
 export const policyEffect = pgEnum("policy_effect", ["allow", "deny"]);
@@ -227,14 +245,19 @@ export const policies = pgTable(
     effect: policyEffect("effect").notNull(),
     agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "cascade" }),
     tool_pattern: text("tool_pattern").notNull(),
-    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "cascade" }),
+    environment_id: uuid("environment_id").references(() => environments.id, {
+      onDelete: "cascade",
+    }),
     input_schema: jsonb("input_schema").$type<JsonObject>(),
     rate_limit: jsonb("rate_limit").$type<RateLimit>(),
     enabled: boolean("enabled").notNull().default(true),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
-  (t) => [index("policies_org_id_idx").on(t.org_id), uniqueIndex("policies_org_name_uq").on(t.org_id, t.name)],
+  (t) => [
+    index("policies_org_id_idx").on(t.org_id),
+    uniqueIndex("policies_org_name_uq").on(t.org_id, t.name),
+  ],
 );
 
 /** Fixed-window counters, incremented with one atomic upsert so limits hold across processes. */
@@ -254,7 +277,13 @@ export const rateLimitCounters = pgTable(
   ],
 );
 
-export const runStatus = pgEnum("run_status", ["running", "succeeded", "failed", "denied", "timeout"]);
+export const runStatus = pgEnum("run_status", [
+  "running",
+  "succeeded",
+  "failed",
+  "denied",
+  "timeout",
+]);
 
 export const runs = pgTable(
   "runs",
@@ -264,7 +293,9 @@ export const runs = pgTable(
     tool_id: uuid("tool_id").references(() => tools.id, { onDelete: "set null" }),
     tool_name: text("tool_name").notNull(),
     agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "set null" }),
-    environment_id: uuid("environment_id").references(() => environments.id, { onDelete: "set null" }),
+    environment_id: uuid("environment_id").references(() => environments.id, {
+      onDelete: "set null",
+    }),
     status: runStatus("status").notNull(),
     input: jsonb("input").$type<JsonValue>(),
     output: jsonb("output").$type<JsonValue>(),

@@ -11,14 +11,25 @@ import { slugify } from "../lib/slug";
 export type Environment = typeof environments.$inferSelect;
 
 const toConflict = conflictMapper({
-  environments_org_name_uq: { field: "name", message: "An environment with this name already exists in the organization" },
-  environments_org_slug_uq: { field: "slug", message: "An environment with this slug already exists in the organization" },
+  environments_org_name_uq: {
+    field: "name",
+    message: "An environment with this name already exists in the organization",
+  },
+  environments_org_slug_uq: {
+    field: "slug",
+    message: "An environment with this slug already exists in the organization",
+  },
 });
 
 export async function createEnvironment(
   db: Db,
   context: ActionContext,
-  input: { orgId: string; name: string; slug?: string | undefined; description?: string | undefined },
+  input: {
+    orgId: string;
+    name: string;
+    slug?: string | undefined;
+    description?: string | undefined;
+  },
 ): Promise<Environment> {
   try {
     return await db.transaction(async (tx) => {
@@ -51,11 +62,19 @@ export async function listEnvironments(
   input: PageRequest & { orgId: string },
 ): Promise<Page<Environment>> {
   const query = keyset(environments.id, input, eq(environments.org_id, input.orgId));
-  const rows = await db.select().from(environments).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const rows = await db
+    .select()
+    .from(environments)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }
 
-export async function getEnvironment(db: Db, input: { orgId: string; id: string }): Promise<Environment> {
+export async function getEnvironment(
+  db: Db,
+  input: { orgId: string; id: string },
+): Promise<Environment> {
   const [environment] = await db
     .select()
     .from(environments)
@@ -67,7 +86,10 @@ export async function getEnvironment(db: Db, input: { orgId: string; id: string 
 
 /** The org an environment belongs to, for authorising a request that names only the environment. */
 export async function findEnvironmentOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db.select({ org_id: environments.org_id }).from(environments).where(eq(environments.id, id));
+  const [row] = await db
+    .select({ org_id: environments.org_id })
+    .from(environments)
+    .where(eq(environments.id, id));
   return row?.org_id ?? null;
 }
 

@@ -27,7 +27,8 @@ export function encodeCursor(id: string): string {
 
 export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!isUuid(id)) throw AppError.invalidField("cursor", "Invalid cursor: pass back a next_cursor value");
+  if (!isUuid(id))
+    throw AppError.invalidField("cursor", "Invalid cursor: pass back a next_cursor value");
   return id;
 }
 
@@ -47,7 +48,11 @@ export function keyset(
   const limit = Math.min(Math.max(page.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
   const after = page.cursor ? decodeCursor(page.cursor) : undefined;
   const position =
-    after === undefined ? undefined : direction === "asc" ? gt(idColumn, after) : lt(idColumn, after);
+    after === undefined
+      ? undefined
+      : direction === "asc"
+        ? gt(idColumn, after)
+        : lt(idColumn, after);
   return {
     where: and(filter, position),
     orderBy: direction === "asc" ? asc(idColumn) : desc(idColumn),

@@ -34,7 +34,8 @@ export function isForeignKeyViolation(error: unknown): boolean {
 export function conflictMapper(constraints: Record<string, { field: string; message: string }>) {
   return (error: unknown): unknown => {
     for (const [constraint, { field, message }] of Object.entries(constraints)) {
-      if (isUniqueViolation(error, constraint)) return AppError.conflict(message, [{ path: [field], message }]);
+      if (isUniqueViolation(error, constraint))
+        return AppError.conflict(message, [{ path: [field], message }]);
     }
     return error;
   };

@@ -236,7 +236,11 @@ class BlockedAddressError extends Error {
 function guardedLookup(
   hostname: string,
   options: { family?: number | undefined; all?: boolean | undefined },
-  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  callback: (
+    error: NodeJS.ErrnoException | null,
+    address: string | LookupAddress[],
+    family?: number,
+  ) => void,
 ): void {
   lookupCallback(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
     if (error) {
@@ -246,7 +250,12 @@ function guardedLookup(
     for (const { address } of addresses) {
       const reason = blockedAddressReason(address);
       if (reason) {
-        callback(new BlockedAddressError(`Refused to connect: ${hostname} resolves to ${address}, ${reason}`), []);
+        callback(
+          new BlockedAddressError(
+            `Refused to connect: ${hostname} resolves to ${address}, ${reason}`,
+          ),
+          [],
+        );
         return;
       }
     }
@@ -281,7 +290,10 @@ function privateNetworkGuard(): Agent {
  * fetch whose every connection, redirects included, is checked against the blocked ranges at the
  * moment it is dialled: closes the window between `assertOutboundUrlAllowed` and the connect.
  */
-export const privateNetworkGuardedFetch = (url: string | URL, init?: RequestInit): Promise<Response> =>
+export const privateNetworkGuardedFetch = (
+  url: string | URL,
+  init?: RequestInit,
+): Promise<Response> =>
   fetch(url, { ...init, dispatcher: privateNetworkGuard() as unknown as NodeDispatcher });
 
 /** The npm undici Agent and the types Node ships for its bundled undici describe the same class. */

@@ -78,12 +78,15 @@ describe("testMcpConnection", () => {
     );
   });
 
-  it.each(["streamable_http", "sse"] as const)("a port fetch refuses as unsafe (%s)", async (transport) => {
-    await expectFailure(
-      httpTestTarget(transport, "http://127.0.0.1:9/mcp"),
-      /^Port refused by fetch at 127\.0\.0\.1:9: the Fetch standard blocks this port/,
-    );
-  });
+  it.each(["streamable_http", "sse"] as const)(
+    "a port fetch refuses as unsafe (%s)",
+    async (transport) => {
+      await expectFailure(
+        httpTestTarget(transport, "http://127.0.0.1:9/mcp"),
+        /^Port refused by fetch at 127\.0\.0\.1:9: the Fetch standard blocks this port/,
+      );
+    },
+  );
 
   it("unreachable host", async () => {
     await expectFailure(

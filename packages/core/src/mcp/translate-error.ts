@@ -133,7 +133,12 @@ export function findErrno(error: unknown, depth = 0): ErrnoDetails | null {
  * with nothing but "bad port" as the cause.
  */
 function fetchBlockedPort(error: unknown): ((target: McpTarget) => McpCallError) | null {
-  if (!(error instanceof Error) || !(error.cause instanceof Error) || error.cause.message !== "bad port") return null;
+  if (
+    !(error instanceof Error) ||
+    !(error.cause instanceof Error) ||
+    error.cause.message !== "bad port"
+  )
+    return null;
   return (target) =>
     new McpCallError(
       "unreachable",

@@ -13,7 +13,11 @@ import type { OrgRole } from "./roles";
 export type Org = typeof orgs.$inferSelect;
 export type OrgWithRole = Org & { role: OrgRole };
 
-export async function getMembershipRole(db: Db, orgId: string, userId: string): Promise<OrgRole | null> {
+export async function getMembershipRole(
+  db: Db,
+  orgId: string,
+  userId: string,
+): Promise<OrgRole | null> {
   const [row] = await db
     .select({ role: memberships.role })
     .from(memberships)
@@ -37,7 +41,9 @@ export async function createOrg(
     return await db.transaction(async (tx) => {
       const [org] = await tx.insert(orgs).values({ name: input.name, slug }).returning();
       if (!org) throw new Error("insert returned no org");
-      await tx.insert(memberships).values({ org_id: org.id, user_id: context.actor.id, role: "owner" });
+      await tx
+        .insert(memberships)
+        .values({ org_id: org.id, user_id: context.actor.id, role: "owner" });
       await recordAudit(tx, context, {
         org_id: org.id,
         action: "org.create",
@@ -154,7 +160,10 @@ const memberColumns = {
   updated_at: memberships.updated_at,
 };
 
-export async function listMembers(db: Db, input: PageRequest & { orgId: string }): Promise<Page<Member>> {
+export async function listMembers(
+  db: Db,
+  input: PageRequest & { orgId: string },
+): Promise<Page<Member>> {
   const query = keyset(users.id, input, eq(memberships.org_id, input.orgId));
   const rows = await db
     .select({ ...memberColumns, id: users.id })
@@ -184,10 +193,13 @@ export async function addMember(
   input: { orgId: string; email: string; role: OrgRole },
 ): Promise<Member> {
   const user = await findUserByEmail(db, input.email);
-  if (!user) throw AppError.invalidField("email", "No user with this email; ask them to register first");
+  if (!user)
+    throw AppError.invalidField("email", "No user with this email; ask them to register first");
   try {
     return await db.transaction(async (tx) => {
-      await tx.insert(memberships).values({ org_id: input.orgId, user_id: user.id, role: input.role });
+      await tx
+        .insert(memberships)
+        .values({ org_id: input.orgId, user_id: user.id, role: input.role });
       await recordAudit(tx, context, {
         org_id: input.orgId,
         action: "member.add",

@@ -1,4 +1,4 @@
-import { and, eq, isNull, or } from "drizzle-orm";
+import { and, eq, isNull, or, type Placeholder } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { agents, policies, type JsonObject, type RateLimit } from "../db/schema";
 import { recordAudit } from "../audit/audit";
@@ -25,16 +25,30 @@ export interface PolicyFields {
 }
 
 const toConflict = conflictMapper({
-  policies_org_name_uq: { field: "name", message: "A policy with this name already exists in the organization" },
+  policies_org_name_uq: {
+    field: "name",
+    message: "A policy with this name already exists in the organization",
+  },
 });
 
-export async function assertAgentInOrg(db: Db, orgId: string, agentId: string | null | undefined): Promise<void> {
+export async function assertAgentInOrg(
+  db: Db,
+  orgId: string,
+  agentId: string | null | undefined,
+): Promise<void> {
   if (!agentId) return;
-  const [row] = await db.select({ id: agents.id }).from(agents).where(and(eq(agents.org_id, orgId), eq(agents.id, agentId)));
+  const [row] = await db
+    .select({ id: agents.id })
+    .from(agents)
+    .where(and(eq(agents.org_id, orgId), eq(agents.id, agentId)));
   if (!row) throw AppError.invalidField("agent_id", "No such agent in this organization");
 }
 
-async function validatePolicyFields(db: Db, orgId: string, fields: Partial<PolicyFields>): Promise<void> {
+async function validatePolicyFields(
+  db: Db,
+  orgId: string,
+  fields: Partial<PolicyFields>,
+): Promise<void> {
   if (fields.tool_pattern !== undefined && !isValidToolPattern(fields.tool_pattern)) {
     throw AppError.invalidField("tool_pattern", "Not a valid glob pattern or tool id");
   }
@@ -55,7 +69,11 @@ function auditMetadata(policy: Policy): JsonObject {
   };
 }
 
-export async function createPolicy(db: Db, context: ActionContext, input: PolicyFields & { orgId: string }): Promise<Policy> {
+export async function createPolicy(
+  db: Db,
+  context: ActionContext,
+  input: PolicyFields & { orgId: string },
+): Promise<Policy> {
   await validatePolicyFields(db, input.orgId, input);
   try {
     return await db.transaction(async (tx) => {
@@ -107,7 +125,12 @@ export async function listPolicies(db: Db, filter: PolicyFilter): Promise<Page<P
       filter.enabled !== undefined ? eq(policies.enabled, filter.enabled) : undefined,
     ),
   );
-  const rows = await db.select().from(policies).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const rows = await db
+    .select()
+    .from(policies)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }
 
@@ -122,7 +145,10 @@ export async function getPolicy(db: Db, input: { orgId: string; id: string }): P
 }
 
 export async function findPolicyOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db.select({ org_id: policies.org_id }).from(policies).where(eq(policies.id, id));
+  const [row] = await db
+    .select({ org_id: policies.org_id })
+    .from(policies)
+    .where(eq(policies.id, id));
   return row?.org_id ?? null;
 }
 
@@ -165,7 +191,11 @@ export async function updatePolicy(
   }
 }
 
-export async function deletePolicy(db: Db, context: ActionContext, input: { orgId: string; id: string }): Promise<void> {
+export async function deletePolicy(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; id: string },
+): Promise<void> {
   await db.transaction(async (tx) => {
     const [deleted] = await tx
       .delete(policies)
@@ -182,17 +212,32 @@ export async function deletePolicy(db: Db, context: ActionContext, input: { orgI
   });
 }
 
+/**
+ * Which policies can apply to calls by this agent (or by no agent); shared with the orchestrator's
+ * prepared query, which passes placeholders (a null agent then matches no `agent_id`, as here).
+ */
+export function applicablePoliciesWhere(
+  orgId: string | Placeholder,
+  agentId: string | Placeholder | null,
+) {
+  return and(
+    eq(policies.org_id, orgId),
+    eq(policies.enabled, true),
+    agentId
+      ? or(isNull(policies.agent_id), eq(policies.agent_id, agentId))
+      : isNull(policies.agent_id),
+  );
+}
+
 /** The enabled policies that can apply to calls by this agent (or by no agent). */
-export async function loadApplicablePolicies(db: Db, orgId: string, agentId: string | null): Promise<Policy[]> {
+export async function loadApplicablePolicies(
+  db: Db,
+  orgId: string,
+  agentId: string | null,
+): Promise<Policy[]> {
   return db
     .select()
     .from(policies)
-    .where(
-      and(
-        eq(policies.org_id, orgId),
-        eq(policies.enabled, true),
-        agentId ? or(isNull(policies.agent_id), eq(policies.agent_id, agentId)) : isNull(policies.agent_id),
-      ),
-    )
+    .where(applicablePoliciesWhere(orgId, agentId))
     .orderBy(policies.id);
 }

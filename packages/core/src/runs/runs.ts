@@ -25,7 +25,12 @@ export async function listRuns(db: Db, filter: RunFilter): Promise<Page<Run>> {
     filter.until ? lt(runs.started_at, filter.until) : undefined,
   ];
   const query = keyset(runs.id, filter, and(...conditions), "desc");
-  const rows = await db.select().from(runs).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const rows = await db
+    .select()
+    .from(runs)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }
 
@@ -53,7 +58,10 @@ const STUCK_GRACE_MS = 60_000;
  * process can open) every running run is orphaned; on a shared PostgreSQL other processes may be
  * mid-call, so only runs older than their connection's timeout are.
  */
-export async function failInterruptedRuns(db: Db, options: { everything: boolean }): Promise<number> {
+export async function failInterruptedRuns(
+  db: Db,
+  options: { everything: boolean },
+): Promise<number> {
   const now = new Date();
   const orphaned = options.everything
     ? eq(runs.status, "running")

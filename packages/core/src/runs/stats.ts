@@ -18,7 +18,14 @@ export interface RunStats {
   until: Date;
   bucket: StatsBucket;
   totals: LatencyStats;
-  series: { bucket_start: Date; running: number; succeeded: number; failed: number; denied: number; timeout: number }[];
+  series: {
+    bucket_start: Date;
+    running: number;
+    succeeded: number;
+    failed: number;
+    denied: number;
+    timeout: number;
+  }[];
   tools: (LatencyStats & { tool_id: string | null; tool_name: string })[];
   agents: (LatencyStats & { agent_id: string | null; agent_name: string | null })[];
 }
@@ -53,7 +60,8 @@ function toStats(row: AggregateRow | undefined): LatencyStats {
   const succeeded = count(row?.succeeded);
   const failed = count(row?.failed);
   const finished = succeeded + failed;
-  const round = (value: unknown) => (value === null || value === undefined ? null : Math.round(Number(value) * 10) / 10);
+  const round = (value: unknown) =>
+    value === null || value === undefined ? null : Math.round(Number(value) * 10) / 10;
   return {
     runs,
     succeeded,
@@ -77,7 +85,9 @@ export async function runStats(
   const until = input.until ?? new Date();
   const requestedSince = input.since ?? new Date(until.getTime() - 24 * 3_600_000);
   // Too many buckets would make an unreadable chart and a heavy query: the window is clamped.
-  const since = new Date(Math.max(requestedSince.getTime(), until.getTime() - MAX_BUCKETS * BUCKET_MS[input.bucket]));
+  const since = new Date(
+    Math.max(requestedSince.getTime(), until.getTime() - MAX_BUCKETS * BUCKET_MS[input.bucket]),
+  );
   const window = sql`org_id = ${input.orgId} and started_at >= ${since.toISOString()}::timestamptz and started_at < ${until.toISOString()}::timestamptz`;
 
   const [totals, series, byTool, byAgent] = await Promise.all([
@@ -102,7 +112,14 @@ export async function runStats(
       order by s.runs desc`),
   ]);
 
-  type SeriesRow = { bucket_start: Date | string; running: unknown; succeeded: unknown; failed: unknown; denied: unknown; timeout: unknown };
+  type SeriesRow = {
+    bucket_start: Date | string;
+    running: unknown;
+    succeeded: unknown;
+    failed: unknown;
+    denied: unknown;
+    timeout: unknown;
+  };
   return {
     since,
     until,
@@ -116,12 +133,16 @@ export async function runStats(
       denied: count(row.denied),
       timeout: count(row.timeout),
     })),
-    tools: rowsOf(byTool as Rows<AggregateRow & { tool_id: string | null; tool_name: string }>).map((row) => ({
-      tool_id: row.tool_id,
-      tool_name: row.tool_name,
-      ...toStats(row),
-    })),
-    agents: rowsOf(byAgent as Rows<AggregateRow & { agent_id: string | null; agent_name: string | null }>).map((row) => ({
+    tools: rowsOf(byTool as Rows<AggregateRow & { tool_id: string | null; tool_name: string }>).map(
+      (row) => ({
+        tool_id: row.tool_id,
+        tool_name: row.tool_name,
+        ...toStats(row),
+      }),
+    ),
+    agents: rowsOf(
+      byAgent as Rows<AggregateRow & { agent_id: string | null; agent_name: string | null }>,
+    ).map((row) => ({
       agent_id: row.agent_id,
       agent_name: row.agent_name,
       ...toStats(row),

@@ -9,14 +9,25 @@ import { assertValidJsonSchema } from "../lib/json-schema";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { isMcpCallError } from "../mcp/errors";
-import { connectionTarget, connectionVersion, getConnection, recordConnectionHealth } from "../connections/connections";
+import {
+  connectionTarget,
+  connectionVersion,
+  getConnection,
+  recordConnectionHealth,
+} from "../connections/connections";
 import type { McpRuntime } from "../runtime";
 
 export type Tool = typeof tools.$inferSelect;
 
 const toConflict = conflictMapper({
-  tools_org_name_uq: { field: "name", message: "A tool with this name already exists in the organization" },
-  tools_connection_upstream_uq: { field: "upstream_name", message: "This connection already has a tool with this upstream name" },
+  tools_org_name_uq: {
+    field: "name",
+    message: "A tool with this name already exists in the organization",
+  },
+  tools_connection_upstream_uq: {
+    field: "upstream_name",
+    message: "This connection already has a tool with this upstream name",
+  },
 });
 
 export interface ToolFilter extends PageRequest {
@@ -39,11 +50,20 @@ export async function listTools(db: Db, filter: ToolFilter): Promise<Page<Tool>>
     filter.enabled !== undefined ? eq(tools.enabled, filter.enabled) : undefined,
     filter.stale !== undefined ? eq(tools.stale, filter.stale) : undefined,
     pattern
-      ? or(ilike(tools.name, pattern), ilike(tools.upstream_name, pattern), ilike(tools.description, pattern))
+      ? or(
+          ilike(tools.name, pattern),
+          ilike(tools.upstream_name, pattern),
+          ilike(tools.description, pattern),
+        )
       : undefined,
   ];
   const query = keyset(tools.id, filter, and(...conditions));
-  const rows = await db.select().from(tools).where(query.where).orderBy(query.orderBy).limit(query.limit);
+  const rows = await db
+    .select()
+    .from(tools)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
   return toPage(rows, query);
 }
 
@@ -76,12 +96,18 @@ export interface ManualToolInput {
 }
 
 /** A tool registered by hand, for a server whose listing is incomplete or not yet synced. */
-export async function createTool(db: Db, context: ActionContext, input: ManualToolInput): Promise<Tool> {
-  const connection = await getConnection(db, { orgId: input.orgId, id: input.connection_id }).catch((error: unknown) => {
-    throw error instanceof AppError && error.code === "NOT_FOUND"
-      ? AppError.invalidField("connection_id", "No such connection in this organization")
-      : error;
-  });
+export async function createTool(
+  db: Db,
+  context: ActionContext,
+  input: ManualToolInput,
+): Promise<Tool> {
+  const connection = await getConnection(db, { orgId: input.orgId, id: input.connection_id }).catch(
+    (error: unknown) => {
+      throw error instanceof AppError && error.code === "NOT_FOUND"
+        ? AppError.invalidField("connection_id", "No such connection in this organization")
+        : error;
+    },
+  );
   const inputSchema = input.input_schema ?? { type: "object" };
   assertValidJsonSchema(inputSchema, "input_schema");
   if (input.output_schema) assertValidJsonSchema(input.output_schema, "output_schema");
@@ -121,7 +147,13 @@ export async function createTool(db: Db, context: ActionContext, input: ManualTo
 export async function updateTool(
   db: Db,
   context: ActionContext,
-  input: { orgId: string; id: string; name?: string | undefined; description?: string | undefined; enabled?: boolean | undefined },
+  input: {
+    orgId: string;
+    id: string;
+    name?: string | undefined;
+    description?: string | undefined;
+    enabled?: boolean | undefined;
+  },
 ): Promise<Tool> {
   try {
     return await db.transaction(async (tx) => {
@@ -139,7 +171,8 @@ export async function updateTool(
       if (!tool) throw AppError.notFound("Tool");
       const changes: JsonObject = {};
       if (before.name !== tool.name) changes.name = { from: before.name, to: tool.name };
-      if (before.enabled !== tool.enabled) changes.enabled = { from: before.enabled, to: tool.enabled };
+      if (before.enabled !== tool.enabled)
+        changes.enabled = { from: before.enabled, to: tool.enabled };
       if (before.description !== tool.description) changes.description = true;
       await recordAudit(tx, context, {
         org_id: input.orgId,
@@ -155,7 +188,11 @@ export async function updateTool(
   }
 }
 
-export async function deleteTool(db: Db, context: ActionContext, input: { orgId: string; id: string }): Promise<void> {
+export async function deleteTool(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; id: string },
+): Promise<void> {
   await db.transaction(async (tx) => {
     const [deleted] = await tx
       .delete(tools)
@@ -197,7 +234,9 @@ function assignName(upstreamName: string, slug: string, taken: Set<string>): str
 }
 
 function toJsonObject(value: unknown): JsonObject | null {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject) : null;
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as JsonObject)
+    : null;
 }
 
 /**
@@ -235,14 +274,20 @@ export async function syncConnection(
 
   const result = await db.transaction(async (tx) => {
     // One sync per connection at a time: concurrent ones would race on names and stale flags.
-    await tx.select({ id: connections.id }).from(connections).where(eq(connections.id, connection.id)).for("update");
+    await tx
+      .select({ id: connections.id })
+      .from(connections)
+      .where(eq(connections.id, connection.id))
+      .for("update");
     const existing = await tx
       .select({ upstream_name: tools.upstream_name })
       .from(tools)
       .where(eq(tools.connection_id, connection.id));
     const known = new Set(existing.map((row) => row.upstream_name));
     const taken = new Set(
-      (await tx.select({ name: tools.name }).from(tools).where(eq(tools.org_id, input.orgId))).map((row) => row.name),
+      (await tx.select({ name: tools.name }).from(tools).where(eq(tools.org_id, input.orgId))).map(
+        (row) => row.name,
+      ),
     );
 
     const now = new Date();

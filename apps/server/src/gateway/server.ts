@@ -1,0 +1,344 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  authenticateAgentKey,
+  type ActionContext,
+  type Agent,
+  type Db,
+  type McpRuntime,
+} from "@mcp/core";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  isInitializeRequest,
+  isJSONRPCRequest,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type ServerCapabilities,
+} from "@modelcontextprotocol/sdk/types.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import type { Logger } from "../logger";
+import {
+  getPrompt,
+  listPrompts,
+  listResources,
+  listResourceTemplates,
+  probeCapabilities,
+  readResource,
+  type CatalogContext,
+} from "./catalog";
+import { pageOf } from "./cursor";
+import {
+  BodyTooLarge,
+  forbiddenOrigin,
+  jsonRpcError,
+  methodNotAllowed,
+  originAllowed,
+  readBearerToken,
+  readBody,
+  unauthorized,
+} from "./http";
+import { callAgentTool, listAgentTools } from "./tools";
+
+/*
+ * The MCP gateway: `/mcp/{agent_id}` speaks MCP over Streamable HTTP as the agent.
+ *
+ * Stateless by design (the SDK's `sessionIdGenerator: undefined`): every POST gets a fresh
+ * McpServer and transport, authenticates the key again and reads what it needs from the database.
+ * So any process behind any load balancer can answer any request without sticky sessions or a
+ * shared session store, a revoked key or disabled agent is refused on its very next request, and
+ * nothing leaks when clients vanish without a DELETE. What statelessness costs, and why it is
+ * acceptable here:
+ *   - no standalone GET stream, hence no server-initiated messages (`list_changed`, sampling,
+ *     elicitation): the gateway needs none, and a client re-lists when it reconnects;
+ *   - `logging/setLevel` is accepted but not remembered between requests;
+ *   - cancellation arrives in a separate POST that the process running the call may not see, so
+ *     an upstream call is cancelled when the client drops the HTTP request instead.
+ * Progress and log notifications of a call still reach the client: they travel on the SSE
+ * response of the POST that carried the call.
+ */
+
+export interface GatewayOptions {
+  db: Db;
+  runtime: McpRuntime;
+  logger: Logger;
+  publicUrl: string | undefined;
+  maxBodyBytes: number;
+}
+
+export interface GatewayRequestInfo {
+  agentId: string;
+  ip: string | null;
+  requestId: string;
+  /** The Node request and response under `req`, when served by @hono/node-server (cheaper to read). */
+  node?: { incoming: IncomingMessage; outgoing: ServerResponse } | undefined;
+}
+
+const GATEWAY_VERSION = "1.0.0";
+
+interface RequestScope {
+  options: GatewayOptions;
+  agent: Agent;
+  action: ActionContext;
+  catalog: CatalogContext;
+  requestId: string;
+}
+
+/** Keeps internal failures (database errors and the like) out of what clients see. */
+function guarded<Args extends unknown[], Result>(
+  scope: RequestScope,
+  handler: (...args: Args) => Promise<Result>,
+): (...args: Args) => Promise<Result> {
+  return async (...args) => {
+    try {
+      return await handler(...args);
+    } catch (error) {
+      if (error instanceof McpError) throw error;
+      scope.options.logger.error(
+        { request_id: scope.requestId, agent_id: scope.agent.id, err: error },
+        "gateway request failed",
+      );
+      throw new McpError(ErrorCode.InternalError, `Internal error (request ${scope.requestId})`);
+    }
+  };
+}
+
+function buildServer(
+  scope: RequestScope,
+  capabilities: ServerCapabilities,
+  validator: AjvJsonSchemaValidator,
+): McpServer {
+  const { agent, catalog } = scope;
+  const mcp = new McpServer(
+    { name: agent.name, version: GATEWAY_VERSION },
+    {
+      capabilities,
+      ...(agent.description ? { instructions: agent.description } : {}),
+      // The default builds a new Ajv per server, i.e. per request; one per process is enough.
+      jsonSchemaValidator: validator,
+    },
+  );
+  const server = mcp.server;
+  const context = {
+    db: scope.options.db,
+    runtime: scope.options.runtime,
+    agent,
+    action: scope.action,
+  };
+
+  server.setRequestHandler(
+    ListToolsRequestSchema,
+    guarded(scope, (request) => listAgentTools(scope.options.db, agent, request.params?.cursor)),
+  );
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    guarded(scope, (request, extra) =>
+      callAgentTool(context, request.params.name, request.params.arguments ?? {}, {
+        signal: extra.signal,
+        progressToken: request.params._meta?.progressToken,
+        sendNotification: extra.sendNotification,
+      }),
+    ),
+  );
+  if (capabilities.prompts) {
+    server.setRequestHandler(
+      ListPromptsRequestSchema,
+      guarded(scope, async (request) => {
+        const page = pageOf(await listPrompts(catalog), request.params?.cursor);
+        return { prompts: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+      }),
+    );
+    server.setRequestHandler(
+      GetPromptRequestSchema,
+      guarded(scope, (request) =>
+        getPrompt(catalog, request.params.name, request.params.arguments),
+      ),
+    );
+  }
+  if (capabilities.resources) {
+    server.setRequestHandler(
+      ListResourcesRequestSchema,
+      guarded(scope, async (request) => {
+        const page = pageOf(await listResources(catalog), request.params?.cursor);
+        return {
+          resources: page.items,
+          ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        };
+      }),
+    );
+    server.setRequestHandler(
+      ListResourceTemplatesRequestSchema,
+      guarded(scope, async (request) => {
+        const page = pageOf(await listResourceTemplates(catalog), request.params?.cursor);
+        return {
+          resourceTemplates: page.items,
+          ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        };
+      }),
+    );
+    server.setRequestHandler(
+      ReadResourceRequestSchema,
+      guarded(scope, (request) => readResource(catalog, request.params.uri)),
+    );
+  }
+  return mcp;
+}
+
+/** Every capability the gateway can serve: after `initialize`, any of them may be asked for. */
+const ALL_CAPABILITIES: ServerCapabilities = { tools: {}, prompts: {}, resources: {}, logging: {} };
+
+export function createGateway(
+  options: GatewayOptions,
+): (req: Request, info: GatewayRequestInfo) => Promise<Response> {
+  const publicOrigin = options.publicUrl ? new URL(options.publicUrl).origin : null;
+  const validator = new AjvJsonSchemaValidator();
+
+  return async (req, info) => {
+    if (!originAllowed(req, publicOrigin)) return forbiddenOrigin();
+    const key = readBearerToken(req);
+    if (key === null) return unauthorized(null);
+    const authenticated = await authenticateAgentKey(options.db, key);
+    if (!authenticated) {
+      return unauthorized({
+        error: "invalid_token",
+        description: "Unknown or revoked key, or disabled agent",
+      });
+    }
+    const { agent } = authenticated;
+    // A key opens its own agent's endpoint only; whether the other agent exists is not revealed.
+    if (agent.id !== info.agentId) {
+      return unauthorized({
+        error: "invalid_token",
+        description: "This key does not belong to this agent",
+      });
+    }
+    if (req.method !== "POST") return methodNotAllowed();
+
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req, options.maxBodyBytes, info.node?.incoming));
+    } catch (error) {
+      if (error instanceof BodyTooLarge)
+        return jsonRpcError(413, -32000, `Request body exceeds ${options.maxBodyBytes} bytes`);
+      return jsonRpcError(400, ErrorCode.ParseError, "Parse error: Invalid JSON");
+    }
+    const messages: unknown[] = Array.isArray(body) ? body : [body];
+
+    const scope: RequestScope = {
+      options,
+      agent,
+      action: {
+        actor: { type: "agent", id: agent.id },
+        ip: info.ip,
+        user_agent: req.headers.get("user-agent"),
+      },
+      catalog: { db: options.db, runtime: options.runtime, logger: options.logger, agent },
+      requestId: info.requestId,
+    };
+    // `initialize` must advertise only what the agent really has; any later request may use any
+    // capability, so those servers register every handler.
+    let capabilities = ALL_CAPABILITIES;
+    if (messages.some(isInitializeRequest)) {
+      const offered = await probeCapabilities(scope.catalog);
+      capabilities = {
+        tools: {},
+        logging: {},
+        ...(offered.prompts ? { prompts: {} } : {}),
+        ...(offered.resources ? { resources: {} } : {}),
+      };
+    }
+    const mcp = buildServer(scope, capabilities, validator);
+    // Only tool calls produce notifications worth streaming; every other answer is one JSON body.
+    const streams = messages.some(
+      (message) => isJSONRPCRequest(message) && message.method === "tools/call",
+    );
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: !streams,
+    });
+    await mcp.connect(transport);
+    // A client that hangs up aborts its in-flight calls (the handlers' `extra.signal`).
+    const hangUp = (): void => {
+      void mcp.close();
+    };
+    const outgoing = info.node?.outgoing;
+    if (outgoing) {
+      outgoing.once("close", () => {
+        if (!outgoing.writableFinished) hangUp();
+      });
+    } else {
+      req.signal.addEventListener("abort", hangUp, { once: true });
+    }
+    const response = await transport.handleRequest(req, { parsedBody: body });
+    if (!streams) {
+      void mcp.close();
+      return response;
+    }
+    return messages.length === 1 ? preferJson(response) : response;
+  };
+}
+
+const decoder = new TextDecoder();
+
+/** The JSON of an SSE event when it carries a JSON-RPC response (the end of a call), else null. */
+function responseEvent(chunk: Uint8Array): string | null {
+  const text = decoder.decode(chunk);
+  const prefix = "event: message\ndata: ";
+  if (!text.startsWith(prefix) || !text.endsWith("\n\n")) return null;
+  const data = text.slice(prefix.length, -2);
+  try {
+    const message = JSON.parse(data) as Record<string, unknown>;
+    return "id" in message && ("result" in message || "error" in message) ? data : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A tool call is answered on an SSE stream so that its progress and log notifications can go
+ * first, but most calls send none. When the first event is already the final response and the
+ * stream ends there, the answer goes out as plain JSON (the spec lets the server pick either):
+ * one write instead of a chunked stream, which is measurably cheaper per call. Otherwise the
+ * stream is passed on as it came, including the chunk read to decide.
+ */
+async function preferJson(response: Response): Promise<Response> {
+  const body = response.body as ReadableStream<Uint8Array> | null;
+  if (!body || !response.headers.get("content-type")?.startsWith("text/event-stream"))
+    return response;
+  const reader = body.getReader();
+  const pending: Uint8Array[] = [];
+  const first = await reader.read();
+  if (!first.done) {
+    pending.push(first.value);
+    const data = responseEvent(first.value);
+    if (data !== null) {
+      const next = await reader.read();
+      if (next.done)
+        return new Response(data, {
+          status: response.status,
+          headers: { "content-type": "application/json" },
+        });
+      pending.push(next.value);
+    }
+  }
+  const stream = new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      const buffered = pending.shift();
+      if (buffered) {
+        controller.enqueue(buffered);
+        return;
+      }
+      const chunk = await reader.read();
+      if (chunk.done) controller.close();
+      else controller.enqueue(chunk.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(stream, { status: response.status, headers: response.headers });
+}

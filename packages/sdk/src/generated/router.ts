@@ -1,0 +1,1198 @@
+/*
+ * Generated from the server's AppRouter by packages/sdk/scripts/generate-router-types.ts; do not edit.
+ * Regenerate with `pnpm openapi:generate` (which also refreshes the OpenAPI snapshot).
+ */
+import type { TRPCBuiltRouter, TRPCMutationProcedure, TRPCQueryProcedure } from "@trpc/server";
+
+/** Any JSON value. */
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** The body of an error as the tRPC transport carries it; `data.code` is the platform's error code. */
+export type ErrorShape = {
+  code:
+    | -32600
+    | -32001
+    | -32003
+    | -32004
+    | -32009
+    | -32013
+    | -32015
+    | -32603
+    | -32700
+    | -32002
+    | -32005
+    | -32008
+    | -32012
+    | -32022
+    | -32028
+    | -32029
+    | -32099;
+  message: string;
+  data: {
+    code:
+      | "BAD_REQUEST"
+      | "UNAUTHORIZED"
+      | "FORBIDDEN"
+      | "NOT_FOUND"
+      | "CONFLICT"
+      | "PAYLOAD_TOO_LARGE"
+      | "RATE_LIMITED"
+      | "METHOD_NOT_ALLOWED"
+      | "UNSUPPORTED_MEDIA_TYPE"
+      | "UPSTREAM_ERROR"
+      | "INTERNAL_SERVER_ERROR";
+    httpStatus: number;
+    issues:
+      | {
+          path: string;
+          message: string;
+        }[]
+      | undefined;
+    request_id: string | undefined;
+  };
+};
+
+/** The platform's API as a tRPC router type: what `createTRPCClient` needs, and nothing of the server. */
+export type PlatformRouter = TRPCBuiltRouter<
+  { ctx: object; meta: object; errorShape: ErrorShape; transformer: false },
+  {
+    auth: {
+      register: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          email: string;
+          password: string;
+          password_confirm: string;
+          first_name?: string | undefined;
+          last_name?: string | undefined;
+        };
+        output: {
+          token: string;
+          user: {
+            id: string;
+            email: string;
+            first_name: string;
+            last_name: string;
+            date_joined: string;
+          };
+        };
+      }>;
+      login: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          email: string;
+          password: string;
+        };
+        output: {
+          token: string;
+          user: {
+            id: string;
+            email: string;
+            first_name: string;
+            last_name: string;
+            date_joined: string;
+          };
+        };
+      }>;
+      logout: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: Record<string, never> | undefined;
+        output: undefined;
+      }>;
+      me: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: Record<string, never> | undefined;
+        output: {
+          id: string;
+          email: string;
+          first_name: string;
+          last_name: string;
+          date_joined: string;
+        };
+      }>;
+    };
+    orgs: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          limit?: unknown;
+          cursor?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            name: string;
+            slug: string;
+            role: "owner" | "admin" | "member" | "viewer";
+            created_at: string;
+            updated_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          name: string;
+          slug?: string | undefined;
+        };
+        output: {
+          id: string;
+          name: string;
+          slug: string;
+          role: "owner" | "admin" | "member" | "viewer";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          id: string;
+          name: string;
+          slug: string;
+          role: "owner" | "admin" | "member" | "viewer";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          name?: string | undefined;
+          slug?: string | undefined;
+        };
+        output: {
+          id: string;
+          name: string;
+          slug: string;
+          role: "owner" | "admin" | "member" | "viewer";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      delete: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: undefined;
+      }>;
+      members: {
+        list: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+            limit?: unknown;
+            cursor?: string | undefined;
+          };
+          output: {
+            results: {
+              user_id: string;
+              email: string;
+              first_name: string;
+              last_name: string;
+              role: "owner" | "admin" | "member" | "viewer";
+              created_at: string;
+              updated_at: string;
+            }[];
+            next_cursor: string | null;
+          };
+        }>;
+        add: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+            email: string;
+            role: "owner" | "admin" | "member" | "viewer";
+          };
+          output: {
+            user_id: string;
+            email: string;
+            first_name: string;
+            last_name: string;
+            role: "owner" | "admin" | "member" | "viewer";
+            created_at: string;
+            updated_at: string;
+          };
+        }>;
+        update: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+            role: "owner" | "admin" | "member" | "viewer";
+            user_id: string;
+          };
+          output: {
+            user_id: string;
+            email: string;
+            first_name: string;
+            last_name: string;
+            role: "owner" | "admin" | "member" | "viewer";
+            created_at: string;
+            updated_at: string;
+          };
+        }>;
+        remove: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+            user_id: string;
+          };
+          output: undefined;
+        }>;
+      };
+    };
+    environments: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            name: string;
+            slug: string;
+            description: string;
+            created_at: string;
+            updated_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          name: string;
+          slug?: string | undefined;
+          description?: string | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          slug: string;
+          description: string;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          slug: string;
+          description: string;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          name?: string | undefined;
+          slug?: string | undefined;
+          description?: string | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          slug: string;
+          description: string;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      delete: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: undefined;
+      }>;
+    };
+    connections: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+          environment_id?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            environment_id: string | null;
+            name: string;
+            slug: string;
+            description: string;
+            transport: "streamable_http" | "sse" | "stdio";
+            url: string | null;
+            command: string | null;
+            args: string[];
+            headers: Record<string, string>;
+            has_secret: boolean;
+            secret_keys: {
+              headers: string[];
+              env: string[];
+            };
+            timeout_ms: number;
+            status: "unknown" | "healthy" | "unhealthy";
+            last_error: string | null;
+            last_tested_at: string | null;
+            last_synced_at: string | null;
+            server_info: Record<string, unknown> | null;
+            created_at: string;
+            updated_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          name: string;
+          transport: "streamable_http" | "sse" | "stdio";
+          slug?: string | undefined;
+          description?: string | undefined;
+          environment_id?: string | null | undefined;
+          url?: string | null | undefined;
+          command?: string | null | undefined;
+          args?: string[] | undefined;
+          headers?: Record<string, string> | undefined;
+          secret?:
+            | {
+                headers?: Record<string, string> | undefined;
+                env?: Record<string, string> | undefined;
+              }
+            | null
+            | undefined;
+          timeout_ms?: number | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          environment_id: string | null;
+          name: string;
+          slug: string;
+          description: string;
+          transport: "streamable_http" | "sse" | "stdio";
+          url: string | null;
+          command: string | null;
+          args: string[];
+          headers: Record<string, string>;
+          has_secret: boolean;
+          secret_keys: {
+            headers: string[];
+            env: string[];
+          };
+          timeout_ms: number;
+          status: "unknown" | "healthy" | "unhealthy";
+          last_error: string | null;
+          last_tested_at: string | null;
+          last_synced_at: string | null;
+          server_info: Record<string, unknown> | null;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          environment_id: string | null;
+          name: string;
+          slug: string;
+          description: string;
+          transport: "streamable_http" | "sse" | "stdio";
+          url: string | null;
+          command: string | null;
+          args: string[];
+          headers: Record<string, string>;
+          has_secret: boolean;
+          secret_keys: {
+            headers: string[];
+            env: string[];
+          };
+          timeout_ms: number;
+          status: "unknown" | "healthy" | "unhealthy";
+          last_error: string | null;
+          last_tested_at: string | null;
+          last_synced_at: string | null;
+          server_info: Record<string, unknown> | null;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          name?: string | undefined;
+          slug?: string | undefined;
+          description?: string | undefined;
+          environment_id?: string | null | undefined;
+          transport?: "streamable_http" | "sse" | "stdio" | undefined;
+          url?: string | null | undefined;
+          command?: string | null | undefined;
+          args?: string[] | undefined;
+          headers?: Record<string, string> | undefined;
+          secret?:
+            | {
+                headers?: Record<string, string> | undefined;
+                env?: Record<string, string> | undefined;
+              }
+            | null
+            | undefined;
+          timeout_ms?: number | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          environment_id: string | null;
+          name: string;
+          slug: string;
+          description: string;
+          transport: "streamable_http" | "sse" | "stdio";
+          url: string | null;
+          command: string | null;
+          args: string[];
+          headers: Record<string, string>;
+          has_secret: boolean;
+          secret_keys: {
+            headers: string[];
+            env: string[];
+          };
+          timeout_ms: number;
+          status: "unknown" | "healthy" | "unhealthy";
+          last_error: string | null;
+          last_tested_at: string | null;
+          last_synced_at: string | null;
+          server_info: Record<string, unknown> | null;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      delete: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: undefined;
+      }>;
+      test: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          ok: boolean;
+          latency_ms: number;
+          server: {
+            name: string;
+            version: string;
+          } | null;
+          protocol_version: string | null;
+          capabilities: Record<string, unknown> | null;
+          error: string | null;
+        };
+      }>;
+      sync: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          created: number;
+          updated: number;
+          stale: number;
+          total: number;
+        };
+      }>;
+    };
+    tools: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+          connection_id?: string | undefined;
+          enabled?: boolean | "true" | "false" | undefined;
+          stale?: boolean | "true" | "false" | undefined;
+          q?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            connection_id: string;
+            name: string;
+            upstream_name: string;
+            title: string | null;
+            description: string;
+            input_schema: Record<string, JsonValue>;
+            output_schema: Record<string, JsonValue> | null;
+            annotations: Record<string, JsonValue> | null;
+            enabled: boolean;
+            stale: boolean;
+            source: "synced" | "manual";
+            created_at: string;
+            updated_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          connection_id: string;
+          upstream_name: string;
+          name?: string | undefined;
+          title?: string | null | undefined;
+          description?: string | undefined;
+          input_schema?: Record<string, JsonValue> | undefined;
+          output_schema?: Record<string, JsonValue> | null | undefined;
+          annotations?: Record<string, JsonValue> | null | undefined;
+          enabled?: boolean | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          connection_id: string;
+          name: string;
+          upstream_name: string;
+          title: string | null;
+          description: string;
+          input_schema: Record<string, JsonValue>;
+          output_schema: Record<string, JsonValue> | null;
+          annotations: Record<string, JsonValue> | null;
+          enabled: boolean;
+          stale: boolean;
+          source: "synced" | "manual";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          connection_id: string;
+          name: string;
+          upstream_name: string;
+          title: string | null;
+          description: string;
+          input_schema: Record<string, JsonValue>;
+          output_schema: Record<string, JsonValue> | null;
+          annotations: Record<string, JsonValue> | null;
+          enabled: boolean;
+          stale: boolean;
+          source: "synced" | "manual";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          name?: string | undefined;
+          description?: string | undefined;
+          enabled?: boolean | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          connection_id: string;
+          name: string;
+          upstream_name: string;
+          title: string | null;
+          description: string;
+          input_schema: Record<string, JsonValue>;
+          output_schema: Record<string, JsonValue> | null;
+          annotations: Record<string, JsonValue> | null;
+          enabled: boolean;
+          stale: boolean;
+          source: "synced" | "manual";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      delete: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: undefined;
+      }>;
+      run: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          agent_id?: string | undefined;
+          input?: Record<string, JsonValue> | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          tool_id: string | null;
+          tool_name: string;
+          agent_id: string | null;
+          environment_id: string | null;
+          status: "running" | "succeeded" | "failed" | "denied" | "timeout";
+          input: unknown;
+          output: unknown;
+          output_truncated: boolean;
+          error: string | null;
+          decision: Record<string, unknown> | null;
+          triggered_by: Record<string, unknown>;
+          started_at: string;
+          finished_at: string | null;
+          duration_ms: number | null;
+        };
+      }>;
+    };
+    agents: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+          environment_id?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            environment_id: string | null;
+            name: string;
+            description: string;
+            status: "active" | "disabled";
+            mcp_url: string;
+            mcp_client_config: Record<string, unknown>;
+            created_at: string;
+            updated_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          name: string;
+          description?: string | undefined;
+          environment_id?: string | null | undefined;
+          status?: "active" | "disabled" | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          environment_id: string | null;
+          name: string;
+          description: string;
+          status: "active" | "disabled";
+          mcp_url: string;
+          mcp_client_config: Record<string, unknown>;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          environment_id: string | null;
+          name: string;
+          description: string;
+          status: "active" | "disabled";
+          mcp_url: string;
+          mcp_client_config: Record<string, unknown>;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          name?: string | undefined;
+          description?: string | undefined;
+          environment_id?: string | null | undefined;
+          status?: "active" | "disabled" | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          environment_id: string | null;
+          name: string;
+          description: string;
+          status: "active" | "disabled";
+          mcp_url: string;
+          mcp_client_config: Record<string, unknown>;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      delete: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: undefined;
+      }>;
+      keys: {
+        list: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+            limit?: unknown;
+            cursor?: string | undefined;
+          };
+          output: {
+            results: {
+              id: string;
+              agent_id: string;
+              name: string;
+              prefix: string;
+              created_at: string;
+              last_used_at: string | null;
+              revoked_at: string | null;
+            }[];
+            next_cursor: string | null;
+          };
+        }>;
+        create: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+            name?: string | undefined;
+          };
+          output: {
+            id: string;
+            agent_id: string;
+            name: string;
+            prefix: string;
+            created_at: string;
+            last_used_at: string | null;
+            revoked_at: string | null;
+            key: string;
+          };
+        }>;
+        revoke: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+            key_id: string;
+          };
+          output: undefined;
+        }>;
+      };
+    };
+    policies: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+          agent_id?: string | undefined;
+          effect?: "allow" | "deny" | undefined;
+          enabled?: boolean | "true" | "false" | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            name: string;
+            description: string;
+            effect: "allow" | "deny";
+            agent_id: string | null;
+            tool_pattern: string;
+            environment_id: string | null;
+            input_schema: Record<string, JsonValue> | null;
+            rate_limit: {
+              max_calls: number;
+              per_seconds: number;
+            } | null;
+            enabled: boolean;
+            created_at: string;
+            updated_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          name: string;
+          effect: "allow" | "deny";
+          tool_pattern: string;
+          description?: string | undefined;
+          agent_id?: string | null | undefined;
+          environment_id?: string | null | undefined;
+          input_schema?: Record<string, JsonValue> | null | undefined;
+          rate_limit?:
+            | {
+                max_calls: number;
+                per_seconds: number;
+              }
+            | null
+            | undefined;
+          enabled?: boolean | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          description: string;
+          effect: "allow" | "deny";
+          agent_id: string | null;
+          tool_pattern: string;
+          environment_id: string | null;
+          input_schema: Record<string, JsonValue> | null;
+          rate_limit: {
+            max_calls: number;
+            per_seconds: number;
+          } | null;
+          enabled: boolean;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      evaluate: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          tool_id: string;
+          agent_id?: string | null | undefined;
+          input?: Record<string, JsonValue> | undefined;
+        };
+        output: {
+          allowed: boolean;
+          reason: string;
+          matched: {
+            policy_id: string;
+            name: string;
+            effect: "allow" | "deny";
+          }[];
+          allow_policies: string[];
+          deny_policies: string[];
+          input_mismatches: {
+            policy_id: string;
+            name: string;
+            issues: {
+              path: (string | number)[];
+              message: string;
+            }[];
+          }[];
+          rate_limited_by: {
+            policy_id: string;
+            name: string;
+            max_calls: number;
+            per_seconds: number;
+          }[];
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          description: string;
+          effect: "allow" | "deny";
+          agent_id: string | null;
+          tool_pattern: string;
+          environment_id: string | null;
+          input_schema: Record<string, JsonValue> | null;
+          rate_limit: {
+            max_calls: number;
+            per_seconds: number;
+          } | null;
+          enabled: boolean;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          name?: string | undefined;
+          description?: string | undefined;
+          effect?: "allow" | "deny" | undefined;
+          agent_id?: string | null | undefined;
+          tool_pattern?: string | undefined;
+          environment_id?: string | null | undefined;
+          input_schema?: Record<string, JsonValue> | null | undefined;
+          rate_limit?:
+            | {
+                max_calls: number;
+                per_seconds: number;
+              }
+            | null
+            | undefined;
+          enabled?: boolean | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          description: string;
+          effect: "allow" | "deny";
+          agent_id: string | null;
+          tool_pattern: string;
+          environment_id: string | null;
+          input_schema: Record<string, JsonValue> | null;
+          rate_limit: {
+            max_calls: number;
+            per_seconds: number;
+          } | null;
+          enabled: boolean;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      delete: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: undefined;
+      }>;
+    };
+    runs: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+          status?: "running" | "succeeded" | "failed" | "denied" | "timeout" | undefined;
+          agent_id?: string | undefined;
+          tool_id?: string | undefined;
+          since?: string | undefined;
+          until?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            tool_id: string | null;
+            tool_name: string;
+            agent_id: string | null;
+            environment_id: string | null;
+            status: "running" | "succeeded" | "failed" | "denied" | "timeout";
+            input: unknown;
+            output: unknown;
+            output_truncated: boolean;
+            error: string | null;
+            decision: Record<string, unknown> | null;
+            triggered_by: Record<string, unknown>;
+            started_at: string;
+            finished_at: string | null;
+            duration_ms: number | null;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      stats: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          since?: string | undefined;
+          until?: string | undefined;
+          bucket?: "minute" | "hour" | "day" | undefined;
+        };
+        output: {
+          since: string;
+          until: string;
+          bucket: "minute" | "hour" | "day";
+          totals: {
+            runs: number;
+            succeeded: number;
+            failed: number;
+            denied: number;
+            error_rate: number;
+            p50_ms: number | null;
+            p95_ms: number | null;
+          };
+          series: {
+            bucket_start: string;
+            running: number;
+            succeeded: number;
+            failed: number;
+            denied: number;
+            timeout: number;
+          }[];
+          tools: {
+            runs: number;
+            succeeded: number;
+            failed: number;
+            denied: number;
+            error_rate: number;
+            p50_ms: number | null;
+            p95_ms: number | null;
+            tool_id: string | null;
+            tool_name: string;
+          }[];
+          agents: {
+            runs: number;
+            succeeded: number;
+            failed: number;
+            denied: number;
+            error_rate: number;
+            p50_ms: number | null;
+            p95_ms: number | null;
+            agent_id: string | null;
+            agent_name: string | null;
+          }[];
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          tool_id: string | null;
+          tool_name: string;
+          agent_id: string | null;
+          environment_id: string | null;
+          status: "running" | "succeeded" | "failed" | "denied" | "timeout";
+          input: unknown;
+          output: unknown;
+          output_truncated: boolean;
+          error: string | null;
+          decision: Record<string, unknown> | null;
+          triggered_by: Record<string, unknown>;
+          started_at: string;
+          finished_at: string | null;
+          duration_ms: number | null;
+        };
+      }>;
+    };
+    audit: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+          action?: string | undefined;
+          actor_id?: string | undefined;
+          target_type?: string | undefined;
+          target_id?: string | undefined;
+          since?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string | null;
+            actor_type: "user" | "agent" | "system";
+            actor_id: string | null;
+            action: string;
+            target_type: string | null;
+            target_id: string | null;
+            metadata: Record<string, unknown>;
+            ip: string | null;
+            user_agent: string | null;
+            created_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+    };
+  }
+>;
