@@ -6,6 +6,7 @@ import { recordAudit } from "../audit/audit";
 import { assertEnvironmentInOrg } from "../connections/connections";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
+import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 
@@ -85,20 +86,10 @@ export async function listAgents(
   return toPage(rows, query);
 }
 
-export async function getAgent(db: Db, input: { orgId: string; id: string }): Promise<Agent> {
-  const [agent] = await db
-    .select()
-    .from(agents)
-    .where(and(eq(agents.org_id, input.orgId), eq(agents.id, input.id)))
-    .limit(1);
-  if (!agent) throw AppError.notFound("Agent");
-  return agent;
-}
-
-export async function findAgentOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db.select({ org_id: agents.org_id }).from(agents).where(eq(agents.id, id));
-  return row?.org_id ?? null;
-}
+const agentResource = tenantResource(agents, "Agent", "agent");
+export const getAgent = agentResource.get;
+export const findAgentOrgId = agentResource.findOrgId;
+export const deleteAgent = agentResource.remove;
 
 export async function updateAgent(
   db: Db,
@@ -137,27 +128,6 @@ export async function updateAgent(
   } catch (error) {
     throw toConflict(error);
   }
-}
-
-export async function deleteAgent(
-  db: Db,
-  context: ActionContext,
-  input: { orgId: string; id: string },
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    const [deleted] = await tx
-      .delete(agents)
-      .where(and(eq(agents.org_id, input.orgId), eq(agents.id, input.id)))
-      .returning({ id: agents.id, name: agents.name });
-    if (!deleted) throw AppError.notFound("Agent");
-    await recordAudit(tx, context, {
-      org_id: input.orgId,
-      action: "agent.delete",
-      target_type: "agent",
-      target_id: deleted.id,
-      metadata: { name: deleted.name },
-    });
-  });
 }
 
 export function hashAgentKey(key: string): string {

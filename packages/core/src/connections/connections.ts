@@ -4,6 +4,7 @@ import { connections, environments, type JsonObject } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
+import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
@@ -174,26 +175,9 @@ export async function listConnections(
   return toPage(rows, query);
 }
 
-export async function getConnection(
-  db: Db,
-  input: { orgId: string; id: string },
-): Promise<Connection> {
-  const [connection] = await db
-    .select()
-    .from(connections)
-    .where(and(eq(connections.org_id, input.orgId), eq(connections.id, input.id)))
-    .limit(1);
-  if (!connection) throw AppError.notFound("Connection");
-  return connection;
-}
-
-export async function findConnectionOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db
-    .select({ org_id: connections.org_id })
-    .from(connections)
-    .where(eq(connections.id, id));
-  return row?.org_id ?? null;
-}
+const connectionResource = tenantResource(connections, "Connection", "connection");
+export const getConnection = connectionResource.get;
+export const findConnectionOrgId = connectionResource.findOrgId;
 
 export async function updateConnection(
   db: Db,
@@ -268,20 +252,7 @@ export async function deleteConnection(
   context: ActionContext,
   input: { orgId: string; id: string },
 ): Promise<void> {
-  await db.transaction(async (tx) => {
-    const [deleted] = await tx
-      .delete(connections)
-      .where(and(eq(connections.org_id, input.orgId), eq(connections.id, input.id)))
-      .returning({ id: connections.id, name: connections.name });
-    if (!deleted) throw AppError.notFound("Connection");
-    await recordAudit(tx, context, {
-      org_id: input.orgId,
-      action: "connection.delete",
-      target_type: "connection",
-      target_id: deleted.id,
-      metadata: { name: deleted.name },
-    });
-  });
+  await connectionResource.remove(db, context, input);
   await runtime.pool.evict(input.id);
 }
 

@@ -4,6 +4,7 @@ import { environments } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
+import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
@@ -71,27 +72,10 @@ export async function listEnvironments(
   return toPage(rows, query);
 }
 
-export async function getEnvironment(
-  db: Db,
-  input: { orgId: string; id: string },
-): Promise<Environment> {
-  const [environment] = await db
-    .select()
-    .from(environments)
-    .where(and(eq(environments.org_id, input.orgId), eq(environments.id, input.id)))
-    .limit(1);
-  if (!environment) throw AppError.notFound("Environment");
-  return environment;
-}
-
-/** The org an environment belongs to, for authorising a request that names only the environment. */
-export async function findEnvironmentOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db
-    .select({ org_id: environments.org_id })
-    .from(environments)
-    .where(eq(environments.id, id));
-  return row?.org_id ?? null;
-}
+const environmentResource = tenantResource(environments, "Environment", "environment");
+export const getEnvironment = environmentResource.get;
+export const findEnvironmentOrgId = environmentResource.findOrgId;
+export const deleteEnvironment = environmentResource.remove;
 
 export async function updateEnvironment(
   db: Db,
@@ -129,25 +113,4 @@ export async function updateEnvironment(
   } catch (error) {
     throw toConflict(error);
   }
-}
-
-export async function deleteEnvironment(
-  db: Db,
-  context: ActionContext,
-  input: { orgId: string; id: string },
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    const [deleted] = await tx
-      .delete(environments)
-      .where(and(eq(environments.org_id, input.orgId), eq(environments.id, input.id)))
-      .returning({ id: environments.id, name: environments.name });
-    if (!deleted) throw AppError.notFound("Environment");
-    await recordAudit(tx, context, {
-      org_id: input.orgId,
-      action: "environment.delete",
-      target_type: "environment",
-      target_id: deleted.id,
-      metadata: { name: deleted.name },
-    });
-  });
 }

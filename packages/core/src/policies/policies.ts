@@ -6,6 +6,7 @@ import { assertEnvironmentInOrg } from "../connections/connections";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { assertValidJsonSchema } from "../lib/json-schema";
+import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { isValidToolPattern } from "./evaluate";
@@ -134,23 +135,9 @@ export async function listPolicies(db: Db, filter: PolicyFilter): Promise<Page<P
   return toPage(rows, query);
 }
 
-export async function getPolicy(db: Db, input: { orgId: string; id: string }): Promise<Policy> {
-  const [policy] = await db
-    .select()
-    .from(policies)
-    .where(and(eq(policies.org_id, input.orgId), eq(policies.id, input.id)))
-    .limit(1);
-  if (!policy) throw AppError.notFound("Policy");
-  return policy;
-}
-
-export async function findPolicyOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db
-    .select({ org_id: policies.org_id })
-    .from(policies)
-    .where(eq(policies.id, id));
-  return row?.org_id ?? null;
-}
+const policyResource = tenantResource(policies, "Policy", "policy");
+export const getPolicy = policyResource.get;
+export const findPolicyOrgId = policyResource.findOrgId;
 
 export async function updatePolicy(
   db: Db,

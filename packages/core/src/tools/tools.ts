@@ -6,6 +6,7 @@ import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { assertValidJsonSchema } from "../lib/json-schema";
+import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { isMcpCallError } from "../mcp/errors";
@@ -67,20 +68,10 @@ export async function listTools(db: Db, filter: ToolFilter): Promise<Page<Tool>>
   return toPage(rows, query);
 }
 
-export async function getTool(db: Db, input: { orgId: string; id: string }): Promise<Tool> {
-  const [tool] = await db
-    .select()
-    .from(tools)
-    .where(and(eq(tools.org_id, input.orgId), eq(tools.id, input.id)))
-    .limit(1);
-  if (!tool) throw AppError.notFound("Tool");
-  return tool;
-}
-
-export async function findToolOrgId(db: Db, id: string): Promise<string | null> {
-  const [row] = await db.select({ org_id: tools.org_id }).from(tools).where(eq(tools.id, id));
-  return row?.org_id ?? null;
-}
+const toolResource = tenantResource(tools, "Tool", "tool");
+export const getTool = toolResource.get;
+export const findToolOrgId = toolResource.findOrgId;
+export const deleteTool = toolResource.remove;
 
 export interface ManualToolInput {
   orgId: string;
@@ -186,27 +177,6 @@ export async function updateTool(
   } catch (error) {
     throw toConflict(error);
   }
-}
-
-export async function deleteTool(
-  db: Db,
-  context: ActionContext,
-  input: { orgId: string; id: string },
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    const [deleted] = await tx
-      .delete(tools)
-      .where(and(eq(tools.org_id, input.orgId), eq(tools.id, input.id)))
-      .returning({ id: tools.id, name: tools.name });
-    if (!deleted) throw AppError.notFound("Tool");
-    await recordAudit(tx, context, {
-      org_id: input.orgId,
-      action: "tool.delete",
-      target_type: "tool",
-      target_id: deleted.id,
-      metadata: { name: deleted.name },
-    });
-  });
 }
 
 export interface SyncResult {
