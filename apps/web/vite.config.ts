@@ -26,5 +26,7 @@ export default defineConfig({
     environment: "happy-dom",
     include: ["src/**/*.test.{ts,tsx}"],
     setupFiles: ["./vitest.setup.ts"],
+    // Rendering tests are quick alone but share two cores with the rest of `npm test`.
+    testTimeout: 20_000,
   },
 });
