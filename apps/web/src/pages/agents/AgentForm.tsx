@@ -1,10 +1,8 @@
 import { createAgentInput, type AGENT_STATUSES } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
-import { Button } from "../../components/Button";
-import { Dialog } from "../../components/Dialog";
+import { FormDialog } from "../../components/FormDialog";
 import { Field } from "../../components/Field";
-import { FormError } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Agent } from "../../lib/api";
@@ -68,89 +66,81 @@ export function AgentFormDialog({
   };
 
   return (
-    <Dialog
-      open
+    <FormDialog
       onClose={onClose}
       title={agent ? `Edit ${agent.name}` : "New agent"}
       description="An agent is an MCP client (an AI assistant, a job) with its own keys, endpoint and policies."
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" form="agent-form" variant="primary" busy={mutation.isPending}>
-            {agent ? "Save" : "Create agent"}
-          </Button>
-        </>
-      }
+      submitLabel={agent ? "Save" : "Create agent"}
+      busy={mutation.isPending}
+      error={mutation.error}
+      onSubmit={submit}
     >
-      <form id="agent-form" onSubmit={submit} noValidate>
-        <FormError error={mutation.error} />
-        <Field label="Name" error={errors.name} required>
+      <Field label="Name" error={errors.name} required>
+        {(props) => (
+          <input
+            {...props}
+            className="input"
+            value={name}
+            autoFocus
+            onChange={(event) => {
+              setName(event.target.value);
+            }}
+          />
+        )}
+      </Field>
+      <Field label="Description" error={errors.description}>
+        {(props) => (
+          <textarea
+            {...props}
+            className="input"
+            rows={2}
+            value={description}
+            onChange={(event) => {
+              setDescription(event.target.value);
+            }}
+          />
+        )}
+      </Field>
+      <div className="form-row">
+        <Field
+          label="Environment"
+          error={errors.environment_id}
+          hint="Limits the agent to tools of this environment's connections."
+        >
           {(props) => (
-            <input
+            <select
               {...props}
               className="input"
-              value={name}
-              autoFocus
+              value={environmentId}
               onChange={(event) => {
-                setName(event.target.value);
+                setEnvironmentId(event.target.value);
               }}
-            />
+            >
+              <option value="">Any environment</option>
+              {environments.data?.results.map((environment) => (
+                <option key={environment.id} value={environment.id}>
+                  {environment.name}
+                </option>
+              ))}
+            </select>
           )}
         </Field>
-        <Field label="Description" error={errors.description}>
+        <Field label="Status" error={errors.status}>
           {(props) => (
-            <textarea
+            <select
               {...props}
               className="input"
-              rows={2}
-              value={description}
+              value={status}
               onChange={(event) => {
-                setDescription(event.target.value);
+                setStatus(event.target.value === "disabled" ? "disabled" : "active");
               }}
-            />
+            >
+              <option value="active">Active</option>
+              <option value="disabled">Disabled</option>
+            </select>
           )}
         </Field>
-        <div className="form-row">
-          <Field
-            label="Environment"
-            error={errors.environment_id}
-            hint="Limits the agent to tools of this environment's connections."
-          >
-            {(props) => (
-              <select
-                {...props}
-                className="input"
-                value={environmentId}
-                onChange={(event) => {
-                  setEnvironmentId(event.target.value);
-                }}
-              >
-                <option value="">Any environment</option>
-                {environments.data?.results.map((environment) => (
-                  <option key={environment.id} value={environment.id}>
-                    {environment.name}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Status" error={errors.status}>
-            {(props) => (
-              <select
-                {...props}
-                className="input"
-                value={status}
-                onChange={(event) => {
-                  setStatus(event.target.value === "disabled" ? "disabled" : "active");
-                }}
-              >
-                <option value="active">Active</option>
-                <option value="disabled">Disabled</option>
-              </select>
-            )}
-          </Field>
-        </div>
-      </form>
-    </Dialog>
+      </div>
+    </FormDialog>
   );
 }

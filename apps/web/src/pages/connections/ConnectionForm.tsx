@@ -3,8 +3,7 @@ import type { Connection } from "../../lib/api";
 import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
-import { Button } from "../../components/Button";
-import { Dialog } from "../../components/Dialog";
+import { FormDialog } from "../../components/FormDialog";
 import { Field } from "../../components/Field";
 import {
   KeyValueEditor,
@@ -15,7 +14,6 @@ import {
   type KeyValueRow,
   type ListRow,
 } from "../../components/ListEditors";
-import { FormError } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
@@ -147,260 +145,248 @@ export function ConnectionFormDialog({
     : [];
 
   return (
-    <Dialog
-      open
+    <FormDialog
       onClose={onClose}
       size="lg"
       title={connection ? `Edit ${connection.name}` : "New connection"}
       description="An MCP server the platform connects to. Its tools become available to your agents after a sync."
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" form="connection-form" variant="primary" busy={mutation.isPending}>
-            {connection ? "Save" : "Create connection"}
-          </Button>
-        </>
-      }
+      submitLabel={connection ? "Save" : "Create connection"}
+      busy={mutation.isPending}
+      error={mutation.error}
+      onSubmit={submit}
     >
-      <form id="connection-form" onSubmit={submit} noValidate className="stack">
-        <FormError error={mutation.error} />
-        <div className="form-row">
-          <Field label="Name" error={errors.name} required>
-            {(props) => (
-              <input
-                {...props}
-                className="input"
-                value={name}
-                autoFocus
-                onChange={(event) => {
-                  setName(event.target.value);
-                }}
-              />
-            )}
-          </Field>
+      <div className="form-row">
+        <Field label="Name" error={errors.name} required>
+          {(props) => (
+            <input
+              {...props}
+              className="input"
+              value={name}
+              autoFocus
+              onChange={(event) => {
+                setName(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Field
+          label="Slug"
+          error={errors.slug}
+          hint="Prefixes clashing tool names; derived from the name if empty."
+        >
+          {(props) => (
+            <input
+              {...props}
+              className="input mono"
+              value={slug}
+              onChange={(event) => {
+                setSlug(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+      </div>
+      <Field label="Description" error={errors.description}>
+        {(props) => (
+          <input
+            {...props}
+            className="input"
+            value={description}
+            onChange={(event) => {
+              setDescription(event.target.value);
+            }}
+          />
+        )}
+      </Field>
+      <div className="form-row">
+        <Field label="Transport" error={errors.transport} required>
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={transport}
+              onChange={(event) => {
+                setTransport(event.target.value as Transport);
+              }}
+            >
+              {TRANSPORTS.map((option) => (
+                <option key={option} value={option}>
+                  {TRANSPORT_LABELS[option]}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Environment" error={errors.environment_id}>
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={environmentId}
+              onChange={(event) => {
+                setEnvironmentId(event.target.value);
+              }}
+            >
+              <option value="">No environment</option>
+              {environments.data?.results.map((environment) => (
+                <option key={environment.id} value={environment.id}>
+                  {environment.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Timeout (ms)" error={errors.timeout_ms} hint="100 to 300000; default 30000.">
+          {(props) => (
+            <input
+              {...props}
+              className="input input--number"
+              inputMode="numeric"
+              value={timeout}
+              placeholder="30000"
+              onChange={(event) => {
+                setTimeoutMs(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+      </div>
+
+      {isHttp ? (
+        <>
           <Field
-            label="Slug"
-            error={errors.slug}
-            hint="Prefixes clashing tool names; derived from the name if empty."
+            label="Server URL"
+            error={errors.url}
+            required
+            hint="The MCP endpoint, e.g. https://mcp.example.com/mcp"
           >
             {(props) => (
               <input
                 {...props}
                 className="input mono"
-                value={slug}
+                type="url"
+                value={url}
+                placeholder="https://"
                 onChange={(event) => {
-                  setSlug(event.target.value);
+                  setUrl(event.target.value);
                 }}
               />
             )}
           </Field>
-        </div>
-        <Field label="Description" error={errors.description}>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              value={description}
-              onChange={(event) => {
-                setDescription(event.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <div className="form-row">
-          <Field label="Transport" error={errors.transport} required>
-            {(props) => (
-              <select
-                {...props}
-                className="input"
-                value={transport}
-                onChange={(event) => {
-                  setTransport(event.target.value as Transport);
-                }}
-              >
-                {TRANSPORTS.map((option) => (
-                  <option key={option} value={option}>
-                    {TRANSPORT_LABELS[option]}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Environment" error={errors.environment_id}>
-            {(props) => (
-              <select
-                {...props}
-                className="input"
-                value={environmentId}
-                onChange={(event) => {
-                  setEnvironmentId(event.target.value);
-                }}
-              >
-                <option value="">No environment</option>
-                {environments.data?.results.map((environment) => (
-                  <option key={environment.id} value={environment.id}>
-                    {environment.name}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+          <KeyValueEditor
+            legend="Headers"
+            hint="Sent with every request. Not secret: they are shown to admins."
+            rows={headers}
+            onChange={setHeaders}
+            keyPlaceholder="X-Header-Name"
+            errors={errorsUnder(errors, "headers")}
+            error={errors.headers}
+            addLabel="Add header"
+          />
+        </>
+      ) : (
+        <>
           <Field
-            label="Timeout (ms)"
-            error={errors.timeout_ms}
-            hint="100 to 300000; default 30000."
+            label="Command"
+            error={errors.command}
+            required
+            hint="Must be on the server's allowlist (MCP_STDIO_ALLOWED_COMMANDS)."
           >
             {(props) => (
               <input
                 {...props}
-                className="input input--number"
-                inputMode="numeric"
-                value={timeout}
-                placeholder="30000"
+                className="input mono"
+                value={command}
+                placeholder="npx"
                 onChange={(event) => {
-                  setTimeoutMs(event.target.value);
+                  setCommand(event.target.value);
                 }}
               />
             )}
           </Field>
-        </div>
+          <StringListEditor
+            legend="Arguments"
+            rows={args}
+            onChange={setArgs}
+            itemLabel="Argument"
+            addLabel="Add argument"
+            error={errors.args}
+          />
+        </>
+      )}
 
-        {isHttp ? (
+      <fieldset className="secret">
+        <legend>{isHttp ? "Secret headers" : "Secret environment variables"}</legend>
+        <p className="field__hint">
+          Stored encrypted and never shown again
+          {isHttp ? ", e.g. Authorization" : ", e.g. API tokens"}.
+        </p>
+        {connection ? (
           <>
-            <Field
-              label="Server URL"
-              error={errors.url}
-              required
-              hint="The MCP endpoint, e.g. https://mcp.example.com/mcp"
-            >
-              {(props) => (
-                <input
-                  {...props}
-                  className="input mono"
-                  type="url"
-                  value={url}
-                  placeholder="https://"
-                  onChange={(event) => {
-                    setUrl(event.target.value);
-                  }}
-                />
+            <div className="secret__current">
+              {existingSecretKeys.length > 0 ? (
+                <>
+                  {existingSecretKeys.map((key) => (
+                    <Badge key={key} tone="violet">
+                      {key}: set
+                    </Badge>
+                  ))}
+                </>
+              ) : (
+                <span className="muted">None set.</span>
               )}
-            </Field>
+            </div>
+            <div className="radio-row" role="radiogroup" aria-label="Secret values">
+              {(["keep", "replace", "remove"] as const).map((mode) => (
+                <label key={mode} className="radio">
+                  <input
+                    type="radio"
+                    name="secret-mode"
+                    value={mode}
+                    checked={secretMode === mode}
+                    disabled={mode === "remove" && !connection.has_secret}
+                    onChange={() => {
+                      setSecretMode(mode);
+                    }}
+                  />
+                  {mode === "keep"
+                    ? "Keep as is"
+                    : mode === "replace"
+                      ? "Replace all"
+                      : "Remove all"}
+                </label>
+              ))}
+            </div>
+          </>
+        ) : null}
+        {secretMode === "replace" ? (
+          isHttp ? (
             <KeyValueEditor
-              legend="Headers"
-              hint="Sent with every request. Not secret: they are shown to admins."
-              rows={headers}
-              onChange={setHeaders}
-              keyPlaceholder="X-Header-Name"
-              errors={errorsUnder(errors, "headers")}
-              error={errors.headers}
-              addLabel="Add header"
+              legend="Secret header values"
+              rows={secretHeaders}
+              onChange={setSecretHeaders}
+              secret
+              keyPlaceholder="Authorization"
+              valuePlaceholder="Bearer …"
+              errors={errorsUnder(errors, "secret.headers")}
+              error={errors["secret.headers"] ?? errors.secret}
+              addLabel="Add secret header"
             />
-          </>
-        ) : (
-          <>
-            <Field
-              label="Command"
-              error={errors.command}
-              required
-              hint="Must be on the server's allowlist (MCP_STDIO_ALLOWED_COMMANDS)."
-            >
-              {(props) => (
-                <input
-                  {...props}
-                  className="input mono"
-                  value={command}
-                  placeholder="npx"
-                  onChange={(event) => {
-                    setCommand(event.target.value);
-                  }}
-                />
-              )}
-            </Field>
-            <StringListEditor
-              legend="Arguments"
-              rows={args}
-              onChange={setArgs}
-              itemLabel="Argument"
-              addLabel="Add argument"
-              error={errors.args}
+          ) : (
+            <KeyValueEditor
+              legend="Secret variable values"
+              rows={secretEnv}
+              onChange={setSecretEnv}
+              secret
+              keyLabel="Variable"
+              keyPlaceholder="API_TOKEN"
+              errors={errorsUnder(errors, "secret.env")}
+              error={errors["secret.env"] ?? errors.secret}
+              addLabel="Add secret variable"
             />
-          </>
-        )}
-
-        <fieldset className="secret">
-          <legend>{isHttp ? "Secret headers" : "Secret environment variables"}</legend>
-          <p className="field__hint">
-            Stored encrypted and never shown again
-            {isHttp ? ", e.g. Authorization" : ", e.g. API tokens"}.
-          </p>
-          {connection ? (
-            <>
-              <div className="secret__current">
-                {existingSecretKeys.length > 0 ? (
-                  <>
-                    {existingSecretKeys.map((key) => (
-                      <Badge key={key} tone="violet">
-                        {key}: set
-                      </Badge>
-                    ))}
-                  </>
-                ) : (
-                  <span className="muted">None set.</span>
-                )}
-              </div>
-              <div className="radio-row" role="radiogroup" aria-label="Secret values">
-                {(["keep", "replace", "remove"] as const).map((mode) => (
-                  <label key={mode} className="radio">
-                    <input
-                      type="radio"
-                      name="secret-mode"
-                      value={mode}
-                      checked={secretMode === mode}
-                      disabled={mode === "remove" && !connection.has_secret}
-                      onChange={() => {
-                        setSecretMode(mode);
-                      }}
-                    />
-                    {mode === "keep"
-                      ? "Keep as is"
-                      : mode === "replace"
-                        ? "Replace all"
-                        : "Remove all"}
-                  </label>
-                ))}
-              </div>
-            </>
-          ) : null}
-          {secretMode === "replace" ? (
-            isHttp ? (
-              <KeyValueEditor
-                legend="Secret header values"
-                rows={secretHeaders}
-                onChange={setSecretHeaders}
-                secret
-                keyPlaceholder="Authorization"
-                valuePlaceholder="Bearer …"
-                errors={errorsUnder(errors, "secret.headers")}
-                error={errors["secret.headers"] ?? errors.secret}
-                addLabel="Add secret header"
-              />
-            ) : (
-              <KeyValueEditor
-                legend="Secret variable values"
-                rows={secretEnv}
-                onChange={setSecretEnv}
-                secret
-                keyLabel="Variable"
-                keyPlaceholder="API_TOKEN"
-                errors={errorsUnder(errors, "secret.env")}
-                error={errors["secret.env"] ?? errors.secret}
-                addLabel="Add secret variable"
-              />
-            )
-          ) : null}
-        </fieldset>
-      </form>
-    </Dialog>
+          )
+        ) : null}
+      </fieldset>
+    </FormDialog>
   );
 }

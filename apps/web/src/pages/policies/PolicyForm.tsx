@@ -1,10 +1,8 @@
 import { createPolicyInput, POLICY_EFFECTS } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
-import { Button } from "../../components/Button";
-import { Dialog } from "../../components/Dialog";
+import { FormDialog } from "../../components/FormDialog";
 import { Checkbox, Field } from "../../components/Field";
-import { FormError } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Policy } from "../../lib/api";
@@ -107,190 +105,182 @@ export function PolicyFormDialog({
   };
 
   return (
-    <Dialog
-      open
+    <FormDialog
       onClose={onClose}
       size="lg"
       title={policy ? `Edit ${policy.name}` : "New policy"}
       description="Deny wins over allow. A tool call is allowed only when an enabled allow policy matches and no deny policy does."
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" form="policy-form" variant="primary" busy={mutation.isPending}>
-            {policy ? "Save" : "Create policy"}
-          </Button>
-        </>
-      }
+      submitLabel={policy ? "Save" : "Create policy"}
+      busy={mutation.isPending}
+      error={mutation.error}
+      onSubmit={submit}
     >
-      <form id="policy-form" onSubmit={submit} noValidate className="stack">
-        <FormError error={mutation.error} />
-        <div className="form-row">
-          <Field label="Name" error={errors.name} required>
-            {(props) => (
-              <input
-                {...props}
-                className="input"
-                value={name}
-                autoFocus
-                onChange={(event) => {
-                  setName(event.target.value);
-                }}
-              />
-            )}
-          </Field>
-          <fieldset className="field">
-            <legend className="field__label">Effect</legend>
-            <div className="radio-row">
-              {POLICY_EFFECTS.map((option) => (
-                <label key={option} className="radio">
-                  <input
-                    type="radio"
-                    name="policy-effect"
-                    value={option}
-                    checked={effect === option}
-                    onChange={() => {
-                      setEffect(option);
-                    }}
-                  />
-                  {option === "allow" ? "Allow" : "Deny"}
-                </label>
-              ))}
-            </div>
-          </fieldset>
-        </div>
-        <Field label="Description" error={errors.description}>
+      <div className="form-row">
+        <Field label="Name" error={errors.name} required>
           {(props) => (
             <input
               {...props}
               className="input"
-              value={description}
+              value={name}
+              autoFocus
               onChange={(event) => {
-                setDescription(event.target.value);
+                setName(event.target.value);
               }}
             />
           )}
         </Field>
+        <fieldset className="field">
+          <legend className="field__label">Effect</legend>
+          <div className="radio-row">
+            {POLICY_EFFECTS.map((option) => (
+              <label key={option} className="radio">
+                <input
+                  type="radio"
+                  name="policy-effect"
+                  value={option}
+                  checked={effect === option}
+                  onChange={() => {
+                    setEffect(option);
+                  }}
+                />
+                {option === "allow" ? "Allow" : "Deny"}
+              </label>
+            ))}
+          </div>
+        </fieldset>
+      </div>
+      <Field label="Description" error={errors.description}>
+        {(props) => (
+          <input
+            {...props}
+            className="input"
+            value={description}
+            onChange={(event) => {
+              setDescription(event.target.value);
+            }}
+          />
+        )}
+      </Field>
+      <div className="form-row">
+        <Field label="Agent" error={errors.agent_id}>
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={agentId}
+              onChange={(event) => {
+                setAgentId(event.target.value);
+              }}
+            >
+              <option value="">Any agent (and runs without one)</option>
+              {agents.data?.results.map((agent) => (
+                <option key={agent.id} value={agent.id}>
+                  {agent.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Environment" error={errors.environment_id}>
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={environmentId}
+              onChange={(event) => {
+                setEnvironmentId(event.target.value);
+              }}
+            >
+              <option value="">Any environment</option>
+              {environments.data?.results.map((environment) => (
+                <option key={environment.id} value={environment.id}>
+                  {environment.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </div>
+      <Field
+        label="Tool pattern"
+        error={errors.tool_pattern}
+        required
+        hint="A glob over exposed tool names (github_*, *), or a tool's id."
+      >
+        {(props) => (
+          <>
+            <input
+              {...props}
+              className="input mono"
+              list={datalistId}
+              value={toolPattern}
+              onChange={(event) => {
+                setToolPattern(event.target.value);
+              }}
+            />
+            <datalist id={datalistId}>
+              {tools.data?.results.map((tool) => (
+                <option key={tool.id} value={tool.name} />
+              ))}
+            </datalist>
+          </>
+        )}
+      </Field>
+      <Field
+        label="Input condition (JSON Schema)"
+        error={errors.input_schema}
+        hint="Optional. The policy only matches calls whose arguments satisfy this schema."
+      >
+        {(props) => (
+          <textarea
+            {...props}
+            className="input mono"
+            rows={4}
+            spellCheck={false}
+            placeholder='{"type": "object", "properties": {"repo": {"const": "acme/docs"}}, "required": ["repo"]}'
+            value={schemaText}
+            onChange={(event) => {
+              setSchemaText(event.target.value);
+            }}
+          />
+        )}
+      </Field>
+      <Checkbox label="Rate limit matching calls" checked={limited} onChange={setLimited} />
+      {limited ? (
         <div className="form-row">
-          <Field label="Agent" error={errors.agent_id}>
+          <Field
+            label="Max calls"
+            error={errors["rate_limit.max_calls"] ?? errors.rate_limit}
+            required
+          >
             {(props) => (
-              <select
+              <input
                 {...props}
-                className="input"
-                value={agentId}
+                className="input input--number"
+                inputMode="numeric"
+                value={maxCalls}
                 onChange={(event) => {
-                  setAgentId(event.target.value);
+                  setMaxCalls(event.target.value);
                 }}
-              >
-                <option value="">Any agent (and runs without one)</option>
-                {agents.data?.results.map((agent) => (
-                  <option key={agent.id} value={agent.id}>
-                    {agent.name}
-                  </option>
-                ))}
-              </select>
+              />
             )}
           </Field>
-          <Field label="Environment" error={errors.environment_id}>
+          <Field label="Per seconds" error={errors["rate_limit.per_seconds"]} required>
             {(props) => (
-              <select
+              <input
                 {...props}
-                className="input"
-                value={environmentId}
+                className="input input--number"
+                inputMode="numeric"
+                value={perSeconds}
                 onChange={(event) => {
-                  setEnvironmentId(event.target.value);
+                  setPerSeconds(event.target.value);
                 }}
-              >
-                <option value="">Any environment</option>
-                {environments.data?.results.map((environment) => (
-                  <option key={environment.id} value={environment.id}>
-                    {environment.name}
-                  </option>
-                ))}
-              </select>
+              />
             )}
           </Field>
         </div>
-        <Field
-          label="Tool pattern"
-          error={errors.tool_pattern}
-          required
-          hint="A glob over exposed tool names (github_*, *), or a tool's id."
-        >
-          {(props) => (
-            <>
-              <input
-                {...props}
-                className="input mono"
-                list={datalistId}
-                value={toolPattern}
-                onChange={(event) => {
-                  setToolPattern(event.target.value);
-                }}
-              />
-              <datalist id={datalistId}>
-                {tools.data?.results.map((tool) => (
-                  <option key={tool.id} value={tool.name} />
-                ))}
-              </datalist>
-            </>
-          )}
-        </Field>
-        <Field
-          label="Input condition (JSON Schema)"
-          error={errors.input_schema}
-          hint="Optional. The policy only matches calls whose arguments satisfy this schema."
-        >
-          {(props) => (
-            <textarea
-              {...props}
-              className="input mono"
-              rows={4}
-              spellCheck={false}
-              placeholder='{"type": "object", "properties": {"repo": {"const": "acme/docs"}}, "required": ["repo"]}'
-              value={schemaText}
-              onChange={(event) => {
-                setSchemaText(event.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Checkbox label="Rate limit matching calls" checked={limited} onChange={setLimited} />
-        {limited ? (
-          <div className="form-row">
-            <Field
-              label="Max calls"
-              error={errors["rate_limit.max_calls"] ?? errors.rate_limit}
-              required
-            >
-              {(props) => (
-                <input
-                  {...props}
-                  className="input input--number"
-                  inputMode="numeric"
-                  value={maxCalls}
-                  onChange={(event) => {
-                    setMaxCalls(event.target.value);
-                  }}
-                />
-              )}
-            </Field>
-            <Field label="Per seconds" error={errors["rate_limit.per_seconds"]} required>
-              {(props) => (
-                <input
-                  {...props}
-                  className="input input--number"
-                  inputMode="numeric"
-                  value={perSeconds}
-                  onChange={(event) => {
-                    setPerSeconds(event.target.value);
-                  }}
-                />
-              )}
-            </Field>
-          </div>
-        ) : null}
-        <Checkbox label="Enabled" checked={enabled} onChange={setEnabled} />
-      </form>
-    </Dialog>
+      ) : null}
+      <Checkbox label="Enabled" checked={enabled} onChange={setEnabled} />
+    </FormDialog>
   );
 }
