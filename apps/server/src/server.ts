@@ -30,11 +30,18 @@ export async function startServer(
   const logger = createLogger(env.LOG_LEVEL);
   const database =
     options.database ??
-    createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
+    (await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR }));
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
 
   const runtime = createMcpRuntime({
+    database,
+    onRecordError: (error, detail) => {
+      logger.error(
+        { err: error, records: detail.records },
+        detail.gaveUp ? "run records could not be written: lost" : "writing run records failed",
+      );
+    },
     secrets: loadSecretStore(env, logger),
     outbound: {
       blockPrivateNetworks: env.MCP_BLOCK_PRIVATE_NETWORKS,
@@ -95,7 +102,7 @@ export async function startServer(
       })
         .then(() => {
           clearInterval(maintenance);
-          return runtime.pool.closeAll();
+          return runtime.close();
         })
         .then(() => (options.database ? undefined : database.close()));
       return closing;

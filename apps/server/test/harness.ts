@@ -17,17 +17,17 @@ export const databaseUnavailable = TEST_DB === "postgres" && !inject("postgresUr
  * without isolation so one in-memory database serves every file of a worker. Tests never share
  * data anyway: each makes its own org.
  */
-let sharedPglite: DatabaseHandle | undefined;
+let sharedPglite: Promise<DatabaseHandle> | undefined;
 
-function testDatabase(): { database: DatabaseHandle; owned: boolean } {
+async function testDatabase(): Promise<{ database: DatabaseHandle; owned: boolean }> {
   if (TEST_DB === "postgres") {
     return {
-      database: createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 5 }),
+      database: await createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 5 }),
       owned: true,
     };
   }
   sharedPglite ??= createDatabase({ pgliteDir: "memory://" });
-  return { database: sharedPglite, owned: false };
+  return { database: await sharedPglite, owned: false };
 }
 
 export interface TestServer extends RunningServer {
@@ -53,7 +53,7 @@ export interface ApiResponse<T> {
 
 /** A real server on an ephemeral port over a real database, one per test file. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const { database, owned } = testDatabase();
+  const { database, owned } = await testDatabase();
   const server = await startServer(
     loadEnv({
       PORT: "0",

@@ -103,8 +103,8 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
   it("answers 500 with a request id and no internals when the database fails, and 503 on /healthz", async () => {
     const database =
       TEST_DB === "postgres"
-        ? createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 2 })
-        : createDatabase({ pgliteDir: "memory://" });
+        ? await createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 2 })
+        : await createDatabase({ pgliteDir: "memory://" });
     const server = await startServer(
       loadEnv({
         PORT: "0",

@@ -97,7 +97,7 @@ async function authenticate(deps: ApiDeps, info: RequestInfo): Promise<Auth> {
   const token = headerToken ?? cookieToken;
   if (!token) return null;
   if (headerToken?.startsWith(AGENT_KEY_PREFIX)) {
-    const authenticated = await authenticateAgentKey(deps.db, headerToken);
+    const authenticated = await authenticateAgentKey(deps.db, headerToken, deps.runtime.calls);
     return authenticated ? { type: "agent", ...authenticated } : null;
   }
   const session = await validateSessionToken(deps.db, token);

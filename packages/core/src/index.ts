@@ -1,5 +1,6 @@
 export * from "./errors";
 export * from "./db/client";
+export type { ChangeFeed, ChangeListener } from "./db/changes";
 export type { JsonObject, JsonValue, RateLimit } from "./db/schema";
 export * from "./lib/context";
 export * from "./lib/ids";
@@ -25,6 +26,8 @@ export { pruneRateLimitCounters } from "./policies/rate-limit";
 export * from "./runs/orchestrator";
 export * from "./runs/runs";
 export * from "./runs/stats";
+export { CallCache } from "./runs/call-cache";
+export { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
 export * from "./secrets";
 export type { McpConnectionTestResult } from "./mcp/test-connection";
 export type { McpSession } from "./mcp/client";

@@ -1,4 +1,7 @@
+import type { DatabaseHandle } from "./db/client";
 import { McpClientPool } from "./mcp/pool";
+import { CallCache } from "./runs/call-cache";
+import { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
 import type { SecretStore } from "./secrets/secret-store";
 
 /** Outbound rules for reaching MCP servers, set by the operator. */
@@ -9,11 +12,17 @@ export interface OutboundPolicy {
   stdioAllowedCommands: string[];
 }
 
-/** What services need beyond the database to reach MCP servers: built once per process. */
+/** What services need beyond the database to govern and make MCP calls: built once per process. */
 export interface McpRuntime {
   secrets: SecretStore;
   pool: McpClientPool;
   outbound: OutboundPolicy;
+  /** What every governed call reads, cached until the database reports a change. */
+  calls: CallCache;
+  /** Where governed calls leave their runs and audit events. */
+  recorder: RunRecorder;
+  /** Writes what is still queued and closes the pooled sessions. */
+  close(): Promise<void>;
 }
 
 export const MCP_CLIENT_INFO = {
@@ -22,8 +31,10 @@ export const MCP_CLIENT_INFO = {
 } as const;
 
 export function createMcpRuntime(options: {
+  database: Pick<DatabaseHandle, "db" | "changes">;
   secrets: SecretStore;
   outbound: OutboundPolicy;
+  onRecordError: RunRecorderOptions["onError"];
   idleMs?: number;
   maxSessions?: number;
 }): McpRuntime {
@@ -33,5 +44,18 @@ export function createMcpRuntime(options: {
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.maxSessions !== undefined ? { maxSize: options.maxSessions } : {}),
   });
-  return { secrets: options.secrets, pool, outbound: options.outbound };
+  const calls = new CallCache(options.database.changes);
+  const recorder = new RunRecorder(options.database.db, { onError: options.onRecordError });
+  return {
+    secrets: options.secrets,
+    pool,
+    outbound: options.outbound,
+    calls,
+    recorder,
+    close: async () => {
+      await recorder.close();
+      calls.close();
+      await pool.closeAll();
+    },
+  };
 }

@@ -203,7 +203,7 @@ export function createGateway(
     if (!originAllowed(req, publicOrigin)) return forbiddenOrigin();
     const key = readBearerToken(req);
     if (key === null) return unauthorized(null);
-    const authenticated = await authenticateAgentKey(options.db, key);
+    const authenticated = await authenticateAgentKey(options.db, key, options.runtime.calls);
     if (!authenticated) {
       return unauthorized({
         error: "invalid_token",

@@ -144,6 +144,8 @@ export async function callAgentTool(
       input,
       trigger: { type: "agent", id: context.agent.id, surface: "mcp" },
       signal: extra.signal,
+      // MCP results carry no run id, so nothing here can look the run up before it is written.
+      awaitRecord: false,
       // Progress is only for clients that asked for it, under their own token.
       ...(progressToken === undefined
         ? {}

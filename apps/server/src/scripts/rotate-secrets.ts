@@ -8,7 +8,7 @@ const orgFlag = process.argv.indexOf("--org");
 const orgId = orgFlag === -1 ? undefined : process.argv[orgFlag + 1];
 const env = loadEnv();
 const logger = createLogger(env.LOG_LEVEL);
-const database = createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
+const database = await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
 try {
   await database.migrate();
   const secrets = loadSecretStore(env, logger);

@@ -69,6 +69,7 @@ export const policiesRouter = router({
           "Returns the decision, its reason and the matching policies. Uses no rate limit quota.",
         protect: true,
       },
+      leavesGovernance: true,
     })
     .input(evaluatePolicyInput)
     .output(policyDecision)

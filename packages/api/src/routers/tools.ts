@@ -112,6 +112,7 @@ export const toolsRouter = router({
         protect: true,
       },
       successStatus: 201,
+      leavesGovernance: true,
     })
     .input(runToolInput)
     .output(run)

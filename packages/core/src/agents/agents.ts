@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
+import type { CallCache } from "../runs/call-cache";
 import { agentKeys, agents } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { assertEnvironmentInOrg } from "../connections/connections";
@@ -230,28 +231,38 @@ export interface AuthenticatedAgent {
 
 /**
  * Resolves an agent key to its agent. Revoked keys, unknown keys and disabled agents all yield
- * null, so a revocation or a disable takes effect on the very next request.
+ * null, so a revocation or a disable takes effect on the very next request: with a cache, as soon
+ * as the change has been reported to it (see CallCache).
  */
 export async function authenticateAgentKey(
   db: Db,
   key: string,
+  cache: CallCache | null = null,
 ): Promise<AuthenticatedAgent | null> {
   if (!key.startsWith(AGENT_KEY_PREFIX)) return null;
-  const [row] = await db
-    .select({ agent: agents, keyId: agentKeys.id, lastUsed: agentKeys.last_used_at })
-    .from(agentKeys)
-    .innerJoin(agents, eq(agents.id, agentKeys.agent_id))
-    .where(and(eq(agentKeys.key_hash, hashAgentKey(key)), isNull(agentKeys.revoked_at)))
-    .limit(1);
-  if (row?.agent.status !== "active") return null;
+  const keyHash = hashAgentKey(key);
+  const load = async () => {
+    const [row] = await db
+      .select({ agent: agents, keyId: agentKeys.id, lastUsed: agentKeys.last_used_at })
+      .from(agentKeys)
+      .innerJoin(agents, eq(agents.id, agentKeys.agent_id))
+      .where(and(eq(agentKeys.key_hash, keyHash), isNull(agentKeys.revoked_at)))
+      .limit(1);
+    if (row?.agent.status !== "active") return null;
+    return { orgId: row.agent.org_id, value: { ...row, lastUsedMs: row.lastUsed?.getTime() ?? 0 } };
+  };
+  const found = cache ? await cache.get(`key:${keyHash}`, load) : ((await load())?.value ?? null);
+  if (!found) return null;
   const now = Date.now();
-  if (!row.lastUsed || now - row.lastUsed.getTime() > LAST_USED_RESOLUTION_MS) {
+  if (now - found.lastUsedMs > LAST_USED_RESOLUTION_MS) {
+    // Recorded at most once per resolution and key in this process (the entry is shared).
+    found.lastUsedMs = now;
     await db
       .update(agentKeys)
       .set({ last_used_at: new Date(now) })
       .where(
         and(
-          eq(agentKeys.id, row.keyId),
+          eq(agentKeys.id, found.keyId),
           or(
             isNull(agentKeys.last_used_at),
             lt(agentKeys.last_used_at, new Date(now - LAST_USED_RESOLUTION_MS)),
@@ -259,5 +270,5 @@ export async function authenticateAgentKey(
         ),
       );
   }
-  return { agent: row.agent, keyId: row.keyId };
+  return { agent: found.agent, keyId: found.keyId };
 }

@@ -1,13 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { createPgliteChangeFeed, createPostgresChangeFeed, type ChangeFeed } from "./changes";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -25,6 +23,8 @@ export interface DatabaseConfig {
 export interface DatabaseHandle {
   db: Db;
   kind: "postgres" | "pglite";
+  /** Commits that changed what governed calls read (see drizzle/0002), for caches to follow. */
+  changes: ChangeFeed;
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -39,15 +39,23 @@ export function isPostgresUrl(url: string | undefined): url is string {
   return url !== undefined && /^postgres(ql)?:\/\//.test(url);
 }
 
-export function createDatabase(config: DatabaseConfig): DatabaseHandle {
+/**
+ * Opens (lazily: nothing connects until the first query) either driver. PGlite is imported only
+ * when it is the one chosen: its WebAssembly module costs ~40 MB of memory in a process that runs
+ * on PostgreSQL and never uses it.
+ */
+export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
   if (isPostgresUrl(config.databaseUrl)) {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.poolSize ?? 10 });
+    const connectionString = config.databaseUrl;
+    const pool = new pg.Pool({ connectionString, max: config.poolSize ?? 10 });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on("error", () => undefined);
     const db = drizzlePg(pool, { schema });
+    const changes = createPostgresChangeFeed(connectionString);
     return {
       db,
       kind: "postgres",
+      changes,
       migrate: async () => {
         // Several processes may start at once: a session-level advisory lock lets one migrate
         // while the others wait, then find nothing left to apply.
@@ -65,10 +73,18 @@ export function createDatabase(config: DatabaseConfig): DatabaseHandle {
       ping: async () => {
         await pool.query("select 1");
       },
-      close: () => pool.end(),
+      close: async () => {
+        await changes.close();
+        await pool.end();
+      },
     };
   }
 
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("drizzle-orm/pglite"),
+    import("drizzle-orm/pglite/migrator"),
+  ]);
   const dataDir = config.pgliteDir ?? ".data/pglite";
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
   const client = new PGlite(dataDir);
@@ -76,6 +92,7 @@ export function createDatabase(config: DatabaseConfig): DatabaseHandle {
   return {
     db,
     kind: "pglite",
+    changes: createPgliteChangeFeed(client),
     migrate: () => migratePglite(db, { migrationsFolder }),
     ping: async () => {
       await client.query("select 1");

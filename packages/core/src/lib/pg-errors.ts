@@ -28,6 +28,15 @@ export function isForeignKeyViolation(error: unknown): boolean {
 }
 
 /**
+ * True when PostgreSQL refused the data itself (SQLSTATE classes 22 and 23: say a `\u0000` in
+ * JSON, or a constraint): sending the same statement again can never succeed.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = findPgError(error)?.code;
+  return code !== undefined && (code.startsWith("22") || code.startsWith("23"));
+}
+
+/**
  * Maps unique violations of the named constraints to 409s naming the field at fault; any other
  * error passes through unchanged, so callers can `throw toConflict(error)`.
  */

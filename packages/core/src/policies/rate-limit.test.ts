@@ -9,7 +9,7 @@ describe("consumeRateLimit", () => {
   let policyId: string;
 
   beforeAll(async () => {
-    handle = createDatabase({ pgliteDir: "memory://" });
+    handle = await createDatabase({ pgliteDir: "memory://" });
     await handle.migrate();
     const [org] = await handle.db.insert(orgs).values({ name: "Acme", slug: "acme" }).returning();
     if (!org) throw new Error("org insert returned nothing");

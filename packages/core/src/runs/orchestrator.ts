@@ -3,15 +3,14 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Db } from "../db/client";
 import {
   agents,
-  auditEvents,
   connections,
   policies,
-  runs,
   tools,
+  type runs,
   type JsonObject,
   type JsonValue,
 } from "../db/schema";
-import { auditRow, type AuditEntry } from "../audit/audit";
+import { auditRow } from "../audit/audit";
 import {
   connectionTarget,
   connectionVersion,
@@ -30,6 +29,8 @@ import { applicablePoliciesWhere, assertAgentInOrg } from "../policies/policies"
 import { consumeRateLimit } from "../policies/rate-limit";
 import type { McpRuntime } from "../runtime";
 import type { Tool } from "../tools/tools";
+import type { CallCache } from "./call-cache";
+import type { AuditRow } from "./recorder";
 
 export type Run = typeof runs.$inferSelect;
 export type RunStatus = Run["status"];
@@ -55,6 +56,11 @@ export interface RunRequest {
   onProgress?: McpCallOptions["onProgress"];
   onLog?: McpCallOptions["onLog"];
   signal?: AbortSignal;
+  /**
+   * Whether the outcome waits until its run and audit event are committed (the default). A face
+   * that hands out no run id, like the MCP gateway, answers without waiting (see RunRecorder).
+   */
+  awaitRecord?: boolean;
 }
 
 export interface RunOutcome {
@@ -108,15 +114,21 @@ async function loadToolAndPolicies(
   orgId: string,
   ref: ToolRef,
   agentId: string | null,
+  cache: CallCache | null,
 ): Promise<{ tool: Tool; connection: Connection; policies: PolicyRule[] }> {
-  let queries = toolQueries.get(db);
-  if (!queries) {
-    queries = { id: toolQuery(db, "id"), name: toolQuery(db, "name") };
-    toolQueries.set(db, queries);
-  }
-  const [row] = await ("id" in ref
-    ? queries.id.execute({ org_id: orgId, agent_id: agentId, tool: ref.id })
-    : queries.name.execute({ org_id: orgId, agent_id: agentId, tool: ref.name }));
+  const load = async () => {
+    let queries = toolQueries.get(db);
+    if (!queries) {
+      queries = { id: toolQuery(db, "id"), name: toolQuery(db, "name") };
+      toolQueries.set(db, queries);
+    }
+    const [row] = await ("id" in ref
+      ? queries.id.execute({ org_id: orgId, agent_id: agentId, tool: ref.id })
+      : queries.name.execute({ org_id: orgId, agent_id: agentId, tool: ref.name }));
+    return row ? { orgId, value: row } : null;
+  };
+  const key = `tool:${orgId}:${agentId ?? ""}:${"id" in ref ? `id:${ref.id}` : `name:${ref.name}`}`;
+  const row = cache ? await cache.get(key, load) : ((await load())?.value ?? null);
   if (!row) throw AppError.notFound("Tool");
   return row;
 }
@@ -125,13 +137,20 @@ async function loadAgent(
   db: Db,
   orgId: string,
   agent: string | Agent | null,
+  cache: CallCache | null,
 ): Promise<Agent | null> {
   if (agent === null || typeof agent !== "string") return agent;
-  const [row] = await db
-    .select()
-    .from(agents)
-    .where(and(eq(agents.org_id, orgId), eq(agents.id, agent)))
-    .limit(1);
+  const load = async () => {
+    const [row] = await db
+      .select()
+      .from(agents)
+      .where(and(eq(agents.org_id, orgId), eq(agents.id, agent)))
+      .limit(1);
+    return row ? { orgId, value: row } : null;
+  };
+  const row = cache
+    ? await cache.get(`agent:${orgId}:${agent}`, load)
+    : ((await load())?.value ?? null);
   if (!row) throw AppError.invalidField("agent_id", "No such agent in this organization");
   return row;
 }
@@ -140,13 +159,14 @@ async function loadAgent(
 async function prepareCall(
   db: Db,
   request: { orgId: string; tool: ToolRef; agent: string | Agent | null; input: unknown },
+  cache: CallCache | null,
 ): Promise<PreparedCall> {
   // Policies only need the agent's id, so they come with the tool; an id that is not in the org
   // makes loadAgent throw before they are used.
   const agentId = typeof request.agent === "string" ? request.agent : (request.agent?.id ?? null);
   const [{ tool, connection, policies: applicable }, agent] = await Promise.all([
-    loadToolAndPolicies(db, request.orgId, request.tool, agentId),
-    loadAgent(db, request.orgId, request.agent),
+    loadToolAndPolicies(db, request.orgId, request.tool, agentId, cache),
+    loadAgent(db, request.orgId, request.agent, cache),
   ]);
   // A call happens in the agent's environment, or for a person, in the connection's.
   const environmentId = agent?.environment_id ?? connection.environment_id;
@@ -165,12 +185,16 @@ export async function evaluateCall(
   input: { orgId: string; agent_id?: string | null | undefined; tool_id: string; input: unknown },
 ): Promise<PolicyDecision> {
   await assertAgentInOrg(db, input.orgId, input.agent_id);
-  const prepared = await prepareCall(db, {
-    orgId: input.orgId,
-    tool: { id: input.tool_id },
-    agent: input.agent_id ?? null,
-    input: input.input,
-  }).catch((error: unknown) => {
+  const prepared = await prepareCall(
+    db,
+    {
+      orgId: input.orgId,
+      tool: { id: input.tool_id },
+      agent: input.agent_id ?? null,
+      input: input.input,
+    },
+    null,
+  ).catch((error: unknown) => {
     throw error instanceof AppError && error.code === "NOT_FOUND"
       ? AppError.invalidField("tool_id", "No such tool in this organization")
       : error;
@@ -275,10 +299,8 @@ function triggerJson(trigger: RunTrigger): JsonObject {
   return { type: trigger.type, id: trigger.id, surface: trigger.surface };
 }
 
-type RunBase = Pick<Run, "org_id" | "tool_id" | "tool_name" | "agent_id" | "triggered_by">;
-
-function runAudit(run: RunBase & Pick<Run, "id" | "status" | "duration_ms">): AuditEntry {
-  return {
+function runAudit(context: ActionContext, run: Run): AuditRow {
+  const row = auditRow(context, {
     org_id: run.org_id,
     action: "tool.run",
     target_type: "run",
@@ -291,138 +313,20 @@ function runAudit(run: RunBase & Pick<Run, "id" | "status" | "duration_ms">): Au
       duration_ms: run.duration_ms,
       surface: run.triggered_by.surface ?? null,
     },
-  };
-}
-
-/**
- * The audit event rides along as a CTE of the statement that writes the run: one statement is as
- * atomic as a transaction (both rows or neither) and costs one round trip instead of four, which
- * is most of the platform's overhead per call. Every audited field is known before writing.
- */
-function withRunAudit(db: Db, context: ActionContext, run: Parameters<typeof runAudit>[0]) {
-  return db.with(
-    db.$with("run_audit").as(
-      db
-        .insert(auditEvents)
-        .values(auditRow(context, runAudit(run)))
-        .returning({ id: auditEvents.id }),
-    ),
-  );
-}
-
-const ph = sql.placeholder;
-
-/**
- * The two writes of every call, prepared once per connection like the tool query. Ids are passed
- * in (a `$defaultFn` would be frozen into the prepared statement), and `output` is serialised here
- * so that "no output" stays SQL NULL rather than JSON null.
- */
-function runStatements(db: Db) {
-  const audit = db.$with("run_audit").as(
-    db
-      .insert(auditEvents)
-      .values({
-        id: ph("audit_id"),
-        org_id: ph("audit_org_id"),
-        actor_type: ph("audit_actor_type"),
-        actor_id: ph("audit_actor_id"),
-        action: ph("audit_action"),
-        target_type: ph("audit_target_type"),
-        target_id: ph("audit_target_id"),
-        metadata: ph("audit_metadata"),
-        ip: ph("audit_ip"),
-        user_agent: ph("audit_user_agent"),
-      })
-      .returning({ id: auditEvents.id }),
-  );
-  return {
-    start: db
-      .insert(runs)
-      .values({
-        id: ph("id"),
-        org_id: ph("org_id"),
-        tool_id: ph("tool_id"),
-        tool_name: ph("tool_name"),
-        agent_id: ph("agent_id"),
-        environment_id: ph("environment_id"),
-        input: ph("input"),
-        decision: ph("decision"),
-        triggered_by: ph("triggered_by"),
-        status: "running",
-        started_at: ph("started_at"),
-      })
-      .prepare("run_start"),
-    // Runs are never deleted while running (only with their org, which the audit insert's foreign
-    // key then refuses too), so the event cannot outlive a missing run.
-    finish: db
-      .with(audit)
-      .update(runs)
-      // `set` takes no bare placeholders; these pass values to the driver as they are.
-      .set({
-        status: sql`${ph("status")}`,
-        output: sql`${ph("output")}::jsonb`,
-        output_truncated: sql`${ph("output_truncated")}`,
-        error: sql`${ph("error")}`,
-        finished_at: sql`${ph("finished_at")}::timestamptz`,
-        duration_ms: sql`${ph("duration_ms")}`,
-      })
-      .where(eq(runs.id, ph("id")))
-      .returning()
-      .prepare("run_finish"),
-  };
-}
-
-const runStatementCache = new WeakMap<Db, ReturnType<typeof runStatements>>();
-
-function statementsFor(db: Db): ReturnType<typeof runStatements> {
-  let statements = runStatementCache.get(db);
-  if (!statements) {
-    statements = runStatements(db);
-    runStatementCache.set(db, statements);
-  }
-  return statements;
-}
-
-async function finishRun(
-  db: Db,
-  context: ActionContext,
-  running: RunBase & { id: string },
-  startedAt: Date,
-  fields: {
-    status: RunStatus;
-    output?: JsonValue;
-    output_truncated?: boolean;
-    error?: string | null;
-  },
-): Promise<Run> {
-  const finishedAt = new Date();
-  const durationMs = finishedAt.getTime() - startedAt.getTime();
-  const audit = auditRow(
-    context,
-    runAudit({ ...running, status: fields.status, duration_ms: durationMs }),
-  );
-  const [run] = await statementsFor(db).finish.execute({
-    id: running.id,
-    status: fields.status,
-    output:
-      fields.output === undefined || fields.output === null ? null : JSON.stringify(fields.output),
-    output_truncated: fields.output_truncated ?? false,
-    error: fields.error ?? null,
-    finished_at: finishedAt.toISOString(),
-    duration_ms: durationMs,
-    audit_id: uuidv7(),
-    audit_org_id: audit.org_id,
-    audit_actor_type: audit.actor_type,
-    audit_actor_id: audit.actor_id,
-    audit_action: audit.action,
-    audit_target_type: audit.target_type,
-    audit_target_id: audit.target_id,
-    audit_metadata: audit.metadata,
-    audit_ip: audit.ip,
-    audit_user_agent: audit.user_agent,
   });
-  if (!run) throw new Error("run vanished while running");
-  return run;
+  return {
+    id: uuidv7(),
+    org_id: row.org_id ?? null,
+    actor_type: row.actor_type,
+    actor_id: row.actor_id ?? null,
+    action: row.action,
+    target_type: row.target_type ?? null,
+    target_id: row.target_id ?? null,
+    metadata: row.metadata ?? {},
+    ip: row.ip ?? null,
+    user_agent: row.user_agent ?? null,
+    created_at: run.finished_at ?? new Date(),
+  };
 }
 
 /**
@@ -430,6 +334,9 @@ async function finishRun(
  * default deny) → rate limit → input validation → decrypt the secret → call through the pooled
  * client with the connection's timeout → record the run and its audit event. A refused or failed
  * call is recorded too; only an unknown tool or agent throws.
+ *
+ * What a call reads comes from the runtime's CallCache; its records go through the runtime's
+ * RunRecorder, awaited unless the caller opted out with `awaitRecord: false`.
  */
 export async function runTool(
   db: Db,
@@ -437,7 +344,7 @@ export async function runTool(
   context: ActionContext,
   request: RunRequest,
 ): Promise<RunOutcome> {
-  const prepared = await prepareCall(db, request);
+  const prepared = await prepareCall(db, request, runtime.calls);
   const { tool, connection, agent, environmentId, decision } = prepared;
   const base = {
     org_id: request.orgId,
@@ -449,35 +356,53 @@ export async function runTool(
     decision: decision as unknown as JsonObject,
     triggered_by: triggerJson(request.trigger),
   };
+  const record = async (run: Run): Promise<RunOutcome["run"]> => {
+    const committed = runtime.recorder.finished(run, runAudit(context, run));
+    // The recorder reports its own failures; a caller that does not wait must not see them twice.
+    if (request.awaitRecord === false) committed.catch(() => undefined);
+    else await committed;
+    return run;
+  };
 
   const refused = await refusal(db, prepared, request);
   if (refused) {
     const now = new Date();
-    const id = uuidv7();
-    const [run] = await withRunAudit(db, context, {
+    const run = await record({
       ...base,
-      id,
+      id: uuidv7(),
       status: refused.status,
+      output: null,
+      output_truncated: false,
+      error: refused.error,
+      started_at: now,
+      finished_at: now,
       duration_ms: 0,
-    })
-      .insert(runs)
-      .values({
-        ...base,
-        id,
-        status: refused.status,
-        error: refused.error,
-        started_at: now,
-        finished_at: now,
-        duration_ms: 0,
-      })
-      .returning();
-    if (!run) throw new Error("insert returned no run");
+    });
     return { run, result: null };
   }
 
-  const startedAt = new Date();
-  const running = { id: uuidv7() };
-  await statementsFor(db).start.execute({ ...base, id: running.id, started_at: startedAt });
+  await runtime.recorder.room();
+  const running: Run = {
+    ...base,
+    id: uuidv7(),
+    status: "running",
+    output: null,
+    output_truncated: false,
+    error: null,
+    started_at: new Date(),
+    finished_at: null,
+    duration_ms: null,
+  };
+  runtime.recorder.started(running);
+  const finish = (fields: Pick<Run, "status" | "output" | "output_truncated" | "error">) => {
+    const finishedAt = new Date();
+    return record({
+      ...running,
+      ...fields,
+      finished_at: finishedAt,
+      duration_ms: finishedAt.getTime() - running.started_at.getTime(),
+    });
+  };
 
   try {
     const result = await runtime.pool.withSession(
@@ -494,7 +419,7 @@ export async function runTool(
     );
     if (connection.status !== "healthy") await recordConnectionHealth(db, connection.id, null);
     const { output, truncated } = capOutput(result);
-    const run = await finishRun(db, context, { ...base, id: running.id }, startedAt, {
+    const run = await finish({
       status: result.isError ? "failed" : "succeeded",
       output,
       output_truncated: truncated,
@@ -513,10 +438,7 @@ export async function runTool(
     ) {
       await recordConnectionHealth(db, connection.id, message);
     }
-    const run = await finishRun(db, context, { ...base, id: running.id }, startedAt, {
-      status,
-      error: message,
-    });
+    const run = await finish({ status, output: null, output_truncated: false, error: message });
     if (!isMcpCallError(error)) throw error;
     return { run, result: null };
   }

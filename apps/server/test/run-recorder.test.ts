@@ -1,0 +1,196 @@
+import { randomUUID } from "node:crypto";
+import { RunRecorder, uuidv7, type RunRecorderOptions } from "@mcp/core";
+import { schema } from "@mcp/core/db";
+import { eq, inArray } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOrg, databaseUnavailable, startTestServer, type TestServer } from "./harness";
+
+type RunRow = Parameters<RunRecorder["started"]>[0];
+type AuditRow = Parameters<RunRecorder["finished"]>[1];
+
+describe.skipIf(databaseUnavailable)("run recorder", () => {
+  let server: TestServer;
+  const errors: { error: unknown; gaveUp: boolean }[] = [];
+  const onError: RunRecorderOptions["onError"] = (error, detail) => {
+    errors.push({ error, gaveUp: detail.gaveUp });
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  function running(orgId: string, overrides: Partial<RunRow> = {}): RunRow {
+    return {
+      id: uuidv7(),
+      org_id: orgId,
+      tool_id: null,
+      tool_name: "echo",
+      agent_id: null,
+      environment_id: null,
+      status: "running",
+      input: { text: "hi" },
+      output: null,
+      output_truncated: false,
+      error: null,
+      decision: { allowed: true },
+      triggered_by: { type: "user", id: "u", surface: "rest" },
+      started_at: new Date(),
+      finished_at: null,
+      duration_ms: null,
+      ...overrides,
+    };
+  }
+
+  function finished(run: RunRow): [RunRow, AuditRow] {
+    const at = new Date();
+    return [
+      {
+        ...run,
+        status: "succeeded",
+        output: { content: [{ type: "text", text: "hi" }] },
+        finished_at: at,
+        duration_ms: at.getTime() - run.started_at.getTime(),
+      },
+      {
+        id: uuidv7(),
+        org_id: run.org_id,
+        actor_type: "user",
+        actor_id: "u",
+        action: "tool.run",
+        target_type: "run",
+        target_id: run.id,
+        metadata: { status: "succeeded" },
+        ip: null,
+        user_agent: null,
+        created_at: at,
+      },
+    ];
+  }
+
+  const runRow = async (id: string) =>
+    (await server.database.db.select().from(schema.runs).where(eq(schema.runs.id, id)))[0];
+  const auditFor = (id: string) =>
+    server.database.db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.target_id, id));
+
+  it("writes a call that ends within the delay once, with its outcome and audit event", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError, runningDelayMs: 60_000 });
+    const run = running(org.id);
+    recorder.started(run);
+    expect(await runRow(run.id)).toBeUndefined();
+    await recorder.finished(...finished(run));
+    const row = await runRow(run.id);
+    expect(row).toMatchObject({ status: "succeeded", input: { text: "hi" }, tool_name: "echo" });
+    expect(row?.started_at.getTime()).toBe(run.started_at.getTime());
+    expect(await auditFor(run.id)).toHaveLength(1);
+    await recorder.close();
+  });
+
+  it("shows a long call as running after the delay, then completes the same row", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError, runningDelayMs: 20 });
+    const run = running(org.id);
+    recorder.started(run);
+    await expect
+      .poll(async () => (await runRow(run.id))?.status, { timeout: 5_000 })
+      .toBe("running");
+    expect(await auditFor(run.id)).toHaveLength(0);
+    await recorder.finished(...finished(run));
+    expect((await runRow(run.id))?.status).toBe("succeeded");
+    expect(await auditFor(run.id)).toHaveLength(1);
+    await recorder.close();
+  });
+
+  it("idle() writes running rows still within their delay", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError, runningDelayMs: 60_000 });
+    const run = running(org.id);
+    recorder.started(run);
+    await recorder.idle();
+    expect((await runRow(run.id))?.status).toBe("running");
+    await recorder.close();
+  });
+
+  it("writes many calls finishing together in few statements, none lost", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError, maxBatch: 50 });
+    const runs = Array.from({ length: 300 }, () => running(org.id));
+    await Promise.all(
+      runs.map((run) => {
+        recorder.started(run);
+        return recorder.finished(...finished(run));
+      }),
+    );
+    const rows = await server.database.db
+      .select({ id: schema.runs.id, status: schema.runs.status })
+      .from(schema.runs)
+      .where(
+        inArray(
+          schema.runs.id,
+          runs.map((run) => run.id),
+        ),
+      );
+    expect(rows).toHaveLength(300);
+    expect(new Set(rows.map((row) => row.status))).toEqual(new Set(["succeeded"]));
+    await recorder.close();
+  });
+
+  it("keeps a record PostgreSQL refuses, without its data, and the records written with it", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError });
+    const good = running(org.id);
+    // jsonb cannot hold U+0000.
+    const bad = running(org.id, { input: { text: "nul\u0000byte" } });
+    errors.length = 0;
+    await Promise.all([recorder.finished(...finished(good)), recorder.finished(...finished(bad))]);
+    expect((await runRow(good.id))?.input).toEqual({ text: "hi" });
+    const stored = await runRow(bad.id);
+    expect(stored).toMatchObject({ status: "succeeded", input: null, output: null });
+    expect(stored?.error).toMatch(/input and output could not be stored/);
+    expect(await auditFor(bad.id)).toHaveLength(1);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((entry) => !entry.gaveUp)).toBe(true);
+    await recorder.close();
+  });
+
+  it("writes references deleted meanwhile as NULL and drops records of a deleted org", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError });
+    const orphan = running(org.id, { tool_id: randomUUID(), agent_id: randomUUID() });
+    const gone = running(randomUUID());
+    await Promise.all([
+      recorder.finished(...finished(orphan)),
+      recorder.finished(...finished(gone)),
+    ]);
+    expect(await runRow(orphan.id)).toMatchObject({ tool_id: null, agent_id: null });
+    expect(await runRow(gone.id)).toBeUndefined();
+    await recorder.close();
+  });
+
+  it("retries while the database is unreachable and gives up only when closing", async () => {
+    // Port 1 refuses connections: every write fails like a database that is down.
+    const pool = new pg.Pool({ connectionString: "postgres://postgres@127.0.0.1:1/none" });
+    const failures: { gaveUp: boolean }[] = [];
+    const recorder = new RunRecorder(drizzle(pool, { schema }), {
+      onError: (_error, detail) => failures.push({ gaveUp: detail.gaveUp }),
+      closeBudgetMs: 300,
+    });
+    const run = running(randomUUID());
+    const committed = recorder.finished(...finished(run));
+    committed.catch(() => undefined);
+    await expect.poll(() => failures.length, { timeout: 5_000 }).toBeGreaterThan(1);
+    expect(failures.every((failure) => !failure.gaveUp)).toBe(true);
+    await recorder.close();
+    await expect(committed).rejects.toThrow();
+    expect(failures.at(-1)?.gaveUp).toBe(true);
+    await pool.end();
+  });
+});

@@ -1,0 +1,300 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import type { auditEvents, runs } from "../db/schema";
+import { isDataError } from "../lib/pg-errors";
+
+export type RunRow = typeof runs.$inferSelect;
+export type AuditRow = Required<
+  Pick<
+    typeof auditEvents.$inferInsert,
+    | "id"
+    | "org_id"
+    | "actor_type"
+    | "actor_id"
+    | "action"
+    | "target_type"
+    | "target_id"
+    | "metadata"
+    | "ip"
+    | "user_agent"
+    | "created_at"
+  >
+>;
+
+export interface RunRecorderOptions {
+  /** A write failed (it is retried) or a record had to be given up; for the operator's log. */
+  onError: (error: unknown, detail: { records: number; gaveUp: boolean }) => void;
+  /**
+   * How long a `running` row may wait in memory. A call that ends sooner is written once, with
+   * its outcome; a longer one becomes visible as running after this delay.
+   */
+  runningDelayMs?: number;
+  /** Records held in memory at most; calls wait for room beyond it (the database is behind). */
+  maxQueued?: number;
+  /** Records per statement. */
+  maxBatch?: number;
+  /** How long `close` keeps retrying a database that refuses writes before giving records up. */
+  closeBudgetMs?: number;
+}
+
+interface Pending {
+  queuedAt: number;
+  run: RunRow;
+  audit: AuditRow | null;
+  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+}
+
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Writes runs and their audit events in batches, off the path of the call.
+ *
+ * A governed call must not wait for the database more than it has to: on a small machine each
+ * commit is a round trip plus an fsync, which alone is more than the whole overhead budget of the
+ * gateway. So a call hands its records here and goes on; records are written as soon as the
+ * previous write finished, all that accumulated meanwhile in one statement (a group commit), and a
+ * `running` row that its outcome overtakes is never written at all. What this gives up, and why
+ * it is bounded:
+ *   - records of calls that finished in the last moments before a crash of this process (a
+ *     normal stop drains the queue first): at most one write's worth, usually a few milliseconds;
+ *   - a caller that needs the record to exist before it answers (the REST run endpoint returns
+ *     the run) awaits `finished`, which resolves once the record is committed;
+ *   - readers in this process (the runs and audit lists) await `idle` first, so they see their
+ *     own process's calls; other processes see them a write later.
+ * Writes that fail are retried with backoff; a record PostgreSQL refuses outright is written again
+ * without its input and output, so the run and its audit event are never lost to bad data.
+ */
+export class RunRecorder {
+  private readonly queue = new Map<string, Pending>();
+  private readonly runningDelayMs: number;
+  private readonly maxQueued: number;
+  private readonly maxBatch: number;
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = 0;
+  /** Set by `close`: past it, writes that keep failing are given up. */
+  private closeDeadline: number | null = null;
+  private roomWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: RunRecorderOptions,
+  ) {
+    this.runningDelayMs = options.runningDelayMs ?? 100;
+    this.maxQueued = options.maxQueued ?? 20_000;
+    this.maxBatch = options.maxBatch ?? 500;
+  }
+
+  /** Resolves when a new call may begin: immediately, unless the database is far behind. */
+  async room(): Promise<void> {
+    while (this.queue.size + this.inFlight >= this.maxQueued) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+  }
+
+  /** A call went upstream: its `running` row, unless its outcome arrives first. */
+  started(run: RunRow): void {
+    this.queue.set(run.id, { queuedAt: Date.now(), run, audit: null, waiters: [] });
+    if (!this.flushing) this.armTimer(this.runningDelayMs);
+  }
+
+  private armTimer(delayMs: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush(false);
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** The final state of a run with its audit event; resolves once both are committed. */
+  finished(run: RunRow, audit: AuditRow): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const pending = this.queue.get(run.id);
+      if (pending) {
+        pending.run = run;
+        pending.audit = audit;
+        pending.waiters.push({ resolve, reject });
+      } else {
+        this.queue.set(run.id, {
+          queuedAt: Date.now(),
+          run,
+          audit,
+          waiters: [{ resolve, reject }],
+        });
+      }
+      void this.flush(false);
+    });
+  }
+
+  /** Resolves once everything recorded before this call is written (or given up). */
+  async idle(): Promise<void> {
+    while (this.flushing || this.queue.size > 0) {
+      await (this.flushing ?? this.flush(true));
+    }
+  }
+
+  /** Writes what is left; call after the last request finished. */
+  async close(): Promise<void> {
+    this.closeDeadline = Date.now() + (this.options.closeBudgetMs ?? 10_000);
+    await this.idle();
+  }
+
+  /** `everything`: also the `running` rows still within their delay. */
+  private flush(everything: boolean): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.flushing ??= this.drain(everything).finally(() => {
+      this.flushing = null;
+      // What is left are `running` rows whose delay has not passed.
+      const oldest = this.queue.values().next();
+      if (!oldest.done)
+        this.armTimer(Math.max(0, oldest.value.queuedAt + this.runningDelayMs - Date.now()));
+    });
+    return this.flushing;
+  }
+
+  private takeBatch(everything: boolean): Pending[] {
+    const batch: Pending[] = [];
+    const youngSince = Date.now() - this.runningDelayMs;
+    for (const [id, pending] of this.queue) {
+      if (!everything && pending.audit === null && pending.queuedAt > youngSince) continue;
+      batch.push(pending);
+      this.queue.delete(id);
+      if (batch.length === this.maxBatch) break;
+    }
+    return batch;
+  }
+
+  private async drain(everything: boolean): Promise<void> {
+    // Let calls finishing in this same turn of the event loop join the batch.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (;;) {
+      const batch = this.takeBatch(everything);
+      if (batch.length === 0) return;
+      this.inFlight += batch.length;
+      try {
+        await this.writeWithRetry(batch);
+      } finally {
+        this.inFlight -= batch.length;
+        const waiting = this.roomWaiters;
+        this.roomWaiters = [];
+        for (const wake of waiting) wake();
+      }
+    }
+  }
+
+  private async writeWithRetry(batch: Pending[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await writeRecords(this.db, batch);
+        for (const pending of batch) for (const waiter of pending.waiters) waiter.resolve();
+        return;
+      } catch (error) {
+        if (isDataError(error)) {
+          await this.isolate(batch, error);
+          return;
+        }
+        const gaveUp = this.closeDeadline !== null && Date.now() > this.closeDeadline;
+        this.options.onError(error, { records: batch.length, gaveUp });
+        if (gaveUp) {
+          for (const pending of batch) for (const waiter of pending.waiters) waiter.reject(error);
+          return;
+        }
+        await sleep(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt));
+      }
+    }
+  }
+
+  /** One record PostgreSQL refuses must not hold back the others written with it. */
+  private async isolate(batch: Pending[], error: unknown): Promise<void> {
+    if (batch.length > 1) {
+      for (const pending of batch) await this.writeWithRetry([pending]);
+      return;
+    }
+    const [pending] = batch;
+    if (!pending) return;
+    this.options.onError(error, { records: 1, gaveUp: false });
+    const reason = error instanceof Error ? error.message : String(error);
+    const stripped: Pending = {
+      ...pending,
+      run: {
+        ...pending.run,
+        input: null,
+        output: null,
+        error: `${pending.run.error ? `${pending.run.error}; ` : ""}input and output could not be stored: ${reason}`,
+      },
+    };
+    try {
+      await writeRecords(this.db, [stripped]);
+      for (const waiter of pending.waiters) waiter.resolve();
+    } catch (again) {
+      if (!isDataError(again)) {
+        await this.writeWithRetry([stripped]);
+        return;
+      }
+      this.options.onError(again, { records: 1, gaveUp: true });
+      for (const waiter of pending.waiters) waiter.reject(again);
+    }
+  }
+}
+
+/** JSON that `jsonb_to_recordset` reads back; a null field is left out so it becomes SQL NULL. */
+function recordsetJson(rows: readonly object[]): string {
+  return JSON.stringify(rows, (_key, value: unknown) => (value === null ? undefined : value));
+}
+
+/**
+ * One statement for the whole batch: runs are upserted (a `running` row written earlier gets its
+ * outcome) and audit events inserted, from two JSON parameters, so the statement text is the same
+ * whatever the batch size. References that vanished since the call (a tool, agent or environment
+ * deleted meanwhile) are written as NULL, as their deletion would have left them, and records of
+ * a deleted organization are dropped with it.
+ */
+async function writeRecords(db: Db, batch: readonly Pending[]): Promise<void> {
+  const runRows = batch.map((pending) => pending.run);
+  const auditRows = batch.flatMap((pending) => (pending.audit ? [pending.audit] : []));
+  await db.execute(sql`
+    with r as (
+      select * from jsonb_to_recordset(${recordsetJson(runRows)}::jsonb) as r(
+        id uuid, org_id uuid, tool_id uuid, tool_name text, agent_id uuid, environment_id uuid,
+        status run_status, input jsonb, output jsonb, output_truncated boolean, error text,
+        decision jsonb, triggered_by jsonb, started_at timestamptz, finished_at timestamptz,
+        duration_ms integer)
+    ),
+    written_runs as (
+      insert into runs (id, org_id, tool_id, tool_name, agent_id, environment_id, status, input,
+        output, output_truncated, error, decision, triggered_by, started_at, finished_at, duration_ms)
+      select r.id, r.org_id,
+        (select t.id from tools t where t.id = r.tool_id),
+        r.tool_name,
+        (select a.id from agents a where a.id = r.agent_id),
+        (select e.id from environments e where e.id = r.environment_id),
+        r.status, r.input, r.output, coalesce(r.output_truncated, false), r.error, r.decision,
+        r.triggered_by, r.started_at, r.finished_at, r.duration_ms
+      from r where exists (select 1 from orgs o where o.id = r.org_id)
+      on conflict (id) do update set status = excluded.status, output = excluded.output,
+        output_truncated = excluded.output_truncated, error = excluded.error,
+        finished_at = excluded.finished_at, duration_ms = excluded.duration_ms
+      returning 1
+    ),
+    a as (
+      select * from jsonb_to_recordset(${recordsetJson(auditRows)}::jsonb) as a(
+        id uuid, org_id uuid, actor_type actor_type, actor_id text, action text, target_type text,
+        target_id text, metadata jsonb, ip text, user_agent text, created_at timestamptz)
+    ),
+    written_audit as (
+      insert into audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id,
+        metadata, ip, user_agent, created_at)
+      select a.id, a.org_id, a.actor_type, a.actor_id, a.action, a.target_type, a.target_id,
+        coalesce(a.metadata, '{}'::jsonb), a.ip, a.user_agent, a.created_at
+      from a where exists (select 1 from orgs o where o.id = a.org_id)
+      returning 1
+    )
+    select (select count(*) from written_runs) as runs, (select count(*) from written_audit) as audit
+  `);
+}
