@@ -1,4 +1,4 @@
-import { lookup as lookupCallback, type LookupAddress } from "node:dns";
+import { lookup as lookupCallback, type LookupAddress, type LookupOptions } from "node:dns";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { Agent, buildConnector } from "undici";
@@ -227,15 +227,30 @@ export function assertStdioCommandAllowed(command: string, allowlist: string[]):
   }
 }
 
-class BlockedAddressError extends Error {
+/** A connection the private-network guard refused; `code` lets error translation recognise it. */
+export class BlockedAddressError extends Error {
   override readonly name = "BlockedAddressError";
   readonly code = "EBLOCKEDADDRESS";
 }
 
-/** Resolves like dns.lookup but fails for any answer in a blocked range. */
-function guardedLookup(
+/**
+ * The refusal for dialling `hostname` directly when it is a blocked IP literal, null otherwise.
+ * Needed next to `guardedLookup` because IP literals are dialled without any lookup.
+ */
+export function blockedLiteralError(hostname: string): BlockedAddressError | null {
+  const host = normalizeHostname(hostname);
+  const reason = isIP(host) !== 0 ? blockedAddressReason(host) : null;
+  return reason ? new BlockedAddressError(`Refused to connect: ${host} is ${reason}`) : null;
+}
+
+/**
+ * Resolves like dns.lookup but fails for any answer in a blocked range. Usable as the `lookup`
+ * option of net/tls/http(s) connects and of undici's connector, so the check happens on the
+ * addresses actually dialled (no window for DNS rebinding).
+ */
+export function guardedLookup(
   hostname: string,
-  options: { family?: number | undefined; all?: boolean | undefined },
+  options: LookupOptions,
   callback: (
     error: NodeJS.ErrnoException | null,
     address: string | LookupAddress[],
@@ -270,14 +285,13 @@ let guardedAgent: Agent | undefined;
 
 function privateNetworkGuard(): Agent {
   if (guardedAgent) return guardedAgent;
-  const connect = buildConnector({ lookup: guardedLookup } as buildConnector.BuildOptions);
+  const connect = buildConnector({ lookup: guardedLookup });
   guardedAgent = new Agent({
     connect: (options, callback) => {
       // IP literals (also after a redirect) are dialled without a lookup: check them here.
-      const host = normalizeHostname(options.hostname);
-      const reason = isIP(host) !== 0 ? blockedAddressReason(host) : null;
-      if (reason) {
-        callback(new BlockedAddressError(`Refused to connect: ${host} is ${reason}`), null);
+      const refused = blockedLiteralError(options.hostname);
+      if (refused) {
+        callback(refused, null);
         return;
       }
       connect(options, callback);

@@ -8,7 +8,7 @@ import { redactSecrets } from "./target";
 
 /** What the connection saw besides the error itself; SDK errors alone lose most of the story. */
 export class Diagnostics {
-  /** The last error thrown by `fetch`: it keeps errno, address and port that the SDK's own errors drop. */
+  /** The last connection error (fetch or node:http): it keeps errno, address and port that the SDK's own errors drop. */
   lastNetworkError: unknown = null;
   /** Transport-level complaints (unparseable lines, malformed messages) seen while waiting. */
   readonly protocolErrors: string[] = [];
@@ -126,6 +126,24 @@ export function findErrno(error: unknown, depth = 0): ErrnoDetails | null {
     };
   }
   return findErrno(error.cause, depth + 1);
+}
+
+/**
+ * The private-network guard's refusal to dial (outbound.ts `BlockedAddressError`), found in a
+ * cause chain: an address that resolved to a public one when the connection was saved can
+ * resolve to an internal one later (DNS rebinding).
+ */
+function findBlockedDial(error: unknown, depth = 0): Error | null {
+  if (!(error instanceof Error) || depth > 6) return null;
+  if (stringProp(error, "code") === "EBLOCKEDADDRESS") return error;
+  return findBlockedDial(error.cause, depth + 1);
+}
+
+function blockedDialError(error: Error): McpCallError {
+  return new McpCallError(
+    "unreachable",
+    `${error.message}; connections to private and internal networks are blocked on this server`,
+  );
 }
 
 /**
@@ -297,6 +315,8 @@ function translate(error: unknown, ctx: TranslationContext): McpCallError {
     }
     if (error.code !== undefined && error.code >= 100) return fromHttpStatus(error.code, ctx);
     // EventSource flattens network failures into text; the fetch wrapper kept the real error.
+    const blockedDial = findBlockedDial(ctx.diagnostics.lastNetworkError);
+    if (blockedDial) return blockedDialError(blockedDial);
     const network = findErrno(ctx.diagnostics.lastNetworkError);
     if (network) return describeErrno(network, ctx.target);
     const blocked = fetchBlockedPort(ctx.diagnostics.lastNetworkError);
@@ -307,6 +327,8 @@ function translate(error: unknown, ctx: TranslationContext): McpCallError {
     );
   }
 
+  const blockedDial = findBlockedDial(error);
+  if (blockedDial) return blockedDialError(blockedDial);
   const errno = findErrno(error);
   if (errno) return describeErrno(errno, ctx.target);
   const blockedPort = fetchBlockedPort(error) ?? fetchBlockedPort(ctx.diagnostics.lastNetworkError);
