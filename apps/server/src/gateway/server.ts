@@ -44,7 +44,8 @@ import {
   readBody,
   unauthorized,
 } from "./http";
-import { callAgentTool, listAgentTools } from "./tools";
+import { directToolCall, serveToolCall } from "./tool-call";
+import { callAgentTool, listAgentTools, type CallContext } from "./tools";
 
 /*
  * The MCP gateway: `/mcp/{agent_id}` speaks MCP over Streamable HTTP as the agent.
@@ -87,6 +88,7 @@ interface RequestScope {
   agent: Agent;
   action: ActionContext;
   catalog: CatalogContext;
+  call: CallContext;
   requestId: string;
 }
 
@@ -125,12 +127,6 @@ function buildServer(
     },
   );
   const server = mcp.server;
-  const context = {
-    db: scope.options.db,
-    runtime: scope.options.runtime,
-    agent,
-    action: scope.action,
-  };
 
   server.setRequestHandler(
     ListToolsRequestSchema,
@@ -139,7 +135,7 @@ function buildServer(
   server.setRequestHandler(
     CallToolRequestSchema,
     guarded(scope, (request, extra) =>
-      callAgentTool(context, request.params.name, request.params.arguments ?? {}, {
+      callAgentTool(scope.call, request.params.name, request.params.arguments ?? {}, {
         signal: extra.signal,
         progressToken: request.params._meta?.progressToken,
         sendNotification: extra.sendNotification,
@@ -230,17 +226,49 @@ export function createGateway(
     }
     const messages: unknown[] = Array.isArray(body) ? body : [body];
 
+    const action: ActionContext = {
+      actor: { type: "agent", id: agent.id },
+      ip: info.ip,
+      user_agent: req.headers.get("user-agent"),
+    };
     const scope: RequestScope = {
       options,
       agent,
-      action: {
-        actor: { type: "agent", id: agent.id },
-        ip: info.ip,
-        user_agent: req.headers.get("user-agent"),
-      },
+      action,
       catalog: { db: options.db, runtime: options.runtime, logger: options.logger, agent },
+      call: { db: options.db, runtime: options.runtime, agent, action },
       requestId: info.requestId,
     };
+    const onHangUp = (abort: () => void): void => {
+      const outgoing = info.node?.outgoing;
+      if (outgoing) {
+        outgoing.once("close", () => {
+          if (!outgoing.writableFinished) abort();
+        });
+      } else {
+        req.signal.addEventListener("abort", abort, { once: true });
+      }
+    };
+
+    const direct = directToolCall(req, messages);
+    if (direct) {
+      // A client that hangs up cancels its call upstream.
+      const hungUp = new AbortController();
+      onHangUp(() => {
+        hungUp.abort();
+      });
+      const { name, arguments: input, _meta: meta } = direct.params;
+      return serveToolCall(
+        direct,
+        guarded(scope, (send) =>
+          callAgentTool(scope.call, name, input ?? {}, {
+            signal: hungUp.signal,
+            progressToken: meta?.progressToken,
+            sendNotification: send,
+          }),
+        ),
+      );
+    }
     // `initialize` must advertise only what the agent really has; any later request may use any
     // capability, so those servers register every handler.
     let capabilities = ALL_CAPABILITIES;
@@ -264,81 +292,11 @@ export function createGateway(
     });
     await mcp.connect(transport);
     // A client that hangs up aborts its in-flight calls (the handlers' `extra.signal`).
-    const hangUp = (): void => {
+    onHangUp(() => {
       void mcp.close();
-    };
-    const outgoing = info.node?.outgoing;
-    if (outgoing) {
-      outgoing.once("close", () => {
-        if (!outgoing.writableFinished) hangUp();
-      });
-    } else {
-      req.signal.addEventListener("abort", hangUp, { once: true });
-    }
+    });
     const response = await transport.handleRequest(req, { parsedBody: body });
-    if (!streams) {
-      void mcp.close();
-      return response;
-    }
-    return messages.length === 1 ? preferJson(response) : response;
-  };
-}
-
-const decoder = new TextDecoder();
-
-/** The JSON of an SSE event when it carries a JSON-RPC response (the end of a call), else null. */
-function responseEvent(chunk: Uint8Array): string | null {
-  const text = decoder.decode(chunk);
-  const prefix = "event: message\ndata: ";
-  if (!text.startsWith(prefix) || !text.endsWith("\n\n")) return null;
-  const data = text.slice(prefix.length, -2);
-  try {
-    const message = JSON.parse(data) as Record<string, unknown>;
-    return "id" in message && ("result" in message || "error" in message) ? data : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * A tool call is answered on an SSE stream so that its progress and log notifications can go
- * first, but most calls send none. When the first event is already the final response and the
- * stream ends there, the answer goes out as plain JSON (the spec lets the server pick either):
- * one write instead of a chunked stream, which is measurably cheaper per call. Otherwise the
- * stream is passed on as it came, including the chunk read to decide.
- */
-async function preferJson(response: Response): Promise<Response> {
-  const body = response.body as ReadableStream<Uint8Array> | null;
-  if (!body || !response.headers.get("content-type")?.startsWith("text/event-stream"))
+    if (!streams) void mcp.close();
     return response;
-  const reader = body.getReader();
-  const pending: Uint8Array[] = [];
-  const first = await reader.read();
-  if (!first.done) {
-    pending.push(first.value);
-    const data = responseEvent(first.value);
-    if (data !== null) {
-      const next = await reader.read();
-      if (next.done)
-        return new Response(data, {
-          status: response.status,
-          headers: { "content-type": "application/json" },
-        });
-      pending.push(next.value);
-    }
-  }
-  const stream = new ReadableStream<Uint8Array>({
-    pull: async (controller) => {
-      const buffered = pending.shift();
-      if (buffered) {
-        controller.enqueue(buffered);
-        return;
-      }
-      const chunk = await reader.read();
-      if (chunk.done) controller.close();
-      else controller.enqueue(chunk.value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  return new Response(stream, { status: response.status, headers: response.headers });
+  };
 }

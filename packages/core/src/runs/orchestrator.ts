@@ -357,10 +357,11 @@ export async function runTool(
     triggered_by: triggerJson(request.trigger),
   };
   const record = async (run: Run): Promise<RunOutcome["run"]> => {
-    const committed = runtime.recorder.finished(run, runAudit(context, run));
+    const awaited = request.awaitRecord !== false;
+    const committed = runtime.recorder.finished(run, runAudit(context, run), awaited);
     // The recorder reports its own failures; a caller that does not wait must not see them twice.
-    if (request.awaitRecord === false) committed.catch(() => undefined);
-    else await committed;
+    if (awaited) await committed;
+    else committed.catch(() => undefined);
     return run;
   };
 

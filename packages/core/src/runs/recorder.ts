@@ -30,6 +30,11 @@ export interface RunRecorderOptions {
    * its outcome; a longer one becomes visible as running after this delay.
    */
   runningDelayMs?: number;
+  /**
+   * How long the outcome of a call nobody waits for may wait to be written with others: at low
+   * rates this turns one statement per call into one per few calls.
+   */
+  outcomeDelayMs?: number;
   /** Records held in memory at most; calls wait for room beyond it (the database is behind). */
   maxQueued?: number;
   /** Records per statement. */
@@ -69,6 +74,8 @@ const RETRY_MAX_MS = 5_000;
 export class RunRecorder {
   private readonly queue = new Map<string, Pending>();
   private readonly runningDelayMs: number;
+  private readonly outcomeDelayMs: number;
+  private timerDue = Infinity;
   private readonly maxQueued: number;
   private readonly maxBatch: number;
   private flushing: Promise<void> | null = null;
@@ -83,6 +90,7 @@ export class RunRecorder {
     private readonly options: RunRecorderOptions,
   ) {
     this.runningDelayMs = options.runningDelayMs ?? 100;
+    this.outcomeDelayMs = options.outcomeDelayMs ?? 10;
     this.maxQueued = options.maxQueued ?? 20_000;
     this.maxBatch = options.maxBatch ?? 500;
   }
@@ -101,7 +109,12 @@ export class RunRecorder {
   }
 
   private armTimer(delayMs: number): void {
-    if (this.timer) return;
+    const due = Date.now() + delayMs;
+    if (this.timer) {
+      if (this.timerDue <= due) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.flush(false);
@@ -109,8 +122,11 @@ export class RunRecorder {
     this.timer.unref();
   }
 
-  /** The final state of a run with its audit event; resolves once both are committed. */
-  finished(run: RunRow, audit: AuditRow): Promise<void> {
+  /**
+   * The final state of a run with its audit event; resolves once both are committed. `awaited`:
+   * the caller waits for that, so it is written at once rather than batched with later calls.
+   */
+  finished(run: RunRow, audit: AuditRow, awaited = true): Promise<void> {
     return new Promise((resolve, reject) => {
       const pending = this.queue.get(run.id);
       if (pending) {
@@ -125,7 +141,8 @@ export class RunRecorder {
           waiters: [{ resolve, reject }],
         });
       }
-      void this.flush(false);
+      if (awaited) void this.flush(false);
+      else if (!this.flushing) this.armTimer(this.outcomeDelayMs);
     });
   }
 
@@ -148,6 +165,7 @@ export class RunRecorder {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    this.timerDue = Infinity;
     this.flushing ??= this.drain(everything).finally(() => {
       this.flushing = null;
       // What is left are `running` rows whose delay has not passed.
