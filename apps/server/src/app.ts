@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { HttpBindings } from "@hono/node-server";
+import type { RequestListener } from "node:http";
+import { getRequestListener } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import {
@@ -18,7 +19,7 @@ import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SESSION_COOKIE_NAME, type DatabaseHandle, type McpRuntime } from "@mcp/core";
 import { mountApiDocs } from "./api-docs";
-import { createGateway } from "./gateway";
+import { createGateway, type GatewayHandler } from "./gateway";
 import type { Logger } from "./logger";
 
 export interface AppOptions {
@@ -41,16 +42,47 @@ type Env = { Variables: { requestId: string } };
 const REQUEST_ID_PATTERN = /^[\w.-]{1,100}$/;
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-function clientIp(c: HonoContext<Env>, trustProxy: boolean): string | null {
+function requestIdFrom(incoming: string | null | undefined): string {
+  return incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+}
+
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+} as const;
+
+/** One access-log line per request, whichever way it was served. */
+function logRequest(
+  logger: Logger,
+  fields: { request_id: string; method: string; path: string; status: number; started: number },
+): void {
+  const { started, ...rest } = fields;
+  logger.info(
+    { ...rest, duration_ms: Math.round((performance.now() - started) * 10) / 10 },
+    "request",
+  );
+}
+
+function clientIpFrom(
+  forwardedFor: string | null | undefined,
+  remoteAddress: string | undefined,
+  trustProxy: boolean,
+): string | null {
   if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    const forwarded = forwardedFor?.split(",")[0]?.trim();
     if (forwarded) return forwarded;
   }
+  return remoteAddress ?? null;
+}
+
+function clientIp(c: HonoContext<Env>, trustProxy: boolean): string | null {
+  let remote: string | undefined;
   try {
-    return getConnInfo(c).remote.address ?? null;
+    remote = getConnInfo(c).remote.address;
   } catch {
-    return null;
+    remote = undefined;
   }
+  return clientIpFrom(c.req.header("x-forwarded-for"), remote, trustProxy);
 }
 
 /**
@@ -69,6 +101,81 @@ function isCrossSiteCookieMutation(req: Request, allowedOrigins: Set<string>): b
   return origin !== new URL(req.url).origin && !allowedOrigins.has(origin);
 }
 
+/** `/mcp/{agent_id}`: the gateway's path (exactly, as the routes below are matched). */
+const GATEWAY_PATH = /^\/mcp\/([^/?#]+)(?:\?|$)/;
+
+/**
+ * The Node request listener: the MCP gateway is served from the Node request directly (see
+ * gateway/http.ts), everything else by the Hono app. Both give every request an id, the same
+ * security headers and one access-log line.
+ */
+export function createRequestListener(options: AppOptions): RequestListener {
+  const app = createApp(options);
+  const hono = getRequestListener(app.fetch);
+  const gateway = createGateway({
+    db: options.database.db,
+    runtime: options.runtime,
+    logger: options.logger,
+    publicUrl: options.publicUrl,
+    maxBodyBytes: options.maxBodyBytes,
+  });
+  return (incoming, outgoing) => {
+    const agentId = GATEWAY_PATH.exec(incoming.url ?? "")?.[1];
+    if (agentId === undefined) {
+      void hono(incoming, outgoing);
+      return;
+    }
+    void serveGateway(gateway, options, agentId, incoming, outgoing);
+  };
+}
+
+async function serveGateway(
+  gateway: GatewayHandler,
+  options: AppOptions,
+  agentId: string,
+  incoming: Parameters<RequestListener>[0],
+  outgoing: Parameters<RequestListener>[1],
+): Promise<void> {
+  const started = performance.now();
+  const forwarded = incoming.headers["x-request-id"];
+  const requestId = requestIdFrom(Array.isArray(forwarded) ? forwarded[0] : forwarded);
+  outgoing.setHeader("x-request-id", requestId);
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) outgoing.setHeader(name, value);
+  outgoing.once("close", () => {
+    logRequest(options.logger, {
+      request_id: requestId,
+      method: incoming.method ?? "",
+      path: (incoming.url ?? "").split("?")[0] ?? "",
+      status: outgoing.statusCode,
+      started,
+    });
+  });
+  const forwardedFor = incoming.headers["x-forwarded-for"];
+  try {
+    await gateway(incoming, outgoing, {
+      agentId,
+      requestId,
+      ip: clientIpFrom(
+        Array.isArray(forwardedFor) ? forwardedFor[0] : forwardedFor,
+        incoming.socket.remoteAddress,
+        options.trustProxy,
+      ),
+    });
+  } catch (error) {
+    options.logger.error({ request_id: requestId, err: error }, "unhandled error");
+    if (outgoing.headersSent) {
+      outgoing.destroy();
+      return;
+    }
+    const body = JSON.stringify({
+      code: "INTERNAL_SERVER_ERROR",
+      message: "Internal server error",
+      request_id: requestId,
+    });
+    outgoing.writeHead(500, { "content-type": "application/json" }).end(body);
+  }
+}
+
 export function createApp(options: AppOptions): Hono<Env> {
   const { database, logger } = options;
   const deps: ApiDeps = {
@@ -81,24 +188,19 @@ export function createApp(options: AppOptions): Hono<Env> {
   const app = new Hono<Env>();
 
   app.use(async (c, next) => {
-    const incoming = c.req.header("x-request-id");
-    const requestId = incoming && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFrom(c.req.header("x-request-id"));
     c.set("requestId", requestId);
     const started = performance.now();
     await next();
     c.header("x-request-id", requestId);
-    c.header("x-content-type-options", "nosniff");
-    c.header("referrer-policy", "no-referrer");
-    logger.info(
-      {
-        request_id: requestId,
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        duration_ms: Math.round((performance.now() - started) * 10) / 10,
-      },
-      "request",
-    );
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+    logRequest(logger, {
+      request_id: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      started,
+    });
   });
 
   app.onError((error, c) => {
@@ -194,26 +296,6 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.all("/api/v1/*", (c) =>
     rest(c.req.raw, { requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy) }),
   );
-
-  const gateway = createGateway({
-    db: database.db,
-    runtime: options.runtime,
-    logger,
-    publicUrl: options.publicUrl,
-    maxBodyBytes: options.maxBodyBytes,
-  });
-  app.all("/mcp/:agentId", (c) => {
-    const node = c.env as Partial<HttpBindings> | undefined;
-    return gateway(c.req.raw, {
-      agentId: c.req.param("agentId"),
-      ip: clientIp(c, options.trustProxy),
-      requestId: c.get("requestId"),
-      node:
-        node?.incoming && node.outgoing
-          ? { incoming: node.incoming, outgoing: node.outgoing }
-          : undefined,
-    });
-  });
 
   if (options.demoMcpServer) {
     // Something real to connect to on a fresh start: register http://<host>/demo/mcp.

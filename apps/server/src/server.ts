@@ -1,5 +1,5 @@
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
 import {
   createDatabase,
   createMcpRuntime,
@@ -8,7 +8,7 @@ import {
   type DatabaseHandle,
   type McpRuntime,
 } from "@mcp/core";
-import { createApp } from "./app";
+import { createRequestListener } from "./app";
 import type { Env } from "./env";
 import { createLogger, type Logger } from "./logger";
 import { webDistDir } from "./paths";
@@ -64,7 +64,7 @@ export async function startServer(
   }, 60_000);
   maintenance.unref();
 
-  const app = createApp({
+  const listener = createRequestListener({
     database,
     runtime,
     logger,
@@ -76,10 +76,9 @@ export async function startServer(
     demoMcpServer: env.DEMO_MCP_SERVER,
   });
 
-  const server = await new Promise<ServerType>((resolve) => {
-    const instance = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => {
-      resolve(instance);
-    });
+  const server: Server = createServer(listener);
+  await new Promise<void>((resolve) => {
+    server.listen(env.PORT, env.HOST, resolve);
   });
   const address = server.address() as AddressInfo;
   const host = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
@@ -98,7 +97,7 @@ export async function startServer(
           if (error) reject(error);
           else resolve();
         });
-        if ("closeIdleConnections" in server) server.closeIdleConnections();
+        server.closeIdleConnections();
       })
         .then(() => {
           clearInterval(maintenance);

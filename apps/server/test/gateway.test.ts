@@ -24,31 +24,30 @@ import {
 } from "./harness";
 
 describe("gateway origin check (DNS rebinding)", () => {
-  const request = (url: string, origin?: string) =>
-    new Request(url, { headers: origin ? { origin } : {} });
+  const allowed = (request: { origin: string | null; url: URL }, publicOrigin: string | null) =>
+    originAllowed(request.origin, () => request.url, publicOrigin);
+  const request = (url: string, origin?: string) => ({ origin: origin ?? null, url: new URL(url) });
 
   it("lets requests without Origin through: native clients send none", () => {
-    expect(originAllowed(request("http://mcp.example.com/mcp/x"), "https://mcp.example.com")).toBe(
-      true,
-    );
+    expect(allowed(request("http://mcp.example.com/mcp/x"), "https://mcp.example.com")).toBe(true);
   });
 
   it("with PUBLIC_URL, accepts only that origin", () => {
     expect(
-      originAllowed(
+      allowed(
         request("https://mcp.example.com/mcp/x", "https://mcp.example.com"),
         "https://mcp.example.com",
       ),
     ).toBe(true);
     expect(
-      originAllowed(
+      allowed(
         request("https://mcp.example.com/mcp/x", "https://evil.example"),
         "https://mcp.example.com",
       ),
     ).toBe(false);
     // A rebound name is same-origin with itself, so matching the Host proves nothing.
     expect(
-      originAllowed(
+      allowed(
         request("http://evil.example:3000/mcp/x", "http://evil.example:3000"),
         "https://mcp.example.com",
       ),
@@ -56,19 +55,19 @@ describe("gateway origin check (DNS rebinding)", () => {
   });
 
   it("without PUBLIC_URL, accepts its own origin only on hosts that cannot be rebound", () => {
+    expect(allowed(request("http://127.0.0.1:3000/mcp/x", "http://127.0.0.1:3000"), null)).toBe(
+      true,
+    );
+    expect(allowed(request("http://localhost:3000/mcp/x", "http://localhost:3000"), null)).toBe(
+      true,
+    );
+    expect(allowed(request("http://[::1]:3000/mcp/x", "http://[::1]:3000"), null)).toBe(true);
     expect(
-      originAllowed(request("http://127.0.0.1:3000/mcp/x", "http://127.0.0.1:3000"), null),
-    ).toBe(true);
-    expect(
-      originAllowed(request("http://localhost:3000/mcp/x", "http://localhost:3000"), null),
-    ).toBe(true);
-    expect(originAllowed(request("http://[::1]:3000/mcp/x", "http://[::1]:3000"), null)).toBe(true);
-    expect(
-      originAllowed(request("http://evil.example:3000/mcp/x", "http://evil.example:3000"), null),
+      allowed(request("http://evil.example:3000/mcp/x", "http://evil.example:3000"), null),
     ).toBe(false);
-    expect(
-      originAllowed(request("http://127.0.0.1:3000/mcp/x", "http://localhost:3000"), null),
-    ).toBe(false);
+    expect(allowed(request("http://127.0.0.1:3000/mcp/x", "http://localhost:3000"), null)).toBe(
+      false,
+    );
   });
 });
 

@@ -30,6 +30,6 @@ export { CallCache } from "./runs/call-cache";
 export { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
 export * from "./secrets";
 export type { McpConnectionTestResult } from "./mcp/test-connection";
-export type { McpSession } from "./mcp/client";
+export { connectMcp, type McpSession } from "./mcp/client";
 export { McpCallError, isMcpCallError } from "./mcp/errors";
 export { McpClientPool } from "./mcp/pool";

@@ -1,6 +1,30 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 
 const REALM = "mcp-agents-platform";
+
+/*
+ * The gateway is served from the Node request and response directly rather than through Hono's
+ * fetch adapter: building a web Request and Response per call (headers copied both ways, a web
+ * stream around each body) cost about as much CPU as governing the call. Web objects are made
+ * only for the SDK transport, on the requests the gateway does not answer itself.
+ */
+
+/** A header as one string, or null: repeated headers are joined as HTTP says they may be. */
+export function header(incoming: IncomingMessage, name: string): string | null {
+  const value = incoming.headers[name];
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+/** The URL the client asked for, as the fetch adapter would rebuild it. */
+export function requestUrl(incoming: IncomingMessage): URL {
+  const encrypted = "encrypted" in incoming.socket && incoming.socket.encrypted === true;
+  return new URL(
+    incoming.url ?? "/",
+    `${encrypted ? "https" : "http"}://${header(incoming, "host") ?? "localhost"}`,
+  );
+}
 
 /**
  * DNS-rebinding defence required of MCP HTTP servers. Only browsers send `Origin`, so requests
@@ -9,93 +33,152 @@ const REALM = "mcp-agents-platform";
  * rebound DNS name (an IP literal or `localhost`): a rebinding page is same-origin with its own
  * hostname, so "Origin equals Host" alone would let it through.
  */
-export function originAllowed(req: Request, publicOrigin: string | null): boolean {
-  const origin = req.headers.get("origin");
+export function originAllowed(
+  origin: string | null,
+  url: () => URL,
+  publicOrigin: string | null,
+): boolean {
   if (origin === null) return true;
   if (publicOrigin !== null) return origin === publicOrigin;
-  const own = new URL(req.url);
+  const own = url();
   if (origin !== own.origin) return false;
   const host = own.hostname.replace(/^\[|\]$/g, "");
   return host === "localhost" || isIP(host) !== 0;
 }
 
-export function readBearerToken(req: Request): string | null {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "");
+export function readBearerToken(authorization: string | null): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   return match?.[1] ?? null;
 }
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
+/** An answer the gateway makes itself: always JSON. */
+export interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export function send(outgoing: ServerResponse, reply: Reply): void {
+  const text = JSON.stringify(reply.body);
+  outgoing
+    .writeHead(reply.status, {
+      ...reply.headers,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+    })
+    .end(text);
 }
 
 /** RFC 6750: no `error` attribute when the request carried no credentials at all. */
 export function unauthorized(
   reason: { error: "invalid_token"; description: string } | null,
-): Response {
+): Reply {
   const challenge = reason
     ? `Bearer realm="${REALM}", error="${reason.error}", error_description="${reason.description}"`
     : `Bearer realm="${REALM}"`;
-  return json(
-    401,
-    {
+  return {
+    status: 401,
+    body: {
       error: reason?.error ?? "unauthorized",
       error_description:
         reason?.description ?? "Send the agent's API key as Authorization: Bearer mcpa_…",
     },
-    { "www-authenticate": challenge },
-  );
+    headers: { "www-authenticate": challenge },
+  };
 }
 
-export function forbiddenOrigin(): Response {
-  return json(403, { error: "forbidden", error_description: "Origin not allowed" });
+export function forbiddenOrigin(): Reply {
+  return { status: 403, body: { error: "forbidden", error_description: "Origin not allowed" } };
 }
 
 /**
  * The gateway keeps no sessions (see server.ts), so there is no standalone SSE stream to open
  * with GET and no session to end with DELETE; the spec allows 405 for both.
  */
-export function methodNotAllowed(): Response {
-  return json(
-    405,
-    {
+export function methodNotAllowed(): Reply {
+  return {
+    status: 405,
+    body: {
       jsonrpc: "2.0",
       error: { code: -32000, message: "Method not allowed: this endpoint is stateless, use POST" },
       id: null,
     },
-    { allow: "POST" },
-  );
+    headers: { allow: "POST" },
+  };
 }
 
-export function jsonRpcError(status: number, code: number, message: string): Response {
-  return json(status, { jsonrpc: "2.0", error: { code, message }, id: null });
+export function jsonRpcError(status: number, code: number, message: string): Reply {
+  return { status, body: { jsonrpc: "2.0", error: { code, message }, id: null } };
 }
 
 export class BodyTooLarge extends Error {}
 
 /**
- * Reads the body, refusing more than `maxBytes` without buffering the excess. From the Node
- * request when there is one: going through `req.body` would first build a full fetch Request and
- * a web stream around it, a measurable share of a gateway call's CPU.
+ * Reads the body, refusing more than `maxBytes` without buffering the excess. With plain stream
+ * events: an async iterator over the request costs measurably more per call.
  */
-export async function readBody(
-  req: Request,
-  maxBytes: number,
-  incoming?: AsyncIterable<unknown>,
-): Promise<string> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new BodyTooLarge();
-  const source: AsyncIterable<unknown> | null = incoming ?? req.body;
-  if (!source) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of source) {
-    const bytes = chunk instanceof Uint8Array ? chunk : Buffer.from(String(chunk));
-    size += bytes.byteLength;
-    if (size > maxBytes) throw new BodyTooLarge();
-    chunks.push(bytes);
+export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
+  const declared = Number(header(incoming, "content-length") ?? "0");
+  if (declared > maxBytes) return Promise.reject(new BodyTooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        incoming.off("data", onData);
+        incoming.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    incoming.on("data", onData);
+    incoming.once("end", () => {
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    incoming.once("error", reject);
+  });
+}
+
+/** The web Request the SDK transport reads headers from (its body is passed parsed). */
+export function webRequest(incoming: IncomingMessage, url: URL): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return new Request(url, { method: incoming.method ?? "POST", headers });
+}
+
+/** Writes a web Response (the SDK transport's answer) to the Node response, streaming its body. */
+export async function sendWebResponse(outgoing: ServerResponse, response: Response): Promise<void> {
+  const headers: OutgoingHttpHeaders = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  outgoing.writeHead(response.status, headers);
+  const body = response.body;
+  if (!body) {
+    outgoing.end();
+    return;
+  }
+  const reader = body.getReader();
+  // A client that hangs up stops the stream (and with it the SDK's handling of the request).
+  const stop = (): void => {
+    reader.cancel().catch(() => undefined);
+  };
+  outgoing.once("close", stop);
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      outgoing.write(chunk.value);
+    }
+    outgoing.end();
+  } catch {
+    outgoing.destroy();
+  } finally {
+    outgoing.off("close", stop);
+  }
 }

@@ -1,1 +1,6 @@
-export { createGateway, type GatewayOptions, type GatewayRequestInfo } from "./server";
+export {
+  createGateway,
+  type GatewayHandler,
+  type GatewayOptions,
+  type GatewayRequestInfo,
+} from "./server";

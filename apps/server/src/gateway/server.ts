@@ -37,12 +37,17 @@ import { pageOf } from "./cursor";
 import {
   BodyTooLarge,
   forbiddenOrigin,
+  header,
   jsonRpcError,
   methodNotAllowed,
   originAllowed,
   readBearerToken,
   readBody,
+  requestUrl,
+  send,
+  sendWebResponse,
   unauthorized,
+  webRequest,
 } from "./http";
 import { directToolCall, serveToolCall } from "./tool-call";
 import { callAgentTool, listAgentTools, type CallContext } from "./tools";
@@ -77,8 +82,6 @@ export interface GatewayRequestInfo {
   agentId: string;
   ip: string | null;
   requestId: string;
-  /** The Node request and response under `req`, when served by @hono/node-server (cheaper to read). */
-  node?: { incoming: IncomingMessage; outgoing: ServerResponse } | undefined;
 }
 
 const GATEWAY_VERSION = "1.0.0";
@@ -189,47 +192,74 @@ function buildServer(
 /** Every capability the gateway can serve: after `initialize`, any of them may be asked for. */
 const ALL_CAPABILITIES: ServerCapabilities = { tools: {}, prompts: {}, resources: {}, logging: {} };
 
-export function createGateway(
-  options: GatewayOptions,
-): (req: Request, info: GatewayRequestInfo) => Promise<Response> {
+export type GatewayHandler = (
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  info: GatewayRequestInfo,
+) => Promise<void>;
+
+export function createGateway(options: GatewayOptions): GatewayHandler {
   const publicOrigin = options.publicUrl ? new URL(options.publicUrl).origin : null;
   const validator = new AjvJsonSchemaValidator();
 
-  return async (req, info) => {
-    if (!originAllowed(req, publicOrigin)) return forbiddenOrigin();
-    const key = readBearerToken(req);
-    if (key === null) return unauthorized(null);
+  return async (incoming, outgoing, info) => {
+    const headerOf = (name: string) => header(incoming, name);
+    const url = () => requestUrl(incoming);
+    if (!originAllowed(headerOf("origin"), url, publicOrigin)) {
+      send(outgoing, forbiddenOrigin());
+      return;
+    }
+    const key = readBearerToken(headerOf("authorization"));
+    if (key === null) {
+      send(outgoing, unauthorized(null));
+      return;
+    }
     const authenticated = await authenticateAgentKey(options.db, key, options.runtime.calls);
     if (!authenticated) {
-      return unauthorized({
-        error: "invalid_token",
-        description: "Unknown or revoked key, or disabled agent",
-      });
+      send(
+        outgoing,
+        unauthorized({
+          error: "invalid_token",
+          description: "Unknown or revoked key, or disabled agent",
+        }),
+      );
+      return;
     }
     const { agent } = authenticated;
     // A key opens its own agent's endpoint only; whether the other agent exists is not revealed.
     if (agent.id !== info.agentId) {
-      return unauthorized({
-        error: "invalid_token",
-        description: "This key does not belong to this agent",
-      });
+      send(
+        outgoing,
+        unauthorized({
+          error: "invalid_token",
+          description: "This key does not belong to this agent",
+        }),
+      );
+      return;
     }
-    if (req.method !== "POST") return methodNotAllowed();
+    if (incoming.method !== "POST") {
+      send(outgoing, methodNotAllowed());
+      return;
+    }
 
     let body: unknown;
     try {
-      body = JSON.parse(await readBody(req, options.maxBodyBytes, info.node?.incoming));
+      body = JSON.parse(await readBody(incoming, options.maxBodyBytes));
     } catch (error) {
-      if (error instanceof BodyTooLarge)
-        return jsonRpcError(413, -32000, `Request body exceeds ${options.maxBodyBytes} bytes`);
-      return jsonRpcError(400, ErrorCode.ParseError, "Parse error: Invalid JSON");
+      send(
+        outgoing,
+        error instanceof BodyTooLarge
+          ? jsonRpcError(413, -32000, `Request body exceeds ${options.maxBodyBytes} bytes`)
+          : jsonRpcError(400, ErrorCode.ParseError, "Parse error: Invalid JSON"),
+      );
+      return;
     }
     const messages: unknown[] = Array.isArray(body) ? body : [body];
 
     const action: ActionContext = {
       actor: { type: "agent", id: agent.id },
       ip: info.ip,
-      user_agent: req.headers.get("user-agent"),
+      user_agent: headerOf("user-agent"),
     };
     const scope: RequestScope = {
       options,
@@ -239,36 +269,34 @@ export function createGateway(
       call: { db: options.db, runtime: options.runtime, agent, action },
       requestId: info.requestId,
     };
+    // A client that hangs up cancels what it asked for (upstream calls included).
     const onHangUp = (abort: () => void): void => {
-      const outgoing = info.node?.outgoing;
-      if (outgoing) {
-        outgoing.once("close", () => {
-          if (!outgoing.writableFinished) abort();
-        });
-      } else {
-        req.signal.addEventListener("abort", abort, { once: true });
-      }
+      outgoing.once("close", () => {
+        if (!outgoing.writableFinished) abort();
+      });
     };
 
-    const direct = directToolCall(req, messages);
+    const direct = directToolCall(headerOf, messages);
     if (direct) {
-      // A client that hangs up cancels its call upstream.
       const hungUp = new AbortController();
       onHangUp(() => {
         hungUp.abort();
       });
       const { name, arguments: input, _meta: meta } = direct.params;
-      return serveToolCall(
+      await serveToolCall(
         direct,
-        guarded(scope, (send) =>
+        guarded(scope, (sendNotification) =>
           callAgentTool(scope.call, name, input ?? {}, {
             signal: hungUp.signal,
             progressToken: meta?.progressToken,
-            sendNotification: send,
+            sendNotification,
           }),
         ),
+        outgoing,
       );
+      return;
     }
+
     // `initialize` must advertise only what the agent really has; any later request may use any
     // capability, so those servers register every handler.
     let capabilities = ALL_CAPABILITIES;
@@ -291,12 +319,13 @@ export function createGateway(
       enableJsonResponse: !streams,
     });
     await mcp.connect(transport);
-    // A client that hangs up aborts its in-flight calls (the handlers' `extra.signal`).
     onHangUp(() => {
       void mcp.close();
     });
-    const response = await transport.handleRequest(req, { parsedBody: body });
-    if (!streams) void mcp.close();
-    return response;
+    const response = await transport.handleRequest(webRequest(incoming, url()), {
+      parsedBody: body,
+    });
+    await sendWebResponse(outgoing, response);
+    void mcp.close();
   };
 }

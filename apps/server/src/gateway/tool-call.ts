@@ -1,6 +1,6 @@
+import type { ServerResponse } from "node:http";
 import {
   CallToolRequestSchema,
-  JSONRPCRequestSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type CallToolRequest,
   type JSONRPCMessage,
@@ -27,31 +27,26 @@ function isJsonContentType(value: string | null): boolean {
 }
 
 /** The call, when the request can take the direct path; null sends it through the SDK. */
-export function directToolCall(req: Request, messages: unknown[]): ToolCallRequest | null {
+export function directToolCall(
+  header: (name: string) => string | null,
+  messages: unknown[],
+): ToolCallRequest | null {
   if (messages.length !== 1) return null;
-  const accept = req.headers.get("accept");
+  const accept = header("accept");
   if (!accept?.includes("application/json") || !accept.includes("text/event-stream")) return null;
-  if (!isJsonContentType(req.headers.get("content-type"))) return null;
-  const version = req.headers.get("mcp-protocol-version");
+  if (!isJsonContentType(header("content-type"))) return null;
+  const version = header("mcp-protocol-version");
   if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return null;
   const [message] = messages;
-  if (
-    typeof message !== "object" ||
-    message === null ||
-    (message as { method?: unknown }).method !== "tools/call"
-  )
-    return null;
-  const request = JSONRPCRequestSchema.safeParse(message);
+  if (typeof message !== "object" || message === null) return null;
+  const { jsonrpc, id, method } = message as { jsonrpc?: unknown; id?: unknown; method?: unknown };
+  // The envelope as JSONRPCRequestSchema has it (checked by hand: it is half of a zod parse).
+  if (jsonrpc !== "2.0" || method !== "tools/call") return null;
+  if (typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) return null;
   const call = CallToolRequestSchema.safeParse(message);
-  if (!request.success || !call.success) return null;
-  return { id: request.data.id, params: call.data.params };
+  if (!call.success) return null;
+  return { id, params: call.data.params };
 }
-
-const SSE_HEADERS = {
-  "content-type": "text/event-stream",
-  "cache-control": "no-cache",
-  connection: "keep-alive",
-};
 
 function sseEvent(message: JSONRPCMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
@@ -80,61 +75,42 @@ function errorResponse(id: RequestId, error: unknown): JSONRPCMessage {
 export async function serveToolCall(
   call: ToolCallRequest,
   handle: (send: (notification: ServerNotification) => Promise<void>) => Promise<unknown>,
-): Promise<Response> {
-  const encoder = new TextEncoder();
-  let stream: ReadableStreamDefaultController<Uint8Array> | null = null;
-  const early: ServerNotification[] = [];
-  let onFirstNotification: (() => void) | null = null;
-
-  const write = (message: JSONRPCMessage): void => {
-    try {
-      stream?.enqueue(encoder.encode(sseEvent(message)));
-    } catch {
-      // The client hung up: the stream is cancelled and the call aborted through its signal.
-    }
+  outgoing: ServerResponse,
+): Promise<void> {
+  // Switched by the first notification: from then on the answer is an event stream.
+  const state = { streaming: false };
+  const event = (message: JSONRPCMessage): void => {
+    // After a hang-up the call is being aborted through its signal; nothing can be delivered.
+    if (!outgoing.destroyed) outgoing.write(sseEvent(message));
   };
-  const send = (notification: ServerNotification): Promise<void> => {
-    if (stream) write({ jsonrpc: "2.0", ...notification });
-    else {
-      early.push(notification);
-      onFirstNotification?.();
+  const notify = (notification: ServerNotification): Promise<void> => {
+    if (!state.streaming) {
+      state.streaming = true;
+      outgoing.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+      });
     }
+    event({ jsonrpc: "2.0", ...notification });
     return Promise.resolve();
   };
-
-  const answer = handle(send).then(
-    (result) => ({ jsonrpc: "2.0", id: call.id, result }) as JSONRPCMessage,
-    (error: unknown) => errorResponse(call.id, error),
-  );
-  const first = await Promise.race([
-    answer.then((message) => ({ kind: "answer" as const, message })),
-    new Promise<{ kind: "notification" }>((resolve) => {
-      onFirstNotification = () => {
-        resolve({ kind: "notification" });
-      };
-    }),
-  ]);
-  onFirstNotification = null;
-  if (first.kind === "answer" && early.length === 0) {
-    return new Response(JSON.stringify(first.message), {
-      status: 200,
-      headers: { "content-type": "application/json" },
-    });
+  let answer: JSONRPCMessage;
+  try {
+    answer = { jsonrpc: "2.0", id: call.id, result: await handle(notify) } as JSONRPCMessage;
+  } catch (error) {
+    answer = errorResponse(call.id, error);
   }
-  const body = new ReadableStream<Uint8Array>({
-    start: (controller) => {
-      stream = controller;
-      for (const notification of early.splice(0)) write({ jsonrpc: "2.0", ...notification });
-      void answer.then((message) => {
-        write(message);
-        try {
-          controller.close();
-        } catch {
-          // already cancelled by the client
-        }
-        stream = null;
-      });
-    },
-  });
-  return new Response(body, { status: 200, headers: SSE_HEADERS });
+  if (state.streaming) {
+    event(answer);
+    outgoing.end();
+    return;
+  }
+  const text = JSON.stringify(answer);
+  outgoing
+    .writeHead(200, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+    })
+    .end(text);
 }

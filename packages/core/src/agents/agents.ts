@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
 import type { CallCache } from "../runs/call-cache";
@@ -131,8 +131,9 @@ export async function updateAgent(
   }
 }
 
+/** Runs on every agent request: the one-shot `hash` skips building a Hash object per call. */
 export function hashAgentKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return hash("sha256", key, "hex");
 }
 
 const keyColumns = {

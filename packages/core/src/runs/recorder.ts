@@ -90,7 +90,7 @@ export class RunRecorder {
     private readonly options: RunRecorderOptions,
   ) {
     this.runningDelayMs = options.runningDelayMs ?? 100;
-    this.outcomeDelayMs = options.outcomeDelayMs ?? 10;
+    this.outcomeDelayMs = options.outcomeDelayMs ?? 50;
     this.maxQueued = options.maxQueued ?? 20_000;
     this.maxBatch = options.maxBatch ?? 500;
   }
