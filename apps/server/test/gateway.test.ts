@@ -713,6 +713,84 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
     }
   });
 
+  it("answers tools/call in a batch, with a wrong Accept or an unknown protocol version as the SDK transport does", async () => {
+    const { agent, key } = await setup();
+    const auth = { authorization: `Bearer ${key}` };
+    const call = (id: number, text: string) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name: "echo", arguments: { text } },
+    });
+
+    const batch = await rawPost(agent.id, [call(1, "a"), call(2, "b")], auth);
+    expect(batch.status).toBe(200);
+    const events = (await batch.text())
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice(6)) as { id: number; result: unknown });
+    expect(events.map((event) => event.id).sort()).toEqual([1, 2]);
+
+    const notAcceptable = await rawPost(agent.id, call(3, "c"), {
+      ...auth,
+      accept: "application/json",
+    });
+    expect(notAcceptable.status).toBe(406);
+    const unknownVersion = await rawPost(agent.id, call(4, "d"), {
+      ...auth,
+      "mcp-protocol-version": "1999-01-01",
+    });
+    expect(unknownVersion.status).toBe(400);
+    const invalidParams = await rawPost(
+      agent.id,
+      { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: 42 } },
+      auth,
+    );
+    expect(invalidParams.headers.get("content-type")).toBe("application/json");
+    expect(await invalidParams.json()).toEqual({
+      jsonrpc: "2.0",
+      id: 5,
+      error: {
+        code: -32602,
+        message: "Invalid params: params.name: Invalid input: expected string, received number",
+      },
+    });
+  });
+
+  it("cancels the upstream call when the client hangs up, and records it", async () => {
+    const { org, agent, key } = await setup();
+    const aborted = new AbortController();
+    const pending = fetch(gatewayUrl(agent.id), {
+      method: "POST",
+      signal: aborted.signal,
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${key}`,
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "slow", arguments: { ms: 30_000 } },
+      }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    aborted.abort();
+    await expect(pending).rejects.toThrow();
+    const ended = async () => {
+      const runs = await server.request("GET", `/orgs/${org.id}/runs/?agent_id=${agent.id}`, {
+        token: org.owner.token,
+      });
+      return (runs.body.results as { tool_name: string; status: string; error: string | null }[])
+        .filter((run) => run.tool_name === "slow")
+        .map((run) => [run.status, run.error]);
+    };
+    await expect
+      .poll(ended, { timeout: 10_000 })
+      .toEqual([["failed", expect.stringMatching(/cancel/i)]]);
+  });
+
   it("gives the agent's endpoint and a ready client configuration", async () => {
     const { agent, org } = await setup();
     const response = await server.request("GET", `/agents/${agent.id}/`, {

@@ -49,7 +49,7 @@ import {
   unauthorized,
   webRequest,
 } from "./http";
-import { directToolCall, serveToolCall } from "./tool-call";
+import { directToolCall, invalidParams, serveToolCall } from "./tool-call";
 import { callAgentTool, listAgentTools, type CallContext } from "./tools";
 
 /*
@@ -277,14 +277,18 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     };
 
     const direct = directToolCall(headerOf, messages);
+    if (direct?.kind === "invalid") {
+      send(outgoing, { status: 200, body: invalidParams(direct.id, direct.message) });
+      return;
+    }
     if (direct) {
       const hungUp = new AbortController();
       onHangUp(() => {
         hungUp.abort();
       });
-      const { name, arguments: input, _meta: meta } = direct.params;
+      const { name, arguments: input, _meta: meta } = direct.call.params;
       await serveToolCall(
-        direct,
+        direct.call,
         guarded(scope, (sendNotification) =>
           callAgentTool(scope.call, name, input ?? {}, {
             signal: hungUp.signal,

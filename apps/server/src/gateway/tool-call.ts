@@ -26,11 +26,16 @@ function isJsonContentType(value: string | null): boolean {
   return value?.split(";")[0]?.trim().toLowerCase() === "application/json";
 }
 
+export type DirectToolCall =
+  | { kind: "call"; call: ToolCallRequest }
+  /** A tools/call whose params are wrong: answered with JSON-RPC's invalid-params error. */
+  | { kind: "invalid"; id: RequestId; message: string };
+
 /** The call, when the request can take the direct path; null sends it through the SDK. */
 export function directToolCall(
   header: (name: string) => string | null,
   messages: unknown[],
-): ToolCallRequest | null {
+): DirectToolCall | null {
   if (messages.length !== 1) return null;
   const accept = header("accept");
   if (!accept?.includes("application/json") || !accept.includes("text/event-stream")) return null;
@@ -44,8 +49,18 @@ export function directToolCall(
   if (jsonrpc !== "2.0" || method !== "tools/call") return null;
   if (typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) return null;
   const call = CallToolRequestSchema.safeParse(message);
-  if (!call.success) return null;
-  return { id, params: call.data.params };
+  if (call.success) return { kind: "call", call: { id, params: call.data.params } };
+  // The SDK server reports these as an internal error (-32603) with zod's raw output; the spec
+  // has a code for them, and the message names the field at fault.
+  const issues = call.error.issues
+    .map((issue) => `${issue.path.join(".") || "params"}: ${issue.message}`)
+    .join("; ");
+  return { kind: "invalid", id, message: `Invalid params: ${issues}` };
+}
+
+/** The JSON-RPC error for a tools/call with wrong params. */
+export function invalidParams(id: RequestId, message: string): JSONRPCMessage {
+  return { jsonrpc: "2.0", id, error: { code: -32602, message } };
 }
 
 function sseEvent(message: JSONRPCMessage): string {
