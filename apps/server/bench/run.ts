@@ -344,6 +344,7 @@ async function api<T>(
 
 interface Fixture {
   token: string;
+  orgId: string;
   agentId: string;
   key: string;
   echoToolId: string;
@@ -396,7 +397,51 @@ async function setUp(base: string, upstreamUrl: string): Promise<Fixture> {
     { name: "allow echo", effect: "allow", agent_id: agent.id, tool_pattern: "echo" },
     token,
   );
-  return { token, agentId: agent.id, key, echoToolId: echo.id };
+  return { token, orgId: org.id, agentId: agent.id, key, echoToolId: echo.id };
+}
+
+interface RecordCheck {
+  database: Database;
+  calls: number;
+  runs: number;
+  auditEvents: number;
+}
+
+/**
+ * Every governed call of the scenarios (warm-up included) must have left a run and an audit
+ * event: counted through the API, which first waits for the platform's queued records.
+ */
+async function checkRecords(
+  base: string,
+  fixture: Fixture,
+  database: Database,
+  calls: number,
+): Promise<RecordCheck> {
+  const stats = await api<{ totals: { runs: number } }>(
+    base,
+    "GET",
+    `/orgs/${fixture.orgId}/runs/stats/`,
+    undefined,
+    fixture.token,
+  );
+  let auditEvents = 0;
+  let cursor: string | null = null;
+  do {
+    const page: { results: unknown[]; next_cursor: string | null } = await api(
+      base,
+      "GET",
+      `/orgs/${fixture.orgId}/audit-events/?action=tool.run&limit=200${cursor ? `&cursor=${cursor}` : ""}`,
+      undefined,
+      fixture.token,
+    );
+    auditEvents += page.results.length;
+    cursor = page.next_cursor;
+  } while (cursor);
+  const check = { database, calls, runs: stats.totals.runs, auditEvents };
+  console.log(
+    `  ${database.padEnd(8)} records: ${calls} governed calls, ${check.runs} runs, ${auditEvents} audit events`,
+  );
+  return check;
 }
 
 async function benchSync(
@@ -653,7 +698,12 @@ async function benchDatabase(
   database: Database,
   databaseUrl: string | null,
   upstreams: { echo: string; echoPid: number; big: string; proxy: Helper },
-): Promise<{ scenarios: ScenarioResult[]; sync: SyncResult | null; highWaterMb: number }> {
+): Promise<{
+  scenarios: ScenarioResult[];
+  sync: SyncResult | null;
+  highWaterMb: number;
+  records: RecordCheck;
+}> {
   console.log(`\n${database}`);
   const sync =
     process.env.BENCH_SKIP_SYNC === "1"
@@ -678,7 +728,11 @@ async function benchDatabase(
       if (ONLY.has("rest")) makers.rest = () => Promise.resolve(restWorker(platform.url, fixture));
       scenarios.push(...(await compare(database, concurrency, makers, rss, pidsFor)));
     }
-    return { scenarios, sync, highWaterMb: rss.highWaterMb() };
+    const governedCalls = scenarios
+      .filter((scenario) => scenario.path === "gateway" || scenario.path === "rest")
+      .reduce((sum, scenario) => sum + scenario.requests + WARMUP, 0);
+    const records = await checkRecords(platform.url, fixture, database, governedCalls);
+    return { scenarios, sync, highWaterMb: rss.highWaterMb(), records };
   } finally {
     rss.stop();
     await platform.stop();
@@ -688,6 +742,7 @@ async function benchDatabase(
 function formatReport(args: {
   scenarios: ScenarioResult[];
   syncs: SyncResult[];
+  records: RecordCheck[];
   highWater: Partial<Record<Database, number>>;
   postgresVersion: string | null;
   startedAt: Date;
@@ -785,6 +840,13 @@ function formatReport(args: {
     lines.push(
       `| ${label} | gateway ≥ 50 % of direct calls/s at concurrency 32 | ${(ratio * 100).toFixed(0)} % (${g32.calls_per_s} vs ${d32.calls_per_s}) | ${ratio >= 0.5 ? "met" : "**missed**"} |`,
     );
+    const records = args.records.find((check) => check.database === database);
+    if (records) {
+      const complete = records.runs === records.calls && records.auditEvents === records.calls;
+      lines.push(
+        `| ${label} | every governed call persisted its run and audit event | ${records.calls} calls: ${records.runs} runs, ${records.auditEvents} audit events | ${complete ? "met" : "**missed**"} |`,
+      );
+    }
     lines.push(
       `| ${label} | platform RSS < 300 MB while serving calls | ${rssPeak} MB peak (VmHWM ${highWater[database] ?? "?"} MB) | ${rssPeak < 300 ? "met" : "**missed**"} |`,
     );
@@ -842,6 +904,7 @@ async function main(): Promise<void> {
   const proxy = await startHelper("bench/proxy.ts", [echo.url]);
   const scenarios: ScenarioResult[] = [];
   const syncs: SyncResult[] = [];
+  const records: RecordCheck[] = [];
   const highWater: Partial<Record<Database, number>> = {};
   let postgresVersion: string | null = null;
   try {
@@ -857,6 +920,7 @@ async function main(): Promise<void> {
             proxy,
           });
           scenarios.push(...result.scenarios);
+          records.push(result.records);
           if (result.sync) syncs.push(result.sync);
           highWater.postgres = result.highWaterMb;
         } finally {
@@ -872,6 +936,7 @@ async function main(): Promise<void> {
         proxy,
       });
       scenarios.push(...result.scenarios);
+      records.push(result.records);
       if (result.sync) syncs.push(result.sync);
       highWater.pglite = result.highWaterMb;
     }
@@ -883,6 +948,7 @@ async function main(): Promise<void> {
   const report = formatReport({
     scenarios,
     syncs,
+    records,
     highWater,
     postgresVersion,
     startedAt,
