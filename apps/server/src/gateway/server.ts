@@ -214,6 +214,9 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       send(outgoing, unauthorized(null));
       return;
     }
+    // The body is read while the key is checked; a refused request simply leaves it unused.
+    const bodyText = incoming.method === "POST" ? readBody(incoming, options.maxBodyBytes) : null;
+    bodyText?.catch(() => undefined);
     const authenticated = await authenticateAgentKey(options.db, key, options.runtime.calls);
     if (!authenticated) {
       send(
@@ -237,14 +240,14 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       );
       return;
     }
-    if (incoming.method !== "POST") {
+    if (bodyText === null) {
       send(outgoing, methodNotAllowed());
       return;
     }
 
     let body: unknown;
     try {
-      body = JSON.parse(await readBody(incoming, options.maxBodyBytes));
+      body = JSON.parse(await bodyText);
     } catch (error) {
       send(
         outgoing,
