@@ -407,7 +407,10 @@ class SdkMcpSession implements McpSession {
     work: (deadline: Deadline) => Promise<T>,
   ): Promise<T> {
     if (this.hub.closed) {
-      throw new McpCallError("closed", "The MCP session is closed", { sessionLost: true });
+      throw new McpCallError("closed", "The MCP session is closed", {
+        sessionLost: true,
+        undelivered: true,
+      });
     }
     const timeoutMs = opts.timeoutMs ?? this.target.timeout_ms;
     const deadline = new Deadline(timeoutMs, opts.signal);

@@ -23,17 +23,24 @@ export class McpCallError extends Error {
    * while the server itself may be fine: a fresh session can succeed.
    */
   readonly sessionLost: boolean;
+  /**
+   * The server cannot have acted on the request: it was never sent (the session was already
+   * closed) or the server refused it unprocessed (its session had expired). Only then may a call
+   * with effects be sent again; a stdio process that died mid-call may have done the work.
+   */
+  readonly undelivered: boolean;
   /** The upstream HTTP status or JSON-RPC error code, when there was one. */
   readonly code: number | null;
 
   constructor(
     kind: McpCallErrorKind,
     message: string,
-    options: { sessionLost?: boolean; code?: number | null } = {},
+    options: { sessionLost?: boolean; undelivered?: boolean; code?: number | null } = {},
   ) {
     super(message);
     this.kind = kind;
     this.sessionLost = options.sessionLost ?? false;
+    this.undelivered = options.undelivered ?? false;
     this.code = options.code ?? null;
   }
 }
@@ -45,4 +52,9 @@ export function isMcpCallError(error: unknown): error is McpCallError {
 /** True for failures that a new session may fix; see `McpCallError.sessionLost`. */
 export function isSessionLost(error: unknown): boolean {
   return error instanceof McpCallError && error.sessionLost;
+}
+
+/** True when the request certainly had no effect upstream; see `McpCallError.undelivered`. */
+export function isUndelivered(error: unknown): boolean {
+  return error instanceof McpCallError && error.undelivered;
 }

@@ -199,6 +199,53 @@ describe("McpClientPool", () => {
     }
   });
 
+  it("sends a call with effects again only when it certainly never ran upstream", async () => {
+    const pool = new McpClientPool(CLIENT);
+    const pids: (number | null)[] = [];
+    try {
+      // The process dies mid-call: it may have done the work, so the call is not repeated.
+      const error: unknown = await pool
+        .withSession(
+          "conn-stdio",
+          "v1",
+          stdio.target(),
+          (session) => {
+            pids.push(session.pid);
+            return session.callTool("crash", {}, { timeoutMs: 5_000 });
+          },
+          { idempotent: false },
+        )
+        .catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ kind: "closed", sessionLost: true, undelivered: false });
+      expect(pids).toHaveLength(1);
+      // The lost session was replaced: the next call gets a new process.
+      const next = await pool.withSession("conn-stdio", "v1", stdio.target(), capture, {
+        idempotent: false,
+      });
+      expect(next.pid).not.toBe(pids[0]);
+
+      // An expired HTTP session refuses the request unprocessed: that one is sent again.
+      const target = httpTestTarget("streamable_http", http.url);
+      await pool.withSession("conn-http", "v1", target, capture);
+      await http.dropSessions();
+      let attempts = 0;
+      const result = await pool.withSession(
+        "conn-http",
+        "v1",
+        target,
+        (session) => {
+          attempts++;
+          return session.callTool("echo", { text: "once" }, { timeoutMs: 2_000 });
+        },
+        { idempotent: false },
+      );
+      expect(attempts).toBe(2);
+      expect(result.content).toEqual([{ type: "text", text: "once" }]);
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
   it("closes idle sessions and stops their processes", async () => {
     const pool = new McpClientPool({ ...CLIENT, idleMs: 150 });
     try {

@@ -1,6 +1,6 @@
 import type { McpConnectOptions, McpSession } from "./client";
 import { connectMcp } from "./client";
-import { McpCallError, isSessionLost } from "./errors";
+import { McpCallError, isSessionLost, isUndelivered } from "./errors";
 import type { McpTarget } from "./target";
 
 export interface McpClientPoolOptions extends Omit<McpConnectOptions, "signal"> {
@@ -52,14 +52,17 @@ export class McpClientPool {
   /**
    * Runs `fn` with the pooled session for `key`, connecting first if needed; concurrent callers
    * share one connect. If `fn` fails because the session was lost (transport closed, upstream
-   * session expired, stdio process exited) the session is re-established once and `fn` retried;
-   * note that a call whose upstream process died mid-call is therefore sent a second time.
+   * session expired, stdio process exited) the session is replaced, and `fn` is retried once on
+   * the new one when that is safe: always for `idempotent` work (listing, reading), and for work
+   * with effects (a tool call) only when the request certainly never ran upstream. A tool call
+   * whose stdio process died mid-call fails instead of running a second time.
    */
   async withSession<T>(
     key: string,
     version: string,
     target: McpTarget,
     fn: (session: McpSession) => Promise<T>,
+    options: { idempotent: boolean } = { idempotent: true },
   ): Promise<T> {
     const first = this.acquire(key, version, target);
     try {
@@ -68,6 +71,7 @@ export class McpClientPool {
     } catch (error) {
       if (!isSessionLost(error)) throw error;
       this.retire(first);
+      if (!options.idempotent && !isUndelivered(error)) throw error;
     } finally {
       this.release(first);
     }

@@ -237,6 +237,8 @@ function fromHttpStatus(status: number, ctx: TranslationContext): McpCallError {
     return new McpCallError("closed", `Upstream session expired (answered ${statusText(status)})`, {
       code: status,
       sessionLost: true,
+      // The server turned the request away for its unknown session id without running it.
+      undelivered: true,
     });
   }
   if (
@@ -339,8 +341,10 @@ function translate(error: unknown, ctx: TranslationContext): McpCallError {
     const postStatus = /Error POSTing to endpoint \(HTTP (\d{3})\)/.exec(error.message)?.[1];
     if (postStatus !== undefined) return fromHttpStatus(Number(postStatus), ctx);
     if (error.message === "Not connected") {
+      // The SDK refuses to send on a transport it no longer has.
       return new McpCallError("closed", closedMessage(ctx), {
         sessionLost: ctx.phase === "request",
+        undelivered: true,
       });
     }
     if (error.name === "ZodError")
@@ -363,6 +367,7 @@ export function translateError(error: unknown, ctx: TranslationContext): McpCall
   if (message === translated.message) return translated;
   return new McpCallError(translated.kind, message, {
     sessionLost: translated.sessionLost,
+    undelivered: translated.undelivered,
     code: translated.code,
   });
 }

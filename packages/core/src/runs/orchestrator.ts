@@ -417,6 +417,7 @@ export async function runTool(
           ...(request.onLog ? { onLog: request.onLog } : {}),
           ...(request.signal ? { signal: request.signal } : {}),
         }),
+      { idempotent: false },
     );
     if (connection.status !== "healthy") await recordConnectionHealth(db, connection.id, null);
     const { output, truncated } = capOutput(result);
