@@ -104,6 +104,17 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
     ).toBe(404);
   });
 
+  it("lets two organizations share a name: the second gets a suffixed slug", async () => {
+    const owner = await registerUser(server);
+    const name = `Acme ${Date.now()}`;
+    const first = await server.request("POST", "/orgs/", { token: owner.token, body: { name } });
+    const second = await server.request("POST", "/orgs/", { token: owner.token, body: { name } });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.body.name).toBe(name);
+    expect(second.body.slug).toMatch(new RegExp(`^${first.body.slug}-[0-9a-f]{5}$`));
+  });
+
   it("refuses a duplicate slug with 409 and an invalid slug with 400", async () => {
     const owner = await registerUser(server);
     const slug = `unique-${Date.now()}`;

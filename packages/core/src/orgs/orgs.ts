@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { memberships, orgs, users } from "../db/schema";
@@ -31,32 +32,56 @@ const slugTaken = () =>
     { path: ["slug"], message: "This slug is already taken" },
   ]);
 
+/** Attempts at a free slug derived from the name before giving up with a conflict. */
+const DERIVED_SLUG_ATTEMPTS = 5;
+
+/**
+ * Slugs are unique platform-wide (they may appear in URLs), names are not: two companies called
+ * "Acme" can both sign up. A slug the caller chose is theirs or a 409; a slug derived from the
+ * name gets a short random suffix when it is taken.
+ */
 export async function createOrg(
   db: Db,
   context: ActionContext & { actor: { type: "user"; id: string } },
   input: { name: string; slug?: string | undefined },
 ): Promise<OrgWithRole> {
-  const slug = input.slug ?? slugify(input.name);
-  try {
-    return await db.transaction(async (tx) => {
-      const [org] = await tx.insert(orgs).values({ name: input.name, slug }).returning();
-      if (!org) throw new Error("insert returned no org");
-      await tx
-        .insert(memberships)
-        .values({ org_id: org.id, user_id: context.actor.id, role: "owner" });
-      await recordAudit(tx, context, {
-        org_id: org.id,
-        action: "org.create",
-        target_type: "org",
-        target_id: org.id,
-        metadata: { name: org.name, slug: org.slug },
-      });
-      return { ...org, role: "owner" as const };
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw slugTaken();
-    throw error;
+  const derived = slugify(input.name);
+  for (let attempt = 0; ; attempt++) {
+    const slug =
+      input.slug ??
+      (attempt === 0
+        ? derived
+        : `${derived.slice(0, 57).replace(/-+$/, "")}-${randomBytes(3).toString("hex").slice(0, 5)}`);
+    try {
+      return await insertOrg(db, context, input.name, slug);
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      if (input.slug !== undefined || attempt + 1 >= DERIVED_SLUG_ATTEMPTS) throw slugTaken();
+    }
   }
+}
+
+async function insertOrg(
+  db: Db,
+  context: ActionContext & { actor: { type: "user"; id: string } },
+  name: string,
+  slug: string,
+): Promise<OrgWithRole> {
+  return db.transaction(async (tx) => {
+    const [org] = await tx.insert(orgs).values({ name, slug }).returning();
+    if (!org) throw new Error("insert returned no org");
+    await tx
+      .insert(memberships)
+      .values({ org_id: org.id, user_id: context.actor.id, role: "owner" });
+    await recordAudit(tx, context, {
+      org_id: org.id,
+      action: "org.create",
+      target_type: "org",
+      target_id: org.id,
+      metadata: { name: org.name, slug: org.slug },
+    });
+    return { ...org, role: "owner" as const };
+  });
 }
 
 export async function listOrgsForUser(
