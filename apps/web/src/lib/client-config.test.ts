@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  absoluteUrl,
-  curlSnippet,
-  KEY_PLACEHOLDER,
-  mcpClientConfig,
-  serverKey,
-} from "./client-config";
+import { AGENT_KEY_PLACEHOLDER, mcpServerKey } from "@mcp/api/contracts";
+import { absoluteUrl, curlSnippet, mcpClientConfig } from "./client-config";
 
 describe("agent client configuration", () => {
   it("resolves relative endpoints against the current origin", () => {
@@ -30,12 +25,12 @@ describe("agent client configuration", () => {
         },
       },
     });
-    expect(mcpClientConfig("a", "u")).toContain(`Bearer ${KEY_PLACEHOLDER}`);
+    expect(mcpClientConfig("a", "u")).toContain(`Bearer ${AGENT_KEY_PLACEHOLDER}`);
   });
 
   it("derives a usable server key from any name", () => {
-    expect(serverKey("  ")).toBe("mcp-agents");
-    expect(serverKey("Ünïcode")).toBe("n-code");
+    expect(mcpServerKey("  ")).toBe("mcp-agents");
+    expect(mcpServerKey("Ünïcode")).toBe("n-code");
   });
 
   it("quotes the curl smoke test", () => {

@@ -1,3 +1,5 @@
+import { AGENT_KEY_PLACEHOLDER, mcpClientConfig as sharedClientConfig } from "@mcp/api/contracts";
+
 /** The agent's endpoint as a client must dial it: relative URLs are resolved against this origin. */
 export function absoluteUrl(url: string, origin: string): string {
   try {
@@ -7,40 +9,13 @@ export function absoluteUrl(url: string, origin: string): string {
   }
 }
 
-/** A config key MCP clients accept: lower-case letters, digits and dashes. */
-export function serverKey(name: string): string {
-  const key = name
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "");
-  return key === "" ? "mcp-agents" : key;
-}
-
-export const KEY_PLACEHOLDER = "<YOUR_AGENT_KEY>";
-
 /** The `mcpServers` JSON most MCP clients (Claude, Cursor, VS Code, …) read for remote servers. */
-export function mcpClientConfig(
-  agentName: string,
-  url: string,
-  key: string = KEY_PLACEHOLDER,
-): string {
-  return JSON.stringify(
-    {
-      mcpServers: {
-        [serverKey(agentName)]: {
-          type: "http",
-          url,
-          headers: { Authorization: `Bearer ${key}` },
-        },
-      },
-    },
-    null,
-    2,
-  );
+export function mcpClientConfig(agentName: string, url: string, key?: string): string {
+  return JSON.stringify(sharedClientConfig(agentName, url, key), null, 2);
 }
 
 /** A smoke test from a shell: the MCP initialize handshake against the agent's endpoint. */
-export function curlSnippet(url: string, key: string = KEY_PLACEHOLDER): string {
+export function curlSnippet(url: string, key: string = AGENT_KEY_PLACEHOLDER): string {
   const body = JSON.stringify({
     jsonrpc: "2.0",
     id: 1,

@@ -47,3 +47,35 @@ export const createAgentKeyInput = z.object({ name: z.string().trim().max(100).o
 export const createdAgentKey = agentKey.extend({
   key: z.string().describe("Shown once: store it now. Send as `Authorization: Bearer <key>`"),
 });
+
+/** Stands for an agent key in configuration snippets handed out before a key is chosen. */
+export const AGENT_KEY_PLACEHOLDER = "<YOUR_AGENT_KEY>";
+
+/** A config key MCP clients accept: lower-case letters, digits and dashes. */
+export function mcpServerKey(agentName: string): string {
+  const key = agentName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  return key === "" ? "mcp-agents" : key;
+}
+
+/**
+ * The `mcpServers` configuration most MCP clients (Claude, Cursor, VS Code, …) read for a remote
+ * server: one rule for the API's `mcp_client_config` and the web app's snippet.
+ */
+export function mcpClientConfig(
+  agentName: string,
+  url: string,
+  key: string = AGENT_KEY_PLACEHOLDER,
+): { mcpServers: Record<string, { type: "http"; url: string; headers: Record<string, string> }> } {
+  return {
+    mcpServers: {
+      [mcpServerKey(agentName)]: {
+        type: "http",
+        url,
+        headers: { Authorization: `Bearer ${key}` },
+      },
+    },
+  };
+}

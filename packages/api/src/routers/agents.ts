@@ -18,6 +18,7 @@ import {
   createAgentKeyInput,
   createdAgentKey,
   listAgentsInput,
+  mcpClientConfig,
   updateAgentInput,
 } from "../contracts/agents";
 import { pageInput, pageOf, uuid } from "../contracts/common";
@@ -29,28 +30,9 @@ const keyTags = ["agent keys"];
 const agentProcedure = (minimum: "viewer" | "admin") =>
   resourceProcedure("Agent", minimum, findAgentOrgId);
 
-/** A config key MCP clients accept (the same rule as the web app's snippet). */
-function clientConfigKey(name: string): string {
-  const key = name
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "");
-  return key === "" ? "mcp-agents" : key;
-}
-
 function present(row: Agent, baseUrl: string) {
   const url = `${baseUrl}/mcp/${row.id}`;
-  // The `mcpServers` shape most clients (Claude, Cursor, VS Code, …) read for remote servers.
-  const mcp_client_config = {
-    mcpServers: {
-      [clientConfigKey(row.name)]: {
-        type: "http",
-        url,
-        headers: { Authorization: "Bearer <YOUR_AGENT_KEY>" },
-      },
-    },
-  };
-  return toWire({ ...row, mcp_url: url, mcp_client_config });
+  return toWire({ ...row, mcp_url: url, mcp_client_config: mcpClientConfig(row.name, url) });
 }
 
 export const agentsRouter = router({

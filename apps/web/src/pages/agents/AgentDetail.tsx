@@ -1,4 +1,4 @@
-import { createAgentKeyInput } from "@mcp/api/contracts";
+import { AGENT_KEY_PLACEHOLDER, createAgentKeyInput } from "@mcp/api/contracts";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
@@ -12,12 +12,7 @@ import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../co
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Agent, CreatedAgentKey } from "../../lib/api";
-import {
-  absoluteUrl,
-  curlSnippet,
-  KEY_PLACEHOLDER,
-  mcpClientConfig,
-} from "../../lib/client-config";
+import { absoluteUrl, curlSnippet, mcpClientConfig } from "../../lib/client-config";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { formatDateTime, formatRelative } from "../../lib/format";
 import { nameById, useEnvironments } from "../../lib/queries";
@@ -164,7 +159,7 @@ const FORMATS = [
 function Connect({ agent, keyValue }: { agent: Agent; keyValue: string | null }) {
   const [format, setFormat] = useState<"json" | "curl">("json");
   const url = absoluteUrl(agent.mcp_url, window.location.origin);
-  const key = keyValue ?? KEY_PLACEHOLDER;
+  const key = keyValue ?? AGENT_KEY_PLACEHOLDER;
   const snippet = format === "json" ? mcpClientConfig(agent.name, url, key) : curlSnippet(url, key);
   return (
     <section className="card" aria-labelledby="connect-title">
@@ -221,7 +216,7 @@ function Connect({ agent, keyValue }: { agent: Agent; keyValue: string | null })
         <span className="muted small">
           {keyValue
             ? "Includes the key you just created."
-            : `Replace ${KEY_PLACEHOLDER} with one of this agent's keys.`}
+            : `Replace ${AGENT_KEY_PLACEHOLDER} with one of this agent's keys.`}
         </span>
         <CopyButton text={snippet} label="Copy snippet" />
       </div>
