@@ -1,7 +1,7 @@
 import { hash, randomBytes } from "node:crypto";
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
-import type { CallCache } from "../runs/call-cache";
+import { readThrough, type CallCache } from "../runs/call-cache";
 import { agentKeys, agents } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { assertEnvironmentInOrg } from "../connections/connections";
@@ -252,7 +252,7 @@ export async function authenticateAgentKey(
     if (row?.agent.status !== "active") return null;
     return { orgId: row.agent.org_id, value: { ...row, lastUsedMs: row.lastUsed?.getTime() ?? 0 } };
   };
-  const found = cache ? await cache.get(`key:${keyHash}`, load) : ((await load())?.value ?? null);
+  const found = await readThrough(cache, `key:${keyHash}`, load);
   if (!found) return null;
   const now = Date.now();
   if (now - found.lastUsedMs > LAST_USED_RESOLUTION_MS) {

@@ -85,3 +85,12 @@ export class CallCache {
     return entry.loadedAt >= (this.changedAt.get(entry.orgId) ?? 0);
   }
 }
+
+/** `load`'s value through `cache` when there is one (the runtime's), straight from it otherwise. */
+export async function readThrough<T>(
+  cache: CallCache | null,
+  key: string,
+  load: () => Promise<{ orgId: string; value: T } | null>,
+): Promise<T | null> {
+  return cache ? cache.get(key, load) : ((await load())?.value ?? null);
+}

@@ -29,7 +29,7 @@ import { applicablePoliciesWhere, assertAgentInOrg } from "../policies/policies"
 import { consumeRateLimit } from "../policies/rate-limit";
 import type { McpRuntime } from "../runtime";
 import type { Tool } from "../tools/tools";
-import type { CallCache } from "./call-cache";
+import { readThrough, type CallCache } from "./call-cache";
 import type { AuditRow } from "./recorder";
 
 export type Run = typeof runs.$inferSelect;
@@ -128,7 +128,7 @@ async function loadToolAndPolicies(
     return row ? { orgId, value: row } : null;
   };
   const key = `tool:${orgId}:${agentId ?? ""}:${"id" in ref ? `id:${ref.id}` : `name:${ref.name}`}`;
-  const row = cache ? await cache.get(key, load) : ((await load())?.value ?? null);
+  const row = await readThrough(cache, key, load);
   if (!row) throw AppError.notFound("Tool");
   return row;
 }
@@ -148,9 +148,7 @@ async function loadAgent(
       .limit(1);
     return row ? { orgId, value: row } : null;
   };
-  const row = cache
-    ? await cache.get(`agent:${orgId}:${agent}`, load)
-    : ((await load())?.value ?? null);
+  const row = await readThrough(cache, `agent:${orgId}:${agent}`, load);
   if (!row) throw AppError.invalidField("agent_id", "No such agent in this organization");
   return row;
 }

@@ -168,10 +168,17 @@ export class RunRecorder {
     this.timerDue = Infinity;
     this.flushing ??= this.drain(everything).finally(() => {
       this.flushing = null;
-      // What is left are `running` rows whose delay has not passed.
-      const oldest = this.queue.values().next();
-      if (!oldest.done)
-        this.armTimer(Math.max(0, oldest.value.queuedAt + this.runningDelayMs - Date.now()));
+      // An outcome may have been queued after the drain's last look: write it now. Otherwise
+      // what is left are `running` rows whose delay has not passed.
+      let oldest: Pending | null = null;
+      for (const pending of this.queue.values()) {
+        if (pending.audit !== null) {
+          void this.flush(false);
+          return;
+        }
+        oldest ??= pending;
+      }
+      if (oldest) this.armTimer(Math.max(0, oldest.queuedAt + this.runningDelayMs - Date.now()));
     });
     return this.flushing;
   }
