@@ -1,4 +1,4 @@
-import { useId, type ReactNode } from "react";
+import { useId, type InputHTMLAttributes, type ReactNode } from "react";
 
 export interface ControlProps {
   id: string;
@@ -52,6 +52,54 @@ export function Field({ label, error, hint, required = false, className, childre
         </p>
       ) : null}
     </div>
+  );
+}
+
+type TextInputAttributes = Pick<
+  InputHTMLAttributes<HTMLInputElement>,
+  "type" | "autoComplete" | "autoFocus" | "placeholder" | "inputMode" | "readOnly"
+>;
+
+/** A labelled text input: the Field with its usual control, for the common case. */
+export function TextField({
+  value,
+  onChange,
+  variant,
+  label,
+  error,
+  hint,
+  required,
+  className,
+  ...input
+}: Omit<FieldProps, "children"> &
+  TextInputAttributes & {
+    value: string;
+    onChange: (value: string) => void;
+    /** `mono` for identifiers (slugs, URLs, commands), `number` for numeric text. */
+    variant?: "mono" | "number";
+  }) {
+  const inputClass =
+    variant === "mono" ? "input mono" : variant === "number" ? "input input--number" : "input";
+  return (
+    <Field
+      label={label}
+      error={error}
+      hint={hint}
+      {...(required === undefined ? {} : { required })}
+      {...(className === undefined ? {} : { className })}
+    >
+      {(props) => (
+        <input
+          {...props}
+          {...input}
+          className={inputClass}
+          value={value}
+          onChange={(event) => {
+            onChange(event.target.value);
+          }}
+        />
+      )}
+    </Field>
   );
 }
 

@@ -7,7 +7,7 @@ import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
 import { CopyButton } from "../../components/CopyButton";
 import { Dialog } from "../../components/Dialog";
-import { Field } from "../../components/Field";
+import { TextField } from "../../components/Field";
 import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
@@ -396,23 +396,14 @@ function CreateKeyDialog({
       ) : (
         <form id="create-key-form" onSubmit={submit} noValidate>
           <FormError error={create.error} />
-          <Field
+          <TextField
             label="Key name"
             error={errors.name}
             hint="Optional: where the key will be used, e.g. “laptop” or “CI”."
-          >
-            {(props) => (
-              <input
-                {...props}
-                className="input"
-                value={name}
-                autoFocus
-                onChange={(event) => {
-                  setName(event.target.value);
-                }}
-              />
-            )}
-          </Field>
+            value={name}
+            autoFocus
+            onChange={setName}
+          />
         </form>
       )}
     </Dialog>

@@ -2,7 +2,7 @@ import { createAgentInput, type AGENT_STATUSES } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { FormDialog } from "../../components/FormDialog";
-import { Field } from "../../components/Field";
+import { Field, TextField } from "../../components/Field";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Agent } from "../../lib/api";
@@ -75,19 +75,14 @@ export function AgentFormDialog({
       error={mutation.error}
       onSubmit={submit}
     >
-      <Field label="Name" error={errors.name} required>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            value={name}
-            autoFocus
-            onChange={(event) => {
-              setName(event.target.value);
-            }}
-          />
-        )}
-      </Field>
+      <TextField
+        label="Name"
+        error={errors.name}
+        required
+        value={name}
+        autoFocus
+        onChange={setName}
+      />
       <Field label="Description" error={errors.description}>
         {(props) => (
           <textarea

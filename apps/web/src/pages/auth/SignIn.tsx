@@ -3,7 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { Button } from "../../components/Button";
-import { Field } from "../../components/Field";
+import { TextField } from "../../components/Field";
 import { FormError } from "../../components/States";
 import { safeNext } from "../../layout/AuthGate";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
@@ -44,34 +44,24 @@ export default function SignIn() {
       <h1 id="signin-title">Sign in</h1>
       <p className="muted">Manage your MCP connections, tools, agents and policies.</p>
       <FormError error={login.error} />
-      <Field label="Email" error={errors.email} required>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            type="email"
-            autoComplete="email"
-            value={email}
-            onChange={(event) => {
-              setEmail(event.target.value);
-            }}
-          />
-        )}
-      </Field>
-      <Field label="Password" error={errors.password} required>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            type="password"
-            autoComplete="current-password"
-            value={password}
-            onChange={(event) => {
-              setPassword(event.target.value);
-            }}
-          />
-        )}
-      </Field>
+      <TextField
+        label="Email"
+        error={errors.email}
+        required
+        type="email"
+        autoComplete="email"
+        value={email}
+        onChange={setEmail}
+      />
+      <TextField
+        label="Password"
+        error={errors.password}
+        required
+        type="password"
+        autoComplete="current-password"
+        value={password}
+        onChange={setPassword}
+      />
       <Button type="submit" variant="primary" busy={login.isPending} className="btn--block">
         Sign in
       </Button>

@@ -3,7 +3,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { Button } from "../../components/Button";
-import { Field } from "../../components/Field";
+import { TextField } from "../../components/Field";
 import { FormError } from "../../components/States";
 import { safeNext } from "../../layout/AuthGate";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
@@ -33,8 +33,8 @@ export default function SignUp() {
     }),
   );
 
-  const set = (key: keyof typeof values) => (event: { target: { value: string } }) => {
-    setValues((current) => ({ ...current, [key]: event.target.value }));
+  const set = (key: keyof typeof values) => (value: string) => {
+    setValues((current) => ({ ...current, [key]: value }));
   };
 
   const submit = (event: SubmitEvent) => {
@@ -57,65 +57,49 @@ export default function SignUp() {
       <h1 id="signup-title">Create your account</h1>
       <FormError error={register.error} />
       <div className="form-row">
-        <Field label="First name" error={errors.first_name}>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              autoComplete="given-name"
-              value={values.first_name}
-              onChange={set("first_name")}
-            />
-          )}
-        </Field>
-        <Field label="Last name" error={errors.last_name}>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              autoComplete="family-name"
-              value={values.last_name}
-              onChange={set("last_name")}
-            />
-          )}
-        </Field>
+        <TextField
+          label="First name"
+          error={errors.first_name}
+          autoComplete="given-name"
+          value={values.first_name}
+          onChange={set("first_name")}
+        />
+        <TextField
+          label="Last name"
+          error={errors.last_name}
+          autoComplete="family-name"
+          value={values.last_name}
+          onChange={set("last_name")}
+        />
       </div>
-      <Field label="Email" error={errors.email} required>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            type="email"
-            autoComplete="email"
-            value={values.email}
-            onChange={set("email")}
-          />
-        )}
-      </Field>
-      <Field label="Password" error={errors.password} hint="At least 8 characters." required>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            type="password"
-            autoComplete="new-password"
-            value={values.password}
-            onChange={set("password")}
-          />
-        )}
-      </Field>
-      <Field label="Confirm password" error={errors.password_confirm} required>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            type="password"
-            autoComplete="new-password"
-            value={values.password_confirm}
-            onChange={set("password_confirm")}
-          />
-        )}
-      </Field>
+      <TextField
+        label="Email"
+        error={errors.email}
+        required
+        type="email"
+        autoComplete="email"
+        value={values.email}
+        onChange={set("email")}
+      />
+      <TextField
+        label="Password"
+        error={errors.password}
+        hint="At least 8 characters."
+        required
+        type="password"
+        autoComplete="new-password"
+        value={values.password}
+        onChange={set("password")}
+      />
+      <TextField
+        label="Confirm password"
+        error={errors.password_confirm}
+        required
+        type="password"
+        autoComplete="new-password"
+        value={values.password_confirm}
+        onChange={set("password_confirm")}
+      />
       <Button type="submit" variant="primary" busy={register.isPending} className="btn--block">
         Create account
       </Button>

@@ -4,7 +4,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
 import { FormDialog } from "../../components/FormDialog";
-import { Field } from "../../components/Field";
+import { Field, TextField } from "../../components/Field";
 import {
   KeyValueEditor,
   listRow,
@@ -156,48 +156,29 @@ export function ConnectionFormDialog({
       onSubmit={submit}
     >
       <div className="form-row">
-        <Field label="Name" error={errors.name} required>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              value={name}
-              autoFocus
-              onChange={(event) => {
-                setName(event.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field
+        <TextField
+          label="Name"
+          error={errors.name}
+          required
+          value={name}
+          autoFocus
+          onChange={setName}
+        />
+        <TextField
           label="Slug"
           error={errors.slug}
           hint="Prefixes clashing tool names; derived from the name if empty."
-        >
-          {(props) => (
-            <input
-              {...props}
-              className="input mono"
-              value={slug}
-              onChange={(event) => {
-                setSlug(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+          variant="mono"
+          value={slug}
+          onChange={setSlug}
+        />
       </div>
-      <Field label="Description" error={errors.description}>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            value={description}
-            onChange={(event) => {
-              setDescription(event.target.value);
-            }}
-          />
-        )}
-      </Field>
+      <TextField
+        label="Description"
+        error={errors.description}
+        value={description}
+        onChange={setDescription}
+      />
       <div className="form-row">
         <Field label="Transport" error={errors.transport} required>
           {(props) => (
@@ -236,43 +217,31 @@ export function ConnectionFormDialog({
             </select>
           )}
         </Field>
-        <Field label="Timeout (ms)" error={errors.timeout_ms} hint="100 to 300000; default 30000.">
-          {(props) => (
-            <input
-              {...props}
-              className="input input--number"
-              inputMode="numeric"
-              value={timeout}
-              placeholder="30000"
-              onChange={(event) => {
-                setTimeoutMs(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Timeout (ms)"
+          error={errors.timeout_ms}
+          hint="100 to 300000; default 30000."
+          variant="number"
+          inputMode="numeric"
+          value={timeout}
+          placeholder="30000"
+          onChange={setTimeoutMs}
+        />
       </div>
 
       {isHttp ? (
         <>
-          <Field
+          <TextField
             label="Server URL"
             error={errors.url}
             required
             hint="The MCP endpoint, e.g. https://mcp.example.com/mcp"
-          >
-            {(props) => (
-              <input
-                {...props}
-                className="input mono"
-                type="url"
-                value={url}
-                placeholder="https://"
-                onChange={(event) => {
-                  setUrl(event.target.value);
-                }}
-              />
-            )}
-          </Field>
+            variant="mono"
+            type="url"
+            value={url}
+            placeholder="https://"
+            onChange={setUrl}
+          />
           <KeyValueEditor
             legend="Headers"
             hint="Sent with every request. Not secret: they are shown to admins."
@@ -286,24 +255,16 @@ export function ConnectionFormDialog({
         </>
       ) : (
         <>
-          <Field
+          <TextField
             label="Command"
             error={errors.command}
             required
             hint="Must be on the server's allowlist (MCP_STDIO_ALLOWED_COMMANDS)."
-          >
-            {(props) => (
-              <input
-                {...props}
-                className="input mono"
-                value={command}
-                placeholder="npx"
-                onChange={(event) => {
-                  setCommand(event.target.value);
-                }}
-              />
-            )}
-          </Field>
+            variant="mono"
+            value={command}
+            placeholder="npx"
+            onChange={setCommand}
+          />
           <StringListEditor
             legend="Arguments"
             rows={args}

@@ -5,7 +5,7 @@ import { useState, type SubmitEvent } from "react";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
 import { Dialog } from "../../components/Dialog";
-import { Field } from "../../components/Field";
+import { Field, TextField } from "../../components/Field";
 import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
@@ -201,31 +201,22 @@ function EnvironmentDialog({
     >
       <form id="environment-form" onSubmit={submit} noValidate>
         <FormError error={mutation.error} />
-        <Field label="Name" error={errors.name} required>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              value={name}
-              autoFocus
-              onChange={(event) => {
-                setName(event.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Slug" error={errors.slug} hint="Optional; derived from the name when empty.">
-          {(props) => (
-            <input
-              {...props}
-              className="input mono"
-              value={slug}
-              onChange={(event) => {
-                setSlug(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Name"
+          error={errors.name}
+          required
+          value={name}
+          autoFocus
+          onChange={setName}
+        />
+        <TextField
+          label="Slug"
+          error={errors.slug}
+          hint="Optional; derived from the name when empty."
+          variant="mono"
+          value={slug}
+          onChange={setSlug}
+        />
         <Field label="Description" error={errors.description}>
           {(props) => (
             <textarea

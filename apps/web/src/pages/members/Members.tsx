@@ -4,7 +4,7 @@ import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
-import { Field } from "../../components/Field";
+import { Field, TextField } from "../../components/Field";
 import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useMe } from "../../layout/AuthGate";
@@ -221,20 +221,15 @@ function InviteForm() {
       </p>
       <FormError error={add.error} />
       <div className="form-row form-row--end">
-        <Field label="Email" error={errors.email} required>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              type="email"
-              autoComplete="off"
-              value={email}
-              onChange={(event) => {
-                setEmail(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Email"
+          error={errors.email}
+          required
+          type="email"
+          autoComplete="off"
+          value={email}
+          onChange={setEmail}
+        />
         <Field label="Role" error={errors.role}>
           {(props) => (
             <select

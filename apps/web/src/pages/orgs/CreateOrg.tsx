@@ -3,7 +3,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Link, useNavigate } from "react-router";
 import { Button } from "../../components/Button";
-import { Field } from "../../components/Field";
+import { TextField } from "../../components/Field";
 import { FormError } from "../../components/States";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { queryClient, trpc } from "../../lib/trpc";
@@ -58,36 +58,23 @@ export default function CreateOrg() {
           Organizations hold your connections, tools, agents and policies. You will be its owner.
         </p>
         <FormError error={create.error} />
-        <Field label="Name" error={errors.name} required>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              value={name}
-              autoFocus
-              onChange={(event) => {
-                setName(event.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field
+        <TextField
+          label="Name"
+          error={errors.name}
+          required
+          value={name}
+          autoFocus
+          onChange={setName}
+        />
+        <TextField
           label="Slug"
           error={errors.slug}
           hint="Optional; derived from the name when left empty."
-        >
-          {(props) => (
-            <input
-              {...props}
-              className="input mono"
-              value={slug}
-              placeholder="acme"
-              onChange={(event) => {
-                setSlug(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+          variant="mono"
+          value={slug}
+          placeholder="acme"
+          onChange={setSlug}
+        />
         <Button type="submit" variant="primary" busy={create.isPending} className="btn--block">
           Create organization
         </Button>

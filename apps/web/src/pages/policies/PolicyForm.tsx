@@ -2,7 +2,7 @@ import { createPolicyInput, POLICY_EFFECTS } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
 import { FormDialog } from "../../components/FormDialog";
-import { Checkbox, Field } from "../../components/Field";
+import { Checkbox, Field, TextField } from "../../components/Field";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Policy } from "../../lib/api";
@@ -116,19 +116,14 @@ export function PolicyFormDialog({
       onSubmit={submit}
     >
       <div className="form-row">
-        <Field label="Name" error={errors.name} required>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              value={name}
-              autoFocus
-              onChange={(event) => {
-                setName(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Name"
+          error={errors.name}
+          required
+          value={name}
+          autoFocus
+          onChange={setName}
+        />
         <fieldset className="field">
           <legend className="field__label">Effect</legend>
           <div className="radio-row">
@@ -149,18 +144,12 @@ export function PolicyFormDialog({
           </div>
         </fieldset>
       </div>
-      <Field label="Description" error={errors.description}>
-        {(props) => (
-          <input
-            {...props}
-            className="input"
-            value={description}
-            onChange={(event) => {
-              setDescription(event.target.value);
-            }}
-          />
-        )}
-      </Field>
+      <TextField
+        label="Description"
+        error={errors.description}
+        value={description}
+        onChange={setDescription}
+      />
       <div className="form-row">
         <Field label="Agent" error={errors.agent_id}>
           {(props) => (
@@ -248,36 +237,24 @@ export function PolicyFormDialog({
       <Checkbox label="Rate limit matching calls" checked={limited} onChange={setLimited} />
       {limited ? (
         <div className="form-row">
-          <Field
+          <TextField
             label="Max calls"
             error={errors["rate_limit.max_calls"] ?? errors.rate_limit}
             required
-          >
-            {(props) => (
-              <input
-                {...props}
-                className="input input--number"
-                inputMode="numeric"
-                value={maxCalls}
-                onChange={(event) => {
-                  setMaxCalls(event.target.value);
-                }}
-              />
-            )}
-          </Field>
-          <Field label="Per seconds" error={errors["rate_limit.per_seconds"]} required>
-            {(props) => (
-              <input
-                {...props}
-                className="input input--number"
-                inputMode="numeric"
-                value={perSeconds}
-                onChange={(event) => {
-                  setPerSeconds(event.target.value);
-                }}
-              />
-            )}
-          </Field>
+            variant="number"
+            inputMode="numeric"
+            value={maxCalls}
+            onChange={setMaxCalls}
+          />
+          <TextField
+            label="Per seconds"
+            error={errors["rate_limit.per_seconds"]}
+            required
+            variant="number"
+            inputMode="numeric"
+            value={perSeconds}
+            onChange={setPerSeconds}
+          />
         </div>
       ) : null}
       <Checkbox label="Enabled" checked={enabled} onChange={setEnabled} />

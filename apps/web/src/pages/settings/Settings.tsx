@@ -5,7 +5,7 @@ import { useNavigate } from "react-router";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
-import { Field } from "../../components/Field";
+import { TextField } from "../../components/Field";
 import { FormError, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
@@ -71,32 +71,22 @@ export default function Settings() {
       <form className="card" onSubmit={submit} noValidate aria-labelledby="org-general">
         <h2 id="org-general">General</h2>
         <FormError error={update.error} />
-        <Field label="Name" error={errors.name} required>
-          {(props) => (
-            <input
-              {...props}
-              className="input"
-              value={name}
-              readOnly={!isAdmin}
-              onChange={(event) => {
-                setName(event.target.value);
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Slug" error={errors.slug}>
-          {(props) => (
-            <input
-              {...props}
-              className="input mono"
-              value={slug}
-              readOnly={!isAdmin}
-              onChange={(event) => {
-                setSlug(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Name"
+          error={errors.name}
+          required
+          value={name}
+          readOnly={!isAdmin}
+          onChange={setName}
+        />
+        <TextField
+          label="Slug"
+          error={errors.slug}
+          variant="mono"
+          value={slug}
+          readOnly={!isAdmin}
+          onChange={setSlug}
+        />
         <dl className="dl">
           <dt>Id</dt>
           <dd className="mono small">{org.id}</dd>

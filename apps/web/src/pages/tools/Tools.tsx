@@ -7,7 +7,7 @@ import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
 import { Dialog } from "../../components/Dialog";
-import { Field, Switch } from "../../components/Field";
+import { TextField, Switch } from "../../components/Field";
 import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
@@ -358,24 +358,16 @@ function RenameDialog({ tool, onClose }: { tool: Tool; onClose: () => void }) {
     >
       <form id="rename-tool-form" onSubmit={submit} noValidate>
         <FormError error={rename.error} />
-        <Field
+        <TextField
           label="Exposed name"
           error={errors.name}
           required
           hint={`Upstream name: ${tool.upstream_name}`}
-        >
-          {(props) => (
-            <input
-              {...props}
-              className="input mono"
-              value={name}
-              autoFocus
-              onChange={(event) => {
-                setName(event.target.value);
-              }}
-            />
-          )}
-        </Field>
+          variant="mono"
+          value={name}
+          autoFocus
+          onChange={setName}
+        />
       </form>
     </Dialog>
   );
