@@ -1,4 +1,5 @@
 import { useId, type InputHTMLAttributes, type ReactNode } from "react";
+import { Badge } from "./Badge";
 
 export interface ControlProps {
   id: string;
@@ -103,6 +104,48 @@ export function TextField({
   );
 }
 
+/**
+ * A list filter: a labelled select whose first option (`value` "") means no filter. Options come
+ * as pairs so lists of records and fixed choices read the same.
+ */
+export function FilterSelect({
+  label,
+  value,
+  onChange,
+  options,
+  allLabel = "Any",
+}: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  options: readonly (readonly [value: string, label: string])[];
+  allLabel?: string;
+}) {
+  const id = useId();
+  return (
+    <div className="field field--inline">
+      <label htmlFor={id} className="field__label">
+        {label}
+      </label>
+      <select
+        id={id}
+        className="input"
+        value={value}
+        onChange={(event) => {
+          onChange(event.target.value);
+        }}
+      >
+        <option value="">{allLabel}</option>
+        {options.map(([optionValue, optionLabel]) => (
+          <option key={optionValue} value={optionValue}>
+            {optionLabel}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 /** A checkbox with its label on the right, for flags. */
 export function Checkbox({
   label,
@@ -167,4 +210,24 @@ export function Switch({
       <span className="switch__track" aria-hidden="true" />
     </label>
   );
+}
+
+/** An enabled flag in a table: a switch for who may change it, a badge for everyone else. */
+export function EnabledSwitch({
+  editable,
+  name,
+  enabled,
+  busy,
+  onChange,
+}: {
+  editable: boolean;
+  /** What is enabled, for the switch's accessible name. */
+  name: string;
+  enabled: boolean;
+  busy: boolean;
+  onChange: (enabled: boolean) => void;
+}) {
+  if (!editable)
+    return <Badge tone={enabled ? "green" : "neutral"}>{enabled ? "enabled" : "disabled"}</Badge>;
+  return <Switch label={`${name} enabled`} checked={enabled} disabled={busy} onChange={onChange} />;
 }

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
-import { Switch } from "../../components/Field";
+import { EnabledSwitch, FilterSelect } from "../../components/Field";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
@@ -84,44 +84,25 @@ export default function Policies() {
       <div className="layout-aside">
         <div className="stack">
           <div className="toolbar">
-            <div className="field field--inline">
-              <label htmlFor="policy-agent" className="field__label">
-                Agent
-              </label>
-              <select
-                id="policy-agent"
-                className="input"
-                value={agentFilter}
-                onChange={(event) => {
-                  setAgentFilter(event.target.value);
-                }}
-              >
-                <option value="">All</option>
-                {agents.data?.results.map((agent) => (
-                  <option key={agent.id} value={agent.id}>
-                    {agent.name}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div className="field field--inline">
-              <label htmlFor="policy-effect" className="field__label">
-                Effect
-              </label>
-              <select
-                id="policy-effect"
-                className="input"
-                value={effectFilter}
-                onChange={(event) => {
-                  const value = event.target.value;
-                  setEffectFilter(value === "allow" || value === "deny" ? value : "");
-                }}
-              >
-                <option value="">All</option>
-                <option value="allow">Allow</option>
-                <option value="deny">Deny</option>
-              </select>
-            </div>
+            <FilterSelect
+              label="Agent"
+              allLabel="All"
+              value={agentFilter}
+              onChange={setAgentFilter}
+              options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
+            />
+            <FilterSelect
+              label="Effect"
+              allLabel="All"
+              value={effectFilter}
+              onChange={(value) => {
+                setEffectFilter(value === "allow" || value === "deny" ? value : "");
+              }}
+              options={[
+                ["allow", "Allow"],
+                ["deny", "Deny"],
+              ]}
+            />
           </div>
           {list.isPending ? (
             <Loading />
@@ -197,20 +178,15 @@ export default function Policies() {
                         ) : null}
                       </td>
                       <td>
-                        {isAdmin ? (
-                          <Switch
-                            label={`${policy.name} enabled`}
-                            checked={policy.enabled}
-                            disabled={toggle.isPending && toggle.variables.id === policy.id}
-                            onChange={(checked) => {
-                              toggle.mutate({ id: policy.id, enabled: checked });
-                            }}
-                          />
-                        ) : (
-                          <Badge tone={policy.enabled ? "green" : "neutral"}>
-                            {policy.enabled ? "enabled" : "disabled"}
-                          </Badge>
-                        )}
+                        <EnabledSwitch
+                          editable={isAdmin}
+                          name={policy.name}
+                          enabled={policy.enabled}
+                          busy={toggle.isPending && toggle.variables.id === policy.id}
+                          onChange={(checked) => {
+                            toggle.mutate({ id: policy.id, enabled: checked });
+                          }}
+                        />
                       </td>
                       {isAdmin ? (
                         <td className="table__actions">

@@ -2,6 +2,7 @@ import { RUN_STATUSES } from "@mcp/api/contracts";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 import { StatusBadge } from "../../components/Badge";
+import { FilterSelect } from "../../components/Field";
 import { Button } from "../../components/Button";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../../components/States";
 import { useOrg } from "../../layout/org-context";
@@ -89,66 +90,30 @@ export default function Runs() {
         }
       />
       <div className="toolbar" role="search" aria-label="Filter runs">
-        <div className="field field--inline">
-          <label htmlFor="run-status" className="field__label">
-            Status
-          </label>
-          <select
-            id="run-status"
-            className="input"
-            value={status ?? ""}
-            onChange={(event) => {
-              setFilter("status", event.target.value);
-            }}
-          >
-            <option value="">Any</option>
-            {RUN_STATUSES.map((option) => (
-              <option key={option} value={option}>
-                {option}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field field--inline">
-          <label htmlFor="run-agent" className="field__label">
-            Agent
-          </label>
-          <select
-            id="run-agent"
-            className="input"
-            value={agentId}
-            onChange={(event) => {
-              setFilter("agent", event.target.value);
-            }}
-          >
-            <option value="">Any</option>
-            {agents.data?.results.map((agent) => (
-              <option key={agent.id} value={agent.id}>
-                {agent.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field field--inline">
-          <label htmlFor="run-tool" className="field__label">
-            Tool
-          </label>
-          <select
-            id="run-tool"
-            className="input"
-            value={toolId}
-            onChange={(event) => {
-              setFilter("tool", event.target.value);
-            }}
-          >
-            <option value="">Any</option>
-            {tools.data?.results.map((tool) => (
-              <option key={tool.id} value={tool.id}>
-                {tool.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          label="Status"
+          value={status ?? ""}
+          onChange={(value) => {
+            setFilter("status", value);
+          }}
+          options={RUN_STATUSES.map((option) => [option, option] as const)}
+        />
+        <FilterSelect
+          label="Agent"
+          value={agentId}
+          onChange={(value) => {
+            setFilter("agent", value);
+          }}
+          options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
+        />
+        <FilterSelect
+          label="Tool"
+          value={toolId}
+          onChange={(value) => {
+            setFilter("tool", value);
+          }}
+          options={(tools.data?.results ?? []).map((tool) => [tool.id, tool.name] as const)}
+        />
         <div className="field field--inline">
           <label htmlFor="run-since" className="field__label">
             From

@@ -7,7 +7,7 @@ import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
 import { Dialog } from "../../components/Dialog";
-import { TextField, Switch } from "../../components/Field";
+import { EnabledSwitch, FilterSelect, TextField } from "../../components/Field";
 import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
@@ -118,60 +118,39 @@ export default function Tools() {
             }}
           />
         </div>
-        <div className="field field--inline">
-          <label htmlFor="tool-connection" className="field__label">
-            Connection
-          </label>
-          <select
-            id="tool-connection"
-            className="input"
-            value={connectionId}
-            onChange={(event) => {
-              setFilter("connection", event.target.value);
-            }}
-          >
-            <option value="">All connections</option>
-            {connections.data?.results.map((connection) => (
-              <option key={connection.id} value={connection.id}>
-                {connection.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field field--inline">
-          <label htmlFor="tool-enabled" className="field__label">
-            Enabled
-          </label>
-          <select
-            id="tool-enabled"
-            className="input"
-            value={params.get("enabled") ?? ""}
-            onChange={(event) => {
-              setFilter("enabled", event.target.value);
-            }}
-          >
-            <option value="">Any</option>
-            <option value="true">Enabled</option>
-            <option value="false">Disabled</option>
-          </select>
-        </div>
-        <div className="field field--inline">
-          <label htmlFor="tool-stale" className="field__label">
-            Stale
-          </label>
-          <select
-            id="tool-stale"
-            className="input"
-            value={params.get("stale") ?? ""}
-            onChange={(event) => {
-              setFilter("stale", event.target.value);
-            }}
-          >
-            <option value="">Any</option>
-            <option value="false">Current</option>
-            <option value="true">Stale</option>
-          </select>
-        </div>
+        <FilterSelect
+          label="Connection"
+          allLabel="All connections"
+          value={connectionId}
+          onChange={(value) => {
+            setFilter("connection", value);
+          }}
+          options={(connections.data?.results ?? []).map(
+            (connection) => [connection.id, connection.name] as const,
+          )}
+        />
+        <FilterSelect
+          label="Enabled"
+          value={params.get("enabled") ?? ""}
+          onChange={(value) => {
+            setFilter("enabled", value);
+          }}
+          options={[
+            ["true", "Enabled"],
+            ["false", "Disabled"],
+          ]}
+        />
+        <FilterSelect
+          label="Stale"
+          value={params.get("stale") ?? ""}
+          onChange={(value) => {
+            setFilter("stale", value);
+          }}
+          options={[
+            ["false", "Current"],
+            ["true", "Stale"],
+          ]}
+        />
       </div>
 
       {list.isPending ? (
@@ -226,20 +205,15 @@ export default function Tools() {
                     </Link>
                   </td>
                   <td>
-                    {isAdmin ? (
-                      <Switch
-                        label={`${tool.name} enabled`}
-                        checked={tool.enabled}
-                        disabled={toggle.isPending && toggle.variables.id === tool.id}
-                        onChange={(checked) => {
-                          toggle.mutate({ id: tool.id, enabled: checked });
-                        }}
-                      />
-                    ) : (
-                      <Badge tone={tool.enabled ? "green" : "neutral"}>
-                        {tool.enabled ? "enabled" : "disabled"}
-                      </Badge>
-                    )}
+                    <EnabledSwitch
+                      editable={isAdmin}
+                      name={tool.name}
+                      enabled={tool.enabled}
+                      busy={toggle.isPending && toggle.variables.id === tool.id}
+                      onChange={(checked) => {
+                        toggle.mutate({ id: tool.id, enabled: checked });
+                      }}
+                    />
                   </td>
                   <td className="table__actions">
                     {canRun ? (
