@@ -104,6 +104,42 @@ export function TextField({
   );
 }
 
+/** A labelled select whose first option (`value` "") stands for none; options as value/label pairs. */
+export function SelectField({
+  value,
+  onChange,
+  emptyLabel,
+  options,
+  ...field
+}: Omit<FieldProps, "children"> & {
+  value: string;
+  onChange: (value: string) => void;
+  emptyLabel: string;
+  options: readonly (readonly [value: string, label: string])[];
+}) {
+  return (
+    <Field {...field}>
+      {(props) => (
+        <select
+          {...props}
+          className="input"
+          value={value}
+          onChange={(event) => {
+            onChange(event.target.value);
+          }}
+        >
+          <option value="">{emptyLabel}</option>
+          {options.map(([optionValue, optionLabel]) => (
+            <option key={optionValue} value={optionValue}>
+              {optionLabel}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 /**
  * A list filter: a labelled select whose first option (`value` "") means no filter. Options come
  * as pairs so lists of records and fixed choices read the same.

@@ -2,7 +2,7 @@ import { createAgentInput, type AGENT_STATUSES } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { FormDialog } from "../../components/FormDialog";
-import { Field, TextField } from "../../components/Field";
+import { Field, SelectField, TextField } from "../../components/Field";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Agent } from "../../lib/api";
@@ -97,29 +97,17 @@ export function AgentFormDialog({
         )}
       </Field>
       <div className="form-row">
-        <Field
+        <SelectField
           label="Environment"
           error={errors.environment_id}
           hint="Limits the agent to tools of this environment's connections."
-        >
-          {(props) => (
-            <select
-              {...props}
-              className="input"
-              value={environmentId}
-              onChange={(event) => {
-                setEnvironmentId(event.target.value);
-              }}
-            >
-              <option value="">Any environment</option>
-              {environments.data?.results.map((environment) => (
-                <option key={environment.id} value={environment.id}>
-                  {environment.name}
-                </option>
-              ))}
-            </select>
+          value={environmentId}
+          onChange={setEnvironmentId}
+          emptyLabel="Any environment"
+          options={(environments.data?.results ?? []).map(
+            (environment) => [environment.id, environment.name] as const,
           )}
-        </Field>
+        />
         <Field label="Status" error={errors.status}>
           {(props) => (
             <select

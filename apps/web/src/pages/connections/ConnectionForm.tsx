@@ -4,7 +4,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
 import { FormDialog } from "../../components/FormDialog";
-import { Field, TextField } from "../../components/Field";
+import { Field, SelectField, TextField } from "../../components/Field";
 import {
   KeyValueEditor,
   listRow,
@@ -198,25 +198,16 @@ export function ConnectionFormDialog({
             </select>
           )}
         </Field>
-        <Field label="Environment" error={errors.environment_id}>
-          {(props) => (
-            <select
-              {...props}
-              className="input"
-              value={environmentId}
-              onChange={(event) => {
-                setEnvironmentId(event.target.value);
-              }}
-            >
-              <option value="">No environment</option>
-              {environments.data?.results.map((environment) => (
-                <option key={environment.id} value={environment.id}>
-                  {environment.name}
-                </option>
-              ))}
-            </select>
+        <SelectField
+          label="Environment"
+          error={errors.environment_id}
+          value={environmentId}
+          onChange={setEnvironmentId}
+          emptyLabel="No environment"
+          options={(environments.data?.results ?? []).map(
+            (environment) => [environment.id, environment.name] as const,
           )}
-        </Field>
+        />
         <TextField
           label="Timeout (ms)"
           error={errors.timeout_ms}

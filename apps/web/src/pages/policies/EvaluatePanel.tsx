@@ -2,7 +2,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Badge, StatusBadge } from "../../components/Badge";
 import { Button } from "../../components/Button";
-import { Field } from "../../components/Field";
+import { Field, SelectField } from "../../components/Field";
 import { FormError } from "../../components/States";
 import { useOrg } from "../../layout/org-context";
 import { asJsonObject, type PolicyDecision } from "../../lib/api";
@@ -44,44 +44,22 @@ export function EvaluatePanel() {
       <h2 id="evaluate-title">Evaluate</h2>
       <p className="muted small">Check which policies apply to a call, without running the tool.</p>
       <form onSubmit={submit} noValidate className="stack">
-        <Field label="Agent">
-          {(props) => (
-            <select
-              {...props}
-              className="input"
-              value={agentId}
-              onChange={(event) => {
-                setAgentId(event.target.value);
-              }}
-            >
-              <option value="">No agent</option>
-              {agents.data?.results.map((agent) => (
-                <option key={agent.id} value={agent.id}>
-                  {agent.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Tool" error={errors.tool_id} required>
-          {(props) => (
-            <select
-              {...props}
-              className="input"
-              value={toolId}
-              onChange={(event) => {
-                setToolId(event.target.value);
-              }}
-            >
-              <option value="">— choose a tool —</option>
-              {tools.data?.results.map((tool) => (
-                <option key={tool.id} value={tool.id}>
-                  {tool.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SelectField
+          label="Agent"
+          value={agentId}
+          onChange={setAgentId}
+          emptyLabel="No agent"
+          options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
+        />
+        <SelectField
+          label="Tool"
+          error={errors.tool_id}
+          required
+          value={toolId}
+          onChange={setToolId}
+          emptyLabel="— choose a tool —"
+          options={(tools.data?.results ?? []).map((tool) => [tool.id, tool.name] as const)}
+        />
         <Field label="Input (JSON)" error={errors.input}>
           {(props) => (
             <textarea

@@ -2,7 +2,7 @@ import { createPolicyInput, POLICY_EFFECTS } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
 import { FormDialog } from "../../components/FormDialog";
-import { Checkbox, Field, TextField } from "../../components/Field";
+import { Checkbox, Field, SelectField, TextField } from "../../components/Field";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Policy } from "../../lib/api";
@@ -151,44 +151,24 @@ export function PolicyFormDialog({
         onChange={setDescription}
       />
       <div className="form-row">
-        <Field label="Agent" error={errors.agent_id}>
-          {(props) => (
-            <select
-              {...props}
-              className="input"
-              value={agentId}
-              onChange={(event) => {
-                setAgentId(event.target.value);
-              }}
-            >
-              <option value="">Any agent (and runs without one)</option>
-              {agents.data?.results.map((agent) => (
-                <option key={agent.id} value={agent.id}>
-                  {agent.name}
-                </option>
-              ))}
-            </select>
+        <SelectField
+          label="Agent"
+          error={errors.agent_id}
+          value={agentId}
+          onChange={setAgentId}
+          emptyLabel="Any agent (and runs without one)"
+          options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
+        />
+        <SelectField
+          label="Environment"
+          error={errors.environment_id}
+          value={environmentId}
+          onChange={setEnvironmentId}
+          emptyLabel="Any environment"
+          options={(environments.data?.results ?? []).map(
+            (environment) => [environment.id, environment.name] as const,
           )}
-        </Field>
-        <Field label="Environment" error={errors.environment_id}>
-          {(props) => (
-            <select
-              {...props}
-              className="input"
-              value={environmentId}
-              onChange={(event) => {
-                setEnvironmentId(event.target.value);
-              }}
-            >
-              <option value="">Any environment</option>
-              {environments.data?.results.map((environment) => (
-                <option key={environment.id} value={environment.id}>
-                  {environment.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        />
       </div>
       <Field
         label="Tool pattern"

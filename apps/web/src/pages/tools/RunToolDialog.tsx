@@ -4,7 +4,7 @@ import { useState, type SubmitEvent } from "react";
 import { Link } from "react-router";
 import { Button } from "../../components/Button";
 import { Dialog } from "../../components/Dialog";
-import { Field } from "../../components/Field";
+import { SelectField } from "../../components/Field";
 import { RunOutcome } from "../../components/RunOutcome";
 import { SchemaForm, useSchemaForm } from "../../components/SchemaForm";
 import { FormError } from "../../components/States";
@@ -62,28 +62,14 @@ export function RunToolDialog({ tool, onClose }: { tool: Tool; onClose: () => vo
       }
     >
       <form id="run-tool-form" onSubmit={submit} noValidate className="stack">
-        <Field
+        <SelectField
           label="Run as"
           hint="Running on behalf of an agent applies that agent's policies; otherwise the run is yours."
-        >
-          {(props) => (
-            <select
-              {...props}
-              className="input"
-              value={agentId}
-              onChange={(event) => {
-                setAgentId(event.target.value);
-              }}
-            >
-              <option value="">Myself (no agent)</option>
-              {activeAgents.map((agent) => (
-                <option key={agent.id} value={agent.id}>
-                  Agent: {agent.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+          value={agentId}
+          onChange={setAgentId}
+          emptyLabel="Myself (no agent)"
+          options={activeAgents.map((agent) => [agent.id, `Agent: ${agent.name}`] as const)}
+        />
         <SchemaForm state={form} errors={errors} disabled={run.isPending} />
       </form>
       {run.isError ? <FormError error={run.error} /> : null}
