@@ -3,12 +3,12 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { FormDialog } from "../../components/FormDialog";
 import { Field, SelectField, TextField } from "../../components/Field";
-import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Agent } from "../../lib/api";
-import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
+import { validate, type FieldErrors } from "../../lib/errors";
+import { useFormSave } from "../../lib/hooks";
 import { useEnvironments } from "../../lib/queries";
-import { queryClient, trpc } from "../../lib/trpc";
+import { trpc } from "../../lib/trpc";
 
 export function AgentFormDialog({
   agent,
@@ -20,7 +20,6 @@ export function AgentFormDialog({
   onSaved?: (agent: Agent) => void;
 }) {
   const { org } = useOrg();
-  const toast = useToast();
   const environments = useEnvironments(org.id);
   const [name, setName] = useState(agent?.name ?? "");
   const [description, setDescription] = useState(agent?.description ?? "");
@@ -28,24 +27,14 @@ export function AgentFormDialog({
   const [status, setStatus] = useState<(typeof AGENT_STATUSES)[number]>(agent?.status ?? "active");
   const [errors, setErrors] = useState<FieldErrors>({});
 
-  const saved = async (result: Agent, verb: string) => {
-    await queryClient.invalidateQueries(trpc.agents.pathFilter());
-    toast(`${verb} ${result.name}`);
-    onSaved?.(result);
-    onClose();
-  };
-  const onError = (error: unknown) => {
-    setErrors(fieldErrorsOf(error));
-  };
-  const create = useMutation(
-    trpc.agents.create.mutationOptions({
-      onSuccess: (result) => saved(result, "Created"),
-      onError,
-    }),
-  );
-  const update = useMutation(
-    trpc.agents.update.mutationOptions({ onSuccess: (result) => saved(result, "Saved"), onError }),
-  );
+  const save = useFormSave<Agent>({
+    invalidate: trpc.agents.pathFilter(),
+    setErrors,
+    onClose,
+    onSaved,
+  });
+  const create = useMutation(trpc.agents.create.mutationOptions(save.create));
+  const update = useMutation(trpc.agents.update.mutationOptions(save.update));
   const mutation = agent ? update : create;
 
   const submit = (event: SubmitEvent) => {

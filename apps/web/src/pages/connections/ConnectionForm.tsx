@@ -14,11 +14,11 @@ import {
   type KeyValueRow,
   type ListRow,
 } from "../../components/ListEditors";
-import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
-import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
+import { validate, type FieldErrors } from "../../lib/errors";
+import { useFormSave } from "../../lib/hooks";
 import { useEnvironments } from "../../lib/queries";
-import { queryClient, trpc } from "../../lib/trpc";
+import { trpc } from "../../lib/trpc";
 
 type Transport = (typeof TRANSPORTS)[number];
 
@@ -54,7 +54,6 @@ export function ConnectionFormDialog({
   onSaved?: (connection: Connection) => void;
 }) {
   const { org } = useOrg();
-  const toast = useToast();
   const environments = useEnvironments(org.id);
   const editing = connection !== null;
 
@@ -79,27 +78,14 @@ export function ConnectionFormDialog({
 
   const isHttp = transport !== "stdio";
 
-  const saved = async (result: Connection, verb: string) => {
-    await queryClient.invalidateQueries(trpc.connections.pathFilter());
-    toast(`${verb} ${result.name}`);
-    onSaved?.(result);
-    onClose();
-  };
-  const onError = (error: unknown) => {
-    setErrors(fieldErrorsOf(error));
-  };
-  const create = useMutation(
-    trpc.connections.create.mutationOptions({
-      onSuccess: (result) => saved(result, "Created"),
-      onError,
-    }),
-  );
-  const update = useMutation(
-    trpc.connections.update.mutationOptions({
-      onSuccess: (result) => saved(result, "Saved"),
-      onError,
-    }),
-  );
+  const save = useFormSave<Connection>({
+    invalidate: trpc.connections.pathFilter(),
+    setErrors,
+    onClose,
+    onSaved,
+  });
+  const create = useMutation(trpc.connections.create.mutationOptions(save.create));
+  const update = useMutation(trpc.connections.update.mutationOptions(save.update));
   const mutation = editing ? update : create;
 
   const submit = (event: SubmitEvent) => {

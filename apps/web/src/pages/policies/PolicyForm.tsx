@@ -3,14 +3,14 @@ import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
 import { FormDialog } from "../../components/FormDialog";
 import { Checkbox, Field, SelectField, TextField } from "../../components/Field";
-import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Policy } from "../../lib/api";
-import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
+import { validate, type FieldErrors } from "../../lib/errors";
+import { useFormSave } from "../../lib/hooks";
 import { pretty } from "../../lib/format";
 import { useAgents, useEnvironments, useTools } from "../../lib/queries";
 import { isRecord } from "../../lib/schema-form/schema";
-import { queryClient, trpc } from "../../lib/trpc";
+import { trpc } from "../../lib/trpc";
 
 type Effect = (typeof POLICY_EFFECTS)[number];
 
@@ -36,7 +36,6 @@ export function PolicyFormDialog({
   onClose: () => void;
 }) {
   const { org } = useOrg();
-  const toast = useToast();
   const agents = useAgents(org.id);
   const tools = useTools(org.id);
   const environments = useEnvironments(org.id);
@@ -57,26 +56,13 @@ export function PolicyFormDialog({
   const [enabled, setEnabled] = useState(policy?.enabled ?? true);
   const [errors, setErrors] = useState<FieldErrors>({});
 
-  const saved = async (result: Policy, verb: string) => {
-    await queryClient.invalidateQueries(trpc.policies.pathFilter());
-    toast(`${verb} ${result.name}`);
-    onClose();
-  };
-  const onError = (error: unknown) => {
-    setErrors(fieldErrorsOf(error));
-  };
-  const create = useMutation(
-    trpc.policies.create.mutationOptions({
-      onSuccess: (result) => saved(result, "Created"),
-      onError,
-    }),
-  );
-  const update = useMutation(
-    trpc.policies.update.mutationOptions({
-      onSuccess: (result) => saved(result, "Saved"),
-      onError,
-    }),
-  );
+  const save = useFormSave<Policy>({
+    invalidate: trpc.policies.pathFilter(),
+    setErrors,
+    onClose,
+  });
+  const create = useMutation(trpc.policies.create.mutationOptions(save.create));
+  const update = useMutation(trpc.policies.update.mutationOptions(save.update));
   const mutation = policy ? update : create;
 
   const submit = (event: SubmitEvent) => {
