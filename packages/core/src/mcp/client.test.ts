@@ -159,6 +159,73 @@ const httpTransports = [
 ] as const;
 
 describe.each(httpTransports)("HTTP transports: $transport", ({ transport, server, start }) => {
+  it("reports a JSON-RPC error answering a tool call as an upstream error", async () => {
+    const session = await connectMcp(httpTestTarget(transport, server().url), CLIENT);
+    try {
+      // These test servers answer arguments their schema rejects with InvalidParams.
+      const call = await failure(session.callTool("echo", { text: 5 }, { timeoutMs: 2_000 }));
+      expect(call).toMatchObject({ kind: "upstream", code: -32602, sessionLost: false });
+      await expect(
+        session.callTool("echo", { text: "still usable" }, { timeoutMs: 2_000 }),
+      ).resolves.toMatchObject({ content: [{ type: "text", text: "still usable" }] });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("tells the server about a call the caller gave up on, and fails calls in flight on close", async () => {
+    const started: string[] = [];
+    const cancelled: string[] = [];
+    const waiter = start({
+      name: "cancel-test",
+      builtinTools: false,
+      tools: [
+        {
+          name: "wait",
+          inputSchema: { type: "object", properties: { label: { type: "string" } } },
+          handler: async (args, ctx) => {
+            const label = String(args.label);
+            started.push(label);
+            await new Promise<void>((resolve) => {
+              ctx.signal.addEventListener("abort", () => {
+                cancelled.push(label);
+                resolve();
+              });
+            });
+            return { content: [] };
+          },
+        },
+      ],
+    });
+    const running = await waiter;
+    const session = await connectMcp(httpTestTarget(transport, running.url), CLIENT);
+    try {
+      const timedOut = await failure(
+        session.callTool("wait", { label: "timeout" }, { timeoutMs: 200 }),
+      );
+      expect(timedOut.kind).toBe("timeout");
+      const caller = new AbortController();
+      const aborted = session.callTool(
+        "wait",
+        { label: "abort" },
+        { timeoutMs: 5_000, signal: caller.signal },
+      );
+      await waitFor(() => started.includes("abort"));
+      caller.abort();
+      expect((await failure(aborted)).message).toBe("Cancelled by the caller");
+      await waitFor(() => cancelled.length === 2);
+      expect(cancelled).toEqual(["timeout", "abort"]);
+
+      const inFlight = session.callTool("wait", { label: "close" }, { timeoutMs: 5_000 });
+      await waitFor(() => started.includes("close"));
+      await session.close();
+      expect(await failure(inFlight)).toMatchObject({ kind: "closed" });
+    } finally {
+      await session.close();
+      await running.close();
+    }
+  });
+
   it("follows tools/list pagination", async () => {
     const session = await connectMcp(httpTestTarget(transport, server().url), CLIENT);
     try {

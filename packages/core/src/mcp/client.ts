@@ -5,7 +5,6 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
-  CallToolResultSchema,
   GetPromptResultSchema,
   ListPromptsResultSchema,
   ListResourcesResultSchema,
@@ -39,6 +38,7 @@ import type { McpTarget } from "./target";
 import { secretValues } from "./target";
 import { Diagnostics, translateError } from "./translate-error";
 import type { TranslationContext } from "./translate-error";
+import { ToolCalls } from "./tool-calls";
 
 export { McpCallError, isMcpCallError, isSessionLost } from "./errors";
 export type { McpCallErrorKind } from "./errors";
@@ -370,6 +370,7 @@ class SdkMcpSession implements McpSession {
   constructor(
     private readonly client: Client,
     private readonly sdkTransport: Transport,
+    private readonly toolCalls: ToolCalls,
     private readonly hub: SessionHub,
     private readonly diagnostics: Diagnostics,
     private readonly target: McpTarget,
@@ -492,17 +493,10 @@ class SdkMcpSession implements McpSession {
     const { onLog, onProgress } = opts;
     if (onLog) this.hub.logListeners.add(onLog);
     try {
-      // Client.callTool is bypassed on purpose: it validates structuredContent against output
-      // schemas cached by listTools, and the gateway must pass upstream results through as sent.
+      // Not Client.callTool, which also validates structuredContent against the output schemas
+      // it cached from listTools: the gateway passes upstream results through as sent.
       return await this.run("tools/call", opts, (deadline) =>
-        this.client.request(
-          { method: "tools/call", params: { name, arguments: args } },
-          CallToolResultSchema,
-          {
-            ...deadline.requestOptions(),
-            ...(onProgress ? { onprogress: onProgress } : {}),
-          },
-        ),
+        this.toolCalls.call(name, args, deadline.signal, onProgress),
       );
     } finally {
       if (onLog) this.hub.logListeners.delete(onLog);
@@ -656,6 +650,10 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
 
     await deadline.race(sdkClient.connect(transport, deadline.requestOptions()));
     diagnostics.established = true;
+    const toolCalls = new ToolCalls(transport);
+    hub.closeListeners.add(() => {
+      toolCalls.closed();
+    });
 
     const serverInfo = sdkClient.getServerVersion();
     const capabilities = sdkClient.getServerCapabilities();
@@ -665,6 +663,7 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
     return new SdkMcpSession(
       sdkClient,
       transport,
+      toolCalls,
       hub,
       diagnostics,
       target,

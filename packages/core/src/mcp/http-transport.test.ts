@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { ZodError } from "zod";
 import { httpTestTarget, startTestMcpServer } from "../testing/mcp-servers";
 import { connectMcp, McpCallError } from "./client";
 import { NodeStreamableHttpTransport, ResponseTooLargeError, SseParser } from "./http-transport";
@@ -389,6 +390,32 @@ describe("NodeStreamableHttpTransport over raw HTTP", () => {
     expect(await rejection(transport.send(PING))).toBeInstanceOf(SyntaxError);
     expect(errors).toHaveLength(2);
     expect(errors.every((error) => error instanceof SyntaxError)).toBe(true);
+    await transport.close();
+  });
+
+  it("rejects answers JSON-RPC does not allow, as the SDK's message schema does", async () => {
+    const malformed: unknown[] = [
+      { jsonrpc: "2.0", id: 1, result: { ok: true }, extra: 1 },
+      { jsonrpc: "2.0", id: 1, result: [1] },
+      { jsonrpc: "2.0", id: 1.5, result: {} },
+      { jsonrpc: "1.0", id: 1, result: {} },
+      { jsonrpc: "2.0", id: 1, result: { _meta: "not an object" } },
+    ];
+    const valid = { jsonrpc: "2.0", id: 1, result: { _meta: { note: 1 }, ok: true } };
+    const server = await rawServer(
+      mcpLike((res) => {
+        sendJson(res, malformed[server.requests.length - 1] ?? valid);
+      }),
+    );
+    const { transport, messages, errors } = collecting(server.url);
+    for (const answer of malformed) {
+      expect(await rejection(transport.send(PING)), JSON.stringify(answer)).toBeInstanceOf(
+        ZodError,
+      );
+    }
+    await transport.send(PING);
+    expect(messages).toEqual([valid]);
+    expect(errors).toHaveLength(malformed.length);
     await transport.close();
   });
 

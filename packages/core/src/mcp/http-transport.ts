@@ -120,6 +120,29 @@ function answers(message: JSONRPCMessage, id: RequestId): boolean {
   return "id" in message && message.id === id && ("result" in message || "error" in message);
 }
 
+/**
+ * A message from the server. The answer to a request, by far the most common message, is checked
+ * by hand exactly as JSONRPCResultResponseSchema would (the zod union tries the request and
+ * notification shapes first, failing both on every answer); the result's own fields are then
+ * checked by the SDK against the schema of the request it answers. Anything else goes to zod.
+ */
+function parseMessage(value: unknown): JSONRPCMessage {
+  if (typeof value === "object" && value !== null && Object.keys(value).length === 3) {
+    const { jsonrpc, id, result } = value as { jsonrpc?: unknown; id?: unknown; result?: unknown };
+    if (
+      jsonrpc === "2.0" &&
+      (typeof id === "string" || (typeof id === "number" && Number.isInteger(id))) &&
+      typeof result === "object" &&
+      result !== null &&
+      !Array.isArray(result) &&
+      !("_meta" in result)
+    ) {
+      return value as JSONRPCMessage;
+    }
+  }
+  return JSONRPCMessageSchema.parse(value);
+}
+
 /** The request a `notifications/cancelled` message cancels, or null for any other message. */
 function cancelledRequestId(message: JSONRPCMessage): RequestId | null {
   if (!("method" in message) || "id" in message || message.method !== "notifications/cancelled")
@@ -570,8 +593,8 @@ export class NodeStreamableHttpTransport implements Transport {
     // Parse errors (SyntaxError, ZodError) reject the send, which fails the request at once.
     const data: unknown = JSON.parse(text);
     const messages = Array.isArray(data)
-      ? data.map((item) => JSONRPCMessageSchema.parse(item))
-      : [JSONRPCMessageSchema.parse(data)];
+      ? data.map((item) => parseMessage(item))
+      : [parseMessage(data)];
     let answered = false;
     for (const message of messages) {
       if (answers(message, requestId)) answered = true;
@@ -594,7 +617,7 @@ export class NodeStreamableHttpTransport implements Transport {
       if (type !== "" && type !== "message") return;
       let message: JSONRPCMessage;
       try {
-        message = JSONRPCMessageSchema.parse(JSON.parse(data));
+        message = parseMessage(JSON.parse(data));
       } catch (caught) {
         // Reported right away (the client records a protocol error); a later valid event may
         // still answer the request, so the stream keeps going.
