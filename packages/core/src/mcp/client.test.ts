@@ -216,10 +216,10 @@ describe.each(httpTransports)("HTTP transports: $transport", ({ transport, serve
       await waitFor(() => cancelled.length === 2);
       expect(cancelled).toEqual(["timeout", "abort"]);
 
-      const inFlight = session.callTool("wait", { label: "close" }, { timeoutMs: 5_000 });
+      const inFlight = failure(session.callTool("wait", { label: "close" }, { timeoutMs: 5_000 }));
       await waitFor(() => started.includes("close"));
       await session.close();
-      expect(await failure(inFlight)).toMatchObject({ kind: "closed" });
+      expect(await inFlight).toMatchObject({ kind: "closed" });
     } finally {
       await session.close();
       await running.close();
