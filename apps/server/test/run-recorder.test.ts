@@ -143,6 +143,58 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
     await recorder.close();
   });
 
+  /** The recorder's database, counting the statements it runs. */
+  function countingDb(): { db: typeof server.database.db; statements: () => number } {
+    let statements = 0;
+    const db = new Proxy(server.database.db, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (property !== "execute" || typeof value !== "function") return value;
+        return (...args: unknown[]): unknown => {
+          statements++;
+          return Reflect.apply(value, target, args);
+        };
+      },
+    });
+    return { db, statements: () => statements };
+  }
+
+  it("collects outcomes nobody waits for over their delay, and writes an awaited one at once", async () => {
+    const org = await createOrg(server);
+    const counting = countingDb();
+    const recorder = new RunRecorder(counting.db, { onError, outcomeDelayMs: 100 });
+    const runs = Array.from({ length: 60 }, () => running(org.id));
+    const outcomes: Promise<void>[] = [];
+    for (const run of runs) {
+      recorder.started(run);
+      outcomes.push(recorder.finished(...finished(run), false));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await Promise.all(outcomes);
+    // One statement per delay's worth of calls (a few), not one per write's worth (dozens).
+    expect(counting.statements()).toBeLessThanOrEqual(4);
+
+    const slow = new RunRecorder(counting.db, { onError, outcomeDelayMs: 60_000 });
+    const queued = running(org.id);
+    const awaitedRun = running(org.id);
+    const queuedOutcome = slow.finished(...finished(queued), false);
+    const started = Date.now();
+    await slow.finished(...finished(awaitedRun));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await queuedOutcome;
+    const rows = await server.database.db
+      .select({ id: schema.runs.id })
+      .from(schema.runs)
+      .where(
+        inArray(
+          schema.runs.id,
+          [...runs, queued, awaitedRun].map((run) => run.id),
+        ),
+      );
+    expect(rows).toHaveLength(62);
+    await Promise.all([recorder.close(), slow.close()]);
+  });
+
   it("keeps a record PostgreSQL refuses, without its data, and the records written with it", async () => {
     const org = await createOrg(server);
     const recorder = new RunRecorder(server.database.db, { onError });

@@ -44,9 +44,12 @@ export interface RunRecorderOptions {
 }
 
 interface Pending {
+  /** When the `running` row was queued, or once the outcome is in, when the outcome was. */
   queuedAt: number;
   run: RunRow;
   audit: AuditRow | null;
+  /** A caller waits for this record to be committed: it is written without delay. */
+  awaited: boolean;
   waiters: { resolve: () => void; reject: (error: unknown) => void }[];
 }
 
@@ -58,12 +61,14 @@ const RETRY_MAX_MS = 5_000;
  *
  * A governed call must not wait for the database more than it has to: on a small machine each
  * commit is a round trip plus an fsync, which alone is more than the whole overhead budget of the
- * gateway. So a call hands its records here and goes on; records are written as soon as the
- * previous write finished, all that accumulated meanwhile in one statement (a group commit), and a
+ * gateway. So a call hands its records here and goes on. A record a caller waits for is written
+ * as soon as the previous write finished, with everything that accumulated meanwhile in one
+ * statement (a group commit); outcomes nobody waits for collect for `outcomeDelayMs` first, so a
+ * steady stream of calls costs one statement per delay rather than one per few calls; and a
  * `running` row that its outcome overtakes is never written at all. What this gives up, and why
  * it is bounded:
  *   - records of calls that finished in the last moments before a crash of this process (a
- *     normal stop drains the queue first): at most one write's worth, usually a few milliseconds;
+ *     normal stop drains the queue first): at most `outcomeDelayMs` plus one write's worth;
  *   - a caller that needs the record to exist before it answers (the REST run endpoint returns
  *     the run) awaits `finished`, which resolves once the record is committed;
  *   - readers in this process (the runs and audit lists) await `idle` first, so they see their
@@ -104,7 +109,13 @@ export class RunRecorder {
 
   /** A call went upstream: its `running` row, unless its outcome arrives first. */
   started(run: RunRow): void {
-    this.queue.set(run.id, { queuedAt: Date.now(), run, audit: null, waiters: [] });
+    this.queue.set(run.id, {
+      queuedAt: Date.now(),
+      run,
+      audit: null,
+      awaited: false,
+      waiters: [],
+    });
     if (!this.flushing) this.armTimer(this.runningDelayMs);
   }
 
@@ -130,14 +141,17 @@ export class RunRecorder {
     return new Promise((resolve, reject) => {
       const pending = this.queue.get(run.id);
       if (pending) {
+        pending.queuedAt = Date.now();
         pending.run = run;
         pending.audit = audit;
+        pending.awaited ||= awaited;
         pending.waiters.push({ resolve, reject });
       } else {
         this.queue.set(run.id, {
           queuedAt: Date.now(),
           run,
           audit,
+          awaited,
           waiters: [{ resolve, reject }],
         });
       }
@@ -168,19 +182,25 @@ export class RunRecorder {
     this.timerDue = Infinity;
     this.flushing ??= this.drain(everything).finally(() => {
       this.flushing = null;
-      // An outcome may have been queued after the drain's last look: write it now. Otherwise
-      // what is left are `running` rows whose delay has not passed.
-      let oldest: Pending | null = null;
-      for (const pending of this.queue.values()) {
-        if (pending.audit !== null) {
-          void this.flush(false);
-          return;
-        }
-        oldest ??= pending;
-      }
-      if (oldest) this.armTimer(Math.max(0, oldest.queuedAt + this.runningDelayMs - Date.now()));
+      // What was queued after the drain's last look is written when it falls due.
+      const due = this.nextDue();
+      if (due === Infinity) return;
+      const wait = due - Date.now();
+      if (wait <= 0) void this.flush(false);
+      else this.armTimer(wait);
     });
     return this.flushing;
+  }
+
+  /** When the earliest queued record must be written: awaited ones at once, others after their delay. */
+  private nextDue(): number {
+    let due = Infinity;
+    for (const pending of this.queue.values()) {
+      if (pending.awaited) return 0;
+      const delay = pending.audit === null ? this.runningDelayMs : this.outcomeDelayMs;
+      due = Math.min(due, pending.queuedAt + delay);
+    }
+    return due;
   }
 
   private takeBatch(everything: boolean): Pending[] {
@@ -198,7 +218,12 @@ export class RunRecorder {
   private async drain(everything: boolean): Promise<void> {
     // Let calls finishing in this same turn of the event loop join the batch.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    for (;;) {
+    for (let first = true; ; first = false) {
+      // After a write, go on only for records already due (or a full batch): outcomes nobody
+      // waits for keep collecting for their delay instead of trickling out a few per statement.
+      if (!first && !everything && this.queue.size < this.maxBatch && this.nextDue() > Date.now()) {
+        return;
+      }
       const batch = this.takeBatch(everything);
       if (batch.length === 0) return;
       this.inFlight += batch.length;
