@@ -6,6 +6,7 @@ import {
   assertValidJsonSchema,
   compileJsonSchema,
   formatJsonSchemaIssues,
+  freezeJsonSchema,
   toJsonPointer,
   validateJson,
 } from "./json-schema";
@@ -217,6 +218,30 @@ describe("compiled validator cache", () => {
     expect(validator.validate({ $id: "https://example.com/s", type: "number" }, 1).valid).toBe(
       true,
     );
+  });
+
+  it("finds a frozen schema's validator by identity, and the schema can no longer change", () => {
+    const validator = new JsonSchemaValidator({ cacheSize: 1 });
+    const schema = freezeJsonSchema({
+      type: "object",
+      properties: { n: { type: "number", minimum: 5 } },
+      required: ["n"],
+    });
+    const compiled = validator.compile(schema);
+    expect(validator.validate(schema, { n: 1 }).valid).toBe(false);
+    expect(validator.validate(schema, { n: 7 }).valid).toBe(true);
+    // Evicted from the LRU by another schema, it is still served for the same frozen object.
+    validator.compile({ type: "string" });
+    expect(validator.compile(schema)).toBe(compiled);
+    expect(validator.validate(schema, { n: 1 }).valid).toBe(false);
+    expect(() => {
+      (schema.properties.n as { minimum?: number }).minimum = 0;
+    }).toThrow(TypeError);
+    validator.clearCache();
+    expect(validator.compile(schema)).not.toBe(compiled);
+    const invalid = freezeJsonSchema({ type: 12 });
+    expect(() => validator.compile(invalid)).toThrow(InvalidJsonSchemaError);
+    expect(() => validator.compile(invalid)).toThrow(InvalidJsonSchemaError);
   });
 
   it("caches invalid schemas too and keeps throwing for them", () => {

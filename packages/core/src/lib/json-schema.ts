@@ -38,6 +38,8 @@ const MAX_ISSUES = 100;
 export class JsonSchemaValidator {
   readonly #cacheSize: number;
   readonly #cache = new Map<string, CacheEntry>();
+  /** Entries of schemas `freezeJsonSchema` made immutable, found without re-reading the schema. */
+  #byIdentity = new WeakMap<object, CacheEntry>();
   readonly #instances = new Map<Dialect, AjvCore>();
 
   constructor(options: { cacheSize?: number } = {}) {
@@ -50,10 +52,17 @@ export class JsonSchemaValidator {
 
   clearCache(): void {
     for (const key of [...this.#cache.keys()]) this.#evict(key);
+    this.#byIdentity = new WeakMap();
   }
 
   /** Returns the cached validator for a structurally equal schema, or throws InvalidJsonSchemaError. */
   compile(schema: unknown): ValidateFunction {
+    const frozen = typeof schema === "object" && schema !== null && frozenSchemas.has(schema);
+    const known = frozen ? this.#byIdentity.get(schema) : undefined;
+    if (known) {
+      if (!known.ok) throw known.error;
+      return known.validate;
+    }
     const key = canonicalJson(schema);
     let entry = this.#cache.get(key);
     if (entry) {
@@ -68,6 +77,7 @@ export class JsonSchemaValidator {
         this.#evict(oldest);
       }
     }
+    if (frozen) this.#byIdentity.set(schema, entry);
     if (!entry.ok) throw entry.error;
     return entry.validate;
   }
@@ -137,6 +147,25 @@ export class JsonSchemaValidator {
 }
 
 const defaultValidator = new JsonSchemaValidator();
+
+const frozenSchemas = new WeakSet<object>();
+
+/**
+ * Freezes `schema` deeply, so validators can find its compiled form by identity instead of
+ * re-serializing it on every validation (the per-call cost for a cached tool's input schema).
+ * For schemas held for many validations, such as rows of a cache; returns `schema`.
+ */
+export function freezeJsonSchema<T>(schema: T): T {
+  if (typeof schema !== "object" || schema === null || frozenSchemas.has(schema)) return schema;
+  const freeze = (value: unknown): void => {
+    if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+    Object.freeze(value);
+    for (const item of Object.values(value)) freeze(item);
+  };
+  freeze(schema);
+  frozenSchemas.add(schema);
+  return schema;
+}
 
 /**
  * Validates `value` against `schema` (draft-07 unless `$schema` names 2019-09 or 2020-12; draft-04

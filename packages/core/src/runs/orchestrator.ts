@@ -21,7 +21,12 @@ import type { Agent } from "../agents/agents";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
-import { formatJsonSchemaIssues, InvalidJsonSchemaError, validateJson } from "../lib/json-schema";
+import {
+  formatJsonSchemaIssues,
+  freezeJsonSchema,
+  InvalidJsonSchemaError,
+  validateJson,
+} from "../lib/json-schema";
 import { isMcpCallError } from "../mcp/errors";
 import type { McpCallOptions } from "../mcp/client";
 import { evaluatePolicies, type PolicyDecision, type PolicyRule } from "../policies/evaluate";
@@ -125,7 +130,11 @@ async function loadToolAndPolicies(
     const [row] = await ("id" in ref
       ? queries.id.execute({ org_id: orgId, agent_id: agentId, tool: ref.id })
       : queries.name.execute({ org_id: orgId, agent_id: agentId, tool: ref.name }));
-    return row ? { orgId, value: row } : null;
+    if (!row) return null;
+    // Cached rows serve many calls: frozen schemas are validated without being re-read each time.
+    freezeJsonSchema(row.tool.input_schema);
+    for (const policy of row.policies) freezeJsonSchema(policy.input_schema);
+    return { orgId, value: row };
   };
   const key = `tool:${orgId}:${agentId ?? ""}:${"id" in ref ? `id:${ref.id}` : `name:${ref.name}`}`;
   const row = await readThrough(cache, key, load);
