@@ -13,7 +13,8 @@
  * PGlite (a temporary directory). Results are printed and written into BENCHMARKS.md at the repo
  * root between the generated-section markers; the rest of that file is kept as written.
  *
- * Environment: BENCH_REQUESTS (default 2000 per scenario), BENCH_DATABASE_URL, BENCH_SKIP_PGLITE=1,
+ * Environment: BENCH_REQUESTS (default 2000 per scenario), BENCH_WARMUP (default 2000 per path),
+ * BENCH_DATABASE_URL, BENCH_SKIP_PGLITE=1,
  * BENCH_SKIP_POSTGRES=1, BENCH_SKIP_SYNC=1, BENCH_NO_WRITE=1 (print only), BENCH_ONLY, BENCH_PLATFORM_NODE_FLAGS.
  */
 import { spawn, type ChildProcess } from "node:child_process";
