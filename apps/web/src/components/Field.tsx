@@ -267,3 +267,47 @@ export function EnabledSwitch({
     return <Badge tone={enabled ? "green" : "neutral"}>{enabled ? "enabled" : "disabled"}</Badge>;
   return <Switch label={`${name} enabled`} checked={enabled} disabled={busy} onChange={onChange} />;
 }
+
+/**
+ * The name and slug of a record being created: the name required and focused, the slug optional
+ * (the server derives it from the name when it is empty).
+ */
+export function NameAndSlugFields({
+  name,
+  slug,
+  onNameChange,
+  onSlugChange,
+  errors,
+  slugHint,
+  slugPlaceholder,
+}: {
+  name: string;
+  slug: string;
+  onNameChange: (value: string) => void;
+  onSlugChange: (value: string) => void;
+  errors: { name?: string | undefined; slug?: string | undefined };
+  slugHint: ReactNode;
+  slugPlaceholder?: string;
+}) {
+  return (
+    <>
+      <TextField
+        label="Name"
+        error={errors.name}
+        required
+        value={name}
+        autoFocus
+        onChange={onNameChange}
+      />
+      <TextField
+        label="Slug"
+        error={errors.slug}
+        hint={slugHint}
+        variant="mono"
+        value={slug}
+        {...(slugPlaceholder === undefined ? {} : { placeholder: slugPlaceholder })}
+        onChange={onSlugChange}
+      />
+    </>
+  );
+}

@@ -4,7 +4,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
 import { FormDialog } from "../../components/FormDialog";
-import { Field, SelectField, TextField } from "../../components/Field";
+import { Field, NameAndSlugFields, SelectField, TextField } from "../../components/Field";
 import {
   KeyValueEditor,
   listRow,
@@ -142,21 +142,13 @@ export function ConnectionFormDialog({
       onSubmit={submit}
     >
       <div className="form-row">
-        <TextField
-          label="Name"
-          error={errors.name}
-          required
-          value={name}
-          autoFocus
-          onChange={setName}
-        />
-        <TextField
-          label="Slug"
-          error={errors.slug}
-          hint="Prefixes clashing tool names; derived from the name if empty."
-          variant="mono"
-          value={slug}
-          onChange={setSlug}
+        <NameAndSlugFields
+          name={name}
+          slug={slug}
+          onNameChange={setName}
+          onSlugChange={setSlug}
+          errors={errors}
+          slugHint="Prefixes clashing tool names; derived from the name if empty."
         />
       </div>
       <TextField

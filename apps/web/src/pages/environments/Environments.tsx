@@ -5,7 +5,7 @@ import { useState, type SubmitEvent } from "react";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
 import { Dialog } from "../../components/Dialog";
-import { Field, TextField } from "../../components/Field";
+import { Field, NameAndSlugFields } from "../../components/Field";
 import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
@@ -201,21 +201,13 @@ function EnvironmentDialog({
     >
       <form id="environment-form" onSubmit={submit} noValidate>
         <FormError error={mutation.error} />
-        <TextField
-          label="Name"
-          error={errors.name}
-          required
-          value={name}
-          autoFocus
-          onChange={setName}
-        />
-        <TextField
-          label="Slug"
-          error={errors.slug}
-          hint="Optional; derived from the name when empty."
-          variant="mono"
-          value={slug}
-          onChange={setSlug}
+        <NameAndSlugFields
+          name={name}
+          slug={slug}
+          onNameChange={setName}
+          onSlugChange={setSlug}
+          errors={errors}
+          slugHint="Optional; derived from the name when empty."
         />
         <Field label="Description" error={errors.description}>
           {(props) => (

@@ -3,7 +3,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Link, useNavigate } from "react-router";
 import { Button } from "../../components/Button";
-import { TextField } from "../../components/Field";
+import { NameAndSlugFields } from "../../components/Field";
 import { FormError } from "../../components/States";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { queryClient, trpc } from "../../lib/trpc";
@@ -58,22 +58,14 @@ export default function CreateOrg() {
           Organizations hold your connections, tools, agents and policies. You will be its owner.
         </p>
         <FormError error={create.error} />
-        <TextField
-          label="Name"
-          error={errors.name}
-          required
-          value={name}
-          autoFocus
-          onChange={setName}
-        />
-        <TextField
-          label="Slug"
-          error={errors.slug}
-          hint="Optional; derived from the name when left empty."
-          variant="mono"
-          value={slug}
-          placeholder="acme"
-          onChange={setSlug}
+        <NameAndSlugFields
+          name={name}
+          slug={slug}
+          onNameChange={setName}
+          onSlugChange={setSlug}
+          errors={errors}
+          slugHint="Optional; derived from the name when left empty."
+          slugPlaceholder="acme"
         />
         <Button type="submit" variant="primary" busy={create.isPending} className="btn--block">
           Create organization
