@@ -1,8 +1,8 @@
-import picomatch from "picomatch";
 import type { policies } from "../db/schema";
 import type { FieldIssue } from "../errors";
 import type { JsonValidationResult } from "../lib/json-schema";
 import { formatJsonSchemaIssues, validateJson } from "../lib/json-schema";
+import { globMatches } from "./glob";
 
 /** The policy columns evaluation needs; a `policies` row satisfies it as is. */
 export type PolicyRule = Pick<
@@ -163,47 +163,17 @@ export function policyTargets(
   return toolPatternMatches(policy.tool_pattern, target.tool);
 }
 
-/** A tool pattern is either a tool id (exact) or a glob over tool names where `*` spans any characters. */
+/**
+ * A tool pattern is either a tool id (exact) or a glob over tool names (see ./glob: `*` spans any
+ * characters, `?` one, `[a-z]` a set).
+ */
 export function toolPatternMatches(pattern: string, tool: { id: string; name: string }): boolean {
-  if (pattern === tool.id) return true;
-  return compilePattern(pattern)(tool.name);
+  return pattern === tool.id || globMatches(pattern, tool.name);
 }
 
-/** For input validation: can this pattern be used as a glob? */
+/** For input validation: every non-blank text is a glob (a stray `[` simply matches itself). */
 export function isValidToolPattern(pattern: string): boolean {
-  if (pattern.trim().length === 0) return false;
-  try {
-    picomatch(pattern, GLOB_OPTIONS);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// `bash` makes a single `*` behave like `**`, so it also crosses `/` (tool names are not paths);
-// `dot` lets it match names starting with a dot.
-const GLOB_OPTIONS: picomatch.PicomatchOptions = { bash: true, dot: true };
-const MATCHER_CACHE_SIZE = 1000;
-const matchers = new Map<string, (name: string) => boolean>();
-
-// Listing tools evaluates every policy against every tool, so compiled globs are cached.
-function compilePattern(pattern: string): (name: string) => boolean {
-  const cached = matchers.get(pattern);
-  if (cached) return cached;
-  let matcher: (name: string) => boolean;
-  try {
-    const glob = picomatch(pattern, GLOB_OPTIONS);
-    matcher = (name) => glob(name);
-  } catch {
-    // A pattern picomatch rejects (e.g. empty) can only mean itself.
-    matcher = (name) => name === pattern;
-  }
-  if (matchers.size >= MATCHER_CACHE_SIZE) {
-    const oldest = matchers.keys().next();
-    if (!oldest.done) matchers.delete(oldest.value);
-  }
-  matchers.set(pattern, matcher);
-  return matcher;
+  return pattern.trim().length > 0;
 }
 
 type InputCheck =
