@@ -9,7 +9,7 @@ import {
   type RunningTestMcpServer,
   type StdioTestServer,
 } from "@mcp/core/testing";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
@@ -454,6 +454,77 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       token: org.owner.token,
     });
     expect(after.body.status).toBe("unhealthy");
+  });
+
+  it("a failed sync, test or call marks only its own connection: other orgs' rows are untouched", async () => {
+    const orgA = await createOrg(server);
+    const orgB = await createOrg(server);
+    const synced = async (org: TestOrg, url: string) => {
+      const connection = await connect(org, { transport: "streamable_http", url });
+      const sync = await server.request("POST", `/connections/${connection.id}/sync/`, {
+        token: org.owner.token,
+      });
+      expect(sync.status, JSON.stringify(sync.body)).toBe(200);
+      return connection;
+    };
+    const bystanders = [
+      (await synced(orgB, upstream.url)).id,
+      (await connect(orgB, { transport: "streamable_http", url: upstream.url })).id,
+      (await synced(orgA, upstream.url)).id,
+    ];
+    const rows = () =>
+      server.database.db
+        .select()
+        .from(schema.connections)
+        .where(inArray(schema.connections.id, bystanders))
+        .orderBy(schema.connections.id);
+    const before = await rows();
+    expect(before.map((row) => row.status).sort()).toEqual(["healthy", "healthy", "unknown"]);
+
+    const refused = `http://127.0.0.1:${await findRefusedPort()}/mcp`;
+    const broken = await connect(orgA, { transport: "streamable_http", url: refused });
+    const sync = await server.request("POST", `/connections/${broken.id}/sync/`, {
+      token: orgA.owner.token,
+    });
+    expect(sync.status).toBe(502);
+    const test = await server.request("POST", `/connections/${broken.id}/test/`, {
+      token: orgA.owner.token,
+    });
+    expect(test.body.ok).toBe(false);
+
+    // A call whose server went away after its tools were synced.
+    const vanishing = await startTestMcpServer();
+    const gone = await synced(orgA, vanishing.url);
+    await vanishing.close();
+    const tools = await server.request("GET", `/orgs/${orgA.id}/tools/?connection_id=${gone.id}`, {
+      token: orgA.owner.token,
+    });
+    const echo = (tools.body.results as { id: string; upstream_name: string }[]).find(
+      (tool) => tool.upstream_name === "echo",
+    );
+    const policy = await server.request("POST", `/orgs/${orgA.id}/policies/`, {
+      token: orgA.owner.token,
+      body: { name: "allow all", effect: "allow", tool_pattern: "*" },
+    });
+    expect(policy.status).toBe(201);
+    const run = await server.request("POST", `/tools/${echo?.id}/run/`, {
+      token: orgA.owner.token,
+      body: { input: { text: "hi" } },
+    });
+    expect(run.body.status).toBe("failed");
+
+    const [brokenRow, goneRow] = await Promise.all(
+      [broken.id, gone.id].map(async (id) => {
+        const [row] = await server.database.db
+          .select()
+          .from(schema.connections)
+          .where(eq(schema.connections.id, id));
+        return row;
+      }),
+    );
+    expect(brokenRow?.status).toBe("unhealthy");
+    expect(goneRow?.status).toBe("unhealthy");
+    expect(await rows()).toEqual(before);
   });
 
   it("enforces roles and tenancy on every connection endpoint", async () => {

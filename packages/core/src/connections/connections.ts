@@ -1,9 +1,10 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNotNull, ne, or } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { connections, environments, type JsonObject } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
+import { isDistinctFrom } from "../lib/sql";
 import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
@@ -309,7 +310,7 @@ export async function testConnection(
         last_tested_at: new Date(),
         ...(serverInfo ? { server_info: serverInfo } : {}),
       })
-      .where(eq(connections.id, connection.id));
+      .where(and(eq(connections.org_id, input.orgId), eq(connections.id, connection.id)));
     await recordAudit(tx, context, {
       org_id: input.orgId,
       action: "connection.test",
@@ -324,16 +325,19 @@ export async function testConnection(
 /** Marks a connection healthy or unhealthy after a real exchange (sync, calls). */
 export async function recordConnectionHealth(
   db: Db,
-  connectionId: string,
+  connection: { orgId: string; id: string },
   error: string | null,
 ): Promise<void> {
+  const status = error ? "unhealthy" : "healthy";
   await db
     .update(connections)
-    .set({ status: error ? "unhealthy" : "healthy", last_error: error })
+    .set({ status, last_error: error })
     .where(
       and(
-        eq(connections.id, connectionId),
-        sql`${connections.status} <> ${error ? "unhealthy" : "healthy"} or ${connections.last_error} is distinct from ${error}`,
+        eq(connections.org_id, connection.orgId),
+        eq(connections.id, connection.id),
+        // Only a change is written: every write invalidates the call caches of every replica.
+        or(ne(connections.status, status), isDistinctFrom(connections.last_error, error)),
       ),
     );
 }
@@ -358,7 +362,7 @@ export async function rotateConnectionSecrets(
     .from(connections)
     .where(
       and(
-        sql`${connections.secret_ciphertext} is not null`,
+        isNotNull(connections.secret_ciphertext),
         scope.orgId ? eq(connections.org_id, scope.orgId) : undefined,
       ),
     );

@@ -426,7 +426,8 @@ export async function runTool(
         }),
       { idempotent: false },
     );
-    if (connection.status !== "healthy") await recordConnectionHealth(db, connection.id, null);
+    if (connection.status !== "healthy")
+      await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, null);
     const { output, truncated } = capOutput(result);
     const run = await finish({
       status: result.isError ? "failed" : "succeeded",
@@ -445,7 +446,7 @@ export async function runTool(
       isMcpCallError(error) &&
       (error.kind === "unreachable" || error.kind === "auth" || error.kind === "protocol")
     ) {
-      await recordConnectionHealth(db, connection.id, message);
+      await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, message);
     }
     const run = await finish({ status, output: null, output_truncated: false, error: message });
     if (!isMcpCallError(error)) throw error;

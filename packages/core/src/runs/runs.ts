@@ -67,7 +67,7 @@ export async function failInterruptedRuns(
     ? eq(runs.status, "running")
     : and(
         eq(runs.status, "running"),
-        sql`${runs.started_at} < ${now.toISOString()}::timestamptz - make_interval(secs => (coalesce((select ${connections.timeout_ms} from ${connections} where ${connections.id} = (select connection_id from tools where tools.id = ${runs.tool_id})), 300000) + ${STUCK_GRACE_MS}) / 1000.0)`,
+        sql`(${runs.started_at} < ${now.toISOString()}::timestamptz - make_interval(secs => (coalesce((select ${connections.timeout_ms} from ${connections} where ${connections.id} = (select connection_id from tools where tools.id = ${runs.tool_id})), 300000) + ${STUCK_GRACE_MS}) / 1000.0))`,
       );
   const failed = await db
     .update(runs)

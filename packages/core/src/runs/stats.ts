@@ -1,5 +1,6 @@
-import { sql } from "drizzle-orm";
+import { and, eq, gte, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { runs } from "../db/schema";
 
 export type StatsBucket = "minute" | "hour" | "day";
 
@@ -56,14 +57,14 @@ interface AggregateRow {
 const count = (value: unknown): number => Number(value ?? 0);
 
 function toStats(row: AggregateRow | undefined): LatencyStats {
-  const runs = count(row?.runs);
+  const total = count(row?.runs);
   const succeeded = count(row?.succeeded);
   const failed = count(row?.failed);
   const finished = succeeded + failed;
   const round = (value: unknown) =>
     value === null || value === undefined ? null : Math.round(Number(value) * 10) / 10;
   return {
-    runs,
+    runs: total,
     succeeded,
     failed,
     denied: count(row?.denied),
@@ -88,7 +89,11 @@ export async function runStats(
   const since = new Date(
     Math.max(requestedSince.getTime(), until.getTime() - MAX_BUCKETS * BUCKET_MS[input.bucket]),
   );
-  const window = sql`org_id = ${input.orgId} and started_at >= ${since.toISOString()}::timestamptz and started_at < ${until.toISOString()}::timestamptz`;
+  const window = and(
+    eq(runs.org_id, input.orgId),
+    gte(runs.started_at, since),
+    lt(runs.started_at, until),
+  );
 
   const [totals, series, byTool, byAgent] = await Promise.all([
     db.execute(sql`select ${aggregates} from runs where ${window}`),

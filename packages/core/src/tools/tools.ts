@@ -232,7 +232,7 @@ export async function syncConnection(
     );
   } catch (error) {
     const message = isMcpCallError(error) ? error.message : "The server could not be reached";
-    await recordConnectionHealth(db, connection.id, message);
+    await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, message);
     if (isMcpCallError(error)) {
       throw new AppError("UPSTREAM", `Sync failed: ${message}`, { cause: error });
     }
@@ -315,7 +315,7 @@ export async function syncConnection(
           eq(tools.source, "synced"),
           eq(tools.stale, false),
           offeredNames.length > 0
-            ? sql`${tools.upstream_name} <> all(${sql.param(offeredNames)}::text[])`
+            ? sql`(${tools.upstream_name} <> all(${sql.param(offeredNames)}::text[]))`
             : undefined,
         ),
       )
@@ -324,7 +324,7 @@ export async function syncConnection(
     await tx
       .update(connections)
       .set({ last_synced_at: now, status: "healthy", last_error: null })
-      .where(eq(connections.id, connection.id));
+      .where(and(eq(connections.org_id, input.orgId), eq(connections.id, connection.id)));
     const summary = { created, updated, stale: staled.length, total: offered.length };
     await recordAudit(tx, context, {
       org_id: input.orgId,
