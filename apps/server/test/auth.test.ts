@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { hashPassword } from "@mcp/core";
 import { schema } from "@mcp/core/db";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -69,8 +70,13 @@ describe.skipIf(databaseUnavailable)("auth", () => {
     ],
     ["a short password", { password: "short", password_confirm: "short" }, "password"],
     [
+      "an 11-character password",
+      { password: "k7#mq9!zr2w", password_confirm: "k7#mq9!zr2w" },
+      "password",
+    ],
+    [
       "a too long password",
-      { password: "x".repeat(257), password_confirm: "x".repeat(257) },
+      { password: "x".repeat(129), password_confirm: "x".repeat(129) },
       "password",
     ],
     [
@@ -91,6 +97,45 @@ describe.skipIf(databaseUnavailable)("auth", () => {
     expect(response.body.code).toBe("BAD_REQUEST");
     expect(response.body.issues.map((issue: { path: string }) => issue.path)).toContain(field);
     expect(response.body.request_id).toEqual(expect.any(String));
+  });
+
+  it.each([
+    ["12345678", /at least 12/i],
+    ["password", /at least 12/i],
+    [" ".repeat(12), /only spaces/i],
+    ["\t ".repeat(8), /only spaces/i],
+    ["password1234", /common/i],
+    ["Qwerty123456", /common/i],
+    [" 123456789012 ", /common/i],
+  ])("refuses the weak password %j, naming the field", async (password, message) => {
+    const response = await server.request("POST", "/auth/register/", {
+      body: { email: uniqueEmail(), password, password_confirm: password },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.issues).toEqual([
+      { path: "password", message: expect.stringMatching(message) },
+    ]);
+  });
+
+  it("accepts passwords of 12 and of 128 characters", async () => {
+    for (const password of ["k7#mq9!zr2wx", "x7".repeat(64)]) {
+      const response = await server.request("POST", "/auth/register/", {
+        body: { email: uniqueEmail(), password, password_confirm: password },
+      });
+      expect(response.status).toBe(201);
+    }
+  });
+
+  it("still signs in an account whose password predates the rules", async () => {
+    const user = await registerUser(server);
+    await server.database.db
+      .update(schema.users)
+      .set({ password_hash: await hashPassword("12345678") })
+      .where(eq(schema.users.id, user.id));
+    const login = await server.request("POST", "/auth/login/", {
+      body: { email: user.email, password: "12345678" },
+    });
+    expect(login.status).toBe(200);
   });
 
   it("rejects a password equal to the email", async () => {

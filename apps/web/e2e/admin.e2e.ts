@@ -124,7 +124,7 @@ describe("admin SPA against the real server", () => {
     await page.getByLabel("Password", { exact: true }).fill("short");
     await page.getByRole("button", { name: "Create account" }).click();
     await page.getByText("Must be a valid email address").waitFor();
-    await page.getByText("At least 8 characters").first().waitFor();
+    await page.getByText("At least 12 characters").first().waitFor();
   });
 
   it("registers the owner and creates an organization", async () => {

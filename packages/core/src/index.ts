@@ -9,6 +9,7 @@ export * from "./runtime";
 export * from "./audit/audit";
 export * from "./accounts/accounts";
 export * from "./accounts/sessions";
+export { hashPassword } from "./accounts/passwords";
 export * from "./orgs/roles";
 export * from "./orgs/orgs";
 export * from "./environments/environments";

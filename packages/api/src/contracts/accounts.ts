@@ -6,13 +6,24 @@ export const email = z
   .trim()
   .toLowerCase()
   .pipe(z.email({ error: "Must be a valid email address" }));
-const password = z.string().min(8, "At least 8 characters").max(256, "At most 256 characters");
+/*
+ * The length rule only: the server also refuses all-whitespace passwords and those in a list of
+ * common ones (packages/core accounts/password-policy.ts), which a browser bundle should not carry.
+ */
+export const NEW_PASSWORD_MIN_LENGTH = 12;
+export const NEW_PASSWORD_MAX_LENGTH = 128;
+const newPassword = z
+  .string()
+  .min(NEW_PASSWORD_MIN_LENGTH, `At least ${NEW_PASSWORD_MIN_LENGTH} characters`)
+  .max(NEW_PASSWORD_MAX_LENGTH, `At most ${NEW_PASSWORD_MAX_LENGTH} characters`);
 const personName = z.string().trim().max(100, "At most 100 characters");
 
 export const registerInput = z
   .object({
     email: email.describe("Trimmed and lower-cased; unique"),
-    password,
+    password: newPassword.describe(
+      `${NEW_PASSWORD_MIN_LENGTH} to ${NEW_PASSWORD_MAX_LENGTH} characters, not only spaces, not one of the most common passwords`,
+    ),
     password_confirm: z.string(),
     first_name: personName.optional(),
     last_name: personName.optional(),
@@ -37,6 +48,7 @@ export type RegisterInput = z.infer<typeof registerInput>;
 
 export const loginInput = z.object({
   email: z.string().trim().toLowerCase().min(1, "Required"),
+  // Looser than a new password's rules: accounts made under older rules still sign in.
   password: z.string().min(1, "Required").max(256, "At most 256 characters"),
 });
 export type LoginInput = z.infer<typeof loginInput>;

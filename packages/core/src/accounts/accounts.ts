@@ -5,6 +5,7 @@ import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext, RequestOrigin } from "../lib/context";
 import { isUniqueViolation } from "../lib/pg-errors";
+import { assertAcceptablePassword } from "./password-policy";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
 import { createSession, invalidateSession, type IssuedSession } from "./sessions";
 
@@ -36,9 +37,7 @@ export async function registerUser(
   input: RegisterInput,
 ): Promise<{ user: User; session: IssuedSession }> {
   const email = normalizeEmail(input.email);
-  if (input.password.toLowerCase() === email) {
-    throw AppError.invalidField("password", "Password must not be the same as the email");
-  }
+  await assertAcceptablePassword(input.password, email);
   const passwordHash = await hashPassword(input.password);
   try {
     return await db.transaction(async (tx) => {

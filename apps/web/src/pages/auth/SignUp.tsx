@@ -84,7 +84,7 @@ export default function SignUp() {
       <TextField
         label="Password"
         error={errors.password}
-        hint="At least 8 characters."
+        hint="12 to 128 characters; not a common password."
         required
         type="password"
         autoComplete="new-password"
