@@ -1,28 +1,61 @@
 import { defineConfig } from "vitest/config";
+import { postgresReachable } from "./test/postgres-probe";
 
 /*
- * Every integration test runs twice: against embedded PGlite, and against the PostgreSQL server
- * in TEST_DATABASE_URL (default: the local one) when it is reachable. test/global-setup.ts
- * decides and creates a throw-away database for the run.
+ * The integration suite runs once against PostgreSQL, the production database, and a smaller set
+ * of files runs against embedded PGlite too: the ones whose behaviour depends on the driver (the
+ * process lifecycle, the change feed, the recorder's writes, the REST run path, the examples).
+ * When PostgreSQL cannot be reached (a laptop without it) everything runs on PGlite instead;
+ * REQUIRE_POSTGRES=1 (CI) makes an unreachable PostgreSQL a failure rather than a fallback.
+ * (`npm test` also passes TEST_POSTGRES so that turbo's cache tells the two kinds of run apart.)
  */
+const PGLITE_FILES = [
+  "platform",
+  "server",
+  "lifecycle",
+  "call-cache",
+  "run-recorder",
+  "runs",
+  "examples",
+].map((name) => `test/${name}.test.ts`);
+
 const shared = {
-  include: ["test/**/*.test.ts"],
   testTimeout: 30_000,
   hookTimeout: 60_000,
 };
 
+const postgres = await postgresReachable();
+if (!postgres) {
+  if (process.env.REQUIRE_POSTGRES === "1")
+    throw new Error("REQUIRE_POSTGRES=1 but PostgreSQL is unreachable (TEST_DATABASE_URL)");
+  console.warn("\n[postgres] unreachable: the whole integration suite runs on PGlite.\n");
+}
+
 export default defineConfig({
   test: {
     projects: [
-      { test: { ...shared, name: "pglite", env: { TEST_DB: "pglite" }, isolate: false } },
       {
         test: {
           ...shared,
-          name: "postgres",
-          env: { TEST_DB: "postgres" },
-          globalSetup: ["test/postgres-setup.ts"],
+          name: "pglite",
+          include: postgres ? PGLITE_FILES : ["test/**/*.test.ts"],
+          env: { TEST_DB: "pglite" },
+          isolate: false,
         },
       },
+      ...(postgres
+        ? [
+            {
+              test: {
+                ...shared,
+                name: "postgres",
+                include: ["test/**/*.test.ts"],
+                env: { TEST_DB: "postgres" },
+                globalSetup: ["test/postgres-setup.ts"],
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -3,20 +3,32 @@
 // platform) and `npm test` (every check and test). Plain Node so they work before pnpm exists.
 import { spawnSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const PNPM = ["-y", "pnpm@10"];
+// pnpm is a dev dependency of the workspace: after the first install it runs from node_modules,
+// so no step asks the registry for it again. Only that first install goes through npx.
+const installedPnpm = join(root, "node_modules/.bin/pnpm");
+
+function pnpmCommand() {
+  return existsSync(installedPnpm) ? [installedPnpm, []] : ["npx", ["-y", "pnpm@10"]];
+}
 
 function run(args, options = {}) {
   console.log(`\n> pnpm ${args.join(" ")}`);
-  const result = spawnSync("npx", [...PNPM, ...args], { cwd: root, stdio: "inherit", ...options });
+  const [command, prefix] = pnpmCommand();
+  const result = spawnSync(command, [...prefix, ...args], {
+    cwd: root,
+    stdio: "inherit",
+    ...options,
+  });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
 function ensureDependencies() {
-  if (existsSync(join(root, "node_modules/.modules.yaml"))) return;
+  if (existsSync(join(root, "node_modules/.modules.yaml")) && existsSync(installedPnpm)) return;
   run(["install", "--frozen-lockfile"]);
 }
 
@@ -39,26 +51,51 @@ function ensureChromium() {
   }
 }
 
+/**
+ * Whether the test PostgreSQL server accepts connections. The answer is passed to the test tasks
+ * (TEST_POSTGRES), so turbo never replays a PGlite-only run as if it had run on PostgreSQL too.
+ */
+function postgresListening() {
+  const url = new URL(process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test");
+  return new Promise((resolve) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port || 5432) });
+    const done = (up) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(3000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
 const command = process.argv[2];
 ensureDependencies();
 
 if (command === "start") {
   run(["--filter", "@mcp/web", "build"]);
-  const child = spawn("npx", [...PNPM, "--filter", "@mcp/server", "start"], {
+  const [pnpm, prefix] = pnpmCommand();
+  const child = spawn(pnpm, [...prefix, "--filter", "@mcp/server", "start"], {
     cwd: root,
     stdio: "inherit",
   });
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
   child.on("exit", (code) => process.exit(code ?? 0));
 } else if (command === "test") {
-  run(["lint"]);
-  run(["typecheck"]);
+  const env = {
+    ...process.env,
+    TEST_POSTGRES: (await postgresListening()) ? "reachable" : "unreachable",
+  };
   run(["format:check"]);
-  run(["test:unit"]);
+  // Static checks first, two at a time (two cores); turbo replays what did not change.
+  run(["exec", "turbo", "run", "lint", "typecheck", "--concurrency=2"]);
+  const tests = ["test", "test:release"];
   if (process.env.SKIP_E2E !== "1") {
     ensureChromium();
-    run(["--filter", "@mcp/web", "test:e2e"]);
+    tests.push("test:e2e");
   }
+  // One test task at a time: the integration suite already uses both cores.
+  run(["exec", "turbo", "run", ...tests, "--concurrency=1"], { env });
 } else {
   console.error("usage: node tooling/scripts/run.mjs start|test");
   process.exit(2);

@@ -10,7 +10,11 @@ import { repoRoot, startTestServer, webDir, type TestServer } from "./server";
  * session and build on each other, in the order an admin would set the platform up.
  */
 
-const screenshots = join(repoRoot, "docs/screenshots");
+// The README's screenshots are rewritten only when asked; otherwise they land beside the test output.
+const screenshots =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? join(repoRoot, "docs/screenshots")
+    : join(webDir, "test-results/screenshots");
 const failures = join(webDir, "test-results");
 // Unique per run, so a run against an existing server (E2E_BASE_URL) does not collide with the last.
 const RUN = Date.now().toString(36);

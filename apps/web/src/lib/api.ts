@@ -1,4 +1,4 @@
-import type { AppRouter } from "@mcp/api";
+import type { PlatformRouter as AppRouter } from "@mcp/router-types";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 
 export type { AppRouter };
