@@ -6,30 +6,13 @@ import {
   startSseTestMcpServer,
   startTestMcpServer,
 } from "../testing/mcp-servers";
+import { processGone, waitUntil } from "../testing/wait";
 import type { RunningTestMcpServer, StdioTestServer } from "../testing/mcp-servers";
 import type { McpSession } from "./client";
 import { McpCallError } from "./errors";
 import { McpClientPool } from "./pool";
 
 const CLIENT = { clientName: "pool-tests", clientVersion: "0.0.1" };
-
-function processGone(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
-async function waitFor(condition: () => boolean, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const capture = (session: McpSession): Promise<McpSession> => Promise.resolve(session);
 
@@ -69,7 +52,7 @@ describe("McpClientPool", () => {
       const first = await pool.withSession("conn-1", "2024-01-01T00:00:00.000Z", target, capture);
       const second = await pool.withSession("conn-1", "2024-01-02T00:00:00.000Z", target, capture);
       expect(second).not.toBe(first);
-      await waitFor(() => first.closed);
+      await waitUntil(() => first.closed);
       expect(second.closed).toBe(false);
     } finally {
       await pool.closeAll();
@@ -80,10 +63,11 @@ describe("McpClientPool", () => {
     const pool = new McpClientPool(CLIENT);
     const target = httpTestTarget("streamable_http", http.url);
     try {
+      const started = http.nextCall("started", "slow");
       const slow = pool.withSession("conn-1", "v1", target, (session) =>
         session.callTool("slow", { ms: 200 }, { timeoutMs: 2_000 }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await started;
       const fresh = await pool.withSession("conn-1", "v2", target, capture);
       const result = await slow;
       expect(result.content).toEqual([{ type: "text", text: "slept 200 ms" }]);
@@ -123,7 +107,7 @@ describe("McpClientPool", () => {
     try {
       const first = await pool.withSession("conn-sse", "v1", target, capture);
       await sse.dropSessions();
-      await waitFor(() => first.closed);
+      await waitUntil(() => first.closed);
       const result = await pool.withSession("conn-sse", "v1", target, (session) =>
         session.callTool("echo", { text: "back" }, { timeoutMs: 2_000 }),
       );
@@ -170,7 +154,7 @@ describe("McpClientPool", () => {
     try {
       const first = await pool.withSession("conn-stdio", "v1", target, capture);
       process.kill(first.pid ?? -1, "SIGKILL");
-      await waitFor(() => first.closed);
+      await waitUntil(() => first.closed);
       const second = await pool.withSession("conn-stdio", "v1", target, capture);
       expect(second).not.toBe(first);
       expect(second.pid).not.toBe(first.pid);
@@ -193,7 +177,7 @@ describe("McpClientPool", () => {
       expect(error).toMatchObject({ kind: "closed", sessionLost: true });
       expect(pids).toHaveLength(2);
       expect(pids[0]).not.toBe(pids[1]);
-      await waitFor(() => pids.every(processGone));
+      await waitUntil(() => pids.every(processGone));
     } finally {
       await pool.closeAll();
     }
@@ -251,7 +235,7 @@ describe("McpClientPool", () => {
     try {
       const session = await pool.withSession("conn-stdio", "v1", stdio.target(), capture);
       expect(processGone(session.pid)).toBe(false);
-      await waitFor(() => session.closed && processGone(session.pid));
+      await waitUntil(() => session.closed && processGone(session.pid));
       expect(pool.size).toBe(0);
     } finally {
       await pool.closeAll();
@@ -267,7 +251,7 @@ describe("McpClientPool", () => {
       await pool.withSession("a", "v1", target, capture);
       const c = await pool.withSession("c", "v1", target, capture);
       expect(pool.size).toBe(2);
-      await waitFor(() => b.closed);
+      await waitUntil(() => b.closed);
       expect(a.closed).toBe(false);
       expect(c.closed).toBe(false);
     } finally {

@@ -56,10 +56,7 @@ describe("testMcpConnection", () => {
   });
 
   async function expectFailure(target: McpTarget, error: string | RegExp): Promise<void> {
-    const started = Date.now();
     const result = await testMcpConnection(target, CLIENT);
-    // Loose so a loaded CI box does not flake; the function itself guards at timeout_ms + 250.
-    expect(Date.now() - started).toBeLessThan(target.timeout_ms + 1_000);
     expect(result).toMatchObject({
       ok: false,
       server: null,

@@ -1,1 +1,2 @@
 export * from "./mcp-servers";
+export * from "./wait";

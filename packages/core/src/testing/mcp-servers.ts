@@ -136,6 +136,11 @@ export interface RunningTestMcpServer extends RunningMcpServer {
   readonly sessionsCreated: number;
   /** Forgets every session, as a restarted server would; the next request on one gets 404 (SSE: the stream ends). */
   dropSessions: () => Promise<void>;
+  /**
+   * Resolves when the next `tools/call` (of `tool`, if given) starts running on the server, or
+   * ends there. Call it before the action that causes the call, then await it.
+   */
+  nextCall: (phase: TestCallPhase, tool?: string) => Promise<TestCallEvent>;
 }
 
 const ONE_PIXEL_PNG =
@@ -326,6 +331,54 @@ interface SharedState {
   options: TestMcpServerOptions;
   toolsVersion: number;
   servers: Set<McpServer>;
+  calls: CallEvents;
+}
+
+/** What happened to a `tools/call` on a test server, for tests that wait for it. */
+export type TestCallPhase = "started" | "finished";
+
+export interface TestCallEvent {
+  phase: TestCallPhase;
+  tool: string;
+  /** `finished` only: how the handler ended. */
+  outcome?: "returned" | "threw" | "cancelled";
+}
+
+/**
+ * Lets tests wait for a call to reach the server or to end there, instead of sleeping and hoping
+ * the call got that far.
+ */
+class CallEvents {
+  private readonly waiters = new Set<{
+    matches: (event: TestCallEvent) => boolean;
+    resolve: (event: TestCallEvent) => void;
+  }>();
+
+  emit(event: TestCallEvent): void {
+    for (const waiter of this.waiters) {
+      if (!waiter.matches(event)) continue;
+      this.waiters.delete(waiter);
+      waiter.resolve(event);
+    }
+  }
+
+  next(phase: TestCallPhase, tool?: string): Promise<TestCallEvent> {
+    return new Promise((resolve) => {
+      this.waiters.add({
+        matches: (event) => event.phase === phase && (tool === undefined || event.tool === tool),
+        resolve,
+      });
+    });
+  }
+}
+
+function newSharedState(options: TestMcpServerOptions): SharedState {
+  return {
+    options,
+    toolsVersion: options.toolsVersion ?? 1,
+    servers: new Set(),
+    calls: new CallEvents(),
+  };
 }
 
 function currentTools(state: SharedState): TestTool[] {
@@ -403,7 +456,16 @@ function createSessionServer(state: SharedState): McpServer {
         });
       },
     };
-    return tool.handler(args, ctx);
+    state.calls.emit({ phase: "started", tool: tool.name });
+    try {
+      const result = await tool.handler(args, ctx);
+      state.calls.emit({ phase: "finished", tool: tool.name, outcome: "returned" });
+      return result;
+    } catch (error) {
+      const outcome = extra.signal.aborted ? "cancelled" : "threw";
+      state.calls.emit({ phase: "finished", tool: tool.name, outcome });
+      throw error;
+    }
   });
 
   server.registerPrompt(
@@ -545,6 +607,7 @@ function runningServer(
       return created();
     },
     dropSessions,
+    nextCall: (phase, tool) => state.calls.next(phase, tool),
     close: async () => {
       await dropSessions();
       await stopListening(http);
@@ -560,11 +623,7 @@ function runningServer(
 export async function startTestMcpServer(
   options: TestMcpServerOptions = {},
 ): Promise<RunningTestMcpServer> {
-  const state: SharedState = {
-    options,
-    toolsVersion: options.toolsVersion ?? 1,
-    servers: new Set(),
-  };
+  const state = newSharedState(options);
   const sessions = new Map<
     string,
     { transport: StreamableHTTPServerTransport; close: () => Promise<void> }
@@ -648,11 +707,7 @@ export async function startTestMcpServer(
 export async function startSseTestMcpServer(
   options: Omit<TestMcpServerOptions, "enableJsonResponse"> = {},
 ): Promise<RunningTestMcpServer> {
-  const state: SharedState = {
-    options,
-    toolsVersion: options.toolsVersion ?? 1,
-    servers: new Set(),
-  };
+  const state = newSharedState(options);
   // eslint-disable-next-line @typescript-eslint/no-deprecated -- the legacy transport is what is under test
   const sessions = new Map<string, { transport: SSEServerTransport; close: () => Promise<void> }>();
   let created = 0;
