@@ -14,6 +14,12 @@ import { createLogger, type Logger } from "./logger";
 import { webDistDir } from "./paths";
 import { loadSecretStore } from "./secrets";
 
+const RECORD_FAILURE_MESSAGES = {
+  retrying: "writing run records failed; retrying",
+  stripped: "a run record was refused; written without its input and output",
+  lost: "run records could not be written: lost",
+} as const;
+
 export interface RunningServer {
   url: string;
   database: DatabaseHandle;
@@ -36,11 +42,9 @@ export async function startServer(
 
   const runtime = createMcpRuntime({
     database,
-    onRecordError: (error, detail) => {
-      logger.error(
-        { err: error, records: detail.records },
-        detail.gaveUp ? "run records could not be written: lost" : "writing run records failed",
-      );
+    onRecordError: ({ outcome, runIds, ...failure }) => {
+      // Ids and sizes only: the records carry tool inputs and outputs.
+      logger.error({ ...failure, outcome, run_ids: runIds }, RECORD_FAILURE_MESSAGES[outcome]);
     },
     secrets: loadSecretStore(env, logger),
     outbound: {

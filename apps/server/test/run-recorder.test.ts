@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { RunRecorder, uuidv7, type RunRecorderOptions } from "@mcp/core";
+import {
+  RunRecorder,
+  uuidv7,
+  type JsonObject,
+  type RecordFailure,
+  type RunRecorderOptions,
+} from "@mcp/core";
 import { schema } from "@mcp/core/db";
 import { eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -12,9 +18,9 @@ type AuditRow = Parameters<RunRecorder["finished"]>[1];
 
 describe.skipIf(databaseUnavailable)("run recorder", () => {
   let server: TestServer;
-  const errors: { error: unknown; gaveUp: boolean }[] = [];
-  const onError: RunRecorderOptions["onError"] = (error, detail) => {
-    errors.push({ error, gaveUp: detail.gaveUp });
+  const errors: RecordFailure[] = [];
+  const onError: RunRecorderOptions["onError"] = (failure) => {
+    errors.push(failure);
   };
 
   beforeAll(async () => {
@@ -197,19 +203,62 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
 
   it("keeps a record PostgreSQL refuses, without its data, and the records written with it", async () => {
     const org = await createOrg(server);
-    const recorder = new RunRecorder(server.database.db, { onError });
-    const good = running(org.id);
+    const counting = countingDb();
+    const recorder = new RunRecorder(counting.db, { onError, outcomeDelayMs: 60_000 });
+    const marker = "secret-payload-marker";
+    const goods = Array.from({ length: 31 }, () => running(org.id));
     // jsonb cannot hold U+0000.
-    const bad = running(org.id, { input: { text: "nul\u0000byte" } });
+    const bad = running(org.id, { input: { text: `${marker}\u0000byte`.repeat(100) } });
     errors.length = 0;
-    await Promise.all([recorder.finished(...finished(good)), recorder.finished(...finished(bad))]);
-    expect((await runRow(good.id))?.input).toEqual({ text: "hi" });
+    const outcomes = [...goods.slice(0, 16), bad, ...goods.slice(16)].map((run) =>
+      recorder.finished(...finished(run), false),
+    );
+    await recorder.idle();
+    await Promise.all(outcomes);
+    for (const good of goods) expect((await runRow(good.id))?.input).toEqual({ text: "hi" });
     const stored = await runRow(bad.id);
     expect(stored).toMatchObject({ status: "succeeded", input: null, output: null });
-    expect(stored?.error).toMatch(/input and output could not be stored/);
+    // The reason only: not the statement nor the refused data.
+    expect(stored?.error).toMatch(/^input and output could not be stored: .*Unicode.*SQLSTATE/);
+    expect(stored?.error?.length).toBeLessThan(300);
+    expect(stored?.error).not.toMatch(/insert|select|secret-payload/i);
     expect(await auditFor(bad.id)).toHaveLength(1);
-    expect(errors.length).toBeGreaterThan(0);
-    expect(errors.every((entry) => !entry.gaveUp)).toBe(true);
+    // The batch is halved around the bad record: a handful of statements, not one per record.
+    expect(counting.statements()).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(32)) + 2);
+    // The log gets ids and sizes: never the data, the statement or the driver's wrapper message.
+    expect(errors.map((failure) => failure.outcome)).toContain("stripped");
+    expect(errors.some((failure) => failure.runIds.includes(bad.id))).toBe(true);
+    expect(errors.every((failure) => failure.bytes > 0 && failure.records > 0)).toBe(true);
+    expect(JSON.stringify(errors)).not.toMatch(/insert|secret-payload|Failed query/i);
+    expect(errors.every((failure) => failure.outcome !== "lost")).toBe(true);
+    await recorder.close();
+  });
+
+  it("writes a record it cannot serialise without its payload; the rest of its batch goes on", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError, outcomeDelayMs: 60_000 });
+    let deep: JsonObject = {};
+    for (let level = 0; level < 100_000; level++) deep = { a: deep };
+    const poisoned = running(org.id, { input: deep });
+    const goods = Array.from({ length: 5 }, () => running(org.id));
+    errors.length = 0;
+    recorder.started(poisoned);
+    const outcomes = [poisoned, ...goods].map((run) => recorder.finished(...finished(run), false));
+    await recorder.idle();
+    await Promise.all(outcomes);
+    expect(await runRow(poisoned.id)).toMatchObject({
+      status: "succeeded",
+      input: null,
+      output: null,
+      error: "input and output could not be stored: nested too deeply to serialise",
+    });
+    expect(await auditFor(poisoned.id)).toHaveLength(1);
+    for (const good of goods) expect((await runRow(good.id))?.status).toBe("succeeded");
+
+    // And it keeps working for everyone afterwards.
+    const later = running(org.id);
+    await recorder.finished(...finished(later));
+    expect((await runRow(later.id))?.status).toBe("succeeded");
     await recorder.close();
   });
 
@@ -232,7 +281,7 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
     const pool = new pg.Pool({ connectionString: "postgres://postgres@127.0.0.1:1/none" });
     const failures: { gaveUp: boolean }[] = [];
     const recorder = new RunRecorder(drizzle(pool, { schema }), {
-      onError: (_error, detail) => failures.push({ gaveUp: detail.gaveUp }),
+      onError: (failure) => failures.push({ gaveUp: failure.outcome === "lost" }),
       closeBudgetMs: 300,
     });
     const run = running(randomUUID());

@@ -28,7 +28,7 @@ export * from "./runs/orchestrator";
 export * from "./runs/runs";
 export * from "./runs/stats";
 export { CallCache } from "./runs/call-cache";
-export { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
+export { RunRecorder, type RecordFailure, type RunRecorderOptions } from "./runs/recorder";
 export * from "./secrets";
 export type { McpConnectionTestResult } from "./mcp/test-connection";
 export { connectMcp, type McpSession } from "./mcp/client";

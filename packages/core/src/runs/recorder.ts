@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import type { auditEvents, runs } from "../db/schema";
-import { isDataError } from "../lib/pg-errors";
+import { briefError, isRefusedStatement } from "../lib/pg-errors";
 
 export type RunRow = typeof runs.$inferSelect;
 export type AuditRow = Required<
@@ -22,9 +22,27 @@ export type AuditRow = Required<
   >
 >;
 
+/**
+ * A write that failed, for the operator's log: what happened and to which records, never the
+ * records' data nor the statement (which carries it).
+ */
+export interface RecordFailure {
+  /** The cause in a few words (see `briefError`). */
+  reason: string;
+  /**
+   * `retrying`: the write is tried again; `stripped`: the record is written without its input and
+   * output, with the reason in its `error`; `lost`: the records could not be written at all.
+   */
+  outcome: "retrying" | "stripped" | "lost";
+  records: number;
+  /** Size of the records' JSON. */
+  bytes: number;
+  /** The runs concerned (the first few of a large batch). */
+  runIds: string[];
+}
+
 export interface RunRecorderOptions {
-  /** A write failed (it is retried) or a record had to be given up; for the operator's log. */
-  onError: (error: unknown, detail: { records: number; gaveUp: boolean }) => void;
+  onError: (failure: RecordFailure) => void;
   /**
    * How long a `running` row may wait in memory. A call that ends sooner is written once, with
    * its outcome; a longer one becomes visible as running after this delay.
@@ -39,6 +57,8 @@ export interface RunRecorderOptions {
   maxQueued?: number;
   /** Records per statement. */
   maxBatch?: number;
+  /** JSON characters per statement: a batch closes once it reaches this (one record may exceed it). */
+  maxBatchBytes?: number;
   /** How long `close` keeps retrying a database that refuses writes before giving records up. */
   closeBudgetMs?: number;
 }
@@ -53,8 +73,81 @@ interface Pending {
   waiters: { resolve: () => void; reject: (error: unknown) => void }[];
 }
 
+/** A record taken for writing, as the JSON the statement reads. */
+interface Serialised {
+  pending: Pending;
+  run: string;
+  audit: string | null;
+  /** Already written without input and output: if refused again, it cannot be written. */
+  stripped: boolean;
+}
+
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/** Ids named in a failure report: enough to find the records, not a whole batch. */
+const REPORTED_IDS = 10;
+
+/** JSON as `jsonb_to_recordset` reads it: a null field is left out so it becomes SQL NULL. */
+function recordJson(row: object): string {
+  return JSON.stringify(row, (_key, value: unknown) => (value === null ? undefined : value));
+}
+
+/** The run without its input and output, saying why; NUL, which text columns refuse, is dropped. */
+function withoutPayload(run: RunRow, reason: string): RunRow {
+  const note = `input and output could not be stored: ${reason}`;
+  const error = (run.error ? `${run.error}; ${note}` : note).replaceAll("\u0000", "");
+  return { ...run, input: null, output: null, error };
+}
+
+/**
+ * The record's JSON, or, when its input or output cannot be serialised (nested deeper than the
+ * stack allows, a value JSON has no form for), the record without them saying why.
+ */
+function serialise(pending: Pending): Serialised {
+  const audit = pending.audit ? recordJson(pending.audit) : null;
+  try {
+    return { pending, run: recordJson(pending.run), audit, stripped: false };
+  } catch (error) {
+    const reason =
+      error instanceof RangeError ? "nested too deeply to serialise" : briefError(error);
+    pending.run = withoutPayload(pending.run, reason);
+    return { pending, run: recordJson(pending.run), audit, stripped: true };
+  }
+}
+
+/** `serialise`, or null when not even the record without its payload can be (it is given up). */
+function trySerialise(pending: Pending, onError: RunRecorderOptions["onError"]): Serialised | null {
+  try {
+    return serialise(pending);
+  } catch (error) {
+    onError({
+      reason: briefError(error),
+      outcome: "lost",
+      records: 1,
+      bytes: 0,
+      runIds: [pending.run.id],
+    });
+    for (const waiter of pending.waiters) waiter.reject(error);
+    return null;
+  }
+}
+
+function failure(
+  batch: readonly Serialised[],
+  error: unknown,
+  outcome: RecordFailure["outcome"],
+): RecordFailure {
+  return {
+    reason: briefError(error),
+    outcome,
+    records: batch.length,
+    bytes: batch.reduce(
+      (sum, item) => sum + Buffer.byteLength(item.run) + Buffer.byteLength(item.audit ?? ""),
+      0,
+    ),
+    runIds: batch.slice(0, REPORTED_IDS).map((item) => item.pending.run.id),
+  };
+}
 
 /**
  * Writes runs and their audit events in batches, off the path of the call.
@@ -73,8 +166,11 @@ const RETRY_MAX_MS = 5_000;
  *     the run) awaits `finished`, which resolves once the record is committed;
  *   - readers in this process (the runs and audit lists) await `idle` first, so they see their
  *     own process's calls; other processes see them a write later.
- * Writes that fail are retried with backoff; a record PostgreSQL refuses outright is written again
- * without its input and output, so the run and its audit event are never lost to bad data.
+ * One record must never hold back the others: a record whose input or output cannot be serialised
+ * is written without them, saying why; a statement PostgreSQL refuses is split in halves until the
+ * record at fault is alone, and that one is written without its input and output, with the short
+ * reason in its `error`. Failures the statement is not the cause of (the connection, a timeout)
+ * are retried with backoff.
  */
 export class RunRecorder {
   private readonly queue = new Map<string, Pending>();
@@ -83,6 +179,7 @@ export class RunRecorder {
   private timerDue = Infinity;
   private readonly maxQueued: number;
   private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private inFlight = 0;
@@ -98,6 +195,7 @@ export class RunRecorder {
     this.outcomeDelayMs = options.outcomeDelayMs ?? 50;
     this.maxQueued = options.maxQueued ?? 20_000;
     this.maxBatch = options.maxBatch ?? 500;
+    this.maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
   }
 
   /** Resolves when a new call may begin: immediately, unless the database is far behind. */
@@ -203,14 +301,18 @@ export class RunRecorder {
     return due;
   }
 
-  private takeBatch(everything: boolean): Pending[] {
-    const batch: Pending[] = [];
+  private takeBatch(everything: boolean): Serialised[] {
+    const batch: Serialised[] = [];
+    let bytes = 0;
     const youngSince = Date.now() - this.runningDelayMs;
     for (const [id, pending] of this.queue) {
       if (!everything && pending.audit === null && pending.queuedAt > youngSince) continue;
-      batch.push(pending);
       this.queue.delete(id);
-      if (batch.length === this.maxBatch) break;
+      const item = trySerialise(pending, this.options.onError);
+      if (!item) continue;
+      batch.push(item);
+      bytes += item.run.length + (item.audit?.length ?? 0);
+      if (batch.length === this.maxBatch || bytes >= this.maxBatchBytes) break;
     }
     return batch;
   }
@@ -238,21 +340,21 @@ export class RunRecorder {
     }
   }
 
-  private async writeWithRetry(batch: Pending[]): Promise<void> {
+  private async writeWithRetry(batch: Serialised[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await writeRecords(this.db, batch);
-        for (const pending of batch) for (const waiter of pending.waiters) waiter.resolve();
+        for (const item of batch) for (const waiter of item.pending.waiters) waiter.resolve();
         return;
       } catch (error) {
-        if (isDataError(error)) {
+        if (isRefusedStatement(error)) {
           await this.isolate(batch, error);
           return;
         }
         const gaveUp = this.closeDeadline !== null && Date.now() > this.closeDeadline;
-        this.options.onError(error, { records: batch.length, gaveUp });
+        this.options.onError(failure(batch, error, gaveUp ? "lost" : "retrying"));
         if (gaveUp) {
-          for (const pending of batch) for (const waiter of pending.waiters) waiter.reject(error);
+          for (const item of batch) for (const waiter of item.pending.waiters) waiter.reject(error);
           return;
         }
         await sleep(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt));
@@ -260,42 +362,28 @@ export class RunRecorder {
     }
   }
 
-  /** One record PostgreSQL refuses must not hold back the others written with it. */
-  private async isolate(batch: Pending[], error: unknown): Promise<void> {
+  /**
+   * PostgreSQL refused the statement: halves are written separately until the record at fault is
+   * alone, so a bad record costs a logarithmic number of statements, not one per record.
+   */
+  private async isolate(batch: Serialised[], error: unknown): Promise<void> {
     if (batch.length > 1) {
-      for (const pending of batch) await this.writeWithRetry([pending]);
+      const half = Math.ceil(batch.length / 2);
+      await this.writeWithRetry(batch.slice(0, half));
+      await this.writeWithRetry(batch.slice(half));
       return;
     }
-    const [pending] = batch;
-    if (!pending) return;
-    this.options.onError(error, { records: 1, gaveUp: false });
-    const reason = error instanceof Error ? error.message : String(error);
-    const stripped: Pending = {
-      ...pending,
-      run: {
-        ...pending.run,
-        input: null,
-        output: null,
-        error: `${pending.run.error ? `${pending.run.error}; ` : ""}input and output could not be stored: ${reason}`,
-      },
-    };
-    try {
-      await writeRecords(this.db, [stripped]);
-      for (const waiter of pending.waiters) waiter.resolve();
-    } catch (again) {
-      if (!isDataError(again)) {
-        await this.writeWithRetry([stripped]);
-        return;
-      }
-      this.options.onError(again, { records: 1, gaveUp: true });
-      for (const waiter of pending.waiters) waiter.reject(again);
+    const [item] = batch;
+    if (!item) return;
+    if (item.stripped) {
+      this.options.onError(failure(batch, error, "lost"));
+      for (const waiter of item.pending.waiters) waiter.reject(error);
+      return;
     }
+    this.options.onError(failure(batch, error, "stripped"));
+    item.pending.run = withoutPayload(item.pending.run, briefError(error));
+    await this.writeWithRetry([{ ...item, run: recordJson(item.pending.run), stripped: true }]);
   }
-}
-
-/** JSON that `jsonb_to_recordset` reads back; a null field is left out so it becomes SQL NULL. */
-function recordsetJson(rows: readonly object[]): string {
-  return JSON.stringify(rows, (_key, value: unknown) => (value === null ? undefined : value));
 }
 
 /**
@@ -305,12 +393,12 @@ function recordsetJson(rows: readonly object[]): string {
  * deleted meanwhile) are written as NULL, as their deletion would have left them, and records of
  * a deleted organization are dropped with it.
  */
-async function writeRecords(db: Db, batch: readonly Pending[]): Promise<void> {
-  const runRows = batch.map((pending) => pending.run);
-  const auditRows = batch.flatMap((pending) => (pending.audit ? [pending.audit] : []));
+async function writeRecords(db: Db, batch: readonly Serialised[]): Promise<void> {
+  const runRows = `[${batch.map((item) => item.run).join(",")}]`;
+  const auditRows = `[${batch.flatMap((item) => (item.audit === null ? [] : [item.audit])).join(",")}]`;
   await db.execute(sql`
     with r as (
-      select * from jsonb_to_recordset(${recordsetJson(runRows)}::jsonb) as r(
+      select * from jsonb_to_recordset(${runRows}::jsonb) as r(
         id uuid, org_id uuid, tool_id uuid, tool_name text, agent_id uuid, environment_id uuid,
         status run_status, input jsonb, output jsonb, output_truncated boolean, error text,
         decision jsonb, triggered_by jsonb, started_at timestamptz, finished_at timestamptz,
@@ -333,7 +421,7 @@ async function writeRecords(db: Db, batch: readonly Pending[]): Promise<void> {
       returning 1
     ),
     a as (
-      select * from jsonb_to_recordset(${recordsetJson(auditRows)}::jsonb) as a(
+      select * from jsonb_to_recordset(${auditRows}::jsonb) as a(
         id uuid, org_id uuid, actor_type actor_type, actor_id text, action text, target_type text,
         target_id text, metadata jsonb, ip text, user_agent text, created_at timestamptz)
     ),
