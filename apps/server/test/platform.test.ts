@@ -85,7 +85,7 @@ describe.skipIf(databaseUnavailable)("demo server, seed and secret rotation", ()
         .select()
         .from(schema.connections)
         .where(eq(schema.connections.org_id, org.id));
-    expect((await rows())[0]?.secret_ciphertext).toMatch(/^v1\.old\./);
+    expect((await rows())[0]?.secret_ciphertext).toMatch(/^v2\.old\./);
 
     const rotatedStore = createSecretStore(parseSecretKeys(`${newKey},${oldKey}`));
     // Scoped to this org: other tests share the database and their secrets use other keys.
@@ -94,8 +94,12 @@ describe.skipIf(databaseUnavailable)("demo server, seed and secret rotation", ()
     });
     expect(result.rotated).toBeGreaterThanOrEqual(1);
     const [row] = await rows();
-    expect(row?.secret_ciphertext).toMatch(/^v1\.new\./);
-    expect(JSON.parse(rotatedStore.decrypt(row?.secret_ciphertext ?? ""))).toEqual({
+    expect(row?.secret_ciphertext).toMatch(/^v2\.new\./);
+    expect(
+      JSON.parse(
+        rotatedStore.decrypt(row?.secret_ciphertext ?? "", `connection:${org.id}:${connection.id}`),
+      ),
+    ).toEqual({
       headers: { "x-demo-secret": "rotate-me-please" },
       env: {},
     });

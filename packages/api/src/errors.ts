@@ -16,6 +16,7 @@ const APP_ERROR_MAP: Record<
   PAYLOAD_TOO_LARGE: { trpc: "PAYLOAD_TOO_LARGE", wire: "PAYLOAD_TOO_LARGE", status: 413 },
   RATE_LIMITED: { trpc: "TOO_MANY_REQUESTS", wire: "RATE_LIMITED", status: 429 },
   UPSTREAM: { trpc: "BAD_GATEWAY", wire: "UPSTREAM_ERROR", status: 502 },
+  SECRET_UNREADABLE: { trpc: "CONFLICT", wire: "SECRET_UNREADABLE", status: 409 },
   INTERNAL: { trpc: "INTERNAL_SERVER_ERROR", wire: "INTERNAL_SERVER_ERROR", status: 500 },
 };
 

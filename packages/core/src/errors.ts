@@ -12,6 +12,8 @@ export const APP_ERROR_CODES = [
   "RATE_LIMITED",
   /** An MCP server the platform called failed or could not be reached. */
   "UPSTREAM",
+  /** A stored secret cannot be decrypted (tampered, copied from another row, or its key is gone). */
+  "SECRET_UNREADABLE",
   "INTERNAL",
 ] as const;
 

@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   "UNSUPPORTED_MEDIA_TYPE",
   "RATE_LIMITED",
   "UPSTREAM_ERROR",
+  "SECRET_UNREADABLE",
   "INTERNAL_SERVER_ERROR",
 ] as const satisfies readonly ErrorCode[];
 

@@ -16,6 +16,13 @@ try {
   console.log(
     `Re-encrypted ${result.rotated} of ${result.total} connection secrets with key '${secrets.activeKeyId}'.`,
   );
+  for (const failure of result.failed) {
+    console.error(
+      `Could not re-encrypt the secret of connection "${failure.name}" (${failure.connection_id}, org ${failure.org_id}): ${failure.reason}`,
+    );
+  }
+  // Every other row was rotated; a non-zero exit still tells scripts that some were not.
+  if (result.failed.length > 0) process.exitCode = 1;
 } finally {
   await database.close();
 }

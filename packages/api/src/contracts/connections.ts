@@ -124,6 +124,15 @@ export const connection = z.object({
 });
 export type ConnectionDto = z.infer<typeof connection>;
 
+export const updatedConnection = connection.extend({
+  secret_cleared: z
+    .boolean()
+    .describe(
+      "True when the update changed where the secret goes (URL origin, transport or stdio server) without giving a new secret, so the stored secret was removed",
+    ),
+});
+export type UpdatedConnectionDto = z.infer<typeof updatedConnection>;
+
 export const connectionTestResult = z.object({
   ok: z.boolean(),
   latency_ms: z.number(),

@@ -18,6 +18,7 @@ import {
   listConnectionsInput,
   syncResult,
   updateConnectionInput,
+  updatedConnection,
 } from "../contracts/connections";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
@@ -27,7 +28,7 @@ const connectionProcedure = (minimum: "viewer" | "admin") =>
   resourceProcedure("Connection", minimum, findConnectionOrgId);
 
 /** The wire view: secrets reduced to whether they are set and under which names. */
-function present(row: Connection) {
+function present<T extends Connection>(row: T) {
   const { secret_ciphertext, secret_keys, ...rest } = row;
   return toWire({
     ...rest,
@@ -99,7 +100,7 @@ export const connectionsRouter = router({
       },
     })
     .input(updateConnectionInput)
-    .output(connection)
+    .output(updatedConnection)
     .mutation(async ({ ctx, input }) =>
       present(
         await updateConnection(ctx.db, ctx.runtime, ctx.action, { ...input, orgId: ctx.org.id }),

@@ -7,12 +7,14 @@ import type { ActionContext } from "../lib/context";
 import { isDistinctFrom } from "../lib/sql";
 import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
+import { uuidv7 } from "../lib/ids";
 import { conflictMapper } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
 import { assertOutboundUrlAllowed, assertStdioCommandAllowed } from "../mcp/outbound";
 import type { McpTarget } from "../mcp/target";
 import { testMcpConnection, type McpConnectionTestResult } from "../mcp/test-connection";
 import { MCP_CLIENT_INFO, type McpRuntime } from "../runtime";
+import { SecretStoreError } from "../secrets/secret-store";
 
 export type Connection = typeof connections.$inferSelect;
 export type Transport = Connection["transport"];
@@ -83,7 +85,71 @@ async function normalizeTransport(
   return { url: fields.url, command: null, args: [] };
 }
 
-function encryptSecret(runtime: McpRuntime, secret: ConnectionSecret | null) {
+/**
+ * Headers the HTTP client or the MCP transport own: framing and hop-by-hop headers would let a
+ * connection smuggle requests or break the exchange, and the transport sets the MCP ones itself.
+ */
+const RESERVED_HEADER_NAMES = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+  "http2-settings",
+  "content-type",
+  "content-encoding",
+  "accept",
+  "accept-encoding",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "last-event-id",
+]);
+
+// A CR or LF would split the header into two; NUL is cut off by C-based servers.
+const CONTROL_CHARACTER = /[\r\n\0]/;
+
+function assertHeadersAllowed(headers: Record<string, string> | undefined, field: string[]): void {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const path = [...field, name];
+    if (CONTROL_CHARACTER.test(name))
+      throw AppError.invalidField(path, "Header names cannot contain CR, LF or NUL");
+    if (RESERVED_HEADER_NAMES.has(name.toLowerCase()))
+      throw AppError.invalidField(
+        path,
+        `Header "${name}" is managed by the HTTP client and the MCP transport and cannot be set`,
+      );
+    // The value is left out of the message: it may be a secret.
+    if (CONTROL_CHARACTER.test(value))
+      throw AppError.invalidField(path, `Header "${name}" cannot contain CR, LF or NUL`);
+  }
+}
+
+function assertSecretAllowed(secret: ConnectionSecret | null | undefined): void {
+  if (!secret) return;
+  assertHeadersAllowed(secret.headers, ["secret", "headers"]);
+  for (const [name, value] of Object.entries(secret.env ?? {})) {
+    if (name.includes("\0") || value.includes("\0"))
+      throw AppError.invalidField(["secret", "env", name], "Variables cannot contain NUL");
+  }
+}
+
+/** What a connection's secret is bound to, so its ciphertext opens for this row only. */
+function secretBinding(connection: { org_id: string; id: string }): string {
+  return `connection:${connection.org_id}:${connection.id}`;
+}
+
+function encryptSecret(
+  runtime: McpRuntime,
+  secret: ConnectionSecret | null,
+  owner: { org_id: string; id: string },
+) {
   if (secret === null) return { secret_ciphertext: null, secret_keys: null };
   const headers = secret.headers ?? {};
   const env = secret.env ?? {};
@@ -91,7 +157,10 @@ function encryptSecret(runtime: McpRuntime, secret: ConnectionSecret | null) {
     return { secret_ciphertext: null, secret_keys: null };
   }
   return {
-    secret_ciphertext: runtime.secrets.encrypt(JSON.stringify({ headers, env })),
+    secret_ciphertext: runtime.secrets.encrypt(
+      JSON.stringify({ headers, env }),
+      secretBinding(owner),
+    ),
     secret_keys: { headers: Object.keys(headers).sort(), env: Object.keys(env).sort() },
   };
 }
@@ -103,13 +172,18 @@ export async function createConnection(
   input: ConnectionFields & { orgId: string },
 ): Promise<Connection> {
   await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  assertHeadersAllowed(input.headers, ["headers"]);
+  assertSecretAllowed(input.secret);
   const endpoint = await normalizeTransport(runtime, input);
-  const secret = encryptSecret(runtime, input.secret ?? null);
+  // The id is chosen here because the secret is encrypted bound to it.
+  const id = uuidv7();
+  const secret = encryptSecret(runtime, input.secret ?? null, { org_id: input.orgId, id });
   try {
     return await db.transaction(async (tx) => {
       const [connection] = await tx
         .insert(connections)
         .values({
+          id,
           org_id: input.orgId,
           environment_id: input.environment_id ?? null,
           name: input.name,
@@ -142,6 +216,7 @@ async function auditSecretSet(
   db: Db,
   context: ActionContext,
   connection: Connection,
+  reason?: "destination_changed",
 ): Promise<void> {
   await recordAudit(db, context, {
     org_id: connection.org_id,
@@ -151,7 +226,9 @@ async function auditSecretSet(
     // Names only: which headers and variables are secret, never their values.
     metadata: connection.secret_keys
       ? { headers: connection.secret_keys.headers, env: connection.secret_keys.env }
-      : {},
+      : reason
+        ? { reason }
+        : {},
   });
 }
 
@@ -180,15 +257,41 @@ const connectionResource = tenantResource(connections, "Connection", "connection
 export const getConnection = connectionResource.get;
 export const findConnectionOrgId = connectionResource.findOrgId;
 
+/** Where a connection's secret is delivered: a change means the secret must be given again. */
+function destinationOf(connection: {
+  transport: Transport;
+  url: string | null;
+  command: string | null;
+  args: string[];
+}): string {
+  if (connection.transport === "stdio")
+    return JSON.stringify(["stdio", connection.command, connection.args]);
+  // Streamable HTTP and SSE at one origin reach the same host: the secret may stay.
+  let origin = connection.url ?? "";
+  try {
+    origin = new URL(origin).origin;
+  } catch {
+    // Not a URL: compared as it is.
+  }
+  return JSON.stringify(["http", origin]);
+}
+
+export interface UpdatedConnection extends Connection {
+  /** The destination changed and no new secret was given, so the stored one was removed. */
+  secret_cleared: boolean;
+}
+
 export async function updateConnection(
   db: Db,
   runtime: McpRuntime,
   context: ActionContext,
   input: Partial<ConnectionFields> & { orgId: string; id: string },
-): Promise<Connection> {
+): Promise<UpdatedConnection> {
   const current = await getConnection(db, input);
   if (input.environment_id !== undefined)
     await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  if (input.headers !== undefined) assertHeadersAllowed(input.headers, ["headers"]);
+  assertSecretAllowed(input.secret);
   const transportChanged =
     input.transport !== undefined ||
     input.url !== undefined ||
@@ -202,7 +305,20 @@ export async function updateConnection(
         args: input.args ?? current.args,
       })
     : {};
-  const secret = input.secret !== undefined ? encryptSecret(runtime, input.secret) : {};
+  // A secret follows its connection only while the destination stays: a new host or program
+  // would otherwise receive it on the next test.
+  const secretCleared =
+    input.secret === undefined &&
+    current.secret_ciphertext !== null &&
+    transportChanged &&
+    destinationOf({ ...current, ...endpoint, transport: input.transport ?? current.transport }) !==
+      destinationOf(current);
+  const secret =
+    input.secret !== undefined
+      ? encryptSecret(runtime, input.secret, current)
+      : secretCleared
+        ? encryptSecret(runtime, null, current)
+        : {};
   try {
     const updated = await db.transaction(async (tx) => {
       const [connection] = await tx
@@ -237,11 +353,12 @@ export async function updateConnection(
         },
       });
       if (input.secret !== undefined) await auditSecretSet(tx, context, connection);
+      else if (secretCleared) await auditSecretSet(tx, context, connection, "destination_changed");
       return connection;
     });
     // Pooled sessions of the old configuration must not serve new calls.
     await runtime.pool.evict(updated.id);
-    return updated;
+    return { ...updated, secret_cleared: secretCleared };
   } catch (error) {
     throw toConflict(error);
   }
@@ -257,16 +374,52 @@ export async function deleteConnection(
   await runtime.pool.evict(input.id);
 }
 
-/** The decrypted view of a connection, for the MCP client only; never logged or returned. */
-export function connectionTarget(runtime: McpRuntime, connection: Connection): McpTarget {
-  let secret: McpTarget["secret"] = null;
-  if (connection.secret_ciphertext) {
-    const parsed = JSON.parse(runtime.secrets.decrypt(connection.secret_ciphertext)) as {
-      headers?: Record<string, string>;
-      env?: Record<string, string>;
-    };
-    secret = { headers: parsed.headers ?? {}, env: parsed.env ?? {} };
+function unreadableSecret(connection: Connection, reason: string): AppError {
+  return new AppError(
+    "SECRET_UNREADABLE",
+    `The secret of connection "${connection.name}" (${connection.id}) cannot be decrypted: ${reason}. Set the secret again, or restore the key it was encrypted with.`,
+  );
+}
+
+function decryptSecret(runtime: McpRuntime, connection: Connection): McpTarget["secret"] {
+  if (!connection.secret_ciphertext) return null;
+  let plaintext: string;
+  try {
+    plaintext = runtime.secrets.decrypt(connection.secret_ciphertext, secretBinding(connection));
+  } catch (error) {
+    if (error instanceof SecretStoreError) throw unreadableSecret(connection, error.message);
+    throw error;
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(plaintext);
+  } catch {
+    throw unreadableSecret(connection, "its content is not valid JSON");
+  }
+  const { headers, env } = (parsed ?? {}) as { headers?: unknown; env?: unknown };
+  if (!isStringRecord(headers ?? {}) || !isStringRecord(env ?? {}))
+    throw unreadableSecret(connection, "its content is not a set of headers and variables");
+  return {
+    headers: (headers ?? {}) as Record<string, string>,
+    env: (env ?? {}) as Record<string, string>,
+  };
+}
+
+function isStringRecord(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((entry) => typeof entry === "string")
+  );
+}
+
+/**
+ * The decrypted view of a connection, for the MCP client only; never logged or returned. Throws
+ * SECRET_UNREADABLE when the stored secret does not open.
+ */
+export function connectionTarget(runtime: McpRuntime, connection: Connection): McpTarget {
+  const secret = decryptSecret(runtime, connection);
   return {
     transport: connection.transport,
     url: connection.url,
@@ -342,21 +495,31 @@ export async function recordConnectionHealth(
     );
 }
 
+export interface SecretRotationFailure {
+  connection_id: string;
+  org_id: string;
+  name: string;
+  reason: string;
+}
+
 /**
  * Re-encrypts every connection secret not yet under the active key (after a new key is put first
- * in SECRET_KEYS). Each row is rewritten with its audit event in one transaction, so a crash midway
- * leaves every secret readable and the command can simply be run again.
+ * in SECRET_KEYS) or not yet bound to its connection (written before bindings). Each row is
+ * rewritten with its audit event in one transaction, so a crash midway leaves every secret
+ * readable and the command can simply be run again. A secret that does not decrypt is reported in
+ * `failed` and left as it is; the others go on.
  */
 export async function rotateConnectionSecrets(
   db: Db,
   secrets: McpRuntime["secrets"],
   context: ActionContext,
   scope: { orgId?: string | undefined } = {},
-): Promise<{ rotated: number; total: number }> {
+): Promise<{ rotated: number; total: number; failed: SecretRotationFailure[] }> {
   const rows = await db
     .select({
       id: connections.id,
       org_id: connections.org_id,
+      name: connections.name,
       secret_ciphertext: connections.secret_ciphertext,
     })
     .from(connections)
@@ -367,14 +530,30 @@ export async function rotateConnectionSecrets(
       ),
     );
   let rotated = 0;
+  const failed: SecretRotationFailure[] = [];
   for (const row of rows) {
-    if (!row.secret_ciphertext || !secrets.needsRotation(row.secret_ciphertext)) continue;
-    const ciphertext = secrets.rotate(row.secret_ciphertext);
+    const stored = row.secret_ciphertext;
+    if (!stored) continue;
+    let ciphertext: string;
+    try {
+      if (!secrets.needsRotation(stored)) continue;
+      ciphertext = secrets.rotate(stored, secretBinding(row));
+    } catch (error) {
+      if (!(error instanceof SecretStoreError)) throw error;
+      failed.push({
+        connection_id: row.id,
+        org_id: row.org_id,
+        name: row.name,
+        reason: error.message,
+      });
+      continue;
+    }
     await db.transaction(async (tx) => {
       await tx
         .update(connections)
         .set({ secret_ciphertext: ciphertext })
-        .where(eq(connections.id, row.id));
+        // Only if unchanged since it was read: a secret set meanwhile must not be overwritten.
+        .where(and(eq(connections.id, row.id), eq(connections.secret_ciphertext, stored)));
       await recordAudit(tx, context, {
         org_id: row.org_id,
         action: "connection.secret_rotate",
@@ -385,5 +564,5 @@ export async function rotateConnectionSecrets(
     });
     rotated++;
   }
-  return { rotated, total: rows.length };
+  return { rotated, total: rows.length, failed };
 }

@@ -18,7 +18,7 @@ import {
   type Connection,
 } from "../connections/connections";
 import type { Agent } from "../agents/agents";
-import { AppError } from "../errors";
+import { AppError, isAppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
 import {
@@ -437,9 +437,11 @@ export async function runTool(
     });
     return { run, result };
   } catch (error) {
-    const message = isMcpCallError(error)
-      ? error.message
-      : "Unexpected error while calling the tool";
+    // AppErrors (an unreadable secret) explain themselves and are safe to show.
+    const message =
+      isMcpCallError(error) || isAppError(error)
+        ? error.message
+        : "Unexpected error while calling the tool";
     const status: RunStatus =
       isMcpCallError(error) && error.kind === "timeout" ? "timeout" : "failed";
     if (

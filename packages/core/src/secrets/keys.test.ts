@@ -95,8 +95,8 @@ describe("loadOrCreateKeyFile", () => {
     expect(second.created).toBe(false);
     expect(second.keys).toEqual(first.keys);
 
-    const envelope = createSecretStore(first.keys).encrypt("persisted");
-    expect(createSecretStore(second.keys).decrypt(envelope)).toBe("persisted");
+    const envelope = createSecretStore(first.keys).encrypt("persisted", "owner");
+    expect(createSecretStore(second.keys).decrypt(envelope, "owner")).toBe("persisted");
   });
 
   it("reads an existing file in SECRET_KEYS format", () => {

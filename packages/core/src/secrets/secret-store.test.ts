@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createCipheriv, randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import type { SecretKey } from "./keys";
@@ -10,6 +10,18 @@ import {
 } from "./secret-store";
 
 const key = (id: string): SecretKey => ({ id, key: randomBytes(32) });
+const OWNER = "connection:org-1:conn-1";
+
+/** An envelope as written before bindings existed: AAD `v1.<keyId>` only. */
+function legacyEnvelope({ id, key: material }: SecretKey, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", material, iv, { authTagLength: 16 });
+  cipher.setAAD(Buffer.from(`v1.${id}`, "utf8"));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return ["v1", id, iv, cipher.getAuthTag(), ciphertext]
+    .map((part) => (typeof part === "string" ? part : part.toString("base64url")))
+    .join(".");
+}
 
 function catchError(fn: () => unknown): unknown {
   try {
@@ -34,9 +46,9 @@ describe("AesGcmSecretStore", () => {
   const store = createSecretStore([k1]);
 
   it("round-trips plaintext through a versioned envelope", () => {
-    const envelope = store.encrypt('{"headers":{"authorization":"Bearer abc"}}');
-    expect(envelope).toMatch(/^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/);
-    expect(store.decrypt(envelope)).toBe('{"headers":{"authorization":"Bearer abc"}}');
+    const envelope = store.encrypt('{"headers":{"authorization":"Bearer abc"}}', OWNER);
+    expect(envelope).toMatch(/^v2\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/);
+    expect(store.decrypt(envelope, OWNER)).toBe('{"headers":{"authorization":"Bearer abc"}}');
     expect(envelope).not.toContain("Bearer");
     expect(store.activeKeyId).toBe("k1");
     expect(envelopeKeyId(envelope)).toBe("k1");
@@ -44,12 +56,12 @@ describe("AesGcmSecretStore", () => {
 
   it("round-trips unicode and the empty string", () => {
     const text = "pässwörd — 密码 — 🔑\u0000end";
-    expect(store.decrypt(store.encrypt(text))).toBe(text);
-    expect(store.decrypt(store.encrypt(""))).toBe("");
+    expect(store.decrypt(store.encrypt(text, OWNER), OWNER)).toBe(text);
+    expect(store.decrypt(store.encrypt("", OWNER), OWNER)).toBe("");
   });
 
   it("uses a fresh IV for every encryption", () => {
-    const envelopes = Array.from({ length: 50 }, () => store.encrypt("same"));
+    const envelopes = Array.from({ length: 50 }, () => store.encrypt("same", OWNER));
     expect(new Set(envelopes).size).toBe(50);
     expect(new Set(envelopes.map((e) => e.split(".")[2])).size).toBe(50);
   });
@@ -60,7 +72,9 @@ describe("AesGcmSecretStore", () => {
     ["ciphertext", 4],
   ])("detects a tampered %s", (_part, index) => {
     const secret = "super-secret-value";
-    const error = catchError(() => store.decrypt(tamper(store.encrypt(secret), index)));
+    const error = catchError(() =>
+      store.decrypt(tamper(store.encrypt(secret, OWNER), index), OWNER),
+    );
     expect(error).toBeInstanceOf(SecretStoreError);
     expect((error as SecretStoreError).reason).toBe("authentication_failed");
     expect((error as SecretStoreError).message).not.toContain(secret);
@@ -70,14 +84,14 @@ describe("AesGcmSecretStore", () => {
   it("authenticates the key id: relabelling an envelope to another key fails", () => {
     const k2 = key("k2");
     const both = createSecretStore([k1, k2]);
-    const relabelled = store.encrypt("x").replace(/^v1\.k1\./, "v1.k2.");
-    expect(() => both.decrypt(relabelled)).toThrow(SecretStoreError);
+    const relabelled = store.encrypt("x", OWNER).replace(/^v2\.k1\./, "v2.k2.");
+    expect(() => both.decrypt(relabelled, OWNER)).toThrow(SecretStoreError);
   });
 
   it("rejects an unknown key id with a typed error naming only the id", () => {
     const other = createSecretStore([key("old")]);
-    const envelope = other.encrypt("hunter2");
-    const error = catchError(() => store.decrypt(envelope));
+    const envelope = other.encrypt("hunter2", OWNER);
+    const error = catchError(() => store.decrypt(envelope, OWNER));
     expect(error).toBeInstanceOf(SecretStoreError);
     expect((error as SecretStoreError).reason).toBe("unknown_key");
     expect((error as SecretStoreError).keyId).toBe("old");
@@ -93,7 +107,7 @@ describe("AesGcmSecretStore", () => {
     ["short IV", "v1.k1.AAAA.AAAAAAAAAAAAAAAAAAAAAA.AA"],
     ["non-base64url part", "v1.k1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.A+A="],
   ])("rejects a malformed envelope (%s) without echoing it", (_name, envelope) => {
-    const error = catchError(() => store.decrypt(envelope));
+    const error = catchError(() => store.decrypt(envelope, OWNER));
     expect(error).toBeInstanceOf(SecretStoreError);
     expect((error as SecretStoreError).message).not.toContain(envelope);
     expect((error as SecretStoreError).message).not.toContain("plain text");
@@ -103,27 +117,52 @@ describe("AesGcmSecretStore", () => {
     const oldKey = key("2024");
     const newKey = key("2025");
     const before = createSecretStore([oldKey]);
-    const envelope = before.encrypt("token-123");
+    const envelope = before.encrypt("token-123", OWNER);
 
     // New key first (it encrypts), old key kept so existing envelopes still open.
     const after = createSecretStore([newKey, oldKey]);
     expect(after.activeKeyId).toBe("2025");
-    expect(after.decrypt(envelope)).toBe("token-123");
+    expect(after.decrypt(envelope, OWNER)).toBe("token-123");
     expect(after.needsRotation(envelope)).toBe(true);
 
-    const rotated = after.rotate(envelope);
+    const rotated = after.rotate(envelope, OWNER);
     expect(envelopeKeyId(rotated)).toBe("2025");
     expect(after.needsRotation(rotated)).toBe(false);
-    expect(after.decrypt(rotated)).toBe("token-123");
-    expect(after.rotate(rotated)).toBe(rotated);
+    expect(after.decrypt(rotated, OWNER)).toBe("token-123");
+    expect(after.rotate(rotated, OWNER)).toBe(rotated);
 
     // Once rotated, the old key can be retired.
-    expect(createSecretStore([newKey]).decrypt(rotated)).toBe("token-123");
-    expect(() => createSecretStore([newKey]).decrypt(envelope)).toThrow(/'2024'/);
+    expect(createSecretStore([newKey]).decrypt(rotated, OWNER)).toBe("token-123");
+    expect(() => createSecretStore([newKey]).decrypt(envelope, OWNER)).toThrow(/'2024'/);
+  });
+
+  it("binds an envelope to its owner: copied to another owner it does not open", () => {
+    const envelope = store.encrypt("bound-secret", OWNER);
+    for (const other of ["connection:org-1:conn-2", "connection:org-2:conn-1", ""]) {
+      const error = catchError(() => store.decrypt(envelope, other));
+      expect(error).toBeInstanceOf(SecretStoreError);
+      expect((error as SecretStoreError).reason).toBe("authentication_failed");
+      expect((error as SecretStoreError).message).not.toContain("bound-secret");
+    }
+    expect(() => store.rotate(envelope, "connection:org-1:conn-2")).toThrow(SecretStoreError);
+  });
+
+  it("reads unbound v1 envelopes until rotation binds them", () => {
+    const legacy = legacyEnvelope(k1, "old-token");
+    expect(store.decrypt(legacy, OWNER)).toBe("old-token");
+    // Same active key, but the version is old: rotation is still due, and it binds.
+    expect(store.needsRotation(legacy)).toBe(true);
+    const bound = store.rotate(legacy, OWNER);
+    expect(bound).toMatch(/^v2\.k1\./);
+    expect(store.needsRotation(bound)).toBe(false);
+    expect(store.decrypt(bound, OWNER)).toBe("old-token");
+    expect(() => store.decrypt(bound, "connection:org-1:other")).toThrow(SecretStoreError);
   });
 
   it("refuses to rotate a corrupt envelope", () => {
-    expect(() => store.rotate(tamper(store.encrypt("x"), 4))).toThrow(SecretStoreError);
+    expect(() => store.rotate(tamper(store.encrypt("x", OWNER), 4), OWNER)).toThrow(
+      SecretStoreError,
+    );
   });
 
   it("validates its keys and never exposes them through inspection", () => {
@@ -143,8 +182,8 @@ describe("AesGcmSecretStore", () => {
   it("copies key material so later changes to the caller's buffer have no effect", () => {
     const mutable = key("m");
     const s = createSecretStore([mutable]);
-    const envelope = s.encrypt("v");
+    const envelope = s.encrypt("v", OWNER);
     mutable.key.fill(0);
-    expect(s.decrypt(envelope)).toBe("v");
+    expect(s.decrypt(envelope, OWNER)).toBe("v");
   });
 });

@@ -2,11 +2,21 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { SecretKey } from "./keys";
 import { SECRET_KEY_BYTES, SECRET_KEY_ID_PATTERN } from "./keys";
 
+/**
+ * Every envelope is bound to what owns it (`binding`, e.g. a connection's org and id): the binding is
+ * authenticated with the ciphertext, so an envelope copied to another owner does not open.
+ * Envelopes written before bindings existed (version v1) still open under any binding until they are
+ * rotated, which re-encrypts them bound.
+ */
 export interface SecretStore {
-  encrypt(plaintext: string): string;
-  decrypt(envelope: string): string;
-  /** Re-encrypts with the active key; the plaintext is unchanged. Already-current envelopes are returned as is. */
-  rotate(envelope: string): string;
+  encrypt(plaintext: string, binding: string): string;
+  decrypt(envelope: string, binding: string): string;
+  /**
+   * Re-encrypts with the active key and the current envelope version, bound to `binding`; the
+   * plaintext is unchanged. Already-current envelopes are returned as is.
+   */
+  rotate(envelope: string, binding: string): string;
+  /** Encrypted under a key that is no longer the active one, or not bound to its owner (v1). */
   needsRotation(envelope: string): boolean;
   readonly activeKeyId: string;
 }
@@ -30,7 +40,9 @@ export class SecretStoreError extends Error {
   }
 }
 
-const VERSION = "v1";
+const VERSION = "v2";
+/** Unbound envelopes from before bindings; readable until rotated, never written. */
+const LEGACY_VERSION = "v1";
 const ALGORITHM = "aes-256-gcm";
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -44,7 +56,10 @@ interface ParsedEnvelope {
   ciphertext: Buffer;
 }
 
-/** `v1.<keyId>.<iv>.<tag>.<ciphertext>`, each binary part base64url without padding. */
+/**
+ * `v2.<keyId>.<iv>.<tag>.<ciphertext>`, each binary part base64url without padding; the version,
+ * key id and binding are the associated data.
+ */
 export class AesGcmSecretStore implements SecretStore {
   readonly activeKeyId: string;
   // Private field so util.inspect / JSON.stringify of the store cannot print key material.
@@ -68,43 +83,44 @@ export class AesGcmSecretStore implements SecretStore {
     this.activeKeyId = first.id;
   }
 
-  encrypt(plaintext: string): string {
+  encrypt(plaintext: string, binding: string): string {
     const keyId = this.activeKeyId;
     const key = this.#requireKey(keyId);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(associatedData(VERSION, keyId));
+    cipher.setAAD(associatedData(VERSION, keyId, binding));
     const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
     const tag = cipher.getAuthTag();
     return [VERSION, keyId, b64url(iv), b64url(tag), b64url(ciphertext)].join(".");
   }
 
-  decrypt(envelope: string): string {
+  decrypt(envelope: string, binding: string): string {
     const parsed = parseEnvelope(envelope);
     const key = this.#requireKey(parsed.keyId);
     try {
       const decipher = createDecipheriv(ALGORITHM, key, parsed.iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(associatedData(parsed.version, parsed.keyId));
+      decipher.setAAD(associatedData(parsed.version, parsed.keyId, binding));
       decipher.setAuthTag(parsed.tag);
       return Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]).toString("utf8");
     } catch {
       // The cause is deliberately dropped: OpenSSL's messages add nothing and we keep the surface small.
       throw new SecretStoreError(
         "authentication_failed",
-        `Secret envelope failed authentication (key id '${parsed.keyId}'): it was tampered with or encrypted with a different key`,
+        `Secret envelope failed authentication (key id '${parsed.keyId}'): it was tampered with, encrypted with a different key or copied from another owner`,
         parsed.keyId,
       );
     }
   }
 
-  rotate(envelope: string): string {
+  rotate(envelope: string, binding: string): string {
     // Decrypt even when current so a corrupt envelope is reported instead of silently kept.
-    const plaintext = this.decrypt(envelope);
-    return this.needsRotation(envelope) ? this.encrypt(plaintext) : envelope;
+    const plaintext = this.decrypt(envelope, binding);
+    return this.needsRotation(envelope) ? this.encrypt(plaintext, binding) : envelope;
   }
 
   needsRotation(envelope: string): boolean {
-    return parseEnvelope(envelope).keyId !== this.activeKeyId;
+    const parsed = parseEnvelope(envelope);
+    return parsed.version !== VERSION || parsed.keyId !== this.activeKeyId;
   }
 
   #requireKey(keyId: string): Buffer {
@@ -130,9 +146,11 @@ export function envelopeKeyId(envelope: string): string {
 }
 
 // Binding version and key id means an attacker cannot relabel an envelope to make it be opened
-// under different rules or a different key.
-function associatedData(version: string, keyId: string): Buffer {
-  return Buffer.from(`${version}.${keyId}`, "utf8");
+// under different rules or a different key; the binding (v2 on) ties it to its owner. Key ids
+// hold no dots, so the concatenation is unambiguous.
+function associatedData(version: string, keyId: string, binding: string): Buffer {
+  const parts = version === LEGACY_VERSION ? [version, keyId] : [version, keyId, binding];
+  return Buffer.from(parts.join("."), "utf8");
 }
 
 function parseEnvelope(envelope: string): ParsedEnvelope {
@@ -151,7 +169,7 @@ function parseEnvelope(envelope: string): ParsedEnvelope {
       "Secret envelope is malformed: expected 5 dot-separated parts",
     );
   }
-  if (version !== VERSION) {
+  if (version !== VERSION && version !== LEGACY_VERSION) {
     // The unknown prefix is not echoed: a plaintext stored by mistake could land here.
     throw new SecretStoreError(
       "unsupported_version",

@@ -222,12 +222,14 @@ export async function syncConnection(
   input: { orgId: string; id: string },
 ): Promise<SyncResult> {
   const connection = await getConnection(db, input);
+  // An unreadable secret is the platform's problem, not the server's: not recorded as its health.
+  const target = connectionTarget(runtime, connection);
   let upstream: McpTool[];
   try {
     upstream = await runtime.pool.withSession(
       connection.id,
       connectionVersion(connection),
-      connectionTarget(runtime, connection),
+      target,
       (session) => session.listAllTools(),
     );
   } catch (error) {

@@ -38,6 +38,7 @@ export type ErrorShape = {
       | "CONFLICT"
       | "PAYLOAD_TOO_LARGE"
       | "RATE_LIMITED"
+      | "SECRET_UNREADABLE"
       | "METHOD_NOT_ALLOWED"
       | "UNSUPPORTED_MEDIA_TYPE"
       | "UPSTREAM_ERROR"
@@ -517,6 +518,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           server_info: Record<string, unknown> | null;
           created_at: string;
           updated_at: string;
+          secret_cleared: boolean;
         };
       }>;
       delete: TRPCMutationProcedure<{
