@@ -30,6 +30,18 @@ const envSchema = z.object({
     .min(1024)
     .default(1024 * 1024),
   WEB_DIST_DIR: z.string().optional(),
+  /** How long a kept-alive connection may stay idle; above load balancers' idle timeouts. */
+  KEEP_ALIVE_TIMEOUT_MS: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(1_000)
+    .default(65_000),
+  /** How long a stop waits for in-flight requests before cutting their connections. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(0)
+    .default(15_000),
   /** `id:base64key,…`; the first key encrypts, all decrypt. Unset: a key file in DATA_DIR. */
   SECRET_KEYS: z.string().optional(),
   MCP_BLOCK_PRIVATE_NETWORKS: booleanFlag.optional(),

@@ -14,10 +14,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     server.logger.info({ signal }, "shutting down");
+    // server.close() itself cuts requests off at SHUTDOWN_TIMEOUT_MS and then writes every queued
+    // record (retrying a refusing database for 10 s): this only guards against a hang beyond that.
     const force = setTimeout(() => {
-      server.logger.error("shutdown timed out; exiting");
+      server.logger.error("shutdown did not finish; exiting");
       process.exit(1);
-    }, 15_000);
+    }, env.SHUTDOWN_TIMEOUT_MS + 30_000);
     force.unref();
     server.close().then(
       () => process.exit(0),

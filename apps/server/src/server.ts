@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   createDatabase,
@@ -25,6 +25,11 @@ export interface RunningServer {
   database: DatabaseHandle;
   runtime: McpRuntime;
   logger: Logger;
+  /**
+   * Stops gracefully: no new connections; requests arriving on kept-alive connections are served
+   * with `Connection: close`; in-flight requests finish (for at most `SHUTDOWN_TIMEOUT_MS`, then
+   * their connections are cut); then every queued run and audit record is written.
+   */
   close(): Promise<void>;
 }
 
@@ -80,7 +85,13 @@ export async function startServer(
     demoMcpServer: env.DEMO_MCP_SERVER,
   });
 
-  const server: Server = createServer(listener);
+  const drain = drainableListener(listener);
+  const server: Server = createServer(drain.listener);
+  // Longer than the idle timeout of the load balancers in front (60 s on AWS ALB, GCP, nginx
+  // upstream keep-alive up to 60 s): otherwise the server closes a connection the balancer just
+  // chose to send a request on, and that request fails with a reset.
+  server.keepAliveTimeout = env.KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = env.KEEP_ALIVE_TIMEOUT_MS + 1_000;
   await new Promise<void>((resolve) => {
     server.listen(env.PORT, env.HOST, resolve);
   });
@@ -88,27 +99,91 @@ export async function startServer(
   const host = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
 
+  const stop = async (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
+    drain.start(() => {
+      server.closeIdleConnections();
+    });
+    server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<true>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(true);
+      }, env.SHUTDOWN_TIMEOUT_MS);
+    });
+    if (await Promise.race([closed.then(() => false), timedOut])) {
+      logger.warn(
+        { open_requests: drain.openRequests() },
+        "requests still running at the shutdown timeout; closing their connections",
+      );
+      server.closeAllConnections();
+      await closed;
+    }
+    clearTimeout(timer);
+    clearInterval(maintenance);
+    // Records of every call that ran, including those cut off just now, are written before exit.
+    await runtime.close();
+    if (!options.database) await database.close();
+  };
   let closing: Promise<void> | undefined;
   return {
     url,
     database,
     runtime,
     logger,
-    close: () => {
-      // In-flight requests finish; idle keep-alive sockets are closed so shutdown is prompt.
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((error) => {
-          if (error) reject(error);
-          else resolve();
+    close: () => (closing ??= stop()),
+  };
+}
+
+/**
+ * Wraps the request listener so a stop can drain busy keep-alive connections: `server.close()`
+ * only stops accepting new connections and closes idle ones, while a client that keeps its
+ * connection busy could go on sending requests on it for ever.
+ */
+function drainableListener(listener: RequestListener): {
+  listener: RequestListener;
+  /** `onIdle`: called whenever a response that kept its connection open has ended. */
+  start(onIdle: () => void): void;
+  openRequests(): number;
+} {
+  let draining = false;
+  const open = new Set<ServerResponse>();
+  const forget = (outgoing: ServerResponse): void => {
+    open.delete(outgoing);
+  };
+  let settle = (outgoing: ServerResponse): void => {
+    forget(outgoing);
+  };
+  return {
+    listener: (incoming, outgoing) => {
+      if (draining) {
+        // Node closes the connection once this response is sent; the client opens a new one
+        // (to another replica) for its next request.
+        outgoing.setHeader("connection", "close");
+      } else {
+        open.add(outgoing);
+        outgoing.once("close", () => {
+          settle(outgoing);
         });
-        server.closeIdleConnections();
-      })
-        .then(() => {
-          clearInterval(maintenance);
-          return runtime.close();
-        })
-        .then(() => (options.database ? undefined : database.close()));
-      return closing;
+      }
+      listener(incoming, outgoing);
     },
+    start: (onIdle) => {
+      draining = true;
+      for (const outgoing of open) {
+        if (!outgoing.headersSent) outgoing.setHeader("connection", "close");
+      }
+      // A response whose headers already went out with keep-alive leaves its connection idle
+      // when it ends: close it then, rather than after the keep-alive timeout.
+      settle = (outgoing) => {
+        forget(outgoing);
+        setImmediate(onIdle);
+      };
+    },
+    openRequests: () => open.size,
   };
 }

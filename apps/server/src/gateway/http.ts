@@ -155,7 +155,9 @@ export function webRequest(incoming: IncomingMessage, url: URL): Request {
 export async function sendWebResponse(outgoing: ServerResponse, response: Response): Promise<void> {
   const headers: OutgoingHttpHeaders = {};
   response.headers.forEach((value, name) => {
-    headers[name] = value;
+    // Connection management is Node's (the SDK says `keep-alive`, which would override the
+    // `close` a stopping server answers with).
+    if (name !== "connection" && name !== "keep-alive") headers[name] = value;
   });
   outgoing.writeHead(response.status, headers);
   const body = response.body;

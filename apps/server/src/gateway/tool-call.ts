@@ -104,7 +104,6 @@ export async function serveToolCall(
       outgoing.writeHead(200, {
         "content-type": "text/event-stream",
         "cache-control": "no-cache",
-        connection: "keep-alive",
       });
     }
     event({ jsonrpc: "2.0", ...notification });
