@@ -6,9 +6,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { consumeRateLimit, createDatabase } from "@mcp/core";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { databaseUnavailable, TEST_DB } from "./harness";
 
 /*
@@ -301,6 +302,38 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
 
       const revoked = await changeThenProbe(1, ["DELETE", `/agents/${agentId}/keys/${key.id}/`]);
       expect(revoked.map((answer) => answer.status)).toEqual([401, 401, 401]);
+    });
+
+    it("counts rate limits in windows of the database's clock, whatever a replica's clock says", async () => {
+      const { token, orgId } = await setUp();
+      const policy = await created(`/orgs/${orgId}/policies/`, token, {
+        name: "limited",
+        effect: "allow",
+        tool_pattern: "*",
+        rate_limit: { max_calls: 1, per_seconds: 3600 },
+      });
+      const database = await createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 1 });
+      const consume = () =>
+        consumeRateLimit(database.db, {
+          policyId: policy.id,
+          subject: "agent:skewed",
+          maxCalls: 1,
+          perSeconds: 3600,
+        });
+      try {
+        // One replica's clock is a day ahead: the window is still the database's current hour.
+        vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 24 * 3_600_000 });
+        const ahead = await consume();
+        vi.useRealTimers();
+        const inTime = await consume();
+        expect(ahead).toMatchObject({ allowed: true, count: 1 });
+        expect(inTime).toMatchObject({ allowed: false, count: 2 });
+        expect(inTime.retry_after_seconds).toBeGreaterThanOrEqual(1);
+        expect(inTime.retry_after_seconds).toBeLessThanOrEqual(3600);
+      } finally {
+        vi.useRealTimers();
+        await database.close();
+      }
     });
 
     it("stops a replica on SIGTERM under keep-alive load without losing or resetting an accepted call", async () => {

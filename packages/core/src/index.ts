@@ -23,7 +23,7 @@ export {
   type PolicyDecision,
   type PolicyRule,
 } from "./policies/evaluate";
-export { pruneRateLimitCounters } from "./policies/rate-limit";
+export { consumeRateLimit, pruneRateLimitCounters } from "./policies/rate-limit";
 export * from "./runs/orchestrator";
 export * from "./runs/runs";
 export * from "./runs/stats";

@@ -20,15 +20,25 @@ export interface RateLimitResult {
 }
 
 /**
- * Counts one call against a fixed window aligned to `floor(epoch / perSeconds)`. A single upsert
- * both creates and increments the counter, so concurrent callers, even in other processes, can
- * never both see the last free slot.
+ * Counts one call against a fixed window aligned to `floor(epoch / perSeconds)` of the database's
+ * clock (`now` overrides it, for tests): replicas whose clocks disagree still share one window.
+ *
+ * A single upsert both creates and increments the counter, so concurrent callers, even in other
+ * processes, can never both see the last free slot. That makes one counter row the serialisation
+ * point of all calls of a policy × subject: each increment holds the row lock until its commit.
+ * The commit does not wait for the WAL flush (`synchronous_commit = off` for this transaction
+ * only), which cuts the lock hold time from a disk flush to a few microseconds and so raises the
+ * calls per second one row can take several-fold (`pnpm bench` measures it). What that gives up:
+ * if PostgreSQL itself crashes, increments of its last few hundred milliseconds are forgotten, and
+ * a window may allow that many calls again. Exactness is kept otherwise: sharding the counter
+ * over several rows would spread the lock, but no single statement could then see the others'
+ * counts without locking them all, so the limit would no longer be exact.
  */
 export async function consumeRateLimit(
   db: Db,
   options: ConsumeRateLimitOptions,
 ): Promise<RateLimitResult> {
-  const { policyId, subject, maxCalls, perSeconds, now = new Date() } = options;
+  const { policyId, subject, maxCalls, perSeconds, now } = options;
   if (!Number.isInteger(maxCalls) || maxCalls < 0) {
     throw new RangeError(`maxCalls must be a non-negative integer, got ${maxCalls}`);
   }
@@ -36,28 +46,29 @@ export async function consumeRateLimit(
     throw new RangeError(`perSeconds must be a positive integer, got ${perSeconds}`);
   }
 
-  const windowMs = perSeconds * 1000;
-  const windowStartMs = Math.floor(now.getTime() / windowMs) * windowMs;
-  const rows = await db
-    .insert(rateLimitCounters)
-    .values({ policy_id: policyId, subject, window_start: new Date(windowStartMs), count: 1 })
-    .onConflictDoUpdate({
-      target: [
-        rateLimitCounters.policy_id,
-        rateLimitCounters.subject,
-        rateLimitCounters.window_start,
-      ],
-      // Qualified by table name: inside DO UPDATE a bare "count" would be ambiguous with EXCLUDED.
-      set: { count: sql`${sql.identifier("rate_limit_counters")}.${sql.identifier("count")} + 1` },
-    })
-    .returning({ count: rateLimitCounters.count });
-
-  const row = rows[0];
+  // Both drivers answer with `{ rows }`.
+  const result = (await db.execute(sql`
+    with clock as materialized (
+      select coalesce(${now?.toISOString() ?? null}::timestamptz, now()) as now,
+        set_config('synchronous_commit', 'off', true) as relaxed
+    ),
+    counted as (
+      insert into rate_limit_counters as c (policy_id, subject, window_start, count)
+      select ${policyId}::uuid, ${subject},
+        to_timestamp(floor(extract(epoch from clock.now) / ${perSeconds}) * ${perSeconds}), 1
+      from clock
+      on conflict (policy_id, subject, window_start) do update set count = c.count + 1
+      returning c.count, c.window_start
+    )
+    select counted.count,
+      (extract(epoch from counted.window_start - clock.now) * 1000 + ${perSeconds * 1000})::text
+        as remaining_ms
+    from counted, clock
+  `)) as unknown as { rows: { count: number; remaining_ms: string }[] };
+  const row = result.rows[0];
   if (!row) throw new Error("Rate limit upsert returned no row");
   const allowed = row.count <= maxCalls;
-  const retryAfter = allowed
-    ? 0
-    : Math.max(1, Math.ceil((windowStartMs + windowMs - now.getTime()) / 1000));
+  const retryAfter = allowed ? 0 : Math.max(1, Math.ceil(Number(row.remaining_ms) / 1000));
   return { allowed, count: row.count, retry_after_seconds: retryAfter };
 }
 
