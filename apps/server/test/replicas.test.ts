@@ -38,7 +38,7 @@ function startReplica(env: Record<string, string>): Promise<Replica> {
   });
   const log: Record<string, unknown>[] = [];
   let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
+  child.stderr.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -50,7 +50,6 @@ function startReplica(env: Record<string, string>): Promise<Replica> {
     void exited.then(({ code }) => {
       reject(new Error(`replica exited with ${code} before listening: ${stderr}`));
     });
-    if (!child.stdout) throw new Error("no stdout");
     createInterface({ input: child.stdout }).on("line", (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;
       log.push(entry);
@@ -128,12 +127,7 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
     let next = 0;
 
     /** REST through the round robin: each call goes to the next replica. */
-    async function api<T = Record<string, unknown>>(
-      method: string,
-      path: string,
-      token?: string,
-      body?: unknown,
-    ): Promise<{ status: number; body: T }> {
+    async function api(method: string, path: string, token?: string, body?: unknown) {
       const replica = replicas[next++ % replicas.length];
       if (!replica) throw new Error("no replicas");
       const answer = await send(
@@ -146,13 +140,16 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
         },
         body === undefined ? undefined : JSON.stringify(body),
       );
-      return { status: answer.status, body: (answer.body ? JSON.parse(answer.body) : {}) as T };
+      return {
+        status: answer.status,
+        body: (answer.body ? JSON.parse(answer.body) : {}) as unknown,
+      };
     }
 
     async function created<T = { id: string }>(path: string, token: string, body: unknown) {
-      const response = await api<T>("POST", path, token, body);
+      const response = await api("POST", path, token, body);
       expect(response.status, `${path}: ${JSON.stringify(response.body)}`).toBe(201);
-      return response.body;
+      return response.body as T;
     }
 
     /** An org with a synced connection, an agent, its key and an allow-all policy. */
@@ -171,12 +168,13 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
       });
       const sync = await api("POST", `/connections/${connection.id}/sync/`, token);
       expect(sync.status).toBe(200);
-      const tools = await api<{ results: { id: string; upstream_name: string }[] }>(
+      const tools = await api(
         "GET",
         `/orgs/${org.id}/tools/?connection_id=${connection.id}`,
         token,
       );
-      const echo = tools.body.results.find((tool) => tool.upstream_name === "echo");
+      const listed = tools.body as { results: { id: string; upstream_name: string }[] };
+      const echo = listed.results.find((tool) => tool.upstream_name === "echo");
       if (!echo) throw new Error("echo was not synced");
       const agent = await created(`/orgs/${org.id}/agents/`, token, { name: "replicated" });
       const key = await created<{ id: string; key: string }>(`/agents/${agent.id}/keys/`, token, {

@@ -46,8 +46,7 @@ export async function consumeRateLimit(
     throw new RangeError(`perSeconds must be a positive integer, got ${perSeconds}`);
   }
 
-  // Both drivers answer with `{ rows }`.
-  const result = (await db.execute(sql`
+  const result = await db.execute(sql`
     with clock as materialized (
       select coalesce(${now?.toISOString() ?? null}::timestamptz, now()) as now,
         set_config('synchronous_commit', 'off', true) as relaxed
@@ -64,8 +63,9 @@ export async function consumeRateLimit(
       (extract(epoch from counted.window_start - clock.now) * 1000 + ${perSeconds * 1000})::text
         as remaining_ms
     from counted, clock
-  `)) as unknown as { rows: { count: number; remaining_ms: string }[] };
-  const row = result.rows[0];
+  `);
+  // Both drivers answer with `{ rows }`.
+  const row = (result as { rows: { count: number; remaining_ms: string }[] }).rows[0];
   if (!row) throw new Error("Rate limit upsert returned no row");
   const allowed = row.count <= maxCalls;
   const retryAfter = allowed ? 0 : Math.max(1, Math.ceil(Number(row.remaining_ms) / 1000));
