@@ -757,6 +757,53 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
     });
   });
 
+  it("refuses arguments nested deeper than the API allows; recording goes on for everyone", async () => {
+    const denied = await setup({ allowAll: false });
+    const other = await setup();
+    // ~36 KB nesting 6,000 levels: written by hand, JSON.stringify itself would overflow.
+    const deep = `${'{"a":'.repeat(6_000)}{}${"}".repeat(6_000)}`;
+    const response = await fetch(gatewayUrl(denied.agent.id), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${denied.key}`,
+      },
+      body: `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":${deep}}}`,
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      jsonrpc: "2.0",
+      id: 7,
+      error: {
+        code: -32602,
+        message: "Invalid params: params.arguments: Nested deeper than 100 levels",
+      },
+    });
+    // The REST API refuses the same input by the same rule, naming the field.
+    const rest = await server.request("POST", `/tools/${denied.http.tools.echo}/run/`, {
+      token: denied.org.owner.token,
+      body: `{"input":${deep}}`,
+    });
+    expect(rest.status).toBe(400);
+    expect(rest.body.issues).toEqual([{ path: "input", message: "Nested deeper than 100 levels" }]);
+
+    // Another org's calls are still recorded, and its runs and audit events read.
+    const client = await connect(other.agent.id, other.key);
+    await client.callTool({ name: "echo", arguments: { text: "still recorded" } });
+    const read = (path: string) => server.request("GET", path, { token: other.org.owner.token });
+    await expect
+      .poll(async () => (await read(`/orgs/${other.org.id}/runs/?limit=1`)).body.results)
+      .toMatchObject([{ status: "succeeded", input: { text: "still recorded" } }]);
+    await expect
+      .poll(async () => (await read(`/orgs/${other.org.id}/audit-events/?action=tool.run`)).body)
+      .toMatchObject({ results: [{ action: "tool.run" }] });
+    const deniedRuns = await server.request("GET", `/orgs/${denied.org.id}/runs/`, {
+      token: denied.org.owner.token,
+    });
+    expect(deniedRuns.body.results).toEqual([]);
+  });
+
   it("cancels the upstream call when the client hangs up, and records it", async () => {
     const { org, agent, key } = await setup();
     const aborted = new AbortController();

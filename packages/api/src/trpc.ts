@@ -2,7 +2,10 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { z } from "zod";
 import {
+  AppError,
+  fieldNestedTooDeep,
   getMembershipRole,
+  NESTED_TOO_DEEP,
   isAppError,
   roleAtLeast,
   type ActionContext,
@@ -52,7 +55,13 @@ const t = initTRPC
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next }) => {
+export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next, getRawInput }) => {
+  // Before any schema walks the input: a deep enough value would overflow the stack there.
+  const raw = await getRawInput();
+  if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+    const field = fieldNestedTooDeep(raw as Record<string, unknown>);
+    if (field !== null) throw toTRPCError(AppError.invalidField(field, NESTED_TOO_DEEP));
+  }
   if (meta?.readsRecords) await ctx.runtime.recorder.idle();
   const result = await next();
   if (!result.ok && isAppError(result.error.cause)) throw toTRPCError(result.error.cause);

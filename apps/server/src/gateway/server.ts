@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   authenticateAgentKey,
+  fieldNestedTooDeep,
+  NESTED_TOO_DEEP,
   type ActionContext,
   type Agent,
   type Db,
@@ -20,6 +22,7 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  type RequestId,
   type ServerCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
@@ -189,6 +192,24 @@ function buildServer(
   return mcp;
 }
 
+/**
+ * The first message whose params nest deeper than the API allows (see MAX_JSON_DEPTH), with the
+ * field at fault and the message's id: it is refused before the SDK, policies or the recorder
+ * walk it.
+ */
+function nestedTooDeep(messages: unknown[]): { field: string; id: RequestId | null } | null {
+  for (const message of messages) {
+    if (typeof message !== "object" || message === null) continue;
+    const { id, params } = message as { id?: unknown; params?: unknown };
+    if (typeof params !== "object" || params === null || Array.isArray(params)) continue;
+    const field = fieldNestedTooDeep(params as Record<string, unknown>);
+    if (field === null) continue;
+    const validId = typeof id === "string" || (typeof id === "number" && Number.isInteger(id));
+    return { field, id: validId ? id : null };
+  }
+  return null;
+}
+
 /** Every capability the gateway can serve: after `initialize`, any of them may be asked for. */
 const ALL_CAPABILITIES: ServerCapabilities = { tools: {}, prompts: {}, resources: {}, logging: {} };
 
@@ -258,6 +279,17 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       return;
     }
     const messages: unknown[] = Array.isArray(body) ? body : [body];
+    const tooDeep = nestedTooDeep(messages);
+    if (tooDeep) {
+      const message = `Invalid params: params.${tooDeep.field}: ${NESTED_TOO_DEEP}`;
+      send(
+        outgoing,
+        tooDeep.id === null || messages.length !== 1
+          ? jsonRpcError(400, ErrorCode.InvalidParams, message)
+          : { status: 200, body: invalidParams(tooDeep.id, message) },
+      );
+      return;
+    }
 
     const action: ActionContext = {
       actor: { type: "agent", id: agent.id },
