@@ -675,9 +675,12 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
     await client.callTool({ name: "fail", arguments: {} });
     await client.callTool({ name: "echo", arguments: { text: 1 } });
 
-    const runs = await server.request("GET", `/orgs/${org.id}/runs/?agent_id=${agent.id}`, {
-      token: org.owner.token,
-    });
+    // The gateway answers before its records are written: they follow within a write.
+    const list = (path: string) => server.request("GET", path, { token: org.owner.token });
+    await expect
+      .poll(async () => (await list(`/orgs/${org.id}/audit-events/?action=tool.run`)).body.results)
+      .toHaveLength(3);
+    const runs = await list(`/orgs/${org.id}/runs/?agent_id=${agent.id}`);
     expect(runs.status).toBe(200);
     const results = runs.body.results as {
       status: string;
@@ -694,10 +697,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
       expect(run.triggered_by).toEqual({ type: "agent", id: agent.id, surface: "mcp" });
       expect(run.agent_id).toBe(agent.id);
     }
-    const audit = await server.request("GET", `/orgs/${org.id}/audit-events/?action=tool.run`, {
-      token: org.owner.token,
-    });
-    expect(audit.status).toBe(200);
+    const audit = await list(`/orgs/${org.id}/audit-events/?action=tool.run`);
     const events = audit.body.results as {
       actor_type: string;
       actor_id: string;

@@ -10,14 +10,23 @@ import { schema } from "@mcp/core/db";
 import { eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrg, databaseUnavailable, startTestServer, type TestServer } from "./harness";
+import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { governance } from "./governance";
+import {
+  createOrg,
+  databaseUnavailable,
+  startTestServer,
+  TEST_DB,
+  type TestServer,
+} from "./harness";
 
 type RunRow = Parameters<RunRecorder["started"]>[0];
 type AuditRow = Parameters<RunRecorder["finished"]>[1];
 
 describe.skipIf(databaseUnavailable)("run recorder", () => {
   let server: TestServer;
+  let upstream: RunningTestMcpServer;
   const errors: RecordFailure[] = [];
   const onError: RunRecorderOptions["onError"] = (failure) => {
     errors.push(failure);
@@ -25,8 +34,10 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
 
   beforeAll(async () => {
     server = await startTestServer();
+    upstream = await startTestMcpServer();
   });
   afterAll(async () => {
+    await upstream.close();
     await server.close();
   });
 
@@ -261,6 +272,71 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
     expect((await runRow(later.id))?.status).toBe("succeeded");
     await recorder.close();
   });
+
+  // Another connection holds a lock that stops the recorder's writes (PGlite has one connection).
+  it.skipIf(TEST_DB !== "postgres")(
+    "answers runs, audit and stats reads while its own recorder is stuck behind a lock",
+    async () => {
+      const org = await createOrg(server);
+      const g = governance(server, org);
+      const { tools } = await g.syncedConnection({
+        transport: "streamable_http",
+        url: upstream.url,
+      });
+      const agent = (await g.agent()) as { id: string };
+      const { key } = (await g.key(agent.id)) as { key: string };
+      await g.policy({ effect: "allow", agent_id: agent.id, tool_pattern: "*" });
+      const read = (path: string) => server.request("GET", path, { token: org.owner.token });
+      const committed = await g.run(tools.echo ?? "", { input: { text: "before" } });
+      expect(committed.status).toBe(201);
+
+      const blocker = new pg.Client({ connectionString: inject("postgresUrl") });
+      await blocker.connect();
+      try {
+        await blocker.query("begin");
+        // Readers pass a SHARE lock; the recorder's insert waits behind it.
+        await blocker.query("lock table runs in share mode");
+        const call = await fetch(`${server.url}/mcp/${agent.id}`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            authorization: `Bearer ${key}`,
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 1,
+            method: "tools/call",
+            params: { name: "echo", arguments: { text: "during" } },
+          }),
+        });
+        expect(call.status).toBe(200);
+        // The event: the recorder's write is waiting for the lock.
+        await expect
+          .poll(async () => {
+            const waiting = await blocker.query(
+              "select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'runs' and not l.granted",
+            );
+            return (waiting.rows[0] as { n: number }).n;
+          })
+          .toBeGreaterThan(0);
+
+        // Reads answer with what is committed; they do not wait for this replica's queue.
+        const runs = await read(`/orgs/${org.id}/runs/?limit=1`);
+        expect(runs.status).toBe(200);
+        expect(runs.body.results).toMatchObject([{ input: { text: "before" } }]);
+        expect((await read(`/runs/${committed.body.id}/`)).status).toBe(200);
+        expect((await read(`/orgs/${org.id}/audit-events/?action=tool.run`)).status).toBe(200);
+        expect((await read(`/orgs/${org.id}/runs/stats/`)).status).toBe(200);
+      } finally {
+        await blocker.query("rollback");
+        await blocker.end();
+      }
+      await expect
+        .poll(async () => (await read(`/orgs/${org.id}/runs/?limit=1`)).body.results)
+        .toMatchObject([{ input: { text: "during" } }]);
+    },
+  );
 
   it("writes references deleted meanwhile as NULL and drops records of a deleted org", async () => {
     const org = await createOrg(server);

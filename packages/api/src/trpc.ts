@@ -21,11 +21,6 @@ export type Meta = OpenApiMeta<{
   /** The REST status of a success when it is not 200 (201 for creates, 204 for deletes). */
   successStatus?: 201 | 204;
   /**
-   * The procedure reads runs or audit events: it first waits for this process's queued records
-   * (see RunRecorder), so a caller sees the calls it just made.
-   */
-  readsRecords?: true;
-  /**
    * The mutation changes nothing a governed call reads (it runs a tool, evaluates a policy):
    * it need not wait for the call cache to hear of its change before answering.
    */
@@ -62,7 +57,6 @@ export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next, g
     const field = fieldNestedTooDeep(raw as Record<string, unknown>);
     if (field !== null) throw toTRPCError(AppError.invalidField(field, NESTED_TOO_DEEP));
   }
-  if (meta?.readsRecords) await ctx.runtime.recorder.idle();
   const result = await next();
   if (!result.ok && isAppError(result.error.cause)) throw toTRPCError(result.error.cause);
   // The next request, to this process, must not be served from a cache entry this made stale.

@@ -24,7 +24,6 @@ export const runsRouter = router({
         summary: "List runs, newest first",
         protect: true,
       },
-      readsRecords: true,
     })
     .input(listRunsInput)
     .output(pageOf(run))
@@ -49,7 +48,6 @@ export const runsRouter = router({
           "Aggregates for the dashboard: runs over time, latency and error rate per tool and agent",
         protect: true,
       },
-      readsRecords: true,
     })
     .input(runStatsInput)
     .output(runStatsOutput)
@@ -73,7 +71,6 @@ export const runsRouter = router({
         summary: "Get a run",
         protect: true,
       },
-      readsRecords: true,
     })
     .output(run)
     .query(async ({ ctx, input }) =>
@@ -91,7 +88,6 @@ export const auditRouter = router({
         summary: "The organization's audit trail, newest first (read-only)",
         protect: true,
       },
-      readsRecords: true,
     })
     .input(listAuditEventsInput)
     .output(pageOf(auditEvent))

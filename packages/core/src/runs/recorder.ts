@@ -164,8 +164,9 @@ function failure(
  *     normal stop drains the queue first): at most `outcomeDelayMs` plus one write's worth;
  *   - a caller that needs the record to exist before it answers (the REST run endpoint returns
  *     the run) awaits `finished`, which resolves once the record is committed;
- *   - readers in this process (the runs and audit lists) await `idle` first, so they see their
- *     own process's calls; other processes see them a write later.
+ *   - readers (the runs and audit lists, stats) read what is committed, on every replica alike:
+ *     waiting for this queue would make every read as slow as the busiest writer. A call made
+ *     through the gateway shows in them a write after its answer.
  * One record must never hold back the others: a record whose input or output cannot be serialised
  * is written without them, saying why; a statement PostgreSQL refuses is split in halves until the
  * record at fault is alone, and that one is written without its input and output, with the short
