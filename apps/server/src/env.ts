@@ -30,6 +30,18 @@ const envSchema = z.object({
     .min(1024)
     .default(1024 * 1024),
   WEB_DIST_DIR: z.string().optional(),
+  /** Days runs are kept; older ones are deleted by a periodic job. 0 keeps them for ever. */
+  RUNS_RETENTION_DAYS: z.coerce
+    .number({ error: "Must be a whole number of days (0 keeps for ever)" })
+    .int()
+    .min(0)
+    .default(90),
+  /** Days audit events are kept; 0 keeps them for ever. */
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number({ error: "Must be a whole number of days (0 keeps for ever)" })
+    .int()
+    .min(0)
+    .default(365),
   /** How long a kept-alive connection may stay idle; above load balancers' idle timeouts. */
   KEEP_ALIVE_TIMEOUT_MS: z.coerce
     .number({ error: "Must be a number of milliseconds" })

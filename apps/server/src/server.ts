@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
+  applyRetention,
   createDatabase,
   createMcpRuntime,
   failInterruptedRuns,
@@ -67,6 +68,12 @@ export async function startServer(
       await failInterruptedRuns(database.db, { everything: false });
       // The longest allowed window is 30 days, so older counters can never be read again.
       await pruneRateLimitCounters(database.db, new Date(Date.now() - 31 * 24 * 3_600_000));
+      const pruned = await applyRetention(database.db, {
+        runsDays: env.RUNS_RETENTION_DAYS,
+        auditDays: env.AUDIT_RETENTION_DAYS,
+      });
+      if (pruned.runs + pruned.audit + pruned.sessions > 0)
+        logger.info(pruned, "deleted runs and audit events past retention, and expired sessions");
     })().catch((error: unknown) => {
       logger.error({ err: error }, "maintenance failed");
     });

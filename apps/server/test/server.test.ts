@@ -110,4 +110,17 @@ describe("configuration", () => {
     expect(env.DATABASE_URL).toBeUndefined();
     expect(env.PGLITE_DIR).toBe(".data/pglite");
   });
+
+  it("keeps connections open past balancers' idle timeouts and data for 90/365 days by default", () => {
+    expect(loadEnv({})).toMatchObject({
+      KEEP_ALIVE_TIMEOUT_MS: 65_000,
+      SHUTDOWN_TIMEOUT_MS: 15_000,
+      RUNS_RETENTION_DAYS: 90,
+      AUDIT_RETENTION_DAYS: 365,
+    });
+    expect(loadEnv({ RUNS_RETENTION_DAYS: "0" }).RUNS_RETENTION_DAYS).toBe(0);
+    expect(() => loadEnv({ RUNS_RETENTION_DAYS: "-1", AUDIT_RETENTION_DAYS: "a year" })).toThrow(
+      /RUNS_RETENTION_DAYS[\s\S]*AUDIT_RETENTION_DAYS: Must be a whole number of days/,
+    );
+  });
 });

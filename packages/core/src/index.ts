@@ -35,3 +35,4 @@ export type { McpConnectionTestResult } from "./mcp/test-connection";
 export { connectMcp, type McpSession } from "./mcp/client";
 export { McpCallError, isMcpCallError } from "./mcp/errors";
 export { McpClientPool } from "./mcp/pool";
+export * from "./maintenance/retention";

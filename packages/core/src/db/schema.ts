@@ -56,7 +56,11 @@ export const sessions = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     expiresAt: timestamptz("expires_at").notNull(),
   },
-  (t) => [index("sessions_user_id_idx").on(t.userId)],
+  (t) => [
+    index("sessions_user_id_idx").on(t.userId),
+    // Expired sessions are pruned in batches by the maintenance job.
+    index("sessions_expires_at_idx").on(t.expiresAt),
+  ],
 );
 
 /** The owning organization: every tenant-owned row has one, and goes when the org goes. */
@@ -309,9 +313,14 @@ export const runs = pgTable(
     duration_ms: integer("duration_ms"),
   },
   (t) => [
+    // The runs list orders by id (newest first) within an org, optionally filtered by one of
+    // tool, agent or status: each filter has an index that yields its rows already in that order.
     index("runs_org_id_id_idx").on(t.org_id, t.id),
-    index("runs_org_tool_idx").on(t.org_id, t.tool_id),
-    index("runs_org_agent_idx").on(t.org_id, t.agent_id),
+    index("runs_org_tool_id_idx").on(t.org_id, t.tool_id, t.id),
+    index("runs_org_agent_id_idx").on(t.org_id, t.agent_id, t.id),
+    index("runs_org_status_id_idx").on(t.org_id, t.status, t.id),
+    // Stats and the since/until filters read a time range of one org; retention one of each org.
+    index("runs_org_started_at_idx").on(t.org_id, t.started_at),
     index("runs_running_idx")
       .on(t.status)
       .where(sql`status = 'running'`),
@@ -337,7 +346,13 @@ export const auditEvents = pgTable(
     created_at: createdAt(),
   },
   (t) => [
+    // As for runs: the list's filters (action, actor, target) in id order within an org.
     index("audit_events_org_id_id_idx").on(t.org_id, t.id),
+    index("audit_events_org_action_id_idx").on(t.org_id, t.action, t.id),
+    index("audit_events_org_actor_id_idx").on(t.org_id, t.actor_id, t.id),
+    index("audit_events_org_target_idx").on(t.org_id, t.target_id),
+    // Retention deletes by age across orgs, including the events of no org (sign-ins).
+    index("audit_events_created_at_idx").on(t.created_at),
     check("audit_events_action_not_empty", sql`length(${t.action}) > 0`),
   ],
 );
