@@ -3,9 +3,18 @@ import type { AnySchema, ErrorObject, ValidateFunction } from "ajv";
 import Ajv2019 from "ajv/dist/2019";
 import Ajv2020 from "ajv/dist/2020";
 import type AjvCore from "ajv/dist/core";
+import type { SchemaValidateFunction } from "ajv/dist/types";
 import addFormats from "ajv-formats";
 import type { FieldIssue } from "../errors";
 import { AppError } from "../errors";
+import {
+  MAX_PATTERN_LENGTH,
+  RegexBudgetError,
+  UnsupportedPatternError,
+  compileSafePattern,
+  withRegexBudget,
+  DEFAULT_REGEX_BUDGET,
+} from "./safe-regex";
 
 export type JsonSchemaIssue = FieldIssue;
 export type JsonValidationResult = { valid: true } | { valid: false; issues: JsonSchemaIssue[] };
@@ -21,6 +30,15 @@ export class InvalidJsonSchemaError extends Error {
   }
 }
 
+/**
+ * The schema or the value is too large or too complex to check within the work one check may do;
+ * not the value's fault as such, so callers decide (a policy that cannot check its input does
+ * not allow it, and a deny still applies).
+ */
+export class JsonSchemaLimitError extends Error {
+  override readonly name = "JsonSchemaLimitError";
+}
+
 type Dialect = "draft-07" | "2019-09" | "2020-12";
 
 type CacheEntry =
@@ -30,6 +48,36 @@ type CacheEntry =
 // allErrors lets one bad payload report every problem, but it is unbounded; a cap keeps a
 // pathological input from producing a multi-megabyte error response.
 const MAX_ISSUES = 100;
+
+/**
+ * Schemas come from upstream servers, i.e. from anyone: these bound what one schema may cost to
+ * compile and one validation may cost to run (README, "Patterns and schemas").
+ */
+export const JSON_SCHEMA_LIMITS = {
+  /** Characters of the schema as JSON. */
+  maxSchemaChars: 128 * 1024,
+  /** Nesting of JSON objects and arrays within the schema. */
+  maxNesting: 64,
+  /** Schema objects within the schema, $defs and unknown keywords included. */
+  maxSubschemas: 2000,
+  /** Values of one `enum`. */
+  maxEnumValues: 1000,
+  /**
+   * Applications of a subschema to a value in one validation (`$ref` chains multiply them): e.g.
+   * an array of 10,000 objects whose item schema has four properties.
+   */
+  maxSteps: 50_000,
+  /** Steps of pattern matching in one validation (pattern size × string length, summed). */
+  regexSteps: DEFAULT_REGEX_BUDGET,
+} as const;
+
+/**
+ * Added to every schema object of the private copy ajv compiles: each application of a subschema
+ * counts one step, so a schema whose `$ref`s fan out exponentially runs out of steps instead of
+ * running for hours.
+ */
+const STEP_KEYWORD = "x-mcp-platform-step";
+let stepsLeft: number | null = null;
 
 /**
  * Compiles and caches validators. Compiling is orders of magnitude slower than validating, and the
@@ -64,6 +112,14 @@ export class JsonSchemaValidator {
       return known.validate;
     }
     const key = canonicalJson(schema);
+    if (key.length > JSON_SCHEMA_LIMITS.maxSchemaChars) {
+      throw new InvalidJsonSchemaError([
+        {
+          path: [],
+          message: `is ${key.length} characters as JSON, more than the ${JSON_SCHEMA_LIMITS.maxSchemaChars} allowed`,
+        },
+      ]);
+    }
     let entry = this.#cache.get(key);
     if (entry) {
       // Re-insert to mark as most recently used; Map iteration order is insertion order.
@@ -82,9 +138,27 @@ export class JsonSchemaValidator {
     return entry.validate;
   }
 
+  /**
+   * Throws InvalidJsonSchemaError for a schema that does not compile and JsonSchemaLimitError when
+   * the check would take more work than JSON_SCHEMA_LIMITS allow.
+   */
   validate(schema: unknown, value: unknown): JsonValidationResult {
     const validate = this.compile(schema);
-    if (validate(value)) return { valid: true };
+    const outerSteps = stepsLeft;
+    stepsLeft = JSON_SCHEMA_LIMITS.maxSteps;
+    let valid: boolean;
+    try {
+      valid = withRegexBudget(JSON_SCHEMA_LIMITS.regexSteps, () => validate(value));
+    } catch (error) {
+      if (error instanceof RegexBudgetError)
+        throw new JsonSchemaLimitError(`Value too large to check: ${error.message}`);
+      if (error instanceof RangeError)
+        throw new JsonSchemaLimitError("Value nested too deeply to check against the schema");
+      throw error;
+    } finally {
+      stepsLeft = outerSteps;
+    }
+    if (valid) return { valid: true };
     return { valid: false, issues: issuesFromErrors(validate.errors ?? [], value) };
   }
 
@@ -104,17 +178,25 @@ export class JsonSchemaValidator {
       // An async validator returns a Promise, which is truthy: it would accept everything.
       return invalid([{ path: ["$async"], message: "async schemas are not supported" }]);
     }
+    const schemaObjects: Record<string, unknown>[] = [];
+    const limitIssues = inspectSchema(schema, schemaObjects);
+    if (limitIssues.length > 0) return invalid(limitIssues);
     const metaValid = ajv.validateSchema(schema);
     if (metaValid !== true) {
       return invalid(issuesFromErrors(ajv.errors ?? [], schema));
     }
+    for (const object of schemaObjects) object[STEP_KEYWORD] = true;
     let validate: ValidateFunction;
     try {
       validate = ajv.compile(schema);
     } catch (error) {
-      // Unresolvable $ref, invalid regular expression in `pattern`, duplicate $id, …
+      // Unresolvable $ref, a pattern in a place only a $ref makes a schema, duplicate $id, …
+      const message = error instanceof Error ? error.message : String(error);
       return invalid([
-        { path: [], message: error instanceof Error ? error.message : String(error) },
+        {
+          path: [],
+          message: error instanceof UnsupportedPatternError ? `a pattern ${message}` : message,
+        },
       ]);
     }
     return { ok: true, validate, ajv, schema };
@@ -132,7 +214,13 @@ export class JsonSchemaValidator {
     if (!ajv) {
       // strict: false because real-world schemas (MCP tool schemas especially) carry unknown
       // keywords and annotations; addUsedSchema: false so two schemas sharing an $id can coexist.
-      const options = { allErrors: true, strict: false, addUsedSchema: false };
+      // code.regExp: patterns run on RE2 (./safe-regex), never on the backtracking RegExp.
+      const options = {
+        allErrors: true,
+        strict: false,
+        addUsedSchema: false,
+        code: { regExp: safeRegExpEngine },
+      };
       ajv =
         dialect === "2020-12"
           ? new Ajv2020(options)
@@ -140,6 +228,7 @@ export class JsonSchemaValidator {
             ? new Ajv2019(options)
             : new Ajv(options);
       addFormats(ajv);
+      hardenInstance(ajv);
       this.#instances.set(dialect, ajv);
     }
     return ajv;
@@ -215,6 +304,182 @@ export function formatJsonSchemaIssues(
   const rest = issues.length - shown.length;
   return rest > 0 ? `${shown.join("; ")} (+${rest} more)` : shown.join("; ");
 }
+
+/** ajv's RegExpEngine: `code` only matters for standalone code, which is never generated here. */
+const safeRegExpEngine = Object.assign((pattern: string) => compileSafePattern(pattern), {
+  code: "compileSafePattern",
+});
+
+/** What ajv and ajv-formats would otherwise do in super-linear time on hostile values. */
+function hardenInstance(ajv: AjvCore): void {
+  // ajv-formats' `url` regex is quadratic (40,000 characters: 10 s); WHATWG parsing is linear.
+  // Unlike that regex it accepts private addresses and hosts without a dot.
+  ajv.addFormat("url", {
+    type: "string",
+    validate: (value: string) => /^(?:https?|ftp):\/\/[^\s]+$/iu.test(value) && URL.canParse(value),
+  });
+  // A value that claims to be a regex is checked as ECMAScript, but not at any length.
+  ajv.addFormat("regex", {
+    type: "string",
+    validate: (value: string) => value.length <= MAX_PATTERN_LENGTH && isEcmaScriptRegex(value),
+  });
+  // ajv compares every pair of non-scalar items (20,000 objects: 19 s); canonical JSON keys
+  // find duplicates in one pass.
+  ajv.removeKeyword("uniqueItems");
+  ajv.addKeyword({
+    keyword: "uniqueItems",
+    type: "array",
+    schemaType: "boolean",
+    validate: uniqueItems,
+  });
+  ajv.addKeyword({
+    keyword: STEP_KEYWORD,
+    schemaType: "boolean",
+    errors: false,
+    validate: () => {
+      if (stepsLeft !== null && --stepsLeft < 0) {
+        throw new JsonSchemaLimitError(
+          `Value too large to check: validating it takes more than ${JSON_SCHEMA_LIMITS.maxSteps} steps`,
+        );
+      }
+      return true;
+    },
+  });
+}
+
+function isEcmaScriptRegex(value: string): boolean {
+  // As ajv-formats: `\Z` is a common mistake for `$`, valid but never what was meant.
+  if (/[^\\]\\Z/u.test(value)) return false;
+  try {
+    new RegExp(value, "u");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const uniqueItems: SchemaValidateFunction = (schema: unknown, data: unknown) => {
+  if (schema !== true || !Array.isArray(data)) return true;
+  const firstIndex = new Map<string, number>();
+  for (const [index, item] of data.entries()) {
+    let key: string;
+    try {
+      key = canonicalJson(item);
+    } catch {
+      throw new JsonSchemaLimitError("Value nested too deeply to check against the schema");
+    }
+    const earlier = firstIndex.get(key);
+    if (earlier !== undefined) {
+      uniqueItems.errors = [
+        {
+          keyword: "uniqueItems",
+          message: `must NOT have duplicate items (items ## ${earlier} and ${index} are identical)`,
+          params: { i: index, j: earlier },
+        },
+      ];
+      return false;
+    }
+    firstIndex.set(key, index);
+  }
+  return true;
+};
+
+/**
+ * Checks what JSON_SCHEMA_LIMITS and the regex rules (./safe-regex) demand, with paths into the
+ * schema, and collects the schema objects. Values of DATA_KEYWORDS are data; any other object is
+ * treated as a schema, since a `$ref` can point anywhere.
+ */
+function inspectSchema(
+  root: AnySchema,
+  schemaObjects: Record<string, unknown>[],
+): JsonSchemaIssue[] {
+  const issues: JsonSchemaIssue[] = [];
+  // One shared stack of the path, copied only into issues: schemas at the limits are large.
+  const path: (string | number)[] = [];
+  const issue = (message: string, ...last: (string | number)[]) =>
+    issues.push({ path: [...path, ...last], message });
+  const checkPattern = (pattern: string, ...last: (string | number)[]) => {
+    try {
+      compileSafePattern(pattern);
+    } catch (error) {
+      if (!(error instanceof UnsupportedPatternError)) throw error;
+      issue(`pattern ${JSON.stringify(pattern)} ${error.message}`, ...last);
+    }
+  };
+  const visit = (schema: unknown, known: boolean): void => {
+    if (!isPlainObject(schema)) return;
+    schemaObjects.push(schema);
+    if (schemaObjects.length > JSON_SCHEMA_LIMITS.maxSubschemas) {
+      if (schemaObjects.length === JSON_SCHEMA_LIMITS.maxSubschemas + 1) {
+        issue(`is one subschema more than the ${JSON_SCHEMA_LIMITS.maxSubschemas} allowed`);
+      }
+      return;
+    }
+    for (const [keyword, value] of Object.entries(schema)) {
+      path.push(keyword);
+      if (DATA_KEYWORDS.has(keyword)) {
+        if (keyword === "enum" && Array.isArray(value)) {
+          if (value.length > JSON_SCHEMA_LIMITS.maxEnumValues) {
+            issue(
+              `has ${value.length} values, more than the ${JSON_SCHEMA_LIMITS.maxEnumValues} allowed`,
+            );
+          }
+        }
+      } else if (keyword === "pattern" && known) {
+        if (typeof value === "string") checkPattern(value);
+      } else if (SCHEMA_MAP_KEYWORDS.has(keyword) && isPlainObject(value)) {
+        for (const [name, sub] of Object.entries(value)) {
+          if (keyword === "patternProperties" && known) checkPattern(name, name);
+          path.push(name);
+          visit(sub, known);
+          path.pop();
+        }
+      } else if (Array.isArray(value)) {
+        for (const [index, sub] of value.entries()) {
+          path.push(index);
+          visit(sub, known);
+          path.pop();
+        }
+      } else {
+        visit(value, known && KNOWN_SUBSCHEMA_KEYWORDS.has(keyword));
+      }
+      path.pop();
+    }
+  };
+  visit(root, true);
+  return issues;
+}
+
+const DATA_KEYWORDS = new Set([
+  "enum",
+  "const",
+  "default",
+  "examples",
+  "dependentRequired",
+  "$vocabulary",
+]);
+const SCHEMA_MAP_KEYWORDS = new Set([
+  "properties",
+  "patternProperties",
+  "$defs",
+  "definitions",
+  "dependencies",
+  "dependentSchemas",
+]);
+const KNOWN_SUBSCHEMA_KEYWORDS = new Set([
+  "additionalItems",
+  "additionalProperties",
+  "contains",
+  "contentSchema",
+  "else",
+  "if",
+  "items",
+  "not",
+  "propertyNames",
+  "then",
+  "unevaluatedItems",
+  "unevaluatedProperties",
+]);
 
 function invalid(issues: JsonSchemaIssue[]): CacheEntry {
   return { ok: false, error: new InvalidJsonSchemaError(issues) };
@@ -380,6 +645,13 @@ function pointerToPath(pointer: string, data: unknown): (string | number)[] {
 function canonicalJson(value: unknown): string {
   const seen = new Set<object>();
   const write = (v: unknown): string => {
+    if (seen.size > JSON_SCHEMA_LIMITS.maxNesting)
+      throw new InvalidJsonSchemaError([
+        {
+          path: [],
+          message: `is nested more than ${JSON_SCHEMA_LIMITS.maxNesting} levels deep, the limit`,
+        },
+      ]);
     if (v === null || typeof v === "boolean" || typeof v === "string") return JSON.stringify(v);
     if (typeof v === "number") return Number.isFinite(v) ? JSON.stringify(v) : "null";
     if (typeof v !== "object") return "null";

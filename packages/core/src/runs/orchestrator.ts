@@ -25,6 +25,7 @@ import {
   formatJsonSchemaIssues,
   freezeJsonSchema,
   InvalidJsonSchemaError,
+  JsonSchemaLimitError,
   validateJson,
 } from "../lib/json-schema";
 import { isMcpCallError } from "../mcp/errors";
@@ -256,6 +257,9 @@ async function refusal(
         status: "failed",
         error: `The tool's input_schema is not a valid JSON Schema: ${error.message}`,
       };
+    }
+    if (error instanceof JsonSchemaLimitError) {
+      return { status: "failed", error: `Invalid input: ${error.message}` };
     }
     throw error;
   }

@@ -94,14 +94,9 @@ function checkString(
   if (field.maxLength !== undefined && length > field.maxLength) {
     issues.push({ path, message: `At most ${field.maxLength} characters` });
   }
-  if (field.pattern !== undefined) {
-    try {
-      if (!new RegExp(field.pattern, "u").test(text))
-        issues.push({ path, message: `Must match ${field.pattern}` });
-    } catch {
-      // A pattern JavaScript cannot compile is left to the server's validator.
-    }
-  }
+  // No `pattern` here: it comes from an upstream server, and the browser's backtracking RegExp
+  // can spend minutes on `^(a+)+$`. The server checks it on a linear-time engine and its issue
+  // shows on the field.
   return issues;
 }
 

@@ -242,6 +242,16 @@ describe("drafts and values", () => {
     });
   });
 
+  it("leaves `pattern` to the server instead of running it on the browser's backtracking RegExp", () => {
+    // ^(a+)+$ against 40 characters would freeze the tab for hours.
+    const hostile = parseSchema({
+      type: "object",
+      properties: { s: { type: "string", pattern: "^(a+)+$" } },
+    });
+    const draft = set(toDraft(hostile), ["s"], text(`${"a".repeat(40)}b`));
+    expect(formValue(hostile, draft)).toEqual({ value: { s: `${"a".repeat(40)}b` }, issues: [] });
+  });
+
   it("reports issues inside array items by index", () => {
     const listField = parseSchema({
       type: "object",

@@ -22,7 +22,6 @@ export interface StringField extends FieldBase {
   format?: string;
   minLength?: number;
   maxLength?: number;
-  pattern?: string;
 }
 
 export interface NumberField extends FieldBase {
@@ -214,11 +213,9 @@ export function parseSchema(
       const format = str(schema.format);
       const minLength = num(schema.minLength);
       const maxLength = num(schema.maxLength);
-      const pattern = str(schema.pattern);
       if (format !== undefined) field.format = format;
       if (minLength !== undefined) field.minLength = minLength;
       if (maxLength !== undefined) field.maxLength = maxLength;
-      if (pattern !== undefined) field.pattern = pattern;
       return field;
     }
     case "number":
