@@ -4,6 +4,7 @@ import {
   check,
   index,
   integer,
+  json,
   jsonb,
   pgEnum,
   pgTable,
@@ -171,9 +172,11 @@ export const tools = pgTable(
     upstream_name: text("upstream_name").notNull(),
     title: text("title"),
     description: text("description").notNull().default(""),
-    input_schema: jsonb("input_schema").$type<JsonObject>().notNull().default({ type: "object" }),
-    output_schema: jsonb("output_schema").$type<JsonObject>(),
-    annotations: jsonb("annotations").$type<JsonObject>(),
+    // json, not jsonb: jsonb reorders object keys, and the order of a schema's properties is the
+    // order MCP clients and the run form show parameters in (migration 0003).
+    input_schema: json("input_schema").$type<JsonObject>().notNull().default({ type: "object" }),
+    output_schema: json("output_schema").$type<JsonObject>(),
+    annotations: json("annotations").$type<JsonObject>(),
     enabled: boolean("enabled").notNull().default(true),
     stale: boolean("stale").notNull().default(false),
     source: toolSource("source").notNull(),
@@ -252,7 +255,8 @@ export const policies = pgTable(
     environment_id: uuid("environment_id").references(() => environments.id, {
       onDelete: "cascade",
     }),
-    input_schema: jsonb("input_schema").$type<JsonObject>(),
+    // json keeps the author's key order (see tools.input_schema).
+    input_schema: json("input_schema").$type<JsonObject>(),
     rate_limit: jsonb("rate_limit").$type<RateLimit>(),
     enabled: boolean("enabled").notNull().default(true),
     created_at: createdAt(),
