@@ -13,11 +13,17 @@ import {
   toWireError,
   type ApiDeps,
 } from "@mcp/api";
+import { TRPC_MAX_BATCH_SIZE } from "@mcp/api/contracts";
 import { createDemoMcpFetchHandler } from "@mcp/demo-mcp-server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { SESSION_COOKIE_NAME, type DatabaseHandle, type McpRuntime } from "@mcp/core";
+import {
+  SESSION_COOKIE_NAME,
+  type AuthThrottleConfig,
+  type DatabaseHandle,
+  type McpRuntime,
+} from "@mcp/core";
 import { mountApiDocs } from "./api-docs";
 import { createGateway, type GatewayHandler } from "./gateway";
 import type { Logger } from "./logger";
@@ -29,6 +35,7 @@ export interface AppOptions {
   maxBodyBytes: number;
   secureCookies: boolean;
   trustProxy: boolean;
+  authThrottle: AuthThrottleConfig;
   /** Origins allowed to send cookie-authenticated mutations besides the request's own host. */
   publicUrl: string | undefined;
   /** The built SPA; served at `/` when present. */
@@ -69,7 +76,9 @@ function clientIpFrom(
   trustProxy: boolean,
 ): string | null {
   if (trustProxy) {
-    const forwarded = forwardedFor?.split(",")[0]?.trim();
+    // The trusted proxy appends the address it saw; entries before it came from the client
+    // itself and could name anyone (and dodge the per-address throttles).
+    const forwarded = forwardedFor?.split(",").at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   return remoteAddress ?? null;
@@ -99,6 +108,13 @@ function isCrossSiteCookieMutation(req: Request, allowedOrigins: Set<string>): b
   const origin = header("origin");
   if (!origin) return false;
   return origin !== new URL(req.url).origin && !allowedOrigins.has(origin);
+}
+
+/** How many procedure calls a `/trpc/a,b,c?batch=1` request carries (tRPC splits on `,`). */
+function batchedCalls(req: Request): number {
+  const url = new URL(req.url);
+  if (url.searchParams.get("batch") !== "1") return 1;
+  return url.pathname.split(/,|%2c/i).length;
 }
 
 /** `/mcp/{agent_id}`: the gateway's path (exactly, as the routes below are matched). */
@@ -183,6 +199,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     runtime: options.runtime,
     secureCookies: options.secureCookies,
     publicUrl: options.publicUrl,
+    authThrottle: options.authThrottle,
   };
   const allowedOrigins = new Set(options.publicUrl ? [new URL(options.publicUrl).origin] : []);
   const app = new Hono<Env>();
@@ -251,11 +268,24 @@ export function createApp(options: AppOptions): Hono<Env> {
         ),
     }),
   );
-  app.all("/trpc/*", (c) =>
-    fetchRequestHandler({
+  app.all("/trpc/*", (c) => {
+    const calls = batchedCalls(c.req.raw);
+    if (calls > TRPC_MAX_BATCH_SIZE) {
+      return c.json(
+        {
+          code: "BAD_REQUEST",
+          message: `A tRPC batch may carry at most ${TRPC_MAX_BATCH_SIZE} calls; this one has ${calls}`,
+          request_id: c.get("requestId"),
+        },
+        400,
+      );
+    }
+    return fetchRequestHandler({
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
+      // The check above answers first with a clearer message; this keeps tRPC's own guard on.
+      maxBatchSize: TRPC_MAX_BATCH_SIZE,
       createContext: ({ req, resHeaders }) =>
         createContext(deps, {
           req,
@@ -272,8 +302,8 @@ export function createApp(options: AppOptions): Hono<Env> {
           );
         }
       },
-    }),
-  );
+    });
+  });
 
   let openApiDocument: unknown;
   app.get("/api/v1/openapi.json", (c) => {

@@ -4,6 +4,12 @@ const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no", "on", "off"], { error: "Use true or false" })
   .transform((value) => ["true", "1", "yes", "on"].includes(value));
 
+const attemptLimit = z.coerce
+  .number({ error: "Must be a whole number of attempts" })
+  .int({ error: "Must be a whole number of attempts" })
+  .min(1)
+  .max(1_000_000_000);
+
 const envSchema = z.object({
   NODE_ENV: z
     .enum(["development", "production", "test"], { error: "Use development, production or test" })
@@ -24,6 +30,11 @@ const envSchema = z.object({
     .url({ error: "Must be an absolute URL such as https://mcp.example.com" })
     .optional(),
   TRUST_PROXY: booleanFlag.default(false),
+  /** Sign-in and sign-up throttling (README: Throttling); the windows are fixed. */
+  AUTH_MAX_FAILURES_PER_ACCOUNT_IP: attemptLimit.default(5),
+  AUTH_MAX_FAILURES_PER_ACCOUNT: attemptLimit.default(30),
+  AUTH_MAX_FAILURES_PER_IP: attemptLimit.default(100),
+  AUTH_MAX_REGISTRATIONS_PER_IP: attemptLimit.default(20),
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()

@@ -41,6 +41,7 @@ export async function seedDemo(
     db,
     { ip: null, user_agent: "seed" },
     { email: DEMO_EMAIL, password, first_name: "Demo", last_name: "Admin" },
+    null,
   );
   const context: ActionContext & { actor: { type: "user"; id: string } } = {
     actor: { type: "user", id: user.id },

@@ -4,8 +4,11 @@ import {
   applyRetention,
   createDatabase,
   createMcpRuntime,
+  DEFAULT_AUTH_THROTTLE,
   failInterruptedRuns,
+  pruneAuthThrottles,
   pruneRateLimitCounters,
+  type AuthThrottleConfig,
   type DatabaseHandle,
   type McpRuntime,
 } from "@mcp/core";
@@ -32,6 +35,20 @@ export interface RunningServer {
    * their connections are cut); then every queued run and audit record is written.
    */
   close(): Promise<void>;
+}
+
+function authThrottleFrom(env: Env): AuthThrottleConfig {
+  const { loginPerAccountAndIp, loginPerAccount, loginPerIp, registerPerIp } =
+    DEFAULT_AUTH_THROTTLE;
+  return {
+    loginPerAccountAndIp: {
+      ...loginPerAccountAndIp,
+      maxAttempts: env.AUTH_MAX_FAILURES_PER_ACCOUNT_IP,
+    },
+    loginPerAccount: { ...loginPerAccount, maxAttempts: env.AUTH_MAX_FAILURES_PER_ACCOUNT },
+    loginPerIp: { ...loginPerIp, maxAttempts: env.AUTH_MAX_FAILURES_PER_IP },
+    registerPerIp: { ...registerPerIp, maxAttempts: env.AUTH_MAX_REGISTRATIONS_PER_IP },
+  };
 }
 
 /** Opens the database, applies pending migrations and listens; used by main and by the tests. */
@@ -74,6 +91,7 @@ export async function startServer(
       });
       if (pruned.runs + pruned.audit + pruned.sessions > 0)
         logger.info(pruned, "deleted runs and audit events past retention, and expired sessions");
+      await pruneAuthThrottles(database.db);
     })().catch((error: unknown) => {
       logger.error({ err: error }, "maintenance failed");
     });
@@ -81,6 +99,7 @@ export async function startServer(
   maintenance.unref();
 
   const listener = createRequestListener({
+    authThrottle: authThrottleFrom(env),
     database,
     runtime,
     logger,

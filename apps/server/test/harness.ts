@@ -61,6 +61,11 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       LOG_LEVEL: "silent",
       NODE_ENV: "test",
       DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-test-")),
+      // Every test registers its users, and some fail to sign in, from 127.0.0.1, and the
+      // counts are shared through the database: per-address limits would couple unrelated tests.
+      // test/throttle.test.ts sets them, with an address of its own per test.
+      AUTH_MAX_REGISTRATIONS_PER_IP: "1000000",
+      AUTH_MAX_FAILURES_PER_IP: "1000000",
       ...env,
     }),
     { database },

@@ -5,6 +5,7 @@ import {
   SESSION_COOKIE_NAME,
   validateSessionToken,
   type Agent,
+  type AuthThrottleConfig,
   type Db,
   type McpRuntime,
   type RequestOrigin,
@@ -20,6 +21,8 @@ export interface ApiDeps {
   secureCookies: boolean;
   /** The externally visible base URL; the request's own origin when unset. */
   publicUrl: string | undefined;
+  /** Limits on sign-in and sign-up attempts. */
+  authThrottle: AuthThrottleConfig;
 }
 
 export type Auth =

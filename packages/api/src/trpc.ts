@@ -58,7 +58,13 @@ export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next, g
     if (field !== null) throw toTRPCError(AppError.invalidField(field, NESTED_TOO_DEEP));
   }
   const result = await next();
-  if (!result.ok && isAppError(result.error.cause)) throw toTRPCError(result.error.cause);
+  if (!result.ok && isAppError(result.error.cause)) {
+    const { retryAfterSeconds } = result.error.cause;
+    // Both transports send ctx.resHeaders, errors included.
+    if (retryAfterSeconds !== undefined)
+      ctx.resHeaders.set("retry-after", String(retryAfterSeconds));
+    throw toTRPCError(result.error.cause);
+  }
   // The next request, to this process, must not be served from a cache entry this made stale.
   if (type === "mutation" && !meta?.leavesGovernance) await ctx.runtime.calls.barrier();
   return result;

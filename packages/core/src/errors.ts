@@ -29,15 +29,22 @@ export class AppError extends Error {
   override readonly name = "AppError";
   readonly code: AppErrorCode;
   readonly issues: FieldIssue[] | undefined;
+  /** RATE_LIMITED: when to try again (REST sends it as `Retry-After`). */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     code: AppErrorCode,
     message: string,
-    options?: { issues?: FieldIssue[]; cause?: unknown },
+    options?: { issues?: FieldIssue[]; cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.issues = options?.issues;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+
+  static rateLimited(message: string, retryAfterSeconds: number): AppError {
+    return new AppError("RATE_LIMITED", message, { retryAfterSeconds });
   }
 
   static badRequest(message: string, issues?: FieldIssue[]): AppError {

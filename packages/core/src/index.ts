@@ -11,6 +11,14 @@ export * from "./audit/audit";
 export * from "./accounts/accounts";
 export * from "./accounts/sessions";
 export { hashPassword } from "./accounts/passwords";
+export {
+  DEFAULT_AUTH_THROTTLE,
+  pruneAuthThrottles,
+  throttleAddress,
+  throttleKey,
+  type AuthThrottleConfig,
+  type ThrottleRule,
+} from "./accounts/throttle";
 export * from "./orgs/roles";
 export * from "./orgs/orgs";
 export * from "./environments/environments";

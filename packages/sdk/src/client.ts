@@ -102,6 +102,10 @@ export function createPlatformClient(options: PlatformClientOptions): PlatformCl
   const fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   const transport = { url, headers, fetch: normalizeErrors(fetchImpl) };
   return createTRPCClient<PlatformRouter>({
-    links: [platformErrors, options.batch ? httpBatchLink(transport) : httpLink(transport)],
+    links: [
+      platformErrors,
+      // The server refuses batches of more than 10 calls (TRPC_MAX_BATCH_SIZE in @mcp/api).
+      options.batch ? httpBatchLink({ ...transport, maxItems: 10 }) : httpLink(transport),
+    ],
   });
 }

@@ -1,13 +1,14 @@
 import { MutationCache, QueryCache, QueryClient } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import { createTRPCOptionsProxy } from "@trpc/tanstack-react-query";
+import { TRPC_MAX_BATCH_SIZE } from "@mcp/api/contracts";
 import type { AppRouter } from "./api";
 import { errorInfo } from "./errors";
 
 // Same-origin `/trpc`: the session cookie is httpOnly and the server refuses cookie mutations
 // from other origins, so the SPA never handles a token itself.
 export const trpcClient = createTRPCClient<AppRouter>({
-  links: [httpBatchLink({ url: "/trpc", maxURLLength: 4000 })],
+  links: [httpBatchLink({ url: "/trpc", maxURLLength: 4000, maxItems: TRPC_MAX_BATCH_SIZE })],
 });
 
 function onUnauthorized(error: unknown): void {

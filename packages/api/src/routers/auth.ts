@@ -28,7 +28,7 @@ export const authRouter = router({
     .input(registerInput)
     .output(authResult)
     .mutation(async ({ ctx, input }) => {
-      const result = await registerUser(ctx.db, ctx.origin, input);
+      const result = await registerUser(ctx.db, ctx.origin, input, ctx.deps.authThrottle);
       issueCookie(ctx, result.session.token, result.session.expires_at);
       return { token: result.session.token, user: toWire(result.user) };
     }),
@@ -46,7 +46,7 @@ export const authRouter = router({
     .input(loginInput)
     .output(authResult)
     .mutation(async ({ ctx, input }) => {
-      const result = await loginUser(ctx.db, ctx.origin, input);
+      const result = await loginUser(ctx.db, ctx.origin, input, ctx.deps.authThrottle);
       issueCookie(ctx, result.session.token, result.session.expires_at);
       return { token: result.session.token, user: toWire(result.user) };
     }),

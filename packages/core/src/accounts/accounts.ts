@@ -8,6 +8,15 @@ import { isUniqueViolation } from "../lib/pg-errors";
 import { assertAcceptablePassword } from "./password-policy";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
 import { createSession, invalidateSession, type IssuedSession } from "./sessions";
+import {
+  countAttempts,
+  giveBackAttempts,
+  resetThrottles,
+  throttleAddress,
+  throttleKey,
+  type AuthThrottleConfig,
+  type ThrottleOutcome,
+} from "./throttle";
 
 export type User = Omit<typeof users.$inferSelect, "password_hash">;
 
@@ -31,13 +40,30 @@ export interface RegisterInput {
   last_name?: string | undefined;
 }
 
+/** `null` for the operator's own tools (the seed), which no client can reach. */
+export type AuthThrottleOption = AuthThrottleConfig | null;
+
+function throttled(outcome: Exclude<ThrottleOutcome, { allowed: true }>, what: string): AppError {
+  return AppError.rateLimited(
+    `Too many ${what}; try again in ${outcome.retryAfterSeconds} seconds`,
+    outcome.retryAfterSeconds,
+  );
+}
+
 export async function registerUser(
   db: Db,
   origin: RequestOrigin,
   input: RegisterInput,
+  throttle: AuthThrottleOption,
 ): Promise<{ user: User; session: IssuedSession }> {
   const email = normalizeEmail(input.email);
   await assertAcceptablePassword(input.password, email);
+  if (throttle) {
+    const outcome = await countAttempts(db, throttle, [
+      throttleKey("registerPerIp", throttleAddress(origin.ip)),
+    ]);
+    if (!outcome.allowed) throw throttled(outcome, "registrations from your address");
+  }
   const passwordHash = await hashPassword(input.password);
   try {
     return await db.transaction(async (tx) => {
@@ -80,9 +106,32 @@ export async function loginUser(
   db: Db,
   origin: RequestOrigin,
   input: { email: string; password: string },
+  throttle: AuthThrottleConfig,
 ): Promise<{ user: User; session: IssuedSession }> {
   const email = normalizeEmail(input.email);
+  const address = throttleAddress(origin.ip);
+  const accountAndIp = throttleKey("loginPerAccountAndIp", email, address);
+  const account = throttleKey("loginPerAccount", email);
+  const ip = throttleKey("loginPerIp", address);
   const [row] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+  // Counted before the password is checked: concurrent guesses cannot outrun the count.
+  const outcome = await countAttempts(db, throttle, [accountAndIp, account, ip]);
+  if (!outcome.allowed) {
+    if (outcome.lockedNow) {
+      await recordAudit(
+        db,
+        { ...origin, actor: { type: "user", id: row?.id ?? null } },
+        {
+          org_id: null,
+          action: "user.login_locked",
+          target_type: "user",
+          target_id: row?.id ?? null,
+          metadata: { email, scope: outcome.scope, seconds: outcome.retryAfterSeconds },
+        },
+      );
+    }
+    throw throttled(outcome, "failed sign-in attempts");
+  }
   const valid = row ? await verifyPassword(row.password_hash, input.password) : false;
   if (!row) await burnPasswordCheck(input.password);
   if (!row || !valid) {
@@ -100,6 +149,10 @@ export async function loginUser(
     );
     throw AppError.unauthorized(INVALID_CREDENTIALS);
   }
+  // The owner proved the password: this account's failures are forgiven. The address's are not
+  // (one working account must not reset a stuffing run), but this attempt was no failure.
+  await resetThrottles(db, [accountAndIp, account]);
+  await giveBackAttempts(db, [ip]);
   const { password_hash: _passwordHash, ...user } = row;
   return db.transaction(async (tx) => {
     const session = await createSession(tx, user.id);

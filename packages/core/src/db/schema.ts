@@ -64,6 +64,28 @@ export const sessions = pgTable(
   ],
 );
 
+/**
+ * Sign-in and sign-up attempts per key (`<kind>:<sha256 of the subject>`, see
+ * accounts/throttle.ts), shared by every server process. Each attempt is one atomic upsert timed by
+ * the database clock; rows past `expires_at` are forgotten and pruned.
+ */
+export const authThrottles = pgTable(
+  "auth_throttles",
+  {
+    key: text("key").primaryKey(),
+    /** Attempts counted in the window that began at `window_start`. */
+    attempts: integer("attempts").notNull(),
+    // Full precision: the upsert tells a lockout it just began by `locked_at = now()`.
+    window_start: timestamp("window_start", { withTimezone: true }).notNull(),
+    /** Lockouts so far; each one lasts twice as long as the one before. */
+    lockouts: integer("lockouts").notNull().default(0),
+    locked_at: timestamp("locked_at", { withTimezone: true }),
+    locked_until: timestamp("locked_until", { withTimezone: true }),
+    expires_at: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [index("auth_throttles_expires_at_idx").on(t.expires_at)],
+);
+
 /** The owning organization: every tenant-owned row has one, and goes when the org goes. */
 const orgId = () =>
   uuid("org_id")
