@@ -5,6 +5,7 @@ import {
   JsonSchemaLimitError,
   compileJsonSchema,
   validateJson,
+  withValidationBudget,
 } from "./json-schema";
 
 /**
@@ -119,6 +120,21 @@ describe("hostile patterns", () => {
     const many = warm({ type: "array", items: schema });
     const items = Array.from({ length: 2000 }, () => "ab".repeat(300));
     expect(quicklyThrows(() => validateJson(many, items))).toBeInstanceOf(JsonSchemaLimitError);
+  });
+
+  it("shares one budget among all the validations of a scope, such as a call's policies", () => {
+    const schema = warm({ type: "string", pattern: "a[ab]{200}c" });
+    const value = "ab".repeat(3000);
+    // Alone, each check fits the budget; a hundred policies checking the same value do not.
+    expect(validateJson(schema, value).valid).toBe(false);
+    const error = quicklyThrows(() => {
+      withValidationBudget(() => {
+        for (let i = 0; i < 100; i++) validateJson(schema, value);
+      });
+    });
+    expect(error).toBeInstanceOf(JsonSchemaLimitError);
+    // The scope ends with the work: the next check has its own budget again.
+    expect(validateJson(schema, value).valid).toBe(false);
   });
 });
 

@@ -144,19 +144,15 @@ export class JsonSchemaValidator {
    */
   validate(schema: unknown, value: unknown): JsonValidationResult {
     const validate = this.compile(schema);
-    const outerSteps = stepsLeft;
-    stepsLeft = JSON_SCHEMA_LIMITS.maxSteps;
     let valid: boolean;
     try {
-      valid = withRegexBudget(JSON_SCHEMA_LIMITS.regexSteps, () => validate(value));
+      valid = withValidationBudget(() => validate(value));
     } catch (error) {
       if (error instanceof RegexBudgetError)
         throw new JsonSchemaLimitError(`Value too large to check: ${error.message}`);
       if (error instanceof RangeError)
         throw new JsonSchemaLimitError("Value nested too deeply to check against the schema");
       throw error;
-    } finally {
-      stepsLeft = outerSteps;
     }
     if (valid) return { valid: true };
     return { valid: false, issues: issuesFromErrors(validate.errors ?? [], value) };
@@ -232,6 +228,21 @@ export class JsonSchemaValidator {
       this.#instances.set(dialect, ajv);
     }
     return ajv;
+  }
+}
+
+/**
+ * Runs `work` with one budget of JSON_SCHEMA_LIMITS.maxSteps and regexSteps for every validation
+ * it makes, so that many schemas checking one value (a call's policies) cannot add up to more
+ * than one schema may; inside an enclosing budget it shares that one.
+ */
+export function withValidationBudget<T>(work: () => T): T {
+  if (stepsLeft !== null) return work();
+  stepsLeft = JSON_SCHEMA_LIMITS.maxSteps;
+  try {
+    return withRegexBudget(JSON_SCHEMA_LIMITS.regexSteps, work);
+  } finally {
+    stepsLeft = null;
   }
 }
 

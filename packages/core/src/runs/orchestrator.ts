@@ -27,6 +27,7 @@ import {
   InvalidJsonSchemaError,
   JsonSchemaLimitError,
   validateJson,
+  withValidationBudget,
 } from "../lib/json-schema";
 import { isMcpCallError } from "../mcp/errors";
 import type { McpCallOptions } from "../mcp/client";
@@ -178,12 +179,16 @@ async function prepareCall(
   ]);
   // A call happens in the agent's environment, or for a person, in the connection's.
   const environmentId = agent?.environment_id ?? connection.environment_id;
-  const decision = evaluatePolicies(applicable, {
-    agent_id: agent?.id ?? null,
-    tool: { id: tool.id, name: tool.name },
-    environment_id: environmentId,
-    input: request.input,
-  });
+  // One budget for all the call's policy input schemas: a tenant's hundred heavy policies must
+  // not hold the event loop a hundred times as long as one.
+  const decision = withValidationBudget(() =>
+    evaluatePolicies(applicable, {
+      agent_id: agent?.id ?? null,
+      tool: { id: tool.id, name: tool.name },
+      environment_id: environmentId,
+      input: request.input,
+    }),
+  );
   return { tool, connection, agent, environmentId, decision };
 }
 
