@@ -59,7 +59,7 @@ export const JSON_SCHEMA_LIMITS = {
   /** Nesting of JSON objects and arrays within the schema. */
   maxNesting: 64,
   /** Schema objects within the schema, $defs and unknown keywords included. */
-  maxSubschemas: 2000,
+  maxSubschemas: 1000,
   /** Values of one `enum`. */
   maxEnumValues: 1000,
   /**
