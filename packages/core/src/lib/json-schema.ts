@@ -438,7 +438,7 @@ function inspectSchema(
         }
       } else if (keyword === "pattern" && known) {
         if (typeof value === "string") checkPattern(value);
-      } else if (SCHEMA_MAP_KEYWORDS.has(keyword) && isPlainObject(value)) {
+      } else if (isSubschemaMapKeyword(keyword) && isPlainObject(value)) {
         for (const [name, sub] of Object.entries(value)) {
           if (keyword === "patternProperties" && known) checkPattern(name, name);
           path.push(name);
@@ -452,7 +452,7 @@ function inspectSchema(
           path.pop();
         }
       } else {
-        visit(value, known && KNOWN_SUBSCHEMA_KEYWORDS.has(keyword));
+        visit(value, known && isSubschemaKeyword(keyword));
       }
       path.pop();
     }
@@ -468,28 +468,6 @@ const DATA_KEYWORDS = new Set([
   "examples",
   "dependentRequired",
   "$vocabulary",
-]);
-const SCHEMA_MAP_KEYWORDS = new Set([
-  "properties",
-  "patternProperties",
-  "$defs",
-  "definitions",
-  "dependencies",
-  "dependentSchemas",
-]);
-const KNOWN_SUBSCHEMA_KEYWORDS = new Set([
-  "additionalItems",
-  "additionalProperties",
-  "contains",
-  "contentSchema",
-  "else",
-  "if",
-  "items",
-  "not",
-  "propertyNames",
-  "then",
-  "unevaluatedItems",
-  "unevaluatedProperties",
 ]);
 
 function invalid(issues: JsonSchemaIssue[]): CacheEntry {
@@ -518,25 +496,35 @@ function prepareSchema(schema: Record<string, unknown>): Record<string, unknown>
   return schema;
 }
 
+/** Keywords whose value is one subschema, in any of the drafts read here. */
 const SUBSCHEMA_KEYWORDS = [
   "additionalItems",
   "additionalProperties",
   "contains",
+  "contentSchema",
   "else",
   "if",
   "items",
   "not",
   "propertyNames",
   "then",
+  "unevaluatedItems",
+  "unevaluatedProperties",
 ] as const;
 const SUBSCHEMA_LIST_KEYWORDS = ["allOf", "anyOf", "oneOf", "items"] as const;
+/** Keywords whose value maps names to subschemas. */
 const SUBSCHEMA_MAP_KEYWORDS = [
   "definitions",
   "$defs",
   "dependencies",
+  "dependentSchemas",
   "patternProperties",
   "properties",
 ] as const;
+const isSubschemaKeyword = (keyword: string) =>
+  (SUBSCHEMA_KEYWORDS as readonly string[]).includes(keyword);
+const isSubschemaMapKeyword = (keyword: string) =>
+  (SUBSCHEMA_MAP_KEYWORDS as readonly string[]).includes(keyword);
 
 /** Rewrites the draft-04 keywords whose meaning changed in draft-06, so draft-07 reads them right. */
 function upgradeDraft04(schema: Record<string, unknown>): void {
