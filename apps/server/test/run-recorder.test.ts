@@ -45,9 +45,11 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
     return {
       id: uuidv7(),
       org_id: orgId,
+      kind: "tool",
       tool_id: null,
       tool_name: "echo",
       agent_id: null,
+      user_id: null,
       environment_id: null,
       status: "running",
       input: { text: "hi" },

@@ -128,8 +128,8 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     );
   });
 
-  it("enforces rate limits atomically per agent and policy", async () => {
-    const { g, tools } = await setup();
+  it("enforces rate limits atomically per agent and policy: 429, Retry-After and a rate_limited run", async () => {
+    const { org, g, tools } = await setup();
     const agent = await g.agent();
     const other = await g.agent();
     await g.policy({
@@ -142,14 +142,109 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
         g.run(tools.echo ?? "", { agent_id: agent.id, input: { text: "x" } }),
       ),
     );
-    const statuses = results.map((response) => response.body.status as string);
-    expect(statuses.filter((status) => status === "succeeded")).toHaveLength(3);
-    expect(statuses.filter((status) => status === "denied")).toHaveLength(3);
-    const limited = results.find((response) => response.body.status === "denied");
-    expect(limited?.body.error).toMatch(/Rate limited by policy .*3 calls per 3600 s/);
+    const succeeded = results.filter((response) => response.status === 201);
+    expect(succeeded.map((response) => response.body.status)).toEqual([
+      "succeeded",
+      "succeeded",
+      "succeeded",
+    ]);
+    const limited = results.filter((response) => response.status === 429);
+    expect(limited).toHaveLength(3);
+    for (const response of limited) {
+      expect(response.body).toMatchObject({
+        code: "RATE_LIMITED",
+        message: expect.stringMatching(/Rate limited by policy .*3 calls per 3600 s/),
+        run_id: expect.any(String),
+      });
+      const retryAfter = Number(response.headers.get("retry-after"));
+      expect(Number.isInteger(retryAfter)).toBe(true);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(3600);
+      expect(response.body.retry_after_seconds).toBe(retryAfter);
+    }
+    const run = await server.request("GET", `/runs/${limited[0]?.body.run_id}/`, {
+      token: org.owner.token,
+    });
+    expect(run.body).toMatchObject({
+      status: "rate_limited",
+      agent_id: agent.id,
+      error: expect.stringMatching(/Rate limited by policy/),
+      decision: { allowed: false, reason: expect.stringMatching(/Rate limited by policy/) },
+    });
+    const listed = await server.request("GET", `/orgs/${org.id}/runs/?status=rate_limited`, {
+      token: org.owner.token,
+    });
+    expect(listed.body.results).toHaveLength(3);
+    const audit = await server.request(
+      "GET",
+      `/orgs/${org.id}/audit-events/?target_id=${limited[0]?.body.run_id}`,
+      { token: org.owner.token },
+    );
+    expect(audit.body.results[0]).toMatchObject({
+      action: "tool.run",
+      metadata: { status: "rate_limited" },
+    });
     expect(
       (await g.run(tools.echo ?? "", { agent_id: other.id, input: { text: "x" } })).body.status,
     ).toBe("succeeded");
+  });
+
+  it("lets only admins run as an agent, and records both the person and the agent", async () => {
+    const { org, g, tools } = await setup();
+    const agent = await g.agent();
+    await g.policy({ effect: "allow", tool_pattern: "echo", agent_id: agent.id });
+    const member = await addMember(server, org, "member");
+    const admin = await addMember(server, org, "admin");
+
+    const borrowed = await g.run(
+      tools.echo ?? "",
+      { agent_id: agent.id, input: { text: "x" } },
+      member.token,
+    );
+    expect(borrowed.status).toBe(403);
+    expect(borrowed.body).toMatchObject({
+      code: "FORBIDDEN",
+      message:
+        "Running a tool as an agent (agent_id) needs the admin role or higher; yours is member",
+    });
+    // Nothing ran, so nothing of the agent's was used.
+    const none = await server.request("GET", `/orgs/${org.id}/runs/?agent_id=${agent.id}`, {
+      token: org.owner.token,
+    });
+    expect(none.body.results).toEqual([]);
+
+    const asAgent = await g.run(
+      tools.echo ?? "",
+      { agent_id: agent.id, input: { text: "x" } },
+      admin.token,
+    );
+    expect(asAgent.status).toBe(201);
+    expect(asAgent.body).toMatchObject({
+      status: "succeeded",
+      kind: "tool",
+      agent_id: agent.id,
+      user_id: admin.id,
+      triggered_by: { type: "user", id: admin.id },
+    });
+    const audit = await server.request(
+      "GET",
+      `/orgs/${org.id}/audit-events/?target_id=${asAgent.body.id}`,
+      { token: org.owner.token },
+    );
+    expect(audit.body.results[0]).toMatchObject({
+      action: "tool.run",
+      actor_type: "user",
+      actor_id: admin.id,
+      metadata: { agent_id: agent.id, user_id: admin.id },
+    });
+
+    // A member still runs tools as themselves; an agent key's run names no person.
+    await g.policy({ effect: "allow", tool_pattern: "echo" });
+    const own = await g.run(tools.echo ?? "", { input: { text: "m" } }, member.token);
+    expect(own.body).toMatchObject({ status: "succeeded", agent_id: null, user_id: member.id });
+    const key = await g.key(agent.id);
+    const byKey = await g.run(tools.echo ?? "", { input: { text: "k" } }, key.key);
+    expect(byKey.body).toMatchObject({ agent_id: agent.id, user_id: null });
   });
 
   it("records an upstream tool error as failed with its content", async () => {

@@ -40,6 +40,8 @@ export interface WireError {
   code: ErrorCode;
   message: string;
   issues?: { path: string; message: string }[];
+  retry_after_seconds?: number;
+  run_id?: string;
 }
 
 interface ZodLikeIssue {
@@ -74,6 +76,10 @@ export function toWireError(error: unknown): WireError {
       ...(cause.issues
         ? { issues: cause.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) }
         : {}),
+      ...(cause.retryAfterSeconds === undefined
+        ? {}
+        : { retry_after_seconds: cause.retryAfterSeconds }),
+      ...(cause.runId === undefined ? {} : { run_id: cause.runId }),
     };
   }
   if (isZodLikeError(cause)) {

@@ -157,6 +157,8 @@ const ERROR_DESCRIPTIONS: Record<
 
 /** Operations whose failure can come from the MCP server itself. */
 const UPSTREAM_OPERATIONS = new Set(["connections.sync"]);
+/** Operations a policy's rate limit can refuse with 429. */
+const RATE_LIMITED_OPERATIONS = new Set(["tools.run"]);
 
 const ids = {
   user: "8a6e0f7c-4b1d-4c8e-9f3a-2d5b7c9e1a04",
@@ -213,9 +215,11 @@ const exampleConnection: z.output<typeof connection> = {
 const exampleRun: z.output<typeof run> = {
   id: ids.run,
   org_id: ids.org,
+  kind: "tool",
   tool_id: ids.tool,
   tool_name: "echo",
   agent_id: ids.agent,
+  user_id: ids.user,
   environment_id: null,
   status: "succeeded",
   input: { text: "hello" },
@@ -291,6 +295,7 @@ const EXAMPLES: Record<string, { request?: Record<string, unknown>; response?: u
       name: "Support bot may echo",
       effect: "allow",
       agent_id: ids.agent,
+      target: "tool",
       tool_pattern: "echo",
       rate_limit: { max_calls: 60, per_seconds: 60 },
     } satisfies z.input<typeof createPolicyInput>,
@@ -364,6 +369,7 @@ function errorStatuses(
     method === "PATCH";
   if (createsOrRenames) statuses.push("409");
   if (hasBody) statuses.push("413", "415");
+  if (RATE_LIMITED_OPERATIONS.has(procedure.path)) statuses.push("429");
   if (UPSTREAM_OPERATIONS.has(procedure.path)) statuses.push("502");
   statuses.push("500");
   return statuses;

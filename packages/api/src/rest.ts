@@ -187,11 +187,9 @@ export function createRestHandler(options: RestHandlerOptions) {
       if (error instanceof RestRequestError) return fail(error.status, error.body, error.headers);
       const wire = toWireError(error);
       if (wire.status >= 500) options.onError?.(error, { path, requestId: extras.requestId });
-      return fail(wire.status, {
-        code: wire.code,
-        message: wire.message,
-        ...(wire.issues ? { issues: wire.issues } : {}),
-      });
+      // A Retry-After of a rate limit is already among the response headers (see publicProcedure).
+      const { status, ...body } = wire;
+      return fail(status, body);
     }
   };
 }

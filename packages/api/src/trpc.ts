@@ -41,6 +41,8 @@ const t = initTRPC
           code: wire.code,
           httpStatus: wire.status,
           issues: wire.issues,
+          retry_after_seconds: wire.retry_after_seconds,
+          run_id: wire.run_id,
           request_id: ctx?.requestId,
         },
       };

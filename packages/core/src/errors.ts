@@ -31,20 +31,32 @@ export class AppError extends Error {
   readonly issues: FieldIssue[] | undefined;
   /** RATE_LIMITED: when to try again (REST sends it as `Retry-After`). */
   readonly retryAfterSeconds: number | undefined;
+  /** RATE_LIMITED by a tool run's policy: the run that records the refusal. */
+  readonly runId: string | undefined;
 
   constructor(
     code: AppErrorCode,
     message: string,
-    options?: { issues?: FieldIssue[]; cause?: unknown; retryAfterSeconds?: number },
+    options?: {
+      issues?: FieldIssue[];
+      cause?: unknown;
+      retryAfterSeconds?: number;
+      runId?: string;
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.issues = options?.issues;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.runId = options?.runId;
   }
 
-  static rateLimited(message: string, retryAfterSeconds: number): AppError {
-    return new AppError("RATE_LIMITED", message, { retryAfterSeconds });
+  static rateLimited(
+    message: string,
+    retryAfterSeconds: number,
+    options?: { runId?: string },
+  ): AppError {
+    return new AppError("RATE_LIMITED", message, { retryAfterSeconds, ...options });
   }
 
   static badRequest(message: string, issues?: FieldIssue[]): AppError {

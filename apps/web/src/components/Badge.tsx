@@ -29,6 +29,7 @@ const STATUS_TONES: Record<string, Tone> = {
   deny: "red",
   denied: "amber",
   timeout: "amber",
+  rate_limited: "violet",
   disabled: "neutral",
   running: "blue",
   unknown: "neutral",
@@ -39,7 +40,7 @@ export function StatusBadge({ status }: { status: string }) {
   return (
     <Badge tone={STATUS_TONES[status] ?? "neutral"}>
       {status === "running" ? <span className="pulse" aria-hidden="true" /> : null}
-      {status}
+      {status.replaceAll("_", " ")}
     </Badge>
   );
 }

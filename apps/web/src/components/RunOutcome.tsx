@@ -15,7 +15,13 @@ export function DecisionSummary({ decision }: { decision: Record<string, unknown
   );
 }
 
+const REFUSALS: Partial<Record<Run["status"], string>> = {
+  denied: "Denied",
+  rate_limited: "Rate limited",
+};
+
 export function RunOutcome({ run }: { run: Run }) {
+  const refusal = REFUSALS[run.status];
   return (
     <div className="run-outcome">
       <div className="run-outcome__meta">
@@ -25,11 +31,11 @@ export function RunOutcome({ run }: { run: Run }) {
       </div>
       {run.error ? (
         <div className="result result--error" role="alert">
-          <strong>{run.status === "denied" ? "Denied" : "Error"}</strong>
+          <strong>{refusal ?? "Error"}</strong>
           <p className="mono wrap">{run.error}</p>
         </div>
       ) : null}
-      {run.status !== "denied" && run.output !== null && run.output !== undefined ? (
+      {refusal === undefined && run.output !== null && run.output !== undefined ? (
         <ToolResult output={run.output} truncated={run.output_truncated} />
       ) : null}
     </div>

@@ -77,6 +77,16 @@ export const errorBody = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   issues: z.array(errorIssue).optional(),
+  retry_after_seconds: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      "With RATE_LIMITED: seconds until a call is possible again (also the Retry-After header)",
+    ),
+  run_id: uuid
+    .optional()
+    .describe("With RATE_LIMITED from a tool run: the recorded run (status rate_limited)"),
   request_id: z.string().optional(),
 });
 export type ErrorBody = z.infer<typeof errorBody>;

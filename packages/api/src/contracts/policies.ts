@@ -19,6 +19,14 @@ export const rateLimit = z.object({
 });
 
 export const POLICY_EFFECTS = ["allow", "deny"] as const;
+export const POLICY_TARGETS = ["tool", "prompt", "resource"] as const;
+const policyTarget = z
+  .enum(POLICY_TARGETS)
+  .describe(
+    "What the policy governs: tool calls, prompts (prompts/get) or resources (resources/read)",
+  );
+const PATTERN_DESCRIPTION =
+  "For target `tool`: a glob over tool names (`github_*`) or a tool id; for `prompt`: a glob over prompt names; for `resource`: a glob over resource URIs (`file:///docs/*`). `*` spans any characters, `/` included";
 
 export const policy = z.object({
   id: uuid,
@@ -27,7 +35,8 @@ export const policy = z.object({
   description: z.string(),
   effect: z.enum(POLICY_EFFECTS),
   agent_id: uuid.nullable().describe("null: any agent (and runs without an agent)"),
-  tool_pattern: z.string().describe("A glob over tool names (`github_*`) or a tool id"),
+  target: policyTarget,
+  tool_pattern: z.string().describe(PATTERN_DESCRIPTION),
   environment_id: uuid.nullable().describe("null: any environment"),
   input_schema: jsonObject
     .nullable()
@@ -42,6 +51,7 @@ export type PolicyDto = z.infer<typeof policy>;
 export const listPoliciesInput = pageInput.extend({
   agent_id: uuid.optional(),
   effect: z.enum(POLICY_EFFECTS).optional(),
+  target: z.enum(POLICY_TARGETS).optional(),
   enabled: queryBoolean.optional(),
 });
 
@@ -50,7 +60,13 @@ const policyFields = {
   description: description.optional(),
   effect: z.enum(POLICY_EFFECTS),
   agent_id: uuid.nullable().optional(),
-  tool_pattern: z.string().trim().min(1, "Must not be empty").max(200, "At most 200 characters"),
+  target: policyTarget.optional().describe("What the policy governs (default: tool)"),
+  tool_pattern: z
+    .string()
+    .trim()
+    .min(1, "Must not be empty")
+    .max(200, "At most 200 characters")
+    .describe(PATTERN_DESCRIPTION),
   environment_id: uuid.nullable().optional(),
   input_schema: jsonObject.nullable().optional(),
   rate_limit: rateLimit.nullable().optional(),
@@ -81,8 +97,38 @@ export const policyDecision = z.object({
 });
 export type PolicyDecisionDto = z.infer<typeof policyDecision>;
 
-export const evaluatePolicyInput = z.object({
-  agent_id: uuid.nullable().optional(),
-  tool_id: uuid,
-  input: jsonObject.default({}),
-});
+export const evaluatePolicyInput = z
+  .object({
+    agent_id: uuid.nullable().optional(),
+    target: z.enum(POLICY_TARGETS).default("tool").describe("What the call would be"),
+    tool_id: uuid.optional().describe("For target `tool` (required): the tool"),
+    name: z
+      .string()
+      .min(1, "Must not be empty")
+      .max(2000, "At most 2000 characters")
+      .optional()
+      .describe(
+        "For target `prompt` or `resource` (required): the prompt's name or the resource's URI",
+      ),
+    environment_id: uuid
+      .nullable()
+      .optional()
+      .describe(
+        "For a prompt or resource: the environment of the connection serving it, when the agent has none",
+      ),
+    input: jsonObject
+      .default({})
+      .describe(
+        "The tool's input, the prompt's arguments, or for a resource `{ uri }` (filled in)",
+      ),
+  })
+  .superRefine((value, context) => {
+    if (value.target === "tool" && value.tool_id === undefined)
+      context.addIssue({ code: "custom", path: ["tool_id"], message: "Required for target tool" });
+    if (value.target !== "tool" && value.name === undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["name"],
+        message: `Required for target ${value.target}`,
+      });
+  });

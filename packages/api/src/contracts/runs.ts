@@ -1,21 +1,40 @@
 import { z } from "zod";
 import { pageInput, timestamp, uuid } from "./common";
 
-export const RUN_STATUSES = ["running", "succeeded", "failed", "denied", "timeout"] as const;
+export const RUN_STATUSES = [
+  "running",
+  "succeeded",
+  "failed",
+  "denied",
+  "timeout",
+  "rate_limited",
+] as const;
 export const runStatus = z.enum(RUN_STATUSES);
+export const RUN_KINDS = ["tool", "prompt", "resource"] as const;
+export const runKind = z.enum(RUN_KINDS);
 
 export const run = z.object({
   id: uuid,
   org_id: uuid,
+  kind: runKind.describe(
+    "What was called: a tool (tools/call), a prompt (prompts/get) or a resource (resources/read)",
+  ),
   tool_id: uuid.nullable(),
-  tool_name: z.string(),
-  agent_id: uuid.nullable(),
+  tool_name: z
+    .string()
+    .describe("The tool's name; for a prompt run the prompt's name, for a resource run its URI"),
+  agent_id: uuid.nullable().describe("The agent the call was made as, if any"),
+  user_id: uuid
+    .nullable()
+    .describe("The person who made the call (also when made as an agent); null for agent keys"),
   environment_id: uuid.nullable(),
   status: runStatus,
   input: z.unknown(),
   output: z
     .unknown()
-    .describe("The MCP CallToolResult, as the server returned it (capped at 1 MiB)"),
+    .describe(
+      "The MCP result as the server returned it: CallToolResult, GetPromptResult or ReadResourceResult (capped at 1 MiB)",
+    ),
   output_truncated: z.boolean(),
   error: z.string().nullable(),
   decision: z.record(z.string(), z.unknown()).nullable(),
@@ -28,6 +47,7 @@ export type RunDto = z.infer<typeof run>;
 
 export const listRunsInput = pageInput.extend({
   status: runStatus.optional(),
+  kind: runKind.optional(),
   agent_id: uuid.optional(),
   tool_id: uuid.optional(),
   since: timestamp.optional().describe("Only runs started at or after this time"),
@@ -67,7 +87,7 @@ const latencyStats = {
   runs: z.number().int(),
   succeeded: z.number().int(),
   failed: z.number().int().describe("failed + timeout"),
-  denied: z.number().int(),
+  denied: z.number().int().describe("denied + rate_limited"),
   error_rate: z.number().describe("(failed + timeout) / finished runs, 0..1"),
   p50_ms: z.number().nullable(),
   p95_ms: z.number().nullable(),
@@ -84,7 +104,7 @@ export const runStats = z.object({
       running: z.number().int(),
       succeeded: z.number().int(),
       failed: z.number().int(),
-      denied: z.number().int(),
+      denied: z.number().int().describe("denied + rate_limited"),
       timeout: z.number().int(),
     }),
   ),

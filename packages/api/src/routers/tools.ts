@@ -5,6 +5,7 @@ import {
   findToolOrgId,
   getTool,
   listTools,
+  roleAtLeast,
   runTool,
   updateTool,
 } from "@mcp/core";
@@ -108,7 +109,7 @@ export const toolsRouter = router({
         tags: ["runs"],
         summary: "Run a tool through the governed path",
         description:
-          "Policy → rate limit → input validation → call. A denied, invalid or failed call is still recorded and returned with 201; its status and error say why. Members run tools with a user token; an agent key (Bearer mcpa_…) runs them as its agent.",
+          "Policy → rate limit → input validation → call. A denied, invalid or failed call is still recorded and returned with 201; its status and error say why. A call over a policy's rate limit is recorded with status `rate_limited` and answered 429 with `Retry-After` and the run's id (`run_id`). Members run tools with a user token; `agent_id` (running as that agent, with its policies and quota) needs the admin role. An agent key (Bearer mcpa_…) runs them as its agent.",
         protect: true,
       },
       successStatus: 201,
@@ -120,6 +121,12 @@ export const toolsRouter = router({
       if (ctx.agent && input.agent_id && input.agent_id !== ctx.agent.id) {
         throw AppError.invalidField("agent_id", "An agent key always runs as its own agent");
       }
+      // Running as an agent uses its allow policies and its quota: that is an admin's decision.
+      if (!ctx.agent && input.agent_id && !roleAtLeast(ctx.org.role, "admin")) {
+        throw AppError.forbidden(
+          `Running a tool as an agent (agent_id) needs the admin role or higher; yours is ${ctx.org.role}`,
+        );
+      }
       const outcome = await runTool(ctx.db, ctx.runtime, ctx.action, {
         orgId: ctx.org.id,
         tool: { id: input.id },
@@ -128,6 +135,13 @@ export const toolsRouter = router({
         trigger: { ...ctx.runner, surface: ctx.surface },
         ...(signal ? { signal } : {}),
       });
+      if (outcome.run.status === "rate_limited") {
+        throw AppError.rateLimited(
+          outcome.run.error ?? "Rate limited",
+          outcome.retryAfterSeconds ?? 1,
+          { runId: outcome.run.id },
+        );
+      }
       return toWire(outcome.run);
     }),
 });

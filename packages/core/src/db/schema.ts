@@ -258,6 +258,9 @@ export const agentKeys = pgTable(
 );
 
 export const policyEffect = pgEnum("policy_effect", ["allow", "deny"]);
+/** What a policy governs; its pattern is read as a tool glob or id, a prompt name glob or a resource URI glob. */
+export const POLICY_TARGET_KINDS = ["tool", "prompt", "resource"] as const;
+export const policyTarget = pgEnum("policy_target", POLICY_TARGET_KINDS);
 
 export interface RateLimit {
   max_calls: number;
@@ -273,6 +276,8 @@ export const policies = pgTable(
     description: text("description").notNull().default(""),
     effect: policyEffect("effect").notNull(),
     agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "cascade" }),
+    target: policyTarget("target").notNull().default("tool"),
+    /** The pattern over the target kind's names (the column predates prompts and resources). */
     tool_pattern: text("tool_pattern").notNull(),
     environment_id: uuid("environment_id").references(() => environments.id, {
       onDelete: "cascade",
@@ -313,16 +318,23 @@ export const runStatus = pgEnum("run_status", [
   "failed",
   "denied",
   "timeout",
+  "rate_limited",
 ]);
+/** What a run called: a tool (`tools/call`), a prompt (`prompts/get`) or a resource (`resources/read`). */
+export const runKind = pgEnum("run_kind", POLICY_TARGET_KINDS);
 
 export const runs = pgTable(
   "runs",
   {
     id: id(),
     org_id: orgId(),
+    kind: runKind("kind").notNull().default("tool"),
     tool_id: uuid("tool_id").references(() => tools.id, { onDelete: "set null" }),
+    /** The tool's name; for a prompt run the prompt's name, for a resource run its URI. */
     tool_name: text("tool_name").notNull(),
     agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "set null" }),
+    /** The person who made the call (with `agent_id`, an admin running as that agent); null for agent keys. */
+    user_id: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
     environment_id: uuid("environment_id").references(() => environments.id, {
       onDelete: "set null",
     }),

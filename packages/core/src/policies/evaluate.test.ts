@@ -21,6 +21,7 @@ function policy(overrides: Partial<PolicyRule> & Pick<PolicyRule, "name">): Poli
     id: `p-${seq}`,
     effect: "allow",
     agent_id: null,
+    target: "tool",
     tool_pattern: "*",
     environment_id: null,
     input_schema: null,
@@ -529,5 +530,39 @@ describe("tool patterns", () => {
     expect(isValidToolPattern(TOOL_ID)).toBe(true);
     expect(isValidToolPattern("")).toBe(false);
     expect(isValidToolPattern("   ")).toBe(false);
+  });
+});
+
+describe("policy target kinds", () => {
+  const prompt = (name: string): PolicyCall => call({ kind: "prompt", tool: { id: name, name } });
+  const resource = (uri: string): PolicyCall =>
+    call({ kind: "resource", tool: { id: uri, name: uri } });
+
+  it("applies tool policies to tools only, so prompts and resources stay denied by default", () => {
+    const allowAllTools = [policy({ name: "all-tools" })];
+    expect(evaluatePolicies(allowAllTools, call()).allowed).toBe(true);
+    expect(evaluatePolicies(allowAllTools, prompt("greeting")).allowed).toBe(false);
+    const decision = evaluatePolicies(allowAllTools, resource("test://readme"));
+    expect(decision).toMatchObject({ allowed: false, matched: [] });
+    expect(decision.reason).toBe(
+      `No allow policy matches resource 'test://readme' for agent ${AGENT_A}`,
+    );
+  });
+
+  it("matches a prompt name glob and a resource URI glob across slashes, deny winning", () => {
+    const policies = [
+      policy({ name: "greetings", target: "prompt", tool_pattern: "greet*" }),
+      policy({ name: "docs", target: "resource", tool_pattern: "test://docs/*" }),
+      policy({ name: "no-secrets", effect: "deny", target: "resource", tool_pattern: "*secret*" }),
+    ];
+    expect(evaluatePolicies(policies, prompt("greeting")).allowed).toBe(true);
+    expect(evaluatePolicies(policies, prompt("farewell")).allowed).toBe(false);
+    expect(evaluatePolicies(policies, resource("test://docs/a/b.md")).allowed).toBe(true);
+    expect(evaluatePolicies(policies, resource("test://docs/secret.md")).allowed).toBe(false);
+    expect(evaluatePolicies(policies, resource("test://readme")).allowed).toBe(false);
+    // A prompt or resource policy never opens a tool of the same name.
+    expect(evaluatePolicies(policies, call({ tool: tool("greeting") })).allowed).toBe(false);
+    expect(policyCouldAllow(policies, prompt("greeting"))).toBe(true);
+    expect(policyCouldAllow(policies, resource("test://docs/secret.md"))).toBe(false);
   });
 });

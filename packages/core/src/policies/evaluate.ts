@@ -11,6 +11,7 @@ export type PolicyRule = Pick<
   | "name"
   | "effect"
   | "agent_id"
+  | "target"
   | "tool_pattern"
   | "environment_id"
   | "input_schema"
@@ -19,10 +20,14 @@ export type PolicyRule = Pick<
 >;
 
 export type PolicyEffect = PolicyRule["effect"];
+export type PolicyTargetKind = PolicyRule["target"];
 
 export interface PolicyCallTarget {
   /** Null when a person runs the tool directly rather than through an agent. */
   agent_id: string | null;
+  /** What is called (a tool when absent); only policies of that target kind apply. */
+  kind?: PolicyTargetKind;
+  /** The tool (id and name), or for a prompt its name and for a resource its URI (as both). */
   tool: { id: string; name: string };
   environment_id: string | null;
 }
@@ -151,16 +156,20 @@ export function policyCouldAllow(
   return allowed;
 }
 
-/** Whether the policy's agent, environment and tool pattern cover the call (the input is not considered). */
+/** Whether the policy's agent, environment, target kind and pattern cover the call (the input is not considered). */
 export function policyTargets(
-  policy: Pick<PolicyRule, "agent_id" | "environment_id" | "tool_pattern">,
+  policy: Pick<PolicyRule, "agent_id" | "environment_id" | "target" | "tool_pattern">,
   target: PolicyCallTarget,
 ): boolean {
   // A policy without an agent applies to every caller, including people running tools directly.
   if (policy.agent_id !== null && policy.agent_id !== target.agent_id) return false;
   if (policy.environment_id !== null && policy.environment_id !== target.environment_id)
     return false;
-  return toolPatternMatches(policy.tool_pattern, target.tool);
+  const kind = target.kind ?? "tool";
+  if (policy.target !== kind) return false;
+  return kind === "tool"
+    ? toolPatternMatches(policy.tool_pattern, target.tool)
+    : globMatches(policy.tool_pattern, target.tool.name);
 }
 
 /**
@@ -233,7 +242,7 @@ function decisionReason(args: {
   }
   const caller = call.agent_id === null ? "calls without an agent" : `agent ${call.agent_id}`;
   const environment = call.environment_id === null ? "" : ` in environment ${call.environment_id}`;
-  return `No allow policy matches tool '${call.tool.name}' for ${caller}${environment}`;
+  return `No allow policy matches ${call.kind ?? "tool"} '${call.tool.name}' for ${caller}${environment}`;
 }
 
 function quoteNames(list: PolicyRule[]): string {

@@ -18,6 +18,8 @@ export interface PolicyFields {
   description?: string | undefined;
   effect: Policy["effect"];
   agent_id?: string | null | undefined;
+  /** What the policy governs; tools when absent. */
+  target?: Policy["target"] | undefined;
   tool_pattern: string;
   environment_id?: string | null | undefined;
   input_schema?: JsonObject | null | undefined;
@@ -51,7 +53,7 @@ async function validatePolicyFields(
   fields: Partial<PolicyFields>,
 ): Promise<void> {
   if (fields.tool_pattern !== undefined && !isValidToolPattern(fields.tool_pattern)) {
-    throw AppError.invalidField("tool_pattern", "Not a valid glob pattern or tool id");
+    throw AppError.invalidField("tool_pattern", "Not a valid glob pattern (or tool id)");
   }
   if (fields.input_schema) assertValidJsonSchema(fields.input_schema, "input_schema");
   await assertAgentInOrg(db, orgId, fields.agent_id);
@@ -62,6 +64,7 @@ function auditMetadata(policy: Policy): JsonObject {
   return {
     name: policy.name,
     effect: policy.effect,
+    target: policy.target,
     tool_pattern: policy.tool_pattern,
     agent_id: policy.agent_id,
     environment_id: policy.environment_id,
@@ -86,6 +89,7 @@ export async function createPolicy(
           description: input.description ?? "",
           effect: input.effect,
           agent_id: input.agent_id ?? null,
+          target: input.target ?? "tool",
           tool_pattern: input.tool_pattern,
           environment_id: input.environment_id ?? null,
           input_schema: input.input_schema ?? null,
@@ -112,6 +116,7 @@ export interface PolicyFilter extends PageRequest {
   orgId: string;
   agent_id?: string | undefined;
   effect?: Policy["effect"] | undefined;
+  target?: Policy["target"] | undefined;
   enabled?: boolean | undefined;
 }
 
@@ -123,6 +128,7 @@ export async function listPolicies(db: Db, filter: PolicyFilter): Promise<Page<P
       eq(policies.org_id, filter.orgId),
       filter.agent_id ? eq(policies.agent_id, filter.agent_id) : undefined,
       filter.effect ? eq(policies.effect, filter.effect) : undefined,
+      filter.target ? eq(policies.target, filter.target) : undefined,
       filter.enabled !== undefined ? eq(policies.enabled, filter.enabled) : undefined,
     ),
   );
@@ -154,6 +160,7 @@ export async function updatePolicy(
           ...(input.description !== undefined ? { description: input.description } : {}),
           ...(input.effect !== undefined ? { effect: input.effect } : {}),
           ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
+          ...(input.target !== undefined ? { target: input.target } : {}),
           ...(input.tool_pattern !== undefined ? { tool_pattern: input.tool_pattern } : {}),
           ...(input.environment_id !== undefined ? { environment_id: input.environment_id } : {}),
           ...(input.input_schema !== undefined ? { input_schema: input.input_schema } : {}),

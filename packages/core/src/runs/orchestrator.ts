@@ -12,6 +12,7 @@ import {
 } from "../db/schema";
 import { auditRow } from "../audit/audit";
 import {
+  assertEnvironmentInOrg,
   connectionTarget,
   connectionVersion,
   recordConnectionHealth,
@@ -31,8 +32,17 @@ import {
 } from "../lib/json-schema";
 import { isMcpCallError } from "../mcp/errors";
 import type { McpCallOptions } from "../mcp/client";
-import { evaluatePolicies, type PolicyDecision, type PolicyRule } from "../policies/evaluate";
-import { applicablePoliciesWhere, assertAgentInOrg } from "../policies/policies";
+import {
+  evaluatePolicies,
+  type PolicyDecision,
+  type PolicyRule,
+  type PolicyTargetKind,
+} from "../policies/evaluate";
+import {
+  applicablePoliciesWhere,
+  assertAgentInOrg,
+  loadApplicablePolicies,
+} from "../policies/policies";
 import { consumeRateLimit } from "../policies/rate-limit";
 import type { McpRuntime } from "../runtime";
 import type { Tool } from "../tools/tools";
@@ -74,6 +84,19 @@ export interface RunOutcome {
   run: Run;
   /** The upstream result exactly as received; null when the call was not made or failed. */
   result: CallToolResult | null;
+  /** For a `rate_limited` run: seconds until the limit's window frees a call; null otherwise. */
+  retryAfterSeconds: number | null;
+}
+
+/**
+ * Which environment a call runs in, and so which environment-scoped policies apply: the agent's,
+ * or for a person (or an agent without one), the environment of the connection that serves it.
+ */
+export function callEnvironment(
+  agent: Pick<Agent, "environment_id"> | null,
+  connection: Pick<Connection, "environment_id">,
+): string | null {
+  return agent?.environment_id ?? connection.environment_id;
 }
 
 interface PreparedCall {
@@ -93,7 +116,7 @@ interface PreparedCall {
 function toolQuery(db: Db, by: "id" | "name") {
   const policyRules = sql<PolicyRule[]>`(select coalesce(json_agg(json_build_object(
       'id', ${policies.id}, 'name', ${policies.name}, 'effect', ${policies.effect}, 'agent_id', ${policies.agent_id},
-      'tool_pattern', ${policies.tool_pattern}, 'environment_id', ${policies.environment_id},
+      'target', ${policies.target}, 'tool_pattern', ${policies.tool_pattern}, 'environment_id', ${policies.environment_id},
       'input_schema', ${policies.input_schema}, 'rate_limit', ${policies.rate_limit}, 'enabled', ${policies.enabled}
     ) order by ${policies.id}), '[]'::json) from ${policies}
     where ${applicablePoliciesWhere(sql.placeholder("org_id"), sql.placeholder("agent_id"))})`;
@@ -177,8 +200,7 @@ async function prepareCall(
     loadToolAndPolicies(db, request.orgId, request.tool, agentId, cache),
     loadAgent(db, request.orgId, request.agent, cache),
   ]);
-  // A call happens in the agent's environment, or for a person, in the connection's.
-  const environmentId = agent?.environment_id ?? connection.environment_id;
+  const environmentId = callEnvironment(agent, connection);
   // One budget for all the call's policy input schemas: a tenant's hundred heavy policies must
   // not hold the event loop a hundred times as long as one.
   const decision = withValidationBudget(() =>
@@ -192,12 +214,43 @@ async function prepareCall(
   return { tool, connection, agent, environmentId, decision };
 }
 
+export interface EvaluateCallInput {
+  orgId: string;
+  agent_id?: string | null | undefined;
+  /** What the call would be; a tool when absent. */
+  target?: PolicyTargetKind | undefined;
+  /** For a tool. */
+  tool_id?: string | undefined;
+  /** For a prompt its name, for a resource its URI. */
+  name?: string | undefined;
+  /** For a prompt or resource: the serving connection's environment, used when the agent has none. */
+  environment_id?: string | null | undefined;
+  input: unknown;
+}
+
 /** The decision a call would get, without running anything (and without using rate limit quota). */
-export async function evaluateCall(
-  db: Db,
-  input: { orgId: string; agent_id?: string | null | undefined; tool_id: string; input: unknown },
-): Promise<PolicyDecision> {
+export async function evaluateCall(db: Db, input: EvaluateCallInput): Promise<PolicyDecision> {
   await assertAgentInOrg(db, input.orgId, input.agent_id);
+  const target = input.target ?? "tool";
+  if (target !== "tool") {
+    if (input.name === undefined)
+      throw AppError.invalidField("name", `Required for target ${target}`);
+    const name = input.name;
+    await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+    const agent = await loadAgent(db, input.orgId, input.agent_id ?? null, null);
+    const policies = await loadApplicablePolicies(db, input.orgId, agent?.id ?? null);
+    return withValidationBudget(() =>
+      evaluatePolicies(policies, {
+        agent_id: agent?.id ?? null,
+        kind: target,
+        tool: { id: name, name },
+        environment_id: callEnvironment(agent, { environment_id: input.environment_id ?? null }),
+        input: target === "resource" ? { uri: name } : input.input,
+      }),
+    );
+  }
+  if (input.tool_id === undefined)
+    throw AppError.invalidField("tool_id", "Required for target tool");
   const prepared = await prepareCall(
     db,
     {
@@ -215,24 +268,30 @@ export async function evaluateCall(
   return prepared.decision;
 }
 
-/** Why the call must not go upstream, or null when it may. */
-async function refusal(
-  db: Db,
-  prepared: PreparedCall,
-  request: RunRequest,
-): Promise<{ status: "denied" | "failed"; error: string } | null> {
-  const { tool, agent, decision } = prepared;
-  if (agent && agent.status !== "active")
-    return { status: "denied", error: `Agent '${agent.name}' is disabled` };
-  if (tool.stale)
-    return {
-      status: "denied",
-      error: `Tool '${tool.name}' is no longer offered by its server (stale)`,
-    };
-  if (!tool.enabled) return { status: "denied", error: `Tool '${tool.name}' is disabled` };
-  if (!decision.allowed) return { status: "denied", error: decision.reason };
+/** A call that must not go upstream: the run's status and error, and for a rate limit when to retry. */
+export interface Refusal {
+  status: "denied" | "failed" | "rate_limited";
+  error: string;
+  retryAfterSeconds?: number;
+}
 
-  const subject = agent ? `agent:${agent.id}` : `${request.trigger.type}:${request.trigger.id}`;
+/** A disabled agent calls nothing, whatever its policies say. */
+export function agentRefusal(agent: Agent | null): Refusal | null {
+  return agent && agent.status !== "active"
+    ? { status: "denied", error: `Agent '${agent.name}' is disabled` }
+    : null;
+}
+
+/**
+ * The policy decision, then the rate limits of the allow policies that decided it. A call over a
+ * limit is `rate_limited`, and its decision (stored with the run) says it was not allowed and why.
+ */
+export async function policyRefusal(
+  db: Db,
+  decision: PolicyDecision,
+  subject: string,
+): Promise<Refusal | null> {
+  if (!decision.allowed) return { status: "denied", error: decision.reason };
   for (const limit of decision.rate_limited_by) {
     const consumed = await consumeRateLimit(db, {
       policyId: limit.policy_id,
@@ -241,12 +300,41 @@ async function refusal(
       perSeconds: limit.per_seconds,
     });
     if (!consumed.allowed) {
-      return {
-        status: "denied",
-        error: `Rate limited by policy '${limit.name}': at most ${limit.max_calls} calls per ${limit.per_seconds} s; retry in ${consumed.retry_after_seconds} s`,
-      };
+      const error = `Rate limited by policy '${limit.name}': at most ${limit.max_calls} calls per ${limit.per_seconds} s; retry in ${consumed.retry_after_seconds} s`;
+      decision.allowed = false;
+      decision.reason = error;
+      return { status: "rate_limited", error, retryAfterSeconds: consumed.retry_after_seconds };
     }
   }
+  return null;
+}
+
+/** Whose quota a call uses: its agent's, or the person's (or key's) who made it. */
+export function rateLimitSubject(agent: Agent | null, trigger: RunTrigger): string {
+  return agent ? `agent:${agent.id}` : `${trigger.type}:${trigger.id}`;
+}
+
+/** Why the tool call must not go upstream, or null when it may. */
+async function refusal(
+  db: Db,
+  prepared: PreparedCall,
+  request: RunRequest,
+): Promise<Refusal | null> {
+  const { tool, agent, decision } = prepared;
+  const refusedAgent = agentRefusal(agent);
+  if (refusedAgent) return refusedAgent;
+  if (tool.stale)
+    return {
+      status: "denied",
+      error: `Tool '${tool.name}' is no longer offered by its server (stale)`,
+    };
+  if (!tool.enabled) return { status: "denied", error: `Tool '${tool.name}' is disabled` };
+  const refusedByPolicy = await policyRefusal(
+    db,
+    decision,
+    rateLimitSubject(agent, request.trigger),
+  );
+  if (refusedByPolicy) return refusedByPolicy;
 
   try {
     const validation = validateJson(tool.input_schema, request.input);
@@ -315,16 +403,24 @@ function triggerJson(trigger: RunTrigger): JsonObject {
   return { type: trigger.type, id: trigger.id, surface: trigger.surface };
 }
 
+const AUDIT_ACTIONS: Record<Run["kind"], string> = {
+  tool: "tool.run",
+  prompt: "prompt.get",
+  resource: "resource.read",
+};
+
 function runAudit(context: ActionContext, run: Run): AuditRow {
   const row = auditRow(context, {
     org_id: run.org_id,
-    action: "tool.run",
+    action: AUDIT_ACTIONS[run.kind],
     target_type: "run",
     target_id: run.id,
     metadata: {
+      kind: run.kind,
       tool_id: run.tool_id,
       tool_name: run.tool_name,
       agent_id: run.agent_id,
+      user_id: run.user_id,
       status: run.status,
       duration_ms: run.duration_ms,
       surface: run.triggered_by.surface ?? null,
@@ -345,6 +441,116 @@ function runAudit(context: ActionContext, run: Run): AuditRow {
   };
 }
 
+/** What every governed call records, whatever it calls. */
+export interface GovernedCall {
+  orgId: string;
+  kind: Run["kind"];
+  toolId: string | null;
+  /** The tool's or prompt's name, or the resource's URI. */
+  name: string;
+  agent: Agent | null;
+  environmentId: string | null;
+  input: JsonObject;
+  decision: PolicyDecision;
+  trigger: RunTrigger;
+  awaitRecord?: boolean | undefined;
+}
+
+type RunFields = Pick<Run, "status" | "output" | "output_truncated" | "error">;
+
+/**
+ * Records governed calls through the runtime's RunRecorder: `refused` writes a call that never
+ * went upstream, `started` the running row of one that did, and its `finish` the outcome.
+ */
+export function runRecording(runtime: McpRuntime, context: ActionContext, call: GovernedCall) {
+  const base = {
+    org_id: call.orgId,
+    kind: call.kind,
+    tool_id: call.toolId,
+    tool_name: call.name,
+    agent_id: call.agent?.id ?? null,
+    // A person's call records the person even when made as an agent, so both are on file.
+    user_id: call.trigger.type === "user" ? call.trigger.id : null,
+    environment_id: call.environmentId,
+    input: call.input,
+    decision: call.decision as unknown as JsonObject,
+    triggered_by: triggerJson(call.trigger),
+  };
+  const record = async (run: Run): Promise<Run> => {
+    const awaited = call.awaitRecord !== false;
+    const committed = runtime.recorder.finished(run, runAudit(context, run), awaited);
+    // The recorder reports its own failures; a caller that does not wait must not see them twice.
+    if (awaited) await committed;
+    else committed.catch(() => undefined);
+    return run;
+  };
+  return {
+    refused(refusal: Refusal): Promise<Run> {
+      const now = new Date();
+      return record({
+        ...base,
+        id: uuidv7(),
+        status: refusal.status,
+        output: null,
+        output_truncated: false,
+        error: refusal.error,
+        started_at: now,
+        finished_at: now,
+        duration_ms: 0,
+      });
+    },
+    async started(): Promise<{ finish: (fields: RunFields) => Promise<Run> }> {
+      await runtime.recorder.room();
+      const running: Run = {
+        ...base,
+        id: uuidv7(),
+        status: "running",
+        output: null,
+        output_truncated: false,
+        error: null,
+        started_at: new Date(),
+        finished_at: null,
+        duration_ms: null,
+      };
+      runtime.recorder.started(running);
+      return {
+        finish: (fields) => {
+          const finishedAt = new Date();
+          return record({
+            ...running,
+            ...fields,
+            finished_at: finishedAt,
+            duration_ms: finishedAt.getTime() - running.started_at.getTime(),
+          });
+        },
+      };
+    },
+  };
+}
+
+/** How a failed upstream call is recorded; a dead or misconfigured server also marks its connection. */
+export async function upstreamFailure(
+  db: Db,
+  connection: Connection,
+  error: unknown,
+): Promise<Pick<Run, "status" | "error">> {
+  // AppErrors (an unreadable secret) explain themselves and are safe to show.
+  const message =
+    isMcpCallError(error) || isAppError(error)
+      ? error.message
+      : "Unexpected error while calling the upstream server";
+  if (
+    isMcpCallError(error) &&
+    (error.kind === "unreachable" || error.kind === "auth" || error.kind === "protocol")
+  ) {
+    await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, message);
+  }
+  return {
+    status: isMcpCallError(error) && error.kind === "timeout" ? "timeout" : "failed",
+    error: message,
+  };
+}
+
 /**
  * The one governed path for a tool call, whatever face it arrived at: load → policy (deny wins,
  * default deny) → rate limit → input validation → decrypt the secret → call through the pooled
@@ -362,65 +568,26 @@ export async function runTool(
 ): Promise<RunOutcome> {
   const prepared = await prepareCall(db, request, runtime.calls);
   const { tool, connection, agent, environmentId, decision } = prepared;
-  const base = {
-    org_id: request.orgId,
-    tool_id: tool.id,
-    tool_name: tool.name,
-    agent_id: agent?.id ?? null,
-    environment_id: environmentId,
+  const recording = runRecording(runtime, context, {
+    orgId: request.orgId,
+    kind: "tool",
+    toolId: tool.id,
+    name: tool.name,
+    agent,
+    environmentId,
     input: request.input as JsonObject,
-    decision: decision as unknown as JsonObject,
-    triggered_by: triggerJson(request.trigger),
-  };
-  const record = async (run: Run): Promise<RunOutcome["run"]> => {
-    const awaited = request.awaitRecord !== false;
-    const committed = runtime.recorder.finished(run, runAudit(context, run), awaited);
-    // The recorder reports its own failures; a caller that does not wait must not see them twice.
-    if (awaited) await committed;
-    else committed.catch(() => undefined);
-    return run;
-  };
+    decision,
+    trigger: request.trigger,
+    awaitRecord: request.awaitRecord,
+  });
 
   const refused = await refusal(db, prepared, request);
   if (refused) {
-    const now = new Date();
-    const run = await record({
-      ...base,
-      id: uuidv7(),
-      status: refused.status,
-      output: null,
-      output_truncated: false,
-      error: refused.error,
-      started_at: now,
-      finished_at: now,
-      duration_ms: 0,
-    });
-    return { run, result: null };
+    const run = await recording.refused(refused);
+    return { run, result: null, retryAfterSeconds: refused.retryAfterSeconds ?? null };
   }
 
-  await runtime.recorder.room();
-  const running: Run = {
-    ...base,
-    id: uuidv7(),
-    status: "running",
-    output: null,
-    output_truncated: false,
-    error: null,
-    started_at: new Date(),
-    finished_at: null,
-    duration_ms: null,
-  };
-  runtime.recorder.started(running);
-  const finish = (fields: Pick<Run, "status" | "output" | "output_truncated" | "error">) => {
-    const finishedAt = new Date();
-    return record({
-      ...running,
-      ...fields,
-      finished_at: finishedAt,
-      duration_ms: finishedAt.getTime() - running.started_at.getTime(),
-    });
-  };
-
+  const { finish } = await recording.started();
   try {
     const result = await runtime.pool.withSession(
       connection.id,
@@ -444,23 +611,11 @@ export async function runTool(
       output_truncated: truncated,
       error: result.isError ? "The tool reported an error (isError: true); see output" : null,
     });
-    return { run, result };
+    return { run, result, retryAfterSeconds: null };
   } catch (error) {
-    // AppErrors (an unreadable secret) explain themselves and are safe to show.
-    const message =
-      isMcpCallError(error) || isAppError(error)
-        ? error.message
-        : "Unexpected error while calling the tool";
-    const status: RunStatus =
-      isMcpCallError(error) && error.kind === "timeout" ? "timeout" : "failed";
-    if (
-      isMcpCallError(error) &&
-      (error.kind === "unreachable" || error.kind === "auth" || error.kind === "protocol")
-    ) {
-      await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, message);
-    }
-    const run = await finish({ status, output: null, output_truncated: false, error: message });
+    const failure = await upstreamFailure(db, connection, error);
+    const run = await finish({ ...failure, output: null, output_truncated: false });
     if (!isMcpCallError(error)) throw error;
-    return { run, result: null };
+    return { run, result: null, retryAfterSeconds: null };
   }
 }

@@ -8,6 +8,7 @@ import type { Run, RunStatus } from "./orchestrator";
 export interface RunFilter extends PageRequest {
   orgId: string;
   status?: RunStatus | undefined;
+  kind?: Run["kind"] | undefined;
   agent_id?: string | undefined;
   tool_id?: string | undefined;
   since?: Date | undefined;
@@ -19,6 +20,7 @@ export async function listRuns(db: Db, filter: RunFilter): Promise<Page<Run>> {
   const conditions: (SQL | undefined)[] = [
     eq(runs.org_id, filter.orgId),
     filter.status ? eq(runs.status, filter.status) : undefined,
+    filter.kind ? eq(runs.kind, filter.kind) : undefined,
     filter.agent_id ? eq(runs.agent_id, filter.agent_id) : undefined,
     filter.tool_id ? eq(runs.tool_id, filter.tool_id) : undefined,
     filter.since ? gte(runs.started_at, filter.since) : undefined,

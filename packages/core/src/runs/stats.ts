@@ -40,7 +40,7 @@ const aggregates = sql`
   count(*)::int as runs,
   count(*) filter (where status = 'succeeded')::int as succeeded,
   count(*) filter (where status in ('failed', 'timeout'))::int as failed,
-  count(*) filter (where status = 'denied')::int as denied,
+  count(*) filter (where status in ('denied', 'rate_limited'))::int as denied,
   percentile_cont(0.5) within group (order by duration_ms) filter (where status in ('succeeded', 'failed', 'timeout')) as p50_ms,
   percentile_cont(0.95) within group (order by duration_ms) filter (where status in ('succeeded', 'failed', 'timeout')) as p95_ms`;
 
@@ -102,7 +102,7 @@ export async function runStats(
         count(*) filter (where status = 'running')::int as running,
         count(*) filter (where status = 'succeeded')::int as succeeded,
         count(*) filter (where status = 'failed')::int as failed,
-        count(*) filter (where status = 'denied')::int as denied,
+        count(*) filter (where status in ('denied', 'rate_limited'))::int as denied,
         count(*) filter (where status = 'timeout')::int as timeout
       from runs where ${window}
       group by 1 order by 1`),

@@ -50,6 +50,8 @@ export type ErrorShape = {
           message: string;
         }[]
       | undefined;
+    retry_after_seconds: number | undefined;
+    run_id: string | undefined;
     request_id: string | undefined;
   };
 };
@@ -698,11 +700,13 @@ export type PlatformRouter = TRPCBuiltRouter<
         output: {
           id: string;
           org_id: string;
+          kind: "tool" | "prompt" | "resource";
           tool_id: string | null;
           tool_name: string;
           agent_id: string | null;
+          user_id: string | null;
           environment_id: string | null;
-          status: "running" | "succeeded" | "failed" | "denied" | "timeout";
+          status: "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;
@@ -875,6 +879,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           cursor?: string | undefined;
           agent_id?: string | undefined;
           effect?: "allow" | "deny" | undefined;
+          target?: "tool" | "prompt" | "resource" | undefined;
           enabled?: boolean | "true" | "false" | undefined;
         };
         output: {
@@ -885,6 +890,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             description: string;
             effect: "allow" | "deny";
             agent_id: string | null;
+            target: "tool" | "prompt" | "resource";
             tool_pattern: string;
             environment_id: string | null;
             input_schema: Record<string, JsonValue> | null;
@@ -909,6 +915,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           tool_pattern: string;
           description?: string | undefined;
           agent_id?: string | null | undefined;
+          target?: "tool" | "prompt" | "resource" | undefined;
           environment_id?: string | null | undefined;
           input_schema?: Record<string, JsonValue> | null | undefined;
           rate_limit?:
@@ -927,6 +934,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description: string;
           effect: "allow" | "deny";
           agent_id: string | null;
+          target: "tool" | "prompt" | "resource";
           tool_pattern: string;
           environment_id: string | null;
           input_schema: Record<string, JsonValue> | null;
@@ -944,8 +952,11 @@ export type PlatformRouter = TRPCBuiltRouter<
         errorShape: ErrorShape;
         input: {
           org_id: string;
-          tool_id: string;
           agent_id?: string | null | undefined;
+          target?: "tool" | "prompt" | "resource" | undefined;
+          tool_id?: string | undefined;
+          name?: string | undefined;
+          environment_id?: string | null | undefined;
           input?: Record<string, JsonValue> | undefined;
         };
         output: {
@@ -987,6 +998,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description: string;
           effect: "allow" | "deny";
           agent_id: string | null;
+          target: "tool" | "prompt" | "resource";
           tool_pattern: string;
           environment_id: string | null;
           input_schema: Record<string, JsonValue> | null;
@@ -1008,6 +1020,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description?: string | undefined;
           effect?: "allow" | "deny" | undefined;
           agent_id?: string | null | undefined;
+          target?: "tool" | "prompt" | "resource" | undefined;
           tool_pattern?: string | undefined;
           environment_id?: string | null | undefined;
           input_schema?: Record<string, JsonValue> | null | undefined;
@@ -1027,6 +1040,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description: string;
           effect: "allow" | "deny";
           agent_id: string | null;
+          target: "tool" | "prompt" | "resource";
           tool_pattern: string;
           environment_id: string | null;
           input_schema: Record<string, JsonValue> | null;
@@ -1056,7 +1070,9 @@ export type PlatformRouter = TRPCBuiltRouter<
           org_id: string;
           limit?: unknown;
           cursor?: string | undefined;
-          status?: "running" | "succeeded" | "failed" | "denied" | "timeout" | undefined;
+          status?:
+            "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited" | undefined;
+          kind?: "tool" | "prompt" | "resource" | undefined;
           agent_id?: string | undefined;
           tool_id?: string | undefined;
           since?: string | undefined;
@@ -1066,11 +1082,13 @@ export type PlatformRouter = TRPCBuiltRouter<
           results: {
             id: string;
             org_id: string;
+            kind: "tool" | "prompt" | "resource";
             tool_id: string | null;
             tool_name: string;
             agent_id: string | null;
+            user_id: string | null;
             environment_id: string | null;
-            status: "running" | "succeeded" | "failed" | "denied" | "timeout";
+            status: "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
             input: unknown;
             output: unknown;
             output_truncated: boolean;
@@ -1147,11 +1165,13 @@ export type PlatformRouter = TRPCBuiltRouter<
         output: {
           id: string;
           org_id: string;
+          kind: "tool" | "prompt" | "resource";
           tool_id: string | null;
           tool_name: string;
           agent_id: string | null;
+          user_id: string | null;
           environment_id: string | null;
-          status: "running" | "succeeded" | "failed" | "denied" | "timeout";
+          status: "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;

@@ -16,6 +16,12 @@ import { PolicyFormDialog } from "./PolicyForm";
 
 type Editing = { policy: Policy | null } | null;
 
+const TARGET_LABELS: Record<Policy["target"], string> = {
+  tool: "Tools",
+  prompt: "Prompts",
+  resource: "Resources",
+};
+
 export default function Policies() {
   const { org, can } = useOrg();
   const confirm = useConfirm();
@@ -156,7 +162,7 @@ export default function Policies() {
                             : "any"}
                         </div>
                         <div>
-                          <span className="muted small">Tools:</span>{" "}
+                          <span className="muted small">{TARGET_LABELS[policy.target]}:</span>{" "}
                           <span className="mono">{policy.tool_pattern}</span>
                         </div>
                         {policy.environment_id ? (

@@ -1,4 +1,4 @@
-import { createPolicyInput, POLICY_EFFECTS } from "@mcp/api/contracts";
+import { createPolicyInput, POLICY_EFFECTS, POLICY_TARGETS } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
 import { FormDialog } from "../../components/FormDialog";
@@ -13,6 +13,29 @@ import { isRecord } from "../../lib/schema-form/schema";
 import { trpc } from "../../lib/trpc";
 
 type Effect = (typeof POLICY_EFFECTS)[number];
+type Target = (typeof POLICY_TARGETS)[number];
+
+function isTarget(value: string): value is Target {
+  return POLICY_TARGETS.some((target) => target === value);
+}
+
+const TARGETS: Record<Target, { label: string; pattern: string; hint: string }> = {
+  tool: {
+    label: "Tool calls",
+    pattern: "Tool pattern",
+    hint: "A glob over exposed tool names (github_*, *), or a tool's id.",
+  },
+  prompt: {
+    label: "Prompts",
+    pattern: "Prompt pattern",
+    hint: "A glob over the prompt names agents see (summarize_*, *).",
+  },
+  resource: {
+    label: "Resources",
+    pattern: "Resource URI pattern",
+    hint: "A glob over resource URIs; * also spans slashes (file:///docs/*).",
+  },
+};
 
 /** Parses the optional JSON Schema text; an empty box means "no input condition". */
 export function parseSchemaText(
@@ -45,6 +68,7 @@ export function PolicyFormDialog({
   const [description, setDescription] = useState(policy?.description ?? "");
   const [effect, setEffect] = useState<Effect>(policy?.effect ?? "allow");
   const [agentId, setAgentId] = useState(policy?.agent_id ?? "");
+  const [target, setTarget] = useState<Target>(policy?.target ?? "tool");
   const [toolPattern, setToolPattern] = useState(policy?.tool_pattern ?? "*");
   const [environmentId, setEnvironmentId] = useState(policy?.environment_id ?? "");
   const [schemaText, setSchemaText] = useState(
@@ -73,6 +97,7 @@ export function PolicyFormDialog({
       description,
       effect,
       agent_id: agentId === "" ? null : agentId,
+      target,
       tool_pattern: toolPattern,
       environment_id: environmentId === "" ? null : environmentId,
       input_schema: "value" in schema ? schema.value : null,
@@ -95,7 +120,7 @@ export function PolicyFormDialog({
       onClose={onClose}
       size="lg"
       title={policy ? `Edit ${policy.name}` : "New policy"}
-      description="Deny wins over allow. A tool call is allowed only when an enabled allow policy matches and no deny policy does."
+      description="Deny wins over allow. A tool call, prompt or resource read is allowed only when an enabled allow policy for it matches and no deny policy does."
       submitLabel={policy ? "Save" : "Create policy"}
       busy={mutation.isPending}
       error={mutation.error}
@@ -156,18 +181,36 @@ export function PolicyFormDialog({
           )}
         />
       </div>
+      <Field label="Governs" error={errors.target}>
+        {(props) => (
+          <select
+            {...props}
+            className="input"
+            value={target}
+            onChange={(event) => {
+              if (isTarget(event.target.value)) setTarget(event.target.value);
+            }}
+          >
+            {POLICY_TARGETS.map((option) => (
+              <option key={option} value={option}>
+                {TARGETS[option].label}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
       <Field
-        label="Tool pattern"
+        label={TARGETS[target].pattern}
         error={errors.tool_pattern}
         required
-        hint="A glob over exposed tool names (github_*, *), or a tool's id."
+        hint={TARGETS[target].hint}
       >
         {(props) => (
           <>
             <input
               {...props}
               className="input mono"
-              list={datalistId}
+              list={target === "tool" ? datalistId : undefined}
               value={toolPattern}
               onChange={(event) => {
                 setToolPattern(event.target.value);

@@ -8,6 +8,13 @@ import { useOrg } from "../../layout/org-context";
 import { formatDateTime, formatDuration, pretty } from "../../lib/format";
 import { nameById, useAgents } from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
+import type { Run } from "../../lib/api";
+
+const TARGET_LABELS: Record<Run["kind"], string> = {
+  tool: "Tool",
+  prompt: "Prompt",
+  resource: "Resource",
+};
 
 export default function RunDetail() {
   const { runId = "" } = useParams();
@@ -55,7 +62,7 @@ export default function RunDetail() {
             <dd>
               <StatusBadge status={r.status} />
             </dd>
-            <dt>Tool</dt>
+            <dt>{TARGET_LABELS[r.kind]}</dt>
             <dd className="mono">
               {r.tool_id ? (
                 <Link to={`${path("tools")}?q=${encodeURIComponent(r.tool_name)}`}>
@@ -104,6 +111,8 @@ export default function RunDetail() {
         <h2 id="run-output">Output</h2>
         {r.status === "running" ? (
           <Loading label="Waiting for the tool…" />
+        ) : r.kind !== "tool" ? (
+          <pre className="code">{pretty(r.output) || "—"}</pre>
         ) : (
           <ToolResult output={r.output} truncated={r.output_truncated} />
         )}

@@ -1,7 +1,7 @@
 import { RUN_STATUSES } from "@mcp/api/contracts";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
-import { StatusBadge } from "../../components/Badge";
+import { Badge, StatusBadge } from "../../components/Badge";
 import { FilterSelect } from "../../components/Field";
 import { Button } from "../../components/Button";
 import { EmptyState, ErrorState, Loading, PageHeader } from "../../components/States";
@@ -96,7 +96,7 @@ export default function Runs() {
           onChange={(value) => {
             setFilter("status", value);
           }}
-          options={RUN_STATUSES.map((option) => [option, option] as const)}
+          options={RUN_STATUSES.map((option) => [option, option.replaceAll("_", " ")] as const)}
         />
         <FilterSelect
           label="Agent"
@@ -180,7 +180,10 @@ export default function Runs() {
                   <td>
                     <Link to={path("runs", run.id)}>{formatDateTime(run.started_at)}</Link>
                   </td>
-                  <td className="mono">{run.tool_name}</td>
+                  <td className="mono">
+                    {run.kind === "tool" ? null : <Badge tone="blue">{run.kind}</Badge>}{" "}
+                    {run.tool_name}
+                  </td>
                   <td>
                     {run.agent_id ? (
                       (agentNames.get(run.agent_id) ?? "deleted agent")

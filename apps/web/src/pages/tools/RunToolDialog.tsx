@@ -14,7 +14,7 @@ import { useAgents } from "../../lib/queries";
 import { queryClient, trpc } from "../../lib/trpc";
 
 export function RunToolDialog({ tool, onClose }: { tool: Tool; onClose: () => void }) {
-  const { org, path } = useOrg();
+  const { org, path, can } = useOrg();
   const agents = useAgents(org.id);
   const form = useSchemaForm(tool.input_schema);
   const [agentId, setAgentId] = useState("");
@@ -62,14 +62,17 @@ export function RunToolDialog({ tool, onClose }: { tool: Tool; onClose: () => vo
       }
     >
       <form id="run-tool-form" onSubmit={submit} noValidate className="stack">
-        <SelectField
-          label="Run as"
-          hint="Running on behalf of an agent applies that agent's policies; otherwise the run is yours."
-          value={agentId}
-          onChange={setAgentId}
-          emptyLabel="Myself (no agent)"
-          options={activeAgents.map((agent) => [agent.id, `Agent: ${agent.name}`] as const)}
-        />
+        {/* Running as an agent uses its policies and quota, which only admins may do. */}
+        {can("admin") ? (
+          <SelectField
+            label="Run as"
+            hint="Running on behalf of an agent applies that agent's policies and uses its rate limits; otherwise the run is yours."
+            value={agentId}
+            onChange={setAgentId}
+            emptyLabel="Myself (no agent)"
+            options={activeAgents.map((agent) => [agent.id, `Agent: ${agent.name}`] as const)}
+          />
+        ) : null}
         <SchemaForm state={form} errors={errors} disabled={run.isPending} />
       </form>
       {run.isError ? <FormError error={run.error} /> : null}
