@@ -462,6 +462,13 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
       url: upstream.url,
       name: "Twin Server",
     });
+    await policy(org, { effect: "allow", agent_id: agent.id, target: "prompt", tool_pattern: "*" });
+    await policy(org, {
+      effect: "allow",
+      agent_id: agent.id,
+      target: "resource",
+      tool_pattern: "*",
+    });
     const client = await connect(agent.id, key);
 
     const prompts = (await client.listPrompts()).prompts.map((prompt) => prompt.name);
@@ -497,6 +504,125 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
     await expect(client.readResource({ uri: "test://missing" })).rejects.toMatchObject({
       code: -32002,
     });
+  });
+
+  it("governs prompts and resources like tools: default deny, deny wins, reads recorded and audited", async () => {
+    const { org, agent, key } = await setup({ allowAll: false });
+    await policy(org, { effect: "deny", agent_id: agent.id, tool_pattern: "*" });
+    const client = await connect(agent.id, key);
+
+    // Nothing allows this agent any prompt or resource: it sees nothing and reads nothing.
+    expect((await client.listPrompts()).prompts).toEqual([]);
+    expect((await client.listResources()).resources).toEqual([]);
+    expect((await client.listResourceTemplates()).resourceTemplates).toEqual([]);
+    await expect(
+      client.getPrompt({ name: "greeting", arguments: { name: "Ada" } }),
+    ).rejects.toMatchObject({
+      code: -32600,
+      message: expect.stringMatching(/No allow policy matches prompt 'greeting'/),
+    });
+    await expect(client.readResource({ uri: "test://readme" })).rejects.toMatchObject({
+      code: -32600,
+      message: expect.stringMatching(/No allow policy matches resource 'test:\/\/readme'/),
+    });
+
+    // One allow opens exactly one prompt and one resource.
+    await policy(org, {
+      effect: "allow",
+      agent_id: agent.id,
+      target: "prompt",
+      tool_pattern: "greet*",
+      rate_limit: { max_calls: 1, per_seconds: 3600 },
+    });
+    await policy(org, {
+      effect: "allow",
+      agent_id: agent.id,
+      target: "resource",
+      tool_pattern: "test://readme",
+    });
+    expect((await client.listPrompts()).prompts.map((prompt) => prompt.name)).toEqual(["greeting"]);
+    expect((await client.listResources()).resources.map((resource) => resource.uri)).toEqual([
+      "test://readme",
+    ]);
+    expect((await client.listResourceTemplates()).resourceTemplates).toEqual([]);
+    const greeting = await client.getPrompt({ name: "greeting", arguments: { name: "Ada" } });
+    expect(greeting.messages[0]?.content).toEqual({
+      type: "text",
+      text: "Please greet Ada warmly.",
+    });
+    await expect(
+      client.getPrompt({ name: "greeting", arguments: { name: "Bob" } }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/Rate limited by policy/) });
+    const readme = await client.readResource({ uri: "test://readme" });
+    expect(readme.contents[0]).toMatchObject({ text: "This is the test server readme." });
+    await expect(client.readResource({ uri: "test://items/42" })).rejects.toMatchObject({
+      code: -32600,
+    });
+
+    // Deny wins over the allow.
+    await policy(org, {
+      effect: "deny",
+      agent_id: agent.id,
+      target: "resource",
+      tool_pattern: "test://*",
+    });
+    expect((await client.listResources()).resources).toEqual([]);
+    await expect(client.readResource({ uri: "test://readme" })).rejects.toMatchObject({
+      message: expect.stringMatching(/Denied by policy/),
+    });
+
+    const runsOf = async (kind: string) =>
+      (
+        await server.request("GET", `/orgs/${org.id}/runs/?kind=${kind}`, {
+          token: org.owner.token,
+        })
+      ).body.results as Record<string, unknown>[];
+    const prompts = await runsOf("prompt");
+    expect(prompts.map((run) => run.status)).toEqual(["rate_limited", "succeeded", "denied"]);
+    expect(prompts[1]).toMatchObject({
+      kind: "prompt",
+      tool_id: null,
+      tool_name: "greeting",
+      agent_id: agent.id,
+      user_id: null,
+      input: { name: "Ada" },
+      output: { messages: [{ content: { text: "Please greet Ada warmly." } }] },
+      decision: { allowed: true },
+      triggered_by: { type: "agent", id: agent.id, surface: "mcp" },
+    });
+    const resources = await runsOf("resource");
+    expect(resources.map((run) => [run.tool_name, run.status])).toEqual([
+      ["test://readme", "denied"],
+      ["test://items/42", "denied"],
+      ["test://readme", "succeeded"],
+      ["test://readme", "denied"],
+    ]);
+    expect(resources[2]).toMatchObject({ input: { uri: "test://readme" } });
+    const audit = await server.request(
+      "GET",
+      `/orgs/${org.id}/audit-events/?action=resource.read`,
+      { token: org.owner.token },
+    );
+    expect(audit.body.results).toHaveLength(4);
+    expect(audit.body.results[1]).toMatchObject({
+      actor_type: "agent",
+      actor_id: agent.id,
+      target_type: "run",
+      metadata: { kind: "resource", tool_name: "test://items/42", status: "denied" },
+    });
+
+    // The evaluate endpoint decides prompts and resources the same way.
+    const evaluated = await server.request("POST", `/orgs/${org.id}/policies/evaluate/`, {
+      token: org.owner.token,
+      body: { agent_id: agent.id, target: "prompt", name: "greeting" },
+    });
+    expect(evaluated.body).toMatchObject({ allowed: true });
+    const missingName = await server.request("POST", `/orgs/${org.id}/policies/evaluate/`, {
+      token: org.owner.token,
+      body: { target: "resource" },
+    });
+    expect(missingName.status).toBe(400);
+    expect(missingName.body.issues[0].path).toBe("name");
   });
 
   it("advertises prompts and resources only when a connection offers them; skips broken connections", async () => {

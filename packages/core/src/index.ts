@@ -34,6 +34,7 @@ export {
 } from "./policies/evaluate";
 export { consumeRateLimit, pruneRateLimitCounters } from "./policies/rate-limit";
 export * from "./runs/orchestrator";
+export * from "./runs/catalog";
 export * from "./runs/runs";
 export * from "./runs/stats";
 export { CallCache } from "./runs/call-cache";

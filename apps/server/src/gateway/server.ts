@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   authenticateAgentKey,
   fieldNestedTooDeep,
+  isMcpCallError,
   NESTED_TOO_DEEP,
   type ActionContext,
   type Agent,
@@ -300,7 +301,23 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       options,
       agent,
       action,
-      catalog: { db: options.db, runtime: options.runtime, logger: options.logger, agent },
+      catalog: {
+        catalog: {
+          db: options.db,
+          runtime: options.runtime,
+          agent,
+          onSkip: (connectionId, reason) => {
+            options.logger.warn(
+              {
+                connection_id: connectionId,
+                err: isMcpCallError(reason) ? reason.message : reason,
+              },
+              "gateway: connection skipped",
+            );
+          },
+        },
+        action,
+      },
       call: { db: options.db, runtime: options.runtime, agent, action },
       requestId: info.requestId,
     };

@@ -1,14 +1,13 @@
 import {
   isAppError,
-  loadApplicablePolicies,
-  policyCouldAllow,
+  listAgentTools as listToolsForAgent,
   runTool,
   type ActionContext,
   type Agent,
+  type AgentTool,
   type Db,
   type McpRuntime,
 } from "@mcp/core";
-import { schema } from "@mcp/core/db";
 import {
   ErrorCode,
   McpError,
@@ -16,85 +15,26 @@ import {
   type ServerNotification,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { and, asc, eq, gt } from "drizzle-orm";
 import { decodeAfterCursor, encodeCursor, PAGE_SIZE } from "./cursor";
 
-const { connections, tools } = schema;
-
-/** Rows read per query while filling a page; most agents see most tools, so one batch usually suffices. */
-const BATCH_SIZE = 500;
-
-/**
- * The enabled, non-stale tools some policy could allow this agent, in name order. Policies are
- * evaluated here rather than filtered in SQL so that listing and calling share one rule
- * (`policyCouldAllow` / the orchestrator's decision) and cannot drift apart.
- */
+/** `tools/list`: one page of the tools the agent's policies could allow (see core's catalog). */
 export async function listAgentTools(
   db: Db,
   agent: Agent,
   cursor: string | undefined,
 ): Promise<{ tools: Tool[]; nextCursor?: string }> {
-  let after = decodeAfterCursor(cursor);
-  const policies = await loadApplicablePolicies(db, agent.org_id, agent.id);
-  const page: Tool[] = [];
-  for (;;) {
-    const rows = await db
-      .select({
-        id: tools.id,
-        name: tools.name,
-        title: tools.title,
-        description: tools.description,
-        input_schema: tools.input_schema,
-        output_schema: tools.output_schema,
-        annotations: tools.annotations,
-        connection_environment_id: connections.environment_id,
-      })
-      .from(tools)
-      .innerJoin(connections, eq(connections.id, tools.connection_id))
-      .where(
-        and(
-          eq(tools.org_id, agent.org_id),
-          eq(tools.enabled, true),
-          eq(tools.stale, false),
-          after === null ? undefined : gt(tools.name, after),
-        ),
-      )
-      .orderBy(asc(tools.name))
-      .limit(BATCH_SIZE);
-    for (const row of rows) {
-      // The same environment the orchestrator will decide in.
-      const environmentId = agent.environment_id ?? row.connection_environment_id;
-      if (
-        !policyCouldAllow(policies, {
-          agent_id: agent.id,
-          tool: { id: row.id, name: row.name },
-          environment_id: environmentId,
-        })
-      )
-        continue;
-      if (page.length === PAGE_SIZE) {
-        // One more visible tool exists: the page is full and a next one is due.
-        const last = page[page.length - 1];
-        return last
-          ? { tools: page, nextCursor: encodeCursor({ after: last.name }) }
-          : { tools: page };
-      }
-      page.push(toMcpTool(row));
-    }
-    const last = rows[rows.length - 1];
-    if (rows.length < BATCH_SIZE || !last) return { tools: page };
-    after = last.name;
-  }
+  const page = await listToolsForAgent(db, agent, {
+    after: decodeAfterCursor(cursor),
+    limit: PAGE_SIZE,
+  });
+  const last = page.tools[page.tools.length - 1];
+  return {
+    tools: page.tools.map(toMcpTool),
+    ...(page.more && last ? { nextCursor: encodeCursor({ after: last.name }) } : {}),
+  };
 }
 
-function toMcpTool(row: {
-  name: string;
-  title: string | null;
-  description: string;
-  input_schema: Record<string, unknown>;
-  output_schema: Record<string, unknown> | null;
-  annotations: Record<string, unknown> | null;
-}): Tool {
+function toMcpTool(row: AgentTool): Tool {
   return {
     name: row.name,
     ...(row.title ? { title: row.title } : {}),

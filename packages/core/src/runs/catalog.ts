@@ -1,0 +1,461 @@
+import { and, asc, eq, gt } from "drizzle-orm";
+import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
+import type {
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { Agent } from "../agents/agents";
+import {
+  connectionTarget,
+  connectionVersion,
+  recordConnectionHealth,
+  type Connection,
+} from "../connections/connections";
+import type { Db } from "../db/client";
+import { connections, tools, type JsonObject, type JsonValue } from "../db/schema";
+import { AppError } from "../errors";
+import type { ActionContext } from "../lib/context";
+import type { McpSession } from "../mcp/client";
+import {
+  evaluatePolicies,
+  policyCouldAllow,
+  type PolicyRule,
+  type PolicyTargetKind,
+} from "../policies/evaluate";
+import { loadApplicablePolicies } from "../policies/policies";
+import type { McpRuntime } from "../runtime";
+import {
+  agentRefusal,
+  callEnvironment,
+  MAX_STORED_OUTPUT_BYTES,
+  policyRefusal,
+  rateLimitSubject,
+  runRecording,
+  upstreamFailure,
+  type Run,
+  type RunTrigger,
+} from "./orchestrator";
+
+/*
+ * What an agent sees and reads besides tool calls, governed like them: the tools, prompts and
+ * resources its policies could allow (default deny, deny wins), and `prompts/get` and
+ * `resources/read` decided by policy, rate limited, and recorded as runs with their audit events.
+ *
+ * Prompts and resources are aggregated from every connection of the agent's org through the
+ * pooled sessions. Upstream lists are read on every request rather than cached, because the
+ * gateway is stateless across processes and these lists are small and rarely requested compared
+ * with tool calls.
+ */
+
+/** The most an aggregate waits for slow connections; the ones still pending are left out. */
+const AGGREGATE_BUDGET_MS = 5_000;
+
+export interface AgentCatalog {
+  db: Db;
+  runtime: McpRuntime;
+  agent: Agent;
+  /** A connection left out of an aggregate (it failed, or missed the budget): for the operator's log. */
+  onSkip?: (connectionId: string, reason: unknown) => void;
+}
+
+/** A registry tool as an agent is offered it. */
+export type AgentTool = Pick<
+  typeof tools.$inferSelect,
+  "id" | "name" | "title" | "description" | "input_schema" | "output_schema" | "annotations"
+>;
+
+/** Rows read per query while filling a page; most agents see most tools, so one batch usually suffices. */
+const TOOL_BATCH_SIZE = 500;
+
+/**
+ * The enabled, non-stale tools some policy could allow this agent, in name order, after `after`.
+ * Policies are evaluated here rather than filtered in SQL so that listing and calling share one
+ * rule (`policyCouldAllow` / the orchestrator's decision) and cannot drift apart. `more` says
+ * whether visible tools follow the page.
+ */
+export async function listAgentTools(
+  db: Db,
+  agent: Agent,
+  page: { after: string | null; limit: number },
+): Promise<{ tools: AgentTool[]; more: boolean }> {
+  let after = page.after;
+  const policies = await loadApplicablePolicies(db, agent.org_id, agent.id);
+  const visible: AgentTool[] = [];
+  for (;;) {
+    const rows = await db
+      .select({
+        id: tools.id,
+        name: tools.name,
+        title: tools.title,
+        description: tools.description,
+        input_schema: tools.input_schema,
+        output_schema: tools.output_schema,
+        annotations: tools.annotations,
+        connection_environment_id: connections.environment_id,
+      })
+      .from(tools)
+      .innerJoin(connections, eq(connections.id, tools.connection_id))
+      .where(
+        and(
+          eq(tools.org_id, agent.org_id),
+          eq(tools.enabled, true),
+          eq(tools.stale, false),
+          after === null ? undefined : gt(tools.name, after),
+        ),
+      )
+      .orderBy(asc(tools.name))
+      .limit(TOOL_BATCH_SIZE);
+    for (const { connection_environment_id, ...tool } of rows) {
+      const offered = policyCouldAllow(policies, {
+        agent_id: agent.id,
+        tool: { id: tool.id, name: tool.name },
+        environment_id: callEnvironment(agent, { environment_id: connection_environment_id }),
+      });
+      if (!offered) continue;
+      if (visible.length === page.limit) return { tools: visible, more: true };
+      visible.push(tool);
+    }
+    const last = rows[rows.length - 1];
+    if (rows.length < TOOL_BATCH_SIZE || !last) return { tools: visible, more: false };
+    after = last.name;
+  }
+}
+
+interface Source<T> {
+  connection: Connection;
+  value: T;
+}
+
+async function orgConnections(catalog: AgentCatalog): Promise<Connection[]> {
+  // Creation order decides which connection keeps a clashing name, as sync does for tools.
+  return catalog.db
+    .select()
+    .from(connections)
+    .where(eq(connections.org_id, catalog.agent.org_id))
+    .orderBy(asc(connections.created_at), asc(connections.id));
+}
+
+function withSession<T>(
+  catalog: AgentCatalog,
+  connection: Connection,
+  fn: (session: McpSession) => Promise<T>,
+): Promise<T> {
+  const { runtime } = catalog;
+  return runtime.pool.withSession(
+    connection.id,
+    connectionVersion(connection),
+    connectionTarget(runtime, connection),
+    fn,
+  );
+}
+
+/**
+ * Runs `fn` on every connection at once, in the connections' order. A connection that fails or
+ * misses the budget is reported and skipped: one broken server must not hide the others.
+ */
+async function fromEveryConnection<T>(
+  catalog: AgentCatalog,
+  fn: (session: McpSession) => Promise<T>,
+  list?: Connection[],
+): Promise<Source<T>[]> {
+  const sources = list ?? (await orgConnections(catalog));
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => {
+      resolve("timeout");
+    }, AGGREGATE_BUDGET_MS);
+  });
+  try {
+    const settled = await Promise.all(
+      sources.map(async (connection): Promise<Source<T> | null> => {
+        try {
+          const value = await Promise.race([withSession(catalog, connection, fn), budget]);
+          if (value === "timeout") {
+            catalog.onSkip?.(connection.id, "too slow");
+            return null;
+          }
+          return { connection, value };
+        } catch (error) {
+          catalog.onSkip?.(connection.id, error);
+          return null;
+        }
+      }),
+    );
+    return settled.filter((source): source is Source<T> => source !== null);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Which optional capabilities at least one connection really offers. */
+export async function probeCatalogCapabilities(
+  catalog: AgentCatalog,
+): Promise<{ prompts: boolean; resources: boolean }> {
+  const sources = await fromEveryConnection(catalog, (session) =>
+    Promise.resolve(session.capabilities),
+  );
+  return {
+    prompts: sources.some((source) => source.value.prompts !== undefined),
+    resources: sources.some((source) => source.value.resources !== undefined),
+  };
+}
+
+/** Whether some policy could allow the agent this prompt or resource from this connection. */
+function offered(
+  catalog: AgentCatalog,
+  policies: readonly PolicyRule[],
+  kind: PolicyTargetKind,
+  name: string,
+  connection: Connection,
+): boolean {
+  return policyCouldAllow(policies, {
+    agent_id: catalog.agent.id,
+    kind,
+    tool: { id: name, name },
+    environment_id: callEnvironment(catalog.agent, connection),
+  });
+}
+
+function agentPolicies(catalog: AgentCatalog): Promise<PolicyRule[]> {
+  return loadApplicablePolicies(catalog.db, catalog.agent.org_id, catalog.agent.id);
+}
+
+interface ExposedPrompt {
+  prompt: Prompt;
+  connection: Connection;
+  upstreamName: string;
+}
+
+/**
+ * The tools rule applied to prompts: the first connection offering a name keeps it, later ones
+ * get `<slug>__<name>`.
+ */
+async function exposedPrompts(
+  catalog: AgentCatalog,
+  list?: Connection[],
+): Promise<ExposedPrompt[]> {
+  const sources = await fromEveryConnection(catalog, (session) => session.listPrompts(), list);
+  const taken = new Set<string>();
+  const exposed: ExposedPrompt[] = [];
+  for (const { connection, value } of sources) {
+    for (const prompt of value) {
+      const name = taken.has(prompt.name) ? `${connection.slug}__${prompt.name}` : prompt.name;
+      if (taken.has(name)) continue;
+      taken.add(name);
+      exposed.push({ prompt: { ...prompt, name }, connection, upstreamName: prompt.name });
+    }
+  }
+  return exposed;
+}
+
+/** The prompts some policy could allow the agent, under the names it sees them by. */
+export async function listAgentPrompts(catalog: AgentCatalog): Promise<Prompt[]> {
+  const [exposed, policies] = await Promise.all([exposedPrompts(catalog), agentPolicies(catalog)]);
+  return exposed
+    .filter((entry) => offered(catalog, policies, "prompt", entry.prompt.name, entry.connection))
+    .map((entry) => entry.prompt);
+}
+
+/**
+ * Each URI once, from the first connection listing it, if some resource policy could allow it
+ * the agent from there.
+ */
+function offeredResources<T>(
+  catalog: AgentCatalog,
+  policies: readonly PolicyRule[],
+  sources: Source<T[]>[],
+  uriOf: (item: T) => string,
+): T[] {
+  const seen = new Set<string>();
+  return sources.flatMap(({ connection, value }) =>
+    value.filter((item) => {
+      const uri = uriOf(item);
+      if (seen.has(uri)) return false;
+      seen.add(uri);
+      return offered(catalog, policies, "resource", uri, connection);
+    }),
+  );
+}
+
+/**
+ * Resource URIs are passed through unchanged (they are already globally meaningful, and renaming
+ * them would break URIs embedded in tool results). When two connections list the same URI, the
+ * first one in connection order serves it.
+ */
+export async function listAgentResources(catalog: AgentCatalog): Promise<Resource[]> {
+  const [sources, policies] = await Promise.all([
+    fromEveryConnection(catalog, (session) => session.listResources()),
+    agentPolicies(catalog),
+  ]);
+  return offeredResources(catalog, policies, sources, (resource) => resource.uri);
+}
+
+/**
+ * Templates whose URI template itself a resource policy could allow: `file:///docs/*` offers
+ * `file:///docs/{path}`. Reading a URI made from a template is decided on that URI.
+ */
+export async function listAgentResourceTemplates(
+  catalog: AgentCatalog,
+): Promise<ResourceTemplate[]> {
+  const [sources, policies] = await Promise.all([
+    fromEveryConnection(catalog, (session) => session.listResourceTemplates()),
+    agentPolicies(catalog),
+  ]);
+  return offeredResources(catalog, policies, sources, (template) => template.uriTemplate);
+}
+
+function templateMatches(template: ResourceTemplate, uri: string): boolean {
+  try {
+    return new UriTemplate(template.uriTemplate).match(uri) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A governed read's outcome: its run, the upstream result when the read was allowed and
+ * succeeded, and the upstream error when it failed (for the caller to pass on as received).
+ */
+export interface CatalogOutcome<T> {
+  run: Run;
+  result: T | null;
+  failure: unknown;
+}
+
+interface CatalogCall<T> {
+  kind: "prompt" | "resource";
+  /** The prompt's exposed name, or the resource's URI: what policies match. */
+  name: string;
+  connection: Connection;
+  input: JsonObject;
+  read: (session: McpSession) => Promise<T>;
+}
+
+/** Stored copies of prompt and resource results are kept whole or not at all. */
+function storedOutput(result: unknown): { output: JsonValue; truncated: boolean } {
+  const size = Buffer.byteLength(JSON.stringify(result), "utf8");
+  return size <= MAX_STORED_OUTPUT_BYTES
+    ? { output: result as JsonValue, truncated: false }
+    : { output: null, truncated: true };
+}
+
+/** Policy → rate limit → upstream read → run and audit event, as for a tool call. */
+async function governedRead<T>(
+  catalog: AgentCatalog,
+  context: ActionContext,
+  call: CatalogCall<T>,
+): Promise<CatalogOutcome<T>> {
+  const { db, runtime, agent } = catalog;
+  const trigger: RunTrigger = { type: "agent", id: agent.id, surface: "mcp" };
+  const environmentId = callEnvironment(agent, call.connection);
+  const decision = evaluatePolicies(await agentPolicies(catalog), {
+    agent_id: agent.id,
+    kind: call.kind,
+    tool: { id: call.name, name: call.name },
+    environment_id: environmentId,
+    input: call.input,
+  });
+  const recording = runRecording(runtime, context, {
+    orgId: agent.org_id,
+    kind: call.kind,
+    toolId: null,
+    name: call.name,
+    agent,
+    environmentId,
+    input: call.input,
+    decision,
+    trigger,
+    // The MCP answer carries no run id, so nothing waits to look the run up.
+    awaitRecord: false,
+  });
+  const refused =
+    agentRefusal(agent) ?? (await policyRefusal(db, decision, rateLimitSubject(agent, trigger)));
+  if (refused) return { run: await recording.refused(refused), result: null, failure: null };
+
+  const { finish } = await recording.started();
+  try {
+    const result = await withSession(catalog, call.connection, call.read);
+    if (call.connection.status !== "healthy")
+      await recordConnectionHealth(db, call.connection.id, null);
+    const { output, truncated } = storedOutput(result);
+    const run = await finish({
+      status: "succeeded",
+      output,
+      output_truncated: truncated,
+      error: null,
+    });
+    return { run, result, failure: null };
+  } catch (error) {
+    const failure = await upstreamFailure(db, call.connection, error);
+    const run = await finish({ ...failure, output: null, output_truncated: false });
+    return { run, result: null, failure: error };
+  }
+}
+
+/** `prompts/get` as the agent; an unknown prompt is NOT_FOUND and not recorded. */
+export async function getAgentPrompt(
+  catalog: AgentCatalog,
+  context: ActionContext,
+  request: { name: string; arguments: Record<string, string> | undefined },
+): Promise<CatalogOutcome<GetPromptResult>> {
+  const { name } = request;
+  const list = await orgConnections(catalog);
+  let target = (await exposedPrompts(catalog, list)).find((entry) => entry.prompt.name === name);
+  if (!target) {
+    // Which connection keeps the bare name depends on which ones answer, so a prefixed name seen
+    // in an earlier listing is honoured even when its clash is gone right now.
+    const separator = name.indexOf("__");
+    const connection =
+      separator > 0
+        ? list.find((candidate) => candidate.slug === name.slice(0, separator))
+        : undefined;
+    if (connection)
+      target = { prompt: { name }, connection, upstreamName: name.slice(separator + 2) };
+  }
+  if (!target) throw AppError.notFound("Prompt");
+  const { upstreamName } = target;
+  return governedRead(catalog, context, {
+    kind: "prompt",
+    name,
+    connection: target.connection,
+    input: request.arguments ?? {},
+    read: (session) => session.getPrompt(upstreamName, request.arguments),
+  });
+}
+
+/**
+ * `resources/read` as the agent: served by the connection that lists the URI, else by the first
+ * whose template matches it. An unknown URI is NOT_FOUND and not recorded.
+ */
+export async function readAgentResource(
+  catalog: AgentCatalog,
+  context: ActionContext,
+  request: { uri: string },
+): Promise<CatalogOutcome<ReadResourceResult>> {
+  const { uri } = request;
+  const sources = await fromEveryConnection(catalog, async (session) => {
+    if (!session.capabilities.resources) return null;
+    const [resources, templates] = await Promise.all([
+      session.listResources(),
+      session.listResourceTemplates(),
+    ]);
+    return {
+      listed: resources.some((resource) => resource.uri === uri),
+      templated: templates.some((template) => templateMatches(template, uri)),
+    };
+  });
+  const target =
+    sources.find((source) => source.value?.listed === true) ??
+    sources.find((source) => source.value?.templated === true);
+  if (!target) throw AppError.notFound("Resource");
+  return governedRead(catalog, context, {
+    kind: "resource",
+    name: uri,
+    connection: target.connection,
+    input: { uri },
+    read: (session) => session.readResource(uri),
+  });
+}
