@@ -379,7 +379,11 @@ async function governedRead<T>(
   try {
     const result = await withSession(catalog, call.connection, call.read);
     if (call.connection.status !== "healthy")
-      await recordConnectionHealth(db, call.connection.id, null);
+      await recordConnectionHealth(
+        db,
+        { orgId: call.connection.org_id, id: call.connection.id },
+        null,
+      );
     const { output, truncated } = storedOutput(result);
     const run = await finish({
       status: "succeeded",

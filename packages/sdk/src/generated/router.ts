@@ -35,13 +35,13 @@ export type ErrorShape = {
       | "UNAUTHORIZED"
       | "FORBIDDEN"
       | "NOT_FOUND"
+      | "METHOD_NOT_ALLOWED"
       | "CONFLICT"
       | "PAYLOAD_TOO_LARGE"
-      | "RATE_LIMITED"
-      | "SECRET_UNREADABLE"
-      | "METHOD_NOT_ALLOWED"
       | "UNSUPPORTED_MEDIA_TYPE"
+      | "RATE_LIMITED"
       | "UPSTREAM_ERROR"
+      | "SECRET_UNREADABLE"
       | "INTERNAL_SERVER_ERROR";
     httpStatus: number;
     issues:
@@ -367,7 +367,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             name: string;
             slug: string;
             description: string;
-            transport: "streamable_http" | "sse" | "stdio";
+            transport: "sse" | "streamable_http" | "stdio";
             url: string | null;
             command: string | null;
             args: string[];
@@ -395,7 +395,7 @@ export type PlatformRouter = TRPCBuiltRouter<
         input: {
           org_id: string;
           name: string;
-          transport: "streamable_http" | "sse" | "stdio";
+          transport: "sse" | "streamable_http" | "stdio";
           slug?: string | undefined;
           description?: string | undefined;
           environment_id?: string | null | undefined;
@@ -419,7 +419,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           description: string;
-          transport: "streamable_http" | "sse" | "stdio";
+          transport: "sse" | "streamable_http" | "stdio";
           url: string | null;
           command: string | null;
           args: string[];
@@ -452,7 +452,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           description: string;
-          transport: "streamable_http" | "sse" | "stdio";
+          transport: "sse" | "streamable_http" | "stdio";
           url: string | null;
           command: string | null;
           args: string[];
@@ -481,7 +481,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           slug?: string | undefined;
           description?: string | undefined;
           environment_id?: string | null | undefined;
-          transport?: "streamable_http" | "sse" | "stdio" | undefined;
+          transport?: "sse" | "streamable_http" | "stdio" | undefined;
           url?: string | null | undefined;
           command?: string | null | undefined;
           args?: string[] | undefined;
@@ -502,7 +502,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           description: string;
-          transport: "streamable_http" | "sse" | "stdio";
+          transport: "sse" | "streamable_http" | "stdio";
           url: string | null;
           command: string | null;
           args: string[];
