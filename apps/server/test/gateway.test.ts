@@ -571,6 +571,15 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
       message: expect.stringMatching(/Denied by policy/),
     });
 
+    // The gateway answers before its records are written: they follow within a write.
+    const auditOf = async (action: string) =>
+      (
+        await server.request("GET", `/orgs/${org.id}/audit-events/?action=${action}`, {
+          token: org.owner.token,
+        })
+      ).body.results as Record<string, unknown>[];
+    await expect.poll(() => auditOf("prompt.get")).toHaveLength(3);
+    await expect.poll(() => auditOf("resource.read")).toHaveLength(4);
     const runsOf = async (kind: string) =>
       (
         await server.request("GET", `/orgs/${org.id}/runs/?kind=${kind}`, {
@@ -598,13 +607,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
       ["test://readme", "denied"],
     ]);
     expect(resources[2]).toMatchObject({ input: { uri: "test://readme" } });
-    const audit = await server.request(
-      "GET",
-      `/orgs/${org.id}/audit-events/?action=resource.read`,
-      { token: org.owner.token },
-    );
-    expect(audit.body.results).toHaveLength(4);
-    expect(audit.body.results[1]).toMatchObject({
+    expect((await auditOf("resource.read"))[1]).toMatchObject({
       actor_type: "agent",
       actor_id: agent.id,
       target_type: "run",
