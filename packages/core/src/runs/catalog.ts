@@ -18,6 +18,7 @@ import type { Db } from "../db/client";
 import { connections, tools, type JsonObject, type JsonValue } from "../db/schema";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
+import { withValidationBudget } from "../lib/json-schema";
 import type { McpSession } from "../mcp/client";
 import {
   evaluatePolicies,
@@ -351,13 +352,16 @@ async function governedRead<T>(
   const { db, runtime, agent } = catalog;
   const trigger: RunTrigger = { type: "agent", id: agent.id, surface: "mcp" };
   const environmentId = callEnvironment(agent, call.connection);
-  const decision = evaluatePolicies(await agentPolicies(catalog), {
-    agent_id: agent.id,
-    kind: call.kind,
-    tool: { id: call.name, name: call.name },
-    environment_id: environmentId,
-    input: call.input,
-  });
+  const policies = await agentPolicies(catalog);
+  const decision = withValidationBudget(() =>
+    evaluatePolicies(policies, {
+      agent_id: agent.id,
+      kind: call.kind,
+      tool: { id: call.name, name: call.name },
+      environment_id: environmentId,
+      input: call.input,
+    }),
+  );
   const recording = runRecording(runtime, context, {
     orgId: agent.org_id,
     kind: call.kind,
