@@ -201,6 +201,42 @@ describe.skipIf(databaseUnavailable)("auth", () => {
     expect((await server.request("GET", "/auth/me/", { token: user.token })).status).toBe(200);
   });
 
+  it("signs out everywhere: every session of the user ends, audited, other users' stay", async () => {
+    const user = await registerUser(server);
+    const other = await registerUser(server);
+    const tokens = [user.token];
+    for (let index = 0; index < 2; index++) {
+      const login = await server.request("POST", "/auth/login/", {
+        body: { email: user.email, password: user.password },
+      });
+      tokens.push(login.body.token);
+    }
+    expect((await server.request("POST", "/auth/logout-all/")).status).toBe(401);
+
+    const response = await server.request("POST", "/auth/logout-all/", { token: tokens[1] });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ sessions_ended: 3 });
+    for (const token of tokens) {
+      expect((await server.request("GET", "/auth/me/", { token })).status).toBe(401);
+    }
+    expect((await server.request("GET", "/auth/me/", { token: other.token })).status).toBe(200);
+    const again = await server.request("POST", "/auth/login/", {
+      body: { email: user.email, password: user.password },
+    });
+    expect((await server.request("GET", "/auth/me/", { token: again.body.token })).status).toBe(
+      200,
+    );
+
+    const events = await server.database.db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.action, "user.logout_all"));
+    const mine = events.filter((event) => event.target_id === user.id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.actor_id).toBe(user.id);
+    expect(mine[0]?.metadata).toEqual({ sessions: 3 });
+  });
+
   it("gives the same 401 for a wrong password and an unknown email", async () => {
     const user = await registerUser(server);
     const wrongPassword = await server.request("POST", "/auth/login/", {
@@ -292,6 +328,36 @@ describe.skipIf(databaseUnavailable)("auth", () => {
     });
     expect(sameSite.status).toBe(201);
 
+    const elsewhere = await server.request("POST", "/auth/login/", {
+      body: { email: user.email, password: user.password },
+    });
+    const forcedSignOut = await fetch(`${server.url}/trpc/auth.logoutAll`, {
+      method: "POST",
+      headers: { cookie, origin: "https://evil.example", "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(forcedSignOut.status).toBe(403);
+    const logoutAll = await fetch(`${server.url}/trpc/auth.logoutAll`, {
+      method: "POST",
+      headers: { cookie, origin: server.url, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(logoutAll.status).toBe(200);
+    expect(logoutAll.headers.get("set-cookie")).toMatch(/Max-Age=0/);
+    expect((await fetch(`${server.url}/trpc/auth.me`, { headers: { cookie } })).status).toBe(401);
+    expect((await server.request("GET", "/auth/me/", { token: elsewhere.body.token })).status).toBe(
+      401,
+    );
+  });
+
+  it("signs the SPA out over tRPC", async () => {
+    const user = await registerUser(server);
+    const login = await fetch(`${server.url}/trpc/auth.login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     const logout = await fetch(`${server.url}/trpc/auth.logout`, {
       method: "POST",
       headers: { cookie, origin: server.url, "content-type": "application/json" },

@@ -3,6 +3,7 @@ import { useEffect, useMemo } from "react";
 import { Link, NavLink, Outlet, useNavigate, useParams } from "react-router";
 import { Badge } from "../components/Badge";
 import { Button } from "../components/Button";
+import { useConfirm } from "../components/Confirm";
 import { ErrorState, Loading } from "../components/States";
 import { queryClient, trpc } from "../lib/trpc";
 import { useMe } from "./AuthGate";
@@ -34,15 +35,14 @@ export function OrgLayout() {
     if (org) rememberOrg(org.id);
   }, [org]);
 
-  const logout = useMutation(
-    trpc.auth.logout.mutationOptions({
-      onSettled: async () => {
-        // Nothing cached for this user may outlive the session.
-        queryClient.clear();
-        await navigate("/signin", { replace: true });
-      },
-    }),
-  );
+  const signedOut = async () => {
+    // Nothing cached for this user may outlive the session.
+    queryClient.clear();
+    await navigate("/signin", { replace: true });
+  };
+  const logout = useMutation(trpc.auth.logout.mutationOptions({ onSettled: signedOut }));
+  const logoutAll = useMutation(trpc.auth.logoutAll.mutationOptions({ onSuccess: signedOut }));
+  const confirm = useConfirm();
 
   return (
     <div className="shell">
@@ -120,6 +120,21 @@ export function OrgLayout() {
             }}
           >
             Sign out
+          </Button>
+          <Button
+            size="sm"
+            variant="ghost"
+            onClick={() => {
+              confirm({
+                title: "Sign out everywhere?",
+                body: "Every session of your account ends, on every device and browser, this one included.",
+                confirmLabel: "Sign out everywhere",
+                danger: true,
+                action: () => logoutAll.mutateAsync(),
+              });
+            }}
+          >
+            Sign out everywhere
           </Button>
         </div>
       </aside>

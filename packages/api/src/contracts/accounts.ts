@@ -66,3 +66,10 @@ export const authResult = z.object({
   token: z.string().describe("Send as `Authorization: Token <token>` (or `Bearer <token>`)"),
   user,
 });
+
+export const logoutAllResult = z.object({
+  sessions_ended: z
+    .number()
+    .int()
+    .describe("How many sessions were invalidated, the one that asked included"),
+});

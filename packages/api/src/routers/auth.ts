@@ -1,7 +1,13 @@
-import { getUser, loginUser, logoutSession, registerUser } from "@mcp/core";
+import { getUser, loginUser, logoutAllSessions, logoutSession, registerUser } from "@mcp/core";
 import { z } from "zod";
 import { clearedSessionCookie, sessionCookie, type Context } from "../context";
-import { authResult, loginInput, registerInput, user } from "../contracts/accounts";
+import {
+  authResult,
+  loginInput,
+  logoutAllResult,
+  registerInput,
+  user,
+} from "../contracts/accounts";
 import { authedProcedure, publicProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
@@ -11,6 +17,12 @@ const tags = ["auth"];
 function issueCookie(ctx: Context, token: string, expires: Date): void {
   if (ctx.surface === "trpc")
     ctx.resHeaders.append("set-cookie", sessionCookie(token, expires, ctx.deps.secureCookies));
+}
+
+function clearCookie(ctx: Context & { via: "header" | "cookie" }): void {
+  if (ctx.via === "cookie" || ctx.surface === "trpc") {
+    ctx.resHeaders.append("set-cookie", clearedSessionCookie(ctx.deps.secureCookies));
+  }
 }
 
 export const authRouter = router({
@@ -66,9 +78,25 @@ export const authRouter = router({
     .output(z.void())
     .mutation(async ({ ctx }) => {
       await logoutSession(ctx.db, ctx.action, ctx.session.sessionId);
-      if (ctx.via === "cookie" || ctx.surface === "trpc") {
-        ctx.resHeaders.append("set-cookie", clearedSessionCookie(ctx.deps.secureCookies));
-      }
+      clearCookie(ctx);
+    }),
+
+  logoutAll: authedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/logout-all",
+        tags,
+        summary: "Sign out everywhere: invalidate every session of the user, this one included",
+        protect: true,
+      },
+    })
+    .input(z.object({}).optional())
+    .output(logoutAllResult)
+    .mutation(async ({ ctx }) => {
+      const sessionsEnded = await logoutAllSessions(ctx.db, ctx.action, ctx.user.id);
+      clearCookie(ctx);
+      return { sessions_ended: sessionsEnded };
     }),
 
   me: authedProcedure

@@ -7,7 +7,12 @@ import type { ActionContext, RequestOrigin } from "../lib/context";
 import { isUniqueViolation } from "../lib/pg-errors";
 import { assertAcceptablePassword } from "./password-policy";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
-import { createSession, invalidateSession, type IssuedSession } from "./sessions";
+import {
+  createSession,
+  invalidateSession,
+  invalidateUserSessions,
+  type IssuedSession,
+} from "./sessions";
 import {
   countAttempts,
   giveBackAttempts,
@@ -183,6 +188,28 @@ export async function logoutSession(
       target_type: "user",
       target_id: context.actor.id,
     });
+  });
+}
+
+/**
+ * "Sign out everywhere": ends every session of the user, the one making the request included (a
+ * stolen token is as likely to be this browser's as another's). Returns how many ended.
+ */
+export async function logoutAllSessions(
+  db: Db,
+  context: ActionContext,
+  userId: string,
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const ended = await invalidateUserSessions(tx, userId);
+    await recordAudit(tx, context, {
+      org_id: null,
+      action: "user.logout_all",
+      target_type: "user",
+      target_id: userId,
+      metadata: { sessions: ended },
+    });
+    return ended;
   });
 }
 

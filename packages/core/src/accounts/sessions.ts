@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
+import { eq } from "drizzle-orm";
 import { Lucia, TimeSpan } from "lucia";
 import type { Db } from "../db/client";
 import { sessions, users } from "../db/schema";
@@ -67,6 +68,14 @@ export async function validateSessionToken(db: Db, token: string): Promise<Valid
 
 export async function invalidateSession(db: Db, sessionId: string): Promise<void> {
   await luciaFor(db).invalidateSession(sessionId);
+}
+
+export async function invalidateUserSessions(db: Db, userId: string): Promise<number> {
+  const ended = await db
+    .delete(sessions)
+    .where(eq(sessions.userId, userId))
+    .returning({ id: sessions.id });
+  return ended.length;
 }
 
 export async function deleteExpiredSessions(db: Db): Promise<void> {

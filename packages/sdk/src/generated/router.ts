@@ -106,6 +106,14 @@ export type PlatformRouter = TRPCBuiltRouter<
         input: Record<string, never> | undefined;
         output: undefined;
       }>;
+      logoutAll: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: Record<string, never> | undefined;
+        output: {
+          sessions_ended: number;
+        };
+      }>;
       me: TRPCQueryProcedure<{
         meta: object;
         errorShape: ErrorShape;
