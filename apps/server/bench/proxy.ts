@@ -15,8 +15,7 @@ const session = await connectMcp(
   {
     transport: "streamable_http",
     url: upstreamUrl,
-    command: null,
-    args: [],
+    stdio: null,
     headers: {},
     secret: null,
     timeout_ms: 10_000,

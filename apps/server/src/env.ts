@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { findBwrap, parseStdioServers, type StdioServer } from "@mcp/core";
 import { z } from "zod";
 
 const booleanFlag = z
@@ -70,25 +72,53 @@ const envSchema = z.object({
   MCP_BLOCK_PRIVATE_NETWORKS: booleanFlag.optional(),
   /** Serve the bundled demo MCP server at /demo/mcp (default on outside production). */
   DEMO_MCP_SERVER: booleanFlag.optional(),
-  /** Comma-separated commands stdio connections may start; empty disables stdio. */
+  /**
+   * The stdio MCP servers organizations may use: a JSON array, or the path of a file holding one.
+   * Unset: no stdio connections.
+   */
+  MCP_STDIO_SERVERS: z.string().optional(),
+  /** Replaced by MCP_STDIO_SERVERS; refused so an upgrade does not silently drop stdio. */
   MCP_STDIO_ALLOWED_COMMANDS: z
-    .string()
-    .default("")
-    .transform((value) =>
-      value
-        .split(",")
-        .map((entry) => entry.trim())
-        .filter((entry) => entry.length > 0),
-    ),
+    .undefined({
+      error:
+        "No longer supported: declare each stdio server in MCP_STDIO_SERVERS instead (see the README)",
+    })
+    .optional(),
+  PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
 });
 
 export type Env = Omit<
   z.infer<typeof envSchema>,
-  "MCP_BLOCK_PRIVATE_NETWORKS" | "DEMO_MCP_SERVER"
+  | "MCP_BLOCK_PRIVATE_NETWORKS"
+  | "DEMO_MCP_SERVER"
+  | "MCP_STDIO_SERVERS"
+  | "MCP_STDIO_ALLOWED_COMMANDS"
+  | "PATH"
 > & {
   MCP_BLOCK_PRIVATE_NETWORKS: boolean;
   DEMO_MCP_SERVER: boolean;
+  MCP_STDIO_SERVERS: StdioServer[];
+  /** Where bwrap is installed, for servers declared with `"sandbox": "bwrap"`; null if absent. */
+  BWRAP_PATH: string | null;
 };
+
+/** The declarations inline (a JSON array) or from the file the variable names. */
+function loadStdioServers(value: string | undefined, path: string, bwrapPath: string | null) {
+  if (value === undefined) return [];
+  const inline = value.trimStart().startsWith("[");
+  let json = value;
+  if (!inline) {
+    try {
+      json = readFileSync(value, "utf8");
+    } catch (error) {
+      const code = error instanceof Error && "code" in error ? ` (${String(error.code)})` : "";
+      throw new Error(
+        `Invalid configuration:\n  MCP_STDIO_SERVERS: not a JSON array and not a readable file${code}`,
+      );
+    }
+  }
+  return parseStdioServers(json, inline ? "MCP_STDIO_SERVERS" : value, { path, bwrapPath });
+}
 
 /** Reads the environment once; every problem is reported by variable name before the server starts. */
 export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
@@ -98,8 +128,12 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     const lines = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
   }
+  const { MCP_STDIO_SERVERS, PATH, ...rest } = result.data;
+  const bwrapPath = findBwrap(PATH);
   return {
-    ...result.data,
+    ...rest,
+    MCP_STDIO_SERVERS: loadStdioServers(MCP_STDIO_SERVERS, PATH, bwrapPath),
+    BWRAP_PATH: bwrapPath,
     // Production refuses private addresses unless told otherwise; development allows localhost.
     MCP_BLOCK_PRIVATE_NETWORKS:
       result.data.MCP_BLOCK_PRIVATE_NETWORKS ?? result.data.NODE_ENV === "production",

@@ -72,7 +72,12 @@ export async function startServer(
     secrets: loadSecretStore(env, logger),
     outbound: {
       blockPrivateNetworks: env.MCP_BLOCK_PRIVATE_NETWORKS,
-      stdioAllowedCommands: env.MCP_STDIO_ALLOWED_COMMANDS,
+      stdioServers: env.MCP_STDIO_SERVERS,
+      sandbox: {
+        bwrapPath: env.BWRAP_PATH,
+        // The key file and the embedded database live here; sandboxed servers must not see them.
+        hiddenPaths: [env.DATA_DIR, env.PGLITE_DIR],
+      },
     },
   });
   const interrupted = await failInterruptedRuns(database.db, {

@@ -31,7 +31,13 @@ describe.skipIf(databaseUnavailable)("connections", () => {
 
   beforeAll(async () => {
     stdio = await prepareStdioTestServer();
-    server = await startTestServer({ MCP_STDIO_ALLOWED_COMMANDS: stdio.command });
+    server = await startTestServer({
+      MCP_STDIO_SERVERS: JSON.stringify([
+        stdio.declaration("test-server"),
+        { ...stdio.declaration("exits-on-start"), args: [...stdio.args, "--exit-on-start", "2"] },
+        { ...stdio.declaration("garbage"), args: [...stdio.args, "--garbage"] },
+      ]),
+    });
     upstream = await startTestMcpServer({ name: "upstream-http", version: "9.9.9" });
     protectedUpstream = await startTestMcpServer({ bearerToken: SECRET_TOKEN });
     nonMcp = await startNonMcpHttpServer();
@@ -70,7 +76,7 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       slug: "github-mcp",
       transport: "streamable_http",
       url: protectedUpstream.url,
-      command: null,
+      stdio_server: null,
       headers: { "x-team": "platform" },
       has_secret: true,
       secret_keys: { headers: ["Authorization"], env: [] },
@@ -148,13 +154,13 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       .select()
       .from(schema.connections)
       .where(eq(schema.connections.id, connection.id));
-    expect(row?.secret_ciphertext).toMatch(/^v1\./);
+    expect(row?.secret_ciphertext).toMatch(/^v2\./);
     expect(JSON.stringify(row)).not.toContain(SECRET_TOKEN);
   });
 
   it.each([
     ["an http transport without url", { transport: "streamable_http" }, "url"],
-    ["stdio without command", { transport: "stdio" }, "command"],
+    ["stdio without a server", { transport: "stdio" }, "stdio_server"],
     ["a non-http url", { transport: "sse", url: "ftp://example.com/mcp" }, "url"],
     ["an unknown transport", { transport: "carrier-pigeon", url: "http://x" }, "transport"],
     [
@@ -167,7 +173,7 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       { transport: "sse", url: "http://127.0.0.1:1/sse", headers: { "bad header": "x" } },
       "headers.bad header",
     ],
-    ["a stdio command not allowlisted", { transport: "stdio", command: "/bin/sh" }, "command"],
+    ["a stdio server not declared", { transport: "stdio", stdio_server: "sh" }, "stdio_server"],
   ])("rejects %s with 400 naming the field", async (_label, body, field) => {
     const org = await createOrg(server);
     const response = await server.request("POST", `/orgs/${org.id}/connections/`, {
@@ -212,7 +218,7 @@ describe.skipIf(databaseUnavailable)("connections", () => {
         { body: { transport: "streamable_http", url: upstream.url }, name: "upstream-http" },
         { body: { transport: "sse", url: sse.url }, name: "upstream-sse" },
         {
-          body: { transport: "stdio", command: stdio.command, args: stdio.args },
+          body: { transport: "stdio", stdio_server: "test-server" },
           name: "stdio-test-server",
         },
       ];
@@ -263,23 +269,8 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       [{ transport: "streamable_http", url: nonMcp.invalidJson }, /MCP|JSON/i],
       [{ transport: "streamable_http", url: nonMcp.hang, timeout_ms: 500 }, /timed out|timeout/i],
       [{ transport: "sse", url: nonMcp.html }, /.+/],
-      [
-        {
-          transport: "stdio",
-          command: stdio.command,
-          args: [...stdio.args, "--exit-on-start", "2"],
-        },
-        /exit|refusing|closed/i,
-      ],
-      [
-        {
-          transport: "stdio",
-          command: stdio.command,
-          args: [...stdio.args, "--garbage"],
-          timeout_ms: 1000,
-        },
-        /.+/,
-      ],
+      [{ transport: "stdio", stdio_server: "exits-on-start" }, /exit|refusing|closed/i],
+      [{ transport: "stdio", stdio_server: "garbage", timeout_ms: 1000 }, /.+/],
     ];
     for (const [body, pattern] of cases) {
       const connection = await connect(org, body);
@@ -595,13 +586,14 @@ describe.skipIf(databaseUnavailable)("outbound safety", () => {
     expect(response.body.message).toMatch(/private|loopback|link-local|metadata|local/i);
   });
 
-  it("refuses stdio when no command is allowlisted", async () => {
+  it("refuses stdio when the operator declared no stdio servers", async () => {
     const org = await createOrg(server);
     const response = await server.request("POST", `/orgs/${org.id}/connections/`, {
       token: org.owner.token,
-      body: { name: "local", transport: "stdio", command: "node" },
+      body: { name: "local", transport: "stdio", stdio_server: "node" },
     });
     expect(response.status).toBe(400);
-    expect(response.body.message).toMatch(/MCP_STDIO_ALLOWED_COMMANDS/);
+    expect(response.body.issues).toEqual([expect.objectContaining({ path: "stdio_server" })]);
+    expect(response.body.message).toMatch(/^No stdio servers are declared on this server/);
   });
 });

@@ -85,7 +85,9 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
 
   beforeAll(async () => {
     stdio = await prepareStdioTestServer();
-    server = await startTestServer({ MCP_STDIO_ALLOWED_COMMANDS: stdio.command });
+    server = await startTestServer({
+      MCP_STDIO_SERVERS: JSON.stringify([stdio.declaration("test-server")]),
+    });
     upstream = await startTestMcpServer();
   });
   afterEach(async () => {
@@ -135,11 +137,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
   async function setup(options: { allowAll?: boolean } = {}) {
     const org = await createOrg(server);
     const http = await connection(org, { transport: "streamable_http", url: upstream.url });
-    const local = await connection(org, {
-      transport: "stdio",
-      command: stdio.command,
-      args: stdio.args,
-    });
+    const local = await connection(org, { transport: "stdio", stdio_server: "test-server" });
     const agent = (await created(org, `/orgs/${org.id}/agents/`, {
       name: `Agent ${Math.random().toString(36).slice(2, 8)}`,
     })) as Agent;
@@ -284,7 +282,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
         HOST: "127.0.0.1",
         LOG_LEVEL: "silent",
         NODE_ENV: "test",
-        MCP_STDIO_ALLOWED_COMMANDS: stdio.command,
+        MCP_STDIO_SERVERS: JSON.stringify([stdio.declaration("test-server")]),
       }),
       { database: server.database },
     );
@@ -630,7 +628,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
 
   it("advertises prompts and resources only when a connection offers them; skips broken connections", async () => {
     const org = await createOrg(server);
-    await connection(org, { transport: "stdio", command: stdio.command, args: stdio.args });
+    await connection(org, { transport: "stdio", stdio_server: "test-server" });
     // A connection that is down must not break the endpoint.
     await created(org, `/orgs/${org.id}/connections/`, {
       name: "down",

@@ -23,7 +23,9 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
 
   beforeAll(async () => {
     stdio = await prepareStdioTestServer();
-    server = await startTestServer({ MCP_STDIO_ALLOWED_COMMANDS: stdio.command });
+    server = await startTestServer({
+      MCP_STDIO_SERVERS: JSON.stringify([stdio.declaration("test-server")]),
+    });
     upstream = await startTestMcpServer();
   });
   afterAll(async () => {
@@ -290,8 +292,7 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     const g = governance(server, org);
     const connection = await g.syncedConnection({
       transport: "stdio",
-      command: stdio.command,
-      args: stdio.args,
+      stdio_server: "test-server",
     });
     await g.policy({ effect: "allow", tool_pattern: "*" });
     const crashed = await g.run(connection.tools.crash ?? "", { input: {} });

@@ -210,12 +210,13 @@ describe("admin SPA against the real server", () => {
   it("shows the error of a connection that cannot be reached", async () => {
     await page.getByRole("button", { name: "New connection" }).first().click();
     const dialog = page.getByRole("dialog", { name: "New connection" });
-    // stdio asks for a command and arguments instead of a URL; the contract's rule says which.
+    // stdio asks for one of the operator's declared servers instead of a URL; the contract's rule
+    // says which.
     await dialog.getByLabel("Transport").selectOption("stdio");
-    await dialog.getByRole("button", { name: "Add argument" }).waitFor();
+    await dialog.getByLabel("Stdio server").waitFor();
     await dialog.getByLabel("Name").fill("Local tools");
     await dialog.getByRole("button", { name: "Create connection" }).click();
-    await dialog.getByText("A command is required for the stdio transport").waitFor();
+    await dialog.getByText("A declared stdio server is required for the stdio transport").waitFor();
     await dialog.getByLabel("Transport").selectOption("streamable_http");
     await dialog.getByLabel("Name").fill("Broken server");
     await dialog.getByLabel("Server URL").fill("http://127.0.0.1:9/mcp");

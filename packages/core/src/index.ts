@@ -45,3 +45,12 @@ export { connectMcp, type McpSession } from "./mcp/client";
 export { McpCallError, isMcpCallError } from "./mcp/errors";
 export { McpClientPool } from "./mcp/pool";
 export * from "./maintenance/retention";
+export {
+  findBwrap,
+  isLoaderVariable,
+  parseStdioServers,
+  summarizeStdioServer,
+  type SandboxSettings,
+  type StdioServer,
+  type StdioServerSummary,
+} from "./mcp/stdio-servers";

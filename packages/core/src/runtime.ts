@@ -2,14 +2,17 @@ import type { DatabaseHandle } from "./db/client";
 import { McpClientPool } from "./mcp/pool";
 import { CallCache } from "./runs/call-cache";
 import { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
+import type { SandboxSettings, StdioServer } from "./mcp/stdio-servers";
 import type { SecretStore } from "./secrets/secret-store";
 
 /** Outbound rules for reaching MCP servers, set by the operator. */
 export interface OutboundPolicy {
   /** Refuse loopback, private, link-local and metadata addresses (default on in production). */
   blockPrivateNetworks: boolean;
-  /** Exact commands stdio connections may start; empty disables stdio. */
-  stdioAllowedCommands: string[];
+  /** The stdio servers the operator declared; the only programs stdio connections can start. */
+  stdioServers: StdioServer[];
+  /** How declared servers with `sandbox: "bwrap"` are confined. */
+  sandbox: SandboxSettings;
 }
 
 /** What services need beyond the database to govern and make MCP calls: built once per process. */

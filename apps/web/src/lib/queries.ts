@@ -15,6 +15,10 @@ export function useConnections(orgId: string) {
   return useQuery(trpc.connections.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
 }
 
+export function useStdioServers(orgId: string) {
+  return useQuery(trpc.connections.stdioServers.queryOptions({ org_id: orgId }));
+}
+
 export function useAgents(orgId: string) {
   return useQuery(trpc.agents.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
 }

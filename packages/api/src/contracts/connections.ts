@@ -28,9 +28,15 @@ export const connectionSecret = z.object({
   headers: headers
     .optional()
     .describe("Secret request headers, e.g. Authorization (HTTP transports)"),
-  env: env.optional().describe("Secret environment variables (stdio)"),
+  env: env
+    .optional()
+    .describe("Variables for a stdio server: only those its declaration lists (see stdio-servers)"),
 });
 export type ConnectionSecretInput = z.infer<typeof connectionSecret>;
+
+const stdioServerId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "Not a stdio server id: a-z, 0-9, _ and -");
 
 const httpUrl = z
   .url({ protocol: /^https?$/, error: "Must be an http:// or https:// URL" })
@@ -45,15 +51,10 @@ const connectionFields = {
   environment_id: uuid.nullable().optional(),
   transport,
   url: httpUrl.nullable().optional().describe("Required for streamable_http and sse"),
-  command: z
-    .string()
-    .trim()
-    .min(1)
-    .max(1024)
+  stdio_server: stdioServerId
     .nullable()
     .optional()
-    .describe("Required for stdio; must be allowlisted"),
-  args: z.array(z.string().max(4096)).max(100).optional(),
+    .describe("Required for stdio: the id of a server the operator declared (see stdio-servers)"),
   headers: headers.optional().describe("Non-secret request headers"),
   secret: connectionSecret.nullable().optional(),
   timeout_ms: z
@@ -68,7 +69,7 @@ function requireTransportFields(
   value: {
     transport?: string | undefined;
     url?: string | null | undefined;
-    command?: string | null | undefined;
+    stdio_server?: string | null | undefined;
   },
   ctx: z.RefinementCtx,
 ): void {
@@ -79,11 +80,11 @@ function requireTransportFields(
       message: `A url is required for the ${value.transport} transport`,
     });
   }
-  if (value.transport === "stdio" && !value.command) {
+  if (value.transport === "stdio" && !value.stdio_server) {
     ctx.addIssue({
       code: "custom",
-      path: ["command"],
-      message: "A command is required for the stdio transport",
+      path: ["stdio_server"],
+      message: "A declared stdio server is required for the stdio transport",
     });
   }
 }
@@ -106,8 +107,7 @@ export const connection = z.object({
   description: z.string(),
   transport,
   url: z.string().nullable(),
-  command: z.string().nullable(),
-  args: z.array(z.string()),
+  stdio_server: z.string().nullable(),
   headers: z.record(z.string(), z.string()),
   has_secret: z.boolean(),
   secret_keys: z
@@ -132,6 +132,17 @@ export const updatedConnection = connection.extend({
     ),
 });
 export type UpdatedConnectionDto = z.infer<typeof updatedConnection>;
+
+/** A stdio server the operator declared; the host's command and paths are not shown. */
+export const stdioServer = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  env: z.array(z.string()).describe("Variables a connection may set through its secret"),
+  sandboxed: z.boolean().describe("Runs inside bubblewrap, without access to the platform's data"),
+});
+export type StdioServerDto = z.infer<typeof stdioServer>;
+export const stdioServerList = z.object({ results: z.array(stdioServer) });
 
 export const connectionTestResult = z.object({
   ok: z.boolean(),

@@ -4,6 +4,7 @@ import {
   findConnectionOrgId,
   getConnection,
   listConnections,
+  summarizeStdioServer,
   syncConnection,
   testConnection,
   updateConnection,
@@ -16,6 +17,7 @@ import {
   connectionTestResult,
   createConnectionInput,
   listConnectionsInput,
+  stdioServerList,
   syncResult,
   updateConnectionInput,
   updatedConnection,
@@ -54,6 +56,23 @@ export const connectionsRouter = router({
       const page = await listConnections(ctx.db, { ...input, orgId: ctx.org.id });
       return { results: page.results.map(present), next_cursor: page.next_cursor };
     }),
+
+  stdioServers: orgProcedure("viewer")
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/stdio-servers",
+        tags,
+        summary: "List the stdio servers a connection may start",
+        description:
+          "Declared by the operator (MCP_STDIO_SERVERS); a stdio connection picks one by id and sets only the variables it lists.",
+        protect: true,
+      },
+    })
+    .output(stdioServerList)
+    .query(({ ctx }) => ({
+      results: ctx.runtime.outbound.stdioServers.map(summarizeStdioServer),
+    })),
 
   create: orgProcedure("admin")
     .meta({

@@ -10,7 +10,8 @@ import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { uuidv7 } from "../lib/ids";
 import { conflictMapper } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
-import { assertOutboundUrlAllowed, assertStdioCommandAllowed } from "../mcp/outbound";
+import { assertOutboundUrlAllowed } from "../mcp/outbound";
+import { stdioLaunch, type StdioServer } from "../mcp/stdio-servers";
 import type { McpTarget } from "../mcp/target";
 import { testMcpConnection, type McpConnectionTestResult } from "../mcp/test-connection";
 import { MCP_CLIENT_INFO, type McpRuntime } from "../runtime";
@@ -31,8 +32,8 @@ export interface ConnectionFields {
   environment_id?: string | null | undefined;
   transport: Transport;
   url?: string | null | undefined;
-  command?: string | null | undefined;
-  args?: string[] | undefined;
+  /** Id of an operator-declared stdio server; the only way to say what a stdio connection runs. */
+  stdio_server?: string | null | undefined;
   headers?: Record<string, string> | undefined;
   /** `null` removes the secret; `undefined` keeps it. */
   secret?: ConnectionSecret | null | undefined;
@@ -66,23 +67,57 @@ export async function assertEnvironmentInOrg(
     throw AppError.invalidField("environment_id", "No such environment in this organization");
 }
 
+function declaredStdioServer(runtime: McpRuntime, id: string): StdioServer {
+  const declared = runtime.outbound.stdioServers;
+  const server = declared.find((candidate) => candidate.id === id);
+  if (server) return server;
+  throw AppError.invalidField(
+    "stdio_server",
+    declared.length === 0
+      ? "No stdio servers are declared on this server; the operator declares them in MCP_STDIO_SERVERS"
+      : `No stdio server "${id}" is declared; declared: ${declared.map((candidate) => candidate.id).join(", ")}`,
+  );
+}
+
 /** The transport decides which fields matter; the others are cleared so a row never mixes them. */
 async function normalizeTransport(
   runtime: McpRuntime,
-  fields: Pick<ConnectionFields, "transport" | "url" | "command" | "args">,
-): Promise<{ url: string | null; command: string | null; args: string[] }> {
+  fields: Pick<ConnectionFields, "transport" | "url" | "stdio_server">,
+): Promise<{ url: string | null; stdio_server: string | null }> {
   if (fields.transport === "stdio") {
-    if (!fields.command)
-      throw AppError.invalidField("command", "A command is required for the stdio transport");
-    assertStdioCommandAllowed(fields.command, runtime.outbound.stdioAllowedCommands);
-    return { url: null, command: fields.command, args: fields.args ?? [] };
+    if (!fields.stdio_server)
+      throw AppError.invalidField(
+        "stdio_server",
+        "A declared stdio server is required for the stdio transport",
+      );
+    declaredStdioServer(runtime, fields.stdio_server);
+    return { url: null, stdio_server: fields.stdio_server };
   }
   if (!fields.url)
     throw AppError.invalidField("url", `A url is required for the ${fields.transport} transport`);
   await assertOutboundUrlAllowed(fields.url, {
     blockPrivateNetworks: runtime.outbound.blockPrivateNetworks,
   });
-  return { url: fields.url, command: null, args: [] };
+  return { url: fields.url, stdio_server: null };
+}
+
+/** A stdio connection's secret sets variables, and only those its declared server lists. */
+function assertSecretFitsServer(
+  runtime: McpRuntime,
+  stdioServer: string | null,
+  secret: ConnectionSecret | null | undefined,
+): void {
+  if (!secret || stdioServer === null) return;
+  const server = declaredStdioServer(runtime, stdioServer);
+  for (const name of Object.keys(secret.env ?? {})) {
+    if (!server.env.includes(name))
+      throw AppError.invalidField(
+        ["secret", "env", name],
+        server.env.length === 0
+          ? `Stdio server "${server.id}" takes no variables`
+          : `Stdio server "${server.id}" does not take "${name}"; it takes: ${server.env.join(", ")}`,
+      );
+  }
 }
 
 /**
@@ -175,6 +210,7 @@ export async function createConnection(
   assertHeadersAllowed(input.headers, ["headers"]);
   assertSecretAllowed(input.secret);
   const endpoint = await normalizeTransport(runtime, input);
+  assertSecretFitsServer(runtime, endpoint.stdio_server, input.secret);
   // The id is chosen here because the secret is encrypted bound to it.
   const id = uuidv7();
   const secret = encryptSecret(runtime, input.secret ?? null, { org_id: input.orgId, id });
@@ -261,11 +297,9 @@ export const findConnectionOrgId = connectionResource.findOrgId;
 function destinationOf(connection: {
   transport: Transport;
   url: string | null;
-  command: string | null;
-  args: string[];
+  stdio_server: string | null;
 }): string {
-  if (connection.transport === "stdio")
-    return JSON.stringify(["stdio", connection.command, connection.args]);
+  if (connection.transport === "stdio") return JSON.stringify(["stdio", connection.stdio_server]);
   // Streamable HTTP and SSE at one origin reach the same host: the secret may stay.
   let origin = connection.url ?? "";
   try {
@@ -293,18 +327,23 @@ export async function updateConnection(
   if (input.headers !== undefined) assertHeadersAllowed(input.headers, ["headers"]);
   assertSecretAllowed(input.secret);
   const transportChanged =
-    input.transport !== undefined ||
-    input.url !== undefined ||
-    input.command !== undefined ||
-    input.args !== undefined;
-  const endpoint = transportChanged
+    input.transport !== undefined || input.url !== undefined || input.stdio_server !== undefined;
+  const endpoint: Partial<Awaited<ReturnType<typeof normalizeTransport>>> = transportChanged
     ? await normalizeTransport(runtime, {
         transport: input.transport ?? current.transport,
         url: input.url !== undefined ? input.url : current.url,
-        command: input.command !== undefined ? input.command : current.command,
-        args: input.args ?? current.args,
+        stdio_server: input.stdio_server !== undefined ? input.stdio_server : current.stdio_server,
       })
     : {};
+  assertSecretFitsServer(
+    runtime,
+    (input.transport ?? current.transport) === "stdio"
+      ? endpoint.stdio_server !== undefined
+        ? endpoint.stdio_server
+        : current.stdio_server
+      : null,
+    input.secret,
+  );
   // A secret follows its connection only while the destination stays: a new host or program
   // would otherwise receive it on the next test.
   const secretCleared =
@@ -374,6 +413,25 @@ export async function deleteConnection(
   await runtime.pool.evict(input.id);
 }
 
+function stdioTarget(
+  runtime: McpRuntime,
+  connection: Connection,
+): { server: StdioServer; launch: NonNullable<McpTarget["stdio"]> } {
+  const label = `Connection "${connection.name}" (${connection.id})`;
+  if (connection.stdio_server === null)
+    throw AppError.conflict(
+      `${label} was made before stdio servers were declared by the operator and can no longer start its own command; edit it and pick one of the declared stdio servers`,
+    );
+  const server = runtime.outbound.stdioServers.find(
+    (candidate) => candidate.id === connection.stdio_server,
+  );
+  if (!server)
+    throw AppError.conflict(
+      `${label} uses stdio server "${connection.stdio_server}", which is no longer declared on this server (MCP_STDIO_SERVERS)`,
+    );
+  return { server, launch: stdioLaunch(server, runtime.outbound.sandbox) };
+}
+
 function unreadableSecret(connection: Connection, reason: string): AppError {
   return new AppError(
     "SECRET_UNREADABLE",
@@ -419,12 +477,19 @@ function isStringRecord(value: unknown): boolean {
  * SECRET_UNREADABLE when the stored secret does not open.
  */
 export function connectionTarget(runtime: McpRuntime, connection: Connection): McpTarget {
+  const launch = connection.transport === "stdio" ? stdioTarget(runtime, connection) : null;
   const secret = decryptSecret(runtime, connection);
+  if (secret && launch) {
+    // Variables the operator no longer declares are not passed on.
+    const allowed = new Set(launch.server.env);
+    secret.env = Object.fromEntries(
+      Object.entries(secret.env).filter(([name]) => allowed.has(name)),
+    );
+  }
   return {
     transport: connection.transport,
     url: connection.url,
-    command: connection.command,
-    args: connection.args,
+    stdio: launch?.launch ?? null,
     headers: connection.headers,
     secret,
     timeout_ms: connection.timeout_ms,

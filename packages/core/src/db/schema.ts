@@ -157,8 +157,8 @@ export const connections = pgTable(
     description: text("description").notNull().default(""),
     transport: connectionTransport("transport").notNull(),
     url: text("url"),
-    command: text("command"),
-    args: jsonb("args").$type<string[]>().notNull().default([]),
+    /** The operator-declared stdio server (MCP_STDIO_SERVERS) this connection starts. */
+    stdio_server: text("stdio_server"),
     headers: jsonb("headers").$type<Record<string, string>>().notNull().default({}),
     /** AES-256-GCM envelope of `{headers, env}`; see secrets/. */
     secret_ciphertext: text("secret_ciphertext"),

@@ -547,7 +547,7 @@ describe("connection failures", () => {
     const error = await failure(
       connectMcp(httpTestTarget("streamable_http", http.url), {
         ...CLIENT,
-        policy: { blockPrivateNetworks: true, stdioAllowedCommands: [] },
+        policy: { blockPrivateNetworks: true, stdioServers: [] },
       }),
     );
     expect(error.kind).toBe("unreachable");
@@ -557,15 +557,15 @@ describe("connection failures", () => {
     const stdioRefused = await failure(
       connectMcp(stdio.target(), {
         ...CLIENT,
-        policy: { blockPrivateNetworks: true, stdioAllowedCommands: ["npx"] },
+        policy: { blockPrivateNetworks: true, stdioServers: [{ id: "other" }] },
       }),
     );
-    expect(stdioRefused.message).toContain(
-      "is not allowed; allowed commands (MCP_STDIO_ALLOWED_COMMANDS): npx",
+    expect(stdioRefused.message).toBe(
+      'Refused by outbound policy: Stdio server "test" is not declared on this server (MCP_STDIO_SERVERS)',
     );
     const allowed = await connectMcp(stdio.target(), {
       ...CLIENT,
-      policy: { blockPrivateNetworks: true, stdioAllowedCommands: [stdio.command] },
+      policy: { blockPrivateNetworks: true, stdioServers: [{ id: "test" }] },
     });
     await allowed.close();
   });
@@ -594,9 +594,9 @@ describe("connection failures", () => {
     await expect(connectMcp(httpTestTarget("streamable_http", ""), CLIENT)).rejects.toBeInstanceOf(
       AppError,
     );
-    await expect(connectMcp(stdio.target({ command: null }), CLIENT)).rejects.toMatchObject({
+    await expect(connectMcp(stdio.target({ stdio: null }), CLIENT)).rejects.toMatchObject({
       code: "BAD_REQUEST",
-      issues: [{ path: ["command"] }],
+      issues: [{ path: ["stdio_server"] }],
     });
   });
 
@@ -688,7 +688,12 @@ describe.concurrent("stdio specifics", () => {
 
   it("command not found", async ({ expect }) => {
     const error = await failure(
-      connectMcp(stdio.target({ command: "definitely-not-a-command-xyz" }), CLIENT),
+      connectMcp(
+        stdio.target({
+          stdio: stdio.launch({ command: "definitely-not-a-command-xyz" }),
+        }),
+        CLIENT,
+      ),
     );
     expect(error).toMatchObject({
       kind: "unreachable",

@@ -29,11 +29,7 @@ import type {
 import { AppError, isAppError } from "../errors";
 import { McpCallError } from "./errors";
 import { NodeStreamableHttpTransport } from "./http-transport";
-import {
-  assertOutboundUrlAllowed,
-  assertStdioCommandAllowed,
-  privateNetworkGuardedFetch,
-} from "./outbound";
+import { assertOutboundUrlAllowed, privateNetworkGuardedFetch } from "./outbound";
 import type { McpTarget } from "./target";
 import { secretValues } from "./target";
 import { Diagnostics, translateError } from "./translate-error";
@@ -52,7 +48,7 @@ export interface McpConnectOptions {
    * Outbound policy re-checked right before connecting, because settings and DNS can change after
    * a connection was saved. A refusal surfaces as `McpCallError` kind "unreachable".
    */
-  policy?: { blockPrivateNetworks: boolean; stdioAllowedCommands: string[] };
+  policy?: { blockPrivateNetworks: boolean; stdioServers: readonly { id: string }[] };
 }
 
 export interface McpRequestOptions {
@@ -204,41 +200,11 @@ class Deadline {
 }
 
 /**
- * Host variables a stdio server may need (finding binaries, locale, temp files). Everything else
- * in the platform's environment, such as database URLs and encryption keys, is withheld.
+ * The launch's fixed base plus the organization's variables; the platform's own environment
+ * (database URLs, keys) is never passed on.
  */
-const INHERITED_ENV_VARS = [
-  "PATH",
-  "HOME",
-  "USER",
-  "LOGNAME",
-  "SHELL",
-  "TERM",
-  "LANG",
-  "LANGUAGE",
-  "LC_ALL",
-  "LC_CTYPE",
-  "TZ",
-  "TMPDIR",
-  "SYSTEMROOT",
-  "WINDIR",
-  "APPDATA",
-  "LOCALAPPDATA",
-  "USERPROFILE",
-  "TEMP",
-  "TMP",
-];
-
 function childEnvironment(target: McpTarget): Record<string, string> {
-  // eslint-disable-next-line no-restricted-properties -- host variables for a child process, not configuration
-  const hostEnv = process.env;
-  const env: Record<string, string> = {};
-  for (const name of INHERITED_ENV_VARS) {
-    const value = hostEnv[name];
-    // Values starting with "()" are exported shell functions, a known injection vector.
-    if (value !== undefined && !value.startsWith("()")) env[name] = value;
-  }
-  return { ...env, ...(target.secret?.env ?? {}) };
+  return { ...(target.stdio?.env ?? {}), ...(target.secret?.env ?? {}) };
 }
 
 function requestHeaders(target: McpTarget): Record<string, string> {
@@ -253,8 +219,8 @@ function assertTargetUsable(target: McpTarget): void {
     );
   }
   if (target.transport === "stdio") {
-    if (target.command === null || target.command === "") {
-      throw AppError.invalidField("command", "A command is required for stdio connections");
+    if (target.stdio === null || target.stdio.command === "") {
+      throw AppError.invalidField("stdio_server", "A declared stdio server is required");
     }
     return;
   }
@@ -284,9 +250,14 @@ async function enforcePolicy(
   policy: NonNullable<McpConnectOptions["policy"]>,
 ): Promise<void> {
   try {
-    if (target.transport === "stdio")
-      assertStdioCommandAllowed(target.command ?? "", policy.stdioAllowedCommands);
-    else
+    if (target.transport === "stdio") {
+      const id = target.stdio?.server_id;
+      if (!policy.stdioServers.some((server) => server.id === id))
+        throw AppError.invalidField(
+          "stdio_server",
+          `Stdio server "${id ?? ""}" is not declared on this server (MCP_STDIO_SERVERS)`,
+        );
+    } else
       await assertOutboundUrlAllowed(target.url ?? "", {
         blockPrivateNetworks: policy.blockPrivateNetworks,
       });
@@ -329,9 +300,10 @@ function createTransport(
       });
     case "stdio": {
       const transport = new StdioClientTransport({
-        command: target.command ?? "",
-        args: target.args,
+        command: target.stdio?.command ?? "",
+        args: target.stdio?.args ?? [],
         env: childEnvironment(target),
+        ...(target.stdio ? { cwd: target.stdio.cwd } : {}),
         stderr: "pipe",
       });
       // Draining stderr also matters on its own: a child blocked on a full stderr pipe hangs.

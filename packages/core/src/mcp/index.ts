@@ -2,11 +2,22 @@ export type { McpTarget, McpTransportKind } from "./target";
 export { redactSecrets, secretValues } from "./target";
 export { McpCallError, isMcpCallError, isSessionLost } from "./errors";
 export type { McpCallErrorKind } from "./errors";
+export { assertOutboundUrlAllowed, blockedAddressReason } from "./outbound";
 export {
-  assertOutboundUrlAllowed,
-  assertStdioCommandAllowed,
-  blockedAddressReason,
-} from "./outbound";
+  findBwrap,
+  isLoaderVariable,
+  parseStdioServers,
+  stdioLaunch,
+  summarizeStdioServer,
+  STDIO_SERVER_ID_PATTERN,
+} from "./stdio-servers";
+export type {
+  SandboxSettings,
+  StdioLaunch,
+  StdioServer,
+  StdioServerHost,
+  StdioServerSummary,
+} from "./stdio-servers";
 export { connectMcp } from "./client";
 export type {
   McpCallOptions,

@@ -4,7 +4,6 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import {
   assertOutboundUrlAllowed,
-  assertStdioCommandAllowed,
   blockedAddressReason,
   parseIpv6,
   privateNetworkGuardedFetch,
@@ -145,33 +144,6 @@ describe("assertOutboundUrlAllowed", () => {
     );
     expect((await refusal("ftp://example.com/", false)).message).toContain("not ftp://");
     expect((await refusal("not a url", false)).message).toBe("Not a valid URL");
-  });
-});
-
-describe("assertStdioCommandAllowed", () => {
-  it("treats an empty allowlist as stdio disabled", () => {
-    expect(() => {
-      assertStdioCommandAllowed("npx", []);
-    }).toThrow(/set MCP_STDIO_ALLOWED_COMMANDS/);
-  });
-
-  it("requires an exact match", () => {
-    expect(() => {
-      assertStdioCommandAllowed("npx", ["npx", "uvx"]);
-    }).not.toThrow();
-    for (const command of ["/usr/bin/npx", "npx ", "NPX", "npx -y", "node"]) {
-      let caught: unknown;
-      try {
-        assertStdioCommandAllowed(command, ["npx", "uvx"]);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toBeInstanceOf(AppError);
-      expect(caught).toMatchObject({ code: "BAD_REQUEST", issues: [{ path: ["command"] }] });
-      expect((caught as AppError).message).toContain(
-        "allowed commands (MCP_STDIO_ALLOWED_COMMANDS): npx, uvx",
-      );
-    }
   });
 });
 

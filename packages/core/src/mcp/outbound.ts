@@ -205,28 +205,6 @@ export async function assertOutboundUrlAllowed(
   }
 }
 
-/**
- * Stdio connections run a program on the platform host, so only commands an operator listed in
- * MCP_STDIO_ALLOWED_COMMANDS may be used. Matching is exact: "npx" does not allow "/usr/bin/npx".
- */
-export function assertStdioCommandAllowed(command: string, allowlist: string[]): void {
-  const allowed = allowlist.filter((entry) => entry !== "");
-  if (allowed.length === 0) {
-    throw AppError.invalidField(
-      "command",
-      "Stdio connections are disabled on this server; set MCP_STDIO_ALLOWED_COMMANDS to allow specific commands",
-    );
-  }
-  if (command === "")
-    throw AppError.invalidField("command", "A command is required for stdio connections");
-  if (!allowed.includes(command)) {
-    throw AppError.invalidField(
-      "command",
-      `Command "${command}" is not allowed; allowed commands (MCP_STDIO_ALLOWED_COMMANDS): ${allowed.join(", ")}`,
-    );
-  }
-}
-
 /** A connection the private-network guard refused; `code` lets error translation recognise it. */
 export class BlockedAddressError extends Error {
   override readonly name = "BlockedAddressError";

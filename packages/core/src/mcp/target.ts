@@ -1,3 +1,5 @@
+import type { StdioLaunch } from "./stdio-servers";
+
 /**
  * Everything needed to reach one MCP server: the decrypted view of a `connections` row. Secrets
  * stay in `secret` so error paths can redact them and callers never log this object whole.
@@ -5,8 +7,8 @@
 export interface McpTarget {
   transport: "streamable_http" | "sse" | "stdio";
   url: string | null;
-  command: string | null;
-  args: string[];
+  /** For stdio: the declared server to start, with its fixed base environment. */
+  stdio: StdioLaunch | null;
   headers: Record<string, string>;
   secret: { headers: Record<string, string>; env: Record<string, string> } | null;
   timeout_ms: number;

@@ -162,7 +162,7 @@ describe("testMcpConnection", () => {
       httpTestTarget("streamable_http", "http://169.254.169.254/mcp"),
       {
         ...CLIENT,
-        policy: { blockPrivateNetworks: true, stdioAllowedCommands: [] },
+        policy: { blockPrivateNetworks: true, stdioServers: [] },
       },
     );
     expect(blocked.error).toBe(
@@ -170,8 +170,8 @@ describe("testMcpConnection", () => {
     );
     const stdioDisabled = await testMcpConnection(stdio.target(), {
       ...CLIENT,
-      policy: { blockPrivateNetworks: true, stdioAllowedCommands: [] },
+      policy: { blockPrivateNetworks: true, stdioServers: [] },
     });
-    expect(stdioDisabled.error).toContain("set MCP_STDIO_ALLOWED_COMMANDS");
+    expect(stdioDisabled.error).toContain("is not declared on this server (MCP_STDIO_SERVERS)");
   });
 });

@@ -180,7 +180,7 @@ function describeErrno(details: ErrnoDetails, target: McpTarget): McpCallError {
       ? `${details.address}${details.port !== null ? `:${details.port}` : ""}`
       : host;
   if (details.syscall?.startsWith("spawn") === true) {
-    const command = target.command ?? "";
+    const command = target.stdio?.command ?? "";
     if (details.code === "ENOENT")
       return new McpCallError("unreachable", `Command not found: ${command}`);
     if (details.code === "EACCES")

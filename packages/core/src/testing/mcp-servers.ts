@@ -41,7 +41,16 @@ import type {
   ToolAnnotations,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { stdioLaunch, type StdioLaunch, type StdioServer } from "../mcp/stdio-servers";
 import type { McpTarget } from "../mcp/target";
+
+const declaredDefaults: Omit<StdioServer, "id" | "name" | "command" | "args"> = {
+  description: "",
+  env: [],
+  cwd: null,
+  sandbox: "none",
+  read_only_paths: [],
+};
 
 type JsonSchemaObject = Record<string, unknown>;
 
@@ -868,6 +877,18 @@ export interface StdioTestServer {
   command: string;
   /** Script path followed by the flags given to `prepareStdioTestServer`. */
   args: string[];
+  /** A declaration of this server as an operator would write it in MCP_STDIO_SERVERS. */
+  declaration: (
+    id: string,
+    extra?: {
+      env?: string[];
+      sandbox?: "none" | "bwrap";
+      read_only_paths?: string[];
+      cwd?: string;
+    },
+  ) => Record<string, unknown>;
+  /** How the unsandboxed declaration of this server is launched, with `overrides` applied. */
+  launch: (overrides?: Partial<StdioLaunch>) => StdioLaunch;
   /** An `McpTarget` for this server, with `overrides` applied. */
   target: (overrides?: Partial<McpTarget>) => McpTarget;
 }
@@ -881,14 +902,22 @@ export async function prepareStdioTestServer(flags: string[] = []): Promise<Stdi
   const script = await compileStdioServer();
   const command = process.execPath;
   const args = [script, ...flags];
+  const launch = (overrides: Partial<StdioLaunch> = {}): StdioLaunch => ({
+    ...stdioLaunch(
+      { ...declaredDefaults, id: "test", name: "test", command, args },
+      { bwrapPath: null, hiddenPaths: [] },
+    ),
+    ...overrides,
+  });
   return {
     command,
     args,
+    declaration: (id, extra = {}) => ({ id, command, args, ...extra }),
+    launch,
     target: (overrides = {}) => ({
       transport: "stdio",
       url: null,
-      command,
-      args,
+      stdio: launch(),
       headers: {},
       secret: null,
       timeout_ms: 10_000,
@@ -906,8 +935,7 @@ export function httpTestTarget(
   return {
     transport,
     url,
-    command: null,
-    args: [],
+    stdio: null,
     headers: {},
     secret: null,
     timeout_ms: 5_000,

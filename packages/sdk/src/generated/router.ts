@@ -377,8 +377,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             description: string;
             transport: "sse" | "streamable_http" | "stdio";
             url: string | null;
-            command: string | null;
-            args: string[];
+            stdio_server: string | null;
             headers: Record<string, string>;
             has_secret: boolean;
             secret_keys: {
@@ -397,6 +396,22 @@ export type PlatformRouter = TRPCBuiltRouter<
           next_cursor: string | null;
         };
       }>;
+      stdioServers: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          results: {
+            id: string;
+            name: string;
+            description: string;
+            env: string[];
+            sandboxed: boolean;
+          }[];
+        };
+      }>;
       create: TRPCMutationProcedure<{
         meta: object;
         errorShape: ErrorShape;
@@ -408,8 +423,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description?: string | undefined;
           environment_id?: string | null | undefined;
           url?: string | null | undefined;
-          command?: string | null | undefined;
-          args?: string[] | undefined;
+          stdio_server?: string | null | undefined;
           headers?: Record<string, string> | undefined;
           secret?:
             | {
@@ -429,8 +443,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description: string;
           transport: "sse" | "streamable_http" | "stdio";
           url: string | null;
-          command: string | null;
-          args: string[];
+          stdio_server: string | null;
           headers: Record<string, string>;
           has_secret: boolean;
           secret_keys: {
@@ -462,8 +475,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description: string;
           transport: "sse" | "streamable_http" | "stdio";
           url: string | null;
-          command: string | null;
-          args: string[];
+          stdio_server: string | null;
           headers: Record<string, string>;
           has_secret: boolean;
           secret_keys: {
@@ -491,8 +503,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           environment_id?: string | null | undefined;
           transport?: "sse" | "streamable_http" | "stdio" | undefined;
           url?: string | null | undefined;
-          command?: string | null | undefined;
-          args?: string[] | undefined;
+          stdio_server?: string | null | undefined;
           headers?: Record<string, string> | undefined;
           secret?:
             | {
@@ -512,8 +523,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description: string;
           transport: "sse" | "streamable_http" | "stdio";
           url: string | null;
-          command: string | null;
-          args: string[];
+          stdio_server: string | null;
           headers: Record<string, string>;
           has_secret: boolean;
           secret_keys: {

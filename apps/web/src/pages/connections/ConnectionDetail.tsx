@@ -137,10 +137,8 @@ export default function ConnectionDetail() {
             <dd>{transportLabel(c.transport)}</dd>
             {c.transport === "stdio" ? (
               <>
-                <dt>Command</dt>
-                <dd className="mono">{c.command}</dd>
-                <dt>Arguments</dt>
-                <dd className="mono">{c.args.length > 0 ? c.args.join(" ") : "—"}</dd>
+                <dt>Stdio server</dt>
+                <dd className="mono">{c.stdio_server ?? "None: edit to pick a declared server"}</dd>
               </>
             ) : (
               <>

@@ -7,17 +7,15 @@ import { FormDialog } from "../../components/FormDialog";
 import { Field, NameAndSlugFields, SelectField, TextField } from "../../components/Field";
 import {
   KeyValueEditor,
-  listRow,
   recordFromRows,
   rowsFromRecord,
-  StringListEditor,
   type KeyValueRow,
-  type ListRow,
 } from "../../components/ListEditors";
+import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import { validate, type FieldErrors } from "../../lib/errors";
 import { useFormSave } from "../../lib/hooks";
-import { useEnvironments } from "../../lib/queries";
+import { useEnvironments, useStdioServers } from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
 
 type Transport = (typeof TRANSPORTS)[number];
@@ -25,7 +23,7 @@ type Transport = (typeof TRANSPORTS)[number];
 const TRANSPORT_LABELS: Record<Transport, string> = {
   streamable_http: "Streamable HTTP",
   sse: "HTTP + SSE (legacy)",
-  stdio: "stdio (local command)",
+  stdio: "stdio (a server the operator declared)",
 };
 
 export function transportLabel(transport: Transport): string {
@@ -55,6 +53,8 @@ export function ConnectionFormDialog({
 }) {
   const { org } = useOrg();
   const environments = useEnvironments(org.id);
+  const stdioServers = useStdioServers(org.id);
+  const toast = useToast();
   const editing = connection !== null;
 
   const [name, setName] = useState(connection?.name ?? "");
@@ -66,17 +66,15 @@ export function ConnectionFormDialog({
   const [headers, setHeaders] = useState<KeyValueRow[]>(() =>
     rowsFromRecord(connection?.headers ?? {}),
   );
-  const [command, setCommand] = useState(connection?.command ?? "");
-  const [args, setArgs] = useState<ListRow[]>(() =>
-    (connection?.args ?? []).map((arg) => listRow(arg)),
-  );
+  const [stdioServerId, setStdioServerId] = useState(connection?.stdio_server ?? "");
   const [timeout, setTimeoutMs] = useState(connection ? String(connection.timeout_ms) : "");
   const [secretMode, setSecretMode] = useState<SecretMode>(editing ? "keep" : "replace");
   const [secretHeaders, setSecretHeaders] = useState<KeyValueRow[]>([]);
-  const [secretEnv, setSecretEnv] = useState<KeyValueRow[]>([]);
+  const [variables, setVariables] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<FieldErrors>({});
 
   const isHttp = transport !== "stdio";
+  const stdioServer = stdioServers.data?.results.find((server) => server.id === stdioServerId);
 
   const save = useFormSave<Connection>({
     invalidate: trpc.connections.pathFilter(),
@@ -85,12 +83,30 @@ export function ConnectionFormDialog({
     onSaved,
   });
   const create = useMutation(trpc.connections.create.mutationOptions(save.create));
-  const update = useMutation(trpc.connections.update.mutationOptions(save.update));
+  const update = useMutation(
+    trpc.connections.update.mutationOptions({
+      ...save.update,
+      onSuccess: async (saved) => {
+        await save.update.onSuccess(saved);
+        if (saved.secret_cleared)
+          toast(
+            `The secret of ${saved.name} was removed because its destination changed; set it again`,
+            "info",
+          );
+      },
+    }),
+  );
   const mutation = editing ? update : create;
 
   const submit = (event: SubmitEvent) => {
     event.preventDefault();
-    const secretValues = recordFromRows(isHttp ? secretHeaders : secretEnv);
+    const secretValues = isHttp
+      ? recordFromRows(secretHeaders)
+      : Object.fromEntries(
+          (stdioServer?.env ?? [])
+            .map((variable) => [variable, variables[variable] ?? ""] as const)
+            .filter(([, value]) => value !== ""),
+        );
     const secretRecord = isHttp ? { headers: secretValues } : { env: secretValues };
     const secretEmpty = Object.keys(secretValues).length === 0;
     const secret =
@@ -109,8 +125,7 @@ export function ConnectionFormDialog({
       // The other transport's fields are cleared so a switched connection keeps no stale target.
       url: isHttp ? url.trim() || null : null,
       headers: isHttp ? recordFromRows(headers) : {},
-      command: isHttp ? null : command.trim() || null,
-      args: isHttp ? [] : args.map((row) => row.value),
+      stdio_server: isHttp ? null : stdioServerId || null,
       timeout_ms: timeoutText === "" ? undefined : Number(timeoutText),
       secret,
     };
@@ -223,26 +238,24 @@ export function ConnectionFormDialog({
           />
         </>
       ) : (
-        <>
-          <TextField
-            label="Command"
-            error={errors.command}
-            required
-            hint="Must be on the server's allowlist (MCP_STDIO_ALLOWED_COMMANDS)."
-            variant="mono"
-            value={command}
-            placeholder="npx"
-            onChange={setCommand}
-          />
-          <StringListEditor
-            legend="Arguments"
-            rows={args}
-            onChange={setArgs}
-            itemLabel="Argument"
-            addLabel="Add argument"
-            error={errors.args}
-          />
-        </>
+        <SelectField
+          label="Stdio server"
+          error={errors.stdio_server}
+          required
+          hint={
+            stdioServer
+              ? `${stdioServer.description}${stdioServer.sandboxed ? " Runs sandboxed." : ""}`
+              : stdioServers.data?.results.length === 0
+                ? "No stdio servers are declared on this platform (MCP_STDIO_SERVERS)."
+                : "The programs this platform may start are declared by its operator."
+          }
+          value={stdioServerId}
+          onChange={setStdioServerId}
+          emptyLabel="Choose a server"
+          options={(stdioServers.data?.results ?? []).map(
+            (server) => [server.id, server.name] as const,
+          )}
+        />
       )}
 
       <fieldset className="secret">
@@ -302,18 +315,25 @@ export function ConnectionFormDialog({
               error={errors["secret.headers"] ?? errors.secret}
               addLabel="Add secret header"
             />
+          ) : stdioServer && stdioServer.env.length > 0 ? (
+            stdioServer.env.map((variable) => (
+              <TextField
+                key={variable}
+                label={variable}
+                error={errors[`secret.env.${variable}`]}
+                variant="mono"
+                type="password"
+                autoComplete="off"
+                value={variables[variable] ?? ""}
+                onChange={(value) => {
+                  setVariables((current) => ({ ...current, [variable]: value }));
+                }}
+              />
+            ))
           ) : (
-            <KeyValueEditor
-              legend="Secret variable values"
-              rows={secretEnv}
-              onChange={setSecretEnv}
-              secret
-              keyLabel="Variable"
-              keyPlaceholder="API_TOKEN"
-              errors={errorsUnder(errors, "secret.env")}
-              error={errors["secret.env"] ?? errors.secret}
-              addLabel="Add secret variable"
-            />
+            <p className="muted">
+              {stdioServer ? "This server takes no variables." : "Choose a server first."}
+            </p>
           )
         ) : null}
       </fieldset>

@@ -17,8 +17,7 @@ type RowResult =
   | { kind: "error"; error: unknown };
 
 export function connectionTarget(connection: Connection): string {
-  if (connection.transport === "stdio")
-    return [connection.command ?? "", ...connection.args].join(" ");
+  if (connection.transport === "stdio") return `stdio: ${connection.stdio_server ?? "none"}`;
   return connection.url ?? "";
 }
 

@@ -6,6 +6,7 @@
  *   --garbage            write non-JSON-RPC lines to stdout instead of speaking MCP
  *   --ignore-stdin-eof   keep running after stdin closes, so closing must fall back to signals
  */
+import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const argv = process.argv.slice(2);
@@ -85,6 +86,22 @@ if (argv.includes("--garbage")) {
     () => {
       process.stderr.write("fatal: crashing on purpose\n");
       process.exit(3);
+    },
+  );
+
+  server.registerTool(
+    "read_file",
+    {
+      description: "Returns a file's content, or the error reading it (for sandbox tests)",
+      inputSchema: { path: z.string() },
+    },
+    async ({ path }) => {
+      try {
+        return { content: [{ type: "text", text: await readFile(path, "utf8") }] };
+      } catch (error) {
+        const code = error instanceof Error && "code" in error ? String(error.code) : "unknown";
+        return { isError: true, content: [{ type: "text", text: `unreadable: ${code}` }] };
+      }
     },
   );
 
