@@ -15,6 +15,7 @@ const PGLITE_FILES = [
   "lifecycle",
   "call-cache",
   "run-recorder",
+  "interrupted-runs",
   "runs",
   "examples",
 ].map((name) => `test/${name}.test.ts`);

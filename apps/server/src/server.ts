@@ -5,9 +5,9 @@ import {
   createDatabase,
   createMcpRuntime,
   DEFAULT_AUTH_THROTTLE,
-  failInterruptedRuns,
   pruneAuthThrottles,
   pruneRateLimitCounters,
+  startReplica,
   type AuthThrottleConfig,
   type DatabaseHandle,
   type McpRuntime,
@@ -63,8 +63,17 @@ export async function startServer(
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
 
+  const replica = await startReplica(database.db, {
+    onSwept: (runs) => {
+      logger.warn({ runs }, "marked runs of a stopped server as failed (interrupted)");
+    },
+    onError: (error) => {
+      logger.error({ err: error }, "replica heartbeat failed");
+    },
+  });
   const runtime = createMcpRuntime({
     database,
+    replicaId: replica.id,
     onRecordError: ({ outcome, runIds, ...failure }) => {
       // Ids and sizes only: the records carry tool inputs and outputs.
       logger.error({ ...failure, outcome, run_ids: runIds }, RECORD_FAILURE_MESSAGES[outcome]);
@@ -80,14 +89,8 @@ export async function startServer(
       },
     },
   });
-  const interrupted = await failInterruptedRuns(database.db, {
-    everything: database.kind === "pglite",
-  });
-  if (interrupted > 0)
-    logger.warn({ runs: interrupted }, "marked runs interrupted by a previous stop as failed");
   const maintenance = setInterval(() => {
     void (async () => {
-      await failInterruptedRuns(database.db, { everything: false });
       // The longest allowed window is 30 days, so older counters can never be read again.
       await pruneRateLimitCounters(database.db, new Date(Date.now() - 31 * 24 * 3_600_000));
       const pruned = await applyRetention(database.db, {
@@ -158,6 +161,8 @@ export async function startServer(
     clearInterval(maintenance);
     // Records of every call that ran, including those cut off just now, are written before exit.
     await runtime.close();
+    // Nothing of this process is running any more: no run of it is left to sweep.
+    await replica.retire();
     if (!options.database) await database.close();
   };
   let closing: Promise<void> | undefined;

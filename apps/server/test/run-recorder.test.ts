@@ -61,6 +61,7 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
       started_at: new Date(),
       finished_at: null,
       duration_ms: null,
+      replica_id: null,
       ...overrides,
     };
   }

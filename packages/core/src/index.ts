@@ -36,6 +36,7 @@ export { consumeRateLimit, pruneRateLimitCounters } from "./policies/rate-limit"
 export * from "./runs/orchestrator";
 export * from "./runs/catalog";
 export * from "./runs/runs";
+export * from "./runs/replicas";
 export * from "./runs/stats";
 export { CallCache } from "./runs/call-cache";
 export { RunRecorder, type RecordFailure, type RunRecorderOptions } from "./runs/recorder";

@@ -24,6 +24,8 @@ export interface McpRuntime {
   calls: CallCache;
   /** Where governed calls leave their runs and audit events. */
   recorder: RunRecorder;
+  /** This process's replica (see `startReplica`): the owner recorded on the runs it makes. */
+  replicaId: string;
   /** Writes what is still queued and closes the pooled sessions. */
   close(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export function createMcpRuntime(options: {
   secrets: SecretStore;
   outbound: OutboundPolicy;
   onRecordError: RunRecorderOptions["onError"];
+  replicaId: string;
   idleMs?: number;
   maxSessions?: number;
 }): McpRuntime {
@@ -55,6 +58,7 @@ export function createMcpRuntime(options: {
     outbound: options.outbound,
     calls,
     recorder,
+    replicaId: options.replicaId,
     close: async () => {
       await recorder.close();
       calls.close();

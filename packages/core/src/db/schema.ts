@@ -349,6 +349,11 @@ export const runs = pgTable(
     started_at: timestamptz("started_at").notNull().defaultNow(),
     finished_at: timestamptz("finished_at"),
     duration_ms: integer("duration_ms"),
+    /**
+     * The server process (see `replicas`) that made the call: while the run is `running`, the
+     * one that will record its outcome. Null for runs written before replicas were tracked.
+     */
+    replica_id: uuid("replica_id"),
   },
   (t) => [
     // The runs list orders by id (newest first) within an org, optionally filtered by one of
@@ -364,6 +369,17 @@ export const runs = pgTable(
       .where(sql`status = 'running'`),
   ],
 );
+
+/**
+ * One row per running server process, under a random id chosen at its start, kept fresh by its
+ * heartbeat (the database's clock). A `running` run whose replica has no fresh heartbeat was
+ * interrupted: it is swept by any live replica.
+ */
+export const replicas = pgTable("replicas", {
+  id: uuid("id").primaryKey(),
+  started_at: timestamptz("started_at").notNull().defaultNow(),
+  heartbeat_at: timestamptz("heartbeat_at").notNull().defaultNow(),
+});
 
 export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
 

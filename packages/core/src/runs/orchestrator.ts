@@ -475,6 +475,7 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     input: call.input,
     decision: call.decision as unknown as JsonObject,
     triggered_by: triggerJson(call.trigger),
+    replica_id: runtime.replicaId,
   };
   const record = async (run: Run): Promise<Run> => {
     const awaited = call.awaitRecord !== false;
