@@ -1,5 +1,6 @@
 import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { DestinationStream } from "pino";
 import {
   applyRetention,
   createDatabase,
@@ -54,9 +55,9 @@ function authThrottleFrom(env: Env): AuthThrottleConfig {
 /** Opens the database, applies pending migrations and listens; used by main and by the tests. */
 export async function startServer(
   env: Env,
-  options: { database?: DatabaseHandle } = {},
+  options: { database?: DatabaseHandle; logDestination?: DestinationStream } = {},
 ): Promise<RunningServer> {
-  const logger = createLogger(env.LOG_LEVEL);
+  const logger = createLogger(env.LOG_LEVEL, options.logDestination);
   const database =
     options.database ??
     (await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR }));

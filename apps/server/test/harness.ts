@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDatabase, type DatabaseHandle } from "@mcp/core";
+import type { DestinationStream } from "pino";
 import { inject } from "vitest";
 import { loadEnv } from "../src/env";
 import { startServer, type RunningServer } from "../src/server";
@@ -52,7 +53,10 @@ export interface ApiResponse<T> {
 }
 
 /** A real server on an ephemeral port over a real database, one per test file. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { logDestination?: DestinationStream } = {},
+): Promise<TestServer> {
   const { database, owned } = await testDatabase();
   const server = await startServer(
     loadEnv({
@@ -68,7 +72,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       AUTH_MAX_FAILURES_PER_IP: "1000000",
       ...env,
     }),
-    { database },
+    { database, ...options },
   );
   return {
     ...server,
