@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { isIPv4 } from "node:net";
-import { inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { authThrottles } from "../db/schema";
 import { parseIpv6 } from "../mcp/outbound";
@@ -128,9 +128,10 @@ async function countAttempt(
   { scope, key }: ThrottleKey,
   rule: ThrottleRule,
 ): Promise<ThrottleOutcome> {
+  // Each condition parenthesised: they are combined with `or` below.
   const locked = sql`coalesce(${column("locked_until")} > now(), false)`;
-  const forgotten = sql`${column("expires_at")} <= now()`;
-  const windowOver = sql`${column("window_start")} + ${seconds(rule.windowSeconds)} <= now()`;
+  const forgotten = sql`(${column("expires_at")} <= now())`;
+  const windowOver = sql`(${column("window_start")} + ${seconds(rule.windowSeconds)} <= now())`;
   const attempt = sql`case when ${forgotten} or ${windowOver} then 1 else ${column("attempts")} + 1 end`;
   const priorLockouts = sql`case when ${forgotten} then 0 else ${column("lockouts")} end`;
   const exceeded = sql`(${attempt}) > ${rule.maxAttempts}::integer`;
@@ -222,10 +223,13 @@ export async function giveBackAttempts(db: Db, keys: readonly ThrottleKey[]): Pr
     .update(authThrottles)
     .set({ attempts: sql`greatest(${authThrottles.attempts} - 1, 0)` })
     .where(
-      sql`${inArray(
-        authThrottles.key,
-        keys.map((key) => key.key),
-      )} and coalesce(${authThrottles.locked_until} <= now(), true)`,
+      and(
+        inArray(
+          authThrottles.key,
+          keys.map((key) => key.key),
+        ),
+        sql`coalesce(${authThrottles.locked_until} <= now(), true)`,
+      ),
     );
 }
 
