@@ -9,6 +9,8 @@ import {
   pruneAuthThrottles,
   pruneRateLimitCounters,
   startReplica,
+  rotateConnectionSecrets,
+  SYSTEM_CONTEXT,
   type AuthThrottleConfig,
   type DatabaseHandle,
   type McpRuntime,
@@ -64,6 +66,20 @@ export async function startServer(
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
 
+  const secrets = loadSecretStore(env, logger);
+  // Secrets stored before they were bound to their connection are bound now, so a ciphertext
+  // copied to another row stops decrypting without waiting for an operator to rotate.
+  const binding = await rotateConnectionSecrets(database.db, secrets, SYSTEM_CONTEXT, {
+    unboundOnly: true,
+  });
+  if (binding.rotated > 0)
+    logger.info({ secrets: binding.rotated }, "bound stored secrets to their connections");
+  for (const failure of binding.failed)
+    logger.warn(
+      { connection_id: failure.connection_id, org_id: failure.org_id, reason: failure.reason },
+      "a stored secret cannot be decrypted; set it again or restore its key",
+    );
+
   const replica = await startReplica(database.db, {
     onSwept: (runs) => {
       logger.warn({ runs }, "marked runs of a stopped server as failed (interrupted)");
@@ -72,6 +88,7 @@ export async function startServer(
       logger.error({ err: error }, "replica heartbeat failed");
     },
   });
+
   const runtime = createMcpRuntime({
     database,
     replicaId: replica.id,
@@ -79,7 +96,7 @@ export async function startServer(
       // Ids and sizes only: the records carry tool inputs and outputs.
       logger.error({ ...failure, outcome, run_ids: runIds }, RECORD_FAILURE_MESSAGES[outcome]);
     },
-    secrets: loadSecretStore(env, logger),
+    secrets,
     outbound: {
       blockPrivateNetworks: env.MCP_BLOCK_PRIVATE_NETWORKS,
       stdioServers: env.MCP_STDIO_SERVERS,

@@ -9,6 +9,8 @@ import { schema } from "@mcp/core/db";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadEnv } from "../src/env";
+import { startServer } from "../src/server";
 import { governance } from "./governance";
 import {
   createOrg,
@@ -234,6 +236,37 @@ describe.skipIf(databaseUnavailable)("connection secrets", () => {
     expect(() => store.decrypt(bound, `connection:${org.id}:${current.id}`)).toThrow(
       /failed authentication/,
     );
+  });
+
+  it("binds legacy secrets at start, so a copy stops decrypting without a manual rotation", async () => {
+    const org = await createOrg(server);
+    const legacy = await secured(org);
+    const plaintext = JSON.stringify({ headers: { Authorization: `Bearer ${TOKEN}` }, env: {} });
+    await setCiphertext(legacy.id, legacyEnvelope(plaintext));
+
+    // Another replica starting on the same database (and keys) binds what is still unbound.
+    const replica = await startServer(
+      loadEnv({
+        PORT: "0",
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "silent",
+        NODE_ENV: "test",
+        SECRET_KEYS: oldKey,
+      }),
+      { database: server.database },
+    );
+    await replica.close();
+    const bound = (await row(legacy.id)).secret_ciphertext ?? "";
+    expect(bound).toMatch(/^v2\.old\./);
+    expect((await test(org, legacy.id)).body.ok).toBe(true);
+    const rotations = await server.request(
+      "GET",
+      `/orgs/${org.id}/audit-events/?action=connection.secret_rotate`,
+      { token: org.owner.token },
+    );
+    expect(rotations.body.results).toEqual([
+      expect.objectContaining({ actor_type: "system", target_id: legacy.id }),
+    ]);
   });
 
   describe("secret and plain headers", () => {

@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, ne, or } from "drizzle-orm";
+import { and, eq, isNotNull, like, ne, or } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { connections, environments, type JsonObject } from "../db/schema";
 import { recordAudit } from "../audit/audit";
@@ -578,7 +578,11 @@ export async function rotateConnectionSecrets(
   db: Db,
   secrets: McpRuntime["secrets"],
   context: ActionContext,
-  scope: { orgId?: string | undefined } = {},
+  scope: {
+    orgId?: string | undefined;
+    /** Only envelopes written before secrets were bound to their connection (`v1.`). */
+    unboundOnly?: boolean | undefined;
+  } = {},
 ): Promise<{ rotated: number; total: number; failed: SecretRotationFailure[] }> {
   const rows = await db
     .select({
@@ -592,6 +596,7 @@ export async function rotateConnectionSecrets(
       and(
         isNotNull(connections.secret_ciphertext),
         scope.orgId ? eq(connections.org_id, scope.orgId) : undefined,
+        scope.unboundOnly ? like(connections.secret_ciphertext, "v1.%") : undefined,
       ),
     );
   let rotated = 0;
@@ -613,12 +618,15 @@ export async function rotateConnectionSecrets(
       });
       continue;
     }
-    await db.transaction(async (tx) => {
-      await tx
+    const written = await db.transaction(async (tx) => {
+      const updated = await tx
         .update(connections)
         .set({ secret_ciphertext: ciphertext })
-        // Only if unchanged since it was read: a secret set meanwhile must not be overwritten.
-        .where(and(eq(connections.id, row.id), eq(connections.secret_ciphertext, stored)));
+        // Only if unchanged since it was read: a secret set meanwhile (or rotated by another
+        // process) must not be overwritten.
+        .where(and(eq(connections.id, row.id), eq(connections.secret_ciphertext, stored)))
+        .returning({ id: connections.id });
+      if (updated.length === 0) return false;
       await recordAudit(tx, context, {
         org_id: row.org_id,
         action: "connection.secret_rotate",
@@ -626,8 +634,9 @@ export async function rotateConnectionSecrets(
         target_id: row.id,
         metadata: { key_id: secrets.activeKeyId },
       });
+      return true;
     });
-    rotated++;
+    if (written) rotated++;
   }
   return { rotated, total: rows.length, failed };
 }
