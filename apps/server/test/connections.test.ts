@@ -586,6 +586,23 @@ describe.skipIf(databaseUnavailable)("outbound safety", () => {
     expect(response.body.message).toMatch(/private|loopback|link-local|metadata|local/i);
   });
 
+  it("does not say what an internal name resolves to", async () => {
+    const org = await createOrg(server);
+    const response = await server.request("POST", `/orgs/${org.id}/connections/`, {
+      token: org.owner.token,
+      body: { name: "internal", transport: "streamable_http", url: "http://localhost:8080/mcp" },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.issues).toEqual([
+      {
+        path: "url",
+        message:
+          "Host localhost resolves to a private or reserved address; connections to private and internal networks are blocked on this server",
+      },
+    ]);
+    expect(JSON.stringify(response.body)).not.toMatch(/127\.0\.0\.1|::1|loopback/);
+  });
+
   it("refuses stdio when the operator declared no stdio servers", async () => {
     const org = await createOrg(server);
     const response = await server.request("POST", `/orgs/${org.id}/connections/`, {

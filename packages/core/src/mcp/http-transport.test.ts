@@ -515,7 +515,10 @@ describe("NodeStreamableHttpTransport over raw HTTP", () => {
     const port = new URL(server.url).port;
     for (const [url, pattern] of [
       [server.url, /^Refused to connect: 127\.0\.0\.1 is a loopback address$/],
-      [`http://localhost:${port}/mcp`, /^Refused to connect: localhost resolves to .*loopback/],
+      [
+        `http://localhost:${port}/mcp`,
+        /^Refused to connect: localhost resolves to a private or reserved address$/,
+      ],
     ] as const) {
       const networkErrors: Error[] = [];
       const transport = new NodeStreamableHttpTransport(new URL(url), {

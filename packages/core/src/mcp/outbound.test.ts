@@ -102,12 +102,17 @@ describe("assertOutboundUrlAllowed", () => {
       "http://METADATA.google.internal./",
       "Host metadata.google.internal is a cloud metadata endpoint",
     ],
-    ["http://localhost:3000/mcp", "Host localhost resolves to"],
+    ["http://localhost:3000/mcp", "Host localhost resolves to a private or reserved address;"],
   ])("refuses %s when blocking", async (url, message) => {
     const error = await refusal(url);
     expect(error.code).toBe("BAD_REQUEST");
     expect(error.message).toContain(message);
     expect(error.issues).toEqual([{ path: ["url"], message: error.message }]);
+  });
+
+  it("does not echo what a name resolves to", async () => {
+    const error = await refusal("http://localhost:3000/mcp");
+    expect(error.message).not.toMatch(/127\.0\.0\.1|::1|loopback/);
   });
 
   it("refuses names that do not resolve, since they cannot be checked", async () => {
@@ -158,7 +163,10 @@ describe("privateNetworkGuardedFetch", () => {
         cause: { message: expect.stringMatching(/Refused to connect: 127\.0\.0\.1 is/) },
       });
       await expect(privateNetworkGuardedFetch(`http://localhost:${port}/`)).rejects.toMatchObject({
-        cause: { message: expect.stringMatching(/Refused to connect: localhost resolves to/) },
+        cause: {
+          // Never the address a name resolves to, nor its kind: the guard is no internal DNS oracle.
+          message: "Refused to connect: localhost resolves to a private or reserved address",
+        },
       });
     } finally {
       server.close();

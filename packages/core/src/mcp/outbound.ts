@@ -141,6 +141,12 @@ const PRIVATE_NETWORK_HINT =
   "connections to private and internal networks are blocked on this server";
 
 /**
+ * What a refusal says about a name that resolves inside: only that, never the address or its kind,
+ * so the guard cannot be used to map the platform's internal DNS and network.
+ */
+const RESOLVES_INSIDE = "resolves to a private or reserved address";
+
+/**
  * Throws `AppError.invalidField("url", …)` unless `url` is an http(s) URL that, when
  * `blockPrivateNetworks` is on, names and resolves only to public addresses. The resolved
  * addresses are checked, not just the literal host, so DNS names pointing inside are refused too.
@@ -194,15 +200,8 @@ export async function assertOutboundUrlAllowed(
       `Could not resolve host ${host}${code}, so it cannot be checked against private networks`,
     );
   }
-  for (const { address } of addresses) {
-    const reason = blockedAddressReason(address);
-    if (reason) {
-      throw AppError.invalidField(
-        "url",
-        `Host ${host} resolves to ${address}, ${reason}; ${PRIVATE_NETWORK_HINT}`,
-      );
-    }
-  }
+  if (addresses.some(({ address }) => blockedAddressReason(address) !== null))
+    throw AppError.invalidField("url", `Host ${host} ${RESOLVES_INSIDE}; ${PRIVATE_NETWORK_HINT}`);
 }
 
 /** A connection the private-network guard refused; `code` lets error translation recognise it. */
@@ -240,17 +239,9 @@ export function guardedLookup(
       callback(error, []);
       return;
     }
-    for (const { address } of addresses) {
-      const reason = blockedAddressReason(address);
-      if (reason) {
-        callback(
-          new BlockedAddressError(
-            `Refused to connect: ${hostname} resolves to ${address}, ${reason}`,
-          ),
-          [],
-        );
-        return;
-      }
+    if (addresses.some(({ address }) => blockedAddressReason(address) !== null)) {
+      callback(new BlockedAddressError(`Refused to connect: ${hostname} ${RESOLVES_INSIDE}`), []);
+      return;
     }
     const [first] = addresses;
     if (options.all) callback(null, addresses);
