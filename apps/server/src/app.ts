@@ -229,6 +229,8 @@ export function createApp(options: AppOptions): Hono<Env> {
     );
   });
 
+  app.notFound((c) => notFound(c));
+
   app.use("*", async (c, next) => {
     if (isCrossSiteCookieMutation(c.req.raw, allowedOrigins)) {
       return c.json(
@@ -337,6 +339,14 @@ export function createApp(options: AppOptions): Hono<Env> {
   return app;
 }
 
+/** Paths nothing serves answer in the API's error shape too, wherever they are. */
+function notFound(c: HonoContext<Env>): Response {
+  return c.json(
+    { code: "NOT_FOUND", message: `No route for ${c.req.path}`, request_id: c.get("requestId") },
+    404,
+  );
+}
+
 const SPA_CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -350,6 +360,12 @@ const SPA_CSP = [
   "form-action 'self'",
 ].join("; ");
 
+/** Every HTML page of the SPA, however it is reached (`/`, `/index.html`, a client route). */
+function setSpaPageHeaders(c: HonoContext<Env>): void {
+  c.header("content-security-policy", SPA_CSP);
+  c.header("cache-control", "no-cache");
+}
+
 /** The built SPA, with client-side routes falling back to index.html. */
 function mountSpa(app: Hono<Env>, distDir: string | undefined): void {
   if (!distDir || !existsSync(join(distDir, "index.html"))) return;
@@ -358,17 +374,24 @@ function mountSpa(app: Hono<Env>, distDir: string | undefined): void {
     await next();
     if (c.res.ok) c.header("cache-control", "public, max-age=31536000, immutable");
   });
-  app.use("*", serveStatic({ root: distDir }));
+  app.use(
+    "*",
+    serveStatic<Env>({
+      root: distDir,
+      onFound: (path, c) => {
+        if (path.endsWith(".html")) setSpaPageHeaders(c);
+      },
+    }),
+  );
   app.get("*", (c) => {
     if (
       c.req.path.startsWith("/api/") ||
       c.req.path.startsWith("/trpc") ||
       c.req.path.startsWith("/mcp")
     ) {
-      return c.json({ code: "NOT_FOUND", message: `No route for ${c.req.path}` }, 404);
+      return notFound(c);
     }
-    c.header("content-security-policy", SPA_CSP);
-    c.header("cache-control", "no-cache");
+    setSpaPageHeaders(c);
     return c.html(indexHtml);
   });
 }

@@ -1,5 +1,12 @@
-import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import {
+  createServer,
+  STATUS_CODES,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import type { DestinationStream } from "pino";
 import {
   applyRetention,
@@ -52,6 +59,55 @@ function authThrottleFrom(env: Env): AuthThrottleConfig {
     loginPerIp: { ...loginPerIp, maxAttempts: env.AUTH_MAX_FAILURES_PER_IP },
     registerPerIp: { ...registerPerIp, maxAttempts: env.AUTH_MAX_REGISTRATIONS_PER_IP },
   };
+}
+
+/** How Node answers what its HTTP parser refuses, by error code; anything else is a 400. */
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: "PAYLOAD_TOO_LARGE",
+    message: "The request line and headers are too large",
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    code: "PAYLOAD_TOO_LARGE",
+    message: "The chunk extensions are too large",
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: "BAD_REQUEST",
+    message: "The request was not received in time",
+  },
+};
+
+/**
+ * Requests Node's HTTP parser refuses before any handler runs (a URL and headers over 16 KiB,
+ * malformed request lines) get the API's error shape too, instead of a bare status line. As in
+ * Node's own handler, nothing is written once a response on the connection has begun.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy(error);
+    return;
+  }
+  const answer = CLIENT_ERRORS[error.code ?? ""] ?? {
+    status: 400,
+    code: "BAD_REQUEST",
+    message: "Malformed HTTP request",
+  };
+  const body = JSON.stringify({
+    code: answer.code,
+    message: answer.message,
+    request_id: randomUUID(),
+  });
+  socket.end(
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ""}\r\n` +
+      "content-type: application/json; charset=utf-8\r\n" +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      "connection: close\r\n\r\n" +
+      body,
+  );
 }
 
 /** Opens the database, applies pending migrations and listens; used by main and by the tests. */
@@ -139,6 +195,7 @@ export async function startServer(
 
   const drain = drainableListener(listener);
   const server: Server = createServer(drain.listener);
+  server.on("clientError", answerClientError);
   // Longer than the idle timeout of the load balancers in front (60 s on AWS ALB, GCP, nginx
   // upstream keep-alive up to 60 s): otherwise the server closes a connection the balancer just
   // chose to send a request on, and that request fails with a reset.

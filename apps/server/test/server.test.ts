@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import type { AppRouter } from "@mcp/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,5 +125,38 @@ describe("configuration", () => {
     expect(() => loadEnv({ RUNS_RETENTION_DAYS: "-1", AUDIT_RETENTION_DAYS: "a year" })).toThrow(
       /RUNS_RETENTION_DAYS[\s\S]*AUDIT_RETENTION_DAYS: Must be a whole number of days/,
     );
+  });
+});
+
+describe.skipIf(databaseUnavailable)("the SPA's pages", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    const dist = mkdtempSync(join(tmpdir(), "spa-dist-"));
+    writeFileSync(join(dist, "index.html"), "<!doctype html><title>SPA</title>");
+    mkdirSync(join(dist, "assets"));
+    writeFileSync(join(dist, "assets", "app.js"), "console.log(1)");
+    server = await startTestServer({ WEB_DIST_DIR: dist });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it.each(["/", "/index.html", "/orgs/some/client/route"])(
+    "serves %s under the CSP with frame-ancestors 'none'",
+    async (path) => {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain("<title>SPA</title>");
+      const csp = response.headers.get("content-security-policy") ?? "";
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("script-src 'self'");
+      expect(response.headers.get("cache-control")).toBe("no-cache");
+    },
+  );
+
+  it("serves assets as immutable files", async () => {
+    const response = await fetch(`${server.url}/assets/app.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toContain("immutable");
   });
 });
