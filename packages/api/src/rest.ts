@@ -103,11 +103,34 @@ async function readJsonBody(req: Request, maxBytes: number): Promise<Record<stri
   return parsed as Record<string, unknown>;
 }
 
-function readQuery(url: URL): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
+/** A path segment's value; malformed %-escapes are the client's error, named by the parameter. */
+function decodePathParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    const message = "Not valid percent-encoding (a % must start a UTF-8 escape like %2F)";
+    throw new RestRequestError(400, {
+      code: "BAD_REQUEST",
+      message: `Invalid input: ${name}: ${message}`,
+      issues: [{ path: name, message }],
+    });
+  }
+}
+
+/** Every query parameter of the API is a single value: a repeated one is refused by name. */
+function readQuery(url: URL): Record<string, string> {
+  const query: Record<string, string> = {};
   for (const key of new Set(url.searchParams.keys())) {
     const values = url.searchParams.getAll(key);
-    query[key] = values.length === 1 ? (values[0] ?? "") : values;
+    if (values.length > 1) {
+      const message = `Given ${values.length} times; give it once`;
+      throw new RestRequestError(400, {
+        code: "BAD_REQUEST",
+        message: `Invalid input: ${key}: ${message}`,
+        issues: [{ path: key, message }],
+      });
+    }
+    query[key] = values[0] ?? "";
   }
   return query;
 }
@@ -161,7 +184,7 @@ export function createRestHandler(options: RestHandlerOptions) {
       const params: Record<string, string> = {};
       const values = route.pattern.exec(path)?.slice(1) ?? [];
       route.params.forEach((name, index) => {
-        params[name] = decodeURIComponent(values[index] ?? "");
+        params[name] = decodePathParam(name, values[index] ?? "");
       });
       const payload =
         route.method === "GET" || route.method === "DELETE"

@@ -3,9 +3,8 @@ import type { OpenApiMeta } from "trpc-to-openapi";
 import { z } from "zod";
 import {
   AppError,
-  fieldNestedTooDeep,
+  findInputDefect,
   getMembershipRole,
-  NESTED_TOO_DEEP,
   isAppError,
   roleAtLeast,
   type ActionContext,
@@ -52,13 +51,21 @@ const t = initTRPC
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
+/**
+ * Input no schema or service may meet (hostile nesting, text the database cannot store) is refused
+ * here, once for tRPC and REST alike, before anything walks it: a deep enough value would overflow
+ * the stack of the schemas.
+ */
+function assertSafeInput(raw: unknown): void {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return;
+  const defect = findInputDefect(raw as Record<string, unknown>);
+  if (!defect) return;
+  const field = defect.path.map(String).join(".");
+  throw toTRPCError(AppError.badRequest(`Invalid input: ${field}: ${defect.message}`, [defect]));
+}
+
 export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next, getRawInput }) => {
-  // Before any schema walks the input: a deep enough value would overflow the stack there.
-  const raw = await getRawInput();
-  if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
-    const field = fieldNestedTooDeep(raw as Record<string, unknown>);
-    if (field !== null) throw toTRPCError(AppError.invalidField(field, NESTED_TOO_DEEP));
-  }
+  assertSafeInput(await getRawInput());
   const result = await next();
   if (!result.ok && isAppError(result.error.cause)) {
     const { retryAfterSeconds } = result.error.cause;

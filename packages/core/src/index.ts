@@ -4,7 +4,7 @@ export type { ChangeFeed, ChangeListener } from "./db/changes";
 export type { JsonObject, JsonValue, RateLimit } from "./db/schema";
 export * from "./lib/context";
 export * from "./lib/ids";
-export * from "./lib/json-depth";
+export * from "./lib/input-defects";
 export * from "./lib/pagination";
 export * from "./runtime";
 export * from "./audit/audit";

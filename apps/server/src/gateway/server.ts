@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   authenticateAgentKey,
-  fieldNestedTooDeep,
+  findInputDefect,
   isMcpCallError,
-  NESTED_TOO_DEEP,
   type ActionContext,
   type Agent,
   type Db,
@@ -53,7 +52,8 @@ import {
   unauthorized,
   webRequest,
 } from "./http";
-import { directToolCall, invalidParams, serveToolCall } from "./tool-call";
+import { invalidParams, requestParamsProblem } from "./params";
+import { directToolCall, serveToolCall } from "./tool-call";
 import { callAgentTool, listAgentTools, type CallContext } from "./tools";
 
 /*
@@ -194,19 +194,23 @@ function buildServer(
 }
 
 /**
- * The first message whose params nest deeper than the API allows (see MAX_JSON_DEPTH), with the
- * field at fault and the message's id: it is refused before the SDK, policies or the recorder
- * walk it.
+ * The first message whose params hold what the API refuses (see findInputDefect: hostile
+ * nesting, text the database cannot store), with the JSON-RPC error message naming the field and
+ * the message's id: it is refused before the SDK, policies or the recorder walk it.
  */
-function nestedTooDeep(messages: unknown[]): { field: string; id: RequestId | null } | null {
+function paramsDefect(messages: unknown[]): { message: string; id: RequestId | null } | null {
   for (const message of messages) {
     if (typeof message !== "object" || message === null) continue;
     const { id, params } = message as { id?: unknown; params?: unknown };
     if (typeof params !== "object" || params === null || Array.isArray(params)) continue;
-    const field = fieldNestedTooDeep(params as Record<string, unknown>);
-    if (field === null) continue;
+    const defect = findInputDefect(params as Record<string, unknown>);
+    if (defect === null) continue;
     const validId = typeof id === "string" || (typeof id === "number" && Number.isInteger(id));
-    return { field, id: validId ? id : null };
+    const field = defect.path.map(String).join(".");
+    return {
+      message: `Invalid params: params.${field}: ${defect.message}`,
+      id: validId ? id : null,
+    };
   }
   return null;
 }
@@ -280,14 +284,13 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       return;
     }
     const messages: unknown[] = Array.isArray(body) ? body : [body];
-    const tooDeep = nestedTooDeep(messages);
-    if (tooDeep) {
-      const message = `Invalid params: params.${tooDeep.field}: ${NESTED_TOO_DEEP}`;
+    const refused = paramsDefect(messages);
+    if (refused) {
       send(
         outgoing,
-        tooDeep.id === null || messages.length !== 1
-          ? jsonRpcError(400, ErrorCode.InvalidParams, message)
-          : { status: 200, body: invalidParams(tooDeep.id, message) },
+        refused.id === null || messages.length !== 1
+          ? jsonRpcError(400, ErrorCode.InvalidParams, refused.message)
+          : { status: 200, body: invalidParams(refused.id, refused.message) },
       );
       return;
     }
@@ -375,6 +378,19 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       enableJsonResponse: !streams,
     });
     await mcp.connect(transport);
+    // Requests with wrong params are answered here, one by one (batches included), before the
+    // SDK server would call them an internal error.
+    const deliver = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      if (isJSONRPCRequest(message)) {
+        const problem = requestParamsProblem(message);
+        if (problem !== null) {
+          void transport.send(invalidParams(message.id, problem));
+          return;
+        }
+      }
+      deliver?.(message, extra);
+    };
     onHangUp(() => {
       void mcp.close();
     });

@@ -7,6 +7,7 @@ import {
   type RequestId,
   type ServerNotification,
 } from "@modelcontextprotocol/sdk/types.js";
+import { invalidParamsMessage } from "./params";
 
 /*
  * `tools/call`, the request a gateway serves by far the most, answered without building an SDK
@@ -50,17 +51,7 @@ export function directToolCall(
   if (typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) return null;
   const call = CallToolRequestSchema.safeParse(message);
   if (call.success) return { kind: "call", call: { id, params: call.data.params } };
-  // The SDK server reports these as an internal error (-32603) with zod's raw output; the spec
-  // has a code for them, and the message names the field at fault.
-  const issues = call.error.issues
-    .map((issue) => `${issue.path.join(".") || "params"}: ${issue.message}`)
-    .join("; ");
-  return { kind: "invalid", id, message: `Invalid params: ${issues}` };
-}
-
-/** The JSON-RPC error for a tools/call with wrong params. */
-export function invalidParams(id: RequestId, message: string): JSONRPCMessage {
-  return { jsonrpc: "2.0", id, error: { code: -32602, message } };
+  return { kind: "invalid", id, message: invalidParamsMessage(call.error) };
 }
 
 function sseEvent(message: JSONRPCMessage): string {

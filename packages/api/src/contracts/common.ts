@@ -6,7 +6,14 @@ import { z } from "zod";
  */
 
 export const uuid = z.uuid({ error: "Must be a UUID" });
-export const timestamp = z.iso.datetime({ offset: true });
+/**
+ * An ISO 8601 date-time with offset in the years 0001 to 9999 (in UTC): what every client library
+ * and the database can represent. Year 0000 and offsets that cross 9999 are refused.
+ */
+export const timestamp = z.iso.datetime({ offset: true }).refine((value) => {
+  const year = new Date(value).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}, "Must be a date between the years 0001 and 9999");
 export const trimmedName = z
   .string()
   .trim()

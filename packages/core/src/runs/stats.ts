@@ -34,6 +34,7 @@ export interface RunStats {
 const MAX_BUCKETS = 500;
 const BUCKET_MS: Record<StatsBucket, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 const TOP_N = 50;
+const EARLIEST_TIME = Date.parse("0001-01-01T00:00:00Z");
 
 /** Aggregates computed in the database: the dashboard never pages through runs. */
 const aggregates = sql`
@@ -85,9 +86,14 @@ export async function runStats(
 ): Promise<RunStats> {
   const until = input.until ?? new Date();
   const requestedSince = input.since ?? new Date(until.getTime() - 24 * 3_600_000);
-  // Too many buckets would make an unreadable chart and a heavy query: the window is clamped.
+  // Too many buckets would make an unreadable chart and a heavy query: the window is clamped,
+  // and never reaches before year 1, which the database's ISO input cannot represent.
   const since = new Date(
-    Math.max(requestedSince.getTime(), until.getTime() - MAX_BUCKETS * BUCKET_MS[input.bucket]),
+    Math.max(
+      requestedSince.getTime(),
+      until.getTime() - MAX_BUCKETS * BUCKET_MS[input.bucket],
+      EARLIEST_TIME,
+    ),
   );
   const window = and(
     eq(runs.org_id, input.orgId),
