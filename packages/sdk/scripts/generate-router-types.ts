@@ -60,7 +60,14 @@ function createProgram(): { checker: ts.TypeChecker; routerType: ts.Type } {
 
   const program = ts.createProgram({
     rootNames: [entryPath],
-    options: { ...config.options, noEmit: true },
+    // Core's sources rather than its emitted declarations: union members are ordered by when the
+    // checker meets them, which differs between the two, and the output must not depend on
+    // whether a build ran.
+    options: {
+      ...config.options,
+      noEmit: true,
+      paths: { "@mcp/core": [resolve(apiDir, "../core/src/index.ts")] },
+    },
     host,
   });
   const diagnostics = ts

@@ -35,13 +35,13 @@ export type ErrorShape = {
       | "UNAUTHORIZED"
       | "FORBIDDEN"
       | "NOT_FOUND"
-      | "METHOD_NOT_ALLOWED"
       | "CONFLICT"
       | "PAYLOAD_TOO_LARGE"
-      | "UNSUPPORTED_MEDIA_TYPE"
       | "RATE_LIMITED"
-      | "UPSTREAM_ERROR"
       | "SECRET_UNREADABLE"
+      | "METHOD_NOT_ALLOWED"
+      | "UNSUPPORTED_MEDIA_TYPE"
+      | "UPSTREAM_ERROR"
       | "INTERNAL_SERVER_ERROR";
     httpStatus: number;
     issues:
@@ -375,7 +375,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             name: string;
             slug: string;
             description: string;
-            transport: "sse" | "streamable_http" | "stdio";
+            transport: "streamable_http" | "sse" | "stdio";
             url: string | null;
             stdio_server: string | null;
             headers: Record<string, string>;
@@ -418,7 +418,7 @@ export type PlatformRouter = TRPCBuiltRouter<
         input: {
           org_id: string;
           name: string;
-          transport: "sse" | "streamable_http" | "stdio";
+          transport: "streamable_http" | "sse" | "stdio";
           slug?: string | undefined;
           description?: string | undefined;
           environment_id?: string | null | undefined;
@@ -441,7 +441,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           description: string;
-          transport: "sse" | "streamable_http" | "stdio";
+          transport: "streamable_http" | "sse" | "stdio";
           url: string | null;
           stdio_server: string | null;
           headers: Record<string, string>;
@@ -473,7 +473,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           description: string;
-          transport: "sse" | "streamable_http" | "stdio";
+          transport: "streamable_http" | "sse" | "stdio";
           url: string | null;
           stdio_server: string | null;
           headers: Record<string, string>;
@@ -501,7 +501,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           slug?: string | undefined;
           description?: string | undefined;
           environment_id?: string | null | undefined;
-          transport?: "sse" | "streamable_http" | "stdio" | undefined;
+          transport?: "streamable_http" | "sse" | "stdio" | undefined;
           url?: string | null | undefined;
           stdio_server?: string | null | undefined;
           headers?: Record<string, string> | undefined;
@@ -521,7 +521,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           description: string;
-          transport: "sse" | "streamable_http" | "stdio";
+          transport: "streamable_http" | "sse" | "stdio";
           url: string | null;
           stdio_server: string | null;
           headers: Record<string, string>;
