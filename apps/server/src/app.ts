@@ -42,6 +42,8 @@ export interface AppOptions {
   webDistDir: string | undefined;
   /** Mount the bundled demo MCP server at /demo/mcp. */
   demoMcpServer: boolean;
+  /** The gateway answers plain `tools/call` requests itself (see gateway/server.ts). */
+  gatewayFastPath: boolean;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -134,6 +136,7 @@ export function createRequestListener(options: AppOptions): RequestListener {
     logger: options.logger,
     publicUrl: options.publicUrl,
     maxBodyBytes: options.maxBodyBytes,
+    fastPath: options.gatewayFastPath,
   });
   return (incoming, outgoing) => {
     const agentId = GATEWAY_PATH.exec(incoming.url ?? "")?.[1];

@@ -72,6 +72,10 @@ const envSchema = z.object({
   MCP_BLOCK_PRIVATE_NETWORKS: booleanFlag.optional(),
   /** Serve the bundled demo MCP server at /demo/mcp (default on outside production). */
   DEMO_MCP_SERVER: booleanFlag.optional(),
+  /** The gateway answers `tools/call` itself; false sends it through the MCP SDK's server. */
+  MCP_GATEWAY_FAST_PATH: booleanFlag.default(true),
+  /** Upstream `tools/call` and Streamable HTTP by hand; false uses the MCP SDK's client for them. */
+  MCP_CLIENT_FAST_PATH: booleanFlag.default(true),
   /**
    * The stdio MCP servers organizations may use: a JSON array, or the path of a file holding one.
    * Unset: no stdio connections.

@@ -162,6 +162,7 @@ export async function startServer(
         hiddenPaths: [env.DATA_DIR, env.PGLITE_DIR],
       },
     },
+    clientFastPath: env.MCP_CLIENT_FAST_PATH,
   });
   const maintenance = setInterval(() => {
     void (async () => {
@@ -191,6 +192,7 @@ export async function startServer(
     publicUrl: env.PUBLIC_URL,
     webDistDir: env.WEB_DIST_DIR ?? webDistDir,
     demoMcpServer: env.DEMO_MCP_SERVER,
+    gatewayFastPath: env.MCP_GATEWAY_FAST_PATH,
   });
 
   const drain = drainableListener(listener);

@@ -41,12 +41,15 @@ export function createMcpRuntime(options: {
   outbound: OutboundPolicy;
   onRecordError: RunRecorderOptions["onError"];
   replicaId: string;
+  /** See McpConnectOptions.fastPath; default true. */
+  clientFastPath?: boolean;
   idleMs?: number;
   maxSessions?: number;
 }): McpRuntime {
   const pool = new McpClientPool({
     ...MCP_CLIENT_INFO,
     policy: options.outbound,
+    fastPath: options.clientFastPath ?? true,
     ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}),
     ...(options.maxSessions !== undefined ? { maxSize: options.maxSessions } : {}),
   });

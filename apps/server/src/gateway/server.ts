@@ -80,6 +80,12 @@ export interface GatewayOptions {
   logger: Logger;
   publicUrl: string | undefined;
   maxBodyBytes: number;
+  /**
+   * Answer a plain `tools/call` on the hand-written path (tool-call.ts). False sends it through
+   * the SDK's server and transport like every other method: the reference the differential test
+   * (test/fast-path.test.ts) holds the fast path to, and a way out if the two ever disagree.
+   */
+  fastPath: boolean;
 }
 
 export interface GatewayRequestInfo {
@@ -332,11 +338,12 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     };
 
     const direct = directToolCall(headerOf, messages);
+    // On both paths: the SDK's own answer to wrong params is zod's raw issue list (see tool-call.ts).
     if (direct?.kind === "invalid") {
       send(outgoing, { status: 200, body: invalidParams(direct.id, direct.message) });
       return;
     }
-    if (direct) {
+    if (direct && options.fastPath) {
       const hungUp = new AbortController();
       onHangUp(() => {
         hungUp.abort();

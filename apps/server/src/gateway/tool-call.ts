@@ -51,6 +51,8 @@ export function directToolCall(
   if (typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) return null;
   const call = CallToolRequestSchema.safeParse(message);
   if (call.success) return { kind: "call", call: { id, params: call.data.params } };
+  // The SDK server answers -32602 too, but with zod's raw issue list as the message; this one
+  // names the field at fault. Answered so on both paths (MCP_GATEWAY_FAST_PATH), see server.ts.
   return { kind: "invalid", id, message: invalidParamsMessage(call.error) };
 }
 
@@ -97,12 +99,14 @@ export async function serveToolCall(
         "cache-control": "no-cache",
       });
     }
-    event({ jsonrpc: "2.0", ...notification });
+    // Keys in the SDK's order (Protocol.notification), so both paths send the same bytes.
+    event({ ...notification, jsonrpc: "2.0" });
     return Promise.resolve();
   };
   let answer: JSONRPCMessage;
   try {
-    answer = { jsonrpc: "2.0", id: call.id, result: await handle(notify) } as JSONRPCMessage;
+    // Keys in the SDK's order (Protocol._onrequest), so both paths send the same bytes.
+    answer = { result: await handle(notify), jsonrpc: "2.0", id: call.id } as JSONRPCMessage;
   } catch (error) {
     answer = errorResponse(call.id, error);
   }

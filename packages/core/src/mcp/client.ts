@@ -2,9 +2,11 @@ import { setImmediate as nextTick } from "node:timers/promises";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
+  CallToolResultSchema,
   GetPromptResultSchema,
   ListPromptsResultSchema,
   ListResourcesResultSchema,
@@ -32,7 +34,7 @@ import { NodeStreamableHttpTransport } from "./http-transport";
 import { assertOutboundUrlAllowed, privateNetworkGuardedFetch } from "./outbound";
 import type { McpTarget } from "./target";
 import { secretValues } from "./target";
-import { Diagnostics, translateError } from "./translate-error";
+import { Diagnostics, isZodError, translateError } from "./translate-error";
 import type { TranslationContext } from "./translate-error";
 import { ToolCalls } from "./tool-calls";
 
@@ -49,6 +51,12 @@ export interface McpConnectOptions {
    * a connection was saved. A refusal surfaces as `McpCallError` kind "unreachable".
    */
   policy?: { blockPrivateNetworks: boolean; stdioServers: readonly { id: string }[] };
+  /**
+   * Default true: Streamable HTTP over node:http (http-transport.ts) and `tools/call` by hand
+   * (tool-calls.ts). False uses the SDK's fetch-based transport and `Client.callTool`, the
+   * reference the differential test (client-fast-path.test.ts) holds the fast path to.
+   */
+  fastPath?: boolean;
 }
 
 export interface McpRequestOptions {
@@ -272,6 +280,7 @@ function createTransport(
   target: McpTarget,
   diagnostics: Diagnostics,
   blockPrivateNetworks: boolean,
+  fastPath: boolean,
 ): Transport {
   const baseFetch: FetchLike = blockPrivateNetworks ? privateNetworkGuardedFetch : fetch;
   const recordingFetch: FetchLike = async (url, init) => {
@@ -284,6 +293,11 @@ function createTransport(
   };
   switch (target.transport) {
     case "streamable_http":
+      if (!fastPath)
+        return new StreamableHTTPClientTransport(new URL(target.url ?? ""), {
+          requestInit: { headers: requestHeaders(target) },
+          fetch: recordingFetch,
+        });
       // node:http instead of the SDK's fetch-based transport: a fraction of the CPU per call.
       return new NodeStreamableHttpTransport(new URL(target.url ?? ""), {
         headers: requestHeaders(target),
@@ -342,7 +356,8 @@ class SdkMcpSession implements McpSession {
   constructor(
     private readonly client: Client,
     private readonly sdkTransport: Transport,
-    private readonly toolCalls: ToolCalls,
+    /** Null without the fast path: calls go through `Client.callTool`. */
+    private readonly toolCalls: ToolCalls | null,
     private readonly hub: SessionHub,
     private readonly diagnostics: Diagnostics,
     private readonly target: McpTarget,
@@ -465,14 +480,32 @@ class SdkMcpSession implements McpSession {
     const { onLog, onProgress } = opts;
     if (onLog) this.hub.logListeners.add(onLog);
     try {
-      // Not Client.callTool, which also validates structuredContent against the output schemas
-      // it cached from listTools: the gateway passes upstream results through as sent.
-      return await this.run("tools/call", opts, (deadline) =>
-        this.toolCalls.call(name, args, deadline.signal, onProgress),
-      );
+      // Client.callTool also validates structuredContent against output schemas it cached from
+      // Client.listTools, which this session never calls (it lists with `request`), so the
+      // gateway passes upstream results through as sent on both paths.
+      return await this.run("tools/call", opts, (deadline) => {
+        if (this.toolCalls) return this.toolCalls.call(name, args, deadline.signal, onProgress);
+        return this.sdkCallTool(name, args, deadline, onProgress);
+      });
     } finally {
       if (onLog) this.hub.logListeners.delete(onLog);
     }
+  }
+
+  private async sdkCallTool(
+    name: string,
+    args: Record<string, unknown>,
+    deadline: Deadline,
+    onProgress: ((progress: Progress) => void) | undefined,
+  ): Promise<CallToolResult> {
+    const result = await this.client.callTool({ name, arguments: args }, CallToolResultSchema, {
+      ...deadline.requestOptions(),
+      ...(onProgress ? { onprogress: onProgress } : {}),
+    });
+    // Only the legacy `toolResult` shape lacks `content`, and CallToolResultSchema never yields it.
+    if (!("content" in result) || !Array.isArray(result.content))
+      throw new McpCallError("protocol", "Upstream tools/call result has no content");
+    return result as CallToolResult;
   }
 
   async listPrompts(opts: McpRequestOptions = {}): Promise<Prompt[]> {
@@ -557,7 +590,8 @@ class SdkMcpSession implements McpSession {
     // the server may be the reason we are closing.
     if (
       !this.hub.closed &&
-      transport instanceof NodeStreamableHttpTransport &&
+      (transport instanceof NodeStreamableHttpTransport ||
+        transport instanceof StreamableHTTPClientTransport) &&
       transport.sessionId !== undefined
     ) {
       const budget = new Deadline(Math.min(TERMINATE_SESSION_BUDGET_MS, this.target.timeout_ms));
@@ -585,7 +619,12 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
   try {
     if (opts.policy) await deadline.race(enforcePolicy(target, opts.policy));
 
-    transport = createTransport(target, diagnostics, opts.policy?.blockPrivateNetworks ?? false);
+    transport = createTransport(
+      target,
+      diagnostics,
+      opts.policy?.blockPrivateNetworks ?? false,
+      opts.fastPath ?? true,
+    );
     const negotiated: { version: string | null } = { version: null };
     // Protocol.connect chains a pre-set onmessage, which lets us read the negotiated protocol
     // version for every transport (only the HTTP transports expose it otherwise).
@@ -610,7 +649,7 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
         if (diagnostics.established) void sdkClient.close();
         return;
       }
-      if (error.name === "ZodError" || error instanceof SyntaxError) {
+      if (isZodError(error) || error instanceof SyntaxError) {
         diagnostics.recordProtocolError("it sent output that is not MCP JSON-RPC");
       }
     };
@@ -622,10 +661,11 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
 
     await deadline.race(sdkClient.connect(transport, deadline.requestOptions()));
     diagnostics.established = true;
-    const toolCalls = new ToolCalls(transport);
-    hub.closeListeners.add(() => {
-      toolCalls.closed();
-    });
+    const toolCalls = (opts.fastPath ?? true) ? new ToolCalls(transport) : null;
+    if (toolCalls)
+      hub.closeListeners.add(() => {
+        toolCalls.closed();
+      });
 
     const serverInfo = sdkClient.getServerVersion();
     const capabilities = sdkClient.getServerCapabilities();

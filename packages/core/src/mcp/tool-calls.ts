@@ -130,9 +130,14 @@ export class ToolCalls {
     if (typeof token !== "string" || !token.startsWith(ID_PREFIX)) return false;
     const notification = ProgressNotificationSchema.safeParse(message);
     const call = this.pending.get(token);
-    if (notification.success && call?.onProgress) {
+    const onProgress = call?.onProgress;
+    if (notification.success && onProgress) {
       const { progressToken: _token, ...progress } = notification.data.params;
-      call.onProgress(progress);
+      // A microtask later, as the SDK delivers every notification (log messages included):
+      // progress and logs then reach the caller in the order the server sent them.
+      queueMicrotask(() => {
+        onProgress(progress);
+      });
     }
     return true;
   }

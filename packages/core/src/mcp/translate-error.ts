@@ -347,8 +347,7 @@ function translate(error: unknown, ctx: TranslationContext): McpCallError {
         undelivered: true,
       });
     }
-    if (error.name === "ZodError")
-      return notMcp(ctx, "it sent a message that is not valid MCP JSON-RPC");
+    if (isZodError(error)) return notMcp(ctx, "it sent a message that is not valid MCP JSON-RPC");
     if (error instanceof SyntaxError) return notMcp(ctx, "it sent invalid JSON");
     if (error.message.startsWith("Server's protocol version is not supported")) {
       return new McpCallError("protocol", `Server did not speak MCP: ${truncate(error.message)}`);
@@ -361,6 +360,14 @@ function translate(error: unknown, ctx: TranslationContext): McpCallError {
 }
 
 /** Maps any failure from the SDK, fetch or child_process into a secret-free `McpCallError`. */
+/**
+ * A schema violation: zod's own ZodError, or the `$ZodError` the SDK's zod-compat parse rejects a
+ * request with when the result does not fit its schema (SDK path of `tools/call`).
+ */
+export function isZodError(error: Error): boolean {
+  return error.name === "ZodError" || error.name === "$ZodError";
+}
+
 export function translateError(error: unknown, ctx: TranslationContext): McpCallError {
   const translated = translate(error, ctx);
   const message = redactSecrets(translated.message, ctx.secrets);

@@ -8,6 +8,7 @@
  *   startNonMcpHttpServer()   plain HTTP server answering HTML, non-JSON-RPC JSON, errors, or nothing
  *   prepareStdioTestServer()  command + args for a stdio MCP server (see scripts/stdio-mcp-server.ts)
  *   findRefusedPort()         a local port nothing listens on
+ *   startTamperingProxy()     forwards to an MCP server, answering chosen tool calls itself
  */
 import { createHash, randomUUID } from "node:crypto";
 import {
@@ -822,6 +823,131 @@ export async function startNonMcpHttpServer(): Promise<RunningNonMcpServer> {
     close: () => stopListening(http),
   };
 }
+
+/** What a tampering proxy answers instead of the upstream server. */
+export interface TamperedAnswer {
+  status: number;
+  contentType: string;
+  /** Built from the request's JSON-RPC id. */
+  body: (id: unknown) => string;
+}
+
+/**
+ * Forwards every request to `targetUrl` (a Streamable HTTP MCP endpoint) byte for byte, except a
+ * `tools/call` of a tool named in `answers`, which gets the answer given there: lets tests sync a
+ * real server's tools and then see how a client copes with broken answers to its calls.
+ */
+export async function startTamperingProxy(
+  targetUrl: string,
+  answers: Record<string, TamperedAnswer>,
+): Promise<RunningMcpServer> {
+  const forwarded = new Set(["accept", "content-type", "mcp-session-id", "mcp-protocol-version"]);
+  const http = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      if (req.method === "POST") {
+        let message: { id?: unknown; method?: unknown; params?: { name?: unknown } } = {};
+        try {
+          message = JSON.parse(body.toString("utf8")) as typeof message;
+        } catch {
+          // Not JSON: the upstream server answers it.
+        }
+        const name = message.params?.name;
+        const answer =
+          message.method === "tools/call" && typeof name === "string" ? answers[name] : undefined;
+        if (answer) {
+          res.writeHead(answer.status, { "content-type": answer.contentType });
+          res.end(answer.body(message.id));
+          return;
+        }
+      }
+      const headers: Record<string, string> = {};
+      for (const [key, value] of Object.entries(req.headers))
+        if (forwarded.has(key) && typeof value === "string") headers[key] = value;
+      const upstream = await fetch(targetUrl, {
+        method: req.method ?? "GET",
+        headers,
+        ...(req.method === "POST" ? { body } : {}),
+      });
+      const responseHeaders: Record<string, string> = {};
+      upstream.headers.forEach((value, key) => {
+        if (key !== "content-length" && key !== "transfer-encoding") responseHeaders[key] = value;
+      });
+      res.writeHead(upstream.status, responseHeaders);
+      if (!upstream.body) {
+        res.end();
+        return;
+      }
+      const reader = upstream.body.getReader();
+      res.once("close", () => void reader.cancel().catch(() => undefined));
+      for (;;) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        res.write(chunk.value);
+      }
+      res.end();
+    })().catch(() => {
+      res.destroy();
+    });
+  });
+  const port = await listen(http);
+  return { url: `http://127.0.0.1:${port}/mcp`, close: () => stopListening(http) };
+}
+
+/** Returns only when its call is cancelled: for deadlines that must fire. */
+export const stallTestTool: TestTool = defineTestTool({
+  name: "stall",
+  description: "Returns only when the call is cancelled",
+  input: z.object({}),
+  handler: async (_args, ctx) => {
+    await new Promise((resolve) => {
+      ctx.signal.addEventListener("abort", resolve, { once: true });
+    });
+    return { content: [text("cancelled")] };
+  },
+});
+
+/** Fails with a JSON-RPC error (with data) instead of a result. */
+export const jsonRpcErrorTestTool: TestTool = defineTestTool({
+  name: "upstream_error",
+  description: "Fails with a JSON-RPC error",
+  input: z.object({}),
+  handler: () => {
+    throw new McpError(ErrorCode.InvalidRequest, "The upstream refused", { why: "test" });
+  },
+});
+
+/**
+ * Answers no MCP server should give to a `tools/call`, for `startTamperingProxy`, by the name of
+ * the tool they answer for; `brokenAnswerTestTools` are those tools, to sync before the proxy
+ * breaks their calls.
+ */
+export const brokenTestAnswers: Record<string, TamperedAnswer> = {
+  garbage_result: {
+    status: 200,
+    contentType: "application/json",
+    body: (id) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: "not a list" } }),
+  },
+  not_json: { status: 200, contentType: "application/json", body: () => "{this is not json" },
+  http_500: { status: 500, contentType: "text/plain", body: () => "upstream crashed" },
+  html: { status: 200, contentType: "text/html", body: () => "<html>hello</html>" },
+  wrong_id: {
+    status: 200,
+    contentType: "application/json",
+    body: () => JSON.stringify({ jsonrpc: "2.0", id: "nobody-asked", result: { content: [] } }),
+  },
+};
+
+export const brokenAnswerTestTools: TestTool[] = Object.keys(brokenTestAnswers).map((name) =>
+  defineTestTool({
+    name,
+    description: `Answered by a tampering proxy (${name})`,
+    input: z.object({}),
+    handler: () => ({ content: [text("unreachable")] }),
+  }),
+);
 
 /** A 127.0.0.1 port with nothing listening on it (bound, then released), so connecting is refused. */
 export async function findRefusedPort(): Promise<number> {
