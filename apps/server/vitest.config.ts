@@ -5,7 +5,8 @@ import { postgresReachable } from "./test/postgres-probe";
  * The integration suite runs once against PostgreSQL, the production database, and a smaller set
  * of files runs against embedded PGlite too: the ones whose behaviour depends on the driver (the
  * process lifecycle, the change feed, the recorder's writes, the REST run path, the examples).
- * The fuzz test runs on both too: what each driver refuses (NUL characters, odd dates) differs.
+ * The fuzz and isolation suites run on both too: what each driver refuses (NUL characters, odd
+ * dates) and how its statements combine conditions must be checked on each.
  * When PostgreSQL cannot be reached (a laptop without it) everything runs on PGlite instead;
  * REQUIRE_POSTGRES=1 (CI) makes an unreachable PostgreSQL a failure rather than a fallback.
  * (`npm test` also passes TEST_POSTGRES so that turbo's cache tells the two kinds of run apart.)
@@ -20,6 +21,7 @@ const PGLITE_FILES = [
   "runs",
   "examples",
   "fuzz",
+  "isolation",
 ].map((name) => `test/${name}.test.ts`);
 
 const shared = {

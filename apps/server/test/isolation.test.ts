@@ -1,0 +1,536 @@
+import { randomBytes } from "node:crypto";
+import { appRouter } from "@mcp/api";
+import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { governance } from "./governance";
+import {
+  addMember,
+  createOrg,
+  databaseUnavailable,
+  registerUser,
+  startTestServer,
+  type TestServer,
+  type TestUser,
+} from "./harness";
+
+/*
+ * Tenant isolation, procedure by procedure, generated from the router: every procedure of
+ * appRouter must have an entry in CASES below (a new procedure without one fails the suite). For
+ * every org-scoped procedure:
+ *   - org A's owner calling it with org B's ids gets 404, exactly like a missing resource;
+ *   - each role of org A gets the procedure or 403, as the README documents the roles;
+ *   - after every call made in org A, every row of org B in every tenant table (any table with an
+ *     org_id column, read directly from the database) is unchanged.
+ */
+
+const ROLES = ["viewer", "member", "admin", "owner"] as const;
+type Role = (typeof ROLES)[number];
+
+interface OrgWorld {
+  id: string;
+  users: Record<Role, TestUser>;
+  environmentId: string;
+  connectionId: string;
+  toolId: string;
+  agentId: string;
+  keyId: string;
+  policyId: string;
+  runId: string;
+}
+
+/** What a call sends besides the path template: path parameters, then body or query. */
+interface Call {
+  params: Record<string, string>;
+  input?: Record<string, unknown>;
+}
+
+type OrgCase = {
+  scope: "org";
+  /** The least role allowed, as documented: viewers read, members run tools, admins manage. */
+  role: Role;
+  /** The call against `org`; may first create what it acts on (so deletes have a target). */
+  call: (org: OrgWorld, fresh: Fresh) => Promise<Call> | Call;
+};
+type Case = { scope: "account"; why: string } | OrgCase;
+
+/** Fresh resources in an org, made by its owner, for procedures that consume what they act on. */
+interface Fresh {
+  environment(org: OrgWorld): Promise<string>;
+  connection(org: OrgWorld, url?: string): Promise<string>;
+  tool(org: OrgWorld, connectionId?: string): Promise<string>;
+  agent(org: OrgWorld): Promise<string>;
+  key(org: OrgWorld, agentId?: string): Promise<string>;
+  policy(org: OrgWorld): Promise<string>;
+  member(org: OrgWorld): Promise<string>;
+  /** Another org with the same users in the same roles. */
+  org(org: OrgWorld): Promise<string>;
+}
+
+/** Refused at once (fetch will not dial port 1): a call to it fails without waiting. */
+const DEAD_URL = "http://127.0.0.1:1/mcp";
+
+const name = () => `iso-${randomBytes(3).toString("hex")}`;
+
+const CASES: Record<string, Case> = {
+  "auth.register": { scope: "account", why: "creates a user, in no org" },
+  "auth.login": { scope: "account", why: "in no org" },
+  "auth.logout": { scope: "account", why: "the caller's own session" },
+  "auth.logoutAll": { scope: "account", why: "the caller's own sessions" },
+  "auth.me": { scope: "account", why: "the caller" },
+  "orgs.list": { scope: "account", why: "lists the caller's own memberships" },
+  "orgs.create": { scope: "account", why: "creates a new org" },
+
+  "orgs.get": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "orgs.update": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { org_id: org.id }, input: { name: name() } }),
+  },
+  "orgs.delete": {
+    scope: "org",
+    role: "owner",
+    // A throw-away org with the same members, so the shared ones survive.
+    call: async (org, fresh) => ({ params: { org_id: await fresh.org(org) } }),
+  },
+  "orgs.members.list": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "orgs.members.add": {
+    scope: "org",
+    role: "owner",
+    call: async (org) => ({
+      params: { org_id: org.id },
+      input: { email: (await registerUser(server, "added")).email, role: "viewer" },
+    }),
+  },
+  "orgs.members.update": {
+    scope: "org",
+    role: "owner",
+    call: async (org, fresh) => ({
+      params: { org_id: org.id, user_id: await fresh.member(org) },
+      input: { role: "member" },
+    }),
+  },
+  "orgs.members.remove": {
+    scope: "org",
+    role: "owner",
+    call: async (org, fresh) => ({ params: { org_id: org.id, user_id: await fresh.member(org) } }),
+  },
+
+  "environments.list": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "environments.create": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { org_id: org.id }, input: { name: name() } }),
+  },
+  "environments.get": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { id: org.environmentId } }),
+  },
+  "environments.update": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.environmentId }, input: { description: name() } }),
+  },
+  "environments.delete": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({ params: { id: await fresh.environment(org) } }),
+  },
+
+  "connections.list": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "connections.stdioServers": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "connections.create": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({
+      params: { org_id: org.id },
+      input: { name: name(), transport: "streamable_http", url: upstream.url },
+    }),
+  },
+  "connections.get": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { id: org.connectionId } }),
+  },
+  "connections.update": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.connectionId }, input: { description: name() } }),
+  },
+  "connections.delete": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({ params: { id: await fresh.connection(org) } }),
+  },
+  "connections.test": {
+    scope: "org",
+    role: "admin",
+    // A failing test writes the connection's error: that write must stay in its own row.
+    call: async (org, fresh) => ({ params: { id: await fresh.connection(org, DEAD_URL) } }),
+  },
+  "connections.sync": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.connectionId } }),
+  },
+
+  "tools.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "tools.create": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({
+      params: { org_id: org.id },
+      input: { connection_id: org.connectionId, upstream_name: name() },
+    }),
+  },
+  "tools.get": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.toolId } }) },
+  "tools.update": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.toolId }, input: { description: name() } }),
+  },
+  "tools.delete": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({ params: { id: await fresh.tool(org) } }),
+  },
+  "tools.run": {
+    scope: "org",
+    role: "member",
+    // On a server that cannot be reached: the failed call records the connection's health, and
+    // that write must stay in its own row (it once reached every org's connections).
+    call: async (org, fresh) => ({
+      params: { id: await fresh.tool(org, await fresh.connection(org, DEAD_URL)) },
+      input: { input: { text: "isolation" } },
+    }),
+  },
+
+  "agents.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "agents.create": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { org_id: org.id }, input: { name: name() } }),
+  },
+  "agents.get": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.agentId } }) },
+  "agents.update": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.agentId }, input: { description: name() } }),
+  },
+  "agents.delete": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({ params: { id: await fresh.agent(org) } }),
+  },
+  "agents.keys.list": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { id: org.agentId } }),
+  },
+  "agents.keys.create": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.agentId }, input: { name: name() } }),
+  },
+  "agents.keys.revoke": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({
+      params: { id: org.agentId, key_id: await fresh.key(org, org.agentId) },
+    }),
+  },
+
+  "policies.list": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "policies.create": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({
+      params: { org_id: org.id },
+      input: { name: name(), effect: "deny", tool_pattern: "nothing-matches-*" },
+    }),
+  },
+  "policies.evaluate": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({
+      params: { org_id: org.id },
+      input: { tool_id: org.toolId, agent_id: org.agentId, input: { text: "x" } },
+    }),
+  },
+  "policies.get": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { id: org.policyId } }),
+  },
+  "policies.update": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.policyId }, input: { description: name() } }),
+  },
+  "policies.delete": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({ params: { id: await fresh.policy(org) } }),
+  },
+
+  "runs.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "runs.stats": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "runs.get": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.runId } }) },
+  "audit.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+};
+
+interface Procedure {
+  path: string;
+  method: string;
+  template: string;
+}
+
+/** Every procedure of the router, with the REST operation that serves it. */
+function procedures(): Procedure[] {
+  // tRPC keeps a flat map of dotted paths to procedures beside the nested record.
+  const all = appRouter._def.procedures as unknown as Record<
+    string,
+    { _def: { meta?: { openapi?: { method: string; path: string } } } }
+  >;
+  return Object.entries(all).map(([path, procedure]) => ({
+    path,
+    method: procedure._def.meta?.openapi?.method ?? "",
+    template: procedure._def.meta?.openapi?.path ?? "",
+  }));
+}
+
+let server: TestServer;
+let upstream: RunningTestMcpServer;
+
+describe("the isolation suite's table", () => {
+  it("has an entry for every procedure of the router, and none for a procedure that is gone", () => {
+    const paths = procedures().map((procedure) => procedure.path);
+    expect(paths.filter((path) => !(path in CASES))).toEqual([]);
+    expect(Object.keys(CASES).filter((path) => !paths.includes(path))).toEqual([]);
+  });
+});
+
+describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped procedure", () => {
+  let a: OrgWorld;
+  let b: OrgWorld;
+  let tenantTables: string[];
+
+  async function world(): Promise<OrgWorld> {
+    const org = await createOrg(server);
+    const users = {
+      owner: org.owner,
+      admin: await addMember(server, org, "admin"),
+      member: await addMember(server, org, "member"),
+      viewer: await addMember(server, org, "viewer"),
+    };
+    const setup = governance(server, org);
+    const connection = await setup.syncedConnection({
+      transport: "streamable_http",
+      url: upstream.url,
+    });
+    const environment = await server.request("POST", `/orgs/${org.id}/environments/`, {
+      token: org.owner.token,
+      body: { name: name() },
+    });
+    const agent = await setup.agent();
+    const key = await setup.key(agent.id);
+    // Any agent, and members' own runs: calls reach the upstream server.
+    const policy = await setup.policy({ effect: "allow", tool_pattern: "*" });
+    const toolId = connection.tools.echo ?? "";
+    const run = await setup.run(toolId, { input: { text: "fixture" } });
+    expect(run.status).toBe(201);
+    return {
+      id: org.id,
+      users,
+      environmentId: environment.body.id,
+      connectionId: connection.id,
+      toolId,
+      agentId: agent.id,
+      keyId: key.id,
+      policyId: policy.id,
+      runId: run.body.id,
+    };
+  }
+
+  const fresh: Fresh = {
+    environment: async (org) =>
+      (await made(org, `/orgs/${org.id}/environments/`, { name: name() })).id,
+    connection: async (org, url = upstream.url) =>
+      (
+        await made(org, `/orgs/${org.id}/connections/`, {
+          name: name(),
+          transport: "streamable_http",
+          url,
+        })
+      ).id,
+    tool: async (org, connectionId = org.connectionId) =>
+      (
+        await made(org, `/orgs/${org.id}/tools/`, {
+          connection_id: connectionId,
+          upstream_name: name(),
+        })
+      ).id,
+    agent: async (org) => (await made(org, `/orgs/${org.id}/agents/`, { name: name() })).id,
+    key: async (org, agentId) =>
+      (await made(org, `/agents/${agentId ?? org.agentId}/keys/`, { name: name() })).id,
+    policy: async (org) =>
+      (
+        await made(org, `/orgs/${org.id}/policies/`, {
+          name: name(),
+          effect: "deny",
+          tool_pattern: "nothing-*",
+        })
+      ).id,
+    member: async (org) => {
+      const user = await registerUser(server, "target");
+      await made(org, `/orgs/${org.id}/members/`, { email: user.email, role: "viewer" });
+      return user.id;
+    },
+    org: async (org) => {
+      const response = await server.request("POST", "/orgs/", {
+        token: org.users.owner.token,
+        body: { name: name() },
+      });
+      expect(response.status).toBe(201);
+      const id = response.body.id as string;
+      for (const role of ["admin", "member", "viewer"] as const) {
+        await made({ ...org, id }, `/orgs/${id}/members/`, {
+          email: org.users[role].email,
+          role,
+        });
+      }
+      return id;
+    },
+  };
+
+  async function made(org: OrgWorld, path: string, body: unknown): Promise<{ id: string }> {
+    const response = await server.request("POST", path, { token: org.users.owner.token, body });
+    expect(response.status, `${path}: ${JSON.stringify(response.body)}`).toBe(201);
+    return response.body;
+  }
+
+  /** Every row of `org` in every tenant table, straight from the database. */
+  async function snapshot(org: OrgWorld): Promise<Record<string, unknown[]>> {
+    const rows: Record<string, unknown[]> = {};
+    // Everything B already queued (its fixture's run) is written, so only other writes show.
+    await server.runtime.recorder.idle();
+    for (const table of [...tenantTables, "orgs"]) {
+      const column = table === "orgs" ? "id" : "org_id";
+      const result = await server.database.db.execute(
+        sql`select * from ${sql.identifier(table)} where ${sql.identifier(column)} = ${org.id} order by 1`,
+      );
+      rows[table] = JSON.parse(
+        JSON.stringify(Array.isArray(result) ? result : (result as { rows: unknown[] }).rows),
+      ) as unknown[];
+    }
+    return rows;
+  }
+
+  async function send(procedure: Procedure, call: Call, user: TestUser) {
+    const path = procedure.template.replace(/\{(\w+)\}/g, (_match, param: string) => {
+      const value = call.params[param];
+      if (value === undefined) throw new Error(`${procedure.path}: no value for {${param}}`);
+      return value;
+    });
+    const query = procedure.method === "GET" || procedure.method === "DELETE";
+    const search =
+      query && call.input
+        ? `?${new URLSearchParams(call.input as Record<string, string>).toString()}`
+        : "";
+    return server.request(procedure.method, `${path}/${search}`, {
+      token: user.token,
+      ...(!query ? { body: call.input ?? {} } : {}),
+    });
+  }
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    upstream = await startTestMcpServer();
+    [a, b] = [await world(), await world()];
+    const tables = await server.database.db.execute(
+      sql`select table_name from information_schema.columns where column_name = 'org_id' and table_schema = current_schema() order by table_name`,
+    );
+    tenantTables = (
+      Array.isArray(tables) ? tables : (tables as { rows: { table_name: string }[] }).rows
+    ).map((row) => (row as { table_name: string }).table_name);
+  });
+  afterAll(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  it("snapshots every tenant table", () => {
+    expect(tenantTables).toEqual(
+      expect.arrayContaining([
+        "agent_keys",
+        "agents",
+        "audit_events",
+        "connections",
+        "environments",
+        "memberships",
+        "policies",
+        "runs",
+        "tools",
+      ]),
+    );
+  });
+
+  const orgProcedures = procedures().filter(
+    (procedure): procedure is Procedure => CASES[procedure.path]?.scope === "org",
+  );
+  const caseOf = (procedure: Procedure) => CASES[procedure.path] as OrgCase;
+
+  it.each(orgProcedures.map((procedure) => [procedure.path, procedure] as const))(
+    "%s: another org's ids are 404, and that org's rows stay unchanged",
+    async (_path, procedure) => {
+      const call = await caseOf(procedure).call(b, fresh);
+      const before = await snapshot(b);
+      const response = await send(procedure, call, a.users.owner);
+      expect(response.status, JSON.stringify(response.body)).toBe(404);
+      expect(response.body.code).toBe("NOT_FOUND");
+      expect(await snapshot(b)).toEqual(before);
+    },
+  );
+
+  it.each(orgProcedures.map((procedure) => [procedure.path, procedure] as const))(
+    "%s: each role is allowed or 403 as documented; the other org's rows stay unchanged",
+    async (_path, procedure) => {
+      const { role: least } = caseOf(procedure);
+      for (const role of ROLES) {
+        const call = await caseOf(procedure).call(a, fresh);
+        const before = await snapshot(b);
+        const response = await send(procedure, call, a.users[role]);
+        const label = `${role}: ${JSON.stringify(response.body)}`;
+        if (ROLES.indexOf(role) < ROLES.indexOf(least)) {
+          expect(response.status, label).toBe(403);
+          expect(response.body.code, label).toBe("FORBIDDEN");
+        } else {
+          expect(response.status, label).toBeGreaterThanOrEqual(200);
+          expect(response.status, label).toBeLessThan(300);
+        }
+        expect(await snapshot(b), `${procedure.path} as ${role} changed org B`).toEqual(before);
+      }
+    },
+  );
+});
