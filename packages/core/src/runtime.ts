@@ -1,3 +1,5 @@
+import { recordConnectionHealth } from "./connections/connections";
+import { ConnectionHealthWriter } from "./connections/health";
 import type { DatabaseHandle } from "./db/client";
 import { McpClientPool } from "./mcp/pool";
 import { CallCache } from "./runs/call-cache";
@@ -26,6 +28,8 @@ export interface McpRuntime {
   recorder: RunRecorder;
   /** This process's replica (see `startReplica`): the owner recorded on the runs it makes. */
   replicaId: string;
+  /** Where governed calls report their connection's health (rate-limited per connection). */
+  health: ConnectionHealthWriter;
   /** Writes what is still queued and closes the pooled sessions. */
   close(): Promise<void>;
 }
@@ -55,6 +59,9 @@ export function createMcpRuntime(options: {
   });
   const calls = new CallCache(options.database.changes);
   const recorder = new RunRecorder(options.database.db, { onError: options.onRecordError });
+  const health = new ConnectionHealthWriter((connection, error) =>
+    recordConnectionHealth(options.database.db, connection, error),
+  );
   return {
     secrets: options.secrets,
     pool,
@@ -62,8 +69,10 @@ export function createMcpRuntime(options: {
     calls,
     recorder,
     replicaId: options.replicaId,
+    health,
     close: async () => {
       await recorder.close();
+      await health.close();
       calls.close();
       await pool.closeAll();
     },

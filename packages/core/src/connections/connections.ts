@@ -554,7 +554,7 @@ export async function recordConnectionHealth(
       and(
         eq(connections.org_id, connection.orgId),
         eq(connections.id, connection.id),
-        // Only a change is written: every write invalidates the call caches of every replica.
+        // Only a change is written (health-only writes notify no cache: drizzle/0009).
         or(ne(connections.status, status), isDistinctFrom(connections.last_error, error)),
       ),
     );

@@ -8,12 +8,7 @@ import type {
   ResourceTemplate,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Agent } from "../agents/agents";
-import {
-  connectionTarget,
-  connectionVersion,
-  recordConnectionHealth,
-  type Connection,
-} from "../connections/connections";
+import { connectionTarget, connectionVersion, type Connection } from "../connections/connections";
 import type { Db } from "../db/client";
 import { connections, tools, type JsonObject, type JsonValue } from "../db/schema";
 import { AppError } from "../errors";
@@ -382,12 +377,8 @@ async function governedRead<T>(
   const { finish } = await recording.started();
   try {
     const result = await withSession(catalog, call.connection, call.read);
-    if (call.connection.status !== "healthy")
-      await recordConnectionHealth(
-        db,
-        { orgId: call.connection.org_id, id: call.connection.id },
-        null,
-      );
+    // Not decided by the cached row's status (see runTool).
+    await runtime.health.report({ orgId: call.connection.org_id, id: call.connection.id }, null);
     const { output, truncated } = storedOutput(result);
     const run = await finish({
       status: "succeeded",
@@ -397,7 +388,7 @@ async function governedRead<T>(
     });
     return { run, result, failure: null };
   } catch (error) {
-    const failure = await upstreamFailure(db, call.connection, error);
+    const failure = await upstreamFailure(runtime.health, call.connection, error);
     const run = await finish({ ...failure, output: null, output_truncated: false });
     return { run, result: null, failure: error };
   }

@@ -15,10 +15,10 @@ import {
   assertEnvironmentInOrg,
   connectionTarget,
   connectionVersion,
-  recordConnectionHealth,
   type Connection,
 } from "../connections/connections";
 import type { Agent } from "../agents/agents";
+import type { ConnectionHealthWriter } from "../connections/health";
 import { AppError, isAppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
@@ -531,7 +531,7 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
 
 /** How a failed upstream call is recorded; a dead or misconfigured server also marks its connection. */
 export async function upstreamFailure(
-  db: Db,
+  health: ConnectionHealthWriter,
   connection: Connection,
   error: unknown,
 ): Promise<Pick<Run, "status" | "error">> {
@@ -544,7 +544,7 @@ export async function upstreamFailure(
     isMcpCallError(error) &&
     (error.kind === "unreachable" || error.kind === "auth" || error.kind === "protocol")
   ) {
-    await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, message);
+    await health.report({ orgId: connection.org_id, id: connection.id }, message);
   }
   return {
     status: isMcpCallError(error) && error.kind === "timeout" ? "timeout" : "failed",
@@ -603,8 +603,9 @@ export async function runTool(
         }),
       { idempotent: false },
     );
-    if (connection.status !== "healthy")
-      await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, null);
+    // Not decided by the cached row's status: health writes leave caches as they are, so the
+    // row may be older than another replica's report; the writer keeps this to one per interval.
+    await runtime.health.report({ orgId: connection.org_id, id: connection.id }, null);
     const { output, truncated } = capOutput(result);
     const run = await finish({
       status: result.isError ? "failed" : "succeeded",
@@ -614,7 +615,7 @@ export async function runTool(
     });
     return { run, result, retryAfterSeconds: null };
   } catch (error) {
-    const failure = await upstreamFailure(db, connection, error);
+    const failure = await upstreamFailure(runtime.health, connection, error);
     const run = await finish({ ...failure, output: null, output_truncated: false });
     if (!isMcpCallError(error)) throw error;
     return { run, result: null, retryAfterSeconds: null };
