@@ -12,6 +12,7 @@ export default defineConfig({
       "/api": backend,
       "/mcp": backend,
       "/healthz": backend,
+      "/readyz": backend,
     },
   },
   build: {

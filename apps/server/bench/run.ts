@@ -203,11 +203,11 @@ async function startPlatform(database: Database, databaseUrl: string | null): Pr
   for (;;) {
     if (child.exitCode !== null) throw new Error(`platform exited with ${child.exitCode}`);
     try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
+      if ((await fetch(`${url}/readyz`)).ok) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error("platform did not become healthy");
+    if (Date.now() > deadline) throw new Error("platform did not become ready");
     await sleep(200);
   }
   const pid = child.pid;

@@ -15,17 +15,20 @@ import {
 } from "@mcp/api";
 import { TRPC_MAX_BATCH_SIZE } from "@mcp/api/contracts";
 import { createDemoMcpFetchHandler } from "@mcp/demo-mcp-server";
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  isDatabaseUnavailable,
   SESSION_COOKIE_NAME,
   type AuthThrottleConfig,
   type DatabaseHandle,
   type McpRuntime,
 } from "@mcp/core";
 import { mountApiDocs } from "./api-docs";
-import { createGateway, type GatewayHandler } from "./gateway";
+import { createGateway, jsonRpcError, send, type GatewayHandler } from "./gateway";
 import type { Logger } from "./logger";
 
 export interface AppOptions {
@@ -186,12 +189,11 @@ async function serveGateway(
       outgoing.destroy();
       return;
     }
-    const body = JSON.stringify({
-      code: "INTERNAL_SERVER_ERROR",
-      message: "Internal server error",
-      request_id: requestId,
-    });
-    outgoing.writeHead(500, { "content-type": "application/json" }).end(body);
+    // MCP clients read JSON-RPC, whatever went wrong.
+    send(
+      outgoing,
+      jsonRpcError(500, ErrorCode.InternalError, `Internal error (request ${requestId})`),
+    );
   }
 }
 
@@ -214,6 +216,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     await next();
     c.header("x-request-id", requestId);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+    // Every 503 (an unreachable database, an unready replica) says when to come back.
+    if (c.res.status === 503 && !c.res.headers.has("retry-after"))
+      c.header("retry-after", String(DATABASE_RETRY_AFTER_SECONDS));
     logRequest(logger, {
       request_id: requestId,
       method: c.req.method,
@@ -226,6 +231,10 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.onError((error, c) => {
     const requestId = c.get("requestId");
     logger.error({ request_id: requestId, err: error }, "unhandled error");
+    if (isDatabaseUnavailable(error)) {
+      const { status, ...body } = toWireError(error);
+      return c.json({ ...body, request_id: requestId }, status as 503);
+    }
     return c.json(
       { code: "INTERNAL_SERVER_ERROR", message: "Internal server error", request_id: requestId },
       500,
@@ -248,14 +257,30 @@ export function createApp(options: AppOptions): Hono<Env> {
     await next();
   });
 
-  app.get("/healthz", async (c) => {
+  // Liveness: the process answers. Never touches the database, so an outage there does not get
+  // healthy replicas restarted by their orchestrator.
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  // Readiness: worth sending traffic to. The database answers within DATABASE_CONNECT_TIMEOUT_MS
+  // and the change feed is live (otherwise every governed call reads through to the database).
+  app.get("/readyz", async (c) => {
+    const changeFeed = database.changes.live ? "live" : "down";
+    let reachable = "ok";
     try {
       await database.ping();
-      return c.json({ status: "ok", database: database.kind });
     } catch (error) {
-      logger.error({ err: error }, "health check failed");
-      return c.json({ status: "unavailable", database: database.kind }, 503);
+      logger.warn({ err: error }, "readiness check: database unavailable");
+      reachable = "unavailable";
     }
+    const ready = reachable === "ok" && changeFeed === "live";
+    return c.json(
+      {
+        status: ready ? "ready" : "unavailable",
+        database: database.kind,
+        checks: { database: reachable, change_feed: changeFeed },
+      },
+      ready ? 200 : 503,
+    );
   });
 
   app.use(
@@ -299,6 +324,9 @@ export function createApp(options: AppOptions): Hono<Env> {
           ip: clientIp(c, options.trustProxy),
           surface: "trpc",
         }),
+      // tRPC derives the status from its own code; an unreachable database is a 503 here too.
+      responseMeta: ({ errors }) =>
+        errors.some((error) => toWireError(error).status === 503) ? { status: 503 } : {},
       onError: ({ error, path }) => {
         if (toWireError(error).status >= 500) {
           logger.error(

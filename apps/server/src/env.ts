@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { findBwrap, parseStdioServers, type StdioServer } from "@mcp/core";
+import { findBwrap, parseStdioServers, type DatabaseConfig, type StdioServer } from "@mcp/core";
 import { z } from "zod";
 
 const booleanFlag = z
@@ -11,6 +11,12 @@ const attemptLimit = z.coerce
   .int({ error: "Must be a whole number of attempts" })
   .min(1)
   .max(1_000_000_000);
+
+const milliseconds = z.coerce
+  .number({ error: "Must be a number of milliseconds" })
+  .int()
+  .min(50, "Must be at least 50 ms")
+  .max(3_600_000, "Must be at most an hour (3600000)");
 
 const envSchema = z.object({
   NODE_ENV: z
@@ -26,6 +32,12 @@ const envSchema = z.object({
     )
     .optional(),
   PGLITE_DIR: z.string().min(1).default(".data/pglite"),
+  // PostgreSQL only; unset keeps DATABASE_DEFAULTS (see the README's configuration table).
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).optional(),
+  DATABASE_CONNECT_TIMEOUT_MS: milliseconds.optional(),
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds.optional(),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds.optional(),
+  CHANGE_FEED_HEARTBEAT_MS: milliseconds.optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   PUBLIC_URL: z
@@ -142,5 +154,18 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     MCP_BLOCK_PRIVATE_NETWORKS:
       result.data.MCP_BLOCK_PRIVATE_NETWORKS ?? result.data.NODE_ENV === "production",
     DEMO_MCP_SERVER: result.data.DEMO_MCP_SERVER ?? result.data.NODE_ENV !== "production",
+  };
+}
+
+/** How to open the database this environment describes. */
+export function databaseConfig(env: Env): DatabaseConfig {
+  return {
+    databaseUrl: env.DATABASE_URL,
+    pgliteDir: env.PGLITE_DIR,
+    poolSize: env.DATABASE_POOL_SIZE,
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    changeFeedHeartbeatMs: env.CHANGE_FEED_HEARTBEAT_MS,
   };
 }

@@ -23,7 +23,7 @@ import {
   type McpRuntime,
 } from "@mcp/core";
 import { createRequestListener } from "./app";
-import type { Env } from "./env";
+import { databaseConfig, type Env } from "./env";
 import { createLogger, type Logger } from "./logger";
 import { webDistDir } from "./paths";
 import { loadSecretStore } from "./secrets";
@@ -116,9 +116,7 @@ export async function startServer(
   options: { database?: DatabaseHandle; logDestination?: DestinationStream } = {},
 ): Promise<RunningServer> {
   const logger = createLogger(env.LOG_LEVEL, options.logDestination);
-  const database =
-    options.database ??
-    (await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR }));
+  const database = options.database ?? (await createDatabase(databaseConfig(env)));
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
 

@@ -81,7 +81,7 @@ export async function startTestServer(
       if (owned) await database.close();
     },
     request: async (method, path, options = {}) => {
-      const absolute = /^\/(api|trpc|healthz|mcp)\b/.test(path);
+      const absolute = /^\/(api|trpc|healthz|readyz|mcp)\b/.test(path);
       const target = `${server.url}${absolute ? "" : "/api/v1"}${path}`;
       const headers: Record<string, string> = { ...options.headers };
       if (options.token) headers.authorization = `Token ${options.token}`;

@@ -100,7 +100,7 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
     }
   }, 120_000);
 
-  it("answers 500 with a request id and no internals when the database fails, and 503 on /healthz", async () => {
+  it("answers 503 with Retry-After, a request id and no internals when the database is gone; /healthz stays up, /readyz does not", async () => {
     const database =
       TEST_DB === "postgres"
         ? await createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 2 })
@@ -121,14 +121,18 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ email: "a@example.com", password: "whatever-password" }),
       });
-      expect(response.status).toBe(500);
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
       const body = (await response.json()) as Record<string, unknown>;
       expect(body).toEqual({
-        code: "INTERNAL_SERVER_ERROR",
-        message: "Internal server error",
+        code: "SERVICE_UNAVAILABLE",
+        message: "The database cannot be reached right now; retry shortly",
         request_id: expect.any(String),
       });
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ checks: { database: "unavailable" } });
     } finally {
       await server.close();
     }

@@ -16,14 +16,19 @@ describe.skipIf(databaseUnavailable)("server surface", () => {
     await server.close();
   });
 
-  it("reports health with the database kind", async () => {
+  it("reports liveness, and readiness with the database kind", async () => {
     const response = await server.request("GET", "/healthz");
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({
-      status: "ok",
-      database: expect.stringMatching(/^(pglite|postgres)$/),
-    });
+    expect(response.body).toEqual({ status: "ok" });
     expect(response.headers.get("x-request-id")).toEqual(expect.any(String));
+    // The change feed goes live once its listening connection is up.
+    await expect
+      .poll(async () => (await server.request("GET", "/readyz")).body, { timeout: 20_000 })
+      .toEqual({
+        status: "ready",
+        database: expect.stringMatching(/^(pglite|postgres)$/),
+        checks: { database: "ok", change_feed: "live" },
+      });
   });
 
   it("serves the OpenAPI document with the seed's paths and exact success statuses", async () => {

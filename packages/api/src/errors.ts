@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
-import { isAppError, type AppErrorCode } from "@mcp/core";
+import { isAppError, isDatabaseUnavailable, type AppErrorCode } from "@mcp/core";
 import type { ErrorCode } from "./contracts/common";
 
 /** The single table from domain error codes to the tRPC code, the wire code and the HTTP status. */
@@ -33,6 +33,13 @@ const TRPC_CODE_MAP: Partial<Record<TRPC_ERROR_CODE_KEY, { wire: ErrorCode; stat
   UNSUPPORTED_MEDIA_TYPE: { wire: "UNSUPPORTED_MEDIA_TYPE", status: 415 },
   TOO_MANY_REQUESTS: { wire: "RATE_LIMITED", status: 429 },
   BAD_GATEWAY: { wire: "UPSTREAM_ERROR", status: 502 },
+  SERVICE_UNAVAILABLE: { wire: "SERVICE_UNAVAILABLE", status: 503 },
+};
+
+const DATABASE_UNAVAILABLE: WireError = {
+  status: 503,
+  code: "SERVICE_UNAVAILABLE",
+  message: "The database cannot be reached right now; retry shortly",
 };
 
 export interface WireError {
@@ -65,6 +72,7 @@ function formatPath(path: readonly PropertyKey[]): string {
 /** The error as a client may see it: never a stack, SQL or internal message. */
 export function toWireError(error: unknown): WireError {
   const cause = error instanceof TRPCError ? error.cause : error;
+  if (isDatabaseUnavailable(cause)) return DATABASE_UNAVAILABLE;
   if (isAppError(cause)) {
     const mapped = APP_ERROR_MAP[cause.code];
     if (mapped.status === 500)
@@ -106,6 +114,13 @@ export function toTRPCError(error: unknown): unknown {
     return new TRPCError({
       code: APP_ERROR_MAP[error.code].trpc,
       message: error.message,
+      cause: error,
+    });
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: DATABASE_UNAVAILABLE.message,
       cause: error,
     });
   }

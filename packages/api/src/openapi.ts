@@ -153,6 +153,11 @@ const ERROR_DESCRIPTIONS: Record<
     description: "The MCP server failed or could not be reached",
     message: "Sync failed: The server could not be reached",
   },
+  "503": {
+    code: "SERVICE_UNAVAILABLE",
+    description: "The database cannot be reached right now; retry after `Retry-After` seconds",
+    message: "The database cannot be reached right now; retry shortly",
+  },
 };
 
 /** Operations whose failure can come from the MCP server itself. */
@@ -370,7 +375,7 @@ function errorStatuses(
   if (hasBody) statuses.push("413", "415");
   if (RATE_LIMITED_OPERATIONS.has(procedure.path)) statuses.push("429");
   if (UPSTREAM_OPERATIONS.has(procedure.path)) statuses.push("502");
-  statuses.push("500");
+  statuses.push("500", "503");
   return statuses;
 }
 

@@ -1,6 +1,7 @@
 export * from "./errors";
 export * from "./db/client";
 export type { ChangeFeed, ChangeListener } from "./db/changes";
+export * from "./db/unavailable";
 export type { JsonObject, JsonValue, RateLimit } from "./db/schema";
 export * from "./lib/context";
 export * from "./lib/ids";

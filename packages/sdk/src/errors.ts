@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   "UPSTREAM_ERROR",
   "SECRET_UNREADABLE",
   "INTERNAL_SERVER_ERROR",
+  "SERVICE_UNAVAILABLE",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails to compile when the server gains an error code this list lacks.
@@ -44,6 +45,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   413: "PAYLOAD_TOO_LARGE",
   415: "UNSUPPORTED_MEDIA_TYPE",
   429: "RATE_LIMITED",
+  503: "SERVICE_UNAVAILABLE",
 };
 
 /** The code an HTTP status implies, for answers that carry none (a proxy's error page). */

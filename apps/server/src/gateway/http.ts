@@ -1,5 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { isIP } from "node:net";
+import { DATABASE_RETRY_AFTER_SECONDS } from "@mcp/core";
+import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 
 const REALM = "mcp-agents-platform";
 
@@ -109,6 +111,34 @@ export function methodNotAllowed(): Reply {
 
 export function jsonRpcError(status: number, code: number, message: string): Reply {
   return { status, body: { jsonrpc: "2.0", error: { code, message }, id: null } };
+}
+
+/**
+ * The JSON-RPC error for a request that could not be served because the database cannot be
+ * reached (a server error in JSON-RPC's implementation-defined range; `data` says when to retry).
+ */
+export const DATABASE_UNAVAILABLE_ERROR = {
+  code: -32000,
+  message: "Service unavailable: the database cannot be reached; retry shortly",
+  data: { retry_after_seconds: DATABASE_RETRY_AFTER_SECONDS },
+} as const;
+
+/**
+ * The answer when the database is unreachable: each JSON-RPC request gets its error (so the
+ * client's pending request fails with it); without any request id to answer, 503.
+ */
+export function serviceUnavailable(ids: RequestId[], batch: boolean): Reply {
+  const headers = { "retry-after": String(DATABASE_RETRY_AFTER_SECONDS) };
+  const [only] = ids;
+  if (only === undefined) {
+    return {
+      status: 503,
+      body: { jsonrpc: "2.0", error: DATABASE_UNAVAILABLE_ERROR, id: null },
+      headers,
+    };
+  }
+  const responses = ids.map((id) => ({ jsonrpc: "2.0", error: DATABASE_UNAVAILABLE_ERROR, id }));
+  return { status: 200, body: batch ? responses : responses[0], headers };
 }
 
 export class BodyTooLarge extends Error {}

@@ -4,3 +4,4 @@ export {
   type GatewayOptions,
   type GatewayRequestInfo,
 } from "./server";
+export { jsonRpcError, send } from "./http";

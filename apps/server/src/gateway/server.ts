@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   authenticateAgentKey,
   findInputDefect,
+  isDatabaseUnavailable,
   isMcpCallError,
   type ActionContext,
   type Agent,
@@ -39,6 +40,7 @@ import {
 import { pageOf } from "./cursor";
 import {
   BodyTooLarge,
+  DATABASE_UNAVAILABLE_ERROR,
   forbiddenOrigin,
   header,
   jsonRpcError,
@@ -49,6 +51,7 @@ import {
   requestUrl,
   send,
   sendWebResponse,
+  serviceUnavailable,
   unauthorized,
   webRequest,
 } from "./http";
@@ -115,6 +118,14 @@ function guarded<Args extends unknown[], Result>(
       return await handler(...args);
     } catch (error) {
       if (error instanceof McpError) throw error;
+      if (isDatabaseUnavailable(error)) {
+        scope.options.logger.warn(
+          { request_id: scope.requestId, agent_id: scope.agent.id, err: error },
+          "gateway request failed: database unavailable",
+        );
+        const { code, message, data } = DATABASE_UNAVAILABLE_ERROR;
+        throw new McpError(code, message, data);
+      }
       scope.options.logger.error(
         { request_id: scope.requestId, agent_id: scope.agent.id, err: error },
         "gateway request failed",
@@ -234,7 +245,12 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
   const publicOrigin = options.publicUrl ? new URL(options.publicUrl).origin : null;
   const validator = new AjvJsonSchemaValidator();
 
-  return async (incoming, outgoing, info) => {
+  const serve = async (
+    incoming: IncomingMessage,
+    outgoing: ServerResponse,
+    info: GatewayRequestInfo,
+    bodyText: Promise<string> | null,
+  ): Promise<void> => {
     const headerOf = (name: string) => header(incoming, name);
     const url = () => requestUrl(incoming);
     if (!originAllowed(headerOf("origin"), url, publicOrigin)) {
@@ -246,9 +262,6 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       send(outgoing, unauthorized(null));
       return;
     }
-    // The body is read while the key is checked; a refused request simply leaves it unused.
-    const bodyText = incoming.method === "POST" ? readBody(incoming, options.maxBodyBytes) : null;
-    bodyText?.catch(() => undefined);
     const authenticated = await authenticateAgentKey(options.db, key, options.runtime.calls);
     if (!authenticated) {
       send(
@@ -406,5 +419,25 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     });
     await sendWebResponse(outgoing, response);
     void mcp.close();
+  };
+
+  return async (incoming, outgoing, info) => {
+    // The body is read while the key is checked; a refused request simply leaves it unused.
+    const bodyText = incoming.method === "POST" ? readBody(incoming, options.maxBodyBytes) : null;
+    bodyText?.catch(() => undefined);
+    try {
+      await serve(incoming, outgoing, info, bodyText);
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || outgoing.headersSent) throw error;
+      options.logger.warn(
+        { request_id: info.requestId, err: error },
+        "gateway request failed: database unavailable",
+      );
+      const body = await bodyText?.then((text) => JSON.parse(text) as unknown).catch(() => null);
+      const ids = (Array.isArray(body) ? body : [body])
+        .filter(isJSONRPCRequest)
+        .map((request) => request.id);
+      send(outgoing, serviceUnavailable(ids, Array.isArray(body)));
+    }
   };
 }

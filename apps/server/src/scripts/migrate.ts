@@ -1,8 +1,8 @@
 import { createDatabase } from "@mcp/core";
-import { loadEnv } from "../env";
+import { databaseConfig, loadEnv } from "../env";
 
 const env = loadEnv();
-const database = await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
+const database = await createDatabase(databaseConfig(env));
 await database.migrate();
 await database.close();
 console.log(`Migrations applied (${database.kind}).`);

@@ -1,5 +1,5 @@
 import { createDatabase, rotateConnectionSecrets, SYSTEM_CONTEXT } from "@mcp/core";
-import { loadEnv } from "../env";
+import { databaseConfig, loadEnv } from "../env";
 import { createLogger } from "../logger";
 import { loadSecretStore } from "../secrets";
 
@@ -8,7 +8,7 @@ const orgFlag = process.argv.indexOf("--org");
 const orgId = orgFlag === -1 ? undefined : process.argv[orgFlag + 1];
 const env = loadEnv();
 const logger = createLogger(env.LOG_LEVEL);
-const database = await createDatabase({ databaseUrl: env.DATABASE_URL, pgliteDir: env.PGLITE_DIR });
+const database = await createDatabase(databaseConfig(env));
 try {
   await database.migrate();
   const secrets = loadSecretStore(env, logger);

@@ -71,6 +71,8 @@ export const ERROR_CODES = [
   "UPSTREAM_ERROR",
   "SECRET_UNREADABLE",
   "INTERNAL_SERVER_ERROR",
+  /** The database cannot be reached right now; `Retry-After` says when to try again. */
+  "SERVICE_UNAVAILABLE",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

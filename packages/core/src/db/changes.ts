@@ -1,4 +1,6 @@
 import type { PGlite } from "@electric-sql/pglite";
+import { randomBytes } from "node:crypto";
+import { Socket } from "node:net";
 import pg from "pg";
 
 /** The channel drizzle/0002's triggers notify on; the payload is the organization id. */
@@ -16,8 +18,8 @@ export interface ChangeListener {
 
 /**
  * Commits that changed what a governed call reads, as PostgreSQL's LISTEN/NOTIFY delivers them.
- * Caches serve only while `live`: between a lost listening connection and its replacement no
- * notification can arrive, so everything must be read from the database.
+ * Caches serve only while `live`: between a lost (or silently frozen) listening connection and
+ * its replacement no notification can arrive, so everything must be read from the database.
  */
 export interface ChangeFeed {
   subscribe(listener: ChangeListener): () => void;
@@ -25,7 +27,8 @@ export interface ChangeFeed {
   /**
    * Resolves once every change committed before the call has reached the listeners of this
    * process. The API awaits it after a mutation so that the next request, on this process, can
-   * no longer be served from an entry the mutation made stale.
+   * no longer be served from an entry the mutation made stale. Bounded: a feed that cannot
+   * confirm in time stops being live (and resets its listeners) instead of keeping the caller.
    */
   barrier(): Promise<void>;
   close(): Promise<void>;
@@ -54,23 +57,79 @@ class Listeners {
   }
 }
 
+/**
+ * `run`, one at a time (node-postgres deprecates queueing queries on a client): a call made while
+ * one is in flight shares the next, which starts once that one is answered.
+ */
+function oneAtATime(run: () => Promise<unknown>): () => Promise<void> {
+  let inFlight: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  const start = (): Promise<void> => {
+    const trip: Promise<void> = run()
+      .then(() => undefined)
+      .finally(() => {
+        if (inFlight === trip) inFlight = null;
+      });
+    inFlight = trip;
+    return trip;
+  };
+  return () => {
+    if (!inFlight) return start();
+    queued ??= inFlight
+      .catch(() => undefined)
+      .then(() => {
+        queued = null;
+        return start();
+      });
+    return queued;
+  };
+}
+
 /** The longest wait between attempts to re-establish the listening connection. */
 const MAX_RECONNECT_DELAY_MS = 5_000;
+
+export interface PostgresChangeFeedOptions {
+  /**
+   * How often the listening connection NOTIFYs itself. A connection can freeze without closing
+   * (NAT and firewall idle timeouts drop packets, no FIN or RST), and then simply hears nothing:
+   * once no heartbeat has arrived for twice this long, the feed is not live, the cache stops
+   * serving and the connection is replaced. The same deadline bounds `barrier`.
+   */
+  heartbeatMs: number;
+  /** Longest wait for the listening connection to be established. */
+  connectTimeoutMs: number;
+  /** Idle time before TCP keepalive probes start on the listening connection. */
+  keepAliveMs: number;
+}
 
 /**
  * One dedicated connection per process LISTENs (a pooled connection cannot: the pool hands it
  * to other queries and may close it). It is opened on the first subscription, and reopened with
- * backoff when it drops; each (re)connection resets the listeners, since notifications sent
- * while nobody listened are lost.
+ * backoff when it drops or its heartbeat is overdue; each (re)connection resets the listeners,
+ * since notifications sent while nobody listened are lost.
  */
-export function createPostgresChangeFeed(connectionString: string): ChangeFeed {
+export function createPostgresChangeFeed(
+  connectionString: string,
+  options: PostgresChangeFeedOptions,
+): ChangeFeed {
   const listeners = new Listeners();
-  let client: pg.Client | null = null;
-  let live = false;
+  const deadlineMs = 2 * options.heartbeatMs;
+  // Only this process listens on its own heartbeat channel: replicas do not hear each other's.
+  const heartbeatChannel = `mcp_feed_heartbeat_${randomBytes(8).toString("hex")}`;
+  let current: {
+    client: pg.Client;
+    socket: Socket;
+    /** A heartbeat: answered after every notification committed before it was sent. */
+    roundTrip: () => Promise<void>;
+  } | null = null;
+  let lastHeartbeatAt = 0;
   let closed = false;
   let connecting: Promise<void> | null = null;
   let retryTimer: NodeJS.Timeout | null = null;
+  let heartbeatTimer: NodeJS.Timeout | null = null;
   let failures = 0;
+
+  const heartbeatOverdue = (): boolean => performance.now() - lastHeartbeatAt > deadlineMs;
 
   const scheduleReconnect = (): void => {
     if (closed || retryTimer || listeners.size === 0) return;
@@ -83,18 +142,47 @@ export function createPostgresChangeFeed(connectionString: string): ChangeFeed {
     retryTimer.unref();
   };
 
+  /**
+   * Forgets the connection and everything cached while it listened. The socket is destroyed,
+   * not ended: a frozen peer never acknowledges a polite goodbye.
+   */
   const lost = (lostClient: pg.Client): void => {
-    if (client !== lostClient) return;
-    client = null;
-    live = false;
+    if (current?.client !== lostClient) return;
+    const { socket } = current;
+    current = null;
+    if (heartbeatTimer) clearInterval(heartbeatTimer);
+    heartbeatTimer = null;
     listeners.reset();
-    lostClient.end().catch(() => undefined);
+    socket.destroy();
     scheduleReconnect();
+  };
+
+  const beat = (): void => {
+    if (!current) return;
+    const { client: listening, roundTrip } = current;
+    if (heartbeatOverdue()) {
+      lost(listening);
+      return;
+    }
+    roundTrip().catch(() => {
+      lost(listening);
+    });
   };
 
   const connect = (): Promise<void> => {
     connecting ??= (async () => {
-      const next = new pg.Client({ connectionString, application_name: CHANGE_FEED_APPLICATION });
+      const socket = new Socket();
+      const next = new pg.Client({
+        connectionString,
+        application_name: CHANGE_FEED_APPLICATION,
+        stream: () => socket,
+        connectionTimeoutMillis: options.connectTimeoutMs,
+        // A query (LISTEN, a heartbeat, a barrier) unanswered past the deadline fails, and
+        // with it the connection.
+        query_timeout: deadlineMs,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: options.keepAliveMs,
+      });
       next.on("error", () => {
         lost(next);
       });
@@ -102,24 +190,31 @@ export function createPostgresChangeFeed(connectionString: string): ChangeFeed {
         lost(next);
       });
       next.on("notification", (message) => {
-        if (message.channel === GOVERNANCE_CHANNEL && message.payload)
+        if (message.channel === heartbeatChannel) lastHeartbeatAt = performance.now();
+        else if (message.channel === GOVERNANCE_CHANNEL && message.payload)
           listeners.changed(message.payload);
       });
       try {
         await next.connect();
-        await next.query(`LISTEN ${GOVERNANCE_CHANNEL}`);
+        await next.query(`LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${heartbeatChannel}`);
         if (closed) {
           await next.end();
           return;
         }
-        client = next;
+        current = {
+          client: next,
+          socket,
+          roundTrip: oneAtATime(() => next.query("select pg_notify($1, '')", [heartbeatChannel])),
+        };
         failures = 0;
+        lastHeartbeatAt = performance.now();
         // Whatever was cached before this connection listened may have changed unseen.
         listeners.reset();
-        live = true;
+        heartbeatTimer = setInterval(beat, options.heartbeatMs);
+        heartbeatTimer.unref();
       } catch {
         next.removeAllListeners("end");
-        await next.end().catch(() => undefined);
+        socket.destroy();
         scheduleReconnect();
       }
     })().finally(() => {
@@ -131,28 +226,40 @@ export function createPostgresChangeFeed(connectionString: string): ChangeFeed {
   return {
     subscribe(listener) {
       const unsubscribe = listeners.add(listener);
-      if (!client && !connecting && !retryTimer) void connect();
+      if (!current && !connecting && !retryTimer) void connect();
       return unsubscribe;
     },
     get live() {
-      return live;
+      // Checked on every read, not only by the timer: a late timer must not extend serving.
+      return current !== null && !heartbeatOverdue();
     },
     async barrier() {
       // The listening backend sends notifications queued by earlier commits before it answers a
-      // later query, and the driver emits them before resolving that query.
-      if (client && live) await client.query("select 1").catch(() => undefined);
+      // later query, and the driver emits them before resolving that query. A connection that
+      // does not answer within the deadline is given up (the cache forgets everything) rather
+      // than waited for.
+      if (!current || heartbeatOverdue()) return;
+      const { client: listening, roundTrip } = current;
+      await roundTrip().catch(() => {
+        lost(listening);
+      });
     },
     async close() {
       closed = true;
-      live = false;
       if (retryTimer) clearTimeout(retryTimer);
+      if (heartbeatTimer) clearInterval(heartbeatTimer);
       await connecting;
-      const current = client;
-      client = null;
-      if (current) {
-        current.removeAllListeners("end");
-        await current.end().catch(() => undefined);
-      }
+      const closing = current;
+      current = null;
+      if (!closing) return;
+      closing.client.removeAllListeners("end");
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        closing.client.end().catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, options.connectTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      closing.socket.destroy();
     },
   };
 }

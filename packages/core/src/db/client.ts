@@ -17,8 +17,34 @@ export interface DatabaseConfig {
   databaseUrl?: string | undefined;
   /** Where PGlite persists; `memory://` keeps it in memory (tests). */
   pgliteDir?: string | undefined;
+  /** PostgreSQL only, like every setting below; defaults in DATABASE_DEFAULTS. */
   poolSize?: number | undefined;
+  /** Longest wait for a new connection, or for a pooled one to come free. */
+  connectTimeoutMs?: number | undefined;
+  /**
+   * PostgreSQL cancels a statement running longer; the driver gives up waiting for an answer
+   * a second later, for the case where no answer can arrive at all (a black-holed path).
+   */
+  statementTimeoutMs?: number | undefined;
+  /** PostgreSQL ends a session that sits idle inside a transaction this long. */
+  idleInTransactionTimeoutMs?: number | undefined;
+  /** How often the change feed NOTIFYs itself (see createPostgresChangeFeed). */
+  changeFeedHeartbeatMs?: number | undefined;
 }
+
+export const DATABASE_DEFAULTS = {
+  poolSize: 10,
+  connectTimeoutMs: 5_000,
+  statementTimeoutMs: 30_000,
+  idleInTransactionTimeoutMs: 60_000,
+  changeFeedHeartbeatMs: 2_000,
+} as const;
+
+/** Idle time before TCP keepalive probes start on every connection to PostgreSQL. */
+const KEEPALIVE_DELAY_MS = 10_000;
+
+/** How long the driver waits past `statement_timeout` before it stops waiting for an answer. */
+const ANSWER_GRACE_MS = 1_000;
 
 export interface DatabaseHandle {
   db: Db;
@@ -26,6 +52,7 @@ export interface DatabaseHandle {
   /** Commits that changed what governed calls read (see drizzle/0002), for caches to follow. */
   changes: ChangeFeed;
   migrate(): Promise<void>;
+  /** Rejects unless the database answers within the connect timeout. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -47,31 +74,65 @@ export function isPostgresUrl(url: string | undefined): url is string {
 export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
   if (isPostgresUrl(config.databaseUrl)) {
     const connectionString = config.databaseUrl;
-    const pool = new pg.Pool({ connectionString, max: config.poolSize ?? 10 });
+    const settings = {
+      poolSize: config.poolSize ?? DATABASE_DEFAULTS.poolSize,
+      connectTimeoutMs: config.connectTimeoutMs ?? DATABASE_DEFAULTS.connectTimeoutMs,
+      statementTimeoutMs: config.statementTimeoutMs ?? DATABASE_DEFAULTS.statementTimeoutMs,
+      idleInTransactionTimeoutMs:
+        config.idleInTransactionTimeoutMs ?? DATABASE_DEFAULTS.idleInTransactionTimeoutMs,
+      changeFeedHeartbeatMs:
+        config.changeFeedHeartbeatMs ?? DATABASE_DEFAULTS.changeFeedHeartbeatMs,
+    };
+    const connection = {
+      connectionString,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    };
+    const pool = new pg.Pool({
+      ...connection,
+      max: settings.poolSize,
+      statement_timeout: settings.statementTimeoutMs,
+      query_timeout: settings.statementTimeoutMs + ANSWER_GRACE_MS,
+      idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
+    });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on("error", () => undefined);
     const db = drizzlePg(pool, { schema });
-    const changes = createPostgresChangeFeed(connectionString);
+    const changes = createPostgresChangeFeed(connectionString, {
+      heartbeatMs: settings.changeFeedHeartbeatMs,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      keepAliveMs: KEEPALIVE_DELAY_MS,
+    });
     return {
       db,
       kind: "postgres",
       changes,
       migrate: async () => {
         // Several processes may start at once: a session-level advisory lock lets one migrate
-        // while the others wait, then find nothing left to apply.
-        const lockClient = await pool.connect();
+        // while the others wait, then find nothing left to apply. Its own connection, without
+        // statement timeouts: waiting for the lock, or building an index, may take longer.
+        const lockClient = new pg.Client(connection);
+        await lockClient.connect();
         try {
           await lockClient.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-          await migratePg(db, { migrationsFolder });
+          await migratePg(drizzlePg(lockClient, { schema }), { migrationsFolder });
         } finally {
-          await lockClient
-            .query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY])
-            .catch(() => undefined);
-          lockClient.release();
+          await lockClient.end().catch(() => undefined);
         }
       },
       ping: async () => {
-        await pool.query("select 1");
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(new Error(`No answer from the database in ${settings.connectTimeoutMs} ms`));
+          }, settings.connectTimeoutMs);
+        });
+        try {
+          await Promise.race([pool.query("select 1"), deadline]);
+        } finally {
+          clearTimeout(timer);
+        }
       },
       close: async () => {
         await changes.close();

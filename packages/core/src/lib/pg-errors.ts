@@ -1,7 +1,7 @@
 import { AppError } from "../errors";
 
 /** Postgres error details, found on the error itself or on any `cause` a driver wrapped it in. */
-function findPgError(
+export function findPgError(
   error: unknown,
 ): { code: string; message: string; constraint?: string } | undefined {
   let current: unknown = error;

@@ -42,7 +42,8 @@ export type ErrorShape = {
       | "METHOD_NOT_ALLOWED"
       | "UNSUPPORTED_MEDIA_TYPE"
       | "UPSTREAM_ERROR"
-      | "INTERNAL_SERVER_ERROR";
+      | "INTERNAL_SERVER_ERROR"
+      | "SERVICE_UNAVAILABLE";
     httpStatus: number;
     issues:
       | {
