@@ -4,7 +4,8 @@ import { postgresReachable } from "./test/postgres-probe";
 /*
  * The integration suite runs once against PostgreSQL, the production database, and a smaller set
  * of files runs against embedded PGlite too: the ones whose behaviour depends on the driver (the
- * process lifecycle, the change feed, the recorder's writes, the REST run path, the examples).
+ * process lifecycle, the change feed, the recorder's writes, the REST run path, the examples, a
+ * lost database).
  * The fuzz and isolation suites run on both too: what each driver refuses (NUL characters, odd
  * dates) and how its statements combine conditions must be checked on each.
  * When PostgreSQL cannot be reached (a laptop without it) everything runs on PGlite instead;
@@ -22,6 +23,7 @@ const PGLITE_FILES = [
   "examples",
   "fuzz",
   "isolation",
+  "database-faults",
 ].map((name) => `test/${name}.test.ts`);
 
 const shared = {

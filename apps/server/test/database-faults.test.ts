@@ -177,7 +177,7 @@ describe.skipIf(databaseUnavailable)("database faults", () => {
     }
   });
 
-  it("answers MCP clients with JSON-RPC errors and REST/tRPC with 503 when the database is gone", async () => {
+  it("answers 503 + Retry-After on REST and tRPC, JSON-RPC errors to MCP clients, when the database is gone; /healthz stays up, /readyz does not", async () => {
     const database =
       TEST_DB === "postgres"
         ? await createDatabase({ databaseUrl: inject("postgresUrl"), poolSize: 2 })
@@ -193,6 +193,23 @@ describe.skipIf(databaseUnavailable)("database faults", () => {
     );
     try {
       await database.close();
+      const response = await fetch(`${gone.url}/api/v1/auth/login/`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "a@example.com", password: "whatever-password" }),
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(await response.json()).toEqual({
+        code: "SERVICE_UNAVAILABLE",
+        message: "The database cannot be reached right now; retry shortly",
+        request_id: expect.any(String),
+      });
+      expect((await fetch(`${gone.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${gone.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ checks: { database: "unavailable" } });
+
       const agentId = "00000000-0000-7000-8000-000000000000";
       const call = await gatewayPost(gone.url, agentId, "mcpa_whatever", echoCall(7));
       expect(call.status).toBe(200);
