@@ -274,14 +274,12 @@ describe.skipIf(databaseUnavailable)("connections", () => {
     ];
     for (const [body, pattern] of cases) {
       const connection = await connect(org, body);
-      const started = Date.now();
       const test = await server.request("POST", `/connections/${connection.id}/test/`, {
         token: org.owner.token,
       });
       expect(test.status, JSON.stringify(body)).toBe(200);
       expect(test.body.ok, JSON.stringify(body)).toBe(false);
       expect(test.body.error, JSON.stringify(body)).toMatch(pattern);
-      expect(Date.now() - started).toBeLessThan(12_000);
       const after = await server.request("GET", `/connections/${connection.id}/`, {
         token: org.owner.token,
       });

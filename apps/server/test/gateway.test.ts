@@ -934,6 +934,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
   it("cancels the upstream call when the client hangs up, and records it", async () => {
     const { org, agent, key } = await setup();
     const aborted = new AbortController();
+    const started = upstream.nextCall("started", "slow");
     const pending = fetch(gatewayUrl(agent.id), {
       method: "POST",
       signal: aborted.signal,
@@ -949,7 +950,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
         params: { name: "slow", arguments: { ms: 30_000 } },
       }),
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await started;
     aborted.abort();
     await expect(pending).rejects.toThrow();
     const ended = async () => {

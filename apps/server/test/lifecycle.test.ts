@@ -64,6 +64,7 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
           password_confirm: "lifecycle-pass",
         }),
       });
+      expect(register.status, await register.clone().text()).toBe(201);
       const { token } = (await register.json()) as { token: string };
       const auth = { authorization: `Token ${token}`, "content-type": "application/json" };
       const org = (await (
@@ -80,12 +81,14 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
             timeout_ms: 1500,
           }),
         })
-      ).json()) as { id: string };
+      ).json()) as { id?: string };
+      expect(connection.id, JSON.stringify(connection)).toEqual(expect.any(String));
+      const reachedUpstream = hanging.nextHang();
       const inFlight = fetch(`${url}/api/v1/connections/${connection.id}/test/`, {
         method: "POST",
         headers: auth,
       });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await reachedUpstream;
       child.kill("SIGTERM");
       const response = await inFlight;
       expect(response.status).toBe(200);

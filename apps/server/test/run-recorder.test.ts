@@ -185,22 +185,24 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
     const recorder = new RunRecorder(counting.db, { onError, outcomeDelayMs: 100 });
     const runs = Array.from({ length: 60 }, () => running(org.id));
     const outcomes: Promise<void>[] = [];
+    const first = performance.now();
     for (const run of runs) {
       recorder.started(run);
       outcomes.push(recorder.finished(...finished(run), false));
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
+    const spread = performance.now() - first;
     await Promise.all(outcomes);
-    // One statement per delay's worth of calls (a few), not one per write's worth (dozens).
-    expect(counting.statements()).toBeLessThanOrEqual(4);
+    // One statement per delay's worth of calls, not one per write's worth: however long the
+    // stream took on this machine, at most one statement per 100 ms of it (and the last one).
+    expect(counting.statements()).toBeLessThanOrEqual(Math.ceil(spread / 100) + 1);
 
     const slow = new RunRecorder(counting.db, { onError, outcomeDelayMs: 60_000 });
     const queued = running(org.id);
     const awaitedRun = running(org.id);
     const queuedOutcome = slow.finished(...finished(queued), false);
-    const started = Date.now();
+    // Written at once: waiting for the 60 s delay would outlast the test's timeout.
     await slow.finished(...finished(awaitedRun));
-    expect(Date.now() - started).toBeLessThan(5_000);
     await queuedOutcome;
     const rows = await server.database.db
       .select({ id: schema.runs.id })

@@ -779,12 +779,15 @@ export interface RunningNonMcpServer extends RunningMcpServer {
   invalidJson: string;
   /** Accepts the request and never answers. */
   hang: string;
+  /** Resolves when the next request to `hang` has arrived (call it before sending that request). */
+  nextHang: () => Promise<void>;
   /** Answers with the given HTTP status and a short text body. */
   status: (code: number) => string;
 }
 
 /** A plain HTTP server that does not speak MCP, for "wrong endpoint" tests. */
 export async function startNonMcpHttpServer(): Promise<RunningNonMcpServer> {
+  const hangWaiters: (() => void)[] = [];
   const http = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
     req.resume();
@@ -801,6 +804,7 @@ export async function startNonMcpHttpServer(): Promise<RunningNonMcpServer> {
       res.end("{this is not json");
     } else if (path === "/hang") {
       // Deliberately left open; stopListening() tears the socket down.
+      for (const arrived of hangWaiters.splice(0)) arrived();
     } else if (path.startsWith("/status/")) {
       const code = Number(path.slice("/status/".length));
       res.writeHead(Number.isInteger(code) && code >= 200 && code <= 599 ? code : 400, {
@@ -819,6 +823,10 @@ export async function startNonMcpHttpServer(): Promise<RunningNonMcpServer> {
     notJsonRpc: `${base}/not-json-rpc`,
     invalidJson: `${base}/invalid-json`,
     hang: `${base}/hang`,
+    nextHang: () =>
+      new Promise((resolve) => {
+        hangWaiters.push(resolve);
+      }),
     status: (code) => `${base}/status/${code}`,
     close: () => stopListening(http),
   };
