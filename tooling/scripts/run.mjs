@@ -4,7 +4,7 @@
 import { spawnSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -23,6 +23,23 @@ function run(args, options = {}) {
     cwd: root,
     stdio: "inherit",
     ...options,
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+/**
+ * Runs turbo from the workspace with its bin folder first on PATH as an absolute path: turbo
+ * starts each package's script through the pnpm it finds there (`pnpm exec` would put a relative
+ * `./node_modules/.bin` first, which does not exist in the packages' folders).
+ */
+function turbo(args, options = {}) {
+  console.log(`\n> turbo ${args.join(" ")}`);
+  const bin = join(root, "node_modules/.bin");
+  const env = options.env ?? process.env;
+  const result = spawnSync(join(bin, "turbo"), args, {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...env, PATH: `${bin}${delimiter}${env.PATH ?? ""}` },
   });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
@@ -88,14 +105,14 @@ if (command === "start") {
   };
   run(["format:check"]);
   // Static checks first, two at a time (two cores); turbo replays what did not change.
-  run(["exec", "turbo", "run", "lint", "typecheck", "--concurrency=2"]);
+  turbo(["run", "lint", "typecheck", "--concurrency=2"]);
   const tests = ["test", "test:release"];
   if (process.env.SKIP_E2E !== "1") {
     ensureChromium();
     tests.push("test:e2e");
   }
   // One test task at a time: the integration suite already uses both cores.
-  run(["exec", "turbo", "run", ...tests, "--concurrency=1"], { env });
+  turbo(["run", ...tests, "--concurrency=1"], { env });
 } else {
   console.error("usage: node tooling/scripts/run.mjs start|test");
   process.exit(2);
