@@ -5,7 +5,9 @@
  *     `consumeRateLimit` itself, against the same upsert committing synchronously (before 0006's
  *     change) as the reference;
  *   - the kill -9 loss: a replica killed under gateway load; of the calls its clients saw
- *     succeed, how many have no run, or a run that does not say succeeded.
+ *     succeed, how many have no run, or a run that does not say succeeded;
+ *   - list latency under load: the first page of runs and of audit events, read one request at
+ *     a time by a separate client while one replica serves concurrent gateway callers.
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
@@ -285,6 +287,85 @@ export async function benchStats(args: {
     `  stats (24 h) of an org with ${args.runs} runs over ${args.days} days: ${result.median_ms} ms median, ${result.max_ms} ms max of 5`,
   );
   return result;
+}
+
+export interface ListLatency {
+  requests: number;
+  p50_ms: number;
+  p95_ms: number;
+  max_ms: number;
+}
+
+export interface ListsResult {
+  /** Concurrent gateway callers (MCP clients in a closed loop). */
+  callers: number;
+  /** Gateway calls made while the lists were read, and their rate. */
+  calls: number;
+  seconds: number;
+  calls_per_s: number;
+  runs: ListLatency;
+  audit: ListLatency;
+}
+
+/**
+ * Reads `GET /orgs/{org}/runs/?limit=50` and `GET /orgs/{org}/audit-events/?limit=50` in turn,
+ * one request at a time on a keep-alive connection of its own, until `done()` says the load is
+ * over; returns each request's wall time in ms. A non-200 answer throws.
+ */
+export async function sampleLists(args: {
+  url: string;
+  token: string;
+  orgId: string;
+  done: () => boolean;
+}): Promise<{ runs: number[]; audit: number[] }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path: string) =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      const request = http.request(
+        `${args.url}/api/v1/orgs/${args.orgId}/${path}`,
+        { agent, headers: { authorization: `Bearer ${args.token}` } },
+        (response) => {
+          let text = "";
+          response.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          response.on("end", () => {
+            if (response.statusCode !== 200)
+              reject(new Error(`GET ${path}: ${response.statusCode} ${text.slice(0, 200)}`));
+            else resolve(performance.now() - started);
+          });
+          response.on("error", reject);
+        },
+      );
+      request.on("error", reject);
+      request.end();
+    });
+  const times = { runs: [] as number[], audit: [] as number[] };
+  try {
+    while (!args.done()) {
+      times.runs.push(await get("runs/?limit=50"));
+      if (args.done()) break;
+      times.audit.push(await get("audit-events/?limit=50"));
+    }
+  } finally {
+    agent.destroy();
+  }
+  return times;
+}
+
+export function formatLists(lists: ListsResult): string[] {
+  const row = (label: string, latency: ListLatency) =>
+    `| ${label} | ${latency.requests} | ${latency.p50_ms} | ${latency.p95_ms} | ${latency.max_ms} | ${latency.p95_ms < 200 ? "met" : "**missed**"} |`;
+  return [
+    "### List latency under gateway load (PostgreSQL, one replica)",
+    "",
+    `While ${lists.callers} MCP clients called \`echo\` through the gateway in a closed loop (${lists.calls} calls in ${lists.seconds.toFixed(1)} s, ${lists.calls_per_s} calls/s), a separate client read the first page of each list, one request at a time, in turn.`,
+    "",
+    "| Request | Requests | p50 ms | p95 ms | max ms | Target p95 < 200 ms |",
+    "|---|---|---|---|---|---|",
+    row("`GET /orgs/{id}/runs/?limit=50`", lists.runs),
+    row("`GET /orgs/{id}/audit-events/?limit=50`", lists.audit),
+    "",
+  ];
 }
 
 export interface FaultResults {
