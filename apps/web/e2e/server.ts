@@ -76,7 +76,6 @@ export async function startTestServer(): Promise<TestServer> {
       WEB_DIST_DIR: join(webDir, "dist"),
       DEMO_MCP_SERVER: "true",
       MCP_BLOCK_PRIVATE_NETWORKS: "false",
-      MCP_STDIO_ALLOWED_COMMANDS: "node",
     },
   });
   child.stdout.on("data", (chunk: Buffer) => {
