@@ -111,8 +111,9 @@ if (command === "start") {
     ensureChromium();
     tests.push("test:e2e");
   }
-  // One test task at a time: the integration suite already uses both cores.
-  turbo(["run", ...tests, "--concurrency=1"], { env });
+  // One test task at a time (the integration suite already uses both cores); a failure does not
+  // hide the results of the other tasks.
+  turbo(["run", ...tests, "--concurrency=1", "--continue"], { env });
 } else {
   console.error("usage: node tooling/scripts/run.mjs start|test");
   process.exit(2);
