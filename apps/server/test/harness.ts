@@ -52,6 +52,17 @@ export interface ApiResponse<T> {
   headers: Headers;
 }
 
+/**
+ * Every test registers its users, and some fail to sign in, from 127.0.0.1, and the counts are
+ * shared through the database: per-address limits would couple unrelated tests (a lockout one
+ * server writes is honoured by all). Every server a test starts, in-process or spawned, uses
+ * these; test/throttle.test.ts sets real limits, with an address of its own per test.
+ */
+export const TEST_AUTH_LIMITS = {
+  AUTH_MAX_REGISTRATIONS_PER_IP: "1000000",
+  AUTH_MAX_FAILURES_PER_IP: "1000000",
+};
+
 /** A real server on an ephemeral port over a real database, one per test file. */
 export async function startTestServer(
   env: Record<string, string> = {},
@@ -65,11 +76,7 @@ export async function startTestServer(
       LOG_LEVEL: "silent",
       NODE_ENV: "test",
       DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-test-")),
-      // Every test registers its users, and some fail to sign in, from 127.0.0.1, and the
-      // counts are shared through the database: per-address limits would couple unrelated tests.
-      // test/throttle.test.ts sets them, with an address of its own per test.
-      AUTH_MAX_REGISTRATIONS_PER_IP: "1000000",
-      AUTH_MAX_FAILURES_PER_IP: "1000000",
+      ...TEST_AUTH_LIMITS,
       ...env,
     }),
     { database, ...options },

@@ -10,7 +10,7 @@ import { consumeRateLimit, createDatabase } from "@mcp/core";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { databaseUnavailable, TEST_DB } from "./harness";
+import { databaseUnavailable, TEST_AUTH_LIMITS, TEST_DB } from "./harness";
 
 /*
  * Three real server processes (`node --import tsx src/main.ts`, as `pnpm start` runs it) on one
@@ -35,7 +35,7 @@ interface Replica {
 function startReplica(env: Record<string, string>): Promise<Replica> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: serverDir,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...TEST_AUTH_LIMITS, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const log: Record<string, unknown>[] = [];

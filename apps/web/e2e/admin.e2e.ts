@@ -463,7 +463,7 @@ describe("admin SPA against the real server", () => {
   });
 
   it("signs out", async () => {
-    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.waitForURL(/\/signin/);
     await page.goto(`${orgPath}/overview`);
     await page.waitForURL(/\/signin\?next=/);
