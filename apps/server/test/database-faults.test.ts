@@ -13,9 +13,11 @@ import { governance } from "./governance";
 import {
   createOrg,
   databaseUnavailable,
+  gatewayPost,
   startTestServer,
   TEST_DB,
   type TestServer,
+  toolCall,
 } from "./harness";
 
 /** How the change feed's connection introduces itself in its startup message. */
@@ -104,25 +106,7 @@ async function startFaultProxy(target: { host: string; port: number }) {
   };
 }
 
-/** A JSON-RPC request to the gateway, as MCP clients send it. */
-function gatewayPost(base: string, agentId: string, key: string, body: unknown) {
-  return fetch(`${base}/mcp/${agentId}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${key}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-    },
-    body: JSON.stringify(body),
-  });
-}
-
-const echoCall = (id: number) => ({
-  jsonrpc: "2.0",
-  id,
-  method: "tools/call",
-  params: { name: "echo", arguments: { text: "hi" } },
-});
+const echoCall = (id: number) => toolCall("echo", { text: "hi" }, id);
 
 describe.skipIf(databaseUnavailable)("database faults", () => {
   let server: TestServer;

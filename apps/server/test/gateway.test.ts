@@ -18,9 +18,11 @@ import { originAllowed } from "../src/gateway/http";
 import {
   createOrg,
   databaseUnavailable,
+  gatewayPost,
   startTestServer,
   type TestOrg,
   type TestServer,
+  toolCall,
 } from "./harness";
 
 describe("gateway origin check (DNS rebinding)", () => {
@@ -935,21 +937,13 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
     const { org, agent, key } = await setup();
     const aborted = new AbortController();
     const started = upstream.nextCall("started", "slow");
-    const pending = fetch(gatewayUrl(agent.id), {
-      method: "POST",
-      signal: aborted.signal,
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        authorization: `Bearer ${key}`,
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "slow", arguments: { ms: 30_000 } },
-      }),
-    });
+    const pending = gatewayPost(
+      server.url,
+      agent.id,
+      key,
+      toolCall("slow", { ms: 30_000 }),
+      aborted.signal,
+    );
     await started;
     aborted.abort();
     await expect(pending).rejects.toThrow();

@@ -110,6 +110,31 @@ export async function startTestServer(
   };
 }
 
+/** A JSON-RPC message to an agent's gateway endpoint, as MCP clients send it. */
+export function gatewayPost(
+  base: string,
+  agentId: string,
+  key: string,
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<Response> {
+  return fetch(`${base}/mcp/${agentId}`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${key}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** A `tools/call` request body. */
+export function toolCall(name: string, args: Record<string, unknown>, id: number | string = 1) {
+  return { jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } };
+}
+
 export function uniqueEmail(prefix = "user"): string {
   return `${prefix}-${randomBytes(6).toString("hex")}@example.com`;
 }

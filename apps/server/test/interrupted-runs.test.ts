@@ -8,9 +8,11 @@ import { governance } from "./governance";
 import {
   createOrg,
   databaseUnavailable,
+  gatewayPost,
   startTestServer,
   type TestOrg,
   type TestServer,
+  toolCall,
 } from "./harness";
 
 describe.skipIf(databaseUnavailable)("runs interrupted by a stopped server", () => {
@@ -136,21 +138,13 @@ describe.skipIf(databaseUnavailable)("runs interrupted by a stopped server", () 
     await g.policy({ effect: "allow", agent_id: agent.id, tool_pattern: "*" });
     const started = upstream.nextCall("started", "slow");
     const hangUp = new AbortController();
-    const call = fetch(`${server.url}/mcp/${agent.id}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${key}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "slow", arguments: { ms: 60_000 } },
-      }),
-      signal: hangUp.signal,
-    });
+    const call = gatewayPost(
+      server.url,
+      agent.id,
+      key,
+      toolCall("slow", { ms: 60_000 }),
+      hangUp.signal,
+    );
     call.catch(() => undefined);
     await started;
     await expect

@@ -17,9 +17,11 @@ import { governance } from "./governance";
 import {
   createOrg,
   databaseUnavailable,
+  gatewayPost,
   startTestServer,
   TEST_DB,
   type TestServer,
+  toolCall,
 } from "./harness";
 
 type RunRow = Parameters<RunRecorder["started"]>[0];
@@ -314,20 +316,12 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
         await blocker.query("begin");
         // Readers pass a SHARE lock; the recorder's insert waits behind it.
         await blocker.query("lock table runs in share mode");
-        const call = await fetch(`${server.url}/mcp/${agent.id}`, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            authorization: `Bearer ${key}`,
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: 1,
-            method: "tools/call",
-            params: { name: "echo", arguments: { text: "during" } },
-          }),
-        });
+        const call = await gatewayPost(
+          server.url,
+          agent.id,
+          key,
+          toolCall("echo", { text: "during" }),
+        );
         expect(call.status).toBe(200);
         // The event: the recorder's write is waiting for the lock.
         await expect
