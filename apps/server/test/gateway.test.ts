@@ -816,6 +816,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
       tool_name: string;
       triggered_by: unknown;
       agent_id: string;
+      request_id: string | null;
     }[];
     expect(results.map((run) => [run.tool_name, run.status]).sort()).toEqual([
       ["echo", "failed"],
@@ -826,6 +827,9 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
       expect(run.triggered_by).toEqual({ type: "agent", id: agent.id, surface: "mcp" });
       expect(run.agent_id).toBe(agent.id);
     }
+    // Each call's HTTP request id is on its run, as in the logs.
+    expect(new Set(results.map((run) => run.request_id)).size).toBe(3);
+    for (const run of results) expect(run.request_id).toMatch(/^[\w-]{8,}$/);
     const audit = await list(`/orgs/${org.id}/audit-events/?action=tool.run`);
     const events = audit.body.results as {
       actor_type: string;

@@ -65,6 +65,7 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
       finished_at: null,
       duration_ms: null,
       replica_id: null,
+      request_id: null,
       ...overrides,
     };
   }

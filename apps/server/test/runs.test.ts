@@ -74,6 +74,9 @@ describe.skipIf(databaseUnavailable)("governed tool runs", () => {
     });
     expect(response.body.duration_ms).toBeGreaterThanOrEqual(0);
     expect(response.body.finished_at).not.toBeNull();
+    // The run names the request that made it, as the response header and the logs do.
+    expect(response.body.request_id).toEqual(expect.any(String));
+    expect(response.body.request_id).toBe(response.headers.get("x-request-id"));
 
     const got = await server.request("GET", `/runs/${response.body.id}/`, {
       token: org.owner.token,

@@ -122,7 +122,11 @@ export async function createContext(deps: ApiDeps, info: RequestInfo): Promise<C
     runtime: deps.runtime,
     auth: await authenticate(deps, info),
     baseUrl: (deps.publicUrl ?? new URL(info.req.url).origin).replace(/\/+$/, ""),
-    origin: { ip: info.ip, user_agent: info.req.headers.get("user-agent") },
+    origin: {
+      ip: info.ip,
+      user_agent: info.req.headers.get("user-agent"),
+      request_id: info.requestId,
+    },
     requestId: info.requestId,
     resHeaders: info.resHeaders,
     surface: info.surface,

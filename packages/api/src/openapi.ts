@@ -235,6 +235,7 @@ const exampleRun: z.output<typeof run> = {
   started_at: at,
   finished_at: "2026-01-15T09:30:00.042Z",
   duration_ms: 42,
+  request_id: "5f0c6f0e-2a4b-4f7e-9a43-0d8f1c2b7e11",
 };
 
 /** Examples by procedure path: what an integrator copies first. */

@@ -318,6 +318,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       actor: { type: "agent", id: agent.id },
       ip: info.ip,
       user_agent: headerOf("user-agent"),
+      request_id: info.requestId,
     };
     const scope: RequestScope = {
       options,

@@ -42,6 +42,10 @@ export const run = z.object({
   started_at: timestamp,
   finished_at: timestamp.nullable(),
   duration_ms: z.number().int().nullable(),
+  request_id: z
+    .string()
+    .nullable()
+    .describe("The x-request-id of the HTTP request that made the call, as in the server's logs"),
 });
 export type RunDto = z.infer<typeof run>;
 

@@ -354,6 +354,8 @@ export const runs = pgTable(
      * one that will record its outcome. Null for runs written before replicas were tracked.
      */
     replica_id: uuid("replica_id"),
+    /** The `x-request-id` of the HTTP request that made the call: the same id as in the logs. */
+    request_id: text("request_id"),
   },
   (t) => [
     // The runs list orders by id (newest first) within an org, optionally filtered by one of

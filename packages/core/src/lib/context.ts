@@ -7,6 +7,8 @@ export interface Actor {
 export interface RequestOrigin {
   ip: string | null;
   user_agent: string | null;
+  /** The HTTP request's id (`x-request-id`), which runs record so they can be found in the logs. */
+  request_id?: string | null;
 }
 
 export interface ActionContext extends RequestOrigin {

@@ -476,6 +476,7 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     decision: call.decision as unknown as JsonObject,
     triggered_by: triggerJson(call.trigger),
     replica_id: runtime.replicaId,
+    request_id: context.request_id ?? null,
   };
   const record = async (run: Run): Promise<Run> => {
     const awaited = call.awaitRecord !== false;

@@ -735,6 +735,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           started_at: string;
           finished_at: string | null;
           duration_ms: number | null;
+          request_id: string | null;
         };
       }>;
     };
@@ -1117,6 +1118,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             started_at: string;
             finished_at: string | null;
             duration_ms: number | null;
+            request_id: string | null;
           }[];
           next_cursor: string | null;
         };
@@ -1200,6 +1202,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           started_at: string;
           finished_at: string | null;
           duration_ms: number | null;
+          request_id: string | null;
         };
       }>;
     };
