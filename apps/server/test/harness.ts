@@ -31,7 +31,8 @@ async function testDatabase(): Promise<{ database: DatabaseHandle; owned: boolea
   return { database: await sharedPglite, owned: false };
 }
 
-export interface TestServer extends RunningServer {
+/** What the org and user helpers below need: a server (or a balancer in front of several). */
+export interface ApiClient {
   /** Issues a REST call under /api/v1 (or an absolute path starting with `/`). */
   request: <T = any>(
     method: string,
@@ -39,6 +40,8 @@ export interface TestServer extends RunningServer {
     options?: RequestOptions,
   ) => Promise<ApiResponse<T>>;
 }
+
+export interface TestServer extends RunningServer, ApiClient {}
 
 export interface RequestOptions {
   token?: string | undefined;
@@ -87,9 +90,16 @@ export async function startTestServer(
       await server.close();
       if (owned) await database.close();
     },
+    request: apiClient(server.url).request,
+  };
+}
+
+/** REST calls to the server at `base`. */
+export function apiClient(base: string): ApiClient {
+  return {
     request: async (method, path, options = {}) => {
       const absolute = /^\/(api|trpc|healthz|readyz|mcp)\b/.test(path);
-      const target = `${server.url}${absolute ? "" : "/api/v1"}${path}`;
+      const target = `${base}${absolute ? "" : "/api/v1"}${path}`;
       const headers: Record<string, string> = { ...options.headers };
       if (options.token) headers.authorization = `Token ${options.token}`;
       let body: string | undefined;
@@ -146,7 +156,7 @@ export interface TestUser {
   token: string;
 }
 
-export async function registerUser(server: TestServer, prefix = "user"): Promise<TestUser> {
+export async function registerUser(server: ApiClient, prefix = "user"): Promise<TestUser> {
   const email = uniqueEmail(prefix);
   const password = `pw-${randomBytes(8).toString("hex")}`;
   const response = await server.request("POST", "/auth/register/", {
@@ -163,7 +173,7 @@ export interface TestOrg {
 }
 
 /** Each test makes its own org with a fresh owner, so tests never see each other's data. */
-export async function createOrg(server: TestServer, owner?: TestUser): Promise<TestOrg> {
+export async function createOrg(server: ApiClient, owner?: TestUser): Promise<TestOrg> {
   const user = owner ?? (await registerUser(server, "owner"));
   const response = await server.request("POST", "/orgs/", {
     token: user.token,
@@ -175,7 +185,7 @@ export async function createOrg(server: TestServer, owner?: TestUser): Promise<T
 }
 
 /** Adds a freshly registered user to the org with the given role. */
-export async function addMember(server: TestServer, org: TestOrg, role: string): Promise<TestUser> {
+export async function addMember(server: ApiClient, org: TestOrg, role: string): Promise<TestUser> {
   const user = await registerUser(server, role);
   const response = await server.request("POST", `/orgs/${org.id}/members/`, {
     token: org.owner.token,
@@ -184,4 +194,80 @@ export async function addMember(server: TestServer, org: TestOrg, role: string):
   if (response.status !== 201)
     throw new Error(`add member failed: ${response.status} ${JSON.stringify(response.body)}`);
   return user;
+}
+
+async function created<T>(
+  api: ApiClient,
+  owner: TestUser,
+  path: string,
+  body: unknown,
+): Promise<T> {
+  const response = await api.request<T>("POST", path, { token: owner.token, body });
+  if (response.status !== 201)
+    throw new Error(`POST ${path} failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+export interface TestAgent {
+  org: TestOrg;
+  agentId: string;
+  key: string;
+  keyId: string;
+  connectionId: string;
+  /** Synced tool ids by upstream name. */
+  tools: Record<string, string>;
+}
+
+/**
+ * In a new org (or `options.org`): a Streamable HTTP connection to `upstreamUrl`, synced, an
+ * agent with a key and, unless `allowAll: false`, a policy allowing it every tool.
+ */
+export async function createAgentWithConnection(
+  api: ApiClient,
+  upstreamUrl: string,
+  options: { org?: TestOrg; allowAll?: boolean } = {},
+): Promise<TestAgent> {
+  const org = options.org ?? (await createOrg(api));
+  const suffix = randomBytes(4).toString("hex");
+  const connection = await created<{ id: string }>(api, org.owner, `/orgs/${org.id}/connections/`, {
+    name: `upstream-${suffix}`,
+    transport: "streamable_http",
+    url: upstreamUrl,
+  });
+  const sync = await api.request("POST", `/connections/${connection.id}/sync/`, {
+    token: org.owner.token,
+  });
+  if (sync.status !== 200) throw new Error(`sync failed: ${JSON.stringify(sync.body)}`);
+  const listed = await api.request<{ results: { id: string; upstream_name: string }[] }>(
+    "GET",
+    `/orgs/${org.id}/tools/?connection_id=${connection.id}&limit=200`,
+    { token: org.owner.token },
+  );
+  const tools = Object.fromEntries(
+    listed.body.results.map((tool) => [tool.upstream_name, tool.id] as const),
+  );
+  const agent = await created<{ id: string }>(api, org.owner, `/orgs/${org.id}/agents/`, {
+    name: `Agent ${suffix}`,
+  });
+  const key = await created<{ id: string; key: string }>(
+    api,
+    org.owner,
+    `/agents/${agent.id}/keys/`,
+    { name: "test" },
+  );
+  if (options.allowAll !== false)
+    await created(api, org.owner, `/orgs/${org.id}/policies/`, {
+      name: `allow-all-${suffix}`,
+      effect: "allow",
+      agent_id: agent.id,
+      tool_pattern: "*",
+    });
+  return {
+    org,
+    agentId: agent.id,
+    key: key.key,
+    keyId: key.id,
+    connectionId: connection.id,
+    tools,
+  };
 }

@@ -1,82 +1,17 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { consumeRateLimit, createDatabase } from "@mcp/core";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { databaseUnavailable, TEST_AUTH_LIMITS, TEST_DB } from "./harness";
+import { replicaEnv, startReplica, type Replica } from "./balancer";
+import { databaseUnavailable, TEST_DB } from "./harness";
 
 /*
- * Three real server processes (`node --import tsx src/main.ts`, as `pnpm start` runs it) on one
- * PostgreSQL database, behind this file's own round-robin client: what a deployment behind a load
+ * Three real server processes (balancer.ts's replicas) on one PostgreSQL database, behind this
+ * file's own round-robin client: what a deployment behind a load
  * balancer looks like, without sticky sessions.
  */
-
-const serverDir = join(dirname(fileURLToPath(import.meta.url)), "..");
-
-interface Replica {
-  url: string;
-  child: ChildProcess;
-  /** Every JSON line the process logged so far. */
-  log: Record<string, unknown>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Keep-alive connections to this replica. */
-  agent: http.Agent;
-  /** Resolves when the process logs a line with this message. */
-  logged: (msg: string) => Promise<void>;
-}
-
-function startReplica(env: Record<string, string>): Promise<Replica> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: serverDir,
-    env: { ...process.env, ...TEST_AUTH_LIMITS, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const log: Record<string, unknown>[] = [];
-  const waiters: { msg: string; resolve: () => void }[] = [];
-  const logged = (msg: string) =>
-    new Promise<void>((resolve) => {
-      waiters.push({ msg, resolve });
-    });
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => {
-      resolve({ code, signal });
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    void exited.then(({ code }) => {
-      reject(new Error(`replica exited with ${code} before listening: ${stderr}`));
-    });
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      log.push(entry);
-      for (const waiter of waiters.filter((candidate) => candidate.msg === entry.msg)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve();
-      }
-      if (entry.msg === "MCP Agents Platform listening" && typeof entry.url === "string") {
-        resolve({
-          url: entry.url,
-          child,
-          log,
-          exited,
-          agent: new http.Agent({ keepAlive: true }),
-          logged,
-        });
-      }
-    });
-  });
-}
 
 interface Answer {
   status: number;
@@ -203,17 +138,10 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
 
     beforeAll(async () => {
       upstream = await startTestMcpServer();
-      const env = {
-        DATABASE_URL: inject("postgresUrl"),
-        PORT: "0",
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-        NODE_ENV: "test",
-        SECRET_KEYS: `replicas:${randomBytes(32).toString("base64")}`,
-        DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-replicas-")),
+      const env = replicaEnv({
         // Far longer than the drain needs: a stop that does not drain shows up as the timeout's log line.
         SHUTDOWN_TIMEOUT_MS: "30000",
-      };
+      });
       replicas.push(...(await Promise.all([0, 1, 2].map(() => startReplica(env)))));
     }, 180_000);
 
