@@ -12,6 +12,7 @@ import {
   applyRetention,
   createDatabase,
   createMcpRuntime,
+  startJsonSchemaValidation,
   DEFAULT_AUTH_THROTTLE,
   pruneAuthThrottles,
   pruneRateLimitCounters,
@@ -143,6 +144,7 @@ export async function startServer(
     },
   });
 
+  await startJsonSchemaValidation();
   const runtime = createMcpRuntime({
     database,
     replicaId: replica.id,

@@ -1,7 +1,13 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { AppRouter } from "@mcp/api";
-import { startTestMcpServer, type RunningTestMcpServer, type TestTool } from "@mcp/core/testing";
+import {
+  hostileJsonSchema,
+  startTestMcpServer,
+  watchEventLoop,
+  type RunningTestMcpServer,
+  type TestTool,
+} from "@mcp/core/testing";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { governance } from "./governance";
@@ -47,28 +53,6 @@ const hostileTools: TestTool[] = [
   { name: "fanout", inputSchema: fanOutSchema(40), handler: () => text("ok") },
   { name: LONG_NAME, inputSchema: { type: "object" }, handler: () => text("ok") },
 ];
-
-/**
- * The longest CPU time the event loop spent between two turns of this probe, i.e. the longest
- * it was blocked. CPU time rather than wall time: on a shared machine the wall clock also counts
- * other processes' turns, and the blow-ups this guards against take seconds.
- */
-function watchEventLoop(): () => number {
-  let last = process.cpuUsage();
-  let longest = 0;
-  let watching = true;
-  const turn = () => {
-    const used = process.cpuUsage(last);
-    longest = Math.max(longest, (used.user + used.system) / 1000);
-    last = process.cpuUsage();
-    if (watching) setImmediate(turn);
-  };
-  setImmediate(turn);
-  return () => {
-    watching = false;
-    return longest;
-  };
-}
 
 describe.skipIf(databaseUnavailable)("tool and policy schemas", () => {
   let server: TestServer;
@@ -168,13 +152,10 @@ describe.skipIf(databaseUnavailable)("tool and policy schemas", () => {
 
   it("never blocks the event loop on hostile upstream schemas, patterns and globs", async () => {
     const { org, g, agent, client, toolId } = await setup();
-    // Compiling a schema is paid once per process and bounded by the schema limits; what a
-    // caller can repeat at will is validating values, which is what is measured.
-    const warm = await g.run(toolId("ordered"), { input: { z: "x", a: 1 } });
-    expect(warm.body.status).toBe("succeeded");
-    for (const name of ["redos", "fanout"]) await g.run(toolId(name), { input: {} });
-
+    // Every schema here is compiled for the first time inside the measured stretch.
     const blocked = watchEventLoop();
+    const first = await g.run(toolId("ordered"), { input: { z: "x", a: 1 } });
+    expect(first.body.status).toBe("succeeded");
     // ^(a+)+$ against 28 characters blocked for 5 s on a backtracking engine, doubling per character.
     const redos = await g.run(toolId("redos"), { input: { s: `${"a".repeat(28)}b` } });
     expect(redos.body.status).toBe("failed");
@@ -211,6 +192,98 @@ describe.skipIf(databaseUnavailable)("tool and policy schemas", () => {
 
     expect(blocked()).toBeLessThan(50);
   });
+
+  it("never blocks the event loop compiling a schema at the limits, from upstream or from people", async () => {
+    // Each compile of this schema held the event loop for seconds (~1,000 RE2 programs, ajv's
+    // code generation, V8 compiling the result): synced, called, registered and used as a
+    // policy's input schema, it is compiled for the first time inside the measured stretch.
+    const schema = hostileJsonSchema("limits");
+    const letters = "q".repeat(1000);
+    const hostile = await startTestMcpServer({
+      builtinTools: false,
+      tools: [{ name: "hostile", inputSchema: schema, handler: () => text("ran") }],
+    });
+    try {
+      const org = await createOrg(server);
+      const token = org.owner.token;
+      const g = governance(server, org);
+      const blocked = watchEventLoop();
+      const connection = await g.syncedConnection({
+        transport: "streamable_http",
+        url: hostile.url,
+      });
+      const toolId = connection.tools.hostile ?? "";
+      const agent = (await g.agent()) as { id: string };
+      const { key } = (await g.key(agent.id)) as { key: string };
+      await g.policy({ effect: "allow", tool_pattern: "*" });
+      const denyLong = (await g.policy({
+        effect: "deny",
+        tool_pattern: "hostile",
+        input_schema: { ...hostileJsonSchema("policy"), required: ["p0"] },
+      })) as { id: string };
+
+      const ok = await g.run(toolId, { input: { p0: `${letters}limits0` } });
+      expect(ok.body.status, JSON.stringify(ok.body)).toBe("succeeded");
+      const bad = await g.run(toolId, {
+        input: { p0: `${letters}limits1`, p1: `${"a".repeat(40)}!` },
+      });
+      expect(bad.body.status).toBe("failed");
+      expect(bad.body.error).toBe(
+        'Invalid input: /p0 must match pattern "^[a-z]{1000}limits0$"; /p1 must match pattern "^(a+)+limits1$"; /p1 must match format "email"',
+      );
+      const denied = await g.run(toolId, { input: { p0: `${letters}policy0` } });
+      expect(denied.body.status).toBe("denied");
+      expect(denied.body.error).toContain("Denied by policy");
+
+      const client = new Client({ name: "schemas-test", version: "1.0.0" });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${server.url}/mcp/${agent.id}`), {
+          requestInit: { headers: { Authorization: `Bearer ${key}` } },
+        }),
+      );
+      clients.push(client);
+      const viaGateway = await client.callTool({ name: "hostile", arguments: { p2: 3 } });
+      expect(viaGateway.isError).toBe(true);
+      expect(JSON.stringify(viaGateway.content)).toContain("/p2 must be string");
+
+      const evaluated = await server.request("POST", `/orgs/${org.id}/policies/evaluate/`, {
+        token,
+        body: { agent_id: agent.id, tool_id: toolId, input: { p0: `${letters}policy0` } },
+      });
+      expect(evaluated.body.deny_policies).toEqual([denyLong.id]);
+
+      const manual = await server.request("POST", `/orgs/${org.id}/tools/`, {
+        token,
+        body: {
+          connection_id: connection.id,
+          upstream_name: "manual",
+          input_schema: hostileJsonSchema("manual"),
+        },
+      });
+      expect(manual.status).toBe(201);
+      const broken = await server.request("POST", `/orgs/${org.id}/policies/`, {
+        token,
+        body: {
+          name: "broken",
+          effect: "deny",
+          tool_pattern: "*",
+          input_schema: {
+            type: "object",
+            properties: {
+              ...(hostileJsonSchema("broken").properties as object),
+              p0: { pattern: "(?=x)" },
+            },
+          },
+        },
+      });
+      expect(broken.status).toBe(400);
+      expect(broken.body.issues[0].message).toMatch(/\/properties\/p0\/pattern .*lookahead/);
+
+      expect(blocked()).toBeLessThan(50);
+    } finally {
+      await hostile.close();
+    }
+  }, 600_000);
 
   it("refuses unsupported patterns in schemas people submit, naming the field", async () => {
     const { org, connection } = await setup();

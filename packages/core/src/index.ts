@@ -33,6 +33,7 @@ export {
   type PolicyDecision,
   type PolicyRule,
 } from "./policies/evaluate";
+export { startJsonSchemaValidation } from "./lib/json-schema-thread";
 export { consumeRateLimit, pruneRateLimitCounters } from "./policies/rate-limit";
 export * from "./runs/orchestrator";
 export * from "./runs/catalog";

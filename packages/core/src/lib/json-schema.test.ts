@@ -3,13 +3,13 @@ import { AppError } from "../errors";
 import {
   InvalidJsonSchemaError,
   JsonSchemaValidator,
-  assertValidJsonSchema,
   compileJsonSchema,
   formatJsonSchemaIssues,
   freezeJsonSchema,
   toJsonPointer,
   validateJson,
 } from "./json-schema";
+import { assertValidJsonSchema } from "./json-schema-thread";
 
 const objectSchema = {
   type: "object",
@@ -253,9 +253,9 @@ describe("compiled validator cache", () => {
 });
 
 describe("invalid schemas", () => {
-  const catchAppError = (fn: () => void): AppError => {
+  const catchAppError = async (fn: () => Promise<void>): Promise<AppError> => {
     try {
-      fn();
+      await fn();
     } catch (error) {
       if (error instanceof AppError) return error;
       throw error;
@@ -280,22 +280,18 @@ describe("invalid schemas", () => {
     ["a non-schema value", 12, /must be an object or a boolean/],
     ["an array", [{ type: "string" }], /must be an object or a boolean/],
     ["undefined", undefined, /must be an object or a boolean/],
-  ])("rejects %s as a 400 on the field", (_name, schema, message) => {
-    const error = catchAppError(() => {
-      assertValidJsonSchema(schema, "input_schema");
-    });
+  ])("rejects %s as a 400 on the field", async (_name, schema, message) => {
+    const error = await catchAppError(() => assertValidJsonSchema(schema, "input_schema"));
     expect(error.code).toBe("BAD_REQUEST");
     expect(error.message).toMatch(/^Invalid JSON Schema: /);
     expect(error.message).toMatch(message);
     expect(error.issues).toEqual([{ path: ["input_schema"], message: error.message }]);
   });
 
-  it("rejects circular schemas instead of overflowing the stack", () => {
+  it("rejects circular schemas instead of overflowing the stack", async () => {
     const schema: Record<string, unknown> = { type: "object" };
     schema.properties = { self: schema };
-    expect(() => {
-      assertValidJsonSchema(schema, "input_schema");
-    }).toThrow(/circular/);
+    await expect(assertValidJsonSchema(schema, "input_schema")).rejects.toThrow(/circular/);
   });
 
   it.each<[string, unknown]>([
@@ -306,10 +302,8 @@ describe("invalid schemas", () => {
       { $schema: "http://json-schema.org/draft-04/schema#", maximum: 1, exclusiveMaximum: true },
     ],
     ["boolean", false],
-  ])("accepts a valid %s schema", (_name, schema) => {
-    expect(() => {
-      assertValidJsonSchema(schema, "s");
-    }).not.toThrow();
+  ])("accepts a valid %s schema", async (_name, schema) => {
+    await expect(assertValidJsonSchema(schema, "s")).resolves.toBeUndefined();
   });
 
   it("makes validateJson throw a typed error rather than report the value as invalid", () => {

@@ -6,7 +6,6 @@ import type AjvCore from "ajv/dist/core";
 import type { SchemaValidateFunction } from "ajv/dist/types";
 import addFormats from "ajv-formats";
 import type { FieldIssue } from "../errors";
-import { AppError } from "../errors";
 import {
   MAX_PATTERN_LENGTH,
   RegexBudgetError,
@@ -39,11 +38,21 @@ export class JsonSchemaLimitError extends Error {
   override readonly name = "JsonSchemaLimitError";
 }
 
-type Dialect = "draft-07" | "2019-09" | "2020-12";
+const DIALECTS = ["draft-07", "2019-09", "2020-12"] as const;
+type Dialect = (typeof DIALECTS)[number];
 
 type CacheEntry =
-  | { ok: true; validate: ValidateFunction; ajv: AjvCore; schema: AnySchema }
+  | { ok: true; validate: ValidateFunction; ajv: AjvCore; schema: AnySchema; light: boolean }
   | { ok: false; error: InvalidJsonSchemaError };
+
+/**
+ * What one check against a schema came to, as plain data that crosses threads: a result, or why
+ * there is none (see `outcomeResult`).
+ */
+export type JsonCheckOutcome =
+  | { kind: "result"; result: JsonValidationResult }
+  | { kind: "invalid_schema"; issues: JsonSchemaIssue[] }
+  | { kind: "limit"; message: string };
 
 // allErrors lets one bad payload report every problem, but it is unbounded; a cap keeps a
 // pathological input from producing a multi-megabyte error response.
@@ -69,6 +78,19 @@ export const JSON_SCHEMA_LIMITS = {
   maxSteps: 50_000,
   /** Steps of pattern matching in one validation (pattern size × string length, summed). */
   regexSteps: DEFAULT_REGEX_BUDGET,
+} as const;
+
+/**
+ * A schema within all of these is "light": compiling it and its first validation (when V8
+ * compiles the generated code) take a few milliseconds, so the event loop may do both. Anything
+ * heavier is compiled and checked on the schema thread (./json-schema-thread): at the limits
+ * above, a compile takes a second of CPU.
+ */
+export const LIGHT_SCHEMA_LIMITS = {
+  maxSchemaChars: 8 * 1024,
+  maxSubschemas: 16,
+  /** RE2 program size of all its patterns together. */
+  maxPatternSize: 2000,
 } as const;
 
 /**
@@ -105,28 +127,61 @@ export class JsonSchemaValidator {
 
   /** Returns the cached validator for a structurally equal schema, or throws InvalidJsonSchemaError. */
   compile(schema: unknown): ValidateFunction {
-    const frozen = typeof schema === "object" && schema !== null && frozenSchemas.has(schema);
+    const entry = this.#entry(schema);
+    if (!entry.ok) throw entry.error;
+    return entry.validate;
+  }
+
+  /**
+   * Whether the schema is light (LIGHT_SCHEMA_LIMITS); compiles it, so the answer costs what a
+   * compile does. Throws InvalidJsonSchemaError.
+   */
+  isLight(schema: unknown): boolean {
+    const entry = this.#entry(schema);
+    if (!entry.ok) throw entry.error;
+    return entry.light;
+  }
+
+  /**
+   * Checks `value` against each schema in turn with one budget for them all (withValidationBudget),
+   * as a call's policies are checked; a schema that fails does not stop the ones after it.
+   */
+  validateEach(schemas: readonly unknown[], value: unknown): JsonCheckOutcome[] {
+    return withValidationBudget(() =>
+      schemas.map((schema): JsonCheckOutcome => {
+        try {
+          return { kind: "result", result: this.validate(schema, value) };
+        } catch (error) {
+          if (error instanceof InvalidJsonSchemaError)
+            return { kind: "invalid_schema", issues: error.issues };
+          if (error instanceof JsonSchemaLimitError)
+            return { kind: "limit", message: error.message };
+          throw error;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Creates the ajv instance of every dialect and compiles their meta-schemas, which the first
+   * schema of a dialect would otherwise pay for: 70 ms each.
+   */
+  warm(): void {
+    for (const dialect of DIALECTS) this.#instance(dialect).validateSchema({});
+  }
+
+  #entry(schema: unknown): CacheEntry {
+    const frozen = isFrozenJsonSchema(schema);
     const known = frozen ? this.#byIdentity.get(schema) : undefined;
-    if (known) {
-      if (!known.ok) throw known.error;
-      return known.validate;
-    }
-    const key = canonicalJson(schema);
-    if (key.length > JSON_SCHEMA_LIMITS.maxSchemaChars) {
-      throw new InvalidJsonSchemaError([
-        {
-          path: [],
-          message: `is ${key.length} characters as JSON, more than the ${JSON_SCHEMA_LIMITS.maxSchemaChars} allowed`,
-        },
-      ]);
-    }
+    if (known) return known;
+    const key = jsonSchemaKey(schema);
     let entry = this.#cache.get(key);
     if (entry) {
       // Re-insert to mark as most recently used; Map iteration order is insertion order.
       this.#cache.delete(key);
       this.#cache.set(key, entry);
     } else {
-      entry = this.#compileUncached(schema);
+      entry = this.#compileUncached(schema, key.length);
       this.#cache.set(key, entry);
       for (const oldest of this.#cache.keys()) {
         if (this.#cache.size <= this.#cacheSize) break;
@@ -134,8 +189,7 @@ export class JsonSchemaValidator {
       }
     }
     if (frozen) this.#byIdentity.set(schema, entry);
-    if (!entry.ok) throw entry.error;
-    return entry.validate;
+    return entry;
   }
 
   /**
@@ -158,7 +212,7 @@ export class JsonSchemaValidator {
     return { valid: false, issues: issuesFromErrors(validate.errors ?? [], value) };
   }
 
-  #compileUncached(original: unknown): CacheEntry {
+  #compileUncached(original: unknown, chars: number): CacheEntry {
     // A private deep copy: callers may mutate their object later, and the draft-04 upgrade below
     // rewrites it in place. Not the canonical text, so issues keep the author's property order.
     // canonicalJson has already rejected cycles and `undefined`, so this round trip is safe.
@@ -175,7 +229,7 @@ export class JsonSchemaValidator {
       return invalid([{ path: ["$async"], message: "async schemas are not supported" }]);
     }
     const schemaObjects: Record<string, unknown>[] = [];
-    const limitIssues = inspectSchema(schema, schemaObjects);
+    const { issues: limitIssues, patternSize } = inspectSchema(schema, schemaObjects);
     if (limitIssues.length > 0) return invalid(limitIssues);
     const metaValid = ajv.validateSchema(schema);
     if (metaValid !== true) {
@@ -195,7 +249,11 @@ export class JsonSchemaValidator {
         },
       ]);
     }
-    return { ok: true, validate, ajv, schema };
+    const light =
+      chars <= LIGHT_SCHEMA_LIMITS.maxSchemaChars &&
+      schemaObjects.length <= LIGHT_SCHEMA_LIMITS.maxSubschemas &&
+      patternSize <= LIGHT_SCHEMA_LIMITS.maxPatternSize;
+    return { ok: true, validate, ajv, schema, light };
   }
 
   #evict(key: string): void {
@@ -270,25 +328,59 @@ export function freezeJsonSchema<T>(schema: T): T {
 /**
  * Validates `value` against `schema` (draft-07 unless `$schema` names 2019-09 or 2020-12; draft-04
  * and draft-06 schemas are read with draft-07 semantics). Throws InvalidJsonSchemaError when the
- * schema itself does not compile; use assertValidJsonSchema when accepting schemas as input.
+ * schema itself does not compile; server code checks through
+ * ./json-schema-thread, which keeps heavy schemas off the event loop.
  */
 export function validateJson(schema: unknown, value: unknown): JsonValidationResult {
   return defaultValidator.validate(schema, value);
+}
+
+/** JsonSchemaValidator.warm for the validator on this thread. */
+export function warmJsonSchemaValidator(): void {
+  defaultValidator.warm();
+}
+
+/** JsonSchemaValidator.validateEach on this thread. */
+export function validateJsonEach(schemas: readonly unknown[], value: unknown): JsonCheckOutcome[] {
+  return defaultValidator.validateEach(schemas, value);
 }
 
 export function compileJsonSchema(schema: unknown): ValidateFunction {
   return defaultValidator.compile(schema);
 }
 
-/** For input validation: a schema that does not compile is the caller's mistake, a 400 on that field. */
-export function assertValidJsonSchema(schema: unknown, fieldPath: string): void {
-  try {
-    defaultValidator.compile(schema);
-  } catch (error) {
-    if (error instanceof InvalidJsonSchemaError)
-      throw AppError.invalidField(fieldPath, error.message);
-    throw error;
+/** The result an outcome carries, or the error the check threw where there is none. */
+export function outcomeResult(outcome: JsonCheckOutcome): JsonValidationResult {
+  switch (outcome.kind) {
+    case "result":
+      return outcome.result;
+    case "invalid_schema":
+      throw new InvalidJsonSchemaError(outcome.issues);
+    case "limit":
+      throw new JsonSchemaLimitError(outcome.message);
   }
+}
+
+/**
+ * The text schemas are cached by (canonical JSON). Throws InvalidJsonSchemaError for a schema
+ * over the size or nesting limits, or one that is not JSON.
+ */
+export function jsonSchemaKey(schema: unknown): string {
+  const key = canonicalJson(schema);
+  if (key.length > JSON_SCHEMA_LIMITS.maxSchemaChars) {
+    throw new InvalidJsonSchemaError([
+      {
+        path: [],
+        message: `is ${key.length} characters as JSON, more than the ${JSON_SCHEMA_LIMITS.maxSchemaChars} allowed`,
+      },
+    ]);
+  }
+  return key;
+}
+
+/** Whether `schema` was made immutable by freezeJsonSchema. */
+export function isFrozenJsonSchema(schema: unknown): schema is object {
+  return typeof schema === "object" && schema !== null && frozenSchemas.has(schema);
 }
 
 /** `["a", 0, "b"]` → `/a/0/b` (RFC 6901); the root is the empty string. */
@@ -403,15 +495,16 @@ const uniqueItems: SchemaValidateFunction = (schema: unknown, data: unknown) => 
 function inspectSchema(
   root: AnySchema,
   schemaObjects: Record<string, unknown>[],
-): JsonSchemaIssue[] {
+): { issues: JsonSchemaIssue[]; patternSize: number } {
   const issues: JsonSchemaIssue[] = [];
+  let patternSize = 0;
   // One shared stack of the path, copied only into issues: schemas at the limits are large.
   const path: (string | number)[] = [];
   const issue = (message: string, ...last: (string | number)[]) =>
     issues.push({ path: [...path, ...last], message });
   const checkPattern = (pattern: string, ...last: (string | number)[]) => {
     try {
-      compileSafePattern(pattern);
+      patternSize += compileSafePattern(pattern).size;
     } catch (error) {
       if (!(error instanceof UnsupportedPatternError)) throw error;
       issue(`pattern ${JSON.stringify(pattern)} ${error.message}`, ...last);
@@ -458,7 +551,7 @@ function inspectSchema(
     }
   };
   visit(root, true);
-  return issues;
+  return { issues, patternSize };
 }
 
 const DATA_KEYWORDS = new Set([

@@ -30,6 +30,8 @@ export class RegexBudgetError extends Error {
 
 export interface SafePattern {
   test(text: string): boolean;
+  /** RE2 program size: what compiling it cost and what each character matched costs. */
+  readonly size: number;
   /** Unique per pattern: ajv keys the compiled pattern by this string. */
   toString(): string;
 }
@@ -105,6 +107,7 @@ function compileUncached(pattern: string): SafePattern {
       }
       return re2.test(text);
     },
+    size,
     toString: () => key,
   };
 }

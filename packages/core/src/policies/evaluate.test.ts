@@ -3,6 +3,7 @@ import type { JsonObject } from "../db/schema";
 import type { PolicyCall, PolicyCallTarget, PolicyRule } from "./evaluate";
 import {
   evaluatePolicies,
+  evaluatePoliciesOffLoop,
   isValidToolPattern,
   policyCouldAllow,
   toolPatternMatches,
@@ -52,6 +53,11 @@ const forceSchema: JsonObject = {
   type: "object",
   required: ["force"],
   properties: { force: { const: true } },
+};
+/** Linear, but pattern size × length: an input of 10,000 characters is over the budget. */
+const heavyPatternSchema: JsonObject = {
+  type: "object",
+  properties: { s: { type: "string", pattern: "a[ab]{200}c" } },
 };
 
 interface Case {
@@ -352,7 +358,7 @@ const cases: Case[] = [
     call: call(),
     allowed: false,
     reason:
-      /^Denied by policy 'broken' \('broken' has an invalid input schema and so applies to every input: Invalid JSON Schema: \/type must be/,
+      /^Denied by policy 'broken' \('broken' applies to this input because its input schema is invalid: Invalid JSON Schema: \/type must be/,
   },
   {
     name: "does not allow through an allow policy whose schema is broken",
@@ -360,12 +366,31 @@ const cases: Case[] = [
     call: call(),
     allowed: false,
     reason:
-      /^Policy 'broken' cannot check the input because its input schema is invalid: Invalid JSON Schema: \/type must be/,
+      /^Policy 'broken' does not apply because its input schema is invalid: Invalid JSON Schema: \/type must be/,
+  },
+  {
+    name: "names the limit when a deny policy's schema cannot check an input that large",
+    policies: [
+      policy({ name: "allow-all" }),
+      policy({ name: "heavy", effect: "deny", input_schema: heavyPatternSchema }),
+    ],
+    call: call({ input: { s: "ab".repeat(5000) } }),
+    allowed: false,
+    reason:
+      /^Denied by policy 'heavy' \('heavy' applies to this input because its input schema cannot check this input: Value too large to check: .*too long to check/,
+  },
+  {
+    name: "names the limit when an allow policy's schema cannot check an input that large",
+    policies: [policy({ name: "heavy", input_schema: heavyPatternSchema })],
+    call: call({ input: { s: "ab".repeat(5000) } }),
+    allowed: false,
+    reason:
+      /^Policy 'heavy' does not apply because its input schema cannot check this input: Value too large to check/,
   },
 ];
 
 describe("policies allow/deny", () => {
-  it.each(cases)("$name", ({ policies, call: c, allowed, reason, matched }) => {
+  it.each(cases)("$name", async ({ policies, call: c, allowed, reason, matched }) => {
     const decision = evaluatePolicies(policies, c);
     expect(decision.allowed).toBe(allowed);
     if (typeof reason === "string") expect(decision.reason).toBe(reason);
@@ -373,6 +398,8 @@ describe("policies allow/deny", () => {
     if (matched) expect(decision.matched.map((m) => m.name)).toEqual(matched);
     // Decisions are stored as JSON; they must survive the round trip unchanged.
     expect(JSON.parse(JSON.stringify(decision))).toEqual(decision);
+    // Checked off the event loop, the decision is the same.
+    expect(await evaluatePoliciesOffLoop(policies, c)).toEqual(decision);
   });
 
   it("returns the full decision shape", () => {

@@ -1,7 +1,13 @@
 import type { policies } from "../db/schema";
 import type { FieldIssue } from "../errors";
 import type { JsonValidationResult } from "../lib/json-schema";
-import { formatJsonSchemaIssues, validateJson } from "../lib/json-schema";
+import {
+  JsonSchemaLimitError,
+  formatJsonSchemaIssues,
+  outcomeResult,
+  validateJson,
+} from "../lib/json-schema";
+import { checkJsonOffLoop } from "../lib/json-schema-thread";
 import { globMatches } from "./glob";
 
 /** The policy columns evaluation needs; a `policies` row satisfies it as is. */
@@ -89,13 +95,13 @@ export function evaluatePolicies(
   const allows: PolicyRule[] = [];
   const denies: PolicyRule[] = [];
   const inputMismatches: InputMismatch[] = [];
-  // Policies whose input schema does not compile, with the compiler's message.
+  // Policies whose input schema did not give an answer, with why (see checkInput).
   const brokenSchemas = new Map<string, string>();
 
   for (const policy of policies) {
     if (!policy.enabled || !policyTargets(policy, call)) continue;
     const check = checkInput(policy, call.input, validate);
-    if (check.kind === "broken") brokenSchemas.set(policy.id, check.message);
+    if (check.kind === "broken") brokenSchemas.set(policy.id, check.note);
     if (policy.effect === "deny") {
       // A deny whose schema cannot be evaluated still applies: failing open would let through
       // exactly the inputs the author meant to block.
@@ -134,6 +140,30 @@ export function evaluatePolicies(
         )
       : [],
   };
+}
+
+/**
+ * evaluatePolicies with one budget for all the input schemas it checks, compiled and checked off
+ * the event loop where they are heavy (../lib/json-schema-thread); the decision is the same.
+ */
+export async function evaluatePoliciesOffLoop(
+  policies: readonly PolicyRule[],
+  call: PolicyCall,
+): Promise<PolicyDecision> {
+  // The schemas evaluatePolicies checks, in its order, so the shared budget runs out alike.
+  const checked = policies.filter(
+    (policy) => policy.enabled && policy.input_schema !== null && policyTargets(policy, call),
+  );
+  const outcomes = await checkJsonOffLoop(
+    checked.map((policy) => policy.input_schema),
+    call.input,
+  );
+  const answers = outcomes.values();
+  return evaluatePolicies(policies, call, () => {
+    const next = answers.next();
+    if (next.done) throw new Error("evaluatePolicies checked more schemas than were prepared");
+    return outcomeResult(next.value);
+  });
 }
 
 /**
@@ -188,7 +218,7 @@ export function isValidToolPattern(pattern: string): boolean {
 type InputCheck =
   | { kind: "accepted" }
   | { kind: "rejected"; issues: FieldIssue[] }
-  | { kind: "broken"; issues: FieldIssue[]; message: string };
+  | { kind: "broken"; issues: FieldIssue[]; note: string };
 
 function checkInput(policy: PolicyRule, input: unknown, validate: JsonValidate): InputCheck {
   if (policy.input_schema === null) return { kind: "accepted" };
@@ -197,11 +227,12 @@ function checkInput(policy: PolicyRule, input: unknown, validate: JsonValidate):
     return result.valid ? { kind: "accepted" } : { kind: "rejected", issues: result.issues };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return {
-      kind: "broken",
-      issues: [{ path: [], message: `policy input schema is invalid: ${message}` }],
-      message,
-    };
+    // A limit is not the schema's fault: it names the limit, which this input went over.
+    const note =
+      error instanceof JsonSchemaLimitError
+        ? `its input schema cannot check this input: ${message}`
+        : `its input schema is invalid: ${message}`;
+    return { kind: "broken", issues: [{ path: [], message: `policy ${note}` }], note };
   }
 }
 
@@ -220,9 +251,7 @@ function decisionReason(args: {
   if (denies.length > 0) {
     const notes = denies.flatMap((p) => {
       const note = brokenSchemas.get(p.id);
-      return note === undefined
-        ? []
-        : [`'${p.name}' has an invalid input schema and so applies to every input: ${note}`];
+      return note === undefined ? [] : [`'${p.name}' applies to this input because ${note}`];
     });
     const base = `Denied by ${plural(denies.length, "policy", "policies")} ${quoteNames(denies)}`;
     return notes.length > 0 ? `${base} (${notes.join("; ")})` : base;
@@ -236,7 +265,7 @@ function decisionReason(args: {
     const others = rest > 0 ? ` (and ${rest} other ${plural(rest, "policy", "policies")})` : "";
     const broken = brokenSchemas.get(first.policy_id);
     if (broken !== undefined) {
-      return `Policy '${first.name}'${others} cannot check the input because its input schema is invalid: ${broken}`;
+      return `Policy '${first.name}'${others} does not apply because ${broken}`;
     }
     return `Input does not satisfy policy '${first.name}'${others}: ${formatJsonSchemaIssues(first.issues, 3, "input")}`;
   }

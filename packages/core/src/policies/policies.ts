@@ -5,7 +5,7 @@ import { recordAudit } from "../audit/audit";
 import { assertEnvironmentInOrg } from "../connections/connections";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
-import { assertValidJsonSchema } from "../lib/json-schema";
+import { assertValidJsonSchema } from "../lib/json-schema-thread";
 import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
@@ -55,7 +55,7 @@ async function validatePolicyFields(
   if (fields.tool_pattern !== undefined && !isValidToolPattern(fields.tool_pattern)) {
     throw AppError.invalidField("tool_pattern", "Not a valid glob pattern (or tool id)");
   }
-  if (fields.input_schema) assertValidJsonSchema(fields.input_schema, "input_schema");
+  if (fields.input_schema) await assertValidJsonSchema(fields.input_schema, "input_schema");
   await assertAgentInOrg(db, orgId, fields.agent_id);
   await assertEnvironmentInOrg(db, orgId, fields.environment_id);
 }

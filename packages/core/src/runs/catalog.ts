@@ -13,10 +13,9 @@ import type { Db } from "../db/client";
 import { connections, tools, type JsonObject, type JsonValue } from "../db/schema";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
-import { withValidationBudget } from "../lib/json-schema";
 import type { McpSession } from "../mcp/client";
 import {
-  evaluatePolicies,
+  evaluatePoliciesOffLoop,
   policyCouldAllow,
   type PolicyRule,
   type PolicyTargetKind,
@@ -348,15 +347,13 @@ async function governedRead<T>(
   const trigger: RunTrigger = { type: "agent", id: agent.id, surface: "mcp" };
   const environmentId = callEnvironment(agent, call.connection);
   const policies = await agentPolicies(catalog);
-  const decision = withValidationBudget(() =>
-    evaluatePolicies(policies, {
-      agent_id: agent.id,
-      kind: call.kind,
-      tool: { id: call.name, name: call.name },
-      environment_id: environmentId,
-      input: call.input,
-    }),
-  );
+  const decision = await evaluatePoliciesOffLoop(policies, {
+    agent_id: agent.id,
+    kind: call.kind,
+    tool: { id: call.name, name: call.name },
+    environment_id: environmentId,
+    input: call.input,
+  });
   const recording = runRecording(runtime, context, {
     orgId: agent.org_id,
     kind: call.kind,

@@ -27,13 +27,12 @@ import {
   freezeJsonSchema,
   InvalidJsonSchemaError,
   JsonSchemaLimitError,
-  validateJson,
-  withValidationBudget,
 } from "../lib/json-schema";
+import { validateJsonOffLoop } from "../lib/json-schema-thread";
 import { isMcpCallError } from "../mcp/errors";
 import type { McpCallOptions } from "../mcp/client";
 import {
-  evaluatePolicies,
+  evaluatePoliciesOffLoop,
   type PolicyDecision,
   type PolicyRule,
   type PolicyTargetKind,
@@ -202,15 +201,13 @@ async function prepareCall(
   ]);
   const environmentId = callEnvironment(agent, connection);
   // One budget for all the call's policy input schemas: a tenant's hundred heavy policies must
-  // not hold the event loop a hundred times as long as one.
-  const decision = withValidationBudget(() =>
-    evaluatePolicies(applicable, {
-      agent_id: agent?.id ?? null,
-      tool: { id: tool.id, name: tool.name },
-      environment_id: environmentId,
-      input: request.input,
-    }),
-  );
+  // not take a hundred times as long as one.
+  const decision = await evaluatePoliciesOffLoop(applicable, {
+    agent_id: agent?.id ?? null,
+    tool: { id: tool.id, name: tool.name },
+    environment_id: environmentId,
+    input: request.input,
+  });
   return { tool, connection, agent, environmentId, decision };
 }
 
@@ -239,15 +236,13 @@ export async function evaluateCall(db: Db, input: EvaluateCallInput): Promise<Po
     await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
     const agent = await loadAgent(db, input.orgId, input.agent_id ?? null, null);
     const policies = await loadApplicablePolicies(db, input.orgId, agent?.id ?? null);
-    return withValidationBudget(() =>
-      evaluatePolicies(policies, {
-        agent_id: agent?.id ?? null,
-        kind: target,
-        tool: { id: name, name },
-        environment_id: callEnvironment(agent, { environment_id: input.environment_id ?? null }),
-        input: target === "resource" ? { uri: name } : input.input,
-      }),
-    );
+    return evaluatePoliciesOffLoop(policies, {
+      agent_id: agent?.id ?? null,
+      kind: target,
+      tool: { id: name, name },
+      environment_id: callEnvironment(agent, { environment_id: input.environment_id ?? null }),
+      input: target === "resource" ? { uri: name } : input.input,
+    });
   }
   if (input.tool_id === undefined)
     throw AppError.invalidField("tool_id", "Required for target tool");
@@ -337,7 +332,7 @@ async function refusal(
   if (refusedByPolicy) return refusedByPolicy;
 
   try {
-    const validation = validateJson(tool.input_schema, request.input);
+    const validation = await validateJsonOffLoop(tool.input_schema, request.input);
     if (!validation.valid) {
       return {
         status: "failed",

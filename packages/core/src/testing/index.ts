@@ -1,2 +1,3 @@
 export * from "./mcp-servers";
 export * from "./wait";
+export * from "./event-loop";

@@ -5,7 +5,7 @@ import { connections, tools, type JsonObject } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
-import { assertValidJsonSchema } from "../lib/json-schema";
+import { assertValidJsonSchema } from "../lib/json-schema-thread";
 import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
@@ -100,8 +100,8 @@ export async function createTool(
     },
   );
   const inputSchema = input.input_schema ?? { type: "object" };
-  assertValidJsonSchema(inputSchema, "input_schema");
-  if (input.output_schema) assertValidJsonSchema(input.output_schema, "output_schema");
+  await assertValidJsonSchema(inputSchema, "input_schema");
+  if (input.output_schema) await assertValidJsonSchema(input.output_schema, "output_schema");
   try {
     return await db.transaction(async (tx) => {
       const [tool] = await tx
