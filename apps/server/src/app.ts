@@ -28,7 +28,13 @@ import {
   type McpRuntime,
 } from "@mcp/core";
 import { mountApiDocs } from "./api-docs";
-import { createGateway, jsonRpcError, send, type GatewayHandler } from "./gateway";
+import {
+  createGateway,
+  jsonRpcError,
+  send,
+  type GatewayHandler,
+  type GatewayOptions,
+} from "./gateway";
 import type { Logger } from "./logger";
 
 export interface AppOptions {
@@ -47,6 +53,8 @@ export interface AppOptions {
   demoMcpServer: boolean;
   /** The gateway answers plain `tools/call` requests itself (see gateway/server.ts). */
   gatewayFastPath: boolean;
+  /** Gateway sessions: the streams this process holds and the sessions' bounds. */
+  gatewaySessions: GatewayOptions["sessions"];
 }
 
 type Env = { Variables: { requestId: string } };
@@ -140,6 +148,7 @@ export function createRequestListener(options: AppOptions): RequestListener {
     publicUrl: options.publicUrl,
     maxBodyBytes: options.maxBodyBytes,
     fastPath: options.gatewayFastPath,
+    sessions: options.gatewaySessions,
   });
   return (incoming, outgoing) => {
     const agentId = GATEWAY_PATH.exec(incoming.url ?? "")?.[1];

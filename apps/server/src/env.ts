@@ -88,6 +88,19 @@ const envSchema = z.object({
   MCP_GATEWAY_FAST_PATH: booleanFlag.default(true),
   /** Upstream `tools/call` and Streamable HTTP by hand; false uses the MCP SDK's client for them. */
   MCP_CLIENT_FAST_PATH: booleanFlag.default(true),
+  /** A gateway session (`Mcp-Session-Id`) unused for this long ends; an open GET stream keeps it. */
+  MCP_SESSION_IDLE_TIMEOUT_SECONDS: z.coerce
+    .number({ error: "Must be a whole number of seconds" })
+    .int()
+    .min(60)
+    .default(3_600),
+  /** Gateway sessions one agent may hold; one more ends its least recently used session. */
+  MCP_MAX_SESSIONS_PER_AGENT: z.coerce
+    .number({ error: "Must be a whole number" })
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(100),
   /**
    * The stdio MCP servers organizations may use: a JSON array, or the path of a file holding one.
    * Unset: no stdio connections.

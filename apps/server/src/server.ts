@@ -24,10 +24,14 @@ import {
   type McpRuntime,
 } from "@mcp/core";
 import { createRequestListener } from "./app";
+import { SessionStreams } from "./gateway/session-streams";
 import { databaseConfig, type Env } from "./env";
 import { createLogger, type Logger } from "./logger";
 import { webDistDir } from "./paths";
 import { loadSecretStore } from "./secrets";
+
+/** Under the idle timeouts of common proxies and balancers (60 s), so they keep streams open. */
+const SESSION_STREAM_KEEP_ALIVE_MS = 25_000;
 
 const RECORD_FAILURE_MESSAGES = {
   retrying: "writing run records failed; retrying",
@@ -181,6 +185,19 @@ export async function startServer(
   }, 60_000);
   maintenance.unref();
 
+  const sessionLimits = {
+    idleTimeoutSeconds: env.MCP_SESSION_IDLE_TIMEOUT_SECONDS,
+    maxPerAgent: env.MCP_MAX_SESSIONS_PER_AGENT,
+  };
+  const sessionStreams = new SessionStreams({
+    db: database.db,
+    changes: database.changes,
+    replicaId: replica.id,
+    limits: sessionLimits,
+    logger,
+    keepAliveMs: SESSION_STREAM_KEEP_ALIVE_MS,
+  });
+
   const listener = createRequestListener({
     authThrottle: authThrottleFrom(env),
     database,
@@ -193,6 +210,7 @@ export async function startServer(
     webDistDir: env.WEB_DIST_DIR ?? webDistDir,
     demoMcpServer: env.DEMO_MCP_SERVER,
     gatewayFastPath: env.MCP_GATEWAY_FAST_PATH,
+    gatewaySessions: { streams: sessionStreams, limits: sessionLimits },
   });
 
   const drain = drainableListener(listener);
@@ -216,6 +234,8 @@ export async function startServer(
         resolve();
       });
     });
+    // Session streams never end by themselves: ended now, their clients reconnect elsewhere.
+    await sessionStreams.close();
     drain.start(() => {
       server.closeIdleConnections();
     });

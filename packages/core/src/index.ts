@@ -57,3 +57,4 @@ export {
   type StdioServer,
   type StdioServerSummary,
 } from "./mcp/stdio-servers";
+export * from "./mcp-sessions/mcp-sessions";

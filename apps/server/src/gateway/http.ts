@@ -94,18 +94,33 @@ export function forbiddenOrigin(): Reply {
 }
 
 /**
- * The gateway keeps no sessions (see server.ts), so there is no standalone SSE stream to open
- * with GET and no session to end with DELETE; the spec allows 405 for both.
+ * GET (the standalone SSE stream) and DELETE belong to a session: without `Mcp-Session-Id` there
+ * is nothing to stream or to end, and the spec allows 405.
  */
 export function methodNotAllowed(): Reply {
   return {
     status: 405,
     body: {
       jsonrpc: "2.0",
-      error: { code: -32000, message: "Method not allowed: this endpoint is stateless, use POST" },
+      error: {
+        code: -32000,
+        message:
+          "Method not allowed: POST, or GET and DELETE with the Mcp-Session-Id that initialize returned",
+      },
       id: null,
     },
-    headers: { allow: "POST" },
+    headers: { allow: "POST, GET, DELETE" },
+  };
+}
+
+/**
+ * MCP's answer to a session id the server does not know: the client starts a new session. Also
+ * the answer for another agent's or another key's session, so that nobody learns it exists.
+ */
+export function sessionNotFound(): Reply {
+  return {
+    status: 404,
+    body: { jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null },
   };
 }
 
@@ -182,8 +197,12 @@ export function webRequest(incoming: IncomingMessage, url: URL): Request {
 }
 
 /** Writes a web Response (the SDK transport's answer) to the Node response, streaming its body. */
-export async function sendWebResponse(outgoing: ServerResponse, response: Response): Promise<void> {
-  const headers: OutgoingHttpHeaders = {};
+export async function sendWebResponse(
+  outgoing: ServerResponse,
+  response: Response,
+  extraHeaders: Record<string, string> = {},
+): Promise<void> {
+  const headers: OutgoingHttpHeaders = { ...extraHeaders };
   response.headers.forEach((value, name) => {
     // Connection management is Node's (the SDK says `keep-alive`, which would override the
     // `close` a stopping server answers with).

@@ -1,13 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   authenticateAgentKey,
+  endMcpSession,
   findInputDefect,
+  findMcpSession,
+  openMcpSession,
   isDatabaseUnavailable,
   isMcpCallError,
   type ActionContext,
   type Agent,
   type Db,
+  type JsonObject,
   type McpRuntime,
+  type McpSessionLimits,
+  type McpSessionRow,
 } from "@mcp/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
@@ -17,6 +23,7 @@ import {
   GetPromptRequestSchema,
   isInitializeRequest,
   isJSONRPCRequest,
+  LATEST_PROTOCOL_VERSION,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
@@ -25,6 +32,7 @@ import {
   ReadResourceRequestSchema,
   type RequestId,
   type ServerCapabilities,
+  SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Logger } from "../logger";
@@ -52,29 +60,37 @@ import {
   send,
   sendWebResponse,
   serviceUnavailable,
+  sessionNotFound,
   unauthorized,
   webRequest,
 } from "./http";
 import { invalidParams, requestParamsProblem } from "./params";
+import type { SessionStreams } from "./session-streams";
 import { directToolCall, serveToolCall } from "./tool-call";
 import { callAgentTool, listAgentTools, type CallContext } from "./tools";
 
 /*
  * The MCP gateway: `/mcp/{agent_id}` speaks MCP over Streamable HTTP as the agent.
  *
- * Stateless by design (the SDK's `sessionIdGenerator: undefined`): every POST gets a fresh
- * McpServer and transport, authenticates the key again and reads what it needs from the database.
- * So any process behind any load balancer can answer any request without sticky sessions or a
- * shared session store, a revoked key or disabled agent is refused on its very next request, and
- * nothing leaks when clients vanish without a DELETE. What statelessness costs, and why it is
- * acceptable here:
- *   - no standalone GET stream, hence no server-initiated messages (`list_changed`, sampling,
- *     elicitation): the gateway needs none, and a client re-lists when it reconnects;
+ * Every POST gets a fresh McpServer and transport (the SDK's stateless mode), authenticates the
+ * key again and reads what it needs from the database, so any process behind any load balancer
+ * can answer any request without sticky sessions, and a revoked key or disabled agent is refused
+ * on its very next request.
+ *
+ * Sessions are kept in the database, not in a process: `initialize` opens one (a row in
+ * `mcp_sessions`, its id returned as `Mcp-Session-Id`), and a request carrying the id is checked
+ * against the row on whichever replica it reaches: it must come with a key of the same agent
+ * that opened the session, or the session is "not found" (404), as for an ended or idle one. The
+ * session gives the client a GET stream for what the server has to say between requests
+ * (`notifications/tools/list_changed`, see session-streams.ts) and DELETE to end it. A request
+ * without the header is served exactly as before, on the fast path for plain `tools/call`.
+ *
+ * What is still per request:
  *   - `logging/setLevel` is accepted but not remembered between requests;
  *   - cancellation arrives in a separate POST that the process running the call may not see, so
  *     an upstream call is cancelled when the client drops the HTTP request instead.
- * Progress and log notifications of a call still reach the client: they travel on the SSE
- * response of the POST that carried the call.
+ * Progress and log notifications of a call reach the client on the SSE response of the POST that
+ * carried the call.
  */
 
 export interface GatewayOptions {
@@ -89,6 +105,8 @@ export interface GatewayOptions {
    * (test/fast-path.test.ts) holds the fast path to, and a way out if the two ever disagree.
    */
   fastPath: boolean;
+  /** Stateful sessions (`Mcp-Session-Id`): their streams on this replica and their bounds. */
+  sessions: { streams: SessionStreams; limits: McpSessionLimits };
 }
 
 export interface GatewayRequestInfo {
@@ -285,6 +303,34 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       );
       return;
     }
+    const { streams: sessionStreams, limits } = options.sessions;
+    const sessionToken = headerOf("mcp-session-id");
+    let session: McpSessionRow | null = null;
+    if (sessionToken !== null) {
+      session = await findMcpSession(options.db, {
+        token: sessionToken,
+        agentId: agent.id,
+        credentialId: authenticated.keyId,
+        limits,
+      });
+      if (!session) {
+        send(outgoing, sessionNotFound());
+        return;
+      }
+    }
+    if (incoming.method === "GET" && session) {
+      if (!headerOf("accept")?.includes("text/event-stream")) {
+        send(outgoing, jsonRpcError(406, -32000, "Not Acceptable: accept text/event-stream"));
+        return;
+      }
+      await sessionStreams.open(session, agent, outgoing);
+      return;
+    }
+    if (incoming.method === "DELETE" && session) {
+      await endMcpSession(options.db, session.id);
+      send(outgoing, { status: 200, body: {} });
+      return;
+    }
     if (bodyText === null) {
       send(outgoing, methodNotAllowed());
       return;
@@ -303,6 +349,20 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       return;
     }
     const messages: unknown[] = Array.isArray(body) ? body : [body];
+    const initialize = messages.find(isInitializeRequest);
+    if (initialize && (session || messages.length !== 1)) {
+      send(
+        outgoing,
+        jsonRpcError(
+          400,
+          ErrorCode.InvalidRequest,
+          session
+            ? "Invalid Request: initialize opens a new session; send it without Mcp-Session-Id"
+            : "Invalid Request: initialize must be the only message of its request",
+        ),
+      );
+      return;
+    }
     const refused = paramsDefect(messages);
     if (refused) {
       send(
@@ -380,10 +440,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     // `initialize` must advertise only what the agent really has; any later request may use any
     // capability, so those servers register every handler.
     let capabilities = ALL_CAPABILITIES;
-    if (messages.some(isInitializeRequest)) {
+    if (initialize) {
       const offered = await probeCapabilities(scope.catalog);
       capabilities = {
-        tools: {},
+        // True: the session's GET stream hears of every change to what tools/list returns.
+        tools: { listChanged: true },
         logging: {},
         ...(offered.prompts ? { prompts: {} } : {}),
         ...(offered.resources ? { resources: {} } : {}),
@@ -418,7 +479,22 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     const response = await transport.handleRequest(webRequest(incoming, url()), {
       parsedBody: body,
     });
-    await sendWebResponse(outgoing, response);
+    let sessionHeader: Record<string, string> = {};
+    if (initialize && response.status === 200) {
+      const requested = initialize.params.protocolVersion;
+      const opened = await openMcpSession(options.db, {
+        agent,
+        credentialId: authenticated.keyId,
+        protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+          ? requested
+          : LATEST_PROTOCOL_VERSION,
+        clientInfo: initialize.params.clientInfo as unknown as JsonObject,
+        clientCapabilities: initialize.params.capabilities as JsonObject,
+        limits,
+      });
+      sessionHeader = { "mcp-session-id": opened.token };
+    }
+    await sendWebResponse(outgoing, response, sessionHeader);
     void mcp.close();
   };
 

@@ -6,12 +6,20 @@ import pg from "pg";
 /** The channel drizzle/0002's triggers notify on; the payload is the organization id. */
 export const GOVERNANCE_CHANNEL = "mcp_governance";
 
+/**
+ * The channel gateway sessions notify on (see mcp-sessions/): the payload is a session id, sent
+ * when the session ended, its stream moved to another replica or its subscriptions changed.
+ */
+export const SESSION_CHANNEL = "mcp_session";
+
 /** How the listening connection shows in `pg_stat_activity`. */
 export const CHANGE_FEED_APPLICATION = "mcp-agents-platform change feed";
 
 export interface ChangeListener {
   /** A commit changed agents, keys, tools, connections or policies of this organization. */
   changed(orgId: string): void;
+  /** Something about this gateway session changed: whoever holds its stream reads it again. */
+  sessionChanged?(sessionId: string): void;
   /** Notifications may have been missed (the listening connection dropped): assume anything changed. */
   reset(): void;
 }
@@ -46,6 +54,10 @@ class Listeners {
 
   changed(orgId: string): void {
     for (const listener of this.set) listener.changed(orgId);
+  }
+
+  sessionChanged(sessionId: string): void {
+    for (const listener of this.set) listener.sessionChanged?.(sessionId);
   }
 
   reset(): void {
@@ -193,10 +205,14 @@ export function createPostgresChangeFeed(
         if (message.channel === heartbeatChannel) lastHeartbeatAt = performance.now();
         else if (message.channel === GOVERNANCE_CHANNEL && message.payload)
           listeners.changed(message.payload);
+        else if (message.channel === SESSION_CHANNEL && message.payload)
+          listeners.sessionChanged(message.payload);
       });
       try {
         await next.connect();
-        await next.query(`LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${heartbeatChannel}`);
+        await next.query(
+          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${heartbeatChannel}`,
+        );
         if (closed) {
           await next.end();
           return;
@@ -274,14 +290,19 @@ export function createPgliteChangeFeed(client: PGlite): ChangeFeed {
   let live = false;
   return {
     subscribe(listener) {
-      listening ??= client
-        .listen(GOVERNANCE_CHANNEL, (payload) => {
+      listening ??= Promise.all([
+        client.listen(GOVERNANCE_CHANNEL, (payload) => {
           if (payload) listeners.changed(payload);
-        })
-        .then((unlisten) => {
-          live = true;
-          return unlisten;
-        });
+        }),
+        client.listen(SESSION_CHANNEL, (payload) => {
+          if (payload) listeners.sessionChanged(payload);
+        }),
+      ]).then((unlisteners) => {
+        live = true;
+        return async () => {
+          for (const unlisten of unlisteners) await unlisten();
+        };
+      });
       return listeners.add(listener);
     },
     get live() {

@@ -412,3 +412,57 @@ export const auditEvents = pgTable(
     check("audit_events_action_not_empty", sql`length(${t.action}) > 0`),
   ],
 );
+
+/**
+ * Stateful MCP sessions of the gateway (`Mcp-Session-Id`), shared by every replica so that any of
+ * them serves a session's next request. `token_hash` is sha256 of the id the client holds: a
+ * leaked table yields no usable session. A session belongs to the agent and the credential that
+ * initialized it; it ends on DELETE, when idle past the configured timeout, or when the agent
+ * opens more than its bound (the least recently used go first).
+ */
+export const mcpSessions = pgTable(
+  "mcp_sessions",
+  {
+    id: id(),
+    token_hash: text("token_hash").notNull().unique(),
+    org_id: orgId(),
+    agent_id: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    /** The agent key (or other credential) that initialized the session: the only one it answers. */
+    credential_id: text("credential_id").notNull(),
+    protocol_version: text("protocol_version").notNull(),
+    client_info: jsonb("client_info").$type<JsonObject>().notNull().default({}),
+    client_capabilities: jsonb("client_capabilities").$type<JsonObject>().notNull().default({}),
+    /** The replica holding the session's GET stream, if one is open: the only one that writes to it. */
+    stream_replica_id: uuid("stream_replica_id"),
+    created_at: createdAt(),
+    /** The database's clock; refreshed by requests and by the open stream's keep-alive. */
+    last_seen_at: timestamptz("last_seen_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("mcp_sessions_org_id_idx").on(t.org_id),
+    index("mcp_sessions_agent_last_seen_idx").on(t.agent_id, t.last_seen_at),
+  ],
+);
+
+/** `resources/subscribe` of a session: held upstream by the replica holding the session's stream. */
+export const mcpResourceSubscriptions = pgTable(
+  "mcp_resource_subscriptions",
+  {
+    session_id: uuid("session_id")
+      .notNull()
+      .references(() => mcpSessions.id, { onDelete: "cascade" }),
+    org_id: orgId(),
+    uri: text("uri").notNull(),
+    /** The connection that serves the URI (the first that lists it, as for reads). */
+    connection_id: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    created_at: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.uri] }),
+    index("mcp_resource_subscriptions_org_id_idx").on(t.org_id),
+  ],
+);

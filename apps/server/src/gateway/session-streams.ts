@@ -1,0 +1,217 @@
+import { createHash } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import {
+  claimMcpSessionStream,
+  heldMcpSessions,
+  listAgentTools,
+  releaseMcpSessionStream,
+  touchMcpSessions,
+  type Agent,
+  type ChangeFeed,
+  type Db,
+  type McpSessionLimits,
+  type McpSessionRow,
+} from "@mcp/core";
+import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "../logger";
+
+/*
+ * The GET streams of gateway sessions held by this replica, and what is sent on them.
+ *
+ * Nothing is routed between replicas: every replica hears the change feed (PostgreSQL
+ * LISTEN/NOTIFY), so the one holding a session's stream learns by itself that the agent's tools
+ * may have changed (a commit touched the org's tools, connections or policies) and compares what
+ * the agent sees now with what it saw before. A session's row names the replica holding its
+ * stream; a GET on another replica takes the stream over (the old holder hears of it and closes
+ * its own), so each notification goes out once. DELETE, eviction or expiry on any replica closes
+ * the stream the same way.
+ */
+
+/** The fingerprint of what `tools/list` would return the agent now, every page. */
+async function toolsFingerprint(db: Db, agent: Agent): Promise<string> {
+  const digest = createHash("sha256");
+  let after: string | null = null;
+  for (;;) {
+    const page = await listAgentTools(db, agent, { after, limit: 500 });
+    for (const tool of page.tools) digest.update(JSON.stringify(tool)).update("\n");
+    const last = page.tools[page.tools.length - 1];
+    if (!page.more || !last) return digest.digest("hex");
+    after = last.name;
+  }
+}
+
+interface Stream {
+  session: McpSessionRow;
+  outgoing: ServerResponse;
+  /** What the agent's tool list looked like when last compared. */
+  tools: string;
+}
+
+export interface SessionStreamsOptions {
+  db: Db;
+  changes: ChangeFeed;
+  replicaId: string;
+  limits: McpSessionLimits;
+  logger: Logger;
+  /** How often streams get an SSE comment (so proxies keep them) and their sessions stay alive. */
+  keepAliveMs: number;
+}
+
+export class SessionStreams {
+  private readonly streams = new Map<string, Stream>();
+  private readonly unsubscribe: () => void;
+  private readonly keepAlive: NodeJS.Timeout;
+  /** Sessions to look at again; `tools` also compares their agents' tool lists. */
+  private readonly pending = new Map<string, { tools: boolean }>();
+  private running: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly options: SessionStreamsOptions) {
+    this.unsubscribe = options.changes.subscribe({
+      changed: (orgId) => {
+        for (const stream of this.streams.values())
+          if (stream.session.org_id === orgId) this.recheck(stream.session.id, true);
+      },
+      sessionChanged: (sessionId) => {
+        if (this.streams.has(sessionId)) this.recheck(sessionId, false);
+      },
+      reset: () => {
+        for (const sessionId of this.streams.keys()) this.recheck(sessionId, true);
+      },
+    });
+    this.keepAlive = setInterval(() => {
+      this.beat();
+    }, options.keepAliveMs);
+    this.keepAlive.unref();
+  }
+
+  /** Streams open on this replica (for tests and logs). */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Serves a session's GET stream from this replica until the client hangs up or the session
+   * ends. Resolves once the stream is open.
+   */
+  async open(session: McpSessionRow, agent: Agent, outgoing: ServerResponse): Promise<void> {
+    const { db, replicaId } = this.options;
+    const tools = await toolsFingerprint(db, agent);
+    if (!(await claimMcpSessionStream(db, session.id, replicaId))) {
+      outgoing.writeHead(404, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          error: { code: -32001, message: "Session not found" },
+          id: null,
+        }),
+      );
+      return;
+    }
+    // A second GET of the same session replaces the first.
+    this.streams.get(session.id)?.outgoing.end();
+    const stream: Stream = { session, outgoing, tools };
+    this.streams.set(session.id, stream);
+    outgoing.once("close", () => {
+      if (this.streams.get(session.id) !== stream) return;
+      this.streams.delete(session.id);
+      if (!this.closed)
+        releaseMcpSessionStream(db, session.id, replicaId).catch((error: unknown) => {
+          this.options.logger.warn({ err: error }, "gateway: releasing a session stream failed");
+        });
+    });
+    outgoing.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache, no-transform",
+      // Tells nginx not to buffer the stream.
+      "x-accel-buffering": "no",
+    });
+    outgoing.flushHeaders();
+  }
+
+  /** Writes a notification on the session's stream if this replica holds it. */
+  notify(sessionId: string, notification: JSONRPCNotification): boolean {
+    const stream = this.streams.get(sessionId);
+    if (!stream) return false;
+    stream.outgoing.write(`event: message\ndata: ${JSON.stringify(notification)}\n\n`);
+    return true;
+  }
+
+  /** Ends every stream (the process is stopping); clients reconnect to another replica. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.keepAlive);
+    this.unsubscribe();
+    const open = [...this.streams.values()];
+    this.streams.clear();
+    for (const stream of open) stream.outgoing.end();
+    await Promise.all(
+      open.map((stream) =>
+        releaseMcpSessionStream(this.options.db, stream.session.id, this.options.replicaId).catch(
+          () => undefined,
+        ),
+      ),
+    );
+    await this.running;
+  }
+
+  private beat(): void {
+    for (const stream of this.streams.values()) stream.outgoing.write(": keep-alive\n\n");
+    const ids = [...this.streams.keys()];
+    touchMcpSessions(this.options.db, ids)
+      .then(() => {
+        for (const id of ids) this.recheck(id, false);
+      })
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: error }, "gateway: keeping session streams alive failed");
+      });
+  }
+
+  private recheck(sessionId: string, tools: boolean): void {
+    const previous = this.pending.get(sessionId);
+    this.pending.set(sessionId, { tools: tools || (previous?.tools ?? false) });
+    this.running ??= this.drain().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Looks at pending sessions in rounds, one at a time, until none is left. */
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0 && !this.closed) {
+      const round = new Map(this.pending);
+      this.pending.clear();
+      try {
+        await this.refresh(round);
+      } catch (error) {
+        this.options.logger.warn({ err: error }, "gateway: checking session streams failed");
+      }
+    }
+  }
+
+  private async refresh(round: Map<string, { tools: boolean }>): Promise<void> {
+    const { db, replicaId, limits } = this.options;
+    const held = await heldMcpSessions(db, { ids: [...round.keys()], replicaId, limits });
+    const alive = new Map(held.map((entry) => [entry.session.id, entry]));
+    const fingerprints = new Map<string, Promise<string>>();
+    for (const [sessionId, { tools }] of round) {
+      const stream = this.streams.get(sessionId);
+      if (!stream) continue;
+      const entry = alive.get(sessionId);
+      if (!entry) {
+        // Ended, expired, taken over by another replica, or its agent or key was disabled.
+        this.streams.delete(sessionId);
+        stream.outgoing.end();
+        continue;
+      }
+      if (!tools) continue;
+      let fingerprint = fingerprints.get(entry.agent.id);
+      if (!fingerprint) {
+        fingerprint = toolsFingerprint(db, entry.agent);
+        fingerprints.set(entry.agent.id, fingerprint);
+      }
+      const now = await fingerprint;
+      if (now === stream.tools) continue;
+      stream.tools = now;
+      this.notify(sessionId, { jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+    }
+  }
+}
