@@ -247,14 +247,14 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
     await expect(client.ping()).resolves.toBeDefined();
   });
 
-  it("negotiates protocol versions 2025-06-18 and 2025-11-25 without sessions", async () => {
+  it("negotiates protocol versions 2025-06-18 and 2025-11-25, each opening a session", async () => {
     const { agent, key } = await setup();
     for (const version of ["2025-06-18", "2025-11-25"]) {
       const response = await rawPost(agent.id, initialize(version), {
         authorization: `Bearer ${key}`,
       });
       expect(response.status).toBe(200);
-      expect(response.headers.get("mcp-session-id")).toBeNull();
+      expect(response.headers.get("mcp-session-id")).toMatch(/^[\w-]{43}$/);
       const body = (await response.json()) as {
         result: { protocolVersion: string; serverInfo: { name: string } };
       };

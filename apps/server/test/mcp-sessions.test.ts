@@ -212,9 +212,7 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")("gateway sessions
       expect((await policy("echo only", { tool_pattern: "echo" })).status).toBe(201);
       const connected = await connect(target(), agent);
       await streamsOpen(agent.agentId);
-      expect((await connected.client.listTools()).tools.map((tool) => tool.name)).toEqual([
-        "echo",
-      ]);
+      expect((await connected.client.listTools()).tools.map((tool) => tool.name)).toEqual(["echo"]);
 
       const changed = connected.nextListChanged();
       // A change in the org that leaves this agent's tools as they are: nothing to tell.

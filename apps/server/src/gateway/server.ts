@@ -488,7 +488,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
           ? requested
           : LATEST_PROTOCOL_VERSION,
-        clientInfo: initialize.params.clientInfo as unknown as JsonObject,
+        clientInfo: initialize.params.clientInfo,
         clientCapabilities: initialize.params.capabilities as JsonObject,
         limits,
       });

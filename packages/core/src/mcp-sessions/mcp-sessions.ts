@@ -3,7 +3,13 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Agent } from "../agents/agents";
 import type { Db } from "../db/client";
 import { SESSION_CHANNEL } from "../db/changes";
-import { agentKeys, agents, mcpResourceSubscriptions, mcpSessions, type JsonObject } from "../db/schema";
+import {
+  agentKeys,
+  agents,
+  mcpResourceSubscriptions,
+  mcpSessions,
+  type JsonObject,
+} from "../db/schema";
 
 /*
  * Stateful MCP sessions of the gateway. The row is the session: any replica validates a session's
