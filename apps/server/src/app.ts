@@ -424,10 +424,13 @@ function mountSpa(app: Hono<Env>, distDir: string | undefined): void {
     }),
   );
   app.get("*", (c) => {
+    // A missing build file is a 404, not the SPA's page: a browser holding an old page asks for
+    // chunks a deploy removed, and must get an error it can act on (reload), not HTML as script.
     if (
       c.req.path.startsWith("/api/") ||
       c.req.path.startsWith("/trpc") ||
-      c.req.path.startsWith("/mcp")
+      c.req.path.startsWith("/mcp") ||
+      c.req.path.startsWith("/assets/")
     ) {
       return notFound(c);
     }

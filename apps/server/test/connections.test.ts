@@ -1,3 +1,4 @@
+import { CONNECTION_TIMEOUT_DEFAULT_MS } from "@mcp/api/contracts";
 import { schema } from "@mcp/core/db";
 import {
   findRefusedPort,
@@ -80,7 +81,8 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       headers: { "x-team": "platform" },
       has_secret: true,
       secret_keys: { headers: ["Authorization"], env: [] },
-      timeout_ms: 10000,
+      // The default the SPA's form states, from the contract, is the one the server applies.
+      timeout_ms: CONNECTION_TIMEOUT_DEFAULT_MS,
       status: "unknown",
       last_tested_at: null,
       server_info: null,

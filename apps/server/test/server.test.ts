@@ -164,4 +164,13 @@ describe.skipIf(databaseUnavailable)("the SPA's pages", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toContain("immutable");
   });
+
+  it("answers a missing asset with 404, never the SPA's page", async () => {
+    // What a browser on an old build asks for after a deploy replaced the chunks.
+    const response = await fetch(`${server.url}/assets/Runs-0ld0ld.js`);
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-type")).toContain("application/json");
+    expect(response.headers.get("cache-control") ?? "").not.toContain("immutable");
+    expect(await response.text()).not.toContain("<title>SPA</title>");
+  });
 });

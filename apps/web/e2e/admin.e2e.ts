@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "./browser";
-import { repoRoot, startTestServer, webDir, type TestServer } from "./server";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { browserSuite, nav, newUser, register, RUN } from "./session";
+import { repoRoot, webDir } from "./server";
 
 /*
  * The whole admin journey against the real server: nothing is mocked. The steps share one owner
@@ -15,49 +15,17 @@ const screenshots =
   process.env.UPDATE_SCREENSHOTS === "1"
     ? join(repoRoot, "docs/screenshots")
     : join(webDir, "test-results/screenshots");
-const failures = join(webDir, "test-results");
-// Unique per run, so a run against an existing server (E2E_BASE_URL) does not collide with the last.
-const RUN = Date.now().toString(36);
-const OWNER = {
-  email: `olivia.${RUN}@example.com`,
-  password: "correct horse battery",
-  first: "Olivia",
-  last: "Owner",
-};
-const VIEWER = {
-  email: `victor.${RUN}@example.com`,
-  password: "another long password",
-  first: "Victor",
-  last: "Viewer",
-};
+const OWNER = newUser("Olivia", "Owner");
+const VIEWER = newUser("Victor", "Viewer", "another long password");
 
-let server: TestServer | null = null;
-let baseUrl = "";
-let browser: Browser;
-let ownerContext: BrowserContext;
-let page: Page;
+const suite = browserSuite();
 let orgPath = "";
-const pageErrors: string[] = [];
+let page: Page;
 
-async function newContext(): Promise<BrowserContext> {
-  const context = await browser.newContext({
-    viewport: { width: 1440, height: 900 },
-    baseURL: baseUrl,
-  });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
-  return context;
-}
-
-function watch(target: Page): void {
-  target.on("pageerror", (error) => {
-    pageErrors.push(error.message);
-  });
-  target.on("console", (message) => {
-    // A CSP violation is reported on the console; the SPA must not cause any.
-    if (message.type() === "error" && message.text().includes("Content Security Policy"))
-      pageErrors.push(message.text());
-  });
-}
+beforeAll(() => {
+  mkdirSync(screenshots, { recursive: true });
+  page = suite.page;
+});
 
 async function shot(target: Page, name: string): Promise<void> {
   // Toasts from earlier steps would cover the page; charts and fonts need a moment to settle.
@@ -66,55 +34,6 @@ async function shot(target: Page, name: string): Promise<void> {
   await target.waitForTimeout(300);
   await target.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 }
-
-async function nav(target: Page, label: string): Promise<void> {
-  await target
-    .getByRole("navigation", { name: "Main" })
-    .getByRole("link", { name: label, exact: true })
-    .click();
-  await target.getByRole("heading", { level: 1, name: label }).waitFor();
-}
-
-async function register(target: Page, user: typeof OWNER): Promise<void> {
-  await target.goto("/signup");
-  await target.getByLabel("First name").fill(user.first);
-  await target.getByLabel("Last name").fill(user.last);
-  await target.getByLabel("Email").fill(user.email);
-  await target.getByLabel("Password", { exact: true }).fill(user.password);
-  await target.getByLabel("Confirm password").fill(user.password);
-  await target.getByRole("button", { name: "Create account" }).click();
-}
-
-beforeAll(async () => {
-  mkdirSync(screenshots, { recursive: true });
-  mkdirSync(failures, { recursive: true });
-  const external = process.env.E2E_BASE_URL;
-  if (external) {
-    baseUrl = external;
-  } else {
-    server = await startTestServer();
-    baseUrl = server.baseUrl;
-  }
-  browser = await launchBrowser();
-  ownerContext = await newContext();
-  page = await ownerContext.newPage();
-  watch(page);
-});
-
-afterEach(async (context) => {
-  // A failed step leaves a picture of what the browser showed, beside the test output.
-  if (context.task.result?.state === "fail") {
-    const name = context.task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
-    await page
-      .screenshot({ path: join(failures, `${name}.png`), fullPage: true })
-      .catch(() => undefined);
-  }
-});
-
-afterAll(async () => {
-  await browser.close();
-  await server?.stop();
-});
 
 describe("admin SPA against the real server", () => {
   it("sends visitors to sign in and validates the sign-up form with the contract's messages", async () => {
@@ -190,7 +109,7 @@ describe("admin SPA against the real server", () => {
     const dialog = page.getByRole("dialog", { name: "New connection" });
     await dialog.getByLabel("Name").fill("Demo server");
     await dialog.getByLabel("Environment").selectOption({ label: "Production EU" });
-    await dialog.getByLabel("Server URL").fill(`${baseUrl}/demo/mcp`);
+    await dialog.getByLabel("Server URL").fill(`${suite.baseUrl}/demo/mcp`);
     await dialog.getByRole("button", { name: "Add secret header" }).click();
     await dialog.getByLabel("Secret header values 1 name").fill("X-Api-Key");
     await dialog.getByLabel("Secret header values 1 value").fill("s3cret-value");
@@ -423,9 +342,7 @@ describe("admin SPA against the real server", () => {
   });
 
   it("adds a second user as viewer, who sees no write controls", async () => {
-    const viewerContext = await newContext();
-    const viewer = await viewerContext.newPage();
-    watch(viewer);
+    const { context: viewerContext, page: viewer } = await suite.newPage();
     await register(viewer, VIEWER);
     await viewer.waitForURL(/\/orgs\/new/);
 
@@ -467,6 +384,6 @@ describe("admin SPA against the real server", () => {
     await page.waitForURL(/\/signin/);
     await page.goto(`${orgPath}/overview`);
     await page.waitForURL(/\/signin\?next=/);
-    expect(pageErrors).toEqual([]);
+    expect(suite.errors).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { GuestOnly, RequireAuth } from "./layout/AuthGate";
 import { HomeRedirect } from "./layout/HomeRedirect";
 import { NotFound } from "./layout/NotFound";
 import { OrgLayout } from "./layout/OrgLayout";
+import { RouteError } from "./layout/RouteError";
 import { queryClient } from "./lib/trpc";
 
 // Each screen is its own chunk: the first paint only needs the shell and the current page.
@@ -32,9 +33,14 @@ function page(element: ReactNode) {
   return <Suspense fallback={<Loading />}>{element}</Suspense>;
 }
 
+/*
+ * Every route renders <RouteError> instead of the router's developer page when its page cannot load
+ * (a chunk a deploy removed) or throws; inside an organization the sidebar stays.
+ */
 const router = createBrowserRouter([
   {
     element: <GuestOnly />,
+    errorElement: <RouteError />,
     children: [
       { path: "/signin", element: page(<SignIn />) },
       { path: "/signup", element: page(<SignUp />) },
@@ -42,6 +48,7 @@ const router = createBrowserRouter([
   },
   {
     element: <RequireAuth />,
+    errorElement: <RouteError />,
     children: [
       { path: "/", element: <HomeRedirect /> },
       { path: "/orgs/new", element: page(<CreateOrg />) },
@@ -49,21 +56,26 @@ const router = createBrowserRouter([
         path: "/orgs/:orgId",
         element: <OrgLayout />,
         children: [
-          { index: true, element: <Navigate to="overview" replace /> },
-          { path: "overview", element: page(<Overview />) },
-          { path: "environments", element: page(<Environments />) },
-          { path: "connections", element: page(<Connections />) },
-          { path: "connections/:connectionId", element: page(<ConnectionDetail />) },
-          { path: "tools", element: page(<Tools />) },
-          { path: "agents", element: page(<Agents />) },
-          { path: "agents/:agentId", element: page(<AgentDetail />) },
-          { path: "policies", element: page(<Policies />) },
-          { path: "runs", element: page(<Runs />) },
-          { path: "runs/:runId", element: page(<RunDetail />) },
-          { path: "audit", element: page(<Audit />) },
-          { path: "members", element: page(<Members />) },
-          { path: "settings", element: page(<Settings />) },
-          { path: "*", element: <NotFound /> },
+          {
+            errorElement: <RouteError />,
+            children: [
+              { index: true, element: <Navigate to="overview" replace /> },
+              { path: "overview", element: page(<Overview />) },
+              { path: "environments", element: page(<Environments />) },
+              { path: "connections", element: page(<Connections />) },
+              { path: "connections/:connectionId", element: page(<ConnectionDetail />) },
+              { path: "tools", element: page(<Tools />) },
+              { path: "agents", element: page(<Agents />) },
+              { path: "agents/:agentId", element: page(<AgentDetail />) },
+              { path: "policies", element: page(<Policies />) },
+              { path: "runs", element: page(<Runs />) },
+              { path: "runs/:runId", element: page(<RunDetail />) },
+              { path: "audit", element: page(<Audit />) },
+              { path: "members", element: page(<Members />) },
+              { path: "settings", element: page(<Settings />) },
+              { path: "*", element: <NotFound /> },
+            ],
+          },
         ],
       },
     ],

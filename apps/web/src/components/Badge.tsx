@@ -23,6 +23,7 @@ const STATUS_TONES: Record<string, Tone> = {
   succeeded: "green",
   active: "green",
   allow: "green",
+  allowed: "green",
   enabled: "green",
   unhealthy: "red",
   failed: "red",

@@ -12,6 +12,8 @@ interface FormDialogProps {
   busy: boolean;
   /** The mutation's error, shown above the fields (field issues are shown beside each field). */
   error: unknown;
+  /** The messages shown beside the fields, so the banner does not repeat them. */
+  fieldErrors: Readonly<Record<string, string>>;
   onSubmit: (event: SubmitEvent) => void;
   children: ReactNode;
 }
@@ -25,6 +27,7 @@ export function FormDialog({
   submitLabel,
   busy,
   error,
+  fieldErrors,
   onSubmit,
   children,
 }: FormDialogProps) {
@@ -46,7 +49,7 @@ export function FormDialog({
       }
     >
       <form id={formId} onSubmit={onSubmit} noValidate className="stack">
-        <FormError error={error} />
+        <FormError error={error} shownAtFields={fieldErrors} />
         {children}
       </form>
     </Dialog>

@@ -365,10 +365,8 @@ function PropertyEditor({
             : field.kind === "string" && field.format === "date"
               ? "date"
               : "text";
-      const long =
-        field.kind === "string" &&
-        (field.maxLength === undefined || field.maxLength > 200) &&
-        text.length > 80;
+      // A newline cannot live in an input: text that has one (from raw JSON) needs a textarea too.
+      const long = field.kind === "string" && (field.multiline === true || text.includes("\n"));
       const example = field.examples?.[0];
       const placeholder = example === undefined ? undefined : optionLabel(example);
       control = long ? (

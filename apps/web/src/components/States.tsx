@@ -46,7 +46,7 @@ export function ErrorState({
     <div className="state state--error" role="alert">
       <h3>{title}</h3>
       <p>{info.message}</p>
-      {info.requestId ? <p className="muted small">Request id: {info.requestId}</p> : null}
+      {info.requestId ? <ErrorDetails>Request id: {info.requestId}</ErrorDetails> : null}
       {onRetry ? (
         <Button size="sm" onClick={onRetry}>
           Try again
@@ -56,14 +56,36 @@ export function ErrorState({
   );
 }
 
-/** A form-level error: the API's message, with its request id for support. */
-export function FormError({ error }: { error: unknown }) {
+/** What support needs (a request id, an error message) and a user does not, folded away. */
+export function ErrorDetails({ children }: { children: ReactNode }) {
+  return (
+    <details className="error-details">
+      <summary>Details</summary>
+      <p className="mono small">{children}</p>
+    </details>
+  );
+}
+
+/**
+ * A form-level error: the API's message, with its request id folded away for support. An error
+ * the form shows beside its fields is not repeated here: pass their messages as `shownAtFields`.
+ */
+export function FormError({
+  error,
+  shownAtFields = {},
+}: {
+  error: unknown;
+  shownAtFields?: Readonly<Record<string, string>>;
+}) {
   if (error === null || error === undefined) return null;
   const info = errorInfo(error);
+  const fieldMessages = new Set(Object.values(shownAtFields));
+  if (info.issues.length > 0 && info.issues.every((issue) => fieldMessages.has(issue.message)))
+    return null;
   return (
     <div className="alert alert--error" role="alert">
       {info.message}
-      {info.requestId ? <span className="muted small"> (request {info.requestId})</span> : null}
+      {info.requestId ? <ErrorDetails>Request id: {info.requestId}</ErrorDetails> : null}
     </div>
   );
 }

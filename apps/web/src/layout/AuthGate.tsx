@@ -40,7 +40,8 @@ export function RequireAuth() {
 export function GuestOnly() {
   const me = useMe();
   const [params] = useSearchParams();
-  if (me.isPending) return <Loading label="Checking your session…" />;
+  // Only the first check: a later refetch must not unmount the form someone is typing in.
+  if (me.isPending && me.errorUpdateCount === 0) return <Loading label="Checking your session…" />;
   if (me.isSuccess) return <Navigate to={safeNext(params.get("next"))} replace />;
   return (
     <main className="auth">

@@ -32,3 +32,12 @@ export function nameById(
 ): Map<string, string> {
   return new Map((items ?? []).map((item) => [item.id, item.name]));
 }
+
+export function useMembers(orgId: string) {
+  return useQuery(trpc.orgs.members.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+}
+
+/** A member's name as people read it: first and last name, or the email when there is none. */
+export function personName(person: { first_name: string; last_name: string; email: string }) {
+  return [person.first_name, person.last_name].filter(Boolean).join(" ") || person.email;
+}

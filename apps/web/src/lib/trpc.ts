@@ -13,7 +13,10 @@ export const trpcClient = createTRPCClient<AppRouter>({
 
 function onUnauthorized(error: unknown): void {
   // A session that expired mid-use: refresh `auth.me` so the auth guard sends the user to sign in.
-  if (errorInfo(error).code === "UNAUTHORIZED" && !signedOutRecently) {
+  // Without a signed-in user there is no session to lose: a 401 then answers the request itself
+  // (a wrong password), and refreshing `auth.me` would remount the sign-in form, wiping it.
+  const signedIn = queryClient.getQueryData(trpc.auth.me.queryKey()) !== undefined;
+  if (signedIn && errorInfo(error).code === "UNAUTHORIZED" && !signedOutRecently) {
     signedOutRecently = true;
     void queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() }).finally(() => {
       signedOutRecently = false;

@@ -102,9 +102,3 @@ export type ErrorBody = z.infer<typeof errorBody>;
 
 /** Any JSON object (schemas, tool inputs): values are JSON, checked by zod. */
 export const jsonObject = z.record(z.string(), z.json());
-
-/**
- * The most calls one tRPC batch request may carry (400 beyond): a batch must not multiply what one
- * request can do (150 sign-in guesses, 1,000 organizations). Clients batch at most this many.
- */
-export const TRPC_MAX_BATCH_SIZE = 10;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { description, pageInput, slug, timestamp, trimmedName, uuid } from "./common";
+import { CONNECTION_TIMEOUT_MAX_MS, CONNECTION_TIMEOUT_MIN_MS } from "./limits";
 
 export const TRANSPORTS = ["streamable_http", "sse", "stdio"] as const;
 export const transport = z.enum(TRANSPORTS);
@@ -60,8 +61,8 @@ const connectionFields = {
   timeout_ms: z
     .number()
     .int()
-    .min(100, "At least 100 ms")
-    .max(300_000, "At most 300000 ms")
+    .min(CONNECTION_TIMEOUT_MIN_MS, `At least ${CONNECTION_TIMEOUT_MIN_MS} ms`)
+    .max(CONNECTION_TIMEOUT_MAX_MS, `At most ${CONNECTION_TIMEOUT_MAX_MS} ms`)
     .optional(),
 };
 

@@ -1,4 +1,5 @@
 export * from "./common";
+export * from "./limits";
 export * from "./accounts";
 export * from "./orgs";
 export * from "./connections";

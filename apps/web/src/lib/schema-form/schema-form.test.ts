@@ -174,6 +174,20 @@ describe("parseSchema", () => {
     expect(labelFor("pageSize", { kind: "string", nullable: false })).toBe("Page size");
     expect(labelFor("x", { kind: "string", nullable: false, title: "The X" })).toBe("The X");
   });
+
+  it("marks strings meant for several lines, and only those", () => {
+    const multiline = (schema: Record<string, unknown>) => {
+      const field = parseSchema({ type: "string", ...schema });
+      return field.kind === "string" ? field.multiline === true : null;
+    };
+    expect(multiline({ maxLength: 1_000_000 })).toBe(true);
+    expect(multiline({ contentMediaType: "text/markdown" })).toBe(true);
+    expect(multiline({ description: "The message body" })).toBe(true);
+    expect(multiline({})).toBe(false);
+    expect(multiline({ maxLength: 1000 })).toBe(false);
+    expect(multiline({ maxLength: 5000, format: "uri" })).toBe(false);
+    expect(multiline({ maxLength: 5000, pattern: "^[a-z]+$" })).toBe(false);
+  });
 });
 
 describe("drafts and values", () => {

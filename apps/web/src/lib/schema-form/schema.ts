@@ -22,6 +22,25 @@ export interface StringField extends FieldBase {
   format?: string;
   minLength?: number;
   maxLength?: number;
+  /** Text that may span lines (a document, a message body): edited in a textarea. */
+  multiline?: boolean;
+}
+
+/** Beyond this many characters a string is prose or a document, not a one-line value. */
+const ONE_LINE_MAX_LENGTH = 1000;
+const MULTILINE_HINT = /multi-?line|paragraph|markdown|\blines\b|document|body/i;
+
+/**
+ * Whether a string argument is meant to hold several lines. Formatted and patterned strings are
+ * one-line values; long limits, a declared media type or a description that says so mean text.
+ */
+function isMultiline(schema: JsonSchema): boolean {
+  if (schema.format !== undefined || schema.pattern !== undefined) return false;
+  const maxLength = num(schema.maxLength);
+  if (maxLength !== undefined && maxLength > ONE_LINE_MAX_LENGTH) return true;
+  if (typeof schema.contentMediaType === "string") return true;
+  const description = str(schema.description);
+  return description !== undefined && MULTILINE_HINT.test(description);
 }
 
 export interface NumberField extends FieldBase {
@@ -216,6 +235,7 @@ export function parseSchema(
       if (format !== undefined) field.format = format;
       if (minLength !== undefined) field.minLength = minLength;
       if (maxLength !== undefined) field.maxLength = maxLength;
+      if (isMultiline(schema)) field.multiline = true;
       return field;
     }
     case "number":

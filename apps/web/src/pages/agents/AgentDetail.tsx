@@ -395,7 +395,7 @@ function CreateKeyDialog({
         </div>
       ) : (
         <form id="create-key-form" onSubmit={submit} noValidate>
-          <FormError error={create.error} />
+          <FormError error={create.error} shownAtFields={errors} />
           <TextField
             label="Key name"
             error={errors.name}

@@ -62,6 +62,7 @@ export function AgentFormDialog({
       submitLabel={agent ? "Save" : "Create agent"}
       busy={mutation.isPending}
       error={mutation.error}
+      fieldErrors={errors}
       onSubmit={submit}
     >
       <TextField

@@ -43,7 +43,7 @@ export default function SignIn() {
     <form className="card auth__card" onSubmit={submit} noValidate aria-labelledby="signin-title">
       <h1 id="signin-title">Sign in</h1>
       <p className="muted">Manage your MCP connections, tools, agents and policies.</p>
-      <FormError error={login.error} />
+      <FormError error={login.error} shownAtFields={errors} />
       <TextField
         label="Email"
         error={errors.email}

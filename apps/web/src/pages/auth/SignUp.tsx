@@ -55,7 +55,7 @@ export default function SignUp() {
   return (
     <form className="card auth__card" onSubmit={submit} noValidate aria-labelledby="signup-title">
       <h1 id="signup-title">Create your account</h1>
-      <FormError error={register.error} />
+      <FormError error={register.error} shownAtFields={errors} />
       <div className="form-row">
         <TextField
           label="First name"

@@ -1,4 +1,10 @@
-import { createConnectionInput, TRANSPORTS } from "@mcp/api/contracts";
+import {
+  CONNECTION_TIMEOUT_DEFAULT_MS,
+  CONNECTION_TIMEOUT_MAX_MS,
+  CONNECTION_TIMEOUT_MIN_MS,
+  createConnectionInput,
+  TRANSPORTS,
+} from "@mcp/api/contracts";
 import type { Connection } from "../../lib/api";
 import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
@@ -14,6 +20,7 @@ import {
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import { validate, type FieldErrors } from "../../lib/errors";
+import { formatNumber } from "../../lib/format";
 import { useFormSave } from "../../lib/hooks";
 import { useEnvironments, useStdioServers } from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
@@ -154,6 +161,7 @@ export function ConnectionFormDialog({
       submitLabel={connection ? "Save" : "Create connection"}
       busy={mutation.isPending}
       error={mutation.error}
+      fieldErrors={errors}
       onSubmit={submit}
     >
       <div className="form-row">
@@ -204,11 +212,11 @@ export function ConnectionFormDialog({
         <TextField
           label="Timeout (ms)"
           error={errors.timeout_ms}
-          hint="100 to 300000; default 30000."
+          hint={`${formatNumber(CONNECTION_TIMEOUT_MIN_MS)} to ${formatNumber(CONNECTION_TIMEOUT_MAX_MS)}; default ${formatNumber(CONNECTION_TIMEOUT_DEFAULT_MS)}.`}
           variant="number"
           inputMode="numeric"
           value={timeout}
-          placeholder="30000"
+          placeholder={String(CONNECTION_TIMEOUT_DEFAULT_MS)}
           onChange={setTimeoutMs}
         />
       </div>

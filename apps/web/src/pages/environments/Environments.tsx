@@ -200,7 +200,7 @@ function EnvironmentDialog({
       }
     >
       <form id="environment-form" onSubmit={submit} noValidate>
-        <FormError error={mutation.error} />
+        <FormError error={mutation.error} shownAtFields={errors} />
         <NameAndSlugFields
           name={name}
           slug={slug}

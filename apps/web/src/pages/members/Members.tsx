@@ -219,7 +219,7 @@ function InviteForm() {
       <p className="muted small">
         They need an account on this platform already; they can sign up with the same email.
       </p>
-      <FormError error={add.error} />
+      <FormError error={add.error} shownAtFields={errors} />
       <div className="form-row form-row--end">
         <TextField
           label="Email"

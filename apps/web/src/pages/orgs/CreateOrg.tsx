@@ -57,7 +57,7 @@ export default function CreateOrg() {
         <p className="muted">
           Organizations hold your connections, tools, agents and policies. You will be its owner.
         </p>
-        <FormError error={create.error} />
+        <FormError error={create.error} shownAtFields={errors} />
         <NameAndSlugFields
           name={name}
           slug={slug}

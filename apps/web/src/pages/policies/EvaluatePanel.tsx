@@ -21,6 +21,13 @@ export function EvaluatePanel() {
   const [input, setInput] = useState("{}");
   const [errors, setErrors] = useState<FieldErrors>({});
   const evaluate = useMutation(trpc.policies.evaluate.mutationOptions());
+  // A decision answers one agent, tool and input: once any of them changes, it is no longer shown.
+  const changed =
+    <T,>(set: (value: T) => void) =>
+    (value: T) => {
+      set(value);
+      evaluate.reset();
+    };
 
   const submit = (event: SubmitEvent) => {
     event.preventDefault();
@@ -47,7 +54,7 @@ export function EvaluatePanel() {
         <SelectField
           label="Agent"
           value={agentId}
-          onChange={setAgentId}
+          onChange={changed(setAgentId)}
           emptyLabel="No agent"
           options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
         />
@@ -56,7 +63,7 @@ export function EvaluatePanel() {
           error={errors.tool_id}
           required
           value={toolId}
-          onChange={setToolId}
+          onChange={changed(setToolId)}
           emptyLabel="— choose a tool —"
           options={(tools.data?.results ?? []).map((tool) => [tool.id, tool.name] as const)}
         />
@@ -69,7 +76,7 @@ export function EvaluatePanel() {
               spellCheck={false}
               value={input}
               onChange={(event) => {
-                setInput(event.target.value);
+                changed(setInput)(event.target.value);
               }}
             />
           )}

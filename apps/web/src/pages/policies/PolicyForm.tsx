@@ -124,6 +124,7 @@ export function PolicyFormDialog({
       submitLabel={policy ? "Save" : "Create policy"}
       busy={mutation.isPending}
       error={mutation.error}
+      fieldErrors={errors}
       onSubmit={submit}
     >
       <div className="form-row">

@@ -6,9 +6,10 @@ import { ErrorState, Loading, PageHeader } from "../../components/States";
 import { ToolResult } from "../../components/ToolResult";
 import { useOrg } from "../../layout/org-context";
 import { formatDateTime, formatDuration, pretty } from "../../lib/format";
-import { nameById, useAgents } from "../../lib/queries";
+import { nameById, personName, useAgents, useMembers } from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
 import type { Run } from "../../lib/api";
+import { describeTrigger } from "../../lib/runs";
 
 const TARGET_LABELS: Record<Run["kind"], string> = {
   tool: "Tool",
@@ -20,6 +21,7 @@ export default function RunDetail() {
   const { runId = "" } = useParams();
   const { org, path } = useOrg();
   const agents = useAgents(org.id);
+  const members = useMembers(org.id);
   const run = useQuery({
     ...trpc.runs.get.queryOptions({ id: runId }),
     refetchInterval: (query) => (query.state.data?.status === "running" ? 2000 : false),
@@ -34,9 +36,12 @@ export default function RunDetail() {
     );
   }
   const r = run.data;
-  const agentName = r.agent_id
-    ? (nameById(agents.data?.results).get(r.agent_id) ?? "deleted agent")
-    : null;
+  const agentNames = nameById(agents.data?.results);
+  const agentName = r.agent_id ? (agentNames.get(r.agent_id) ?? "deleted agent") : null;
+  const people = new Map(
+    (members.data?.results ?? []).map((member) => [member.user_id, personName(member)]),
+  );
+  const refused = r.status === "denied" || r.status === "rate_limited";
 
   return (
     <div className="page">
@@ -81,13 +86,13 @@ export default function RunDetail() {
             <dt>Duration</dt>
             <dd>{formatDuration(r.duration_ms)}</dd>
             <dt>Triggered by</dt>
-            <dd className="mono small">{pretty(r.triggered_by)}</dd>
+            <dd>{describeTrigger(r, people, agentNames)}</dd>
           </dl>
         </section>
         <section className="card" aria-labelledby="run-decision">
           <h2 id="run-decision">Policy decision</h2>
           <p>
-            <DecisionSummary decision={r.decision} />
+            <DecisionSummary run={r} />
           </p>
           {r.decision ? (
             <details>
@@ -97,7 +102,8 @@ export default function RunDetail() {
           ) : null}
         </section>
       </div>
-      {r.error ? (
+      {/* A refusal's error is the decision above; only a failure says more. */}
+      {r.error && !refused ? (
         <section className="result result--error" role="alert">
           <strong>Error</strong>
           <p className="mono wrap">{r.error}</p>

@@ -70,7 +70,7 @@ export default function Settings() {
       <PageHeader title="Settings" description="This organization's name and lifecycle." />
       <form className="card" onSubmit={submit} noValidate aria-labelledby="org-general">
         <h2 id="org-general">General</h2>
-        <FormError error={update.error} />
+        <FormError error={update.error} shownAtFields={errors} />
         <TextField
           label="Name"
           error={errors.name}

@@ -331,7 +331,7 @@ function RenameDialog({ tool, onClose }: { tool: Tool; onClose: () => void }) {
       }
     >
       <form id="rename-tool-form" onSubmit={submit} noValidate>
-        <FormError error={rename.error} />
+        <FormError error={rename.error} shownAtFields={errors} />
         <TextField
           label="Exposed name"
           error={errors.name}

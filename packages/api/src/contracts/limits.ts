@@ -1,0 +1,15 @@
+/*
+ * Plain constants, no zod: the SPA's shell imports these, and a module without schemas keeps zod
+ * out of its first download.
+ */
+
+/**
+ * The most calls one tRPC batch request may carry (400 beyond): a batch must not multiply what one
+ * request can do (150 sign-in guesses, 1,000 organizations). Clients batch at most this many.
+ */
+export const TRPC_MAX_BATCH_SIZE = 10;
+
+/** How long the platform waits for an MCP server's answer, in ms, when a connection sets nothing. */
+export const CONNECTION_TIMEOUT_DEFAULT_MS = 10_000;
+export const CONNECTION_TIMEOUT_MIN_MS = 100;
+export const CONNECTION_TIMEOUT_MAX_MS = 300_000;
