@@ -52,6 +52,11 @@ export function startReplica(env: Record<string, string>): Promise<Replica> {
     env: { ...process.env, ...TEST_AUTH_LIMITS, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // A test that fails or times out before stopping its replicas leaves none running.
+  const killOnExit = (): void => {
+    child.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
   const log: Record<string, unknown>[] = [];
   const waiters: { msg: string; resolve: () => void }[] = [];
   const logged = (msg: string) =>
@@ -64,6 +69,7 @@ export function startReplica(env: Record<string, string>): Promise<Replica> {
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => {
+      process.off("exit", killOnExit);
       resolve({ code, signal });
     }),
   );
@@ -170,9 +176,17 @@ export async function startReplicatedCluster(
   options: { count?: number; env?: Record<string, string> } = {},
 ): Promise<ReplicatedCluster> {
   const env = replicaEnv(options.env);
-  const replicas = await Promise.all(
+  const started = await Promise.allSettled(
     Array.from({ length: options.count ?? 2 }, () => startReplica(env)),
   );
+  const replicas = started.flatMap((result) =>
+    result.status === "fulfilled" ? [result.value] : [],
+  );
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) {
+    for (const replica of replicas) replica.child.kill("SIGKILL");
+    throw failed.reason;
+  }
   const balancer = await startBalancer(replicas.map((replica) => replica.url));
   return {
     url: balancer.url,
