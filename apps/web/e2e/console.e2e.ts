@@ -247,4 +247,42 @@ describe("the console as a new admin meets it", () => {
     await page.getByText("Ada Admin via the admin UI", { exact: true }).waitFor();
     expect(await page.getByText(/"surface"/).count()).toBe(0);
   });
+
+  it("pages through more than 200 rows, in the list and in the pickers", async () => {
+    const { page } = suite;
+    // 201 environments, made in the page in one go: what a list capped at 200 would lose is the last.
+    await page.evaluate(async (org) => {
+      for (let index = 1; index <= 201; index += 1) {
+        const response = await fetch("/trpc/environments.create", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ org_id: org, name: `Env ${String(index).padStart(3, "0")}` }),
+        });
+        if (!response.ok) throw new Error(`environment ${index}: ${response.status}`);
+      }
+    }, orgId);
+    await page.reload();
+    await nav(page, "Environments");
+    const table = page.getByRole("table", { name: "Environments" });
+    await page.getByText("Showing 50 environments").waitFor();
+    const more = page.getByRole("button", { name: "Load more" });
+    while (await more.isVisible()) {
+      const before = await table.getByRole("row").count();
+      await more.click();
+      await expect
+        .poll(() => table.getByRole("row").count(), { timeout: 30_000 })
+        .toBeGreaterThan(before);
+    }
+    await page.getByText("Showing 202 environments (all)").waitFor();
+    await table.getByRole("cell", { name: "Env 201", exact: true }).waitFor();
+
+    // The agent form's environment picker has the 201st too.
+    await nav(page, "Agents");
+    await page.getByRole("button", { name: "New agent" }).first().click();
+    const dialog = page.getByRole("dialog", { name: "New agent" });
+    await expect
+      .poll(() => dialog.getByLabel("Environment").locator("option").allTextContents())
+      .toContain("Env 201");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+  });
 });

@@ -1,18 +1,53 @@
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useEffect } from "react";
+import type { Agent, Connection, Environment, Member, Tool } from "./api";
 import { trpc } from "./trpc";
 
 /*
- * Lookup lists for pickers and for showing names instead of ids. One page of 200 covers real
- * organizations; screens that list these resources page through them properly.
+ * Lookup lists for pickers and for showing names instead of ids: every page, fetched 200 at a
+ * time, so the 201st agent is in the picker too.
  */
 const LOOKUP = 200;
+const NEXT = {
+  getNextPageParam: (page: { next_cursor: string | null }) => page.next_cursor ?? undefined,
+};
+
+function useEveryPage<Row>(query: {
+  data: { pages: readonly { results: Row[] }[] } | undefined;
+  error: unknown;
+  isError: boolean;
+  hasNextPage: boolean;
+  isFetchingNextPage: boolean;
+  fetchNextPage: () => Promise<unknown>;
+  refetch: () => Promise<unknown>;
+}) {
+  const { hasNextPage, isFetchingNextPage, fetchNextPage, isError } = query;
+  useEffect(() => {
+    if (hasNextPage && !isFetchingNextPage && !isError) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, isError, fetchNextPage]);
+  return {
+    data: query.data ? { results: query.data.pages.flatMap((page) => page.results) } : undefined,
+    isPending: query.data === undefined && !query.isError,
+    isError: query.isError,
+    error: query.error,
+    refetch: query.refetch,
+  };
+}
 
 export function useEnvironments(orgId: string) {
-  return useQuery(trpc.environments.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+  return useEveryPage<Environment>(
+    useInfiniteQuery(
+      trpc.environments.list.infiniteQueryOptions({ org_id: orgId, limit: LOOKUP }, NEXT),
+    ),
+  );
 }
 
 export function useConnections(orgId: string) {
-  return useQuery(trpc.connections.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+  return useEveryPage<Connection>(
+    useInfiniteQuery(
+      trpc.connections.list.infiniteQueryOptions({ org_id: orgId, limit: LOOKUP }, NEXT),
+    ),
+  );
 }
 
 export function useStdioServers(orgId: string) {
@@ -20,11 +55,15 @@ export function useStdioServers(orgId: string) {
 }
 
 export function useAgents(orgId: string) {
-  return useQuery(trpc.agents.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+  return useEveryPage<Agent>(
+    useInfiniteQuery(trpc.agents.list.infiniteQueryOptions({ org_id: orgId, limit: LOOKUP }, NEXT)),
+  );
 }
 
 export function useTools(orgId: string) {
-  return useQuery(trpc.tools.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+  return useEveryPage<Tool>(
+    useInfiniteQuery(trpc.tools.list.infiniteQueryOptions({ org_id: orgId, limit: LOOKUP }, NEXT)),
+  );
 }
 
 export function nameById(
@@ -34,7 +73,11 @@ export function nameById(
 }
 
 export function useMembers(orgId: string) {
-  return useQuery(trpc.orgs.members.list.queryOptions({ org_id: orgId, limit: LOOKUP }));
+  return useEveryPage<Member>(
+    useInfiniteQuery(
+      trpc.orgs.members.list.infiniteQueryOptions({ org_id: orgId, limit: LOOKUP }, NEXT),
+    ),
+  );
 }
 
 /** A member's name as people read it: first and last name, or the email when there is none. */

@@ -1,16 +1,18 @@
-import { useMutation } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { StatusBadge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
-import { EmptyState, ErrorState, Loading, PageHeader } from "../../components/States";
+import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
+import { ListPage } from "../../components/ListPage";
+import { EmptyState } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Agent } from "../../lib/api";
 import { errorInfo } from "../../lib/errors";
 import { formatDateTime } from "../../lib/format";
-import { nameById, useAgents, useEnvironments } from "../../lib/queries";
+import { nameById, useEnvironments } from "../../lib/queries";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { AgentFormDialog } from "./AgentForm";
 
@@ -50,7 +52,9 @@ export function useDeleteAgent() {
 export default function Agents() {
   const { org, can, path } = useOrg();
   const navigate = useNavigate();
-  const list = useAgents(org.id);
+  const list = useInfiniteQuery(
+    trpc.agents.list.infiniteQueryOptions({ org_id: org.id, limit: PAGE_SIZE }, NEXT_PAGE),
+  );
   const environments = useEnvironments(org.id);
   const envNames = nameById(environments.data?.results);
   const [creating, setCreating] = useState(false);
@@ -69,88 +73,82 @@ export default function Agents() {
     </Button>
   ) : null;
 
+  const columns: Column<Agent>[] = [
+    {
+      id: "name",
+      header: "Name",
+      cell: (agent) => (
+        <>
+          <Link className="strong" to={path("agents", agent.id)}>
+            {agent.name}
+          </Link>
+          {agent.description ? <div className="muted small clamp">{agent.description}</div> : null}
+        </>
+      ),
+    },
+    { id: "status", header: "Status", cell: (agent) => <StatusBadge status={agent.status} /> },
+    {
+      id: "environment",
+      header: "Environment",
+      cell: (agent) => (agent.environment_id ? (envNames.get(agent.environment_id) ?? "—") : "Any"),
+    },
+    { id: "created", header: "Created", cell: (agent) => formatDateTime(agent.created_at) },
+  ];
+  if (isAdmin)
+    columns.push({
+      id: "actions",
+      header: "Actions",
+      hideHeader: true,
+      className: "table__actions",
+      cell: (agent) => (
+        <>
+          <Button
+            size="sm"
+            busy={toggle.isPending && toggle.variables.id === agent.id}
+            onClick={() => {
+              toggle.mutate({
+                id: agent.id,
+                status: agent.status === "active" ? "disabled" : "active",
+              });
+            }}
+          >
+            {agent.status === "active" ? "Disable" : "Enable"}
+          </Button>
+          <Button
+            size="sm"
+            variant="ghost"
+            className="text-danger"
+            aria-label={`Delete ${agent.name}`}
+            onClick={() => {
+              remove(agent);
+            }}
+          >
+            Delete
+          </Button>
+        </>
+      ),
+    });
+
   return (
-    <div className="page">
-      <PageHeader
-        title="Agents"
-        description="MCP clients that call your tools through the platform, each with its own endpoint, keys and policies."
-        actions={newButton}
+    <ListPage
+      title="Agents"
+      description="MCP clients that call your tools through the platform, each with its own endpoint, keys and policies."
+      actions={newButton}
+    >
+      <PagedTable
+        list={list}
+        label="Agents"
+        noun="agents"
+        columns={columns}
+        rowKey={(agent) => agent.id}
+        empty={
+          <EmptyState title="No agents yet" action={newButton}>
+            {isAdmin
+              ? "Create an agent, give it an API key and point your MCP client at its endpoint."
+              : "An admin can create agents."}
+          </EmptyState>
+        }
       />
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.results.length === 0 ? (
-        <EmptyState title="No agents yet" action={newButton}>
-          Create an agent, give it an API key and point your MCP client at its endpoint.
-        </EmptyState>
-      ) : (
-        <div className="card card--flush">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Environment</th>
-                <th scope="col">Created</th>
-                {isAdmin ? (
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.results.map((agent) => (
-                <tr key={agent.id}>
-                  <td>
-                    <Link className="strong" to={path("agents", agent.id)}>
-                      {agent.name}
-                    </Link>
-                    {agent.description ? (
-                      <div className="muted small clamp">{agent.description}</div>
-                    ) : null}
-                  </td>
-                  <td>
-                    <StatusBadge status={agent.status} />
-                  </td>
-                  <td>
-                    {agent.environment_id ? (envNames.get(agent.environment_id) ?? "—") : "Any"}
-                  </td>
-                  <td>{formatDateTime(agent.created_at)}</td>
-                  {isAdmin ? (
-                    <td className="table__actions">
-                      <Button
-                        size="sm"
-                        busy={toggle.isPending && toggle.variables.id === agent.id}
-                        onClick={() => {
-                          toggle.mutate({
-                            id: agent.id,
-                            status: agent.status === "active" ? "disabled" : "active",
-                          });
-                        }}
-                      >
-                        {agent.status === "active" ? "Disable" : "Enable"}
-                      </Button>
-                      <Button
-                        size="sm"
-                        variant="ghost"
-                        className="text-danger"
-                        aria-label={`Delete ${agent.name}`}
-                        onClick={() => {
-                          remove(agent);
-                        }}
-                      >
-                        Delete
-                      </Button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
       {creating ? (
         <AgentFormDialog
           agent={null}
@@ -162,6 +160,6 @@ export default function Agents() {
           }}
         />
       ) : null}
-    </div>
+    </ListPage>
   );
 }

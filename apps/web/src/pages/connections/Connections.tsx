@@ -1,12 +1,16 @@
 import type { Connection, ConnectionTest, SyncOutcome } from "../../lib/api";
-import { Fragment, useState } from "react";
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link } from "react-router";
 import { StatusBadge } from "../../components/Badge";
 import { Button } from "../../components/Button";
-import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
+import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
+import { ListPage } from "../../components/ListPage";
+import { EmptyState, FormError } from "../../components/States";
 import { useOrg } from "../../layout/org-context";
 import { formatRelative } from "../../lib/format";
-import { nameById, useConnections, useEnvironments } from "../../lib/queries";
+import { nameById, useEnvironments } from "../../lib/queries";
+import { trpc } from "../../lib/trpc";
 import { ConnectionFormDialog, transportLabel } from "./ConnectionForm";
 import { SyncResultView, TestResultView } from "./results";
 import { useConnectionActions } from "./useConnectionActions";
@@ -23,7 +27,9 @@ export function connectionTarget(connection: Connection): string {
 
 export default function Connections() {
   const { org, can, path } = useOrg();
-  const list = useConnections(org.id);
+  const list = useInfiniteQuery(
+    trpc.connections.list.infiniteQueryOptions({ org_id: org.id, limit: PAGE_SIZE }, NEXT_PAGE),
+  );
   const environments = useEnvironments(org.id);
   const envNames = nameById(environments.data?.results);
   const [creating, setCreating] = useState(false);
@@ -41,159 +47,144 @@ export default function Connections() {
   });
   const isAdmin = can("admin");
 
+  const newButton = (label: string) =>
+    isAdmin ? (
+      <Button
+        variant="primary"
+        onClick={() => {
+          setCreating(true);
+        }}
+      >
+        {label}
+      </Button>
+    ) : null;
+  const columns: Column<Connection>[] = [
+    {
+      id: "name",
+      header: "Name",
+      cell: (connection) => (
+        <>
+          <Link to={path("connections", connection.id)} className="strong">
+            {connection.name}
+          </Link>
+          <div className="muted small mono">{connection.slug}</div>
+        </>
+      ),
+    },
+    {
+      id: "status",
+      header: "Status",
+      cell: (connection) => (
+        <span title={connection.last_error ?? undefined}>
+          <StatusBadge status={connection.status} />
+        </span>
+      ),
+    },
+    {
+      id: "transport",
+      header: "Transport",
+      cell: (connection) => transportLabel(connection.transport),
+    },
+    {
+      id: "target",
+      header: "Target",
+      className: "mono truncate",
+      cell: (connection) => (
+        <span title={connectionTarget(connection)}>{connectionTarget(connection)}</span>
+      ),
+    },
+    {
+      id: "environment",
+      header: "Environment",
+      cell: (connection) =>
+        connection.environment_id ? (envNames.get(connection.environment_id) ?? "—") : "—",
+    },
+    {
+      id: "synced",
+      header: "Last synced",
+      cell: (connection) => formatRelative(connection.last_synced_at),
+    },
+  ];
+  if (isAdmin)
+    columns.push({
+      id: "actions",
+      header: "Actions",
+      hideHeader: true,
+      className: "table__actions",
+      cell: (connection) => (
+        <>
+          <Button
+            size="sm"
+            busy={test.isPending && test.variables.id === connection.id}
+            aria-label={`Test ${connection.name}`}
+            onClick={() => {
+              test.mutate(
+                { id: connection.id },
+                {
+                  onError: (error) => {
+                    record(connection.id, { kind: "error", error });
+                  },
+                },
+              );
+            }}
+          >
+            Test
+          </Button>
+          <Button
+            size="sm"
+            busy={sync.isPending && sync.variables.id === connection.id}
+            aria-label={`Sync ${connection.name}`}
+            onClick={() => {
+              sync.mutate(
+                { id: connection.id },
+                {
+                  onError: (error) => {
+                    record(connection.id, { kind: "error", error });
+                  },
+                },
+              );
+            }}
+          >
+            Sync
+          </Button>
+        </>
+      ),
+    });
+
   return (
-    <div className="page">
-      <PageHeader
-        title="Connections"
-        description="MCP servers the platform connects to. Test a connection, then sync to import its tools."
-        actions={
-          isAdmin ? (
-            <Button
-              variant="primary"
-              onClick={() => {
-                setCreating(true);
-              }}
-            >
-              New connection
-            </Button>
-          ) : null
+    <ListPage
+      title="Connections"
+      description="MCP servers the platform connects to. Test a connection, then sync to import its tools."
+      actions={newButton("New connection")}
+    >
+      <PagedTable
+        list={list}
+        label="Connections"
+        noun="connections"
+        columns={columns}
+        rowKey={(connection) => connection.id}
+        rowDetail={(connection) => {
+          const result = results[connection.id];
+          if (result?.kind === "test") return <TestResultView result={result.result} />;
+          if (result?.kind === "sync") return <SyncResultView result={result.result} />;
+          if (result?.kind === "error") return <FormError error={result.error} />;
+          if (connection.status === "unhealthy" && connection.last_error)
+            return (
+              <div className="result result--error">
+                <strong>Last error:</strong>{" "}
+                <span className="mono wrap">{connection.last_error}</span>
+              </div>
+            );
+          return null;
+        }}
+        empty={
+          <EmptyState title="No connections yet" action={newButton("Add your first MCP server")}>
+            {isAdmin
+              ? "Register an MCP server over Streamable HTTP, SSE or stdio, then sync to import its tools."
+              : "An admin can register MCP servers."}
+          </EmptyState>
         }
       />
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.results.length === 0 ? (
-        <EmptyState
-          title="No connections yet"
-          action={
-            isAdmin ? (
-              <Button
-                variant="primary"
-                onClick={() => {
-                  setCreating(true);
-                }}
-              >
-                Add your first MCP server
-              </Button>
-            ) : null
-          }
-        >
-          {isAdmin
-            ? "Register an MCP server over Streamable HTTP, SSE or stdio."
-            : "An admin can register MCP servers."}
-        </EmptyState>
-      ) : (
-        <div className="card card--flush">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Transport</th>
-                <th scope="col">Target</th>
-                <th scope="col">Environment</th>
-                <th scope="col">Last synced</th>
-                {isAdmin ? (
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.results.map((connection) => {
-                const result = results[connection.id];
-                const testing = test.isPending && test.variables.id === connection.id;
-                const syncing = sync.isPending && sync.variables.id === connection.id;
-                return (
-                  <Fragment key={connection.id}>
-                    <tr>
-                      <td>
-                        <Link to={path("connections", connection.id)} className="strong">
-                          {connection.name}
-                        </Link>
-                        <div className="muted small mono">{connection.slug}</div>
-                      </td>
-                      <td>
-                        <span title={connection.last_error ?? undefined}>
-                          <StatusBadge status={connection.status} />
-                        </span>
-                      </td>
-                      <td>{transportLabel(connection.transport)}</td>
-                      <td className="mono truncate" title={connectionTarget(connection)}>
-                        {connectionTarget(connection)}
-                      </td>
-                      <td>
-                        {connection.environment_id
-                          ? (envNames.get(connection.environment_id) ?? "—")
-                          : "—"}
-                      </td>
-                      <td>{formatRelative(connection.last_synced_at)}</td>
-                      {isAdmin ? (
-                        <td className="table__actions">
-                          <Button
-                            size="sm"
-                            busy={testing}
-                            aria-label={`Test ${connection.name}`}
-                            onClick={() => {
-                              test.mutate(
-                                { id: connection.id },
-                                {
-                                  onError: (error) => {
-                                    record(connection.id, { kind: "error", error });
-                                  },
-                                },
-                              );
-                            }}
-                          >
-                            Test
-                          </Button>
-                          <Button
-                            size="sm"
-                            busy={syncing}
-                            aria-label={`Sync ${connection.name}`}
-                            onClick={() => {
-                              sync.mutate(
-                                { id: connection.id },
-                                {
-                                  onError: (error) => {
-                                    record(connection.id, { kind: "error", error });
-                                  },
-                                },
-                              );
-                            }}
-                          >
-                            Sync
-                          </Button>
-                        </td>
-                      ) : null}
-                    </tr>
-                    {result || (connection.status === "unhealthy" && connection.last_error) ? (
-                      <tr className="table__detail">
-                        <td colSpan={isAdmin ? 7 : 6}>
-                          {result?.kind === "test" ? (
-                            <TestResultView result={result.result} />
-                          ) : result?.kind === "sync" ? (
-                            <SyncResultView result={result.result} />
-                          ) : result?.kind === "error" ? (
-                            <FormError error={result.error} />
-                          ) : (
-                            <div className="result result--error">
-                              <strong>Last error:</strong>{" "}
-                              <span className="mono wrap">{connection.last_error}</span>
-                            </div>
-                          )}
-                        </td>
-                      </tr>
-                    ) : null}
-                  </Fragment>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
       {creating ? (
         <ConnectionFormDialog
           connection={null}
@@ -202,6 +193,6 @@ export default function Connections() {
           }}
         />
       ) : null}
-    </div>
+    </ListPage>
   );
 }

@@ -1,12 +1,14 @@
 import { createEnvironmentInput, updateEnvironmentInput } from "@mcp/api/contracts";
 import type { Environment } from "../../lib/api";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
 import { Dialog } from "../../components/Dialog";
 import { Field, NameAndSlugFields } from "../../components/Field";
-import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
+import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
+import { ListPage } from "../../components/ListPage";
+import { EmptyState, FormError } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
@@ -20,7 +22,9 @@ export default function Environments() {
   const confirm = useConfirm();
   const toast = useToast();
   const [editing, setEditing] = useState<Editing>(null);
-  const list = useQuery(trpc.environments.list.queryOptions({ org_id: org.id, limit: 200 }));
+  const list = useInfiniteQuery(
+    trpc.environments.list.infiniteQueryOptions({ org_id: org.id, limit: PAGE_SIZE }, NEXT_PAGE),
+  );
   const isAdmin = can("admin");
 
   const remove = (environment: Environment) => {
@@ -36,85 +40,89 @@ export default function Environments() {
     });
   };
 
+  const columns: Column<Environment>[] = [
+    { id: "name", header: "Name", cell: (environment) => environment.name, className: "strong" },
+    { id: "slug", header: "Slug", cell: (environment) => environment.slug, className: "mono" },
+    {
+      id: "description",
+      header: "Description",
+      cell: (environment) => environment.description || "—",
+      className: "muted",
+    },
+    {
+      id: "created",
+      header: "Created",
+      cell: (environment) => formatDateTime(environment.created_at),
+    },
+  ];
+  if (isAdmin)
+    columns.push({
+      id: "actions",
+      header: "Actions",
+      hideHeader: true,
+      className: "table__actions",
+      cell: (environment) => (
+        <>
+          <Button
+            size="sm"
+            onClick={() => {
+              setEditing({ mode: "edit", environment });
+            }}
+          >
+            Rename
+          </Button>
+          <Button
+            size="sm"
+            variant="ghost"
+            className="text-danger"
+            onClick={() => {
+              remove(environment);
+            }}
+          >
+            Delete
+          </Button>
+        </>
+      ),
+    });
+  const create = () => {
+    setEditing({ mode: "create" });
+  };
+
   return (
-    <div className="page">
-      <PageHeader
-        title="Environments"
-        description="Separate production, staging and development resources inside this organization."
-        actions={
-          isAdmin ? (
-            <Button
-              variant="primary"
-              onClick={() => {
-                setEditing({ mode: "create" });
-              }}
-            >
-              New environment
-            </Button>
-          ) : null
+    <ListPage
+      title="Environments"
+      description="Separate production, staging and development resources inside this organization."
+      actions={
+        isAdmin ? (
+          <Button variant="primary" onClick={create}>
+            New environment
+          </Button>
+        ) : null
+      }
+    >
+      <PagedTable
+        list={list}
+        label="Environments"
+        noun="environments"
+        columns={columns}
+        rowKey={(environment) => environment.id}
+        empty={
+          <EmptyState
+            title="No environments yet"
+            action={
+              isAdmin ? (
+                <Button variant="primary" onClick={create}>
+                  New environment
+                </Button>
+              ) : null
+            }
+          >
+            {isAdmin
+              ? "Environments keep production apart from staging: create one, then scope connections, agents and policies to it."
+              : "An admin can create environments."}
+          </EmptyState>
         }
       />
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.results.length === 0 ? (
-        <EmptyState title="No environments yet">
-          {isAdmin
-            ? "Create one to scope connections, agents and policies."
-            : "An admin can create environments."}
-        </EmptyState>
-      ) : (
-        <div className="card card--flush">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Slug</th>
-                <th scope="col">Description</th>
-                <th scope="col">Created</th>
-                {isAdmin ? (
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.results.map((environment) => (
-                <tr key={environment.id}>
-                  <td className="strong">{environment.name}</td>
-                  <td className="mono">{environment.slug}</td>
-                  <td className="muted">{environment.description || "—"}</td>
-                  <td>{formatDateTime(environment.created_at)}</td>
-                  {isAdmin ? (
-                    <td className="table__actions">
-                      <Button
-                        size="sm"
-                        onClick={() => {
-                          setEditing({ mode: "edit", environment });
-                        }}
-                      >
-                        Rename
-                      </Button>
-                      <Button
-                        size="sm"
-                        variant="ghost"
-                        className="text-danger"
-                        onClick={() => {
-                          remove(environment);
-                        }}
-                      >
-                        Delete
-                      </Button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
       {editing ? (
         <EnvironmentDialog
           editing={editing}
@@ -123,7 +131,7 @@ export default function Environments() {
           }}
         />
       ) : null}
-    </div>
+    </ListPage>
   );
 }
 

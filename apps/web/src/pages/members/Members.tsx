@@ -1,11 +1,13 @@
 import { addMemberInput, ORG_ROLES, type OrgRole } from "@mcp/api/contracts";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
 import { Field, TextField } from "../../components/Field";
-import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../components/States";
+import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
+import { ListPage } from "../../components/ListPage";
+import { EmptyState, FormError } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useMe } from "../../layout/AuthGate";
 import { useOrg } from "../../layout/org-context";
@@ -30,7 +32,9 @@ export default function Members() {
   const me = useMe();
   const confirm = useConfirm();
   const toast = useToast();
-  const list = useQuery(trpc.orgs.members.list.queryOptions({ org_id: org.id, limit: 200 }));
+  const list = useInfiniteQuery(
+    trpc.orgs.members.list.infiniteQueryOptions({ org_id: org.id, limit: PAGE_SIZE }, NEXT_PAGE),
+  );
   const isOwner = can("owner");
 
   const changeRole = useMutation(
@@ -65,109 +69,96 @@ export default function Members() {
     });
   };
 
+  const columns: Column<Member>[] = [
+    {
+      id: "member",
+      header: "Member",
+      cell: (member) => {
+        const name = [member.first_name, member.last_name].filter(Boolean).join(" ");
+        return (
+          <>
+            <div className="strong">
+              {name || member.email}{" "}
+              {member.user_id === me.data?.id ? <Badge tone="blue">you</Badge> : null}
+            </div>
+            {name ? <div className="muted small">{member.email}</div> : null}
+          </>
+        );
+      },
+    },
+    {
+      id: "role",
+      header: "Role",
+      cell: (member) =>
+        isOwner ? (
+          <>
+            <label className="sr-only" htmlFor={`role-${member.user_id}`}>
+              Role of {member.email}
+            </label>
+            <select
+              id={`role-${member.user_id}`}
+              className="input input--compact"
+              value={member.role}
+              disabled={changeRole.isPending && changeRole.variables.user_id === member.user_id}
+              onChange={(event) => {
+                const role = event.target.value;
+                if (isRole(role))
+                  changeRole.mutate({ org_id: org.id, user_id: member.user_id, role });
+              }}
+            >
+              {ORG_ROLES.map((role) => (
+                <option key={role} value={role}>
+                  {role}
+                </option>
+              ))}
+            </select>
+          </>
+        ) : (
+          <Badge
+            tone={member.role === "owner" ? "violet" : "neutral"}
+            title={ROLE_HELP[member.role]}
+          >
+            {member.role}
+          </Badge>
+        ),
+    },
+    { id: "since", header: "Since", cell: (member) => formatDateTime(member.created_at) },
+  ];
+  if (isOwner)
+    columns.push({
+      id: "actions",
+      header: "Actions",
+      hideHeader: true,
+      className: "table__actions",
+      cell: (member) => (
+        <Button
+          size="sm"
+          variant="ghost"
+          className="text-danger"
+          aria-label={`Remove ${member.email}`}
+          onClick={() => {
+            remove(member);
+          }}
+        >
+          Remove
+        </Button>
+      ),
+    });
+
   return (
-    <div className="page">
-      <PageHeader
-        title="Members"
-        description="People with access to this organization, and what they may do."
-      />
+    <ListPage
+      title="Members"
+      description="People with access to this organization, and what they may do."
+    >
       {isOwner ? <InviteForm /> : null}
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.results.length === 0 ? (
-        <EmptyState title="No members" />
-      ) : (
-        <div className="card card--flush">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Member</th>
-                <th scope="col">Role</th>
-                <th scope="col">Since</th>
-                {isOwner ? (
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.results.map((member) => {
-                const name = [member.first_name, member.last_name].filter(Boolean).join(" ");
-                return (
-                  <tr key={member.user_id}>
-                    <td>
-                      <div className="strong">
-                        {name || member.email}{" "}
-                        {member.user_id === me.data?.id ? <Badge tone="blue">you</Badge> : null}
-                      </div>
-                      {name ? <div className="muted small">{member.email}</div> : null}
-                    </td>
-                    <td>
-                      {isOwner ? (
-                        <>
-                          <label className="sr-only" htmlFor={`role-${member.user_id}`}>
-                            Role of {member.email}
-                          </label>
-                          <select
-                            id={`role-${member.user_id}`}
-                            className="input input--compact"
-                            value={member.role}
-                            disabled={
-                              changeRole.isPending &&
-                              changeRole.variables.user_id === member.user_id
-                            }
-                            onChange={(event) => {
-                              const role = event.target.value;
-                              if (isRole(role))
-                                changeRole.mutate({
-                                  org_id: org.id,
-                                  user_id: member.user_id,
-                                  role,
-                                });
-                            }}
-                          >
-                            {ORG_ROLES.map((role) => (
-                              <option key={role} value={role}>
-                                {role}
-                              </option>
-                            ))}
-                          </select>
-                        </>
-                      ) : (
-                        <Badge
-                          tone={member.role === "owner" ? "violet" : "neutral"}
-                          title={ROLE_HELP[member.role]}
-                        >
-                          {member.role}
-                        </Badge>
-                      )}
-                    </td>
-                    <td>{formatDateTime(member.created_at)}</td>
-                    {isOwner ? (
-                      <td className="table__actions">
-                        <Button
-                          size="sm"
-                          variant="ghost"
-                          className="text-danger"
-                          aria-label={`Remove ${member.email}`}
-                          onClick={() => {
-                            remove(member);
-                          }}
-                        >
-                          Remove
-                        </Button>
-                      </td>
-                    ) : null}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <PagedTable
+        list={list}
+        label="Members"
+        noun="members"
+        columns={columns}
+        rowKey={(member) => member.user_id}
+        empty={<EmptyState title="No members" />}
+      />
       <section className="card" aria-labelledby="roles-title">
         <h2 id="roles-title">Roles</h2>
         <dl className="dl">
@@ -181,7 +172,7 @@ export default function Members() {
           ))}
         </dl>
       </section>
-    </div>
+    </ListPage>
   );
 }
 

@@ -275,17 +275,20 @@ function ConnectionHealth({
   connections: ReturnType<typeof useConnections>;
   connectionsPath: string;
 }) {
+  const results = connections.data?.results;
   return (
     <section className="card" aria-labelledby="health-title">
       <div className="card__header card__header--plain">
         <h2 id="health-title">Connection health</h2>
         <Link to={connectionsPath}>Connections →</Link>
       </div>
-      {connections.isPending ? (
-        <Loading />
-      ) : connections.isError ? (
-        <ErrorState error={connections.error} onRetry={() => void connections.refetch()} />
-      ) : connections.data.results.length === 0 ? (
+      {results === undefined ? (
+        connections.isError ? (
+          <ErrorState error={connections.error} onRetry={() => void connections.refetch()} />
+        ) : (
+          <Loading />
+        )
+      ) : results.length === 0 ? (
         <EmptyState title="No connections yet">Add an MCP server to get started.</EmptyState>
       ) : (
         <>
@@ -293,17 +296,14 @@ function ConnectionHealth({
             {(["healthy", "unhealthy", "unknown"] as const).map((status) => (
               <div key={status} className={`health-summary__item health-summary__item--${status}`}>
                 <span className="health-summary__count">
-                  {
-                    connections.data.results.filter((connection) => connection.status === status)
-                      .length
-                  }
+                  {results.filter((connection) => connection.status === status).length}
                 </span>
                 <span>{status}</span>
               </div>
             ))}
           </div>
           <ul className="health-list">
-            {connections.data.results.map((connection) => (
+            {results.map((connection) => (
               <li key={connection.id}>
                 <StatusBadge status={connection.status} />
                 <Link to={`${connectionsPath}/${connection.id}`} className="strong">
