@@ -1,5 +1,6 @@
 import { defineConfig } from "vitest/config";
 import { postgresReachable } from "./test/postgres-probe";
+import { sourceConditions } from "./vitest.source";
 
 /*
  * The integration suite runs once against PostgreSQL, the production database, and a smaller set
@@ -42,6 +43,7 @@ export default defineConfig({
   test: {
     projects: [
       {
+        ...sourceConditions,
         test: {
           ...shared,
           name: "pglite",
@@ -53,6 +55,7 @@ export default defineConfig({
       ...(postgres
         ? [
             {
+              ...sourceConditions,
               test: {
                 ...shared,
                 name: "postgres",

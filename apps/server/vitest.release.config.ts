@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { sourceConditions } from "./vitest.source";
 
 /*
  * Release checks: what a published change must keep true but no code path depends on (the SDK
@@ -6,6 +7,7 @@ import { defineConfig } from "vitest/config";
  * Their own turbo task, cached on their inputs; the database kind does not matter, so PGlite.
  */
 export default defineConfig({
+  ...sourceConditions,
   test: {
     include: ["release/**/*.test.ts"],
     testTimeout: 180_000,

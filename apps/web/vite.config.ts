@@ -1,10 +1,13 @@
 import react from "@vitejs/plugin-react";
+import { defaultClientConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 const backend = "http://localhost:3000";
 
 export default defineConfig({
   plugins: [react()],
+  // The workspace packages' sources, not their compiled `dist` (which only the server runs).
+  resolve: { conditions: ["@mcp/source", ...defaultClientConditions] },
   server: {
     port: 5173,
     proxy: {

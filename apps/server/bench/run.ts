@@ -22,7 +22,7 @@
  * Only the lists part: BENCH_ONLY=lists BENCH_SKIP_SYNC=1 BENCH_SKIP_PGLITE=1 BENCH_NO_WRITE=1.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -132,6 +132,9 @@ process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL");
 });
 
+/** tsx, reading the workspace packages' sources (not their compiled `dist`). */
+const SOURCE_FLAGS = ["--conditions=@mcp/source", "--import", "tsx"];
+
 /** `node --import tsx <script>` directly, not the tsx CLI, so the pid is the measured process. */
 function spawnTs(
   script: string,
@@ -140,7 +143,7 @@ function spawnTs(
   stdout: "pipe" | "ignore",
   nodeFlags: string[] = [],
 ): ChildProcess {
-  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", script, ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, ...SOURCE_FLAGS, script, ...args], {
     cwd: SERVER_DIR,
     env,
     stdio: ["ignore", stdout, "inherit"],
@@ -210,6 +213,7 @@ async function startPlatform(database: Database, databaseUrl: string | null): Pr
     DATA_DIR: dataDir,
     // The upstream is on 127.0.0.1, which production refuses by default.
     MCP_BLOCK_PRIVATE_NETWORKS: "false",
+    SECRET_KEYS: `bench:${randomBytes(32).toString("base64")}`,
   };
   delete env.DATABASE_URL;
   if (database === "postgres" && databaseUrl) env.DATABASE_URL = databaseUrl;

@@ -25,6 +25,6 @@ describe("derived files", () => {
     const response = await server.request<Record<string, unknown>>("GET", "/openapi.json");
     expect(response.status).toBe(200);
     const served = { ...response.body, servers: [{ url: OPENAPI_SNAPSHOT_SERVER_URL }] };
-    expect(`${JSON.stringify(served, null, 2)}\n`).toBe(renderOpenApiSnapshot());
+    expect(`${JSON.stringify(served, null, 2)}\n`).toBe(await renderOpenApiSnapshot());
   });
 });

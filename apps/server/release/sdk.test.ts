@@ -115,6 +115,29 @@ describe("TypeScript SDK, installed from its tarball", () => {
     );
     const tarball = readdirSync(project).find((name) => name.endsWith(".tgz"));
     expect(tarball).toBeDefined();
+    // What npm publish would upload: the build, the README and the licence, nothing else.
+    const listing = await run("tar", ["-tzf", join(project, tarball ?? "")], { cwd: project });
+    expect(listing.stdout.trim().split("\n").sort()).toEqual([
+      "package/LICENSE",
+      "package/README.md",
+      "package/dist/index.d.ts",
+      "package/dist/index.js",
+      "package/dist/index.js.map",
+      "package/package.json",
+    ]);
+    const packed = JSON.parse(readFileSync(join(sdkDir, "package.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(packed).toMatchObject({
+      name: "@mcp-agents/sdk",
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      license: "Apache-2.0",
+      types: "./dist/index.d.ts",
+      exports: { ".": { types: "./dist/index.d.ts", import: "./dist/index.js" } },
+      publishConfig: { access: "public" },
+    });
+    expect(packed.private).toBeUndefined();
 
     writeFileSync(
       join(project, "package.json"),

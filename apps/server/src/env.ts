@@ -40,6 +40,8 @@ const envSchema = z.object({
   CHANGE_FEED_HEARTBEAT_MS: milliseconds.optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** `pretty`: coloured lines for a terminal; `json`: one JSON object a line. Default by NODE_ENV. */
+  LOG_FORMAT: z.enum(["pretty", "json"], { error: "Use pretty or json" }).optional(),
   PUBLIC_URL: z
     .url({ error: "Must be an absolute URL such as https://mcp.example.com" })
     .optional(),
@@ -81,6 +83,11 @@ const envSchema = z.object({
     .default(15_000),
   /** `id:base64key,…`; the first key encrypts, all decrypt. Unset: a key file in DATA_DIR. */
   SECRET_KEYS: z.string().optional(),
+  /**
+   * Production without SECRET_KEYS: use a key generated into DATA_DIR anyway. Refused unless set,
+   * since on an ephemeral disk (a container without a volume) a restart loses every secret.
+   */
+  ALLOW_GENERATED_SECRET_KEY: booleanFlag.default(false),
   MCP_BLOCK_PRIVATE_NETWORKS: booleanFlag.optional(),
   /** Serve the bundled demo MCP server at /demo/mcp (default on outside production). */
   DEMO_MCP_SERVER: booleanFlag.optional(),
@@ -118,12 +125,14 @@ const envSchema = z.object({
 
 export type Env = Omit<
   z.infer<typeof envSchema>,
+  | "LOG_FORMAT"
   | "MCP_BLOCK_PRIVATE_NETWORKS"
   | "DEMO_MCP_SERVER"
   | "MCP_STDIO_SERVERS"
   | "MCP_STDIO_ALLOWED_COMMANDS"
   | "PATH"
 > & {
+  LOG_FORMAT: "pretty" | "json";
   MCP_BLOCK_PRIVATE_NETWORKS: boolean;
   DEMO_MCP_SERVER: boolean;
   MCP_STDIO_SERVERS: StdioServer[];
@@ -157,6 +166,19 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     const lines = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
   }
+  if (
+    result.data.NODE_ENV === "production" &&
+    !result.data.SECRET_KEYS &&
+    !result.data.ALLOW_GENERATED_SECRET_KEY
+  ) {
+    throw new Error(
+      "Invalid configuration:\n  SECRET_KEYS: required in production. Generate a key with\n" +
+        `    SECRET_KEYS="k1:$(openssl rand -base64 32)"\n` +
+        "  and keep it with your other secrets (it decrypts every stored connection secret).\n" +
+        "  ALLOW_GENERATED_SECRET_KEY=true uses a key generated into DATA_DIR instead: only on a\n" +
+        "  persistent disk, since losing that file loses every secret.",
+    );
+  }
   const { MCP_STDIO_SERVERS, PATH, ...rest } = result.data;
   const bwrapPath = findBwrap(PATH);
   return {
@@ -164,6 +186,8 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     MCP_STDIO_SERVERS: loadStdioServers(MCP_STDIO_SERVERS, PATH, bwrapPath),
     BWRAP_PATH: bwrapPath,
     // Production refuses private addresses unless told otherwise; development allows localhost.
+    LOG_FORMAT:
+      result.data.LOG_FORMAT ?? (result.data.NODE_ENV === "development" ? "pretty" : "json"),
     MCP_BLOCK_PRIVATE_NETWORKS:
       result.data.MCP_BLOCK_PRIVATE_NETWORKS ?? result.data.NODE_ENV === "production",
     DEMO_MCP_SERVER: result.data.DEMO_MCP_SERVER ?? result.data.NODE_ENV !== "production",

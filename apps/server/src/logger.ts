@@ -1,4 +1,5 @@
 import pino from "pino";
+import pretty from "pino-pretty";
 
 export type Logger = pino.Logger;
 
@@ -86,9 +87,14 @@ export function withoutStatementValues(error: unknown): unknown {
 
 /**
  * Where lines go: stdout (buffered) unless a destination is given (the tests read the lines
- * written through the same redaction and serializers).
+ * written through the same redaction and serializers). `pretty` writes coloured lines for a
+ * terminal (development); `json` one object a line, for log collectors (production).
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  format: "pretty" | "json" = "json",
+): Logger {
   if (level === "silent") return pino({ level });
   const options: pino.LoggerOptions = {
     level,
@@ -101,6 +107,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
   };
   if (destination) return pino(options, destination);
+  if (format === "pretty") {
+    return pino(
+      options,
+      // Synchronous: a terminal's reader is a person, and nothing is lost at exit.
+      pretty({
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname",
+        singleLine: true,
+        sync: true,
+      }),
+    );
+  }
   // Lines are buffered up to 4 KiB (a write per line costs a measurable share of a gateway
   // call), written from libuv's thread pool, flushed at least twice a second, and flushed
   // synchronously when the process exits.

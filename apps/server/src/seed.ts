@@ -1,17 +1,4 @@
 import { randomBytes } from "node:crypto";
-import {
-  createAgent,
-  createAgentKey,
-  createConnection,
-  createOrg,
-  createPolicy,
-  findUserByEmail,
-  registerUser,
-  syncConnection,
-  updateConnection,
-  type ActionContext,
-} from "@mcp/core";
-import type { RunningServer } from "./server";
 
 export interface DemoSeed {
   email: string;
@@ -24,60 +11,89 @@ export interface DemoSeed {
 
 export const DEMO_EMAIL = "demo@example.com";
 
+class SeedRequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The platform's REST API at `base`, as a user with `token` once signed in. */
+function restClient(base: string) {
+  let token: string | null = null;
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "mcp-agents-seed",
+        ...(token ? { authorization: `Token ${token}` } : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok)
+      throw new SeedRequestError(response.status, `${method} ${path}: ${response.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+  return {
+    call,
+    signIn(value: string) {
+      token = value;
+    },
+  };
+}
+
 /**
- * A demo org wired end to end: the bundled demo MCP server as a synced connection, an agent with a
- * key, and a policy allowing it every tool but rate-limited. Tools are synced through `syncUrl`
- * (the running server), then the connection is pointed at `connectionUrl`, the address users
- * reach. Returns null when the demo user already exists.
+ * A demo org wired end to end through the platform's REST API at `base` (a running server): the
+ * bundled demo MCP server as a synced connection, an agent with a key, and a policy allowing it
+ * every tool but rate-limited. Tools are synced from `base`, then the connection is pointed at
+ * `connectionUrl`, the address users reach. Returns null when the demo user already exists.
  */
 export async function seedDemo(
-  server: RunningServer,
-  options: { syncUrl: string; connectionUrl: string; password?: string | undefined },
+  base: string,
+  options: { connectionUrl: string; password?: string | undefined },
 ): Promise<DemoSeed | null> {
-  const { db } = server.database;
-  if (await findUserByEmail(db, DEMO_EMAIL)) return null;
+  const api = restClient(base);
   const password = options.password ?? randomBytes(9).toString("base64url");
-  const { user } = await registerUser(
-    db,
-    { ip: null, user_agent: "seed" },
-    { email: DEMO_EMAIL, password, first_name: "Demo", last_name: "Admin" },
-    null,
-  );
-  const context: ActionContext & { actor: { type: "user"; id: string } } = {
-    actor: { type: "user", id: user.id },
-    ip: null,
-    user_agent: "seed",
-  };
-  const org = await createOrg(db, context, {
+  let registered: { token: string };
+  try {
+    registered = await api.call("POST", "/auth/register/", {
+      email: DEMO_EMAIL,
+      password,
+      password_confirm: password,
+      first_name: "Demo",
+      last_name: "Admin",
+    });
+  } catch (error) {
+    if (error instanceof SeedRequestError && error.status === 409) return null;
+    throw error;
+  }
+  api.signIn(registered.token);
+  const org = await api.call<{ id: string }>("POST", "/orgs/", {
     name: "Demo Org",
     slug: `demo-${randomBytes(3).toString("hex")}`,
   });
-  const connection = await createConnection(db, server.runtime, context, {
-    orgId: org.id,
+  const syncUrl = `${base}/demo/mcp`;
+  const connection = await api.call<{ id: string }>("POST", `/orgs/${org.id}/connections/`, {
     name: "Demo MCP server",
     description: "The demo server bundled with the platform",
     transport: "streamable_http",
-    url: options.syncUrl,
+    url: syncUrl,
   });
-  const sync = await syncConnection(db, server.runtime, context, {
-    orgId: org.id,
-    id: connection.id,
-  });
-  if (options.connectionUrl !== options.syncUrl) {
-    await updateConnection(db, server.runtime, context, {
-      orgId: org.id,
-      id: connection.id,
-      url: options.connectionUrl,
-    });
-  }
-  const agent = await createAgent(db, context, {
-    orgId: org.id,
+  const sync = await api.call<{ total: number }>("POST", `/connections/${connection.id}/sync/`);
+  if (options.connectionUrl !== syncUrl)
+    await api.call("PATCH", `/connections/${connection.id}/`, { url: options.connectionUrl });
+  const agent = await api.call<{ id: string }>("POST", `/orgs/${org.id}/agents/`, {
     name: "Demo agent",
     description: "Created by the demo seed",
   });
-  const key = await createAgentKey(db, context, { orgId: org.id, agentId: agent.id, name: "demo" });
-  await createPolicy(db, context, {
-    orgId: org.id,
+  const key = await api.call<{ key: string }>("POST", `/agents/${agent.id}/keys/`, {
+    name: "demo",
+  });
+  await api.call("POST", `/orgs/${org.id}/policies/`, {
     name: "Demo agent may use every tool",
     effect: "allow",
     agent_id: agent.id,

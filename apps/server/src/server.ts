@@ -120,7 +120,7 @@ export async function startServer(
   env: Env,
   options: { database?: DatabaseHandle; logDestination?: DestinationStream } = {},
 ): Promise<RunningServer> {
-  const logger = createLogger(env.LOG_LEVEL, options.logDestination);
+  const logger = createLogger(env.LOG_LEVEL, options.logDestination, env.LOG_FORMAT);
   const database = options.database ?? (await createDatabase(databaseConfig(env)));
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
@@ -227,6 +227,7 @@ export async function startServer(
   const address = server.address() as AddressInfo;
   const host = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+  database.advertise?.(url);
 
   const stop = async (): Promise<void> => {
     const closed = new Promise<void>((resolve) => {

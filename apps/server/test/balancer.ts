@@ -47,11 +47,15 @@ export function replicaEnv(overrides: Record<string, string> = {}): Record<strin
 
 /** Spawns one server process; resolves once it listens. Replicas of one cluster share `env`. */
 export function startReplica(env: Record<string, string>): Promise<Replica> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: serverDir,
-    env: { ...process.env, ...TEST_AUTH_LIMITS, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@mcp/source", "--import", "tsx", "src/main.ts"],
+    {
+      cwd: serverDir,
+      env: { ...process.env, ...TEST_AUTH_LIMITS, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   // A test that fails or times out before stopping its replicas leaves none running.
   const killOnExit = (): void => {
     child.kill("SIGKILL");

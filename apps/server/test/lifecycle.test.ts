@@ -14,22 +14,26 @@ const serverDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 describe.skipIf(databaseUnavailable)("process lifecycle", () => {
   it("finishes in-flight requests on SIGTERM, then exits 0", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "mcpa-lifecycle-"));
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      cwd: serverDir,
-      env: {
-        ...process.env,
-        ...TEST_AUTH_LIMITS,
-        PORT: "0",
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-        DATA_DIR: dataDir,
-        PGLITE_DIR: join(dataDir, "pglite"),
-        ...(TEST_DB === "postgres"
-          ? { DATABASE_URL: inject("postgresUrl") }
-          : { DATABASE_URL: "" }),
+    const child = spawn(
+      process.execPath,
+      ["--conditions=@mcp/source", "--import", "tsx", "src/main.ts"],
+      {
+        cwd: serverDir,
+        env: {
+          ...process.env,
+          ...TEST_AUTH_LIMITS,
+          PORT: "0",
+          HOST: "127.0.0.1",
+          LOG_LEVEL: "info",
+          DATA_DIR: dataDir,
+          PGLITE_DIR: join(dataDir, "pglite"),
+          ...(TEST_DB === "postgres"
+            ? { DATABASE_URL: inject("postgresUrl") }
+            : { DATABASE_URL: "" }),
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     const exited = new Promise<number | null>((resolve) =>
       child.on("exit", (code) => {
         resolve(code);

@@ -43,10 +43,7 @@ describe.skipIf(databaseUnavailable)("demo server, seed and secret rotation", ()
   });
 
   it("seeds a demo org wired end to end, once", async () => {
-    const seed = await seedDemo(server, {
-      syncUrl: `${server.url}/demo/mcp`,
-      connectionUrl: "http://localhost:3000/demo/mcp",
-    });
+    const seed = await seedDemo(server.url, { connectionUrl: "http://localhost:3000/demo/mcp" });
     expect(seed).not.toBeNull();
     if (!seed) return;
     expect(seed.tools).toBeGreaterThanOrEqual(5);
@@ -67,9 +64,7 @@ describe.skipIf(databaseUnavailable)("demo server, seed and secret rotation", ()
       body: { agent_id: seed.agentId, tool_id: toolId, input: {} },
     });
     expect(decision.body.allowed).toBe(true);
-    expect(
-      await seedDemo(server, { syncUrl: `${server.url}/demo/mcp`, connectionUrl: "x" }),
-    ).toBeNull();
+    expect(await seedDemo(server.url, { connectionUrl: "x" })).toBeNull();
   });
 
   it("re-encrypts secrets under a new key and keeps them usable", async () => {

@@ -60,7 +60,7 @@ export async function startTestServer(): Promise<TestServer> {
   const baseUrl = `http://127.0.0.1:${port}`;
   const tsx = join(serverDir, "node_modules/.bin/tsx");
   let output = "";
-  const child = spawn(tsx, ["src/main.ts"], {
+  const child = spawn(tsx, ["--conditions=@mcp/source", "src/main.ts"], {
     cwd: serverDir,
     // Its own process group, so stopping it also stops the node process tsx starts.
     detached: true,

@@ -1,5 +1,6 @@
 export * from "./errors";
 export * from "./db/client";
+export * from "./db/pglite-lock";
 export type { ChangeFeed, ChangeListener } from "./db/changes";
 export * from "./db/unavailable";
 export type { JsonObject, JsonValue, RateLimit } from "./db/schema";

@@ -6,10 +6,10 @@
  *   pnpm openapi:generate            write both
  *   pnpm openapi:generate --check    exit 1 when either is stale (what the tests check)
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createOpenApiDocument } from "@mcp/api";
 import {
   generateRouterTypes,
   ROUTER_TYPES_PATH,
@@ -20,7 +20,9 @@ export const OPENAPI_SNAPSHOT_PATH = resolve(here, "../../../../packages/api/ope
 /** Fixed, so the snapshot does not depend on where it was generated. */
 export const OPENAPI_SNAPSHOT_SERVER_URL = "http://localhost:3000/api/v1";
 
-export function renderOpenApiSnapshot(): string {
+/** Imported when called, so that a direct run can first switch to the sources (rerunOnSources). */
+export async function renderOpenApiSnapshot(): Promise<string> {
+  const { createOpenApiDocument } = await import("@mcp/api");
   return `${JSON.stringify(createOpenApiDocument(OPENAPI_SNAPSHOT_SERVER_URL), null, 2)}\n`;
 }
 
@@ -35,7 +37,7 @@ function readOrEmpty(path: string): string {
 /** Each derived file with its fresh content and whether the committed one matches. */
 export async function derivedFiles(): Promise<{ path: string; content: string; stale: boolean }[]> {
   const files = [
-    { path: OPENAPI_SNAPSHOT_PATH, content: renderOpenApiSnapshot() },
+    { path: OPENAPI_SNAPSHOT_PATH, content: await renderOpenApiSnapshot() },
     { path: ROUTER_TYPES_PATH, content: await generateRouterTypes() },
   ];
   return files.map((file) => ({ ...file, stale: readOrEmpty(file.path) !== file.content }));
@@ -61,4 +63,20 @@ async function main(): Promise<void> {
   if (stale) process.exit(1);
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
+/**
+ * Run directly (`npx tsx src/scripts/openapi-generate.ts`) without the `@mcp/source` condition,
+ * `@mcp/api` would be its compiled `dist`, possibly older than the procedures: run again on the
+ * sources instead.
+ */
+function rerunOnSources(): boolean {
+  const flag = "--conditions=@mcp/source";
+  if (process.execArgv.includes(flag) || import.meta.resolve("@mcp/api").includes("/src/"))
+    return false;
+  const args = [flag, ...process.execArgv, ...process.argv.slice(1)];
+  const result = spawnSync(process.execPath, args, { stdio: "inherit" });
+  process.exit(result.status ?? 1);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (!rerunOnSources()) await main();
+}

@@ -7,7 +7,7 @@ import { loadSecretStore } from "../secrets";
 const orgFlag = process.argv.indexOf("--org");
 const orgId = orgFlag === -1 ? undefined : process.argv[orgFlag + 1];
 const env = loadEnv();
-const logger = createLogger(env.LOG_LEVEL);
+const logger = createLogger(env.LOG_LEVEL, undefined, env.LOG_FORMAT);
 const database = await createDatabase(databaseConfig(env));
 try {
   await database.migrate();

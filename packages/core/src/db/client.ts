@@ -1,11 +1,12 @@
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { createPgliteChangeFeed, createPostgresChangeFeed, type ChangeFeed } from "./changes";
+import { acquirePgliteLock, type PgliteLock } from "./pglite-lock";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -55,9 +56,19 @@ export interface DatabaseHandle {
   /** Rejects unless the database answers within the connect timeout. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Embedded database in a folder: tells other processes where its holder serves (see pglite-lock). */
+  advertise?: (url: string) => void;
 }
 
-const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+/** The package's `drizzle` folder, from its sources (src/db) or its compiled chunks (dist). */
+function findMigrationsFolder(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return join(dir, "drizzle");
+    if (dirname(dir) === dir) throw new Error("@mcp/core: package folder not found");
+  }
+}
+
+const migrationsFolder = findMigrationsFolder();
 
 /** An arbitrary constant naming this application's migration lock. */
 const MIGRATION_LOCK_KEY = 724_301_991;
@@ -147,7 +158,11 @@ export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHa
     import("drizzle-orm/pglite/migrator"),
   ]);
   const dataDir = config.pgliteDir ?? ".data/pglite";
-  if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+  let lock: PgliteLock | null = null;
+  if (!dataDir.startsWith("memory://")) {
+    mkdirSync(dataDir, { recursive: true });
+    lock = acquirePgliteLock(dataDir);
+  }
   const client = new PGlite(dataDir);
   const db = drizzlePglite(client, { schema });
   return {
@@ -158,6 +173,13 @@ export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHa
     ping: async () => {
       await client.query("select 1");
     },
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    },
+    ...(lock ? { advertise: lock.advertise } : {}),
   };
 }

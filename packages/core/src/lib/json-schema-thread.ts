@@ -40,6 +40,14 @@ type Pending = { resolve: (reply: SchemaThreadReply) => void; reject: (error: Er
 /** The worker's heap: a schema built to exhaust memory stops the worker, not the server. */
 const WORKER_HEAP_MB = 512;
 
+/**
+ * The thread's entry: compiled, the worker tsup builds beside this chunk (dist); from the sources,
+ * a module that loads the TypeScript worker through tsx.
+ */
+const WORKER_ENTRY = import.meta.url.endsWith(".js")
+  ? "./json-schema-worker.js"
+  : "./json-schema-worker.mjs";
+
 class SchemaThread {
   #worker: Worker | null = null;
   readonly #pending = new Map<number, Pending>();
@@ -58,7 +66,7 @@ class SchemaThread {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./json-schema-worker.mjs", import.meta.url), {
+    const worker = new Worker(new URL(WORKER_ENTRY, import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     });
     worker.unref();

@@ -1,9 +1,9 @@
 import Ajv from "ajv";
 import type { AnySchema, ErrorObject, ValidateFunction } from "ajv";
-import Ajv2019 from "ajv/dist/2019";
-import Ajv2020 from "ajv/dist/2020";
-import type AjvCore from "ajv/dist/core";
-import type { SchemaValidateFunction } from "ajv/dist/types";
+import Ajv2019 from "ajv/dist/2019.js";
+import Ajv2020 from "ajv/dist/2020.js";
+import type AjvCore from "ajv/dist/core.js";
+import type { SchemaValidateFunction } from "ajv/dist/types/index.js";
 import addFormats from "ajv-formats";
 import type { FieldIssue } from "../errors";
 import {

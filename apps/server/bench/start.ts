@@ -1,0 +1,138 @@
+/**
+ * Start-up benchmark: `pnpm bench:start` (after `pnpm build`).
+ *
+ * How long the server takes from `spawn` to its first healthy `/healthz`, and its resident memory
+ * then, run two ways: from the sources through tsx (`node --import tsx src/main.ts`, how
+ * `npm start` ran before the compiled server) and compiled (`node dist/main.js`, how it runs now).
+ * Both open the same embedded database folder (migrated once beforehand, so each start is a
+ * restart, as an operator's is), one start at a time, alternating, BENCH_START_RUNS times each
+ * (default 5). The machine's 1-minute load average is printed beside every run: on a shared
+ * machine it explains most of the spread.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const RUNS = Number(process.env.BENCH_START_RUNS ?? 5);
+
+const MODES = {
+  tsx: ["--conditions=@mcp/source", "--import", "tsx", "src/main.ts"],
+  compiled: ["dist/main.js"],
+} as const;
+type Mode = keyof typeof MODES;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+interface Sample {
+  mode: Mode;
+  startMs: number;
+  rssMb: number;
+  load: number;
+}
+
+async function startOnce(mode: Mode, dataDir: string, secretKeys: string): Promise<Sample> {
+  const port = await freePort();
+  const load = os.loadavg()[0] ?? 0;
+  const began = performance.now();
+  const child = spawn(process.execPath, [...MODES[mode]], {
+    cwd: SERVER_DIR,
+    stdio: "ignore",
+    env: {
+      ...process.env,
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      PGLITE_DIR: join(dataDir, "pglite"),
+      SECRET_KEYS: secretKeys,
+      DATABASE_URL: "",
+    },
+  });
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      resolve();
+    });
+  });
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${mode} server exited with ${child.exitCode}`);
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+      } catch {
+        // not listening yet
+      }
+      await sleep(20);
+    }
+    const startMs = performance.now() - began;
+    return { mode, startMs, rssMb: rssMb(child.pid ?? 0), load };
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(os.tmpdir(), "mcpa-bench-start-"));
+  const secretKeys = `bench:${randomBytes(32).toString("base64")}`;
+  try {
+    // The first start creates and migrates the database; it is not counted.
+    await startOnce("compiled", dataDir, secretKeys);
+    const samples: Sample[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      for (const mode of ["tsx", "compiled"] as const) {
+        const sample = await startOnce(mode, dataDir, secretKeys);
+        samples.push(sample);
+        console.log(
+          `run ${run} ${mode.padEnd(8)} start ${sample.startMs.toFixed(0).padStart(6)} ms  ` +
+            `RSS ${sample.rssMb.toFixed(0).padStart(4)} MB  load ${sample.load.toFixed(1)}`,
+        );
+      }
+    }
+    console.log("\n| way | start to healthy /healthz (median, min–max) | RSS then (median) |");
+    console.log("| --- | --- | --- |");
+    for (const mode of ["tsx", "compiled"] as const) {
+      const own = samples.filter((sample) => sample.mode === mode);
+      const starts = own.map((sample) => sample.startMs);
+      console.log(
+        `| ${mode} | ${median(starts).toFixed(0)} ms (${Math.min(...starts).toFixed(0)}–` +
+          `${Math.max(...starts).toFixed(0)}) | ${median(own.map((sample) => sample.rssMb)).toFixed(0)} MB |`,
+      );
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

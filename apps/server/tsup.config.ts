@@ -1,0 +1,22 @@
+import { defineConfig } from "tsup";
+
+/*
+ * The compiled server: `node dist/main.js` and the operators' scripts, with no TypeScript at run
+ * time. Workspace packages and dependencies stay external: they resolve to their own compiled
+ * JavaScript (the `default` export condition) and node_modules.
+ */
+export default defineConfig({
+  entry: {
+    main: "src/main.ts",
+    "scripts/migrate": "src/scripts/migrate.ts",
+    "scripts/seed": "src/scripts/seed.ts",
+    "scripts/rotate-secrets": "src/scripts/rotate-secrets.ts",
+  },
+  format: ["esm"],
+  platform: "node",
+  target: "node20",
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  dts: false,
+});
