@@ -21,11 +21,13 @@ import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import {
   DATABASE_RETRY_AFTER_SECONDS,
+  DEFAULT_OAUTH_TOKEN_LIFETIMES,
   isDatabaseUnavailable,
   SESSION_COOKIE_NAME,
   type AuthThrottleConfig,
   type DatabaseHandle,
   type McpRuntime,
+  type OAuthTokenLifetimes,
 } from "@mcp/core";
 import { mountApiDocs } from "./api-docs";
 import {
@@ -36,6 +38,7 @@ import {
   type GatewayOptions,
 } from "./gateway";
 import type { Logger } from "./logger";
+import { mountOAuth } from "./oauth";
 
 export interface AppOptions {
   database: DatabaseHandle;
@@ -55,6 +58,8 @@ export interface AppOptions {
   gatewayFastPath: boolean;
   /** Gateway sessions: the streams this process holds and the sessions' bounds. */
   gatewaySessions: GatewayOptions["sessions"];
+  /** How long the gateway's OAuth access and refresh tokens live. */
+  oauthTokenLifetimes?: OAuthTokenLifetimes;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -369,6 +374,18 @@ export function createApp(options: AppOptions): Hono<Env> {
     rest(c.req.raw, { requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy) }),
   );
 
+  mountOAuth(app, {
+    db: database.db,
+    outbound: options.runtime.outbound,
+    publicUrl: options.publicUrl,
+    lifetimes: options.oauthTokenLifetimes ?? DEFAULT_OAUTH_TOKEN_LIFETIMES,
+    maxBodyBytes: options.maxBodyBytes,
+    origin: (c) => ({
+      ip: clientIp(c, options.trustProxy),
+      user_agent: c.req.header("user-agent") ?? null,
+    }),
+  });
+
   if (options.demoMcpServer) {
     // Something real to connect to on a fresh start: register http://<host>/demo/mcp.
     const demo = createDemoMcpFetchHandler();
@@ -406,6 +423,19 @@ function setSpaPageHeaders(c: HonoContext<Env>): void {
   c.header("cache-control", "no-cache");
 }
 
+/** Paths of the API, the protocols and the build: nothing served there is a JSON 404, never the SPA. */
+const API_PREFIXES = [
+  "/api/",
+  "/trpc",
+  "/mcp",
+  "/.well-known/",
+  "/oauth/authorize",
+  "/oauth/token",
+  "/oauth/register",
+  "/oauth/revoke",
+  "/assets/",
+];
+
 /** The built SPA, with client-side routes falling back to index.html. */
 function mountSpa(app: Hono<Env>, distDir: string | undefined): void {
   if (!distDir || !existsSync(join(distDir, "index.html"))) return;
@@ -426,12 +456,7 @@ function mountSpa(app: Hono<Env>, distDir: string | undefined): void {
   app.get("*", (c) => {
     // A missing build file is a 404, not the SPA's page: a browser holding an old page asks for
     // chunks a deploy removed, and must get an error it can act on (reload), not HTML as script.
-    if (
-      c.req.path.startsWith("/api/") ||
-      c.req.path.startsWith("/trpc") ||
-      c.req.path.startsWith("/mcp") ||
-      c.req.path.startsWith("/assets/")
-    ) {
+    if (API_PREFIXES.some((prefix) => c.req.path.startsWith(prefix))) {
       return notFound(c);
     }
     setSpaPageHeaders(c);

@@ -81,6 +81,20 @@ const envSchema = z.object({
     .int()
     .min(0)
     .default(15_000),
+  /** Lifetime of the gateway's OAuth access tokens; clients refresh them (README: OAuth). */
+  OAUTH_ACCESS_TOKEN_TTL_SECONDS: z.coerce
+    .number({ error: "Must be a whole number of seconds" })
+    .int()
+    .min(60, "Must be at least 60 seconds")
+    .max(86_400, "Must be at most a day (86400)")
+    .default(900),
+  /** Lifetime of a refresh token; each refresh replaces it with a new one for as long again. */
+  OAUTH_REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number({ error: "Must be a whole number of seconds" })
+    .int()
+    .min(3_600, "Must be at least an hour (3600)")
+    .max(31_536_000, "Must be at most a year (31536000)")
+    .default(2_592_000),
   /** `id:base64key,…`; the first key encrypts, all decrypt. Unset: a key file in DATA_DIR. */
   SECRET_KEYS: z.string().optional(),
   /**

@@ -15,6 +15,7 @@ import {
   startJsonSchemaValidation,
   DEFAULT_AUTH_THROTTLE,
   pruneAuthThrottles,
+  pruneOAuthRecords,
   pruneRateLimitCounters,
   startReplica,
   rotateConnectionSecrets,
@@ -179,6 +180,7 @@ export async function startServer(
       if (pruned.runs + pruned.audit + pruned.sessions > 0)
         logger.info(pruned, "deleted runs and audit events past retention, and expired sessions");
       await pruneAuthThrottles(database.db);
+      await pruneOAuthRecords(database.db);
     })().catch((error: unknown) => {
       logger.error({ err: error }, "maintenance failed");
     });
@@ -211,6 +213,10 @@ export async function startServer(
     demoMcpServer: env.DEMO_MCP_SERVER,
     gatewayFastPath: env.MCP_GATEWAY_FAST_PATH,
     gatewaySessions: { streams: sessionStreams, limits: sessionLimits },
+    oauthTokenLifetimes: {
+      accessTokenSeconds: env.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenSeconds: env.OAUTH_REFRESH_TOKEN_TTL_SECONDS,
+    },
   });
 
   const drain = drainableListener(listener);

@@ -13,6 +13,7 @@ import {
   type TestServer,
   type TestUser,
 } from "./harness";
+import { grantTokens } from "./oauth-flow";
 
 /*
  * Tenant isolation, procedure by procedure, generated from the router: every procedure of
@@ -61,6 +62,8 @@ interface Fresh {
   tool(org: OrgWorld, connectionId?: string): Promise<string>;
   agent(org: OrgWorld): Promise<string>;
   key(org: OrgWorld, agentId?: string): Promise<string>;
+  /** An OAuth client authorized by the owner to act as the org's agent. */
+  grant(org: OrgWorld): Promise<string>;
   policy(org: OrgWorld): Promise<string>;
   member(org: OrgWorld): Promise<string>;
   /** Another org with the same users in the same roles. */
@@ -80,6 +83,14 @@ const CASES: Record<string, Case> = {
   "auth.me": { scope: "account", why: "the caller" },
   "orgs.list": { scope: "account", why: "lists the caller's own memberships" },
   "orgs.create": { scope: "account", why: "creates a new org" },
+  "oauth.authorizations.get": {
+    scope: "account",
+    why: "a pending request found by its random id; outsiders get 404 (oauth.test.ts)",
+  },
+  "oauth.authorizations.decide": {
+    scope: "account",
+    why: "a pending request found by its random id; outsiders get 404 (oauth.test.ts)",
+  },
 
   "orgs.get": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "orgs.update": {
@@ -256,6 +267,18 @@ const CASES: Record<string, Case> = {
       params: { id: org.agentId, key_id: await fresh.key(org, org.agentId) },
     }),
   },
+  "agents.oauthClients.list": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { id: org.agentId } }),
+  },
+  "agents.oauthClients.revoke": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({
+      params: { id: org.agentId, grant_id: await fresh.grant(org) },
+    }),
+  },
 
   "policies.list": {
     scope: "org",
@@ -394,6 +417,13 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
     agent: async (org) => (await made(org, `/orgs/${org.id}/agents/`, { name: name() })).id,
     key: async (org, agentId) =>
       (await made(org, `/agents/${agentId ?? org.agentId}/keys/`, { name: name() })).id,
+    grant: async (org) => {
+      await grantTokens(server, org.users.owner, org.agentId);
+      const listed = await server.request("GET", `/agents/${org.agentId}/oauth-clients/`, {
+        token: org.users.owner.token,
+      });
+      return (listed.body.results as { id: string }[])[0]?.id ?? "";
+    },
     policy: async (org) =>
       (
         await made(org, `/orgs/${org.id}/policies/`, {

@@ -191,6 +191,7 @@ const exampleOrg: z.output<typeof org> = {
   name: "Acme",
   slug: "acme",
   role: "owner",
+  oauth_approver_role: "admin",
   created_at: at,
   updated_at: at,
 };

@@ -2,6 +2,7 @@ import { agentsRouter } from "./routers/agents";
 import { authRouter } from "./routers/auth";
 import { connectionsRouter } from "./routers/connections";
 import { environmentsRouter } from "./routers/environments";
+import { oauthRouter } from "./routers/oauth";
 import { orgsRouter } from "./routers/orgs";
 import { policiesRouter } from "./routers/policies";
 import { auditRouter, runsRouter } from "./routers/runs";
@@ -18,6 +19,7 @@ export const appRouter = router({
   policies: policiesRouter,
   runs: runsRouter,
   audit: auditRouter,
+  oauth: oauthRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -59,3 +59,12 @@ export {
   type StdioServerSummary,
 } from "./mcp/stdio-servers";
 export * from "./mcp-sessions/mcp-sessions";
+export * from "./oauth/authorization";
+export {
+  isMetadataDocumentClientId,
+  matchRedirectUri,
+  redirectUriProblem,
+  registerOAuthClient,
+  type RegisteredClient,
+} from "./oauth/clients";
+export { OAuthProtocolError, type OAuthErrorCode } from "./oauth/errors";

@@ -71,21 +71,27 @@ export function send(outgoing: ServerResponse, reply: Reply): void {
     .end(text);
 }
 
-/** RFC 6750: no `error` attribute when the request carried no credentials at all. */
+/**
+ * RFC 6750: no `error` attribute when the request carried no credentials at all. The challenge
+ * names the resource's protected resource metadata (RFC 9728), where OAuth clients discover the
+ * platform's authorization server (MCP authorization).
+ */
 export function unauthorized(
   reason: { error: "invalid_token"; description: string } | null,
+  resourceMetadataUrl: string,
 ): Reply {
-  const challenge = reason
-    ? `Bearer realm="${REALM}", error="${reason.error}", error_description="${reason.description}"`
-    : `Bearer realm="${REALM}"`;
+  const attributes = [`realm="${REALM}"`, `resource_metadata="${resourceMetadataUrl}"`];
+  if (reason)
+    attributes.push(`error="${reason.error}"`, `error_description="${reason.description}"`);
   return {
     status: 401,
     body: {
       error: reason?.error ?? "unauthorized",
       error_description:
-        reason?.description ?? "Send the agent's API key as Authorization: Bearer mcpa_…",
+        reason?.description ??
+        "Sign in with OAuth (see the resource metadata) or send an agent key as Authorization: Bearer mcpa_…",
     },
-    headers: { "www-authenticate": challenge },
+    headers: { "www-authenticate": `Bearer ${attributes.join(", ")}` },
   };
 }
 

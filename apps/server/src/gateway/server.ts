@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   authenticateAgentKey,
+  authenticateOAuthAccessToken,
   endMcpSession,
   findInputDefect,
   findMcpSession,
+  OAUTH_ACCESS_TOKEN_PREFIX,
   openMcpSession,
   isDatabaseUnavailable,
   isMcpCallError,
@@ -36,6 +38,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Logger } from "../logger";
+import { platformOrigin, protectedResourceMetadataUrl } from "../oauth";
 import {
   getPrompt,
   listPrompts,
@@ -276,33 +279,45 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       return;
     }
     const key = readBearerToken(headerOf("authorization"));
+    const refuse = (reason: Parameters<typeof unauthorized>[0]): void => {
+      const origin = platformOrigin(options.publicUrl, url());
+      send(outgoing, unauthorized(reason, protectedResourceMetadataUrl(origin, info.agentId)));
+    };
     if (key === null) {
-      send(outgoing, unauthorized(null));
+      refuse(null);
       return;
     }
-    const authenticated = await authenticateAgentKey(options.db, key, options.runtime.calls);
+    // Agent keys (headless agents) and OAuth access tokens (a person's MCP client, acting as the
+    // agent for them) open the same endpoint; calls made with a token record that person.
+    const oauth = key.startsWith(OAUTH_ACCESS_TOKEN_PREFIX);
+    const authenticated = oauth
+      ? await authenticateOAuthAccessToken(options.db, key)
+      : await authenticateAgentKey(options.db, key, options.runtime.calls);
     if (!authenticated) {
-      send(
-        outgoing,
-        unauthorized({
-          error: "invalid_token",
-          description: "Unknown or revoked key, or disabled agent",
-        }),
-      );
+      refuse({
+        error: "invalid_token",
+        description: oauth
+          ? "The access token is unknown, expired or revoked, or the agent is disabled"
+          : "Unknown or revoked key, or disabled agent",
+      });
       return;
     }
     const { agent } = authenticated;
-    // A key opens its own agent's endpoint only; whether the other agent exists is not revealed.
+    // A key or token opens its own agent's endpoint only; whether the other agent exists is not
+    // revealed. A token's audience is this one agent's MCP URL (RFC 8707).
     if (agent.id !== info.agentId) {
-      send(
-        outgoing,
-        unauthorized({
-          error: "invalid_token",
-          description: "This key does not belong to this agent",
-        }),
-      );
+      refuse({
+        error: "invalid_token",
+        description: oauth
+          ? "This token was issued for another resource"
+          : "This key does not belong to this agent",
+      });
       return;
     }
+    const actingUser = "userId" in authenticated ? authenticated.userId : undefined;
+    // A session answers the credential that opened it: the key, or the OAuth grant (which
+    // outlives each access token it issues).
+    const credentialId = "keyId" in authenticated ? authenticated.keyId : authenticated.grantId;
     const { streams: sessionStreams, limits } = options.sessions;
     const sessionToken = headerOf("mcp-session-id");
     let session: McpSessionRow | null = null;
@@ -310,7 +325,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       session = await findMcpSession(options.db, {
         token: sessionToken,
         agentId: agent.id,
-        credentialId: authenticated.keyId,
+        credentialId,
         limits,
       });
       if (!session) {
@@ -379,6 +394,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       ip: info.ip,
       user_agent: headerOf("user-agent"),
       request_id: info.requestId,
+      ...(actingUser === undefined ? {} : { acting_user: actingUser }),
     };
     const scope: RequestScope = {
       options,
@@ -484,7 +500,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       const requested = initialize.params.protocolVersion;
       const opened = await openMcpSession(options.db, {
         agent,
-        credentialId: authenticated.keyId,
+        credentialId,
         protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
           ? requested
           : LATEST_PROTOCOL_VERSION,

@@ -7,3 +7,4 @@ export * from "./tools";
 export * from "./agents";
 export * from "./policies";
 export * from "./runs";
+export * from "./oauth";

@@ -10,13 +10,23 @@ export const org = z.object({
   name: z.string(),
   slug: z.string(),
   role: orgRole.describe("The caller's role in this organization"),
+  oauth_approver_role: orgRole.describe(
+    "The lowest role allowed to approve an OAuth client acting as one of the org's agents",
+  ),
   created_at: timestamp,
   updated_at: timestamp,
 });
 export type OrgDto = z.infer<typeof org>;
 
 export const createOrgInput = z.object({ name: trimmedName, slug: slug.optional() });
-export const updateOrgInput = z.object({ name: trimmedName.optional(), slug: slug.optional() });
+/** Viewers cannot run tools, so they cannot let a client run them either. */
+export const OAUTH_APPROVER_ROLES = ["owner", "admin", "member"] as const;
+
+export const updateOrgInput = z.object({
+  name: trimmedName.optional(),
+  slug: slug.optional(),
+  oauth_approver_role: z.enum(OAUTH_APPROVER_ROLES).optional(),
+});
 
 export const member = z.object({
   user_id: uuid,

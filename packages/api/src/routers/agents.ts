@@ -5,8 +5,10 @@ import {
   findAgentOrgId,
   getAgent,
   listAgentKeys,
+  listAgentOAuthGrants,
   listAgents,
   revokeAgentKey,
+  revokeAgentOAuthGrant,
   updateAgent,
   type Agent,
 } from "@mcp/core";
@@ -22,11 +24,13 @@ import {
   updateAgentInput,
 } from "../contracts/agents";
 import { pageInput, pageOf, uuid } from "../contracts/common";
+import { oauthGrant } from "../contracts/oauth";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
 const tags = ["agents"];
 const keyTags = ["agent keys"];
+const oauthTags = ["agent OAuth clients"];
 const agentProcedure = (minimum: "viewer" | "admin") =>
   resourceProcedure("Agent", minimum, findAgentOrgId);
 
@@ -178,6 +182,48 @@ export const agentsRouter = router({
           orgId: ctx.org.id,
           agentId: input.id,
           keyId: input.key_id,
+        });
+      }),
+  }),
+
+  oauthClients: router({
+    list: agentProcedure("viewer")
+      .meta({
+        openapi: {
+          method: "GET",
+          path: "/agents/{id}/oauth-clients",
+          tags: oauthTags,
+          summary: "List the OAuth clients authorized to act as this agent, and who approved each",
+          protect: true,
+        },
+      })
+      .input(pageInput)
+      .output(pageOf(oauthGrant))
+      .query(async ({ ctx, input }) =>
+        toWire(
+          await listAgentOAuthGrants(ctx.db, { ...input, orgId: ctx.org.id, agentId: input.id }),
+        ),
+      ),
+
+    revoke: agentProcedure("admin")
+      .meta({
+        openapi: {
+          method: "DELETE",
+          path: "/agents/{id}/oauth-clients/{grant_id}",
+          tags: oauthTags,
+          summary: "Revoke an OAuth client's access to this agent (its tokens stop at once)",
+          protect: true,
+        },
+        successStatus: 204,
+        leavesGovernance: true,
+      })
+      .input(z.object({ grant_id: uuid }))
+      .output(z.void())
+      .mutation(async ({ ctx, input }) => {
+        await revokeAgentOAuthGrant(ctx.db, ctx.action, {
+          orgId: ctx.org.id,
+          agentId: input.id,
+          grantId: input.grant_id,
         });
       }),
   }),

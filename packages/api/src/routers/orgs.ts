@@ -82,7 +82,7 @@ export const orgsRouter = router({
         method: "PATCH",
         path: "/orgs/{org_id}",
         tags,
-        summary: "Rename an organization",
+        summary: "Rename an organization or change its settings",
         protect: true,
       },
     })

@@ -27,7 +27,10 @@ export function auditRow(
     action: entry.action,
     target_type: entry.target_type ?? null,
     target_id: entry.target_id ?? null,
-    metadata: entry.metadata ?? {},
+    metadata:
+      context.acting_user === undefined
+        ? (entry.metadata ?? {})
+        : { ...entry.metadata, acting_user: context.acting_user },
     ip: context.ip,
     user_agent: context.user_agent,
   };

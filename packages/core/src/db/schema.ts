@@ -98,6 +98,8 @@ export const orgs = pgTable("orgs", {
   id: id(),
   name: text("name").notNull(),
   slug: text("slug").notNull().unique(),
+  /** The lowest role whose members may let an OAuth client act as one of the org's agents. */
+  oauth_approver_role: orgRole("oauth_approver_role").notNull().default("admin"),
   created_at: createdAt(),
   updated_at: updatedAt(),
 });
@@ -464,5 +466,127 @@ export const mcpResourceSubscriptions = pgTable(
   (t) => [
     primaryKey({ columns: [t.session_id, t.uri] }),
     index("mcp_resource_subscriptions_org_id_idx").on(t.org_id),
+  ],
+);
+
+/*
+ * The platform as an OAuth 2.1 authorization server for its MCP gateway (see oauth/). Clients are
+ * not tenant-owned: any MCP client may register or present a metadata document. Everything a
+ * client obtains (grants and their tokens) belongs to the agent's org. Tokens and codes are
+ * stored as sha256 hashes only.
+ */
+export const oauthClientKind = pgEnum("oauth_client_kind", ["registered", "metadata_document"]);
+
+export interface OAuthClientMetadata {
+  client_name?: string;
+  client_uri?: string;
+  logo_uri?: string;
+  redirect_uris: string[];
+}
+
+export const oauthClients = pgTable(
+  "oauth_clients",
+  {
+    /** A random id (Dynamic Client Registration) or the https URL of the metadata document. */
+    client_id: text("client_id").primaryKey(),
+    kind: oauthClientKind("kind").notNull(),
+    metadata: jsonb("metadata").$type<OAuthClientMetadata>().notNull(),
+    created_at: createdAt(),
+    /** When the metadata document was last fetched (registered clients: when registered). */
+    fetched_at: timestamptz("fetched_at").notNull().defaultNow(),
+  },
+  (t) => [index("oauth_clients_created_at_idx").on(t.created_at)],
+);
+
+export const oauthAuthorizationStatus = pgEnum("oauth_authorization_status", [
+  "pending",
+  "approved",
+  "denied",
+  "exchanged",
+]);
+
+/**
+ * One authorization request, from `/oauth/authorize` through the consent page to the code
+ * exchange. `id` is random (it travels in the consent page's URL); the code is stored hashed.
+ */
+export const oauthAuthorizations = pgTable(
+  "oauth_authorizations",
+  {
+    id: text("id").primaryKey(),
+    org_id: orgId(),
+    agent_id: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    client_id: text("client_id")
+      .notNull()
+      .references(() => oauthClients.client_id, { onDelete: "cascade" }),
+    redirect_uri: text("redirect_uri").notNull(),
+    state: text("state"),
+    scope: text("scope").notNull(),
+    resource: text("resource").notNull(),
+    code_challenge: text("code_challenge").notNull(),
+    status: oauthAuthorizationStatus("status").notNull().default("pending"),
+    /** Who approved or denied. */
+    user_id: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    code_hash: text("code_hash").unique(),
+    grant_id: uuid("grant_id"),
+    created_at: createdAt(),
+    expires_at: timestamptz("expires_at").notNull(),
+  },
+  (t) => [
+    index("oauth_authorizations_org_id_idx").on(t.org_id),
+    index("oauth_authorizations_expires_at_idx").on(t.expires_at),
+  ],
+);
+
+/** What one approval lets one client do: act as one agent, for the user who approved. */
+export const oauthGrants = pgTable(
+  "oauth_grants",
+  {
+    id: id(),
+    org_id: orgId(),
+    agent_id: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    client_id: text("client_id")
+      .notNull()
+      .references(() => oauthClients.client_id, { onDelete: "cascade" }),
+    /** The approver, recorded as `acting_user` on every call the grant's tokens make. */
+    user_id: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    scope: text("scope").notNull(),
+    resource: text("resource").notNull(),
+    created_at: createdAt(),
+    last_used_at: timestamptz("last_used_at"),
+    revoked_at: timestamptz("revoked_at"),
+    /** Why: `revoked` (by a person or the client), `code_reuse`, `refresh_token_reuse`. */
+    revoked_reason: text("revoked_reason"),
+  },
+  (t) => [
+    index("oauth_grants_org_id_idx").on(t.org_id),
+    index("oauth_grants_agent_id_idx").on(t.agent_id, t.id),
+  ],
+);
+
+export const oauthTokenKind = pgEnum("oauth_token_kind", ["access", "refresh"]);
+
+export const oauthTokens = pgTable(
+  "oauth_tokens",
+  {
+    /** sha256 of the token, hex. */
+    token_hash: text("token_hash").primaryKey(),
+    grant_id: uuid("grant_id")
+      .notNull()
+      .references(() => oauthGrants.id, { onDelete: "cascade" }),
+    kind: oauthTokenKind("kind").notNull(),
+    created_at: createdAt(),
+    expires_at: timestamptz("expires_at").notNull(),
+    /** A refresh token is used once: set when it was exchanged for its successor. */
+    consumed_at: timestamptz("consumed_at"),
+  },
+  (t) => [
+    index("oauth_tokens_grant_id_idx").on(t.grant_id),
+    index("oauth_tokens_expires_at_idx").on(t.expires_at),
   ],
 );

@@ -13,6 +13,11 @@ export interface RequestOrigin {
 
 export interface ActionContext extends RequestOrigin {
   actor: Actor;
+  /**
+   * The person an agent acts for: the user who approved the OAuth client whose token made the
+   * call. Recorded on runs and audit events as `acting_user`; absent for agent keys.
+   */
+  acting_user?: string;
 }
 
 export const SYSTEM_CONTEXT: ActionContext = {

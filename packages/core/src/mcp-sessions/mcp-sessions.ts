@@ -8,6 +8,7 @@ import {
   agents,
   mcpResourceSubscriptions,
   mcpSessions,
+  oauthGrants,
   type JsonObject,
 } from "../db/schema";
 
@@ -179,7 +180,7 @@ export interface HeldSession {
 
 /**
  * The sessions among `ids` whose stream this replica still holds, that have not gone idle, and
- * whose agent is active and whose key is not revoked: the streams that may stay open.
+ * whose agent is active and whose key or OAuth grant is not revoked: the streams that may stay open.
  */
 export async function heldMcpSessions(
   db: Db,
@@ -190,7 +191,8 @@ export async function heldMcpSessions(
     .select({ session: mcpSessions, agent: agents })
     .from(mcpSessions)
     .innerJoin(agents, eq(agents.id, mcpSessions.agent_id))
-    .innerJoin(agentKeys, sql`${agentKeys.id}::text = ${mcpSessions.credential_id}`)
+    .leftJoin(agentKeys, sql`${agentKeys.id}::text = ${mcpSessions.credential_id}`)
+    .leftJoin(oauthGrants, sql`${oauthGrants.id}::text = ${mcpSessions.credential_id}`)
     .where(
       and(
         sql`${mcpSessions.id} in (${sql.join(
@@ -199,7 +201,8 @@ export async function heldMcpSessions(
         )})`,
         eq(mcpSessions.stream_replica_id, input.replicaId),
         eq(agents.status, "active"),
-        sql`${agentKeys.revoked_at} is null`,
+        // Opened with a key that is not revoked, or by an OAuth grant that is not.
+        sql`((${agentKeys.id} is not null and ${agentKeys.revoked_at} is null) or (${oauthGrants.id} is not null and ${oauthGrants.revoked_at} is null))`,
         sql`${mcpSessions.last_seen_at} >= now() - make_interval(secs => ${input.limits.idleTimeoutSeconds})`,
       ),
     );

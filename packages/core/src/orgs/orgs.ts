@@ -94,6 +94,7 @@ export async function listOrgsForUser(
       id: orgs.id,
       name: orgs.name,
       slug: orgs.slug,
+      oauth_approver_role: orgs.oauth_approver_role,
       created_at: orgs.created_at,
       updated_at: orgs.updated_at,
       role: memberships.role,
@@ -115,7 +116,12 @@ export async function getOrg(db: Db, orgId: string): Promise<Org> {
 export async function updateOrg(
   db: Db,
   context: ActionContext,
-  input: { orgId: string; name?: string | undefined; slug?: string | undefined },
+  input: {
+    orgId: string;
+    name?: string | undefined;
+    slug?: string | undefined;
+    oauth_approver_role?: Org["oauth_approver_role"] | undefined;
+  },
 ): Promise<Org> {
   try {
     return await db.transaction(async (tx) => {
@@ -124,6 +130,9 @@ export async function updateOrg(
         .set({
           ...(input.name !== undefined ? { name: input.name } : {}),
           ...(input.slug !== undefined ? { slug: input.slug } : {}),
+          ...(input.oauth_approver_role !== undefined
+            ? { oauth_approver_role: input.oauth_approver_role }
+            : {}),
           updated_at: new Date(),
         })
         .where(eq(orgs.id, input.orgId))
@@ -134,7 +143,7 @@ export async function updateOrg(
         action: "org.update",
         target_type: "org",
         target_id: org.id,
-        metadata: { name: org.name, slug: org.slug },
+        metadata: { name: org.name, slug: org.slug, oauth_approver_role: org.oauth_approver_role },
       });
       return org;
     });

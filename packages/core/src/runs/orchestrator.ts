@@ -394,8 +394,13 @@ export function capOutput(
   return { output, truncated: true };
 }
 
-function triggerJson(trigger: RunTrigger): JsonObject {
-  return { type: trigger.type, id: trigger.id, surface: trigger.surface };
+function triggerJson(trigger: RunTrigger, context: ActionContext): JsonObject {
+  return {
+    type: trigger.type,
+    id: trigger.id,
+    surface: trigger.surface,
+    ...(context.acting_user === undefined ? {} : { acting_user: context.acting_user }),
+  };
 }
 
 const AUDIT_ACTIONS: Record<Run["kind"], string> = {
@@ -464,12 +469,13 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     tool_id: call.toolId,
     tool_name: call.name,
     agent_id: call.agent?.id ?? null,
-    // A person's call records the person even when made as an agent, so both are on file.
-    user_id: call.trigger.type === "user" ? call.trigger.id : null,
+    // A person's call records the person even when made as an agent, so both are on file; so
+    // does an agent's call made with an OAuth token, for the person who authorized it.
+    user_id: call.trigger.type === "user" ? call.trigger.id : (context.acting_user ?? null),
     environment_id: call.environmentId,
     input: call.input,
     decision: call.decision as unknown as JsonObject,
-    triggered_by: triggerJson(call.trigger),
+    triggered_by: triggerJson(call.trigger, context),
     replica_id: runtime.replicaId,
     request_id: context.request_id ?? null,
   };

@@ -142,6 +142,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             name: string;
             slug: string;
             role: "owner" | "admin" | "member" | "viewer";
+            oauth_approver_role: "owner" | "admin" | "member" | "viewer";
             created_at: string;
             updated_at: string;
           }[];
@@ -160,6 +161,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           role: "owner" | "admin" | "member" | "viewer";
+          oauth_approver_role: "owner" | "admin" | "member" | "viewer";
           created_at: string;
           updated_at: string;
         };
@@ -175,6 +177,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           slug: string;
           role: "owner" | "admin" | "member" | "viewer";
+          oauth_approver_role: "owner" | "admin" | "member" | "viewer";
           created_at: string;
           updated_at: string;
         };
@@ -186,12 +189,14 @@ export type PlatformRouter = TRPCBuiltRouter<
           org_id: string;
           name?: string | undefined;
           slug?: string | undefined;
+          oauth_approver_role?: "owner" | "admin" | "member" | undefined;
         };
         output: {
           id: string;
           name: string;
           slug: string;
           role: "owner" | "admin" | "member" | "viewer";
+          oauth_approver_role: "owner" | "admin" | "member" | "viewer";
           created_at: string;
           updated_at: string;
         };
@@ -888,6 +893,45 @@ export type PlatformRouter = TRPCBuiltRouter<
           output: undefined;
         }>;
       };
+      oauthClients: {
+        list: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+            limit?: unknown;
+            cursor?: string | undefined;
+          };
+          output: {
+            results: {
+              id: string;
+              agent_id: string;
+              client_id: string;
+              client_name: string | null;
+              client_uri: string | null;
+              scope: string;
+              approved_by: {
+                id: string;
+                email: string;
+                first_name: string;
+                last_name: string;
+              };
+              created_at: string;
+              last_used_at: string | null;
+            }[];
+            next_cursor: string | null;
+          };
+        }>;
+        revoke: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+            grant_id: string;
+          };
+          output: undefined;
+        }>;
+      };
     };
     policies: {
       list: TRPCQueryProcedure<{
@@ -1237,6 +1281,54 @@ export type PlatformRouter = TRPCBuiltRouter<
           next_cursor: string | null;
         };
       }>;
+    };
+    oauth: {
+      authorizations: {
+        get: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+          };
+          output: {
+            id: string;
+            client: {
+              client_id: string;
+              kind: "registered" | "metadata_document";
+              name: string | null;
+              uri: string | null;
+              logo_uri: string | null;
+            };
+            redirect_uri: string;
+            agent: {
+              id: string;
+              name: string;
+              description: string;
+            };
+            org: {
+              id: string;
+              name: string;
+            };
+            scope: string;
+            resource: string;
+            can_approve: boolean;
+            approver_role: "owner" | "admin" | "member" | "viewer";
+            your_role: "owner" | "admin" | "member" | "viewer";
+            expires_at: string;
+          };
+        }>;
+        decide: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+            approve: boolean;
+          };
+          output: {
+            redirect_to: string;
+          };
+        }>;
+      };
     };
   }
 >;
