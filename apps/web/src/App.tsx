@@ -28,6 +28,8 @@ const RunDetail = lazy(() => import("./pages/runs/RunDetail"));
 const Audit = lazy(() => import("./pages/audit/Audit"));
 const Members = lazy(() => import("./pages/members/Members"));
 const Settings = lazy(() => import("./pages/settings/Settings"));
+const Consent = lazy(() => import("./pages/oauth/Consent"));
+const OAuthError = lazy(() => import("./pages/oauth/OAuthError"));
 
 function page(element: ReactNode) {
   return <Suspense fallback={<Loading />}>{element}</Suspense>;
@@ -51,6 +53,7 @@ const router = createBrowserRouter([
     errorElement: <RouteError />,
     children: [
       { path: "/", element: <HomeRedirect /> },
+      { path: "/oauth/consent/:requestId", element: page(<Consent />) },
       { path: "/orgs/new", element: page(<CreateOrg />) },
       {
         path: "/orgs/:orgId",
@@ -80,6 +83,7 @@ const router = createBrowserRouter([
       },
     ],
   },
+  { path: "/oauth/error", element: page(<OAuthError />) },
   { path: "*", element: <NotFound /> },
 ]);
 

@@ -166,7 +166,8 @@ export async function startAuthorization(
     return back("invalid_request", "code_challenge_method must be S256");
   if (!S256_CHALLENGE_PATTERN.test(challenge))
     return back("invalid_request", "code_challenge is not an S256 challenge");
-  const scope = params.get("scope")?.trim() || OAUTH_SCOPE;
+  const requestedScope = params.get("scope")?.trim() ?? "";
+  const scope = requestedScope === "" ? OAUTH_SCOPE : requestedScope;
   if (scope.split(/\s+/).some((item) => item !== OAUTH_SCOPE))
     return back("invalid_scope", `The only scope is ${OAUTH_SCOPE}`);
   const resource = params.get("resource");
@@ -249,7 +250,7 @@ async function loadPendingRequest(db: Db, id: string, userId: string) {
     )
     .limit(1);
   // Someone outside the agent's org learns nothing about the request, not even that it exists.
-  if (!row || row.role === null) throw AppError.notFound("Authorization request");
+  if (row?.role == null) throw AppError.notFound("Authorization request");
   return { ...row, role: row.role };
 }
 
@@ -538,7 +539,7 @@ export async function refreshAccessToken(
       .for("update")
       .limit(1);
     const invalid = (description: string) => new OAuthProtocolError("invalid_grant", description);
-    if (!row || row.grant.client_id !== input.client_id) return invalid("Unknown refresh token");
+    if (row?.grant.client_id !== input.client_id) return invalid("Unknown refresh token");
     const { token, grant } = row;
     if (token.consumed_at !== null) {
       await revokeGrantRow(tx, context, grant, "refresh_token_reuse");
@@ -548,7 +549,7 @@ export async function refreshAccessToken(
       return invalid("The refresh token has expired or was revoked");
     if (input.resource !== null && input.resource !== grant.resource)
       return new OAuthProtocolError("invalid_target", "resource differs from the one authorized");
-    if (input.scope !== null && input.scope.split(/\s+/).some((item) => item !== grant.scope))
+    if (input.scope?.split(/\s+/).some((item) => item !== grant.scope))
       return new OAuthProtocolError("invalid_scope", "A refresh cannot widen the scope");
     await tx
       .update(oauthTokens)
@@ -574,7 +575,7 @@ export async function revokeOAuthToken(
       .innerJoin(oauthGrants, eq(oauthGrants.id, oauthTokens.grant_id))
       .where(eq(oauthTokens.token_hash, hashSecret(input.token)))
       .limit(1);
-    if (!row || row.grant.client_id !== input.client_id) return;
+    if (row?.grant.client_id !== input.client_id) return;
     if (row.token.kind === "access") {
       await tx.delete(oauthTokens).where(eq(oauthTokens.token_hash, row.token.token_hash));
       return;
@@ -634,8 +635,7 @@ export async function authenticateOAuthAccessToken(
       ),
     )
     .limit(1);
-  if (!row || row.agent.status !== "active" || !roleAtLeast(row.role, row.approverRole))
-    return null;
+  if (row?.agent.status !== "active" || !roleAtLeast(row.role, row.approverRole)) return null;
   const now = Date.now();
   if (now - (row.lastUsed?.getTime() ?? 0) > LAST_USED_RESOLUTION_MS) {
     await db

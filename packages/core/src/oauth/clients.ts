@@ -202,7 +202,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > maxBytes)
     throw new OAuthProtocolError("invalid_client", "The client metadata document is too large");
-  const reader = response.body?.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
   if (!reader) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -315,7 +315,7 @@ export async function resolveOAuthClient(
     .onConflictDoUpdate({
       target: oauthClients.client_id,
       set: { metadata, fetched_at: now },
-      where: eq(oauthClients.kind, "metadata_document"),
+      setWhere: eq(oauthClients.kind, "metadata_document"),
     })
     .returning();
   if (!row) throw new OAuthProtocolError("invalid_client", "Unknown client_id");

@@ -18,6 +18,7 @@ import { formatDateTime, formatRelative } from "../../lib/format";
 import { nameById, useEnvironments } from "../../lib/queries";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { AgentFormDialog } from "./AgentForm";
+import { AuthorizedClients } from "./AuthorizedClients";
 import { useAgentStatusToggle, useDeleteAgent } from "./Agents";
 
 export default function AgentDetail() {
@@ -129,6 +130,7 @@ export default function AgentDetail() {
           setCreatingKey(true);
         }}
       />
+      <AuthorizedClients agent={a} />
 
       {editing ? (
         <AgentFormDialog
