@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { governance } from "./governance";
 import {
   addMember,
@@ -34,6 +34,10 @@ import {
  * over the real HTTP surface: discovery, registration, consent, tokens bound to one agent,
  * refresh rotation, revocation, and the attacks each step must withstand.
  */
+
+// Each test walks a whole flow (a dozen requests, a synced connection): more than the default
+// allows on a loaded machine. A limit, not a measurement.
+vi.setConfig({ testTimeout: 120_000 });
 
 let server: TestServer;
 let upstream: RunningTestMcpServer;

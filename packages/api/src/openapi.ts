@@ -72,11 +72,20 @@ const TAGS: { name: string; description: string }[] = [
   },
   { name: "agent keys", description: "API keys an agent authenticates with" },
   {
+    name: "agent OAuth clients",
+    description: "MCP clients people authorized by OAuth to act as an agent, and who approved each",
+  },
+  {
     name: "policies",
     description: "Allow and deny rules, input constraints and rate limits for tool calls",
   },
   { name: "runs", description: "Governed tool calls and their records" },
   { name: "audit", description: "The organization's audit trail" },
+  {
+    name: "oauth",
+    description:
+      "The consent step of the gateway's OAuth authorization server (the protocol endpoints are under /oauth and /.well-known)",
+  },
 ];
 
 /** Named schemas: every use of these zod schemas becomes a $ref to components.schemas. */
