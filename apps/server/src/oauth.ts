@@ -59,7 +59,7 @@ export interface OAuthRouteOptions {
   origin: (c: Context) => { ip: string | null; user_agent: string | null };
 }
 
-function oauthError(c: Context, error: OAuthProtocolError): Response {
+function oauthError(c: HonoContext, error: OAuthProtocolError): Response {
   const headers: Record<string, string> = { "cache-control": "no-store" };
   if (error.status === 401) headers["www-authenticate"] = 'Basic realm="oauth"';
   return c.json(error.toJSON(), error.status as 400 | 401, headers);

@@ -54,7 +54,12 @@ async function startCallback(): Promise<Callback> {
       new Promise((resolve) => {
         waiting = resolve;
       }),
-    close: () => new Promise((resolve) => http.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.close(() => {
+          resolve();
+        });
+      }),
   };
 }
 
@@ -185,8 +190,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
+  await browser.close();
+  await server.stop();
 });
 
 describe("an MCP client connects to the gateway by OAuth", () => {
@@ -238,10 +243,11 @@ describe("an MCP client connects to the gateway by OAuth", () => {
 
       // The access token expires (here: is replaced by a dead one): the SDK refreshes on the 401.
       const before = provider.stored;
-      provider.stored = { ...(before as OAuthTokens), access_token: "mcpo_at_expired" };
+      if (!before) throw new Error("the client holds no tokens");
+      provider.stored = { ...before, access_token: "mcpo_at_expired" };
       const again = await client.callTool({ name: calculate, arguments: { expression: "2^8" } });
       expect(JSON.stringify(again.content)).toContain("256");
-      expect(provider.stored.refresh_token).not.toBe(before?.refresh_token);
+      expect(provider.stored.refresh_token).not.toBe(before.refresh_token);
 
       // The token is for agent X only.
       const onY = await fetch(`${baseUrl}/mcp/${agentY}`, {

@@ -101,7 +101,7 @@ export default function Consent() {
       <FormError error={decide.error} />
       <div className="oauth-actions">
         <Button
-          busy={decide.isPending && decide.variables.approve === false}
+          busy={decide.isPending && !decide.variables.approve}
           disabled={decide.isPending || redirected}
           onClick={() => {
             decide.mutate({ id: r.id, approve: false });
