@@ -16,6 +16,7 @@ import {
   DEFAULT_AUTH_THROTTLE,
   pruneAuthThrottles,
   pruneOAuthRecords,
+  pruneRelayRequests,
   pruneRateLimitCounters,
   startReplica,
   rotateConnectionSecrets,
@@ -181,6 +182,7 @@ export async function startServer(
         logger.info(pruned, "deleted runs and audit events past retention, and expired sessions");
       await pruneAuthThrottles(database.db);
       await pruneOAuthRecords(database.db);
+      await pruneRelayRequests(database.db);
     })().catch((error: unknown) => {
       logger.error({ err: error }, "maintenance failed");
     });

@@ -66,6 +66,7 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
       duration_ms: null,
       replica_id: null,
       request_id: null,
+      relayed: null,
       ...overrides,
     };
   }

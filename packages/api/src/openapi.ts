@@ -218,6 +218,8 @@ const exampleConnection: z.output<typeof connection> = {
   has_secret: true,
   secret_keys: { headers: ["Authorization"], env: [] },
   timeout_ms: 30000,
+  allow_sampling: true,
+  allow_elicitation: true,
   status: "unknown",
   last_error: null,
   last_tested_at: null,
@@ -246,6 +248,7 @@ const exampleRun: z.output<typeof run> = {
   finished_at: "2026-01-15T09:30:00.042Z",
   duration_ms: 42,
   request_id: "5f0c6f0e-2a4b-4f7e-9a43-0d8f1c2b7e11",
+  relayed: null,
 };
 
 /** Examples by procedure path: what an integrator copies first. */

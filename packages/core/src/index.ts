@@ -42,10 +42,17 @@ export * from "./runs/runs";
 export * from "./runs/replicas";
 export * from "./runs/stats";
 export { CallCache } from "./runs/call-cache";
+export { pruneRelayRequests, RelayHub, RELAY_ID_PREFIX, type RelayTarget } from "./runs/relay";
+export type { RelayedRequest } from "./db/schema";
 export { RunRecorder, type RecordFailure, type RunRecorderOptions } from "./runs/recorder";
 export * from "./secrets";
 export type { McpConnectionTestResult } from "./mcp/test-connection";
-export { connectMcp, type McpSession } from "./mcp/client";
+export {
+  connectMcp,
+  relayableCapabilities,
+  type McpSession,
+  type RelayableRequest,
+} from "./mcp/client";
 export { McpCallError, isMcpCallError } from "./mcp/errors";
 export { McpClientPool } from "./mcp/pool";
 export * from "./maintenance/retention";

@@ -4,6 +4,7 @@ import type { DatabaseHandle } from "./db/client";
 import { McpClientPool } from "./mcp/pool";
 import { CallCache } from "./runs/call-cache";
 import { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
+import { RelayHub } from "./runs/relay";
 import type { SandboxSettings, StdioServer } from "./mcp/stdio-servers";
 import type { SecretStore } from "./secrets/secret-store";
 
@@ -30,6 +31,8 @@ export interface McpRuntime {
   replicaId: string;
   /** Where governed calls report their connection's health (rate-limited per connection). */
   health: ConnectionHealthWriter;
+  /** Where requests of upstream servers to calling clients wait for their answers. */
+  relay: RelayHub;
   /** Writes what is still queued and closes the pooled sessions. */
   close(): Promise<void>;
 }
@@ -62,6 +65,7 @@ export function createMcpRuntime(options: {
   const health = new ConnectionHealthWriter((connection, error) =>
     recordConnectionHealth(options.database.db, connection, error),
   );
+  const relay = new RelayHub(options.database.db, options.database.changes);
   return {
     secrets: options.secrets,
     pool,
@@ -70,7 +74,9 @@ export function createMcpRuntime(options: {
     recorder,
     replicaId: options.replicaId,
     health,
+    relay,
     close: async () => {
+      relay.close();
       await recorder.close();
       await health.close();
       calls.close();

@@ -1,4 +1,5 @@
 import {
+  completeAgentArgument,
   getAgentPrompt,
   isAppError,
   isMcpCallError,
@@ -14,6 +15,8 @@ import {
 import {
   ErrorCode,
   McpError,
+  type CompleteRequest,
+  type CompleteResult,
   type GetPromptResult,
   type Prompt,
   type ReadResourceResult,
@@ -36,7 +39,7 @@ export interface CatalogContext {
 
 export function probeCapabilities(
   context: CatalogContext,
-): Promise<{ prompts: boolean; resources: boolean }> {
+): Promise<{ prompts: boolean; resources: boolean; completions: boolean }> {
   return probeCatalogCapabilities(context.catalog);
 }
 
@@ -98,6 +101,20 @@ export async function readResource(
   } catch (error) {
     if (isAppError(error) && error.code === "NOT_FOUND")
       throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri });
+    throw error;
+  }
+}
+
+/** `completion/complete`: the owning connection's answer, its JSON-RPC error passed on as sent. */
+export async function complete(
+  context: CatalogContext,
+  params: CompleteRequest["params"],
+): Promise<CompleteResult> {
+  try {
+    return await completeAgentArgument(context.catalog, params);
+  } catch (error) {
+    if (isMcpCallError(error) && error.kind === "upstream" && error.code !== null && error.code < 0)
+      throw new McpError(error.code, error.message);
     throw error;
   }
 }

@@ -21,6 +21,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
   isInitializeRequest,
@@ -32,6 +33,12 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  isJSONRPCErrorResponse,
+  isJSONRPCResultResponse,
+  type ClientCapabilities,
+  type JSONRPCErrorResponse,
+  type JSONRPCRequest,
+  type JSONRPCResultResponse,
   type RequestId,
   type ServerCapabilities,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -40,6 +47,7 @@ import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv
 import type { Logger } from "../logger";
 import { platformOrigin, protectedResourceMetadataUrl } from "../oauth";
 import {
+  complete,
   getPrompt,
   listPrompts,
   listResources,
@@ -70,7 +78,13 @@ import {
 import { invalidParams, requestParamsProblem } from "./params";
 import type { SessionStreams } from "./session-streams";
 import { directToolCall, serveToolCall } from "./tool-call";
-import { callAgentTool, listAgentTools, type CallContext } from "./tools";
+import {
+  callAgentTool,
+  listAgentTools,
+  relayFor,
+  type CallContext,
+  type CallingClient,
+} from "./tools";
 
 /*
  * The MCP gateway: `/mcp/{agent_id}` speaks MCP over Streamable HTTP as the agent.
@@ -126,8 +140,13 @@ interface RequestScope {
   action: ActionContext;
   catalog: CatalogContext;
   call: CallContext;
+  /** The client as it declared itself at initialize; null when the request has no session. */
+  client: CallingClient | null;
   requestId: string;
 }
+
+/** Writes a server→client request on the response stream of the client request it belongs to. */
+type RelatedWrite = (request: JSONRPCRequest, relatedRequestId: RequestId) => Promise<void>;
 
 /** Keeps internal failures (database errors and the like) out of what clients see. */
 function guarded<Args extends unknown[], Result>(
@@ -160,6 +179,7 @@ function buildServer(
   scope: RequestScope,
   capabilities: ServerCapabilities,
   validator: AjvJsonSchemaValidator,
+  writeRelated: RelatedWrite,
 ): McpServer {
   const { agent, catalog } = scope;
   const mcp = new McpServer(
@@ -184,6 +204,9 @@ function buildServer(
         signal: extra.signal,
         progressToken: request.params._meta?.progressToken,
         sendNotification: extra.sendNotification,
+        relay: relayFor(scope.call, scope.client, (message) =>
+          writeRelated(message, extra.requestId),
+        ),
       }),
     ),
   );
@@ -228,6 +251,12 @@ function buildServer(
       guarded(scope, (request) => readResource(catalog, request.params.uri)),
     );
   }
+  if (capabilities.completions) {
+    server.setRequestHandler(
+      CompleteRequestSchema,
+      guarded(scope, (request) => complete(catalog, request.params)),
+    );
+  }
   return mcp;
 }
 
@@ -254,7 +283,13 @@ function paramsDefect(messages: unknown[]): { message: string; id: RequestId | n
 }
 
 /** Every capability the gateway can serve: after `initialize`, any of them may be asked for. */
-const ALL_CAPABILITIES: ServerCapabilities = { tools: {}, prompts: {}, resources: {}, logging: {} };
+const ALL_CAPABILITIES: ServerCapabilities = {
+  tools: {},
+  prompts: {},
+  resources: {},
+  completions: {},
+  logging: {},
+};
 
 export type GatewayHandler = (
   incoming: IncomingMessage,
@@ -418,8 +453,35 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         action,
       },
       call: { db: options.db, runtime: options.runtime, agent, action },
+      // What the client declared at initialize, kept with its session: a session-less request
+      // declared nothing, so nothing is relayed to it (see relayFor).
+      client: session
+        ? {
+            sessionId: session.id,
+            capabilities: session.client_capabilities as ClientCapabilities,
+          }
+        : null,
       requestId: info.requestId,
     };
+
+    // Clients' answers to what upstream servers asked them (see runs/relay.ts) go to the replica
+    // waiting for them; whatever else the body holds is served as usual.
+    const answers = messages.filter(
+      (message): message is JSONRPCResultResponse | JSONRPCErrorResponse =>
+        isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message),
+    );
+    if (answers.length > 0) {
+      for (const answer of answers)
+        await options.runtime.relay.answer(agent.id, scope.client?.sessionId ?? null, answer);
+      if (answers.length === messages.length) {
+        outgoing.writeHead(202).end();
+        return;
+      }
+    }
+    const served =
+      answers.length > 0
+        ? messages.filter((message) => !answers.some((answer) => answer === message))
+        : messages;
     // A client that hangs up cancels what it asked for (upstream calls included).
     const onHangUp = (abort: () => void): void => {
       outgoing.once("close", () => {
@@ -427,7 +489,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       });
     };
 
-    const direct = directToolCall(headerOf, messages);
+    const direct = directToolCall(headerOf, served);
     // On both paths: the SDK's own answer to wrong params is zod's raw issue list (see tool-call.ts).
     if (direct?.kind === "invalid") {
       send(outgoing, { status: 200, body: invalidParams(direct.id, direct.message) });
@@ -441,11 +503,12 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       const { name, arguments: input, _meta: meta } = direct.call.params;
       await serveToolCall(
         direct.call,
-        guarded(scope, (sendNotification) =>
+        guarded(scope, (stream) =>
           callAgentTool(scope.call, name, input ?? {}, {
             signal: hungUp.signal,
             progressToken: meta?.progressToken,
-            sendNotification,
+            sendNotification: stream.notify,
+            relay: relayFor(scope.call, scope.client, stream.request),
           }),
         ),
         outgoing,
@@ -464,17 +527,26 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         logging: {},
         ...(offered.prompts ? { prompts: {} } : {}),
         ...(offered.resources ? { resources: {} } : {}),
+        ...(offered.completions ? { completions: {} } : {}),
       };
     }
-    const mcp = buildServer(scope, capabilities, validator);
+    const related: { transport: WebStandardStreamableHTTPServerTransport | null } = {
+      transport: null,
+    };
+    const mcp = buildServer(scope, capabilities, validator, (message, relatedRequestId) =>
+      related.transport
+        ? related.transport.send(message, { relatedRequestId })
+        : Promise.reject(new Error("The call's stream is not open")),
+    );
     // Only tool calls produce notifications worth streaming; every other answer is one JSON body.
-    const streams = messages.some(
+    const streams = served.some(
       (message) => isJSONRPCRequest(message) && message.method === "tools/call",
     );
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: !streams,
     });
+    related.transport = transport;
     await mcp.connect(transport);
     // Requests with wrong params are answered here, one by one (batches included), before the
     // SDK server would call them an internal error.
@@ -493,7 +565,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       void mcp.close();
     });
     const response = await transport.handleRequest(webRequest(incoming, url()), {
-      parsedBody: body,
+      parsedBody: Array.isArray(body) ? served : served[0],
     });
     let sessionHeader: Record<string, string> = {};
     if (initialize && response.status === 200) {

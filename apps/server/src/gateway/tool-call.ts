@@ -4,6 +4,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type CallToolRequest,
   type JSONRPCMessage,
+  type JSONRPCRequest,
   type RequestId,
   type ServerNotification,
 } from "@modelcontextprotocol/sdk/types.js";
@@ -75,38 +76,57 @@ function errorResponse(id: RequestId, error: unknown): JSONRPCMessage {
   };
 }
 
+/** What a call may write on its response stream besides its result. */
+export interface CallStream {
+  notify: (notification: ServerNotification) => Promise<void>;
+  /** A request of the upstream server to the client (see runs/relay.ts). */
+  request: (request: JSONRPCRequest) => Promise<void>;
+}
+
 /**
  * Runs `handle` and answers like the SDK's transport would: one JSON body when the result comes
- * first (the usual case), or an SSE stream when a progress or log notification precedes it, with
- * every notification in order and the response last.
+ * first (the usual case), or an SSE stream when a notification or a relayed request precedes it,
+ * with every message in order and the response last.
  */
 export async function serveToolCall(
   call: ToolCallRequest,
-  handle: (send: (notification: ServerNotification) => Promise<void>) => Promise<unknown>,
+  handle: (stream: CallStream) => Promise<unknown>,
   outgoing: ServerResponse,
 ): Promise<void> {
   // Switched by the first notification: from then on the answer is an event stream.
   const state = { streaming: false };
-  const event = (message: JSONRPCMessage): void => {
+  const event = (message: JSONRPCMessage): boolean => {
     // After a hang-up the call is being aborted through its signal; nothing can be delivered.
-    if (!outgoing.destroyed) outgoing.write(sseEvent(message));
+    if (outgoing.destroyed) return false;
+    outgoing.write(sseEvent(message));
+    return true;
   };
-  const notify = (notification: ServerNotification): Promise<void> => {
-    if (!state.streaming) {
-      state.streaming = true;
-      outgoing.writeHead(200, {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache",
-      });
-    }
-    // Keys in the SDK's order (Protocol.notification), so both paths send the same bytes.
-    event({ ...notification, jsonrpc: "2.0" });
-    return Promise.resolve();
+  const startStream = (): void => {
+    if (state.streaming) return;
+    state.streaming = true;
+    outgoing.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+    });
+  };
+  const stream: CallStream = {
+    notify: (notification) => {
+      startStream();
+      // Keys in the SDK's order (Protocol.notification), so both paths send the same bytes.
+      event({ ...notification, jsonrpc: "2.0" });
+      return Promise.resolve();
+    },
+    request: (request) => {
+      startStream();
+      return event(request)
+        ? Promise.resolve()
+        : Promise.reject(new Error("The client closed the call's stream"));
+    },
   };
   let answer: JSONRPCMessage;
   try {
     // Keys in the SDK's order (Protocol._onrequest), so both paths send the same bytes.
-    answer = { result: await handle(notify), jsonrpc: "2.0", id: call.id } as JSONRPCMessage;
+    answer = { result: await handle(stream), jsonrpc: "2.0", id: call.id } as JSONRPCMessage;
   } catch (error) {
     answer = errorResponse(call.id, error);
   }

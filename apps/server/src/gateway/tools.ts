@@ -1,5 +1,6 @@
 import {
   isAppError,
+  type CallRelay,
   listAgentTools as listToolsForAgent,
   runTool,
   type ActionContext,
@@ -12,6 +13,8 @@ import {
   ErrorCode,
   McpError,
   type CallToolResult,
+  type ClientCapabilities,
+  type JSONRPCRequest,
   type ServerNotification,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
@@ -57,6 +60,46 @@ export interface CallExtra {
   signal: AbortSignal;
   progressToken: string | number | undefined;
   sendNotification: (notification: ServerNotification) => Promise<void>;
+  /** Set when the client can be asked things during the call (see relayFor). */
+  relay?: CallRelay | undefined;
+}
+
+/** The calling client as the upstream may reach it: its session and what it declared. */
+export interface CallingClient {
+  sessionId: string | null;
+  capabilities: ClientCapabilities;
+}
+
+/**
+ * The longest a relayed request waits for the client: the longest a connection's timeout can be
+ * (the call's own deadline, usually shorter, ends the wait first).
+ */
+const RELAY_MAX_WAIT_MS = 300_000;
+
+/**
+ * How the upstream's requests during a call reach this client: on the call's response stream,
+ * with the answer routed back through the relay hub (from whichever replica receives it). Null
+ * when the client declared nothing that could be relayed, or is not known (a session-less call):
+ * the call then takes the pooled session, which declares no client capability upstream.
+ */
+export function relayFor(
+  context: CallContext,
+  client: CallingClient | null,
+  write: (request: JSONRPCRequest) => Promise<void>,
+): CallRelay | undefined {
+  if (client === null) return undefined;
+  const { capabilities } = client;
+  if (!capabilities.sampling && !capabilities.elicitation && !capabilities.roots) return undefined;
+  const target = {
+    orgId: context.agent.org_id,
+    agentId: context.agent.id,
+    sessionId: client.sessionId,
+    send: write,
+  };
+  return {
+    capabilities,
+    ask: (request, signal) => context.runtime.relay.ask(target, request, signal, RELAY_MAX_WAIT_MS),
+  };
 }
 
 /**
@@ -84,6 +127,7 @@ export async function callAgentTool(
       input,
       trigger: { type: "agent", id: context.agent.id, surface: "mcp" },
       signal: extra.signal,
+      relay: extra.relay,
       // MCP results carry no run id, so nothing here can look the run up before it is written.
       awaitRecord: false,
       // Progress is only for clients that asked for it, under their own token.

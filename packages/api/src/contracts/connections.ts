@@ -64,6 +64,18 @@ const connectionFields = {
     .min(CONNECTION_TIMEOUT_MIN_MS, `At least ${CONNECTION_TIMEOUT_MIN_MS} ms`)
     .max(CONNECTION_TIMEOUT_MAX_MS, `At most ${CONNECTION_TIMEOUT_MAX_MS} ms`)
     .optional(),
+  allow_sampling: z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether the server may ask the calling MCP client for an LLM completion (sampling/createMessage) during a tool call; default true",
+    ),
+  allow_elicitation: z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether the server may ask the calling MCP client's user for input (elicitation/create) during a tool call; default true",
+    ),
 };
 
 function requireTransportFields(
@@ -115,6 +127,8 @@ export const connection = z.object({
     .object({ headers: z.array(z.string()), env: z.array(z.string()) })
     .describe("Names of the secret headers and variables that are set; never their values"),
   timeout_ms: z.number().int(),
+  allow_sampling: z.boolean(),
+  allow_elicitation: z.boolean(),
   status: z.enum(CONNECTION_STATUSES),
   last_error: z.string().nullable(),
   last_tested_at: timestamp.nullable(),

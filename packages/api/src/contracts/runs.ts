@@ -13,6 +13,23 @@ export const runStatus = z.enum(RUN_STATUSES);
 export const RUN_KINDS = ["tool", "prompt", "resource"] as const;
 export const runKind = z.enum(RUN_KINDS);
 
+export const relayedRequest = z.object({
+  method: z.string().describe("sampling/createMessage, elicitation/create, roots/list or ping"),
+  outcome: z
+    .enum(["answered", "refused", "failed", "timeout"])
+    .describe(
+      "answered: the client's result went back upstream; refused: the connection does not allow it; failed: the client answered with an error or could not be reached",
+    ),
+  action: z
+    .enum(["accept", "decline", "cancel"])
+    .optional()
+    .describe("For an answered elicitation: what the user did"),
+  reason: z.string().optional(),
+  request_bytes: z.number().int(),
+  response_bytes: z.number().int(),
+  duration_ms: z.number().int(),
+});
+
 export const run = z.object({
   id: uuid,
   org_id: uuid,
@@ -46,6 +63,12 @@ export const run = z.object({
     .string()
     .nullable()
     .describe("The x-request-id of the HTTP request that made the call, as in the server's logs"),
+  relayed: z
+    .array(relayedRequest)
+    .nullable()
+    .describe(
+      "What the MCP server asked the calling client during the call (sampling, elicitation, roots, ping); null when nothing",
+    ),
 });
 export type RunDto = z.infer<typeof run>;
 

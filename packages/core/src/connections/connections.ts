@@ -38,6 +38,10 @@ export interface ConnectionFields {
   /** `null` removes the secret; `undefined` keeps it. */
   secret?: ConnectionSecret | null | undefined;
   timeout_ms?: number | undefined;
+  /** Whether the server may ask calling clients for LLM completions (sampling); default true. */
+  allow_sampling?: boolean | undefined;
+  /** Whether the server may ask calling clients' users for input (elicitation); default true. */
+  allow_elicitation?: boolean | undefined;
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -230,6 +234,8 @@ export async function createConnection(
           headers: input.headers ?? {},
           ...secret,
           timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+          allow_sampling: input.allow_sampling ?? true,
+          allow_elicitation: input.allow_elicitation ?? true,
         })
         .returning();
       if (!connection) throw new Error("insert returned no connection");
@@ -372,6 +378,10 @@ export async function updateConnection(
           ...(input.headers !== undefined ? { headers: input.headers } : {}),
           ...secret,
           ...(input.timeout_ms !== undefined ? { timeout_ms: input.timeout_ms } : {}),
+          ...(input.allow_sampling !== undefined ? { allow_sampling: input.allow_sampling } : {}),
+          ...(input.allow_elicitation !== undefined
+            ? { allow_elicitation: input.allow_elicitation }
+            : {}),
           // A changed endpoint has not been tested yet.
           ...(transportChanged ? { status: "unknown" as const, last_error: null } : {}),
           updated_at: new Date(),

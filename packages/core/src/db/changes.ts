@@ -12,6 +12,12 @@ export const GOVERNANCE_CHANNEL = "mcp_governance";
  */
 export const SESSION_CHANNEL = "mcp_session";
 
+/**
+ * The channel a replica notifies when it stored a client's answer to a request another replica
+ * relayed (see runs/relay.ts); the payload is JSON with the request id and, when small, the answer.
+ */
+export const RELAY_CHANNEL = "mcp_relay";
+
 /** How the listening connection shows in `pg_stat_activity`. */
 export const CHANGE_FEED_APPLICATION = "mcp-agents-platform change feed";
 
@@ -22,6 +28,8 @@ export interface ChangeListener {
   sessionChanged?(sessionId: string): void;
   /** Notifications may have been missed (the listening connection dropped): assume anything changed. */
   reset(): void;
+  /** A client's answer to a relayed request was stored (RELAY_CHANNEL's payload). */
+  relayed?(payload: string): void;
 }
 
 /**
@@ -62,6 +70,10 @@ class Listeners {
 
   reset(): void {
     for (const listener of this.set) listener.reset();
+  }
+
+  relayed(payload: string): void {
+    for (const listener of this.set) listener.relayed?.(payload);
   }
 
   get size(): number {
@@ -207,11 +219,13 @@ export function createPostgresChangeFeed(
           listeners.changed(message.payload);
         else if (message.channel === SESSION_CHANNEL && message.payload)
           listeners.sessionChanged(message.payload);
+        else if (message.channel === RELAY_CHANNEL && message.payload)
+          listeners.relayed(message.payload);
       });
       try {
         await next.connect();
         await next.query(
-          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${heartbeatChannel}`,
+          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${heartbeatChannel}`,
         );
         if (closed) {
           await next.end();
@@ -296,6 +310,9 @@ export function createPgliteChangeFeed(client: PGlite): ChangeFeed {
         }),
         client.listen(SESSION_CHANNEL, (payload) => {
           if (payload) listeners.sessionChanged(payload);
+        }),
+        client.listen(RELAY_CHANNEL, (payload) => {
+          if (payload) listeners.relayed(payload);
         }),
       ]).then((unlisteners) => {
         live = true;

@@ -167,6 +167,10 @@ export const connections = pgTable(
     /** Names of the secret headers and variables (not their values), so lists need no decryption. */
     secret_keys: jsonb("secret_keys").$type<{ headers: string[]; env: string[] }>(),
     timeout_ms: integer("timeout_ms").notNull().default(10000),
+    /** Whether the server may ask the calling client for an LLM completion during a call. */
+    allow_sampling: boolean("allow_sampling").notNull().default(true),
+    /** Whether the server may ask the calling client's user for input during a call. */
+    allow_elicitation: boolean("allow_elicitation").notNull().default(true),
     status: connectionStatus("status").notNull().default("unknown"),
     last_error: text("last_error"),
     last_tested_at: timestamptz("last_tested_at"),
@@ -314,6 +318,19 @@ export const rateLimitCounters = pgTable(
   ],
 );
 
+/** One request an upstream server made of the calling client during a run (see mcp/relay). */
+export interface RelayedRequest {
+  method: string;
+  /** `answered` (with the client's `action` for an elicitation), `refused`, `failed`, `timeout`. */
+  outcome: "answered" | "refused" | "failed" | "timeout";
+  action?: "accept" | "decline" | "cancel";
+  /** Why it was refused or failed. */
+  reason?: string;
+  request_bytes: number;
+  response_bytes: number;
+  duration_ms: number;
+}
+
 export const runStatus = pgEnum("run_status", [
   "running",
   "succeeded",
@@ -358,6 +375,11 @@ export const runs = pgTable(
     replica_id: uuid("replica_id"),
     /** The `x-request-id` of the HTTP request that made the call: the same id as in the logs. */
     request_id: text("request_id"),
+    /**
+     * What the server asked the calling client during the call (sampling, elicitation, roots,
+     * ping), one entry per request with sizes and outcome; null when it asked nothing.
+     */
+    relayed: jsonb("relayed").$type<RelayedRequest[]>(),
   },
   (t) => [
     // The runs list orders by id (newest first) within an org, optionally filtered by one of
@@ -512,6 +534,17 @@ export const oauthAuthorizationStatus = pgEnum("oauth_authorization_status", [
 export const oauthAuthorizations = pgTable(
   "oauth_authorizations",
   {
+/**
+ * Requests an upstream server made of a calling client, waiting for the client's answer. The
+ * replica that holds the upstream call writes the row and sends the request on the call's event
+ * stream; the client's answer may reach any replica, which stores it here (only for the agent and
+ * session the request was sent to) and notifies the owner (see runs/relay.ts). Rows live as long
+ * as the request waits; the maintenance job removes those a crash left behind.
+ */
+export const relayRequests = pgTable(
+  "relay_requests",
+  {
+    /** Chosen by the gateway, unguessable: the JSON-RPC id the client answers. */
     id: text("id").primaryKey(),
     org_id: orgId(),
     agent_id: uuid("agent_id")
@@ -589,4 +622,14 @@ export const oauthTokens = pgTable(
     index("oauth_tokens_grant_id_idx").on(t.grant_id),
     index("oauth_tokens_expires_at_idx").on(t.expires_at),
   ],
+    /** The MCP session the request was sent in; null for a session-less call. */
+    session_id: text("session_id"),
+    method: text("method").notNull(),
+    /** The client's JSON-RPC response, once it arrived. */
+    answer: jsonb("answer").$type<JsonObject>(),
+    answered_at: timestamptz("answered_at"),
+    expires_at: timestamptz("expires_at").notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [index("relay_requests_expires_at_idx").on(t.expires_at)],
 );

@@ -7,7 +7,12 @@ import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.j
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   CallToolResultSchema,
+  CompleteResultSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
   GetPromptResultSchema,
+  ListRootsRequestSchema,
+  PingRequestSchema,
   ListPromptsResultSchema,
   ListResourcesResultSchema,
   ListResourceTemplatesResultSchema,
@@ -17,7 +22,15 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type {
   CallToolResult,
+  ClientCapabilities,
+  CompleteRequest,
+  CompleteResult,
+  CreateMessageRequest,
+  ElicitRequest,
   GetPromptResult,
+  ListRootsRequest,
+  PingRequest,
+  Result,
   Implementation,
   LoggingLevel,
   Progress,
@@ -57,6 +70,38 @@ export interface McpConnectOptions {
    * reference the differential test (client-fast-path.test.ts) holds the fast path to.
    */
   fastPath?: boolean;
+  /**
+   * Requests the server may make of us during the session (sampling, elicitation, roots, ping),
+   * handed to `handle`: a session opened for one caller relays them to that caller (see
+   * runs/relay). Without it the session declares no client capability, and the SDK answers
+   * such requests with "method not found".
+   */
+  serverRequests?: ServerRequestHandling;
+}
+
+export interface ServerRequestHandling {
+  /** Declared at initialize; only the relayable capabilities are kept (see relayableCapabilities). */
+  capabilities: ClientCapabilities;
+  /** The result to send back; a thrown McpError is sent as the JSON-RPC error. */
+  handle: (request: RelayableRequest, signal: AbortSignal) => Promise<Result>;
+}
+
+/** A request a server may make of a client, validated by the SDK's schema for its method. */
+export type RelayableRequest =
+  CreateMessageRequest | ElicitRequest | ListRootsRequest | PingRequest;
+
+/**
+ * What of a client's capabilities a relaying session declares upstream: sampling, elicitation
+ * and roots as the client declared them. Tasks are the gateway's own business (it answers task
+ * requests itself), `roots.listChanged` is dropped because the gateway does not forward the
+ * client's notifications, and experimental entries are not ours to promise.
+ */
+export function relayableCapabilities(declared: ClientCapabilities): ClientCapabilities {
+  return {
+    ...(declared.sampling ? { sampling: declared.sampling } : {}),
+    ...(declared.elicitation ? { elicitation: declared.elicitation } : {}),
+    ...(declared.roots ? { roots: {} } : {}),
+  };
 }
 
 export interface McpRequestOptions {
@@ -114,6 +159,11 @@ export interface McpSession {
   readResource: (uri: string, opts?: McpRequestOptions) => Promise<ReadResourceResult>;
   /** Empty when the server does not declare the resources capability. */
   listResourceTemplates: (opts?: McpRequestOptions) => Promise<ResourceTemplate[]>;
+  /** `completion/complete`; an empty completion when the server does not declare completions. */
+  complete: (
+    params: CompleteRequest["params"],
+    opts?: McpRequestOptions,
+  ) => Promise<CompleteResult>;
   /** Runs once when the session closes for any reason; returns an unsubscribe function. */
   onClose: (listener: () => void) => () => void;
   /** Idempotent. For stdio it resolves once the child process has exited. */
@@ -579,6 +629,20 @@ class SdkMcpSession implements McpSession {
     );
   }
 
+  async complete(
+    params: CompleteRequest["params"],
+    opts: McpRequestOptions = {},
+  ): Promise<CompleteResult> {
+    if (!this.capabilities.completions) return { completion: { values: [] } };
+    return this.run("completion/complete", opts, (deadline) =>
+      this.client.request(
+        { method: "completion/complete", params },
+        CompleteResultSchema,
+        deadline.requestOptions(),
+      ),
+    );
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -601,6 +665,33 @@ class SdkMcpSession implements McpSession {
     await this.client.close().catch(() => undefined);
     this.hub.markClosed();
   }
+}
+
+/**
+ * Hands the server's requests to `relay.handle`, one handler per declared capability (the SDK
+ * refuses the others with "method not found"). The SDK validates each request against its
+ * method's schema first, and the answer on the way back: a sampling result against
+ * CreateMessageResult, an elicitation result against ElicitResult (and, in form mode, applies
+ * the requested schema's defaults when `applyDefaults` was declared).
+ */
+function installServerRequestHandlers(client: Client, relay: ServerRequestHandling): void {
+  const declared = relayableCapabilities(relay.capabilities);
+  if (declared.sampling)
+    client.setRequestHandler(CreateMessageRequestSchema, (request, extra) =>
+      relay.handle(request, extra.signal),
+    );
+  if (declared.elicitation)
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) =>
+      relay.handle(request, extra.signal),
+    );
+  if (declared.roots)
+    client.setRequestHandler(ListRootsRequestSchema, (request, extra) =>
+      relay.handle(request, extra.signal),
+    );
+  // The SDK answers pings itself; a relaying session asks the client the server wants to reach.
+  client.setRequestHandler(PingRequestSchema, (request, extra) =>
+    relay.handle(request, extra.signal),
+  );
 }
 
 /**
@@ -634,10 +725,12 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
       if (typeof version === "string") negotiated.version = version;
     };
 
+    const relay = opts.serverRequests;
     const sdkClient = new Client(
       { name: opts.clientName, version: opts.clientVersion },
-      { capabilities: {} },
+      { capabilities: relay ? relayableCapabilities(relay.capabilities) : {} },
     );
+    if (relay) installServerRequestHandlers(sdkClient, relay);
     client = sdkClient;
     sdkClient.onclose = () => {
       hub.markClosed();

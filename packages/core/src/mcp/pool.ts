@@ -1,4 +1,4 @@
-import type { McpConnectOptions, McpSession } from "./client";
+import type { McpConnectOptions, McpSession, ServerRequestHandling } from "./client";
 import { connectMcp } from "./client";
 import { McpCallError, isSessionLost, isUndelivered } from "./errors";
 import type { McpTarget } from "./target";
@@ -32,6 +32,8 @@ const DEFAULT_MAX_SIZE = 100;
 export class McpClientPool {
   private readonly entries = new Map<string, PoolEntry>();
   private readonly closing = new Set<Promise<void>>();
+  /** Sessions opened for one caller (withOwnSession), closed with the pool on shutdown. */
+  private readonly own = new Set<Promise<McpSession>>();
   private readonly idleMs: number;
   private readonly maxSize: number;
   private readonly connectOptions: Omit<McpConnectOptions, "signal">;
@@ -83,6 +85,37 @@ export class McpClientPool {
     }
   }
 
+  /**
+   * Runs `fn` on a session of its own, opened for this caller and closed after it: a server's
+   * requests during it (sampling, elicitation, roots, ping) can only be the caller's, whatever
+   * the transport, and the session declares exactly the capabilities the caller relays. Uses the
+   * SDK's HTTP transport, which opens the standalone GET stream a server may send requests on.
+   */
+  async withOwnSession<T>(
+    target: McpTarget,
+    serverRequests: ServerRequestHandling,
+    fn: (session: McpSession) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    if (this.shutDown) throw new McpCallError("closed", "The MCP client pool has been shut down");
+    const opening = connectMcp(target, {
+      ...this.connectOptions,
+      fastPath: false,
+      serverRequests,
+      ...(signal ? { signal } : {}),
+    });
+    this.own.add(opening);
+    try {
+      return await fn(await opening);
+    } finally {
+      this.own.delete(opening);
+      await opening.then(
+        (session) => session.close(),
+        () => undefined,
+      );
+    }
+  }
+
   /** Closes the session for `key`, e.g. when its connection is deleted. */
   async evict(key: string): Promise<void> {
     const entry = this.entries.get(key);
@@ -94,6 +127,14 @@ export class McpClientPool {
   async closeAll(): Promise<void> {
     this.shutDown = true;
     for (const entry of [...this.entries.values()]) this.retire(entry, { force: true });
+    await Promise.all(
+      [...this.own].map((opening) =>
+        opening.then(
+          (session) => session.close(),
+          () => undefined,
+        ),
+      ),
+    );
     await this.settled();
   }
 

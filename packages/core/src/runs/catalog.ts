@@ -1,6 +1,8 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type {
+  CompleteRequest,
+  CompleteResult,
   GetPromptResult,
   Prompt,
   ReadResourceResult,
@@ -188,13 +190,14 @@ async function fromEveryConnection<T>(
 /** Which optional capabilities at least one connection really offers. */
 export async function probeCatalogCapabilities(
   catalog: AgentCatalog,
-): Promise<{ prompts: boolean; resources: boolean }> {
+): Promise<{ prompts: boolean; resources: boolean; completions: boolean }> {
   const sources = await fromEveryConnection(catalog, (session) =>
     Promise.resolve(session.capabilities),
   );
   return {
     prompts: sources.some((source) => source.value.prompts !== undefined),
     resources: sources.some((source) => source.value.resources !== undefined),
+    completions: sources.some((source) => source.value.completions !== undefined),
   };
 }
 
@@ -391,13 +394,11 @@ async function governedRead<T>(
   }
 }
 
-/** `prompts/get` as the agent; an unknown prompt is NOT_FOUND and not recorded. */
-export async function getAgentPrompt(
+/** The prompt the agent knows by `name` and the connection serving it, or null. */
+async function findPrompt(
   catalog: AgentCatalog,
-  context: ActionContext,
-  request: { name: string; arguments: Record<string, string> | undefined },
-): Promise<CatalogOutcome<GetPromptResult>> {
-  const { name } = request;
+  name: string,
+): Promise<{ connection: Connection; upstreamName: string } | null> {
   const list = await orgConnections(catalog);
   let target = (await exposedPrompts(catalog, list)).find((entry) => entry.prompt.name === name);
   if (!target) {
@@ -411,6 +412,17 @@ export async function getAgentPrompt(
     if (connection)
       target = { prompt: { name }, connection, upstreamName: name.slice(separator + 2) };
   }
+  return target ?? null;
+}
+
+/** `prompts/get` as the agent; an unknown prompt is NOT_FOUND and not recorded. */
+export async function getAgentPrompt(
+  catalog: AgentCatalog,
+  context: ActionContext,
+  request: { name: string; arguments: Record<string, string> | undefined },
+): Promise<CatalogOutcome<GetPromptResult>> {
+  const { name } = request;
+  const target = await findPrompt(catalog, name);
   if (!target) throw AppError.notFound("Prompt");
   const { upstreamName } = target;
   return governedRead(catalog, context, {
@@ -454,4 +466,48 @@ export async function readAgentResource(
     input: { uri },
     read: (session) => session.readResource(uri),
   });
+}
+
+const NO_COMPLETION: CompleteResult = { completion: { values: [] } };
+
+/**
+ * `completion/complete` as the agent: asked of the connection that serves the prompt (under its
+ * upstream name) or lists the resource template. What the agent may not see gets nothing, the
+ * same empty completion as an unknown reference, so a completion reveals no more than the lists:
+ * a prompt is completed when some policy could allow the agent that prompt, a template when some
+ * resource policy could allow its URI template (the listing rule). A disabled agent gets nothing.
+ * Completions are not recorded as runs: clients ask for one per keystroke, and they read nothing
+ * the prompt or resource itself would give.
+ */
+export async function completeAgentArgument(
+  catalog: AgentCatalog,
+  params: CompleteRequest["params"],
+): Promise<CompleteResult> {
+  if (agentRefusal(catalog.agent)) return NO_COMPLETION;
+  const { ref } = params;
+  let target: { connection: Connection; forward: CompleteRequest["params"] } | null = null;
+  if (ref.type === "ref/prompt") {
+    const prompt = await findPrompt(catalog, ref.name);
+    if (
+      prompt &&
+      offered(catalog, await agentPolicies(catalog), "prompt", ref.name, prompt.connection)
+    )
+      target = {
+        connection: prompt.connection,
+        forward: { ...params, ref: { ...ref, name: prompt.upstreamName } },
+      };
+  } else {
+    const [sources, policies] = await Promise.all([
+      fromEveryConnection(catalog, (session) => session.listResourceTemplates()),
+      agentPolicies(catalog),
+    ]);
+    const source = sources.find(({ value }) =>
+      value.some((template) => template.uriTemplate === ref.uri),
+    );
+    if (source && offered(catalog, policies, "resource", ref.uri, source.connection))
+      target = { connection: source.connection, forward: params };
+  }
+  if (!target) return NO_COMPLETION;
+  const { forward } = target;
+  return withSession(catalog, target.connection, (session) => session.complete(forward));
 }

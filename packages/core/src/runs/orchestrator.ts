@@ -1,5 +1,11 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type ClientCapabilities,
+  type Result,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { Db } from "../db/client";
 import {
   agents,
@@ -9,8 +15,9 @@ import {
   type runs,
   type JsonObject,
   type JsonValue,
+  type RelayedRequest,
 } from "../db/schema";
-import { auditRow } from "../audit/audit";
+import { auditRow, recordAudit } from "../audit/audit";
 import {
   assertEnvironmentInOrg,
   connectionTarget,
@@ -30,7 +37,12 @@ import {
 } from "../lib/json-schema";
 import { validateJsonOffLoop } from "../lib/json-schema-thread";
 import { isMcpCallError } from "../mcp/errors";
-import type { McpCallOptions } from "../mcp/client";
+import {
+  relayableCapabilities,
+  type McpCallOptions,
+  type McpSession,
+  type RelayableRequest,
+} from "../mcp/client";
 import {
   evaluatePoliciesOffLoop,
   type PolicyDecision,
@@ -77,6 +89,16 @@ export interface RunRequest {
    * that hands out no run id, like the MCP gateway, answers without waiting (see RunRecorder).
    */
   awaitRecord?: boolean;
+  /** The calling client, when the upstream's requests during the call can be relayed to it. */
+  relay?: CallRelay | undefined;
+}
+
+/** A calling client the upstream server may make requests of during the call. */
+export interface CallRelay {
+  /** What the client declared at initialize: only those requests are relayed. */
+  capabilities: ClientCapabilities;
+  /** Sends the request to the client and resolves with its result (rejects with its error). */
+  ask: (request: RelayableRequest, signal: AbortSignal) => Promise<Result>;
 }
 
 export interface RunOutcome {
@@ -456,7 +478,8 @@ export interface GovernedCall {
   awaitRecord?: boolean | undefined;
 }
 
-type RunFields = Pick<Run, "status" | "output" | "output_truncated" | "error">;
+type RunFields = Pick<Run, "status" | "output" | "output_truncated" | "error"> &
+  Partial<Pick<Run, "relayed">>;
 
 /**
  * Records governed calls through the runtime's RunRecorder: `refused` writes a call that never
@@ -478,6 +501,7 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     triggered_by: triggerJson(call.trigger, context),
     replica_id: runtime.replicaId,
     request_id: context.request_id ?? null,
+    relayed: null,
   };
   const record = async (run: Run): Promise<Run> => {
     const awaited = call.awaitRecord !== false;
@@ -502,7 +526,7 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
         duration_ms: 0,
       });
     },
-    async started(): Promise<{ finish: (fields: RunFields) => Promise<Run> }> {
+    async started(): Promise<{ id: string; finish: (fields: RunFields) => Promise<Run> }> {
       await runtime.recorder.room();
       const running: Run = {
         ...base,
@@ -517,6 +541,7 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
       };
       runtime.recorder.started(running);
       return {
+        id: running.id,
         finish: (fields) => {
           const finishedAt = new Date();
           return record({
@@ -590,21 +615,33 @@ export async function runTool(
     return { run, result: null, retryAfterSeconds: refused.retryAfterSeconds ?? null };
   }
 
-  const { finish } = await recording.started();
+  const { id: runId, finish } = await recording.started();
+  const relayed: RelayedRequest[] = [];
+  const call = (session: McpSession) =>
+    session.callTool(tool.upstream_name, request.input, {
+      timeoutMs: connection.timeout_ms,
+      ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+      ...(request.onLog ? { onLog: request.onLog } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+  const relay = request.relay;
+  const relaying =
+    relay !== undefined && Object.keys(relayableCapabilities(relay.capabilities)).length > 0;
   try {
-    const result = await runtime.pool.withSession(
-      connection.id,
-      connectionVersion(connection),
-      connectionTarget(runtime, connection),
-      (session) =>
-        session.callTool(tool.upstream_name, request.input, {
-          timeoutMs: connection.timeout_ms,
-          ...(request.onProgress ? { onProgress: request.onProgress } : {}),
-          ...(request.onLog ? { onLog: request.onLog } : {}),
-          ...(request.signal ? { signal: request.signal } : {}),
-        }),
-      { idempotent: false },
-    );
+    const target = connectionTarget(runtime, connection);
+    const result = relaying
+      ? await runtime.pool.withOwnSession(
+          target,
+          {
+            capabilities: relay.capabilities,
+            handle: governedRelay(db, context, { connection, tool, runId, relay, relayed }),
+          },
+          call,
+          request.signal,
+        )
+      : await runtime.pool.withSession(connection.id, connectionVersion(connection), target, call, {
+          idempotent: false,
+        });
     // Not decided by the cached row's status: health writes leave caches as they are, so the
     // row may be older than another replica's report; the writer keeps this to one per interval.
     await runtime.health.report({ orgId: connection.org_id, id: connection.id }, null);
@@ -614,12 +651,110 @@ export async function runTool(
       output,
       output_truncated: truncated,
       error: result.isError ? "The tool reported an error (isError: true); see output" : null,
+      relayed: relayed.length > 0 ? relayed : null,
     });
     return { run, result, retryAfterSeconds: null };
   } catch (error) {
     const failure = await upstreamFailure(runtime.health, connection, error);
-    const run = await finish({ ...failure, output: null, output_truncated: false });
+    const run = await finish({
+      ...failure,
+      output: null,
+      output_truncated: false,
+      relayed: relayed.length > 0 ? relayed : null,
+    });
     if (!isMcpCallError(error)) throw error;
     return { run, result: null, retryAfterSeconds: null };
   }
+}
+
+/**
+ * JSON-RPC error code for a relayed request the gateway refuses (the connection does not allow
+ * it): the code the MCP specification gives a client that rejects a sampling request.
+ */
+export const RELAY_REFUSED_CODE = -1;
+
+/** The audit action of each relayed method that is audited one by one. */
+const RELAY_AUDIT_ACTIONS: Partial<Record<string, string>> = {
+  "sampling/createMessage": "mcp.sampling",
+  "elicitation/create": "mcp.elicitation",
+};
+
+/**
+ * The handler a relaying call's session gives the upstream's requests: the connection's
+ * `allow_sampling` / `allow_elicitation` first (a refusal answers the upstream with an error),
+ * then the client's answer. Every request is recorded on the run (sizes, outcome); sampling and
+ * elicitation are also audited, each as it ends.
+ */
+function governedRelay(
+  db: Db,
+  context: ActionContext,
+  call: {
+    connection: Connection;
+    tool: Tool;
+    runId: string;
+    relay: CallRelay;
+    relayed: RelayedRequest[];
+  },
+): (request: RelayableRequest, signal: AbortSignal) => Promise<Result> {
+  const { connection } = call;
+  return async (request, signal) => {
+    const startedAt = performance.now();
+    const entry: RelayedRequest = {
+      method: request.method,
+      outcome: "answered",
+      request_bytes: byteLength(request.params),
+      response_bytes: 0,
+      duration_ms: 0,
+    };
+    const refusedBy =
+      request.method === "sampling/createMessage" && !connection.allow_sampling
+        ? "sampling"
+        : request.method === "elicitation/create" && !connection.allow_elicitation
+          ? "elicitation"
+          : null;
+    try {
+      if (refusedBy !== null) {
+        entry.outcome = "refused";
+        entry.reason = `Connection '${connection.name}' does not allow ${refusedBy} (allow_${refusedBy}: false)`;
+        throw new McpError(RELAY_REFUSED_CODE, `Refused by the gateway: ${entry.reason}`);
+      }
+      const result = await call.relay.ask(request, signal);
+      entry.response_bytes = byteLength(result);
+      const action = (result as { action?: unknown }).action;
+      if (
+        request.method === "elicitation/create" &&
+        (action === "accept" || action === "decline" || action === "cancel")
+      )
+        entry.action = action;
+      return result;
+    } catch (error) {
+      if (entry.outcome !== "refused") {
+        const timedOut =
+          error instanceof McpError && error.code === (ErrorCode.RequestTimeout as number);
+        entry.outcome = timedOut ? "timeout" : "failed";
+        entry.reason = signal.aborted
+          ? "The call ended before the client answered"
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      }
+      throw error;
+    } finally {
+      entry.duration_ms = Math.round(performance.now() - startedAt);
+      call.relayed.push(entry);
+      const action = RELAY_AUDIT_ACTIONS[request.method];
+      if (action)
+        await recordAudit(db, context, {
+          org_id: connection.org_id,
+          action,
+          target_type: "run",
+          target_id: call.runId,
+          metadata: {
+            connection_id: connection.id,
+            tool_name: call.tool.name,
+            ...(entry as unknown as JsonObject),
+          },
+        }).catch(() => undefined);
+    }
+  };
 }

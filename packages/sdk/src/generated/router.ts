@@ -391,6 +391,8 @@ export type PlatformRouter = TRPCBuiltRouter<
               env: string[];
             };
             timeout_ms: number;
+            allow_sampling: boolean;
+            allow_elicitation: boolean;
             status: "unknown" | "healthy" | "unhealthy";
             last_error: string | null;
             last_tested_at: string | null;
@@ -439,6 +441,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             | null
             | undefined;
           timeout_ms?: number | undefined;
+          allow_sampling?: boolean | undefined;
+          allow_elicitation?: boolean | undefined;
         };
         output: {
           id: string;
@@ -457,6 +461,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             env: string[];
           };
           timeout_ms: number;
+          allow_sampling: boolean;
+          allow_elicitation: boolean;
           status: "unknown" | "healthy" | "unhealthy";
           last_error: string | null;
           last_tested_at: string | null;
@@ -489,6 +495,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             env: string[];
           };
           timeout_ms: number;
+          allow_sampling: boolean;
+          allow_elicitation: boolean;
           status: "unknown" | "healthy" | "unhealthy";
           last_error: string | null;
           last_tested_at: string | null;
@@ -519,6 +527,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             | null
             | undefined;
           timeout_ms?: number | undefined;
+          allow_sampling?: boolean | undefined;
+          allow_elicitation?: boolean | undefined;
         };
         output: {
           id: string;
@@ -537,6 +547,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             env: string[];
           };
           timeout_ms: number;
+          allow_sampling: boolean;
+          allow_elicitation: boolean;
           status: "unknown" | "healthy" | "unhealthy";
           last_error: string | null;
           last_tested_at: string | null;
@@ -730,7 +742,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           agent_id: string | null;
           user_id: string | null;
           environment_id: string | null;
-          status: "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
+          status: "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;
@@ -741,6 +753,17 @@ export type PlatformRouter = TRPCBuiltRouter<
           finished_at: string | null;
           duration_ms: number | null;
           request_id: string | null;
+          relayed:
+            | {
+                method: string;
+                outcome: "answered" | "refused" | "failed" | "timeout";
+                request_bytes: number;
+                response_bytes: number;
+                duration_ms: number;
+                action?: "accept" | "decline" | "cancel" | undefined;
+                reason?: string | undefined;
+              }[]
+            | null;
         };
       }>;
     };
@@ -1135,7 +1158,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           limit?: unknown;
           cursor?: string | undefined;
           status?:
-            "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited" | undefined;
+            "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited" | undefined;
           kind?: "tool" | "prompt" | "resource" | undefined;
           agent_id?: string | undefined;
           tool_id?: string | undefined;
@@ -1152,7 +1175,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             agent_id: string | null;
             user_id: string | null;
             environment_id: string | null;
-            status: "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
+            status: "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited";
             input: unknown;
             output: unknown;
             output_truncated: boolean;
@@ -1163,6 +1186,17 @@ export type PlatformRouter = TRPCBuiltRouter<
             finished_at: string | null;
             duration_ms: number | null;
             request_id: string | null;
+            relayed:
+              | {
+                  method: string;
+                  outcome: "answered" | "refused" | "failed" | "timeout";
+                  request_bytes: number;
+                  response_bytes: number;
+                  duration_ms: number;
+                  action?: "accept" | "decline" | "cancel" | undefined;
+                  reason?: string | undefined;
+                }[]
+              | null;
           }[];
           next_cursor: string | null;
         };
@@ -1236,7 +1270,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           agent_id: string | null;
           user_id: string | null;
           environment_id: string | null;
-          status: "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
+          status: "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;
@@ -1247,6 +1281,17 @@ export type PlatformRouter = TRPCBuiltRouter<
           finished_at: string | null;
           duration_ms: number | null;
           request_id: string | null;
+          relayed:
+            | {
+                method: string;
+                outcome: "answered" | "refused" | "failed" | "timeout";
+                request_bytes: number;
+                response_bytes: number;
+                duration_ms: number;
+                action?: "accept" | "decline" | "cancel" | undefined;
+                reason?: string | undefined;
+              }[]
+            | null;
         };
       }>;
     };

@@ -10,7 +10,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
 import { FormDialog } from "../../components/FormDialog";
-import { Field, NameAndSlugFields, SelectField, TextField } from "../../components/Field";
+import { Checkbox, Field, NameAndSlugFields, SelectField, TextField } from "../../components/Field";
 import {
   KeyValueEditor,
   recordFromRows,
@@ -75,6 +75,8 @@ export function ConnectionFormDialog({
   );
   const [stdioServerId, setStdioServerId] = useState(connection?.stdio_server ?? "");
   const [timeout, setTimeoutMs] = useState(connection ? String(connection.timeout_ms) : "");
+  const [allowSampling, setAllowSampling] = useState(connection?.allow_sampling ?? true);
+  const [allowElicitation, setAllowElicitation] = useState(connection?.allow_elicitation ?? true);
   const [secretMode, setSecretMode] = useState<SecretMode>(editing ? "keep" : "replace");
   const [secretHeaders, setSecretHeaders] = useState<KeyValueRow[]>([]);
   const [variables, setVariables] = useState<Record<string, string>>({});
@@ -134,6 +136,8 @@ export function ConnectionFormDialog({
       headers: isHttp ? recordFromRows(headers) : {},
       stdio_server: isHttp ? null : stdioServerId || null,
       timeout_ms: timeoutText === "" ? undefined : Number(timeoutText),
+      allow_sampling: allowSampling,
+      allow_elicitation: allowElicitation,
       secret,
     };
     const parsed = validate(createConnectionInput, payload);
@@ -220,6 +224,18 @@ export function ConnectionFormDialog({
           onChange={setTimeoutMs}
         />
       </div>
+      <Checkbox
+        label="Allow sampling"
+        hint="The server may ask the calling MCP client for an LLM completion during a tool call."
+        checked={allowSampling}
+        onChange={setAllowSampling}
+      />
+      <Checkbox
+        label="Allow elicitation"
+        hint="The server may ask the calling MCP client's user for input during a tool call."
+        checked={allowElicitation}
+        onChange={setAllowElicitation}
+      />
 
       {isHttp ? (
         <>

@@ -1,0 +1,264 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  McpError,
+  type ClientCapabilities,
+  type JSONRPCRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { eq } from "drizzle-orm";
+import { schema } from "@mcp/core/db";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  createAgentWithConnection,
+  databaseUnavailable,
+  gatewayPost,
+  startTestServer,
+  type TestAgent,
+  type TestServer,
+} from "./harness";
+import { startProtocolUpstream, type ProtocolUpstream } from "./protocol-upstream";
+
+/*
+ * The MCP protocol beyond tools/call through the gateway, against an upstream built with the
+ * SDK's McpServer that uses it: completions, and the connection settings that govern what an
+ * upstream may ask of the calling client.
+ */
+
+describe.skipIf(databaseUnavailable)("MCP protocol through the gateway", () => {
+  let server: TestServer;
+  let upstream: ProtocolUpstream;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    upstream = await startProtocolUpstream();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
+  });
+  afterAll(async () => {
+    await server.close();
+    await upstream.close();
+  });
+
+  async function connect(
+    agent: TestAgent,
+    capabilities: ClientCapabilities = {},
+    base = server.url,
+  ): Promise<Client> {
+    const client = new Client({ name: "protocol-test", version: "1.0.0" }, { capabilities });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${base}/mcp/${agent.agentId}`), {
+        requestInit: { headers: { authorization: `Bearer ${agent.key}` } },
+      }),
+    );
+    clients.push(client);
+    return client;
+  }
+
+  async function policy(agent: TestAgent, body: Record<string, unknown>): Promise<void> {
+    const response = await server.request("POST", `/orgs/${agent.org.id}/policies/`, {
+      token: agent.org.owner.token,
+      body: {
+        name: `p-${Math.random().toString(36).slice(2, 8)}`,
+        agent_id: agent.agentId,
+        ...body,
+      },
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+  }
+
+  it("completes a prompt argument and a resource-template argument at the owning connection", async () => {
+    const agent = await createAgentWithConnection(server, upstream.url);
+    await policy(agent, { effect: "allow", target: "prompt", tool_pattern: "*" });
+    await policy(agent, { effect: "allow", target: "resource", tool_pattern: "docs://*" });
+    const client = await connect(agent);
+    expect(client.getServerCapabilities()?.completions).toEqual({});
+
+    const prompt = await client.complete({
+      ref: { type: "ref/prompt", name: "translate" },
+      argument: { name: "language", value: "Es" },
+    });
+    expect(prompt.completion.values).toEqual(["Estonian", "Esperanto"]);
+
+    const template = await client.complete({
+      ref: { type: "ref/resource", uri: "docs://{section}" },
+      argument: { name: "section", value: "g" },
+    });
+    expect(template.completion.values).toEqual(["guide", "glossary"]);
+  });
+
+  it("completes nothing the agent may not use, and nothing for an unknown reference", async () => {
+    const agent = await createAgentWithConnection(server, upstream.url);
+    // Tools only: neither the prompt nor the template is the agent's.
+    const client = await connect(agent);
+    const asked = {
+      prompt: await client.complete({
+        ref: { type: "ref/prompt", name: "translate" },
+        argument: { name: "language", value: "E" },
+      }),
+      template: await client.complete({
+        ref: { type: "ref/resource", uri: "docs://{section}" },
+        argument: { name: "section", value: "g" },
+      }),
+      unknown: await client.complete({
+        ref: { type: "ref/prompt", name: "no_such_prompt" },
+        argument: { name: "x", value: "" },
+      }),
+    };
+    expect(asked.prompt.completion.values).toEqual([]);
+    expect(asked.template.completion.values).toEqual([]);
+    expect(asked.unknown.completion.values).toEqual([]);
+
+    // A deny wins over an allow, as for reading the prompt.
+    await policy(agent, { effect: "allow", target: "prompt", tool_pattern: "*" });
+    await policy(agent, { effect: "deny", target: "prompt", tool_pattern: "translate" });
+    const denied = await client.complete({
+      ref: { type: "ref/prompt", name: "translate" },
+      argument: { name: "language", value: "E" },
+    });
+    expect(denied.completion.values).toEqual([]);
+  });
+
+  it("keeps allow_sampling and allow_elicitation per connection (default true)", async () => {
+    const agent = await createAgentWithConnection(server, upstream.url);
+    const path = `/connections/${agent.connectionId}/`;
+    const token = agent.org.owner.token;
+    const read = await server.request("GET", path, { token });
+    expect(read.body).toMatchObject({ allow_sampling: true, allow_elicitation: true });
+
+    const patched = await server.request("PATCH", path, {
+      token,
+      body: { allow_sampling: false, allow_elicitation: false },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ allow_sampling: false, allow_elicitation: false });
+
+    const wrong = await server.request("PATCH", path, { token, body: { allow_sampling: "no" } });
+    expect(wrong.status).toBe(400);
+    expect(JSON.stringify(wrong.body)).toContain("allow_sampling");
+  });
+
+  describe("answers to relayed requests, across replicas", () => {
+    let other: TestServer;
+    beforeAll(async () => {
+      // A second server process on the same database: what a replica behind a balancer is.
+      other = await startTestServer();
+    });
+    afterAll(async () => {
+      await other.close();
+    });
+
+    /** Asks the client of `agent` through replica `server`; resolves once the request is sent. */
+    async function ask(agent: TestAgent, params: Record<string, unknown> = {}) {
+      let sent: (request: JSONRPCRequest) => void = () => undefined;
+      const request = new Promise<JSONRPCRequest>((resolve) => {
+        sent = resolve;
+      });
+      const controller = new AbortController();
+      const answer = server.runtime.relay.ask(
+        {
+          orgId: agent.org.id,
+          agentId: agent.agentId,
+          sessionId: null,
+          send: (message) => {
+            sent(message);
+            return Promise.resolve();
+          },
+        },
+        { method: "elicitation/create", params },
+        controller.signal,
+        60_000,
+      );
+      answer.catch(() => undefined);
+      return { request: await request, answer, abort: () => controller.abort() };
+    }
+
+    const rows = (id: string | number) =>
+      server.database.db
+        .select()
+        .from(schema.relayRequests)
+        .where(eq(schema.relayRequests.id, String(id)));
+
+    it("routes the client's answer from the replica it reached to the one waiting", async () => {
+      const agent = await createAgentWithConnection(server, upstream.url);
+      const stranger = await createAgentWithConnection(server, upstream.url);
+      const { request, answer } = await ask(agent, { message: "Delete?" });
+      expect(request).toMatchObject({
+        method: "elicitation/create",
+        params: { message: "Delete?" },
+      });
+      expect(String(request.id)).toMatch(/^relay-[A-Za-z0-9_-]{24}$/);
+      expect(await rows(request.id)).toHaveLength(1);
+
+      // Another tenant's agent knowing the id cannot answer it: accepted, and dropped.
+      const forged = await gatewayPost(other.url, stranger.agentId, stranger.key, {
+        jsonrpc: "2.0",
+        id: request.id,
+        result: { action: "accept", content: { confirm: true, reason: "forged" } },
+      });
+      expect(forged.status).toBe(202);
+      // Nor can a key of one agent answer at another agent's endpoint.
+      const crossed = await gatewayPost(other.url, agent.agentId, stranger.key, {
+        jsonrpc: "2.0",
+        id: request.id,
+        result: { action: "accept", content: { confirm: true, reason: "crossed" } },
+      });
+      expect(crossed.status).toBe(401);
+
+      const real = await gatewayPost(other.url, agent.agentId, agent.key, {
+        jsonrpc: "2.0",
+        id: request.id,
+        result: { action: "accept", content: { confirm: true, reason: "real" } },
+      });
+      expect(real.status).toBe(202);
+      // First answer wins: had the forged one been taken, this would be it.
+      expect(await answer).toEqual({
+        action: "accept",
+        content: { confirm: true, reason: "real" },
+      });
+      expect(await rows(request.id)).toHaveLength(0);
+    });
+
+    it("routes answers too large for a notification through the table, and errors as errors", async () => {
+      const agent = await createAgentWithConnection(server, upstream.url);
+      const large = await ask(agent);
+      const text = "x".repeat(20_000);
+      const posted = await gatewayPost(other.url, agent.agentId, agent.key, {
+        jsonrpc: "2.0",
+        id: large.request.id,
+        result: { role: "assistant", model: "m", content: { type: "text", text } },
+      });
+      expect(posted.status).toBe(202);
+      expect(await large.answer).toEqual({
+        role: "assistant",
+        model: "m",
+        content: { type: "text", text },
+      });
+
+      const refused = await ask(agent);
+      await gatewayPost(other.url, agent.agentId, agent.key, {
+        jsonrpc: "2.0",
+        id: refused.request.id,
+        error: { code: -1, message: "User rejected sampling request" },
+      });
+      const error = await refused.answer.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(McpError);
+      expect(error).toMatchObject({ code: -1 });
+    });
+
+    it("forgets a request whose call ended: a late answer is dropped", async () => {
+      const agent = await createAgentWithConnection(server, upstream.url);
+      const { request, answer, abort } = await ask(agent);
+      abort();
+      await expect(answer).rejects.toThrow();
+      expect(await rows(request.id)).toHaveLength(0);
+      const late = await gatewayPost(other.url, agent.agentId, agent.key, {
+        jsonrpc: "2.0",
+        id: request.id,
+        result: { action: "cancel" },
+      });
+      expect(late.status).toBe(202);
+    });
+  });
+});
