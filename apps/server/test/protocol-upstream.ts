@@ -126,7 +126,7 @@ function buildServer(waits: ReturnType<typeof waitRegistry>): McpServer {
         ElicitResultSchema,
       );
       return {
-        ...text(`${answer.action}`),
+        ...text(answer.action),
         structuredContent: { action: answer.action, content: answer.content ?? null },
       };
     },

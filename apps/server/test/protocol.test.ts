@@ -1,6 +1,9 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
   McpError,
   type ClientCapabilities,
   type JSONRPCRequest,
@@ -139,6 +142,149 @@ describe.skipIf(databaseUnavailable)("MCP protocol through the gateway", () => {
     expect(JSON.stringify(wrong.body)).toContain("allow_sampling");
   });
 
+  /** Runs must be read after the gateway answered: its records are written after the answer. */
+  async function runOf(agent: TestAgent, tool: string) {
+    for (;;) {
+      const runs = await server.request(
+        "GET",
+        `/orgs/${agent.org.id}/runs/?agent_id=${agent.agentId}&tool_id=${agent.tools[tool] ?? ""}`,
+        { token: agent.org.owner.token },
+      );
+      const [run] = runs.body.results as { status: string; relayed: unknown }[];
+      if (run && run.status !== "running") return run;
+      await server.runtime.recorder.idle();
+    }
+  }
+
+  it("relays sampling inside a tool call to the client that declared it, and records it", async () => {
+    const agent = await createAgentWithConnection(server, upstream.url);
+    const client = await connect(agent, { sampling: {} });
+    const asked: unknown[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, (request) => {
+      asked.push(request.params);
+      return {
+        role: "assistant",
+        model: "test-model",
+        content: { type: "text", text: "A short summary." },
+      };
+    });
+    const result = await client.callTool({ name: "summarize", arguments: { text: "Long text" } });
+    expect(result.content).toEqual([{ type: "text", text: "A short summary." }]);
+    expect(asked).toMatchObject([
+      { messages: [{ role: "user", content: { type: "text", text: "Summarize: Long text" } }] },
+    ]);
+    const run = await runOf(agent, "summarize");
+    expect(run).toMatchObject({
+      status: "succeeded",
+      relayed: [{ method: "sampling/createMessage", outcome: "answered" }],
+    });
+    const audit = await server.request(
+      "GET",
+      `/orgs/${agent.org.id}/audit-events/?action=mcp.sampling`,
+      {
+        token: agent.org.owner.token,
+      },
+    );
+    expect(audit.body.results).toMatchObject([
+      { action: "mcp.sampling", metadata: { outcome: "answered", tool_name: "summarize" } },
+    ]);
+  });
+
+  it("relays elicitation in form mode: accept with defaults and enums, decline, cancel", async () => {
+    const agent = await createAgentWithConnection(server, upstream.url);
+    const client = await connect(agent, { elicitation: { form: { applyDefaults: true } } });
+    const answers = [
+      { action: "accept", content: { confirm: true, color: "r", tags: ["b", "c"] } },
+      { action: "decline" },
+      { action: "cancel" },
+    ];
+    const seen: unknown[] = [];
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      seen.push(request.params);
+      return answers[seen.length - 1] as never;
+    });
+    const accepted = await client.callTool({ name: "confirm_delete", arguments: { item: "x" } });
+    // The defaults the client did not fill are applied; the enums pass as chosen.
+    expect(accepted.structuredContent).toEqual({
+      action: "accept",
+      content: {
+        confirm: true,
+        reason: "cleanup",
+        priority: "low",
+        color: "r",
+        tags: ["b", "c"],
+      },
+    });
+    expect(seen[0]).toMatchObject({ mode: "form", message: "Delete x?" });
+    const declined = await client.callTool({ name: "confirm_delete", arguments: { item: "y" } });
+    expect(declined.structuredContent).toEqual({ action: "decline", content: null });
+    const cancelled = await client.callTool({ name: "confirm_delete", arguments: { item: "z" } });
+    expect(cancelled.structuredContent).toEqual({ action: "cancel", content: null });
+
+    const runs = await server.request(
+      "GET",
+      `/orgs/${agent.org.id}/audit-events/?action=mcp.elicitation`,
+      { token: agent.org.owner.token },
+    );
+    expect(
+      (runs.body.results as { metadata: { action: string } }[])
+        .map((e) => e.metadata.action)
+        .sort(),
+    ).toEqual(["accept", "cancel", "decline"]);
+  });
+
+  it("never asks a client for what it did not declare: the upstream gets the protocol's error", async () => {
+    const agent = await createAgentWithConnection(server, upstream.url);
+    // Declares roots only: elicitation and sampling are not relayed.
+    const client = await connect(agent, { roots: {} });
+    client.setRequestHandler(ListRootsRequestSchema, () => ({
+      roots: [{ uri: "file:///work", name: "work" }],
+    }));
+    const roots = await client.callTool({ name: "list_roots", arguments: {} });
+    expect(roots.content).toEqual([{ type: "text", text: "file:///work" }]);
+    const refused = await client.callTool({ name: "confirm_delete", arguments: { item: "x" } });
+    expect(refused.isError).toBe(true);
+    // The SDK's answer for a request the client has no handler for: method not found.
+    expect(JSON.stringify(refused.content)).toContain("-32601");
+
+    // A session-less client declared nothing at all.
+    const bare = await gatewayPost(server.url, agent.agentId, agent.key, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "summarize", arguments: { text: "t" } },
+    });
+    const body = (await bare.json()) as { result: { isError?: boolean; content: unknown } };
+    expect(body.result.isError).toBe(true);
+    expect(JSON.stringify(body.result.content)).toMatch(/sampling/i);
+  });
+
+  it("refuses sampling and elicitation a connection does not allow, and records the refusal", async () => {
+    const agent = await createAgentWithConnection(server, upstream.url);
+    await server.request("PATCH", `/connections/${agent.connectionId}/`, {
+      token: agent.org.owner.token,
+      body: { allow_sampling: false, allow_elicitation: false },
+    });
+    const client = await connect(agent, { sampling: {}, elicitation: {} });
+    let asked = 0;
+    client.setRequestHandler(CreateMessageRequestSchema, () => {
+      asked++;
+      return { role: "assistant", model: "m", content: { type: "text", text: "no" } };
+    });
+    const result = await client.callTool({ name: "summarize", arguments: { text: "t" } });
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toContain("allow_sampling");
+    expect(asked).toBe(0);
+    const run = await runOf(agent, "summarize");
+    expect(run.relayed).toMatchObject([
+      {
+        method: "sampling/createMessage",
+        outcome: "refused",
+        reason: expect.stringContaining("allow_sampling: false"),
+      },
+    ]);
+  });
+
   describe("answers to relayed requests, across replicas", () => {
     let other: TestServer;
     beforeAll(async () => {
@@ -171,7 +317,13 @@ describe.skipIf(databaseUnavailable)("MCP protocol through the gateway", () => {
         60_000,
       );
       answer.catch(() => undefined);
-      return { request: await request, answer, abort: () => controller.abort() };
+      return {
+        request: await request,
+        answer,
+        abort: () => {
+          controller.abort();
+        },
+      };
     }
 
     const rows = (id: string | number) =>

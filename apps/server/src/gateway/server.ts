@@ -35,7 +35,6 @@ import {
   ReadResourceRequestSchema,
   isJSONRPCErrorResponse,
   isJSONRPCResultResponse,
-  type ClientCapabilities,
   type JSONRPCErrorResponse,
   type JSONRPCRequest,
   type JSONRPCResultResponse,
@@ -458,7 +457,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       client: session
         ? {
             sessionId: session.id,
-            capabilities: session.client_capabilities as ClientCapabilities,
+            capabilities: session.client_capabilities,
           }
         : null,
       requestId: info.requestId,
