@@ -534,17 +534,6 @@ export const oauthAuthorizationStatus = pgEnum("oauth_authorization_status", [
 export const oauthAuthorizations = pgTable(
   "oauth_authorizations",
   {
-/**
- * Requests an upstream server made of a calling client, waiting for the client's answer. The
- * replica that holds the upstream call writes the row and sends the request on the call's event
- * stream; the client's answer may reach any replica, which stores it here (only for the agent and
- * session the request was sent to) and notifies the owner (see runs/relay.ts). Rows live as long
- * as the request waits; the maintenance job removes those a crash left behind.
- */
-export const relayRequests = pgTable(
-  "relay_requests",
-  {
-    /** Chosen by the gateway, unguessable: the JSON-RPC id the client answers. */
     id: text("id").primaryKey(),
     org_id: orgId(),
     agent_id: uuid("agent_id")
@@ -622,6 +611,24 @@ export const oauthTokens = pgTable(
     index("oauth_tokens_grant_id_idx").on(t.grant_id),
     index("oauth_tokens_expires_at_idx").on(t.expires_at),
   ],
+);
+
+/**
+ * Requests an upstream server made of a calling client, waiting for the client's answer. The
+ * replica that holds the upstream call writes the row and sends the request on the call's event
+ * stream; the client's answer may reach any replica, which stores it here (only for the agent and
+ * session the request was sent to) and notifies the owner (see runs/relay.ts). Rows live as long
+ * as the request waits; the maintenance job removes those a crash left behind.
+ */
+export const relayRequests = pgTable(
+  "relay_requests",
+  {
+    /** Chosen by the gateway, unguessable: the JSON-RPC id the client answers. */
+    id: text("id").primaryKey(),
+    org_id: orgId(),
+    agent_id: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
     /** The MCP session the request was sent in; null for a session-less call. */
     session_id: text("session_id"),
     method: text("method").notNull(),
