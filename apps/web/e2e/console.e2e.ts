@@ -1,5 +1,6 @@
-import type { Locator } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { AxeBuilder } from "@axe-core/playwright";
 import { api, browserSuite, nav, newUser, register, RUN } from "./session";
 
 /*
@@ -285,4 +286,71 @@ describe("the console as a new admin meets it", () => {
       .toContain("Env 201");
     await dialog.getByRole("button", { name: "Cancel" }).click();
   });
+
+  it("has no serious or critical accessibility violations on any page, and shows keyboard focus", async () => {
+    const { page } = suite;
+    const audit = async (where: string, target: Page = page) => {
+      const result = await new AxeBuilder({ page: target })
+        .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
+        .analyze();
+      const blocking = result.violations
+        .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+        .map(
+          (violation) => `${where}: ${violation.id} (${violation.nodes.length}) ${violation.help}`,
+        );
+      return blocking;
+    };
+    const found: string[] = [];
+    const pages = [
+      ["overview", "Overview"],
+      ["connections", "Connections"],
+      ["tools", "Tools"],
+      ["agents", "Agents"],
+      ["policies", "Policies"],
+      ["runs", "Runs"],
+      ["audit", "Audit log"],
+      ["environments", "Environments"],
+      ["members", "Members"],
+      ["settings", "Settings"],
+    ] as const;
+    for (const [path, heading] of pages) {
+      await page.goto(`${orgPath}/${path}`);
+      await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+      await page.locator(".state--loading").first().waitFor({ state: "detached" });
+      found.push(...(await audit(path)));
+    }
+    await page.getByRole("link", { name: "Agents", exact: true }).click();
+    await page.getByRole("link", { name: "Helper bot" }).click();
+    await page.getByRole("heading", { level: 1, name: /Helper bot/ }).waitFor();
+    found.push(...(await audit("agent detail")));
+    await nav(page, "Connections");
+    await page.getByRole("link", { name: "Demo", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: /Demo/ }).waitFor();
+    found.push(...(await audit("connection detail")));
+
+    const { context, page: visitor } = await suite.newPage();
+    for (const path of ["/signin", "/signup"]) {
+      await visitor.goto(path);
+      await visitor.getByRole("heading", { level: 1 }).waitFor();
+      found.push(...(await audit(path, visitor)));
+    }
+    await context.close();
+    expect(found).toEqual([]);
+
+    // The keyboard reaches the skip link first, and what has focus shows it.
+    await page.goto(`${orgPath}/overview`);
+    await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+    await page.keyboard.press("Tab");
+    const focused = page.locator(":focus");
+    await expect(focused.textContent()).resolves.toBe("Skip to content");
+    await page.keyboard.press("Tab");
+    const ring = await page.evaluate(() => {
+      const element = document.activeElement;
+      if (!element) return "";
+      const style = getComputedStyle(element);
+      return `${style.outlineStyle} ${style.boxShadow}`;
+    });
+    expect(ring).not.toBe("none none");
+    // Twelve pages analysed in a browser on a shared machine: the one slow step of this file.
+  }, 600_000);
 });

@@ -1,3 +1,4 @@
+import { Inbox } from "lucide-react";
 import type { ReactNode } from "react";
 import { errorInfo } from "../lib/errors";
 import { Button } from "./Button";
@@ -22,9 +23,7 @@ export function EmptyState({
 }) {
   return (
     <div className="state state--empty">
-      <div className="state__icon" aria-hidden="true">
-        ◇
-      </div>
+      <Inbox className="state__icon" size={28} aria-hidden="true" />
       <h3>{title}</h3>
       {children ? <p>{children}</p> : null}
       {action}

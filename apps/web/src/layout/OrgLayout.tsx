@@ -1,3 +1,17 @@
+import {
+  Activity,
+  BookOpen,
+  Bot,
+  Layers,
+  LayoutDashboard,
+  Plug,
+  ScrollText,
+  Settings,
+  ShieldCheck,
+  Users,
+  Wrench,
+  type LucideIcon,
+} from "lucide-react";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo } from "react";
 import { Link, NavLink, Outlet, useNavigate, useParams } from "react-router";
@@ -10,17 +24,17 @@ import { useMe } from "./AuthGate";
 import { rememberOrg } from "./HomeRedirect";
 import { makeOrgContext, OrgContext } from "./org-context";
 
-const NAV: { to: string; label: string; icon: string }[] = [
-  { to: "overview", label: "Overview", icon: "◎" },
-  { to: "connections", label: "Connections", icon: "⇄" },
-  { to: "tools", label: "Tools", icon: "⚒" },
-  { to: "agents", label: "Agents", icon: "◉" },
-  { to: "policies", label: "Policies", icon: "◈" },
-  { to: "runs", label: "Runs", icon: "▶" },
-  { to: "audit", label: "Audit log", icon: "☰" },
-  { to: "environments", label: "Environments", icon: "◫" },
-  { to: "members", label: "Members", icon: "☺" },
-  { to: "settings", label: "Settings", icon: "⚙" },
+const NAV: { to: string; label: string; icon: LucideIcon }[] = [
+  { to: "overview", label: "Overview", icon: LayoutDashboard },
+  { to: "connections", label: "Connections", icon: Plug },
+  { to: "tools", label: "Tools", icon: Wrench },
+  { to: "agents", label: "Agents", icon: Bot },
+  { to: "policies", label: "Policies", icon: ShieldCheck },
+  { to: "runs", label: "Runs", icon: Activity },
+  { to: "audit", label: "Audit log", icon: ScrollText },
+  { to: "environments", label: "Environments", icon: Layers },
+  { to: "members", label: "Members", icon: Users },
+  { to: "settings", label: "Settings", icon: Settings },
 ];
 
 export function OrgLayout() {
@@ -93,9 +107,7 @@ export function OrgLayout() {
                     isActive ? "nav__link nav__link--active" : "nav__link"
                   }
                 >
-                  <span className="nav__icon" aria-hidden="true">
-                    {item.icon}
-                  </span>
+                  <item.icon className="nav__icon" size={16} aria-hidden="true" />
                   {item.label}
                 </NavLink>
               </li>
@@ -111,6 +123,9 @@ export function OrgLayout() {
               <span className="muted small">{me.data.email}</span>
             ) : null}
           </div>
+          <a className="sidebar__link" href="/api/docs" target="_blank" rel="noreferrer">
+            <BookOpen size={14} aria-hidden="true" /> API reference
+          </a>
           <Button
             size="sm"
             variant="ghost"

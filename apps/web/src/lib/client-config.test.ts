@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AGENT_KEY_PLACEHOLDER, mcpServerKey } from "@mcp/api/contracts";
-import { absoluteUrl, curlSnippet, mcpClientConfig } from "./client-config";
+import { absoluteUrl, CLIENT_SNIPPETS, curlSnippet, mcpClientConfig } from "./client-config";
 
 describe("agent client configuration", () => {
   it("resolves relative endpoints against the current origin", () => {
@@ -37,5 +37,23 @@ describe("agent client configuration", () => {
     const snippet = curlSnippet("https://x.test/mcp", "k");
     expect(snippet).toContain("Authorization: Bearer k");
     expect(snippet).toContain('"method":"initialize"');
+  });
+
+  it("gives every client a snippet with the endpoint and the key, JSON ones valid", () => {
+    const url = "https://mcp.example.com/mcp/0193";
+    for (const client of CLIENT_SNIPPETS) {
+      const snippet = client.render("Support bot", url, "sk_test");
+      expect(snippet, client.id).toContain(url);
+      expect(snippet, client.id).toContain("Bearer sk_test");
+      if (snippet.startsWith("{"))
+        expect(() => JSON.parse(snippet) as unknown, client.id).not.toThrow();
+    }
+    const vscode = JSON.parse(
+      CLIENT_SNIPPETS.find((client) => client.id === "vscode")?.render("Support bot", url, "k") ??
+        "",
+    ) as unknown;
+    expect(vscode).toEqual({
+      servers: { "support-bot": { type: "http", url, headers: { Authorization: "Bearer k" } } },
+    });
   });
 });

@@ -12,7 +12,7 @@ import { EmptyState, ErrorState, FormError, Loading, PageHeader } from "../../co
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Agent, CreatedAgentKey } from "../../lib/api";
-import { absoluteUrl, curlSnippet, mcpClientConfig } from "../../lib/client-config";
+import { absoluteUrl, CLIENT_SNIPPETS } from "../../lib/client-config";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { formatDateTime, formatRelative } from "../../lib/format";
 import { nameById, useEnvironments } from "../../lib/queries";
@@ -153,16 +153,14 @@ export default function AgentDetail() {
   );
 }
 
-const FORMATS = [
-  { id: "json", label: "MCP client config (JSON)" },
-  { id: "curl", label: "curl" },
-] as const;
+type SnippetId = (typeof CLIENT_SNIPPETS)[number]["id"];
 
 function Connect({ agent, keyValue }: { agent: Agent; keyValue: string | null }) {
-  const [format, setFormat] = useState<"json" | "curl">("json");
+  const [format, setFormat] = useState<SnippetId>("json");
   const url = absoluteUrl(agent.mcp_url, window.location.origin);
   const key = keyValue ?? AGENT_KEY_PLACEHOLDER;
-  const snippet = format === "json" ? mcpClientConfig(agent.name, url, key) : curlSnippet(url, key);
+  const current = CLIENT_SNIPPETS.find((option) => option.id === format) ?? CLIENT_SNIPPETS[0];
+  const snippet = current.render(agent.name, url, key);
   return (
     <section className="card" aria-labelledby="connect-title">
       <h2 id="connect-title">Connect a client</h2>
@@ -176,9 +174,23 @@ function Connect({ agent, keyValue }: { agent: Agent; keyValue: string | null })
           </code>
           <CopyButton text={url} label="Copy URL" />
         </div>
+        <p className="field__hint">
+          Speaks MCP over Streamable HTTP with the agent&apos;s key as a bearer token.{" "}
+          <a href="/api/docs" target="_blank" rel="noreferrer">
+            API reference
+          </a>{" "}
+          ·{" "}
+          <a
+            href="https://modelcontextprotocol.io/specification/2025-06-18/basic/transports#streamable-http"
+            target="_blank"
+            rel="noreferrer"
+          >
+            MCP endpoint protocol
+          </a>
+        </p>
       </div>
-      <div className="tabs" role="tablist" aria-label="Snippet format">
-        {FORMATS.map((option) => (
+      <div className="tabs tabs--wrap" role="tablist" aria-label="Client">
+        {CLIENT_SNIPPETS.map((option, index) => (
           <button
             key={option.id}
             id={`snippet-tab-${option.id}`}
@@ -195,7 +207,9 @@ function Connect({ agent, keyValue }: { agent: Agent; keyValue: string | null })
             onKeyDown={(event) => {
               if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
               event.preventDefault();
-              const next = FORMATS.find((candidate) => candidate.id !== option.id);
+              const step = event.key === "ArrowRight" ? 1 : -1;
+              const next =
+                CLIENT_SNIPPETS[(index + step + CLIENT_SNIPPETS.length) % CLIENT_SNIPPETS.length];
               if (!next) return;
               setFormat(next.id);
               document.getElementById(`snippet-tab-${next.id}`)?.focus();
@@ -205,12 +219,15 @@ function Connect({ agent, keyValue }: { agent: Agent; keyValue: string | null })
           </button>
         ))}
       </div>
+      <p className="muted small">{current.where}</p>
       <pre
         id="snippet-panel"
-        className="code"
+        className="code code--wrap"
         role="tabpanel"
         tabIndex={0}
-        aria-label={format === "json" ? "MCP client configuration" : "curl command"}
+        aria-label={
+          format === "json" ? "MCP client configuration" : `${current.label} configuration`
+        }
       >
         {snippet}
       </pre>

@@ -18,6 +18,9 @@ import {
   slowestTools,
   statsWindow,
   successRate,
+  successTone,
+  errorTone,
+  type RateTone,
   type RangeKey,
 } from "./stats";
 
@@ -87,7 +90,7 @@ function Kpi({
 }: {
   label: string;
   value: string;
-  tone?: "good" | "bad" | undefined;
+  tone?: RateTone | undefined;
 }) {
   return (
     <div className={`kpi ${tone ? `kpi--${tone}` : ""}`}>
@@ -106,15 +109,11 @@ function StatsView({ stats, runsPath }: { stats: RunStats; runsPath: string }) {
     <>
       <div className="kpis">
         <Kpi label="Runs" value={formatNumber(totals.runs)} />
-        <Kpi
-          label="Success rate"
-          value={formatPercent(success)}
-          tone={success === null ? undefined : success >= 0.95 ? "good" : "bad"}
-        />
+        <Kpi label="Success rate" value={formatPercent(success)} tone={successTone(success)} />
         <Kpi
           label="Error rate"
           value={formatPercent(totals.error_rate)}
-          tone={totals.error_rate > 0.05 ? "bad" : undefined}
+          tone={errorTone(totals.error_rate)}
         />
         <Kpi label="Denied" value={formatNumber(totals.denied)} />
         <Kpi label="p50 latency" value={formatDuration(totals.p50_ms)} />
@@ -256,7 +255,7 @@ function StatsTable({ label, rows }: { label: string; rows: StatsRow[] }) {
             <td className="num">{formatNumber(row.runs)}</td>
             <td className="num">{formatNumber(row.failed)}</td>
             <td className="num">{formatNumber(row.denied)}</td>
-            <td className={`num ${row.error_rate > 0.05 ? "text-danger" : ""}`}>
+            <td className={`num rate--${errorTone(row.error_rate) ?? "none"}`}>
               {formatPercent(row.error_rate)}
             </td>
             <td className="num">{formatDuration(row.p50_ms)}</td>

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  errorTone,
+  successTone,
   agentLabel,
   mostDeniedTools,
   slowestTools,
@@ -76,5 +78,18 @@ describe("overview stats", () => {
       "Deleted agent 12345678",
     );
     expect(agentLabel({ ...base, agent_id: "x", agent_name: "Bot" })).toBe("Bot");
+  });
+});
+
+describe("rate tones", () => {
+  it("colours success rates by threshold, not always red", () => {
+    expect(successTone(null)).toBeUndefined();
+    expect(successTone(1)).toBe("good");
+    expect(successTone(0.95)).toBe("good");
+    expect(successTone(0.9)).toBe("warn");
+    expect(successTone(0.5)).toBe("bad");
+    expect(errorTone(0)).toBeUndefined();
+    expect(errorTone(0.1)).toBe("warn");
+    expect(errorTone(0.5)).toBe("bad");
   });
 });

@@ -49,3 +49,17 @@ export function agentLabel(agent: AgentStats): string {
   if (agent.agent_id === null) return "No agent (direct runs)";
   return agent.agent_name ?? `Deleted agent ${agent.agent_id.slice(0, 8)}`;
 }
+
+export type RateTone = "good" | "warn" | "bad";
+
+/** Success rates read green from 95%, amber from 80%, red below: a few failures are not an alarm. */
+export function successTone(rate: number | null): RateTone | undefined {
+  if (rate === null) return undefined;
+  if (rate >= 0.95) return "good";
+  return rate >= 0.8 ? "warn" : "bad";
+}
+
+/** The same thresholds seen from the error side. */
+export function errorTone(rate: number): RateTone | undefined {
+  return rate <= 0.05 ? undefined : successTone(1 - rate);
+}
