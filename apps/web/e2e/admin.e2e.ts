@@ -65,7 +65,7 @@ describe("admin SPA against the real server", () => {
   it("creates, renames and lists an environment", async () => {
     await nav(page, "Environments");
     await page.getByText("No environments yet").waitFor();
-    await page.getByRole("button", { name: "New environment" }).click();
+    await page.getByRole("button", { name: "New environment" }).first().click();
     const dialog = page.getByRole("dialog", { name: "New environment" });
     await dialog.getByLabel("Name").fill("Production");
     await dialog.getByLabel("Description").fill("Customer-facing agents");
@@ -80,7 +80,7 @@ describe("admin SPA against the real server", () => {
     await page.getByRole("cell", { name: "Production EU", exact: true }).waitFor();
 
     // Destructive actions ask first, in an accessible dialog that Escape dismisses.
-    await page.getByRole("button", { name: "New environment" }).click();
+    await page.getByRole("button", { name: "New environment" }).first().click();
     const scratch = page.getByRole("dialog", { name: "New environment" });
     await scratch.getByLabel("Name").fill("Scratch");
     await scratch.getByRole("button", { name: "Create" }).click();
