@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hostileJsonSchema, watchEventLoop } from "../testing/event-loop";
-import {
-  InvalidJsonSchemaError,
-  JSON_SCHEMA_LIMITS,
-  JsonSchemaValidator,
-  validateJsonEach,
-} from "./json-schema";
+import { InvalidJsonSchemaError, JSON_SCHEMA_LIMITS, validateJsonEach } from "./json-schema";
 import { checkJsonOffLoop, checkJsonSchema, validateJsonOffLoop } from "./json-schema-thread";
 
 /** Issue 11: "the event loop never blocks more than 50 ms". */
