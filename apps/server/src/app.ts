@@ -19,6 +19,8 @@ import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
+import { context } from "@opentelemetry/api";
 import {
   DATABASE_RETRY_AFTER_SECONDS,
   DEFAULT_OAUTH_TOKEN_LIFETIMES,
@@ -39,6 +41,13 @@ import {
 } from "./gateway";
 import type { Logger } from "./logger";
 import { mountOAuth } from "./oauth";
+import {
+  endServerSpan,
+  METRICS_UNAUTHORIZED,
+  metricsAuthorized,
+  startServerSpan,
+  type Telemetry,
+} from "./telemetry";
 
 export interface AppOptions {
   database: DatabaseHandle;
@@ -60,9 +69,15 @@ export interface AppOptions {
   gatewaySessions: GatewayOptions["sessions"];
   /** How long the gateway's OAuth access and refresh tokens live. */
   oauthTokenLifetimes?: OAuthTokenLifetimes;
+  telemetry: Telemetry;
+  /** Required to read /metrics on this port, when set. */
+  metricsToken: string | undefined;
 }
 
-type Env = { Variables: { requestId: string } };
+/** `route`: the route template a handler answered, for metrics and spans (never the raw path). */
+type Env = {
+  Variables: { requestId: string; route: string | undefined; traceId: string | undefined };
+};
 
 const REQUEST_ID_PATTERN = /^[\w.-]{1,100}$/;
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -79,7 +94,14 @@ const SECURITY_HEADERS = {
 /** One access-log line per request, whichever way it was served. */
 function logRequest(
   logger: Logger,
-  fields: { request_id: string; method: string; path: string; status: number; started: number },
+  fields: {
+    request_id: string;
+    method: string;
+    path: string;
+    status: number;
+    started: number;
+    trace_id?: string | undefined;
+  },
 ): void {
   const { started, ...rest } = fields;
   logger.info(
@@ -137,6 +159,7 @@ function batchedCalls(req: Request): number {
 
 /** `/mcp/{agent_id}`: the gateway's path (exactly, as the routes below are matched). */
 const GATEWAY_PATH = /^\/mcp\/([^/?#]+)(?:\?|$)/;
+const GATEWAY_ROUTE = "/mcp/{agent_id}";
 
 /**
  * The Node request listener: the MCP gateway is served from the Node request directly (see
@@ -177,15 +200,46 @@ async function serveGateway(
   const requestId = requestIdFrom(Array.isArray(forwarded) ? forwarded[0] : forwarded);
   outgoing.setHeader("x-request-id", requestId);
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) outgoing.setHeader(name, value);
+  const method = incoming.method ?? "";
+  const { tracer } = options.telemetry;
+  const traced = tracer
+    ? startServerSpan(tracer, `${method} ${GATEWAY_ROUTE}`, incoming.headers, {
+        "http.request.method": method,
+        "http.route": GATEWAY_ROUTE,
+        "mcp.request_id": requestId,
+      })
+    : null;
   outgoing.once("close", () => {
-    logRequest(options.logger, {
-      request_id: requestId,
-      method: incoming.method ?? "",
-      path: (incoming.url ?? "").split("?")[0] ?? "",
-      status: outgoing.statusCode,
+    const status = outgoing.statusCode;
+    options.telemetry.observeRequest({
+      surface: "gateway",
+      route: GATEWAY_ROUTE,
+      method,
+      status,
       started,
     });
+    if (traced) endServerSpan(traced.span, status);
+    logRequest(options.logger, {
+      request_id: requestId,
+      method,
+      path: (incoming.url ?? "").split("?")[0] ?? "",
+      status,
+      started,
+      trace_id: traced?.span.spanContext().traceId,
+    });
   });
+  const serve = () => serveGatewayRequest(gateway, options, agentId, requestId, incoming, outgoing);
+  await (traced ? context.with(traced.context, serve) : serve());
+}
+
+async function serveGatewayRequest(
+  gateway: GatewayHandler,
+  options: AppOptions,
+  agentId: string,
+  requestId: string,
+  incoming: Parameters<RequestListener>[0],
+  outgoing: Parameters<RequestListener>[1],
+): Promise<void> {
   const forwardedFor = incoming.headers["x-forwarded-for"];
   try {
     await gateway(incoming, outgoing, {
@@ -227,7 +281,38 @@ export function createApp(options: AppOptions): Hono<Env> {
     const requestId = requestIdFrom(c.req.header("x-request-id"));
     c.set("requestId", requestId);
     const started = performance.now();
-    await next();
+    const { tracer } = options.telemetry;
+    // Named once the route is known; the raw path would make every id its own span name.
+    const traced = tracer
+      ? startServerSpan(tracer, c.req.method, Object.fromEntries(c.req.raw.headers), {
+          "http.request.method": c.req.method,
+          "mcp.request_id": requestId,
+        })
+      : null;
+    if (traced) {
+      c.set("traceId", traced.span.spanContext().traceId);
+      await context.with(traced.context, next);
+    } else {
+      await next();
+    }
+    const surface = c.req.path.startsWith("/api/v1/")
+      ? "rest"
+      : c.req.path.startsWith("/trpc/")
+        ? "trpc"
+        : "other";
+    const route = c.get("route") ?? (c.res.status === 404 ? "unmatched" : routePath(c));
+    options.telemetry.observeRequest({
+      surface,
+      route,
+      method: c.req.method,
+      status: c.res.status,
+      started,
+    });
+    if (traced) {
+      traced.span.updateName(`${c.req.method} ${route}`);
+      traced.span.setAttribute("http.route", route);
+      endServerSpan(traced.span, c.res.status);
+    }
     c.header("x-request-id", requestId);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
     // Every 503 (an unreachable database, an unready replica) says when to come back.
@@ -239,6 +324,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       path: c.req.path,
       status: c.res.status,
       started,
+      trace_id: c.get("traceId"),
     });
   });
 
@@ -313,6 +399,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     }),
   );
   app.all("/trpc/*", (c) => {
+    c.set("route", "/trpc/{procedure}");
     const calls = batchedCalls(c.req.raw);
     if (calls > TRPC_MAX_BATCH_SIZE) {
       return c.json(
@@ -352,6 +439,17 @@ export function createApp(options: AppOptions): Hono<Env> {
     });
   });
 
+  if (options.telemetry.exposure === "main") {
+    const { registry } = options.telemetry.metrics;
+    app.get("/metrics", async (c) => {
+      if (!metricsAuthorized(c.req.header("authorization") ?? null, options.metricsToken)) {
+        c.header("www-authenticate", 'Bearer realm="metrics"');
+        return c.json({ ...METRICS_UNAUTHORIZED, request_id: c.get("requestId") }, 401);
+      }
+      return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
+    });
+  }
+
   let openApiDocument: unknown;
   app.get("/api/v1/openapi.json", (c) => {
     openApiDocument ??= createOpenApiDocument(
@@ -371,7 +469,13 @@ export function createApp(options: AppOptions): Hono<Env> {
     },
   });
   app.all("/api/v1/*", (c) =>
-    rest(c.req.raw, { requestId: c.get("requestId"), ip: clientIp(c, options.trustProxy) }),
+    rest(c.req.raw, {
+      requestId: c.get("requestId"),
+      ip: clientIp(c, options.trustProxy),
+      onRoute: (template) => {
+        c.set("route", `/api/v1${template}`);
+      },
+    }),
   );
 
   mountOAuth(app, {

@@ -134,6 +134,36 @@ const envSchema = z.object({
         "No longer supported: declare each stdio server in MCP_STDIO_SERVERS instead (see the README)",
     })
     .optional(),
+  /**
+   * Required as `Authorization: Bearer …` to read /metrics. Without it /metrics is open on the main
+   * port outside production only (see README: Metrics).
+   */
+  METRICS_TOKEN: z.string().min(16, "Must be at least 16 characters").optional(),
+  /** Serve /metrics on this port instead of the main one (METRICS_TOKEN still applies). */
+  METRICS_PORT: z.coerce
+    .number({ error: "Must be a port number" })
+    .int()
+    .min(0)
+    .max(65535)
+    .optional(),
+  /** The address the metrics port listens on; HOST when unset. */
+  METRICS_HOST: z.string().min(1).optional(),
+  /** OTLP/HTTP collector base URL; setting it turns tracing on (spans go to <url>/v1/traces). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ error: "Must be an absolute URL such as http://collector:4318" })
+    .optional(),
+  /** The full traces URL, when it is not <OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ error: "Must be an absolute URL such as http://collector:4318/v1/traces" })
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default("mcp-agents-platform"),
+  /** How long finished spans wait to be exported together. */
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(1)
+    .max(3_600_000)
+    .default(5_000),
   PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
 });
 
@@ -193,6 +223,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
         "  persistent disk, since losing that file loses every secret.",
     );
   }
+  const { METRICS_PORT: metricsPort } = result.data;
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === result.data.PORT)
+    throw new Error(
+      "Invalid configuration:\n  METRICS_PORT: Must differ from PORT (leave it unset to serve /metrics on PORT)",
+    );
   const { MCP_STDIO_SERVERS, PATH, ...rest } = result.data;
   const bwrapPath = findBwrap(PATH);
   return {

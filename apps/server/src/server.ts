@@ -24,6 +24,7 @@ import {
   type AuthThrottleConfig,
   type DatabaseHandle,
   type McpRuntime,
+  observeRuntime,
 } from "@mcp/core";
 import { createRequestListener } from "./app";
 import { SessionStreams } from "./gateway/session-streams";
@@ -31,6 +32,7 @@ import { databaseConfig, type Env } from "./env";
 import { createLogger, type Logger } from "./logger";
 import { webDistDir } from "./paths";
 import { loadSecretStore } from "./secrets";
+import { createTelemetry, startMetricsServer, type Telemetry } from "./telemetry";
 
 /** Under the idle timeouts of common proxies and balancers (60 s), so they keep streams open. */
 const SESSION_STREAM_KEEP_ALIVE_MS = 25_000;
@@ -46,6 +48,9 @@ export interface RunningServer {
   database: DatabaseHandle;
   runtime: McpRuntime;
   logger: Logger;
+  telemetry: Telemetry;
+  /** The metrics listener's URL when METRICS_PORT is set. */
+  metricsUrl: string | null;
   /**
    * Stops gracefully: no new connections; requests arriving on kept-alive connections are served
    * with `Connection: close`; in-flight requests finish (for at most `SHUTDOWN_TIMEOUT_MS`, then
@@ -151,8 +156,11 @@ export async function startServer(
   });
 
   await startJsonSchemaValidation();
+  const telemetry = createTelemetry(env);
   const runtime = createMcpRuntime({
     database,
+    metrics: telemetry.metrics,
+    tracer: telemetry.tracer,
     replicaId: replica.id,
     onRecordError: ({ outcome, runIds, ...failure }) => {
       // Ids and sizes only: the records carry tool inputs and outputs.
@@ -170,6 +178,16 @@ export async function startServer(
     },
     clientFastPath: env.MCP_CLIENT_FAST_PATH,
   });
+  observeRuntime(telemetry.metrics, {
+    recorderQueued: () => runtime.recorder.queued,
+    poolSessions: () => ({ open: runtime.pool.size, inUse: runtime.pool.inUse }),
+    callCache: () => ({ hits: runtime.calls.hits, misses: runtime.calls.misses }),
+    databasePool: () => database.poolStats(),
+  });
+  const metricsServer =
+    telemetry.exposure === "port" ? await startMetricsServer(telemetry, env, logger) : null;
+  if (telemetry.exposure === "off")
+    logger.warn("metrics are not served: set METRICS_TOKEN or METRICS_PORT to expose /metrics");
   const maintenance = setInterval(() => {
     void (async () => {
       // The longest allowed window is 30 days, so older counters can never be read again.
@@ -219,6 +237,8 @@ export async function startServer(
       accessTokenSeconds: env.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenSeconds: env.OAUTH_REFRESH_TOKEN_TTL_SECONDS,
     },
+    telemetry,
+    metricsToken: env.METRICS_TOKEN,
   });
 
   const drain = drainableListener(listener);
@@ -269,6 +289,10 @@ export async function startServer(
     await runtime.close();
     // Nothing of this process is running any more: no run of it is left to sweep.
     await replica.retire();
+    await metricsServer?.close();
+    await telemetry.shutdown().catch((error: unknown) => {
+      logger.warn({ err: error }, "exporting the last spans failed");
+    });
     if (!options.database) await database.close();
   };
   let closing: Promise<void> | undefined;
@@ -277,6 +301,8 @@ export async function startServer(
     database,
     runtime,
     logger,
+    telemetry,
+    metricsUrl: metricsServer?.url ?? null,
     close: () => (closing ??= stop()),
   };
 }

@@ -67,6 +67,7 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
       replica_id: null,
       request_id: null,
       relayed: null,
+      trace_id: null,
       ...overrides,
     };
   }

@@ -249,6 +249,7 @@ const exampleRun: z.output<typeof run> = {
   duration_ms: 42,
   request_id: "5f0c6f0e-2a4b-4f7e-9a43-0d8f1c2b7e11",
   relayed: null,
+  trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
 };
 
 /** Examples by procedure path: what an integrator copies first. */

@@ -16,6 +16,8 @@ interface RestRoute {
   pattern: RegExp;
   params: string[];
   procedurePath: string;
+  /** The OpenAPI path, `/agents/{agent_id}`: what metrics and spans name the route by. */
+  template: string;
   successStatus: 200 | 201 | 204;
 }
 
@@ -39,6 +41,7 @@ function compileRoutes(router: AnyTRPCRouter): RestRoute[] {
       pattern: new RegExp(`^${source}/?$`),
       params,
       procedurePath,
+      template: openapi.path,
       successStatus,
     };
   });
@@ -156,7 +159,12 @@ export function createRestHandler(options: RestHandlerOptions) {
 
   return async (
     req: Request,
-    extras: { requestId: string; ip: string | null },
+    extras: {
+      requestId: string;
+      ip: string | null;
+      /** Told the matched route's template, before the procedure runs. */
+      onRoute?: (template: string) => void;
+    },
   ): Promise<Response> => {
     const url = new URL(req.url);
     const path = url.pathname.slice(options.basePath.length) || "/";
@@ -172,6 +180,7 @@ export function createRestHandler(options: RestHandlerOptions) {
     if (matching.length === 0)
       return fail(404, { code: "NOT_FOUND", message: `No route for ${path}` });
     const route = matching.find((candidate) => candidate.method === req.method);
+    if (route) extras.onRoute?.(route.template);
     if (!route) {
       return fail(
         405,

@@ -9,6 +9,7 @@ export * from "./lib/ids";
 export * from "./lib/input-defects";
 export * from "./lib/pagination";
 export * from "./runtime";
+export * from "./telemetry";
 export * from "./audit/audit";
 export * from "./accounts/accounts";
 export * from "./accounts/sessions";

@@ -7,6 +7,8 @@ import { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
 import { RelayHub } from "./runs/relay";
 import type { SandboxSettings, StdioServer } from "./mcp/stdio-servers";
 import type { SecretStore } from "./secrets/secret-store";
+import { createMetrics, type Metrics } from "./telemetry/metrics";
+import type { Tracer } from "./telemetry/tracing";
 
 /** Outbound rules for reaching MCP servers, set by the operator. */
 export interface OutboundPolicy {
@@ -33,6 +35,10 @@ export interface McpRuntime {
   health: ConnectionHealthWriter;
   /** Where requests of upstream servers to calling clients wait for their answers. */
   relay: RelayHub;
+  /** What governed calls count and time (see telemetry/metrics.ts). */
+  metrics: Metrics;
+  /** Spans of governed calls; null when tracing is off. */
+  tracer: Tracer | null;
   /** Writes what is still queued and closes the pooled sessions. */
   close(): Promise<void>;
 }
@@ -52,7 +58,11 @@ export function createMcpRuntime(options: {
   clientFastPath?: boolean;
   idleMs?: number;
   maxSessions?: number;
+  /** Default: metrics of its own, which nothing exposes. */
+  metrics?: Metrics;
+  tracer?: Tracer | null;
 }): McpRuntime {
+  const metrics = options.metrics ?? createMetrics();
   const pool = new McpClientPool({
     ...MCP_CLIENT_INFO,
     policy: options.outbound,
@@ -61,7 +71,13 @@ export function createMcpRuntime(options: {
     ...(options.maxSessions !== undefined ? { maxSize: options.maxSessions } : {}),
   });
   const calls = new CallCache(options.database.changes);
-  const recorder = new RunRecorder(options.database.db, { onError: options.onRecordError });
+  const recorder = new RunRecorder(options.database.db, {
+    onError: options.onRecordError,
+    onFlushed: (seconds, records) => {
+      metrics.recorderFlushDuration.observe(seconds);
+      metrics.recorderRecordsWritten.inc(records);
+    },
+  });
   const health = new ConnectionHealthWriter((connection, error) =>
     recordConnectionHealth(options.database.db, connection, error),
   );
@@ -75,6 +91,8 @@ export function createMcpRuntime(options: {
     replicaId: options.replicaId,
     health,
     relay,
+    metrics,
+    tracer: options.tracer ?? null,
     close: async () => {
       relay.close();
       await recorder.close();

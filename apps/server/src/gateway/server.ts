@@ -7,6 +7,7 @@ import {
   findMcpSession,
   OAUTH_ACCESS_TOKEN_PREFIX,
   openMcpSession,
+  inSpan,
   isDatabaseUnavailable,
   isMcpCallError,
   type ActionContext,
@@ -324,9 +325,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     // Agent keys (headless agents) and OAuth access tokens (a person's MCP client, acting as the
     // agent for them) open the same endpoint; calls made with a token record that person.
     const oauth = key.startsWith(OAUTH_ACCESS_TOKEN_PREFIX);
-    const authenticated = oauth
-      ? await authenticateOAuthAccessToken(options.db, key)
-      : await authenticateAgentKey(options.db, key, options.runtime.calls);
+    const authenticated = await inSpan(options.runtime.tracer, "mcp.authenticate", () =>
+      oauth
+        ? authenticateOAuthAccessToken(options.db, key)
+        : authenticateAgentKey(options.db, key, options.runtime.calls),
+    );
     if (!authenticated) {
       refuse({
         error: "invalid_token",

@@ -69,6 +69,12 @@ export const run = z.object({
     .describe(
       "What the MCP server asked the calling client during the call (sampling, elicitation, roots, ping); null when nothing",
     ),
+  trace_id: z
+    .string()
+    .nullable()
+    .describe(
+      "The OpenTelemetry trace id (32 hex digits) the call ran in; null when tracing was off",
+    ),
 });
 export type RunDto = z.infer<typeof run>;
 

@@ -55,6 +55,8 @@ export interface DatabaseHandle {
   migrate(): Promise<void>;
   /** Rejects unless the database answers within the connect timeout. */
   ping(): Promise<void>;
+  /** PostgreSQL's connection pool right now; null for PGlite, which has one connection. */
+  poolStats(): { total: number; idle: number; waiting: number; max: number } | null;
   close(): Promise<void>;
   /** Embedded database in a folder: tells other processes where its holder serves (see pglite-lock). */
   advertise?: (url: string) => void;
@@ -145,6 +147,12 @@ export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHa
           clearTimeout(timer);
         }
       },
+      poolStats: () => ({
+        total: pool.totalCount,
+        idle: pool.idleCount,
+        waiting: pool.waitingCount,
+        max: settings.poolSize,
+      }),
       close: async () => {
         await changes.close();
         await pool.end();
@@ -173,6 +181,7 @@ export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHa
     ping: async () => {
       await client.query("select 1");
     },
+    poolStats: () => null,
     close: async () => {
       try {
         await client.close();

@@ -380,6 +380,8 @@ export const runs = pgTable(
      * ping), one entry per request with sizes and outcome; null when it asked nothing.
      */
     relayed: jsonb("relayed").$type<RelayedRequest[]>(),
+    /** The OpenTelemetry trace the call ran in (32 hex digits); null when tracing was off. */
+    trace_id: text("trace_id"),
   },
   (t) => [
     // The runs list orders by id (newest first) within an org, optionally filtered by one of

@@ -50,6 +50,7 @@ import { secretValues } from "./target";
 import { Diagnostics, isZodError, translateError } from "./translate-error";
 import type { TranslationContext } from "./translate-error";
 import { ToolCalls } from "./tool-calls";
+import { injectTraceContext } from "../telemetry/tracing";
 
 export { McpCallError, isMcpCallError, isSessionLost } from "./errors";
 export type { McpCallErrorKind } from "./errors";
@@ -326,6 +327,10 @@ async function enforcePolicy(
   }
 }
 
+function headersObject(headers: RequestInit["headers"]): Record<string, string> {
+  return Object.fromEntries(new Headers(headers).entries());
+}
+
 function createTransport(
   target: McpTarget,
   diagnostics: Diagnostics,
@@ -334,8 +339,14 @@ function createTransport(
 ): Transport {
   const baseFetch: FetchLike = blockPrivateNetworks ? privateNetworkGuardedFetch : fetch;
   const recordingFetch: FetchLike = async (url, init) => {
+    const traced: Record<string, string> = {};
+    injectTraceContext(traced);
+    const headers =
+      Object.keys(traced).length === 0
+        ? init?.headers
+        : { ...headersObject(init?.headers), ...traced };
     try {
-      return await baseFetch(url, init);
+      return await baseFetch(url, headers === init?.headers ? init : { ...init, headers });
     } catch (error) {
       diagnostics.lastNetworkError = error;
       throw error;

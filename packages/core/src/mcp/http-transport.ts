@@ -10,6 +10,7 @@ import type {
 import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { blockedLiteralError, guardedLookup } from "./outbound";
+import { injectTraceContext } from "../telemetry/tracing";
 
 /**
  * Client side of the MCP Streamable HTTP transport (spec 2025-06-18 / 2025-11-25) on node:http.
@@ -351,6 +352,8 @@ export class NodeStreamableHttpTransport implements Transport {
 
   private headers(body: string | null): OutgoingHttpHeaders {
     const headers: OutgoingHttpHeaders = { ...this.baseHeaders };
+    // The governed call's trace continues upstream (nothing is added with tracing off).
+    injectTraceContext(headers);
     if (this._sessionId !== undefined) headers["mcp-session-id"] = this._sessionId;
     if (this._protocolVersion !== undefined)
       headers["mcp-protocol-version"] = this._protocolVersion;

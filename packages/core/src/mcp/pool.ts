@@ -51,6 +51,13 @@ export class McpClientPool {
     return this.entries.size;
   }
 
+  /** Sessions serving at least one call right now. */
+  get inUse(): number {
+    let count = 0;
+    for (const entry of this.entries.values()) if (entry.users > 0) count += 1;
+    return count;
+  }
+
   /**
    * Runs `fn` with the pooled session for `key`, connecting first if needed; concurrent callers
    * share one connect. If `fn` fails because the session was lost (transport closed, upstream

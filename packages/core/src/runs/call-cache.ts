@@ -28,6 +28,9 @@ export class CallCache {
   private readonly changedAt = new Map<string, number>();
   private sequence = 0;
   private resetAt = 0;
+  /** Reads served from the cache, and reads that had to load (for the metrics). */
+  hits = 0;
+  misses = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -57,7 +60,11 @@ export class CallCache {
     load: () => Promise<{ orgId: string; value: T } | null>,
   ): Promise<T | null> {
     const entry = this.entries.get(key);
-    if (entry && this.valid(entry)) return entry.value as T;
+    if (entry && this.valid(entry)) {
+      this.hits += 1;
+      return entry.value as T;
+    }
+    this.misses += 1;
     const live = this.changes.live;
     const loadedAt = this.sequence;
     const loaded = await load();

@@ -31,6 +31,7 @@ import {
   policyRefusal,
   rateLimitSubject,
   runRecording,
+  upstreamCall,
   upstreamFailure,
   type Run,
   type RunTrigger,
@@ -371,12 +372,15 @@ async function governedRead<T>(
     awaitRecord: false,
   });
   const refused =
-    agentRefusal(agent) ?? (await policyRefusal(db, decision, rateLimitSubject(agent, trigger)));
+    agentRefusal(agent) ??
+    (await policyRefusal(db, decision, rateLimitSubject(agent, trigger), runtime.tracer));
   if (refused) return { run: await recording.refused(refused), result: null, failure: null };
 
   const { finish } = await recording.started();
   try {
-    const result = await withSession(catalog, call.connection, call.read);
+    const result = await upstreamCall(runtime, call.kind, () =>
+      withSession(catalog, call.connection, call.read),
+    );
     // Not decided by the cached row's status (see runTool).
     await runtime.health.report({ orgId: call.connection.org_id, id: call.connection.id }, null);
     const { output, truncated } = storedOutput(result);
@@ -388,7 +392,7 @@ async function governedRead<T>(
     });
     return { run, result, failure: null };
   } catch (error) {
-    const failure = await upstreamFailure(runtime.health, call.connection, error);
+    const failure = await upstreamFailure(runtime, call.connection, error);
     const run = await finish({ ...failure, output: null, output_truncated: false });
     return { run, result: null, failure: error };
   }

@@ -25,7 +25,6 @@ import {
   type Connection,
 } from "../connections/connections";
 import type { Agent } from "../agents/agents";
-import type { ConnectionHealthWriter } from "../connections/health";
 import { AppError, isAppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
@@ -56,6 +55,7 @@ import {
 } from "../policies/policies";
 import { consumeRateLimit } from "../policies/rate-limit";
 import type { McpRuntime } from "../runtime";
+import { activeTraceId, inSpan, spanUntil, type Tracer } from "../telemetry/tracing";
 import type { Tool } from "../tools/tools";
 import { readThrough, type CallCache } from "./call-cache";
 import type { AuditRow } from "./recorder";
@@ -307,8 +307,20 @@ export async function policyRefusal(
   db: Db,
   decision: PolicyDecision,
   subject: string,
+  tracer: Tracer | null = null,
 ): Promise<Refusal | null> {
   if (!decision.allowed) return { status: "denied", error: decision.reason };
+  if (decision.rate_limited_by.length === 0) return null;
+  return inSpan(tracer, "mcp.rate_limit", () => consumeRateLimits(db, decision, subject), {
+    "mcp.rate_limit.policies": decision.rate_limited_by.length,
+  });
+}
+
+async function consumeRateLimits(
+  db: Db,
+  decision: PolicyDecision,
+  subject: string,
+): Promise<Refusal | null> {
   for (const limit of decision.rate_limited_by) {
     const consumed = await consumeRateLimit(db, {
       policyId: limit.policy_id,
@@ -334,6 +346,7 @@ export function rateLimitSubject(agent: Agent | null, trigger: RunTrigger): stri
 /** Why the tool call must not go upstream, or null when it may. */
 async function refusal(
   db: Db,
+  tracer: Tracer | null,
   prepared: PreparedCall,
   request: RunRequest,
 ): Promise<Refusal | null> {
@@ -350,6 +363,7 @@ async function refusal(
     db,
     decision,
     rateLimitSubject(agent, request.trigger),
+    tracer,
   );
   if (refusedByPolicy) return refusedByPolicy;
 
@@ -502,10 +516,20 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     replica_id: runtime.replicaId,
     request_id: context.request_id ?? null,
     relayed: null,
+    trace_id: runtime.tracer ? activeTraceId() : null,
   };
   const record = async (run: Run): Promise<Run> => {
     const awaited = call.awaitRecord !== false;
+    const { metrics } = runtime;
+    metrics.governedCalls.inc({
+      kind: run.kind,
+      surface: call.trigger.surface,
+      status: run.status,
+    });
+    if (run.status === "rate_limited")
+      metrics.rateLimitRefusals.inc({ surface: call.trigger.surface });
     const committed = runtime.recorder.finished(run, runAudit(context, run), awaited);
+    spanUntil(runtime.tracer, "mcp.record", committed);
     // The recorder reports its own failures; a caller that does not wait must not see them twice.
     if (awaited) await committed;
     else committed.catch(() => undefined);
@@ -556,12 +580,31 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
   };
 }
 
+/**
+ * The upstream part of a governed call: timed for the metrics, and a span whose context the
+ * HTTP transport sends upstream as `traceparent`.
+ */
+export async function upstreamCall<T>(
+  runtime: McpRuntime,
+  kind: Run["kind"],
+  fn: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  try {
+    return await inSpan(runtime.tracer, "mcp.upstream", fn, { "mcp.call.kind": kind });
+  } finally {
+    runtime.metrics.upstreamDuration.observe({ kind }, (performance.now() - started) / 1000);
+  }
+}
+
 /** How a failed upstream call is recorded; a dead or misconfigured server also marks its connection. */
 export async function upstreamFailure(
-  health: ConnectionHealthWriter,
+  runtime: Pick<McpRuntime, "health" | "metrics">,
   connection: Connection,
   error: unknown,
 ): Promise<Pick<Run, "status" | "error">> {
+  const { health } = runtime;
+  runtime.metrics.upstreamErrors.inc({ kind: isMcpCallError(error) ? error.kind : "internal" });
   // AppErrors (an unreadable secret) explain themselves and are safe to show.
   const message =
     isMcpCallError(error) || isAppError(error)
@@ -594,7 +637,9 @@ export async function runTool(
   context: ActionContext,
   request: RunRequest,
 ): Promise<RunOutcome> {
-  const prepared = await prepareCall(db, request, runtime.calls);
+  const prepared = await inSpan(runtime.tracer, "mcp.policy", () =>
+    prepareCall(db, request, runtime.calls),
+  );
   const { tool, connection, agent, environmentId, decision } = prepared;
   const recording = runRecording(runtime, context, {
     orgId: request.orgId,
@@ -609,7 +654,7 @@ export async function runTool(
     awaitRecord: request.awaitRecord,
   });
 
-  const refused = await refusal(db, prepared, request);
+  const refused = await refusal(db, runtime.tracer, prepared, request);
   if (refused) {
     const run = await recording.refused(refused);
     return { run, result: null, retryAfterSeconds: refused.retryAfterSeconds ?? null };
@@ -629,19 +674,21 @@ export async function runTool(
     relay !== undefined && Object.keys(relayableCapabilities(relay.capabilities)).length > 0;
   try {
     const target = connectionTarget(runtime, connection);
-    const result = relaying
-      ? await runtime.pool.withOwnSession(
-          target,
-          {
-            capabilities: relay.capabilities,
-            handle: governedRelay(db, context, { connection, tool, runId, relay, relayed }),
-          },
-          call,
-          request.signal,
-        )
-      : await runtime.pool.withSession(connection.id, connectionVersion(connection), target, call, {
-          idempotent: false,
-        });
+    const result = await upstreamCall(runtime, "tool", () =>
+      relaying
+        ? runtime.pool.withOwnSession(
+            target,
+            {
+              capabilities: relay.capabilities,
+              handle: governedRelay(db, context, { connection, tool, runId, relay, relayed }),
+            },
+            call,
+            request.signal,
+          )
+        : runtime.pool.withSession(connection.id, connectionVersion(connection), target, call, {
+            idempotent: false,
+          }),
+    );
     // Not decided by the cached row's status: health writes leave caches as they are, so the
     // row may be older than another replica's report; the writer keeps this to one per interval.
     await runtime.health.report({ orgId: connection.org_id, id: connection.id }, null);
@@ -655,7 +702,7 @@ export async function runTool(
     });
     return { run, result, retryAfterSeconds: null };
   } catch (error) {
-    const failure = await upstreamFailure(runtime.health, connection, error);
+    const failure = await upstreamFailure(runtime, connection, error);
     const run = await finish({
       ...failure,
       output: null,

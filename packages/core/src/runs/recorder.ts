@@ -61,6 +61,8 @@ export interface RunRecorderOptions {
   maxBatchBytes?: number;
   /** How long `close` keeps retrying a database that refuses writes before giving records up. */
   closeBudgetMs?: number;
+  /** A batch was written (or given up): how long it took, retries included, and its records. */
+  onFlushed?: (seconds: number, records: number) => void;
 }
 
 interface Pending {
@@ -199,6 +201,11 @@ export class RunRecorder {
     this.maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
   }
 
+  /** Records waiting in memory or being written. */
+  get queued(): number {
+    return this.queue.size + this.inFlight;
+  }
+
   /** Resolves when a new call may begin: immediately, unless the database is far behind. */
   async room(): Promise<void> {
     while (this.queue.size + this.inFlight >= this.maxQueued) {
@@ -330,9 +337,11 @@ export class RunRecorder {
       const batch = this.takeBatch(everything);
       if (batch.length === 0) return;
       this.inFlight += batch.length;
+      const started = performance.now();
       try {
         await this.writeWithRetry(batch);
       } finally {
+        this.options.onFlushed?.((performance.now() - started) / 1000, batch.length);
         this.inFlight -= batch.length;
         const waiting = this.roomWaiters;
         this.roomWaiters = [];
@@ -403,12 +412,12 @@ async function writeRecords(db: Db, batch: readonly Serialised[]): Promise<void>
         id uuid, org_id uuid, kind run_kind, tool_id uuid, tool_name text, agent_id uuid,
         user_id uuid, environment_id uuid, status run_status, input jsonb, output jsonb, output_truncated boolean, error text,
         decision jsonb, triggered_by jsonb, started_at timestamptz, finished_at timestamptz,
-        duration_ms integer, replica_id uuid, request_id text, relayed jsonb)
+        duration_ms integer, replica_id uuid, request_id text, relayed jsonb, trace_id text)
     ),
     written_runs as (
       insert into runs (id, org_id, kind, tool_id, tool_name, agent_id, user_id, environment_id, status, input,
         output, output_truncated, error, decision, triggered_by, started_at, finished_at, duration_ms,
-        replica_id, request_id, relayed)
+        replica_id, request_id, relayed, trace_id)
       select r.id, r.org_id, coalesce(r.kind, 'tool'),
         (select t.id from tools t where t.id = r.tool_id),
         r.tool_name,
@@ -417,7 +426,7 @@ async function writeRecords(db: Db, batch: readonly Serialised[]): Promise<void>
         (select e.id from environments e where e.id = r.environment_id),
         r.status, r.input, r.output, coalesce(r.output_truncated, false), r.error, r.decision,
         r.triggered_by, r.started_at, r.finished_at, r.duration_ms, r.replica_id, r.request_id,
-        r.relayed
+        r.relayed, r.trace_id
       from r where exists (select 1 from orgs o where o.id = r.org_id)
       on conflict (id) do update set status = excluded.status, output = excluded.output,
         output_truncated = excluded.output_truncated, error = excluded.error,

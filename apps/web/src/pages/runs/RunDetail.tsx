@@ -85,6 +85,8 @@ export default function RunDetail() {
             <dd>{r.finished_at ? formatDateTime(r.finished_at) : "still running"}</dd>
             <dt>Duration</dt>
             <dd>{formatDuration(r.duration_ms)}</dd>
+            <dt>Trace</dt>
+            <dd className="mono small">{r.trace_id ?? "—"}</dd>
             <dt>Triggered by</dt>
             <dd>{describeTrigger(r, people, agentNames)}</dd>
           </dl>
