@@ -764,6 +764,7 @@ export type PlatformRouter = TRPCBuiltRouter<
                 reason?: string | undefined;
               }[]
             | null;
+          trace_id: string | null;
         };
       }>;
     };
@@ -1197,6 +1198,7 @@ export type PlatformRouter = TRPCBuiltRouter<
                   reason?: string | undefined;
                 }[]
               | null;
+            trace_id: string | null;
           }[];
           next_cursor: string | null;
         };
@@ -1292,6 +1294,7 @@ export type PlatformRouter = TRPCBuiltRouter<
                 reason?: string | undefined;
               }[]
             | null;
+          trace_id: string | null;
         };
       }>;
     };
