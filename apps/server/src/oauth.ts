@@ -23,7 +23,10 @@ import { cors } from "hono/cors";
  * registration and revocation. Answers are OAuth's own JSON (`{error, error_description}`).
  */
 
-type Env = { Variables: { requestId: string } };
+// The app's variables (app.ts): the routes mount on its Hono instance.
+type Env = {
+  Variables: { requestId: string; route: string | undefined; traceId: string | undefined };
+};
 type Context = HonoContext<Env>;
 
 export const OAUTH_PATHS = {

@@ -325,7 +325,9 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     // Agent keys (headless agents) and OAuth access tokens (a person's MCP client, acting as the
     // agent for them) open the same endpoint; calls made with a token record that person.
     const oauth = key.startsWith(OAUTH_ACCESS_TOKEN_PREFIX);
-    const authenticated = await inSpan(options.runtime.tracer, "mcp.authenticate", () =>
+    const authenticated = await inSpan<
+      Awaited<ReturnType<typeof authenticateOAuthAccessToken | typeof authenticateAgentKey>>
+    >(options.runtime.tracer, "mcp.authenticate", () =>
       oauth
         ? authenticateOAuthAccessToken(options.db, key)
         : authenticateAgentKey(options.db, key, options.runtime.calls),
