@@ -24,7 +24,10 @@ import { context } from "@opentelemetry/api";
 import {
   DATABASE_RETRY_AFTER_SECONDS,
   DEFAULT_OAUTH_TOKEN_LIFETIMES,
+  exportAuditEvents,
+  getMembershipRole,
   isDatabaseUnavailable,
+  isUuid,
   SESSION_COOKIE_NAME,
   type AuthThrottleConfig,
   type DatabaseHandle,
@@ -468,6 +471,9 @@ export function createApp(options: AppOptions): Hono<Env> {
       logger.error({ request_id: info.requestId, path: info.path, err: error }, "request failed");
     },
   });
+  app.get("/api/v1/orgs/:org_id/audit-events/export", (c) =>
+    exportAudit(c, deps, clientIp(c, options.trustProxy)),
+  );
   app.all("/api/v1/*", (c) =>
     rest(c.req.raw, {
       requestId: c.get("requestId"),
@@ -498,6 +504,67 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   mountSpa(app, options.webDistDir);
   return app;
+}
+
+/**
+ * `GET /api/v1/orgs/{org_id}/audit-events/export?format=ndjson|csv`: the org's audit events with
+ * their hash chain, oldest first, streamed a page at a time (never the whole trail in memory).
+ * Outside the REST procedures because those answer one JSON value; same auth and roles as the
+ * audit list (viewer), and another org is NOT_FOUND.
+ */
+async function exportAudit(
+  c: HonoContext<Env>,
+  deps: ApiDeps,
+  ip: string | null,
+): Promise<Response> {
+  const requestId = c.get("requestId");
+  const fail = (status: 400 | 401 | 404, code: string, message: string, field?: string) =>
+    c.json(
+      {
+        code,
+        message,
+        ...(field ? { issues: [{ path: field, message }] } : {}),
+        request_id: requestId,
+      },
+      status,
+    );
+  const orgId = c.req.param("org_id") ?? "";
+  if (!isUuid(orgId)) return fail(400, "BAD_REQUEST", "Invalid UUID", "org_id");
+  const format = c.req.query("format") ?? "ndjson";
+  if (format !== "ndjson" && format !== "csv")
+    return fail(400, "BAD_REQUEST", "Must be ndjson or csv", "format");
+  const resHeaders = new Headers({ "x-request-id": requestId });
+  const ctx = await createContext(deps, {
+    req: c.req.raw,
+    resHeaders,
+    requestId,
+    ip,
+    surface: "rest",
+  });
+  if (ctx.auth?.type !== "user") return fail(401, "UNAUTHORIZED", "Sign in to export audit events");
+  if ((await getMembershipRole(deps.db, orgId, ctx.auth.user.id)) === null)
+    return fail(404, "NOT_FOUND", "Organization not found");
+
+  const lines = exportAuditEvents(deps.db, orgId, format);
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    // One page per pull: the database is read only as fast as the client takes the stream.
+    async pull(controller) {
+      const next = await lines.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+    async cancel() {
+      await lines.return(undefined);
+    },
+  });
+  resHeaders.set(
+    "content-type",
+    format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+  );
+  resHeaders.set("content-disposition", `attachment; filename="audit-${orgId}.${format}"`);
+  resHeaders.set("cache-control", "no-store");
+  return new Response(body, { status: 200, headers: resHeaders });
 }
 
 /** Paths nothing serves answer in the API's error shape too, wherever they are. */

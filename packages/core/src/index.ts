@@ -11,6 +11,7 @@ export * from "./lib/pagination";
 export * from "./runtime";
 export * from "./telemetry";
 export * from "./audit/audit";
+export * from "./audit/chain";
 export * from "./accounts/accounts";
 export * from "./accounts/sessions";
 export { hashPassword } from "./accounts/passwords";

@@ -99,8 +99,38 @@ export const auditEvent = z.object({
   ip: z.string().nullable(),
   user_agent: z.string().nullable(),
   created_at: timestamp,
+  chain_seq: z
+    .number()
+    .int()
+    .nullable()
+    .describe("Place in the organization's hash chain (null for events of no organization)"),
+  prev_hash: z.string().nullable().describe("SHA-256 (hex) of the event before in the chain"),
+  hash: z.string().nullable().describe("SHA-256 (hex) of this event and prev_hash"),
 });
 export type AuditEventDto = z.infer<typeof auditEvent>;
+
+export const auditChainReport = z.object({
+  valid: z.boolean(),
+  events: z.number().int().describe("Chained events checked, oldest retained first"),
+  first_seq: z
+    .number()
+    .int()
+    .nullable()
+    .describe("Where the check started: 1, or later once retention deleted older events"),
+  last_seq: z.number().int().nullable(),
+  head_hash: z
+    .string()
+    .nullable()
+    .describe("The newest link; keep it elsewhere to detect a rewrite of the whole chain"),
+  first_broken: z
+    .object({
+      chain_seq: z.number().int(),
+      event_id: uuid.nullable(),
+      reason: z.string(),
+    })
+    .nullable()
+    .describe("The first link that does not hold, or null when the chain is intact"),
+});
 
 export const listAuditEventsInput = pageInput.extend({
   action: z.string().max(100).optional(),

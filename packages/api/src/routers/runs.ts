@@ -1,6 +1,14 @@
-import { findRunOrgId, getRun, listAuditEvents, listRuns, runStats } from "@mcp/core";
+import {
+  findRunOrgId,
+  getRun,
+  listAuditEvents,
+  listRuns,
+  runStats,
+  verifyAuditChain,
+} from "@mcp/core";
 import { pageOf } from "../contracts/common";
 import {
+  auditChainReport,
   auditEvent,
   listAuditEventsInput,
   listRunsInput,
@@ -100,4 +108,17 @@ export const auditRouter = router({
         }),
       ),
     ),
+  verify: orgProcedure("viewer")
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/audit-events/verify",
+        tags: ["audit"],
+        summary:
+          "Checks the organization's audit hash chain and names the first broken link (a changed, removed or reordered event)",
+        protect: true,
+      },
+    })
+    .output(auditChainReport)
+    .query(({ ctx }) => verifyAuditChain(ctx.db, ctx.org.id)),
 });

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   boolean,
   check,
   index,
@@ -411,6 +412,19 @@ export const replicas = pgTable("replicas", {
 
 export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
 
+/**
+ * The newest link of each organization's audit chain. Every insert of an org's audit event locks
+ * and advances this row in its own transaction (trigger audit_events_chain), so the events of one
+ * organization are chained one after the other whichever replica writes them.
+ */
+export const auditChainHeads = pgTable("audit_chain_heads", {
+  org_id: uuid("org_id")
+    .primaryKey()
+    .references(() => orgs.id, { onDelete: "cascade" }),
+  seq: bigint("seq", { mode: "number" }).notNull().default(0),
+  hash: text("hash"),
+});
+
 export const auditEvents = pgTable(
   "audit_events",
   {
@@ -426,8 +440,16 @@ export const auditEvents = pgTable(
     ip: text("ip"),
     user_agent: text("user_agent"),
     created_at: createdAt(),
+    /**
+     * The hash chain of an organization's events (see audit/chain.ts): set by the database on
+     * insert, from the org's row in audit_chain_heads; null for events of no organization.
+     */
+    chain_seq: bigint("chain_seq", { mode: "number" }),
+    prev_hash: text("prev_hash"),
+    hash: text("hash"),
   },
   (t) => [
+    uniqueIndex("audit_events_org_chain_seq_uq").on(t.org_id, t.chain_seq),
     // As for runs: the list's filters (action, actor, target) in id order within an org.
     index("audit_events_org_id_id_idx").on(t.org_id, t.id),
     index("audit_events_org_action_id_idx").on(t.org_id, t.action, t.id),
