@@ -55,7 +55,9 @@ describe.skipIf(databaseUnavailable)("tamper-evident audit", () => {
             token: org.owner.token,
             body: { name: `agent-${i}` },
           })
-          .then((response) => expect(response.status).toBe(201)),
+          .then((response) => {
+            expect(response.status).toBe(201);
+          }),
       ),
     );
     return org;
@@ -90,10 +92,13 @@ describe.skipIf(databaseUnavailable)("tamper-evident audit", () => {
     });
     expect(report.head_hash).toMatch(/^[0-9a-f]{64}$/);
 
-    const listed = await server.request("GET", `/orgs/${org.id}/audit-events/?limit=1`, {
+    const listed = await server.request("GET", `/orgs/${org.id}/audit-events/?limit=200`, {
       token: org.owner.token,
     });
-    expect(listed.body.results[0]).toMatchObject({ chain_seq: total, hash: report.head_hash });
+    // Ids (made by each replica) need not follow the chain's order; the chain is complete.
+    expect(listed.body.results).toContainEqual(
+      expect.objectContaining({ chain_seq: total, hash: report.head_hash }),
+    );
   });
 
   it("names the first broken link after one row is changed directly in the database", async () => {
@@ -209,7 +214,7 @@ describe.skipIf(databaseUnavailable)("tamper-evident audit", () => {
       await db().execute(sql`update audit_events set action = 'nothing' where id = ${tampered}`);
       const failure = await cli().then(
         () => null,
-        (error: { code: number; stdout: string; stderr: string }) => error,
+        (error: unknown) => error as { code: number; stdout: string; stderr: string },
       );
       expect(failure?.code).toBe(1);
       expect(JSON.parse(failure?.stdout ?? "{}").first_broken).toMatchObject({
@@ -218,6 +223,6 @@ describe.skipIf(databaseUnavailable)("tamper-evident audit", () => {
       });
       expect(failure?.stderr).toContain(`Broken at event 2 (${tampered})`);
     },
-    120_000,
+    600_000,
   );
 });
