@@ -41,9 +41,6 @@ export default tseslint.config(
       ],
     },
   },
-  // Plain-JavaScript entries (a worker thread's, which loads its TypeScript through tsx) are
-  // outside the TypeScript projects: linted without type information.
-  { files: ["**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   {
     files: ["**/env.ts", "**/*.test.ts", "**/test/**", "**/bench/**", "**/scripts/**", "**/e2e/**"],
     rules: { "no-restricted-properties": "off" },
