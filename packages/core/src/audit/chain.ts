@@ -6,7 +6,7 @@ import type { AuditEvent } from "./audit";
 /**
  * Each organization's audit events form a hash chain: the database numbers every new event of an
  * org (`chain_seq`), stores the hash of the one before (`prev_hash`) and hashes the event with it
- * (`hash`, SQL function audit_event_digest; trigger audit_events_chain in migration 0014). A row
+ * (`hash`, SQL function audit_event_digest; trigger audit_events_chain in migration 0015). A row
  * changed, removed or reordered afterwards no longer matches, and neither does any link after it.
  * Someone who can rewrite the whole table can rewrite the whole chain too: keep the head hash a
  * verification reports (or an export) somewhere else to catch that.

@@ -1325,8 +1325,30 @@ export type PlatformRouter = TRPCBuiltRouter<
             ip: string | null;
             user_agent: string | null;
             created_at: string;
+            chain_seq: number | null;
+            prev_hash: string | null;
+            hash: string | null;
           }[];
           next_cursor: string | null;
+        };
+      }>;
+      verify: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          valid: boolean;
+          events: number;
+          first_seq: number | null;
+          last_seq: number | null;
+          head_hash: string | null;
+          first_broken: {
+            chain_seq: number;
+            event_id: string | null;
+            reason: string;
+          } | null;
         };
       }>;
     };
