@@ -29,6 +29,7 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
       name: "Acme Robotics",
       slug: expect.stringMatching(/^acme-robotics/),
       role: "owner",
+      oauth_approver_role: "admin",
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });
