@@ -451,6 +451,9 @@ export function createApp(options: AppOptions): Hono<Env> {
       }
       return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
     });
+  } else {
+    // Not served here: without this the built SPA's fallback would answer /metrics with its HTML.
+    app.get("/metrics", (c) => notFound(c));
   }
 
   let openApiDocument: unknown;
