@@ -8,6 +8,8 @@ import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/tran
 import {
   CallToolResultSchema,
   CompleteResultSchema,
+  ErrorCode,
+  McpError,
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   GetPromptResultSchema,
@@ -742,6 +744,15 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
       { capabilities: relay ? relayableCapabilities(relay.capabilities) : {} },
     );
     if (relay) installServerRequestHandlers(sdkClient, relay);
+    // What the session did not declare is refused at once, saying so (the SDK's own answer is a
+    // bare "Method not found"); ping is the SDK's, or the relay's.
+    sdkClient.fallbackRequestHandler = (request) =>
+      Promise.reject(
+        new McpError(
+          ErrorCode.MethodNotFound,
+          `Method not found: the calling client did not declare support for ${request.method}`,
+        ),
+      );
     client = sdkClient;
     sdkClient.onclose = () => {
       hub.markClosed();

@@ -21,7 +21,12 @@ import { injectTraceContext } from "../telemetry/tracing";
  * protocol work on top; this class only moves JSON-RPC messages.
  *
  * Deliberate differences from the SDK transport:
- * - No standalone GET event stream: pooled sessions do not need server-initiated messages.
+ * - The standalone GET event stream is opened only for servers that gave a session id (a
+ *   stateless server has no session to send anything on it for), and reopened with backoff
+ *   without Last-Event-ID. It carries what belongs to no request of ours: the server's requests
+ *   (the SDK client answers them, with an error for what the session did not declare; without
+ *   the stream the SDK's server drops them and its tool waits for a timeout) and notifications
+ *   such as `notifications/resources/updated`.
  * - No resumability: `resumptionToken` / `onresumptiontoken` are ignored and SSE event ids are
  *   not tracked. A POST stream that ends before answering its request fails the request at once
  *   instead of being resumed with GET + Last-Event-ID (the SDK would otherwise wait for a timeout
@@ -50,6 +55,8 @@ export interface NodeStreamableHttpTransportOptions {
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_SOCKETS = 256;
 const MAX_REDIRECTS = 5;
+/** The longest wait before reopening a standalone GET stream that ended. */
+const MAX_RELISTEN_DELAY_MS = 30_000;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Enough of an error body for a message; the rest is drained and dropped. */
 const ERROR_BODY_CHARS = 1000;
@@ -255,6 +262,11 @@ export class NodeStreamableHttpTransport implements Transport {
   private readonly requestExchanges = new Map<RequestId, Exchange>();
   /** Errors already passed to `onerror`, so a rejection does not report them a second time. */
   private readonly reported = new WeakSet<Error>();
+  /** The standalone GET stream's exchange while it is open or opening. */
+  private listening: Exchange | null = null;
+  private relistenTimer: NodeJS.Timeout | null = null;
+  /** Consecutive GET streams that ended without carrying a message: the reopening backoff. */
+  private listenFailures = 0;
 
   constructor(
     private readonly url: URL,
@@ -291,6 +303,7 @@ export class NodeStreamableHttpTransport implements Transport {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    if (this.relistenTimer) clearTimeout(this.relistenTimer);
     for (const request of this.inflight) request.destroy(new TransportClosedError());
     this.inflight.clear();
     this.requestExchanges.clear();
@@ -317,6 +330,57 @@ export class NodeStreamableHttpTransport implements Transport {
       this.report(error);
       throw error;
     }
+    if ("method" in message && message.method === "notifications/initialized") this.listen();
+  }
+
+  /** Opens the standalone GET stream (see the class comment); it stays open until closed. */
+  private listen(): void {
+    if (this.closed || this.terminating || this._sessionId === undefined || this.listening) return;
+    const exchange = new Exchange();
+    this.listening = exchange;
+    const headers = { ...this.headers(null), accept: "text/event-stream" };
+    void this.open("GET", this.url, headers, null, exchange)
+      .then(async (res) => {
+        if (
+          res.statusCode !== 200 ||
+          mediaType(res.headers["content-type"]) !== "text/event-stream"
+        ) {
+          // 405: the server offers no such stream; any other answer will not change by asking again.
+          res.on("error", () => undefined);
+          res.resume();
+          return false;
+        }
+        const parser = new SseParser((type, data) => {
+          if (type !== "" && type !== "message") return;
+          let message: JSONRPCMessage;
+          try {
+            message = parseMessage(JSON.parse(data));
+          } catch (caught) {
+            this.report(toError(caught));
+            return;
+          }
+          this.listenFailures = 0;
+          this.deliver(message);
+        });
+        const decoder = new StringDecoder("utf8");
+        // The body cap applies to the stream as a whole: past it, the stream is reopened.
+        await this.consume(res, exchange, (chunk) => {
+          parser.feed(decoder.write(chunk));
+        });
+        return true;
+      })
+      .catch(() => true)
+      .then((reopen) => {
+        this.listening = null;
+        if (!reopen || this.closed || this.terminating) return;
+        const delay = Math.min(MAX_RELISTEN_DELAY_MS, 500 * 2 ** this.listenFailures);
+        this.listenFailures += 1;
+        this.relistenTimer = setTimeout(() => {
+          this.relistenTimer = null;
+          this.listen();
+        }, delay);
+        this.relistenTimer.unref();
+      });
   }
 
   /** Ends the upstream session (HTTP DELETE); 405 means the server does not support it. */
@@ -385,7 +449,7 @@ export class NodeStreamableHttpTransport implements Transport {
 
   /** Sends one HTTP request and resolves with its response, following same-origin redirects. */
   private open(
-    method: "POST" | "DELETE",
+    method: "GET" | "POST" | "DELETE",
     url: URL,
     headers: OutgoingHttpHeaders,
     body: string | null,
