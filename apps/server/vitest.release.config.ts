@@ -1,17 +1,58 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { postgresReachable } from "./test/postgres-probe";
 import { sourceConditions } from "./vitest.source";
 
 /*
- * Release checks: what a published change must keep true but no code path depends on (the SDK
- * packed and installed outside the workspace, the committed OpenAPI and SDK types up to date).
- * Their own turbo task, cached on their inputs; the database kind does not matter, so PGlite.
+ * Release checks: what a published change must keep true but no code path depends on.
+ * - "release": the SDK packed and installed outside the workspace, the committed OpenAPI and SDK
+ *   types up to date, the compiled server started with plain node. The database kind does not
+ *   matter there, so PGlite.
+ * - "compiled": the whole integration suite again, against the build that production runs: the
+ *   tests' imports of the server's sources are sent to its `dist` (tsup.config.ts emits those
+ *   entries) and the workspace packages resolve through their default export condition, i.e.
+ *   their compiled `dist`, as under plain node. On PostgreSQL when it answers (REQUIRE_POSTGRES=1
+ *   makes that mandatory), else on PGlite.
+ * Their own turbo task, cached on their inputs, run after `build`.
  */
+const serverDir = dirname(fileURLToPath(import.meta.url));
+const postgres = await postgresReachable();
+if (!postgres && process.env.REQUIRE_POSTGRES === "1")
+  throw new Error("REQUIRE_POSTGRES=1 but PostgreSQL is unreachable (TEST_DATABASE_URL)");
+
 export default defineConfig({
-  ...sourceConditions,
   test: {
-    include: ["release/**/*.test.ts"],
-    testTimeout: 180_000,
-    hookTimeout: 60_000,
-    env: { TEST_DB: "pglite" },
+    projects: [
+      {
+        ...sourceConditions,
+        test: {
+          name: "release",
+          include: ["release/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+          env: { TEST_DB: "pglite" },
+        },
+      },
+      {
+        resolve: {
+          alias: [
+            {
+              find: /^\.\.\/src\/(server|env|seed|gateway\/http)$/,
+              replacement: join(serverDir, "dist", "$1.js"),
+            },
+          ],
+        },
+        ssr: { resolve: { conditions: ["node", "development|production"] } },
+        test: {
+          name: "compiled",
+          include: ["test/**/*.test.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          env: { TEST_DB: postgres ? "postgres" : "pglite" },
+          ...(postgres ? { globalSetup: ["test/postgres-setup.ts"] } : { isolate: false }),
+        },
+      },
+    ],
   },
 });
