@@ -69,6 +69,37 @@ const envSchema = z.object({
     .int()
     .min(0)
     .default(365),
+  /** How often each replica looks for audit events to send to the orgs' audit webhooks. */
+  AUDIT_WEBHOOK_INTERVAL_MS: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(10)
+    .default(2_000),
+  /** Events per audit webhook request. */
+  AUDIT_WEBHOOK_BATCH_SIZE: z.coerce
+    .number({ error: "Must be a whole number of events" })
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(100),
+  /** The first retry's delay after a failed delivery; doubled per further failure. */
+  AUDIT_WEBHOOK_RETRY_BASE_MS: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(10)
+    .default(1_000),
+  /** The longest delay between retries of a failing audit webhook. */
+  AUDIT_WEBHOOK_RETRY_MAX_MS: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(10)
+    .default(300_000),
+  /** How long an audit webhook receiver has to answer. */
+  AUDIT_WEBHOOK_TIMEOUT_MS: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(100)
+    .default(10_000),
   /** How long a kept-alive connection may stay idle; above load balancers' idle timeouts. */
   KEEP_ALIVE_TIMEOUT_MS: z.coerce
     .number({ error: "Must be a number of milliseconds" })

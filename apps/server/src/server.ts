@@ -18,6 +18,7 @@ import {
   pruneOAuthRecords,
   pruneRelayRequests,
   pruneRateLimitCounters,
+  startAuditWebhookDelivery,
   startReplica,
   rotateConnectionSecrets,
   SYSTEM_CONTEXT,
@@ -207,6 +208,17 @@ export async function startServer(
   }, 60_000);
   maintenance.unref();
 
+  const auditWebhooks = startAuditWebhookDelivery(database.db, runtime, {
+    intervalMs: env.AUDIT_WEBHOOK_INTERVAL_MS,
+    batchSize: env.AUDIT_WEBHOOK_BATCH_SIZE,
+    retryBaseMs: env.AUDIT_WEBHOOK_RETRY_BASE_MS,
+    retryMaxMs: env.AUDIT_WEBHOOK_RETRY_MAX_MS,
+    timeoutMs: env.AUDIT_WEBHOOK_TIMEOUT_MS,
+    onError: (error) => {
+      logger.error({ err: error }, "audit webhook delivery failed");
+    },
+  });
+
   const sessionLimits = {
     idleTimeoutSeconds: env.MCP_SESSION_IDLE_TIMEOUT_SECONDS,
     maxPerAgent: env.MCP_MAX_SESSIONS_PER_AGENT,
@@ -285,6 +297,7 @@ export async function startServer(
     }
     clearTimeout(timer);
     clearInterval(maintenance);
+    await auditWebhooks.close();
     // Records of every call that ran, including those cut off just now, are written before exit.
     await runtime.close();
     // Nothing of this process is running any more: no run of it is left to sweep.

@@ -322,7 +322,58 @@ const CASES: Record<string, Case> = {
   "runs.get": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.runId } }) },
   "audit.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "audit.verify": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "audit.webhook": {
+    scope: "org",
+    role: "admin",
+    call: async (org) => ({ params: { org_id: await withAuditWebhook(org, true) } }),
+  },
+  "audit.createWebhook": {
+    scope: "org",
+    role: "admin",
+    call: async (org) => ({
+      params: { org_id: await withAuditWebhook(org, false) },
+      input: DEAD_WEBHOOK,
+    }),
+  },
+  "audit.updateWebhook": {
+    scope: "org",
+    role: "admin",
+    call: async (org) => ({
+      params: { org_id: await withAuditWebhook(org, true) },
+      input: { enabled: false },
+    }),
+  },
+  "audit.rotateWebhookSecret": {
+    scope: "org",
+    role: "admin",
+    call: async (org) => ({ params: { org_id: await withAuditWebhook(org, true) } }),
+  },
+  "audit.deleteWebhook": {
+    scope: "org",
+    role: "admin",
+    call: async (org) => ({ params: { org_id: await withAuditWebhook(org, true) } }),
+  },
 };
+
+/*
+ * Webhooks here are paused: a delivery in the background would change org B's row between the
+ * snapshots.
+ */
+const DEAD_WEBHOOK = { url: "http://127.0.0.1:1/siem", enabled: false };
+
+/** Makes the org have an audit webhook, or none, as its owner; returns the org id. */
+async function withAuditWebhook(org: OrgWorld, present: boolean): Promise<string> {
+  const path = `/orgs/${org.id}/audit-webhook/`;
+  const token = org.users.owner.token;
+  const current = await server.request("GET", path, { token });
+  if (present && current.body === null) {
+    const created = await server.request("POST", path, { token, body: DEAD_WEBHOOK });
+    expect(created.status).toBe(201);
+  }
+  if (!present && current.body !== null)
+    expect((await server.request("DELETE", path, { token })).status).toBe(204);
+  return org.id;
+}
 
 interface Procedure {
   path: string;
@@ -517,6 +568,7 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
         "agent_keys",
         "agents",
         "audit_events",
+        "audit_webhooks",
         "connections",
         "environments",
         "memberships",

@@ -12,6 +12,7 @@ export * from "./runtime";
 export * from "./telemetry";
 export * from "./audit/audit";
 export * from "./audit/chain";
+export * from "./audit/webhooks";
 export * from "./accounts/accounts";
 export * from "./accounts/sessions";
 export { hashPassword } from "./accounts/passwords";

@@ -1,9 +1,17 @@
-import { createDatabase, rotateConnectionSecrets, SYSTEM_CONTEXT } from "@mcp/core";
+import {
+  createDatabase,
+  rotateAuditWebhookSecretKeys,
+  rotateConnectionSecrets,
+  SYSTEM_CONTEXT,
+} from "@mcp/core";
 import { databaseConfig, loadEnv } from "../env";
 import { createLogger } from "../logger";
 import { loadSecretStore } from "../secrets";
 
-/** `pnpm secrets:rotate [--org <org_id>]`: every connection secret, or one organization's. */
+/**
+ * `pnpm secrets:rotate [--org <org_id>]`: every connection and audit webhook secret, or one
+ * organization's.
+ */
 const orgFlag = process.argv.indexOf("--org");
 const orgId = orgFlag === -1 ? undefined : process.argv[orgFlag + 1];
 const env = loadEnv();
@@ -21,8 +29,15 @@ try {
       `Could not re-encrypt the secret of connection "${failure.name}" (${failure.connection_id}, org ${failure.org_id}): ${failure.reason}`,
     );
   }
+  const webhooks = await rotateAuditWebhookSecretKeys(database.db, secrets, { orgId });
+  console.log(`Re-encrypted ${webhooks.rotated} audit webhook secrets.`);
+  for (const failure of webhooks.failed) {
+    console.error(
+      `Could not re-encrypt the audit webhook secret of org ${failure.org_id}: ${failure.reason}`,
+    );
+  }
   // Every other row was rotated; a non-zero exit still tells scripts that some were not.
-  if (result.failed.length > 0) process.exitCode = 1;
+  if (result.failed.length + webhooks.failed.length > 0) process.exitCode = 1;
 } finally {
   await database.close();
 }

@@ -102,3 +102,7 @@ export type ErrorBody = z.infer<typeof errorBody>;
 
 /** Any JSON object (schemas, tool inputs): values are JSON, checked by zod. */
 export const jsonObject = z.record(z.string(), z.json());
+
+export const httpUrl = z
+  .url({ protocol: /^https?$/, error: "Must be an http:// or https:// URL" })
+  .max(2048, "At most 2048 characters");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { description, pageInput, slug, timestamp, trimmedName, uuid } from "./common";
+import { description, httpUrl, pageInput, slug, timestamp, trimmedName, uuid } from "./common";
 import { CONNECTION_TIMEOUT_MAX_MS, CONNECTION_TIMEOUT_MIN_MS } from "./limits";
 
 export const TRANSPORTS = ["streamable_http", "sse", "stdio"] as const;
@@ -38,10 +38,6 @@ export type ConnectionSecretInput = z.infer<typeof connectionSecret>;
 const stdioServerId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "Not a stdio server id: a-z, 0-9, _ and -");
-
-const httpUrl = z
-  .url({ protocol: /^https?$/, error: "Must be an http:// or https:// URL" })
-  .max(2048, "At most 2048 characters");
 
 const connectionFields = {
   name: trimmedName,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { pageInput, timestamp, uuid } from "./common";
+import { httpUrl, pageInput, timestamp, uuid } from "./common";
 
 export const RUN_STATUSES = [
   "running",
@@ -177,3 +177,45 @@ export const runStats = z.object({
   ),
 });
 export type RunStatsDto = z.infer<typeof runStats>;
+
+export const auditWebhook = z.object({
+  org_id: uuid,
+  url: z.string(),
+  enabled: z.boolean(),
+  cursor_seq: z
+    .number()
+    .int()
+    .describe("chain_seq of the last event the receiver acknowledged; delivery resumes after it"),
+  last_delivered_event_id: uuid.nullable(),
+  last_delivered_at: timestamp.nullable(),
+  last_error: z.string().nullable().describe("Why the latest failed delivery failed"),
+  last_error_at: timestamp.nullable(),
+  consecutive_failures: z.number().int().describe("0 once a delivery succeeds"),
+  next_attempt_at: timestamp.describe("When a failing webhook is retried (exponential backoff)"),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type AuditWebhookDto = z.infer<typeof auditWebhook>;
+
+export const auditWebhookWithSecret = z.object({
+  webhook: auditWebhook,
+  secret: z
+    .string()
+    .describe(
+      "The HMAC-SHA256 signing secret, shown this once: receivers check X-Audit-Webhook-Signature with it",
+    ),
+});
+
+export const createAuditWebhookInput = z.object({
+  url: httpUrl.describe("Where new audit events are POSTed, in batches, signed"),
+  enabled: z.boolean().optional(),
+});
+
+export const updateAuditWebhookInput = z
+  .object({
+    url: httpUrl.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((value) => value.url !== undefined || value.enabled !== undefined, {
+    error: "Nothing to change: give url or enabled",
+  });

@@ -161,7 +161,10 @@ export async function* exportAuditEvents(
   }
 }
 
-function exportRecord(event: AuditEvent): Record<(typeof AUDIT_EXPORT_COLUMNS)[number], unknown> {
+/** An event as exports and the audit webhook carry it, its chain links included. */
+export function auditExportRecord(
+  event: AuditEvent,
+): Record<(typeof AUDIT_EXPORT_COLUMNS)[number], unknown> {
   return {
     chain_seq: event.chain_seq,
     id: event.id,
@@ -180,11 +183,11 @@ function exportRecord(event: AuditEvent): Record<(typeof AUDIT_EXPORT_COLUMNS)[n
 }
 
 function ndjsonLine(event: AuditEvent): string {
-  return `${JSON.stringify(exportRecord(event))}\n`;
+  return `${JSON.stringify(auditExportRecord(event))}\n`;
 }
 
 function csvRow(event: AuditEvent): string {
-  const record = exportRecord(event);
+  const record = auditExportRecord(event);
   return `${AUDIT_EXPORT_COLUMNS.map((column) => csvCell(record[column])).join(",")}\r\n`;
 }
 

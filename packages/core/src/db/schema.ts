@@ -462,6 +462,42 @@ export const auditEvents = pgTable(
 );
 
 /**
+ * An organization's audit webhook (at most one): new audit events are POSTed to `url` in batches,
+ * in chain order, signed with the secret (encrypted by the SecretStore, bound to the org).
+ * `cursor_seq` is the `chain_seq` of the last event the receiver acknowledged, so delivery resumes
+ * from it after any failure or restart. A replica delivers only while it holds the lease
+ * (`lease_owner`, `lease_until`), claimed with FOR UPDATE SKIP LOCKED: one delivery per org at a
+ * time across replicas, and a crashed replica's lease simply runs out.
+ */
+export const auditWebhooks = pgTable(
+  "audit_webhooks",
+  {
+    org_id: uuid("org_id")
+      .primaryKey()
+      .references(() => orgs.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    secret_ciphertext: text("secret_ciphertext").notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    cursor_seq: bigint("cursor_seq", { mode: "number" }).notNull().default(0),
+    last_delivered_event_id: uuid("last_delivered_event_id"),
+    last_delivered_at: timestamptz("last_delivered_at"),
+    last_error: text("last_error"),
+    last_error_at: timestamptz("last_error_at"),
+    consecutive_failures: integer("consecutive_failures").notNull().default(0),
+    next_attempt_at: timestamptz("next_attempt_at").notNull().defaultNow(),
+    lease_owner: uuid("lease_owner"),
+    lease_until: timestamptz("lease_until"),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("audit_webhooks_due_idx")
+      .on(t.next_attempt_at)
+      .where(sql`${t.enabled}`),
+  ],
+);
+
+/**
  * Stateful MCP sessions of the gateway (`Mcp-Session-Id`), shared by every replica so that any of
  * them serves a session's next request. `token_hash` is sha256 of the id the client holds: a
  * leaked table yields no usable session. A session belongs to the agent and the credential that

@@ -1351,6 +1351,108 @@ export type PlatformRouter = TRPCBuiltRouter<
           } | null;
         };
       }>;
+      webhook: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          org_id: string;
+          url: string;
+          enabled: boolean;
+          cursor_seq: number;
+          last_delivered_event_id: string | null;
+          last_delivered_at: string | null;
+          last_error: string | null;
+          last_error_at: string | null;
+          consecutive_failures: number;
+          next_attempt_at: string;
+          created_at: string;
+          updated_at: string;
+        } | null;
+      }>;
+      createWebhook: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          url: string;
+          enabled?: boolean | undefined;
+        };
+        output: {
+          webhook: {
+            org_id: string;
+            url: string;
+            enabled: boolean;
+            cursor_seq: number;
+            last_delivered_event_id: string | null;
+            last_delivered_at: string | null;
+            last_error: string | null;
+            last_error_at: string | null;
+            consecutive_failures: number;
+            next_attempt_at: string;
+            created_at: string;
+            updated_at: string;
+          };
+          secret: string;
+        };
+      }>;
+      updateWebhook: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          url?: string | undefined;
+          enabled?: boolean | undefined;
+        };
+        output: {
+          org_id: string;
+          url: string;
+          enabled: boolean;
+          cursor_seq: number;
+          last_delivered_event_id: string | null;
+          last_delivered_at: string | null;
+          last_error: string | null;
+          last_error_at: string | null;
+          consecutive_failures: number;
+          next_attempt_at: string;
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      rotateWebhookSecret: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          webhook: {
+            org_id: string;
+            url: string;
+            enabled: boolean;
+            cursor_seq: number;
+            last_delivered_event_id: string | null;
+            last_delivered_at: string | null;
+            last_error: string | null;
+            last_error_at: string | null;
+            consecutive_failures: number;
+            next_attempt_at: string;
+            created_at: string;
+            updated_at: string;
+          };
+          secret: string;
+        };
+      }>;
+      deleteWebhook: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: undefined;
+      }>;
     };
     oauth: {
       authorizations: {

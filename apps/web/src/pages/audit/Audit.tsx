@@ -10,6 +10,7 @@ import { formatDateTime, formatRelative, localInputToIso, pretty } from "../../l
 import { useDebounced } from "../../lib/hooks";
 import { nameById, useAgents, useConnections, useEnvironments, useTools } from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
+import { AuditWebhook } from "./AuditWebhook";
 
 const TEXT_FILTERS = [
   { key: "action", label: "Action", placeholder: "e.g. connection.create" },
@@ -55,7 +56,7 @@ function Target({
 }
 
 export default function Audit() {
-  const { org, path } = useOrg();
+  const { org, path, can } = useOrg();
   const [params, setParams] = useSearchParams();
   const [draft, setDraft] = useState<Record<TextFilter, string>>({
     action: params.get("action") ?? "",
@@ -131,6 +132,7 @@ export default function Audit() {
         title="Audit log"
         description="Who changed what, and when. Entries cannot be edited or deleted."
       />
+      {can("admin") ? <AuditWebhook /> : null}
       <div className="toolbar" role="search" aria-label="Filter the audit log">
         {TEXT_FILTERS.map((filter) => (
           <div className="field field--inline" key={filter.key}>
