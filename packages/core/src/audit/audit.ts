@@ -55,6 +55,12 @@ export interface AuditFilter extends PageRequest {
 }
 
 export async function listAuditEvents(db: Db, filter: AuditFilter): Promise<Page<AuditEvent>> {
+  const { statement, query } = auditEventsPage(db, filter);
+  return toPage(await statement, query);
+}
+
+/** The statement of one page of events; also explained by the index test (db/list-plans.test.ts). */
+export function auditEventsPage(db: Db, filter: AuditFilter) {
   const conditions: (SQL | undefined)[] = [
     eq(auditEvents.org_id, filter.orgId),
     filter.action ? eq(auditEvents.action, filter.action) : undefined,
@@ -64,11 +70,11 @@ export async function listAuditEvents(db: Db, filter: AuditFilter): Promise<Page
     filter.since ? gte(auditEvents.created_at, filter.since) : undefined,
   ];
   const query = keyset(auditEvents.id, filter, and(...conditions), "desc");
-  const rows = await db
+  const statement = db
     .select()
     .from(auditEvents)
     .where(query.where)
     .orderBy(query.orderBy)
     .limit(query.limit);
-  return toPage(rows, query);
+  return { statement, query };
 }

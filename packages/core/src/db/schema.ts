@@ -386,11 +386,13 @@ export const runs = pgTable(
   },
   (t) => [
     // The runs list orders by id (newest first) within an org, optionally filtered by one of
-    // tool, agent or status: each filter has an index that yields its rows already in that order.
+    // tool, agent, status or kind: each filter has an index that yields its rows already in that
+    // order (db/list-plans.test.ts checks the planner uses them).
     index("runs_org_id_id_idx").on(t.org_id, t.id),
     index("runs_org_tool_id_idx").on(t.org_id, t.tool_id, t.id),
     index("runs_org_agent_id_idx").on(t.org_id, t.agent_id, t.id),
     index("runs_org_status_id_idx").on(t.org_id, t.status, t.id),
+    index("runs_org_kind_id_idx").on(t.org_id, t.kind, t.id),
     // Stats and the since/until filters read a time range of one org; retention one of each org.
     index("runs_org_started_at_idx").on(t.org_id, t.started_at),
     index("runs_running_idx")
@@ -455,6 +457,7 @@ export const auditEvents = pgTable(
     index("audit_events_org_action_id_idx").on(t.org_id, t.action, t.id),
     index("audit_events_org_actor_id_idx").on(t.org_id, t.actor_id, t.id),
     index("audit_events_org_target_idx").on(t.org_id, t.target_id),
+    index("audit_events_org_target_type_id_idx").on(t.org_id, t.target_type, t.id),
     // Retention deletes by age across orgs, including the events of no org (sign-ins).
     index("audit_events_created_at_idx").on(t.created_at),
     check("audit_events_action_not_empty", sql`length(${t.action}) > 0`),

@@ -2,6 +2,7 @@ import { and, eq, gte, lt, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { runs } from "../db/schema";
 import { AppError } from "../errors";
+import { uuidv7Floor } from "../lib/ids";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import type { Run, RunStatus } from "./orchestrator";
 
@@ -15,8 +16,16 @@ export interface RunFilter extends PageRequest {
   until?: Date | undefined;
 }
 
+const ID_TIME_MARGIN_MS = 60_000;
+
 /** Newest first. */
 export async function listRuns(db: Db, filter: RunFilter): Promise<Page<Run>> {
+  const { statement, query } = runsPage(db, filter);
+  return toPage(await statement, query);
+}
+
+/** The statement of one page of runs; also explained by the index test (db/list-plans.test.ts). */
+export function runsPage(db: Db, filter: RunFilter) {
   const conditions: (SQL | undefined)[] = [
     eq(runs.org_id, filter.orgId),
     filter.status ? eq(runs.status, filter.status) : undefined,
@@ -25,15 +34,23 @@ export async function listRuns(db: Db, filter: RunFilter): Promise<Page<Run>> {
     filter.tool_id ? eq(runs.tool_id, filter.tool_id) : undefined,
     filter.since ? gte(runs.started_at, filter.since) : undefined,
     filter.until ? lt(runs.started_at, filter.until) : undefined,
+    // The same window on the id the list is ordered by: a run's UUIDv7 is minted with its start
+    // time (orchestrator), so the planner can start the newest-first walk at the window instead
+    // of reading every newer run (it cannot know that ids and start times rise together). The
+    // margin only widens the range; the started_at conditions above decide.
+    filter.since
+      ? gte(runs.id, uuidv7Floor(filter.since.getTime() - ID_TIME_MARGIN_MS))
+      : undefined,
+    filter.until ? lt(runs.id, uuidv7Floor(filter.until.getTime() + ID_TIME_MARGIN_MS)) : undefined,
   ];
   const query = keyset(runs.id, filter, and(...conditions), "desc");
-  const rows = await db
+  const statement = db
     .select()
     .from(runs)
     .where(query.where)
     .orderBy(query.orderBy)
     .limit(query.limit);
-  return toPage(rows, query);
+  return { statement, query };
 }
 
 export async function getRun(db: Db, input: { orgId: string; id: string }): Promise<Run> {

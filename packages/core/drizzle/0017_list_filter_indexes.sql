@@ -1,0 +1,2 @@
+CREATE INDEX "audit_events_org_target_type_id_idx" ON "audit_events" USING btree ("org_id","target_type","id");--> statement-breakpoint
+CREATE INDEX "runs_org_kind_id_idx" ON "runs" USING btree ("org_id","kind","id");
