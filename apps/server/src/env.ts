@@ -153,6 +153,13 @@ const envSchema = z.object({
     .min(1)
     .max(100_000)
     .default(100),
+  /** Resources one gateway session may subscribe to at once; one more is refused with an error. */
+  MCP_MAX_SUBSCRIPTIONS_PER_SESSION: z.coerce
+    .number({ error: "Must be a whole number" })
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(100),
   /**
    * The stdio MCP servers organizations may use: a JSON array, or the path of a file holding one.
    * Unset: no stdio connections.

@@ -222,9 +222,11 @@ export async function startServer(
   const sessionLimits = {
     idleTimeoutSeconds: env.MCP_SESSION_IDLE_TIMEOUT_SECONDS,
     maxPerAgent: env.MCP_MAX_SESSIONS_PER_AGENT,
+    maxSubscriptionsPerSession: env.MCP_MAX_SUBSCRIPTIONS_PER_SESSION,
   };
   const sessionStreams = new SessionStreams({
     db: database.db,
+    runtime,
     changes: database.changes,
     replicaId: replica.id,
     limits: sessionLimits,

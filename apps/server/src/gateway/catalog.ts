@@ -1,4 +1,5 @@
 import {
+  addMcpResourceSubscription,
   completeAgentArgument,
   getAgentPrompt,
   isAppError,
@@ -8,9 +9,12 @@ import {
   listAgentResourceTemplates,
   probeCatalogCapabilities,
   readAgentResource,
+  removeMcpResourceSubscription,
+  resourceSubscriptionSource,
   type ActionContext,
   type AgentCatalog,
   type CatalogOutcome,
+  type McpSessionRow,
 } from "@mcp/core";
 import {
   ErrorCode,
@@ -39,7 +43,7 @@ export interface CatalogContext {
 
 export function probeCapabilities(
   context: CatalogContext,
-): Promise<{ prompts: boolean; resources: boolean; completions: boolean }> {
+): ReturnType<typeof probeCatalogCapabilities> {
   return probeCatalogCapabilities(context.catalog);
 }
 
@@ -103,6 +107,59 @@ export async function readResource(
       throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri });
     throw error;
   }
+}
+
+/** The session a subscription belongs to: updates can only reach a session's GET stream. */
+function subscribingSession(session: McpSessionRow | null, method: string): McpSessionRow {
+  if (session) return session;
+  throw new McpError(
+    ErrorCode.InvalidRequest,
+    `${method} needs a session: initialize, send its Mcp-Session-Id, and open its GET stream for the updates`,
+  );
+}
+
+/**
+ * `resources/subscribe`: recorded for the session if the agent may read the URI and the server
+ * serving it supports subscriptions; the replica holding the session's stream holds it upstream
+ * (see resource-subscriptions.ts).
+ */
+export async function subscribeResource(
+  context: CatalogContext,
+  session: McpSessionRow | null,
+  uri: string,
+  maxPerSession: number,
+): Promise<Record<string, never>> {
+  const subscriber = subscribingSession(session, "resources/subscribe");
+  try {
+    const connection = await resourceSubscriptionSource(context.catalog, uri);
+    await addMcpResourceSubscription(context.catalog.db, {
+      session: subscriber,
+      uri,
+      connectionId: connection.id,
+      maxPerSession,
+    });
+  } catch (error) {
+    if (!isAppError(error)) throw error;
+    if (error.code === "NOT_FOUND")
+      throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri });
+    if (error.code === "FORBIDDEN" || error.code === "CONFLICT")
+      throw new McpError(ErrorCode.InvalidRequest, error.message, { uri });
+    if (error.code === "BAD_REQUEST")
+      throw new McpError(ErrorCode.InvalidParams, error.message, { uri });
+    throw error;
+  }
+  return {};
+}
+
+/** `resources/unsubscribe`: idempotent, like the protocol's subscribe. */
+export async function unsubscribeResource(
+  context: CatalogContext,
+  session: McpSessionRow | null,
+  uri: string,
+): Promise<Record<string, never>> {
+  const subscriber = subscribingSession(session, "resources/unsubscribe");
+  await removeMcpResourceSubscription(context.catalog.db, { sessionId: subscriber.id, uri });
+  return {};
 }
 
 /** `completion/complete`: the owning connection's answer, its JSON-RPC error passed on as sent. */

@@ -34,6 +34,8 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   isJSONRPCErrorResponse,
   isJSONRPCResultResponse,
   type JSONRPCErrorResponse,
@@ -54,6 +56,8 @@ import {
   listResourceTemplates,
   probeCapabilities,
   readResource,
+  subscribeResource,
+  unsubscribeResource,
   type CatalogContext,
 } from "./catalog";
 import { pageOf } from "./cursor";
@@ -140,6 +144,8 @@ interface RequestScope {
   action: ActionContext;
   catalog: CatalogContext;
   call: CallContext;
+  /** The request's session, null without one. */
+  session: McpSessionRow | null;
   /** The client as it declared itself at initialize; null when the request has no session. */
   client: CallingClient | null;
   requestId: string;
@@ -182,16 +188,23 @@ function buildServer(
   writeRelated: RelatedWrite,
 ): McpServer {
   const { agent, catalog } = scope;
+  const { prompts, resources, ...declared } = capabilities;
   const mcp = new McpServer(
     { name: agent.name, version: GATEWAY_VERSION },
     {
-      capabilities,
+      capabilities: declared,
       ...(agent.description ? { instructions: agent.description } : {}),
       // The default builds a new Ajv per server, i.e. per request; one per process is enough.
       jsonSchemaValidator: validator,
     },
   );
   const server = mcp.server;
+  // Declared on the low-level server as given: McpServer would add `listChanged` to them, which
+  // the gateway cannot deliver for prompts and resources (it does not watch those lists upstream).
+  server.registerCapabilities({
+    ...(prompts ? { prompts } : {}),
+    ...(resources ? { resources } : {}),
+  });
 
   server.setRequestHandler(
     ListToolsRequestSchema,
@@ -249,6 +262,21 @@ function buildServer(
     server.setRequestHandler(
       ReadResourceRequestSchema,
       guarded(scope, (request) => readResource(catalog, request.params.uri)),
+    );
+    server.setRequestHandler(
+      SubscribeRequestSchema,
+      guarded(scope, (request) =>
+        subscribeResource(
+          catalog,
+          scope.session,
+          request.params.uri,
+          scope.options.sessions.limits.maxSubscriptionsPerSession,
+        ),
+      ),
+    );
+    server.setRequestHandler(
+      UnsubscribeRequestSchema,
+      guarded(scope, (request) => unsubscribeResource(catalog, scope.session, request.params.uri)),
     );
   }
   if (capabilities.completions) {
@@ -457,6 +485,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         action,
       },
       call: { db: options.db, runtime: options.runtime, agent, action },
+      session,
       // What the client declared at initialize, kept with its session: a session-less request
       // declared nothing, so nothing is relayed to it (see relayFor).
       client: session
@@ -530,7 +559,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         tools: { listChanged: true },
         logging: {},
         ...(offered.prompts ? { prompts: {} } : {}),
-        ...(offered.resources ? { resources: {} } : {}),
+        // Subscriptions when some connection supports them (updates reach the GET stream);
+        // never listChanged for prompts or resources: the gateway does not watch those lists.
+        ...(offered.resources
+          ? { resources: offered.resourceSubscriptions ? { subscribe: true } : {} }
+          : {}),
         ...(offered.completions ? { completions: {} } : {}),
       };
     }

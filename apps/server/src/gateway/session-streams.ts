@@ -9,11 +9,13 @@ import {
   type Agent,
   type ChangeFeed,
   type Db,
+  type McpRuntime,
   type McpSessionLimits,
   type McpSessionRow,
 } from "@mcp/core";
 import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "../logger";
+import { HeldResourceSubscriptions } from "./resource-subscriptions";
 
 /*
  * The GET streams of gateway sessions held by this replica, and what is sent on them.
@@ -24,7 +26,8 @@ import type { Logger } from "../logger";
  * the agent sees now with what it saw before. A session's row names the replica holding its
  * stream; a GET on another replica takes the stream over (the old holder hears of it and closes
  * its own), so each notification goes out once. DELETE, eviction or expiry on any replica closes
- * the stream the same way.
+ * the stream the same way. The stream's holder also holds the session's resource subscriptions
+ * upstream and forwards their updates (see resource-subscriptions.ts).
  */
 
 /** The fingerprint of what `tools/list` would return the agent now, every page. */
@@ -45,10 +48,18 @@ interface Stream {
   outgoing: ServerResponse;
   /** What the agent's tool list looked like when last compared. */
   tools: string;
+  resources: HeldResourceSubscriptions;
+}
+
+/** Why a session is looked at again: its agent's tools, its subscriptions, or just its being alive. */
+interface Recheck {
+  tools: boolean;
+  resources: boolean;
 }
 
 export interface SessionStreamsOptions {
   db: Db;
+  runtime: McpRuntime;
   changes: ChangeFeed;
   replicaId: string;
   limits: McpSessionLimits;
@@ -57,12 +68,15 @@ export interface SessionStreamsOptions {
   keepAliveMs: number;
 }
 
+const EVERYTHING: Recheck = { tools: true, resources: true };
+const NOTHING: Recheck = { tools: false, resources: false };
+
 export class SessionStreams {
   private readonly streams = new Map<string, Stream>();
   private readonly unsubscribe: () => void;
   private readonly keepAlive: NodeJS.Timeout;
   /** Sessions to look at again; `tools` also compares their agents' tool lists. */
-  private readonly pending = new Map<string, { tools: boolean }>();
+  private readonly pending = new Map<string, Recheck>();
   private running: Promise<void> | null = null;
   private closed = false;
 
@@ -70,13 +84,14 @@ export class SessionStreams {
     this.unsubscribe = options.changes.subscribe({
       changed: (orgId) => {
         for (const stream of this.streams.values())
-          if (stream.session.org_id === orgId) this.recheck(stream.session.id, true);
+          // Policies decide both what tools the agent sees and which URIs it may still read.
+          if (stream.session.org_id === orgId) this.recheck(stream.session.id, EVERYTHING);
       },
       sessionChanged: (sessionId) => {
-        if (this.streams.has(sessionId)) this.recheck(sessionId, false);
+        if (this.streams.has(sessionId)) this.recheck(sessionId, { tools: false, resources: true });
       },
       reset: () => {
-        for (const sessionId of this.streams.keys()) this.recheck(sessionId, true);
+        for (const sessionId of this.streams.keys()) this.recheck(sessionId, EVERYTHING);
       },
     });
     this.keepAlive = setInterval(() => {
@@ -109,9 +124,28 @@ export class SessionStreams {
     }
     // A second GET of the same session replaces the first.
     this.streams.get(session.id)?.outgoing.end();
-    const stream: Stream = { session, outgoing, tools };
+    const stream: Stream = {
+      session,
+      outgoing,
+      tools,
+      resources: new HeldResourceSubscriptions({
+        db,
+        runtime: this.options.runtime,
+        logger: this.options.logger,
+        sessionId: session.id,
+        onUpdated: (uri) => {
+          this.notify(session.id, {
+            jsonrpc: "2.0",
+            method: "notifications/resources/updated",
+            params: { uri },
+          });
+        },
+      }),
+    };
     this.streams.set(session.id, stream);
+    stream.resources.sync(agent);
     outgoing.once("close", () => {
+      void stream.resources.close();
       if (this.streams.get(session.id) !== stream) return;
       this.streams.delete(session.id);
       if (!this.closed)
@@ -144,6 +178,7 @@ export class SessionStreams {
     const open = [...this.streams.values()];
     this.streams.clear();
     for (const stream of open) stream.outgoing.end();
+    await Promise.all(open.map((stream) => stream.resources.close()));
     await Promise.all(
       open.map((stream) =>
         releaseMcpSessionStream(this.options.db, stream.session.id, this.options.replicaId).catch(
@@ -159,16 +194,19 @@ export class SessionStreams {
     const ids = [...this.streams.keys()];
     touchMcpSessions(this.options.db, ids)
       .then(() => {
-        for (const id of ids) this.recheck(id, false);
+        for (const id of ids) this.recheck(id, NOTHING);
       })
       .catch((error: unknown) => {
         this.options.logger.warn({ err: error }, "gateway: keeping session streams alive failed");
       });
   }
 
-  private recheck(sessionId: string, tools: boolean): void {
+  private recheck(sessionId: string, reasons: Recheck): void {
     const previous = this.pending.get(sessionId);
-    this.pending.set(sessionId, { tools: tools || (previous?.tools ?? false) });
+    this.pending.set(sessionId, {
+      tools: reasons.tools || (previous?.tools ?? false),
+      resources: reasons.resources || (previous?.resources ?? false),
+    });
     this.running ??= this.drain().finally(() => {
       this.running = null;
     });
@@ -187,12 +225,12 @@ export class SessionStreams {
     }
   }
 
-  private async refresh(round: Map<string, { tools: boolean }>): Promise<void> {
+  private async refresh(round: Map<string, Recheck>): Promise<void> {
     const { db, replicaId, limits } = this.options;
     const held = await heldMcpSessions(db, { ids: [...round.keys()], replicaId, limits });
     const alive = new Map(held.map((entry) => [entry.session.id, entry]));
     const fingerprints = new Map<string, Promise<string>>();
-    for (const [sessionId, { tools }] of round) {
+    for (const [sessionId, { tools, resources }] of round) {
       const stream = this.streams.get(sessionId);
       if (!stream) continue;
       const entry = alive.get(sessionId);
@@ -202,6 +240,8 @@ export class SessionStreams {
         stream.outgoing.end();
         continue;
       }
+      // The keep-alive retries what failed upstream; a change of the rows or policies re-reads them.
+      if (resources || stream.resources.unsettled) stream.resources.sync(entry.agent);
       if (!tools) continue;
       let fingerprint = fingerprints.get(entry.agent.id);
       if (!fingerprint) {

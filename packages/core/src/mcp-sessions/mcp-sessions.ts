@@ -3,6 +3,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Agent } from "../agents/agents";
 import type { Db } from "../db/client";
 import { SESSION_CHANNEL } from "../db/changes";
+import { AppError } from "../errors";
 import {
   agentKeys,
   agents,
@@ -26,6 +27,8 @@ export interface McpSessionLimits {
   idleTimeoutSeconds: number;
   /** Sessions one agent may hold; opening one more ends its least recently used. */
   maxPerAgent: number;
+  /** `resources/subscribe` URIs one session may hold at once. */
+  maxSubscriptionsPerSession: number;
 }
 
 /** How often a session's `last_seen_at` is refreshed at most: a write per request would cost more. */
@@ -209,12 +212,33 @@ export async function heldMcpSessions(
   return rows;
 }
 
-/** Records a resource subscription of the session (idempotent) and tells its stream's holder. */
+/**
+ * Records a resource subscription of the session (idempotent) and tells its stream's holder. A
+ * session holds at most `maxPerSession` (the session's row is locked while counting, so
+ * concurrent subscribes cannot overshoot together); one more is CONFLICT.
+ */
 export async function addMcpResourceSubscription(
   db: Db,
-  input: { session: McpSessionRow; uri: string; connectionId: string },
+  input: { session: McpSessionRow; uri: string; connectionId: string; maxPerSession: number },
 ): Promise<void> {
   await db.transaction(async (tx) => {
+    const [locked] = await tx
+      .select({ id: mcpSessions.id })
+      .from(mcpSessions)
+      .where(eq(mcpSessions.id, input.session.id))
+      .for("update");
+    if (!locked) throw AppError.notFound("Session");
+    const [held] = await tx
+      .select({
+        count: sql<number>`count(*)::int`,
+        again: sql<boolean>`coalesce(bool_or(${mcpResourceSubscriptions.uri} = ${input.uri}), false)`,
+      })
+      .from(mcpResourceSubscriptions)
+      .where(eq(mcpResourceSubscriptions.session_id, input.session.id));
+    if (held && !held.again && held.count >= input.maxPerSession)
+      throw AppError.conflict(
+        `This session already holds ${held.count} resource subscriptions, the most allowed (MCP_MAX_SUBSCRIPTIONS_PER_SESSION = ${input.maxPerSession}); unsubscribe from one first`,
+      );
     await tx
       .insert(mcpResourceSubscriptions)
       .values({

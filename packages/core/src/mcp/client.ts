@@ -21,6 +21,8 @@ import {
   ListToolsResultSchema,
   LoggingMessageNotificationSchema,
   ReadResourceResultSchema,
+  ResourceUpdatedNotificationSchema,
+  EmptyResultSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import type {
   CallToolResult,
@@ -167,6 +169,11 @@ export interface McpSession {
     params: CompleteRequest["params"],
     opts?: McpRequestOptions,
   ) => Promise<CompleteResult>;
+  /** `resources/subscribe`; fails with kind "upstream" when the server does not support it. */
+  subscribeResource: (uri: string, opts?: McpRequestOptions) => Promise<void>;
+  unsubscribeResource: (uri: string, opts?: McpRequestOptions) => Promise<void>;
+  /** Hears every `notifications/resources/updated` of the session; returns an unsubscribe function. */
+  onResourceUpdated: (listener: (uri: string) => void) => () => void;
   /** Runs once when the session closes for any reason; returns an unsubscribe function. */
   onClose: (listener: () => void) => () => void;
   /** Idempotent. For stdio it resolves once the child process has exited. */
@@ -397,6 +404,7 @@ class SessionHub {
   closed = false;
   readonly closeListeners = new Set<() => void>();
   readonly logListeners = new Set<(entry: McpLogEntry) => void>();
+  readonly resourceListeners = new Set<(uri: string) => void>();
 
   markClosed(): void {
     if (this.closed) return;
@@ -656,6 +664,36 @@ class SdkMcpSession implements McpSession {
     );
   }
 
+  async subscribeResource(uri: string, opts: McpRequestOptions = {}): Promise<void> {
+    const transport = this.sdkTransport;
+    await this.run("resources/subscribe", opts, async (deadline) => {
+      // Updates come on the standalone stream: one sent before it is open would be lost.
+      if (transport instanceof NodeStreamableHttpTransport) await transport.streamReady();
+      await this.client.request(
+        { method: "resources/subscribe", params: { uri } },
+        EmptyResultSchema,
+        deadline.requestOptions(),
+      );
+    });
+  }
+
+  async unsubscribeResource(uri: string, opts: McpRequestOptions = {}): Promise<void> {
+    await this.run("resources/unsubscribe", opts, (deadline) =>
+      this.client.request(
+        { method: "resources/unsubscribe", params: { uri } },
+        EmptyResultSchema,
+        deadline.requestOptions(),
+      ),
+    );
+  }
+
+  onResourceUpdated(listener: (uri: string) => void): () => void {
+    this.hub.resourceListeners.add(listener);
+    return () => {
+      this.hub.resourceListeners.delete(listener);
+    };
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -772,6 +810,9 @@ export async function connectMcp(target: McpTarget, opts: McpConnectOptions): Pr
       const { level, logger, data } = notification.params;
       const entry: McpLogEntry = logger === undefined ? { level, data } : { level, logger, data };
       for (const listener of hub.logListeners) listener(entry);
+    });
+    sdkClient.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
+      for (const listener of hub.resourceListeners) listener(notification.params.uri);
     });
 
     await deadline.race(sdkClient.connect(transport, deadline.requestOptions()));

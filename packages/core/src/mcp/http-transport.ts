@@ -267,6 +267,8 @@ export class NodeStreamableHttpTransport implements Transport {
   private relistenTimer: NodeJS.Timeout | null = null;
   /** Consecutive GET streams that ended without carrying a message: the reopening backoff. */
   private listenFailures = 0;
+  /** Settles once the latest GET stream is open, or known not to open. */
+  private streamOpened: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly url: URL,
@@ -333,14 +335,27 @@ export class NodeStreamableHttpTransport implements Transport {
     if ("method" in message && message.method === "notifications/initialized") this.listen();
   }
 
+  /**
+   * Settles once the standalone GET stream is open (or known not to open): what the server sends
+   * there before is lost, so a subscription waits for it.
+   */
+  streamReady(): Promise<void> {
+    return this.streamOpened;
+  }
+
   /** Opens the standalone GET stream (see the class comment); it stays open until closed. */
   private listen(): void {
     if (this.closed || this.terminating || this._sessionId === undefined || this.listening) return;
     const exchange = new Exchange();
     this.listening = exchange;
+    let opened = (): void => undefined;
+    this.streamOpened = new Promise<void>((resolve) => {
+      opened = resolve;
+    });
     const headers = { ...this.headers(null), accept: "text/event-stream" };
     void this.open("GET", this.url, headers, null, exchange)
       .then(async (res) => {
+        opened();
         if (
           res.statusCode !== 200 ||
           mediaType(res.headers["content-type"]) !== "text/event-stream"
@@ -371,6 +386,7 @@ export class NodeStreamableHttpTransport implements Transport {
       })
       .catch(() => true)
       .then((reopen) => {
+        opened();
         this.listening = null;
         if (!reopen || this.closed || this.terminating) return;
         const delay = Math.min(MAX_RELISTEN_DELAY_MS, 500 * 2 ** this.listenFailures);

@@ -123,6 +123,27 @@ export class McpClientPool {
     }
   }
 
+  /**
+   * Opens a session for a long-lived holder of its own (a gateway session's resource
+   * subscriptions, whose notifications must reach that session only). The holder closes it; the
+   * pool closes it on shutdown.
+   */
+  async openOwnSession(target: McpTarget): Promise<McpSession> {
+    if (this.shutDown) throw new McpCallError("closed", "The MCP client pool has been shut down");
+    const opening = connectMcp(target, this.connectOptions);
+    this.own.add(opening);
+    try {
+      const session = await opening;
+      session.onClose(() => {
+        this.own.delete(opening);
+      });
+      return session;
+    } catch (error) {
+      this.own.delete(opening);
+      throw error;
+    }
+  }
+
   /** Closes the session for `key`, e.g. when its connection is deleted. */
   async evict(key: string): Promise<void> {
     const entry = this.entries.get(key);

@@ -189,15 +189,20 @@ async function fromEveryConnection<T>(
 }
 
 /** Which optional capabilities at least one connection really offers. */
-export async function probeCatalogCapabilities(
-  catalog: AgentCatalog,
-): Promise<{ prompts: boolean; resources: boolean; completions: boolean }> {
+export async function probeCatalogCapabilities(catalog: AgentCatalog): Promise<{
+  prompts: boolean;
+  resources: boolean;
+  /** Some connection supports `resources/subscribe`. */
+  resourceSubscriptions: boolean;
+  completions: boolean;
+}> {
   const sources = await fromEveryConnection(catalog, (session) =>
     Promise.resolve(session.capabilities),
   );
   return {
     prompts: sources.some((source) => source.value.prompts !== undefined),
     resources: sources.some((source) => source.value.resources !== undefined),
+    resourceSubscriptions: sources.some((source) => source.value.resources?.subscribe === true),
     completions: sources.some((source) => source.value.completions !== undefined),
   };
 }
@@ -439,6 +444,102 @@ export async function getAgentPrompt(
 }
 
 /**
+ * The connection serving `uri` for the agent: the one that lists the URI, else the first whose
+ * template matches it; with whether it supports `resources/subscribe`. Unknown: NOT_FOUND.
+ */
+async function resourceSource(
+  catalog: AgentCatalog,
+  uri: string,
+): Promise<{ connection: Connection; subscribable: boolean }> {
+  const sources = await fromEveryConnection(catalog, async (session) => {
+    const resourcesCapability = session.capabilities.resources;
+    if (!resourcesCapability) return null;
+    const [resources, templates] = await Promise.all([
+      session.listResources(),
+      session.listResourceTemplates(),
+    ]);
+    return {
+      listed: resources.some((resource) => resource.uri === uri),
+      templated: templates.some((template) => templateMatches(template, uri)),
+      subscribable: resourcesCapability.subscribe === true,
+    };
+  });
+  const target =
+    sources.find((source) => source.value?.listed === true) ??
+    sources.find((source) => source.value?.templated === true);
+  if (!target?.value) throw AppError.notFound("Resource");
+  return { connection: target.connection, subscribable: target.value.subscribable };
+}
+
+/** Whether the agent's policies allow reading `uri` from `connection` right now. */
+async function mayRead(
+  catalog: AgentCatalog,
+  policies: readonly PolicyRule[],
+  uri: string,
+  connection: Connection,
+): Promise<boolean> {
+  if (agentRefusal(catalog.agent)) return false;
+  const decision = await evaluatePoliciesOffLoop(policies, {
+    agent_id: catalog.agent.id,
+    kind: "resource",
+    tool: { id: uri, name: uri },
+    environment_id: callEnvironment(catalog.agent, connection),
+    input: { uri },
+  });
+  return decision.allowed;
+}
+
+/**
+ * The connection that would hold the agent's subscription to `uri` upstream: the one a read
+ * would use, provided the agent may read the URI now and the server supports subscriptions.
+ * Unknown (another tenant's resources included): NOT_FOUND; not readable: FORBIDDEN; a server
+ * without subscriptions: BAD_REQUEST.
+ */
+export async function resourceSubscriptionSource(
+  catalog: AgentCatalog,
+  uri: string,
+): Promise<Connection> {
+  const [source, policies] = await Promise.all([
+    resourceSource(catalog, uri),
+    agentPolicies(catalog),
+  ]);
+  if (!(await mayRead(catalog, policies, uri, source.connection)))
+    throw AppError.forbidden(`The agent may not read ${uri}, so it may not subscribe to it`);
+  if (!source.subscribable)
+    throw AppError.badRequest(`The server serving ${uri} does not support resource subscriptions`);
+  return source.connection;
+}
+
+/**
+ * Of a session's subscriptions, the ones to hold upstream now, with their connections: those
+ * the agent may still read (a policy change stops the others; reading is decided as for
+ * `resources/read`) from a connection of its org that still exists.
+ */
+export async function readableSubscriptions(
+  catalog: AgentCatalog,
+  subscriptions: readonly { uri: string; connection_id: string }[],
+): Promise<{ uri: string; connection: Connection }[]> {
+  if (subscriptions.length === 0) return [];
+  const [list, policies] = await Promise.all([orgConnections(catalog), agentPolicies(catalog)]);
+  const byId = new Map(list.map((connection) => [connection.id, connection]));
+  const readable: { uri: string; connection: Connection }[] = [];
+  for (const { uri, connection_id } of subscriptions) {
+    const connection = byId.get(connection_id);
+    if (connection && (await mayRead(catalog, policies, uri, connection)))
+      readable.push({ uri, connection });
+  }
+  return readable;
+}
+
+/** A session on `connection` for one holder of its own (see McpClientPool.openOwnSession). */
+export async function openConnectionSession(
+  runtime: McpRuntime,
+  connection: Connection,
+): Promise<McpSession> {
+  return runtime.pool.openOwnSession(connectionTarget(runtime, connection));
+}
+
+/**
  * `resources/read` as the agent: served by the connection that lists the URI, else by the first
  * whose template matches it. An unknown URI is NOT_FOUND and not recorded.
  */
@@ -448,21 +549,7 @@ export async function readAgentResource(
   request: { uri: string },
 ): Promise<CatalogOutcome<ReadResourceResult>> {
   const { uri } = request;
-  const sources = await fromEveryConnection(catalog, async (session) => {
-    if (!session.capabilities.resources) return null;
-    const [resources, templates] = await Promise.all([
-      session.listResources(),
-      session.listResourceTemplates(),
-    ]);
-    return {
-      listed: resources.some((resource) => resource.uri === uri),
-      templated: templates.some((template) => templateMatches(template, uri)),
-    };
-  });
-  const target =
-    sources.find((source) => source.value?.listed === true) ??
-    sources.find((source) => source.value?.templated === true);
-  if (!target) throw AppError.notFound("Resource");
+  const target = await resourceSource(catalog, uri);
   return governedRead(catalog, context, {
     kind: "resource",
     name: uri,
