@@ -31,6 +31,7 @@ export * from "./connections/connections";
 export * from "./tools/tools";
 export * from "./agents/agents";
 export * from "./policies/policies";
+export * from "./policies/what-if";
 export {
   evaluatePolicies,
   policyCouldAllow,

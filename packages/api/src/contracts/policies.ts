@@ -132,3 +132,80 @@ export const evaluatePolicyInput = z
         message: `Required for target ${value.target}`,
       });
   });
+
+export const WHAT_IF_MAX_RUNS = 10_000;
+
+export const policyWhatIfInput = z
+  .object({
+    policy_id: uuid
+      .optional()
+      .describe("The policy to edit or delete; leave out to preview a new policy"),
+    changes: updatePolicyInput
+      .optional()
+      .describe(
+        "For a new policy its fields (effect and tool_pattern required); for an edit the fields it changes",
+      ),
+    delete: z.boolean().default(false).describe("Preview deleting policy_id"),
+    runs: z
+      .number()
+      .int()
+      .min(1, "At least 1")
+      .max(WHAT_IF_MAX_RUNS, `At most ${WHAT_IF_MAX_RUNS}`)
+      .default(WHAT_IF_MAX_RUNS)
+      .describe("How many of the newest runs to replay"),
+  })
+  .superRefine((value, context) => {
+    if (value.delete && value.policy_id === undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["policy_id"],
+        message: "Required to preview a deletion",
+      });
+    if (value.delete && value.changes !== undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["changes"],
+        message: "A deletion changes no field",
+      });
+    if (!value.delete && value.changes === undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["changes"],
+        message: "Required unless delete is true",
+      });
+  });
+
+const whatIfVerdict = z.object({ allowed: z.boolean(), reason: z.string() });
+
+export const policyWhatIf = z.object({
+  runs_considered: z.number().int(),
+  oldest_run_at: timestamp.nullable(),
+  unchanged: z.number().int(),
+  to_allowed: z.number().int().describe("Runs the change would allow that are denied today"),
+  to_denied: z.number().int().describe("Runs the change would deny that are allowed today"),
+  undetermined: z.number().int().describe("Runs an input schema decides whose input was not kept"),
+  groups: z.array(
+    z.object({
+      kind: policyTarget,
+      tool_id: uuid.nullable(),
+      tool_name: z.string(),
+      agent_id: uuid.nullable(),
+      agent_name: z.string().nullable(),
+      runs: z.number().int(),
+      to_allowed: z.number().int(),
+      to_denied: z.number().int(),
+    }),
+  ),
+  examples: z.array(
+    z.object({
+      run_id: uuid,
+      started_at: timestamp,
+      kind: policyTarget,
+      tool_name: z.string(),
+      agent_id: uuid.nullable(),
+      before: whatIfVerdict,
+      after: whatIfVerdict,
+    }),
+  ),
+});
+export type PolicyWhatIfDto = z.infer<typeof policyWhatIf>;

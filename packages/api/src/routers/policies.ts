@@ -5,6 +5,7 @@ import {
   findPolicyOrgId,
   getPolicy,
   listPolicies,
+  policyWhatIf,
   updatePolicy,
 } from "@mcp/core";
 import { z } from "zod";
@@ -15,6 +16,8 @@ import {
   listPoliciesInput,
   policy,
   policyDecision,
+  policyWhatIf as policyWhatIfOutput,
+  policyWhatIfInput,
   updatePolicyInput,
 } from "../contracts/policies";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
@@ -74,6 +77,25 @@ export const policiesRouter = router({
     .input(evaluatePolicyInput)
     .output(policyDecision)
     .mutation(({ ctx, input }) => evaluateCall(ctx.db, { ...input, orgId: ctx.org.id })),
+
+  whatIf: orgProcedure("admin")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/orgs/{org_id}/policies/what-if",
+        tags,
+        summary: "Preview what a policy change would do",
+        description:
+          "Replays the organization's newest runs (up to 10,000) under the policies as they are and as the change would leave them, and returns the decisions that would flip, per tool and agent. Changes nothing. Rate limits are not replayed.",
+        protect: true,
+      },
+      leavesGovernance: true,
+    })
+    .input(policyWhatIfInput)
+    .output(policyWhatIfOutput)
+    .mutation(async ({ ctx, input }) =>
+      toWire(await policyWhatIf(ctx.db, { ...input, orgId: ctx.org.id })),
+    ),
 
   get: policyProcedure("viewer")
     .meta({

@@ -47,7 +47,7 @@ export async function assertAgentInOrg(
   if (!row) throw AppError.invalidField("agent_id", "No such agent in this organization");
 }
 
-async function validatePolicyFields(
+export async function validatePolicyFields(
   db: Db,
   orgId: string,
   fields: Partial<PolicyFields>,

@@ -1073,6 +1073,69 @@ export type PlatformRouter = TRPCBuiltRouter<
           }[];
         };
       }>;
+      whatIf: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          policy_id?: string | undefined;
+          changes?:
+            | {
+                name?: string | undefined;
+                description?: string | undefined;
+                effect?: "allow" | "deny" | undefined;
+                agent_id?: string | null | undefined;
+                target?: "tool" | "prompt" | "resource" | undefined;
+                tool_pattern?: string | undefined;
+                environment_id?: string | null | undefined;
+                input_schema?: Record<string, JsonValue> | null | undefined;
+                rate_limit?:
+                  | {
+                      max_calls: number;
+                      per_seconds: number;
+                    }
+                  | null
+                  | undefined;
+                enabled?: boolean | undefined;
+              }
+            | undefined;
+          delete?: boolean | undefined;
+          runs?: number | undefined;
+        };
+        output: {
+          runs_considered: number;
+          oldest_run_at: string | null;
+          unchanged: number;
+          to_allowed: number;
+          to_denied: number;
+          undetermined: number;
+          groups: {
+            kind: "tool" | "prompt" | "resource";
+            tool_id: string | null;
+            tool_name: string;
+            agent_id: string | null;
+            agent_name: string | null;
+            runs: number;
+            to_allowed: number;
+            to_denied: number;
+          }[];
+          examples: {
+            run_id: string;
+            started_at: string;
+            kind: "tool" | "prompt" | "resource";
+            tool_name: string;
+            agent_id: string | null;
+            before: {
+              allowed: boolean;
+              reason: string;
+            };
+            after: {
+              allowed: boolean;
+              reason: string;
+            };
+          }[];
+        };
+      }>;
       get: TRPCQueryProcedure<{
         meta: object;
         errorShape: ErrorShape;
