@@ -28,6 +28,7 @@ import {
   observeRuntime,
 } from "@mcp/core";
 import { createRequestListener } from "./app";
+import { ValidatedSessions } from "./gateway/session-cache";
 import { SessionStreams } from "./gateway/session-streams";
 import { databaseConfig, type Env } from "./env";
 import { createLogger, type Logger } from "./logger";
@@ -37,6 +38,8 @@ import { createTelemetry, startMetricsServer, type Telemetry } from "./telemetry
 
 /** Under the idle timeouts of common proxies and balancers (60 s), so they keep streams open. */
 const SESSION_STREAM_KEEP_ALIVE_MS = 25_000;
+/** Gateway sessions whose validation each process remembers (a few hundred bytes each). */
+const VALIDATED_SESSIONS_MAX = 10_000;
 
 const RECORD_FAILURE_MESSAGES = {
   retrying: "writing run records failed; retrying",
@@ -224,6 +227,12 @@ export async function startServer(
     maxPerAgent: env.MCP_MAX_SESSIONS_PER_AGENT,
     maxSubscriptionsPerSession: env.MCP_MAX_SUBSCRIPTIONS_PER_SESSION,
   };
+  const validatedSessions = new ValidatedSessions({
+    db: database.db,
+    changes: database.changes,
+    limits: sessionLimits,
+    maxEntries: VALIDATED_SESSIONS_MAX,
+  });
   const sessionStreams = new SessionStreams({
     db: database.db,
     runtime,
@@ -246,7 +255,11 @@ export async function startServer(
     webDistDir: env.WEB_DIST_DIR ?? webDistDir,
     demoMcpServer: env.DEMO_MCP_SERVER,
     gatewayFastPath: env.MCP_GATEWAY_FAST_PATH,
-    gatewaySessions: { streams: sessionStreams, limits: sessionLimits },
+    gatewaySessions: {
+      streams: sessionStreams,
+      limits: sessionLimits,
+      validated: validatedSessions,
+    },
     oauthTokenLifetimes: {
       accessTokenSeconds: env.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenSeconds: env.OAUTH_REFRESH_TOKEN_TTL_SECONDS,
@@ -279,6 +292,7 @@ export async function startServer(
     });
     // Session streams never end by themselves: ended now, their clients reconnect elsewhere.
     await sessionStreams.close();
+    validatedSessions.close();
     drain.start(() => {
       server.closeIdleConnections();
     });

@@ -358,6 +358,45 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")("gateway sessions
     });
   });
 
+  describe("on two servers of one database", () => {
+    let first: Awaited<ReturnType<typeof startTestServer>>;
+    let second: Awaited<ReturnType<typeof startTestServer>>;
+    let upstream: RunningTestMcpServer;
+    beforeAll(async () => {
+      [first, second, upstream] = await Promise.all([
+        startTestServer(),
+        startTestServer(),
+        startTestMcpServer(),
+      ]);
+    });
+    afterAll(async () => {
+      await Promise.all([first.close(), second.close(), upstream.close()]);
+    });
+
+    it("refuses a session deleted on one replica on the other, which had validated it before", async () => {
+      const agent = await createAgentWithConnection(first, upstream.url);
+      const session = await openRawSession(first, agent);
+      // Twice: the second request may be served from the second replica's validated sessions.
+      for (let index = 0; index < 2; index++) {
+        const used = await raw(second, agent.agentId, agent.key, "POST", {
+          session,
+          body: listTools,
+        });
+        expect(used.status).toBe(200);
+        await used.text();
+      }
+      const ended = await raw(first, agent.agentId, agent.key, "DELETE", { session });
+      expect(ended.status).toBe(200);
+      // Every notification committed before this point has reached the second replica.
+      await second.database.changes.barrier();
+      const after = await raw(second, agent.agentId, agent.key, "POST", {
+        session,
+        body: listTools,
+      });
+      expect(after.status).toBe(404);
+    });
+  });
+
   describe("on two replicas behind a round-robin balancer", () => {
     let cluster: Awaited<ReturnType<typeof startReplicatedCluster>>;
     const upstreams: RunningTestMcpServer[] = [];

@@ -4,7 +4,6 @@ import {
   authenticateOAuthAccessToken,
   endMcpSession,
   findInputDefect,
-  findMcpSession,
   OAUTH_ACCESS_TOKEN_PREFIX,
   openMcpSession,
   inSpan,
@@ -80,6 +79,7 @@ import {
   webRequest,
 } from "./http";
 import { invalidParams, requestParamsProblem } from "./params";
+import type { ValidatedSessions } from "./session-cache";
 import type { SessionStreams } from "./session-streams";
 import { directToolCall, serveToolCall } from "./tool-call";
 import {
@@ -126,8 +126,11 @@ export interface GatewayOptions {
    * (test/fast-path.test.ts) holds the fast path to, and a way out if the two ever disagree.
    */
   fastPath: boolean;
-  /** Stateful sessions (`Mcp-Session-Id`): their streams on this replica and their bounds. */
-  sessions: { streams: SessionStreams; limits: McpSessionLimits };
+  /**
+   * Stateful sessions (`Mcp-Session-Id`): their streams on this replica, their bounds, and the
+   * sessions validated lately.
+   */
+  sessions: { streams: SessionStreams; limits: McpSessionLimits; validated: ValidatedSessions };
 }
 
 export interface GatewayRequestInfo {
@@ -385,16 +388,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     // A session answers the credential that opened it: the key, or the OAuth grant (which
     // outlives each access token it issues).
     const credentialId = "keyId" in authenticated ? authenticated.keyId : authenticated.grantId;
-    const { streams: sessionStreams, limits } = options.sessions;
+    const { streams: sessionStreams, limits, validated } = options.sessions;
     const sessionToken = headerOf("mcp-session-id");
     let session: McpSessionRow | null = null;
     if (sessionToken !== null) {
-      session = await findMcpSession(options.db, {
-        token: sessionToken,
-        agentId: agent.id,
-        credentialId,
-        limits,
-      });
+      session = await validated.find({ token: sessionToken, agentId: agent.id, credentialId });
       if (!session) {
         send(outgoing, sessionNotFound());
         return;
@@ -410,6 +408,8 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     }
     if (incoming.method === "DELETE" && session) {
       await endMcpSession(options.db, session.id);
+      // Other replicas hear of it on the change feed; this one need not wait for that.
+      validated.forget(session.id);
       send(outgoing, { status: 200, body: {} });
       return;
     }

@@ -32,7 +32,7 @@ export interface McpSessionLimits {
 }
 
 /** How often a session's `last_seen_at` is refreshed at most: a write per request would cost more. */
-const TOUCH_RESOLUTION_SECONDS = 30;
+export const MCP_SESSION_TOUCH_SECONDS = 30;
 
 export function hashSessionToken(token: string): string {
   return hash("sha256", token, "hex");
@@ -98,7 +98,7 @@ export async function openMcpSession(
 /**
  * The live session `token` names, if it belongs to this agent and credential: anyone else's, or
  * an ended or idle one, is simply not found (the gateway answers 404, as MCP says). Refreshes
- * `last_seen_at` at most every TOUCH_RESOLUTION_SECONDS.
+ * `last_seen_at` at most every MCP_SESSION_TOUCH_SECONDS.
  */
 export async function findMcpSession(
   db: Db,
@@ -107,7 +107,7 @@ export async function findMcpSession(
   const [found] = await db
     .select({
       session: mcpSessions,
-      stale: sql<boolean>`${mcpSessions.last_seen_at} < now() - make_interval(secs => ${TOUCH_RESOLUTION_SECONDS})`,
+      stale: sql<boolean>`${mcpSessions.last_seen_at} < now() - make_interval(secs => ${MCP_SESSION_TOUCH_SECONDS})`,
     })
     .from(mcpSessions)
     .where(
