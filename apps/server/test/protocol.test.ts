@@ -77,6 +77,9 @@ describe.skipIf(databaseUnavailable)("MCP protocol through the gateway", () => {
     await policy(agent, { effect: "allow", target: "resource", tool_pattern: "docs://*" });
     const client = await connect(agent);
     expect(client.getServerCapabilities()?.completions).toEqual({});
+    // No listChanged: the gateway does not watch prompt or resource lists upstream.
+    expect(client.getServerCapabilities()?.prompts).toEqual({});
+    expect(client.getServerCapabilities()?.resources).toEqual({});
 
     const prompt = await client.complete({
       ref: { type: "ref/prompt", name: "translate" },
