@@ -289,7 +289,13 @@ describe.skipIf(databaseUnavailable)("OpenAPI document and reference", () => {
     await call("GET", `/orgs/${org.id}/audit-events/`);
     expect((await call("POST", `/orgs/${org.id}/agents/`, { name: "" })).status).toBe(400);
     expect((await call("GET", `/agents/00000000-0000-4000-8000-000000000000/`)).status).toBe(404);
-    expect((await call("DELETE", `/agents/${agent.id}/`)).status).toBe(204);
+    // A delete that would take the "Echo" policy with it is refused until confirmed.
+    const refused = await call("DELETE", `/agents/${agent.id}/`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.policies).toEqual([{ id: expect.any(String), name: "Echo" }]);
+    expect((await call("DELETE", `/agents/${agent.id}/?confirm_policy_removal=true`)).status).toBe(
+      204,
+    );
     await call("POST", "/auth/logout/");
     expect((await call("GET", "/auth/me/")).status).toBe(401);
   });

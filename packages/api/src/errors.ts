@@ -49,6 +49,8 @@ export interface WireError {
   issues?: { path: string; message: string }[];
   retry_after_seconds?: number;
   run_id?: string;
+  /** CONFLICT of a delete that would remove policies: the ones it would remove. */
+  policies?: { id: string; name: string }[];
 }
 
 interface ZodLikeIssue {
@@ -88,6 +90,7 @@ export function toWireError(error: unknown): WireError {
         ? {}
         : { retry_after_seconds: cause.retryAfterSeconds }),
       ...(cause.runId === undefined ? {} : { run_id: cause.runId }),
+      ...(cause.policies === undefined ? {} : { policies: cause.policies }),
     };
   }
   if (isZodLikeError(cause)) {

@@ -173,6 +173,8 @@ const ERROR_DESCRIPTIONS: Record<
 const UPSTREAM_OPERATIONS = new Set(["connections.sync"]);
 /** Operations a policy's rate limit can refuse with 429. */
 const RATE_LIMITED_OPERATIONS = new Set(["tools.run"]);
+/** Deletes refused with 409 while policies name what they delete (unless confirmed). */
+const POLICY_GUARDED_DELETES = new Set(["agents.delete", "environments.delete"]);
 
 const ids = {
   user: "8a6e0f7c-4b1d-4c8e-9f3a-2d5b7c9e1a04",
@@ -386,7 +388,7 @@ function errorStatuses(
       procedure.path !== "tools.run" &&
       procedure.path !== "agents.keys.create") ||
     method === "PATCH";
-  if (createsOrRenames) statuses.push("409");
+  if (createsOrRenames || POLICY_GUARDED_DELETES.has(procedure.path)) statuses.push("409");
   if (hasBody) statuses.push("413", "415");
   if (RATE_LIMITED_OPERATIONS.has(procedure.path)) statuses.push("429");
   if (UPSTREAM_OPERATIONS.has(procedure.path)) statuses.push("502");

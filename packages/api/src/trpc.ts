@@ -42,6 +42,7 @@ const t = initTRPC
           issues: wire.issues,
           retry_after_seconds: wire.retry_after_seconds,
           run_id: wire.run_id,
+          policies: wire.policies,
           request_id: ctx?.requestId,
         },
       };

@@ -33,6 +33,8 @@ export class AppError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** RATE_LIMITED by a tool run's policy: the run that records the refusal. */
   readonly runId: string | undefined;
+  /** CONFLICT of a delete that would remove policies: the ones it would remove. */
+  readonly policies: { id: string; name: string }[] | undefined;
 
   constructor(
     code: AppErrorCode,
@@ -42,6 +44,7 @@ export class AppError extends Error {
       cause?: unknown;
       retryAfterSeconds?: number;
       runId?: string;
+      policies?: { id: string; name: string }[];
     },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -49,6 +52,7 @@ export class AppError extends Error {
     this.issues = options?.issues;
     this.retryAfterSeconds = options?.retryAfterSeconds;
     this.runId = options?.runId;
+    this.policies = options?.policies;
   }
 
   static rateLimited(

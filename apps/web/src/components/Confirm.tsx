@@ -1,6 +1,7 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { Button } from "./Button";
 import { Dialog } from "./Dialog";
+import { TextField } from "./Field";
 import { FormError } from "./States";
 
 export interface ConfirmOptions {
@@ -8,7 +9,15 @@ export interface ConfirmOptions {
   body: ReactNode;
   confirmLabel?: string;
   danger?: boolean;
-  /** Runs when confirmed; the dialog stays open (showing the error) if it throws. */
+  /**
+   * For what cannot be undone and is easy to mistake for something else: the confirm button
+   * stays disabled until this (the thing's name) is typed.
+   */
+  typeToConfirm?: string;
+  /**
+   * Runs when confirmed; the dialog stays open (showing the error) if it throws. It may open
+   * another confirmation (`useConfirm`), which then takes this one's place.
+   */
   action: () => Promise<unknown>;
 }
 
@@ -20,10 +29,12 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
   const [options, setOptions] = useState<ConfirmOptions | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [typed, setTyped] = useState("");
 
   const confirm = useCallback<Confirm>((next) => {
     setError(null);
     setBusy(false);
+    setTyped("");
     setOptions(next);
   }, []);
 
@@ -37,7 +48,8 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
     setError(null);
     try {
       await options.action();
-      setOptions(null);
+      // Closed unless the action opened a follow-up confirmation.
+      setOptions((current) => (current === options ? null : current));
     } catch (caught) {
       setError(caught);
     } finally {
@@ -46,6 +58,8 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
   };
 
   const value = useMemo(() => confirm, [confirm]);
+  const expected = options?.typeToConfirm;
+  const typedOk = expected === undefined || typed === expected;
   return (
     <ConfirmContext.Provider value={value}>
       {children}
@@ -63,6 +77,7 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
             <Button
               variant={options?.danger === false ? "primary" : "danger"}
               busy={busy}
+              disabled={!typedOk}
               onClick={() => {
                 void run();
               }}
@@ -73,6 +88,14 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
         }
       >
         <div className="confirm__body">{options?.body}</div>
+        {expected === undefined ? null : (
+          <TextField
+            label={`Type “${expected}” to confirm`}
+            value={typed}
+            onChange={setTyped}
+            autoComplete="off"
+          />
+        )}
         <FormError error={error} />
       </Dialog>
     </ConfirmContext.Provider>

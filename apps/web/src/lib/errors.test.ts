@@ -29,9 +29,22 @@ describe("errors", () => {
         { path: "url", message: "Must be an http:// or https:// URL" },
         { path: "url", message: "second message is ignored" },
       ],
+      policies: [],
       requestId: "req-1",
     });
     expect(fieldErrorsOf(error)).toEqual({ url: "Must be an http:// or https:// URL" });
+  });
+
+  it("reads the policies a refused delete would remove, dropping malformed entries", () => {
+    const error = apiError(
+      {
+        code: "CONFLICT",
+        httpStatus: 409,
+        policies: [{ id: "p1", name: "no-deploy-friday" }, { id: 2 }, null],
+      },
+      "This agent is used by policy",
+    );
+    expect(errorInfo(error).policies).toEqual([{ id: "p1", name: "no-deploy-friday" }]);
   });
 
   it("explains a request that never reached the API", () => {

@@ -5,6 +5,7 @@ interface ErrorData {
   code?: string;
   httpStatus?: number;
   issues?: { path: string; message: string }[];
+  policies?: { id: string; name: string }[];
   request_id?: string;
 }
 
@@ -30,8 +31,18 @@ function readErrorData(data: unknown): ErrorData | null {
         return typeof path === "string" && typeof message === "string" ? [{ path, message }] : [];
       })
     : undefined;
+  const rawPolicies = field(data, "policies");
+  const policies = Array.isArray(rawPolicies)
+    ? (rawPolicies as unknown[]).flatMap((policy) => {
+        if (typeof policy !== "object" || policy === null) return [];
+        const id = field(policy, "id");
+        const name = field(policy, "name");
+        return typeof id === "string" && typeof name === "string" ? [{ id, name }] : [];
+      })
+    : undefined;
   return {
     ...(typeof code === "string" ? { code } : {}),
+    ...(policies ? { policies } : {}),
     ...(typeof httpStatus === "number" ? { httpStatus } : {}),
     ...(typeof requestId === "string" ? { request_id: requestId } : {}),
     ...(issues ? { issues } : {}),
@@ -43,8 +54,19 @@ export interface ErrorInfo {
   code: string | null;
   status: number | null;
   issues: { path: string; message: string }[];
+  /** With CONFLICT from deleting an agent or environment: the policies it would remove. */
+  policies: { id: string; name: string }[];
   requestId: string | null;
 }
+
+/** What a failure that is not the API's error shape says beyond its message. */
+const NOTHING_MORE: Omit<ErrorInfo, "message"> = {
+  code: null,
+  status: null,
+  issues: [],
+  policies: [],
+  requestId: null,
+};
 
 /** The parts of any thrown value a screen can show: the API's error shape, or a network failure. */
 export function errorInfo(error: unknown): ErrorInfo {
@@ -60,6 +82,7 @@ export function errorInfo(error: unknown): ErrorInfo {
         code: null,
         status: null,
         issues: [],
+        policies: [],
         requestId: null,
       };
     }
@@ -68,12 +91,12 @@ export function errorInfo(error: unknown): ErrorInfo {
       code: data.code,
       status: data.httpStatus ?? null,
       issues: data.issues ?? [],
+      policies: data.policies ?? [],
       requestId: data.request_id ?? null,
     };
   }
-  if (error instanceof Error)
-    return { message: error.message, code: null, status: null, issues: [], requestId: null };
-  return { message: "Something went wrong", code: null, status: null, issues: [], requestId: null };
+  if (error instanceof Error) return { message: error.message, ...NOTHING_MORE };
+  return { message: "Something went wrong", ...NOTHING_MORE };
 }
 
 export type FieldErrors = Record<string, string>;

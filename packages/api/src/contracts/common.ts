@@ -56,6 +56,15 @@ export const queryBoolean = z
   .transform((value) => value === true || value === "true");
 
 export const orgIdInput = z.object({ org_id: uuid });
+
+/** Deletes that would remove policies with what they delete are refused unless this is true. */
+export const policyRemovalInput = z.object({
+  confirm_policy_removal: queryBoolean
+    .optional()
+    .describe(
+      "Also delete the policies that name it (each audited); without it a delete that would remove policies is refused with 409 listing them",
+    ),
+});
 export const idInput = z.object({ id: uuid });
 
 export const ERROR_CODES = [
@@ -96,6 +105,12 @@ export const errorBody = z.object({
   run_id: uuid
     .optional()
     .describe("With RATE_LIMITED from a tool run: the recorded run (status rate_limited)"),
+  policies: z
+    .array(z.object({ id: uuid, name: z.string() }))
+    .optional()
+    .describe(
+      "With CONFLICT from deleting an agent or environment: the policies the delete would remove",
+    ),
   request_id: z.string().optional(),
 });
 export type ErrorBody = z.infer<typeof errorBody>;

@@ -23,7 +23,7 @@ import {
   mcpClientConfig,
   updateAgentInput,
 } from "../contracts/agents";
-import { pageInput, pageOf, uuid } from "../contracts/common";
+import { pageInput, pageOf, policyRemovalInput, uuid } from "../contracts/common";
 import { oauthGrant } from "../contracts/oauth";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
@@ -115,13 +115,20 @@ export const agentsRouter = router({
         path: "/agents/{id}",
         tags,
         summary: "Delete an agent and its keys",
+        description:
+          "Refused with 409 (listing them in `policies`) while policies name the agent, unless `confirm_policy_removal=true`: then they are deleted too, each audited.",
         protect: true,
       },
       successStatus: 204,
     })
+    .input(policyRemovalInput)
     .output(z.void())
     .mutation(async ({ ctx, input }) => {
-      await deleteAgent(ctx.db, ctx.action, { orgId: ctx.org.id, id: input.id });
+      await deleteAgent(ctx.db, ctx.action, {
+        orgId: ctx.org.id,
+        id: input.id,
+        confirmPolicyRemoval: input.confirm_policy_removal,
+      });
     }),
 
   keys: router({

@@ -7,7 +7,7 @@ import {
   updateEnvironment,
 } from "@mcp/core";
 import { z } from "zod";
-import { pageInput, pageOf } from "../contracts/common";
+import { pageInput, pageOf, policyRemovalInput } from "../contracts/common";
 import { createEnvironmentInput, environment, updateEnvironmentInput } from "../contracts/orgs";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
@@ -88,12 +88,19 @@ export const environmentsRouter = router({
         path: "/environments/{id}",
         tags,
         summary: "Delete an environment",
+        description:
+          "Refused with 409 (listing them in `policies`) while policies are scoped to the environment, unless `confirm_policy_removal=true`: then they are deleted too, each audited.",
         protect: true,
       },
       successStatus: 204,
     })
+    .input(policyRemovalInput)
     .output(z.void())
     .mutation(async ({ ctx, input }) => {
-      await deleteEnvironment(ctx.db, ctx.action, { orgId: ctx.org.id, id: input.id });
+      await deleteEnvironment(ctx.db, ctx.action, {
+        orgId: ctx.org.id,
+        id: input.id,
+        confirmPolicyRemoval: input.confirm_policy_removal,
+      });
     }),
 });

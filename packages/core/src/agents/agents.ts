@@ -8,6 +8,7 @@ import { assertEnvironmentInOrg } from "../connections/connections";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { tenantResource } from "../lib/tenant-table";
+import { removeReferencingPolicies } from "../policies/references";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 
@@ -90,7 +91,25 @@ export async function listAgents(
 const agentResource = tenantResource(agents, "Agent", "agent");
 export const getAgent = agentResource.get;
 export const findAgentOrgId = agentResource.findOrgId;
-export const deleteAgent = agentResource.remove;
+
+/**
+ * Refused (CONFLICT, listing them) while policies name the agent, unless `confirmPolicyRemoval`:
+ * then those policies are deleted with it, each audited.
+ */
+export function deleteAgent(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; id: string; confirmPolicyRemoval?: boolean | undefined },
+): Promise<void> {
+  return agentResource.remove(db, context, input, (tx) =>
+    removeReferencingPolicies(tx, context, {
+      orgId: input.orgId,
+      id: input.id,
+      subject: "agent",
+      confirmed: input.confirmPolicyRemoval === true,
+    }),
+  );
+}
 
 export async function updateAgent(
   db: Db,

@@ -5,6 +5,7 @@ import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { tenantResource } from "../lib/tenant-table";
+import { removeReferencingPolicies } from "../policies/references";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
@@ -75,7 +76,25 @@ export async function listEnvironments(
 const environmentResource = tenantResource(environments, "Environment", "environment");
 export const getEnvironment = environmentResource.get;
 export const findEnvironmentOrgId = environmentResource.findOrgId;
-export const deleteEnvironment = environmentResource.remove;
+
+/**
+ * Refused (CONFLICT, listing them) while policies name the environment, unless `confirmPolicyRemoval`:
+ * then those policies are deleted with it, each audited.
+ */
+export function deleteEnvironment(
+  db: Db,
+  context: ActionContext,
+  input: { orgId: string; id: string; confirmPolicyRemoval?: boolean | undefined },
+): Promise<void> {
+  return environmentResource.remove(db, context, input, (tx) =>
+    removeReferencingPolicies(tx, context, {
+      orgId: input.orgId,
+      id: input.id,
+      subject: "environment",
+      confirmed: input.confirmPolicyRemoval === true,
+    }),
+  );
+}
 
 export async function updateEnvironment(
   db: Db,

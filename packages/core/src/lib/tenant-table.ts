@@ -38,13 +38,18 @@ export function tenantResource<T extends TenantTable>(table: T, what: string, ta
       return rows[0]?.org_id ?? null;
     },
 
-    /** Deletes with its audit event in one transaction. */
+    /**
+     * Deletes with its audit event in one transaction; `before` runs first in that transaction
+     * (to lock, refuse or clean up what the delete would cascade to).
+     */
     remove: async (
       db: Db,
       context: ActionContext,
       input: { orgId: string; id: string },
+      before?: (tx: Db) => Promise<void>,
     ): Promise<void> => {
       await db.transaction(async (tx) => {
+        await before?.(tx);
         const deleted = (await tx
           .delete(table)
           .where(inOrg(input))

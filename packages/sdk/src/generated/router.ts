@@ -53,6 +53,12 @@ export type ErrorShape = {
       | undefined;
     retry_after_seconds: number | undefined;
     run_id: string | undefined;
+    policies:
+      | {
+          id: string;
+          name: string;
+        }[]
+      | undefined;
     request_id: string | undefined;
   };
 };
@@ -359,6 +365,7 @@ export type PlatformRouter = TRPCBuiltRouter<
         errorShape: ErrorShape;
         input: {
           id: string;
+          confirm_policy_removal?: boolean | "true" | "false" | undefined;
         };
         output: undefined;
       }>;
@@ -864,6 +871,7 @@ export type PlatformRouter = TRPCBuiltRouter<
         errorShape: ErrorShape;
         input: {
           id: string;
+          confirm_policy_removal?: boolean | "true" | "false" | undefined;
         };
         output: undefined;
       }>;

@@ -3,7 +3,6 @@ import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { StatusBadge } from "../../components/Badge";
 import { Button } from "../../components/Button";
-import { useConfirm } from "../../components/Confirm";
 import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
 import { ListPage } from "../../components/ListPage";
 import { EmptyState } from "../../components/States";
@@ -12,6 +11,7 @@ import { useOrg } from "../../layout/org-context";
 import type { Agent } from "../../lib/api";
 import { errorInfo } from "../../lib/errors";
 import { formatDateTime } from "../../lib/format";
+import { useDeleteWithPolicies } from "../../lib/governed-delete";
 import { nameById, useEnvironments } from "../../lib/queries";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { AgentFormDialog } from "./AgentForm";
@@ -32,16 +32,23 @@ export function useAgentStatusToggle() {
 }
 
 export function useDeleteAgent() {
-  const confirm = useConfirm();
+  const deleteWithPolicies = useDeleteWithPolicies();
   const toast = useToast();
   return (agent: Agent, after?: () => Promise<void>) => {
-    confirm({
-      title: `Delete agent “${agent.name}”?`,
-      body: "Its API keys stop working at once and its policies no longer apply. Run history is kept.",
-      confirmLabel: "Delete agent",
-      action: async () => {
-        await trpcClient.agents.delete.mutate({ id: agent.id });
-        await queryClient.invalidateQueries(trpc.agents.pathFilter());
+    deleteWithPolicies({
+      kind: "agent",
+      name: agent.name,
+      body: "Its API keys stop working at once. Run history is kept.",
+      remove: (confirmPolicyRemoval) =>
+        trpcClient.agents.delete.mutate({
+          id: agent.id,
+          confirm_policy_removal: confirmPolicyRemoval,
+        }),
+      done: async () => {
+        await Promise.all([
+          queryClient.invalidateQueries(trpc.agents.pathFilter()),
+          queryClient.invalidateQueries(trpc.policies.pathFilter()),
+        ]);
         toast(`Deleted ${agent.name}`);
         await after?.();
       },

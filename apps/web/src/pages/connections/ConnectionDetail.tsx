@@ -57,6 +57,7 @@ export default function ConnectionDetail() {
       title: `Delete connection “${c.name}”?`,
       body: `Its ${tools.data?.results.length ?? ""} tools are removed with it; agents lose access to them. This cannot be undone.`,
       confirmLabel: "Delete connection",
+      typeToConfirm: c.name,
       action: async () => {
         await trpcClient.connections.delete.mutate({ id: c.id });
         await Promise.all([

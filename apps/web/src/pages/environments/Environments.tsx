@@ -3,7 +3,6 @@ import type { Environment } from "../../lib/api";
 import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Button } from "../../components/Button";
-import { useConfirm } from "../../components/Confirm";
 import { Dialog } from "../../components/Dialog";
 import { Field, NameAndSlugFields } from "../../components/Field";
 import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
@@ -13,13 +12,14 @@ import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { formatDateTime } from "../../lib/format";
+import { useDeleteWithPolicies } from "../../lib/governed-delete";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 
 type Editing = { mode: "create" } | { mode: "edit"; environment: Environment } | null;
 
 export default function Environments() {
   const { org, can } = useOrg();
-  const confirm = useConfirm();
+  const deleteWithPolicies = useDeleteWithPolicies();
   const toast = useToast();
   const [editing, setEditing] = useState<Editing>(null);
   const list = useInfiniteQuery(
@@ -28,13 +28,20 @@ export default function Environments() {
   const isAdmin = can("admin");
 
   const remove = (environment: Environment) => {
-    confirm({
-      title: `Delete environment “${environment.name}”?`,
-      body: "Connections, agents and policies scoped to it lose that scope. This cannot be undone.",
-      confirmLabel: "Delete environment",
-      action: async () => {
-        await trpcClient.environments.delete.mutate({ id: environment.id });
-        await queryClient.invalidateQueries(trpc.environments.pathFilter());
+    deleteWithPolicies({
+      kind: "environment",
+      name: environment.name,
+      body: "Connections and agents scoped to it lose that scope. This cannot be undone.",
+      remove: (confirmPolicyRemoval) =>
+        trpcClient.environments.delete.mutate({
+          id: environment.id,
+          confirm_policy_removal: confirmPolicyRemoval,
+        }),
+      done: async () => {
+        await Promise.all([
+          queryClient.invalidateQueries(trpc.environments.pathFilter()),
+          queryClient.invalidateQueries(trpc.policies.pathFilter()),
+        ]);
         toast(`Deleted ${environment.name}`);
       },
     });

@@ -57,6 +57,7 @@ export default function Settings() {
         </>
       ),
       confirmLabel: "Delete organization",
+      typeToConfirm: org.name,
       action: async () => {
         await trpcClient.orgs.delete.mutate({ org_id: org.id });
         await queryClient.invalidateQueries(trpc.orgs.pathFilter());
