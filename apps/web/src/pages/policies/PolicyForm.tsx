@@ -1,7 +1,9 @@
 import { createPolicyInput, POLICY_EFFECTS, POLICY_TARGETS } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
+import { Button } from "../../components/Button";
 import { FormDialog } from "../../components/FormDialog";
+import { FormError } from "../../components/States";
 import { Checkbox, Field, SelectField, TextField } from "../../components/Field";
 import { useOrg } from "../../layout/org-context";
 import type { Policy } from "../../lib/api";
@@ -11,6 +13,7 @@ import { pretty } from "../../lib/format";
 import { useAgents, useEnvironments, useTools } from "../../lib/queries";
 import { isRecord } from "../../lib/schema-form/schema";
 import { trpc } from "../../lib/trpc";
+import { WhatIfResult } from "./WhatIfPanel";
 
 type Effect = (typeof POLICY_EFFECTS)[number];
 type Target = (typeof POLICY_TARGETS)[number];
@@ -89,30 +92,58 @@ export function PolicyFormDialog({
   const update = useMutation(trpc.policies.update.mutationOptions(save.update));
   const mutation = policy ? update : create;
 
-  const submit = (event: SubmitEvent) => {
-    event.preventDefault();
-    const schema = parseSchemaText(schemaText);
+  const whatIf = useMutation(trpc.policies.whatIf.mutationOptions());
+  const values = {
+    name,
+    description,
+    effect,
+    agent_id: agentId === "" ? null : agentId,
+    target,
+    tool_pattern: toolPattern,
+    environment_id: environmentId === "" ? null : environmentId,
+    schemaText,
+    rate_limit: limited ? { max_calls: Number(maxCalls), per_seconds: Number(perSeconds) } : null,
+    enabled,
+  };
+  // A preview answers for the fields as they were when it was asked; any edit hides it.
+  const snapshot = JSON.stringify(values);
+  const [previewed, setPreviewed] = useState<string | null>(null);
+
+  /** The form's fields, checked with the create contract, or null after showing the errors. */
+  const collect = () => {
+    const { schemaText: text, ...fields } = values;
+    const schema = parseSchemaText(text);
     const parsed = validate(createPolicyInput, {
-      name,
-      description,
-      effect,
-      agent_id: agentId === "" ? null : agentId,
-      target,
-      tool_pattern: toolPattern,
-      environment_id: environmentId === "" ? null : environmentId,
+      ...fields,
       input_schema: "value" in schema ? schema.value : null,
-      rate_limit: limited ? { max_calls: Number(maxCalls), per_seconds: Number(perSeconds) } : null,
-      enabled,
     });
     const found = parsed.ok ? {} : { ...parsed.errors };
     if ("error" in schema) found.input_schema = schema.error;
     if (!parsed.ok || "error" in schema) {
       setErrors(found);
-      return;
+      return null;
     }
     setErrors({});
-    if (policy) update.mutate({ id: policy.id, ...parsed.data });
-    else create.mutate({ org_id: org.id, ...parsed.data });
+    return parsed.data;
+  };
+
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const data = collect();
+    if (data === null) return;
+    if (policy) update.mutate({ id: policy.id, ...data });
+    else create.mutate({ org_id: org.id, ...data });
+  };
+
+  const preview = () => {
+    const data = collect();
+    if (data === null) return;
+    setPreviewed(snapshot);
+    whatIf.mutate(
+      policy
+        ? { org_id: org.id, policy_id: policy.id, changes: data }
+        : { org_id: org.id, changes: data },
+    );
   };
 
   return (
@@ -268,6 +299,15 @@ export function PolicyFormDialog({
         </div>
       ) : null}
       <Checkbox label="Enabled" checked={enabled} onChange={setEnabled} />
+      <section className="stack" aria-label="Impact">
+        <div>
+          <Button onClick={preview} busy={whatIf.isPending}>
+            Preview impact on recent runs
+          </Button>
+        </div>
+        {previewed === snapshot ? <FormError error={whatIf.error} /> : null}
+        {previewed === snapshot && whatIf.data ? <WhatIfResult result={whatIf.data} /> : null}
+      </section>
     </FormDialog>
   );
 }
