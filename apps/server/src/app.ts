@@ -70,6 +70,8 @@ export interface AppOptions {
   gatewayFastPath: boolean;
   /** Gateway sessions: the streams this process holds and the sessions' bounds. */
   gatewaySessions: GatewayOptions["sessions"];
+  /** Bounds of task-augmented tool calls. */
+  gatewayTasks: GatewayOptions["tasks"];
   /** How long the gateway's OAuth access and refresh tokens live. */
   oauthTokenLifetimes?: OAuthTokenLifetimes;
   telemetry: Telemetry;
@@ -180,6 +182,7 @@ export function createRequestListener(options: AppOptions): RequestListener {
     maxBodyBytes: options.maxBodyBytes,
     fastPath: options.gatewayFastPath,
     sessions: options.gatewaySessions,
+    tasks: options.gatewayTasks,
   });
   return (incoming, outgoing) => {
     const agentId = GATEWAY_PATH.exec(incoming.url ?? "")?.[1];

@@ -161,6 +161,16 @@ const envSchema = z.object({
     .max(10_000)
     .default(100),
   /**
+   * Task-augmented tool calls (MCP tasks) one agent may have running at once; one more is
+   * refused until one ends or is cancelled.
+   */
+  MCP_MAX_TASKS_PER_AGENT: z.coerce
+    .number({ error: "Must be a whole number" })
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(100),
+  /**
    * The stdio MCP servers organizations may use: a JSON array, or the path of a file holding one.
    * Unset: no stdio connections.
    */

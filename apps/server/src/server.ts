@@ -16,6 +16,7 @@ import {
   DEFAULT_AUTH_THROTTLE,
   pruneAuthThrottles,
   pruneOAuthRecords,
+  pruneMcpTasks,
   pruneRelayRequests,
   pruneRateLimitCounters,
   startAuditWebhookDelivery,
@@ -205,6 +206,7 @@ export async function startServer(
       await pruneAuthThrottles(database.db);
       await pruneOAuthRecords(database.db);
       await pruneRelayRequests(database.db);
+      await pruneMcpTasks(database.db);
     })().catch((error: unknown) => {
       logger.error({ err: error }, "maintenance failed");
     });
@@ -260,6 +262,7 @@ export async function startServer(
       limits: sessionLimits,
       validated: validatedSessions,
     },
+    gatewayTasks: { maxLivePerAgent: env.MCP_MAX_TASKS_PER_AGENT },
     oauthTokenLifetimes: {
       accessTokenSeconds: env.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenSeconds: env.OAUTH_REFRESH_TOKEN_TTL_SECONDS,

@@ -23,7 +23,8 @@ import { z } from "zod";
  *                          stream), with defaults and the enum variants of 2025-11-25
  *   list_roots            roots/list
  *   ping_client           ping
- *   wait {id}             runs until `release(id)`: a call that outlives its HTTP request
+ *   wait {id}             runs until `release(id)`, or until the call is cancelled (`aborted(id)`):
+ *                          a call that outlives its HTTP request
  *   translate prompt      its `language` argument completes
  *   docs://{section}      a resource template whose `section` completes
  */
@@ -69,35 +70,45 @@ export interface ProtocolUpstream {
   release: (id: string) => void;
   /** Resolves when a `wait` call with this id is running upstream. */
   waiting: (id: string) => Promise<void>;
+  /** Resolves when a `wait` call with this id was cancelled by its caller. */
+  aborted: (id: string) => Promise<void>;
   close: () => Promise<void>;
 }
 
-function waitRegistry() {
-  const releases = new Map<string, () => void>();
-  const started = new Map<string, { promise: Promise<void>; resolve: () => void }>();
-  const startedOf = (id: string) => {
-    let entry = started.get(id);
+/** One-shot events by id, awaitable before or after they happen. */
+function events() {
+  const entries = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  return (id: string) => {
+    let entry = entries.get(id);
     if (!entry) {
       let resolve = (): void => undefined;
       const promise = new Promise<void>((done) => {
         resolve = done;
       });
       entry = { promise, resolve };
-      started.set(id, entry);
+      entries.set(id, entry);
     }
     return entry;
   };
+}
+
+function waitRegistry() {
+  const releases = new Map<string, () => void>();
+  const startedOf = events();
+  const abortedOf = events();
   return {
     wait: (id: string, signal: AbortSignal) =>
       new Promise<void>((resolve, reject) => {
         releases.set(id, resolve);
         signal.addEventListener("abort", () => {
+          abortedOf(id).resolve();
           reject(new Error("cancelled"));
         });
         startedOf(id).resolve();
       }),
     release: (id: string) => releases.get(id)?.(),
     waiting: (id: string) => startedOf(id).promise,
+    aborted: (id: string) => abortedOf(id).promise,
   };
 }
 
@@ -221,6 +232,7 @@ export async function startProtocolUpstream(): Promise<ProtocolUpstream> {
     url: `http://127.0.0.1:${port}/mcp`,
     release: waits.release,
     waiting: waits.waiting,
+    aborted: waits.aborted,
     close: async () => {
       for (const transport of sessions.values()) await transport.close().catch(() => undefined);
       await new Promise<void>((resolve) => {

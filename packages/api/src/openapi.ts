@@ -222,6 +222,7 @@ const exampleConnection: z.output<typeof connection> = {
   timeout_ms: 30000,
   allow_sampling: true,
   allow_elicitation: true,
+  allow_tasks: true,
   status: "unknown",
   last_error: null,
   last_tested_at: null,

@@ -3,7 +3,7 @@ export * from "./db/client";
 export * from "./db/pglite-lock";
 export type { ChangeFeed, ChangeListener } from "./db/changes";
 export * from "./db/unavailable";
-export type { JsonObject, JsonValue, RateLimit } from "./db/schema";
+export type { JsonObject, JsonValue, McpTaskError, RateLimit } from "./db/schema";
 export * from "./lib/context";
 export * from "./lib/ids";
 export * from "./lib/input-defects";
@@ -70,6 +70,8 @@ export {
   type StdioServerSummary,
 } from "./mcp/stdio-servers";
 export * from "./mcp-sessions/mcp-sessions";
+export * from "./mcp-tasks/mcp-tasks";
+export { TaskHub } from "./mcp-tasks/hub";
 export * from "./oauth/authorization";
 export {
   isMetadataDocumentClientId,

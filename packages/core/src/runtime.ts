@@ -5,6 +5,7 @@ import { McpClientPool } from "./mcp/pool";
 import { CallCache } from "./runs/call-cache";
 import { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
 import { RelayHub } from "./runs/relay";
+import { TaskHub } from "./mcp-tasks/hub";
 import type { SandboxSettings, StdioServer } from "./mcp/stdio-servers";
 import type { SecretStore } from "./secrets/secret-store";
 import { createMetrics, type Metrics } from "./telemetry/metrics";
@@ -35,6 +36,8 @@ export interface McpRuntime {
   health: ConnectionHealthWriter;
   /** Where requests of upstream servers to calling clients wait for their answers. */
   relay: RelayHub;
+  /** Task-augmented calls this process runs, and `tasks/result` requests it holds. */
+  tasks: TaskHub;
   /** What governed calls count and time (see telemetry/metrics.ts). */
   metrics: Metrics;
   /** Spans of governed calls; null when tracing is off. */
@@ -82,6 +85,7 @@ export function createMcpRuntime(options: {
     recordConnectionHealth(options.database.db, connection, error),
   );
   const relay = new RelayHub(options.database.db, options.database.changes);
+  const tasks = new TaskHub(options.database.changes);
   return {
     secrets: options.secrets,
     pool,
@@ -91,9 +95,12 @@ export function createMcpRuntime(options: {
     replicaId: options.replicaId,
     health,
     relay,
+    tasks,
     metrics,
     tracer: options.tracer ?? null,
     close: async () => {
+      // Their outcomes are recorded like any call's, so before the recorder closes.
+      await tasks.close();
       relay.close();
       await recorder.close();
       await health.close();

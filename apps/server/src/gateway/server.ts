@@ -16,20 +16,25 @@ import {
   type McpRuntime,
   type McpSessionLimits,
   type McpSessionRow,
+  type McpTaskLimits,
 } from "@mcp/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   CallToolRequestSchema,
+  CancelTaskRequestSchema,
   CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
   isInitializeRequest,
   isJSONRPCRequest,
   LATEST_PROTOCOL_VERSION,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
+  ListTasksRequestSchema,
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
@@ -81,6 +86,15 @@ import {
 import { invalidParams, requestParamsProblem } from "./params";
 import type { ValidatedSessions } from "./session-cache";
 import type { SessionStreams } from "./session-streams";
+import {
+  cancelTask,
+  getTask,
+  listTasks,
+  startToolTask,
+  taskResult,
+  TASKS_CAPABILITY,
+  type TaskContext,
+} from "./tasks";
 import { directToolCall, serveToolCall } from "./tool-call";
 import {
   callAgentTool,
@@ -131,6 +145,8 @@ export interface GatewayOptions {
    * sessions validated lately.
    */
   sessions: { streams: SessionStreams; limits: McpSessionLimits; validated: ValidatedSessions };
+  /** Task-augmented tool calls (MCP tasks, see tasks.ts): their bounds. */
+  tasks: McpTaskLimits;
 }
 
 export interface GatewayRequestInfo {
@@ -151,6 +167,8 @@ interface RequestScope {
   session: McpSessionRow | null;
   /** The client as it declared itself at initialize; null when the request has no session. */
   client: CallingClient | null;
+  /** Tasks as this request sees them: its agent's, in its session. */
+  tasks: TaskContext;
   requestId: string;
 }
 
@@ -215,16 +233,42 @@ function buildServer(
   );
   server.setRequestHandler(
     CallToolRequestSchema,
-    guarded(scope, (request, extra) =>
-      callAgentTool(scope.call, request.params.name, request.params.arguments ?? {}, {
+    guarded(scope, (request, extra) => {
+      const { name, task } = request.params;
+      const input = request.params.arguments ?? {};
+      // The SDK types this handler's result as a CallToolResult only, while its server checks
+      // a CreateTaskResult when params.task is set (Server.setRequestHandler for tools/call).
+      if (task)
+        return startToolTask(scope.tasks, name, input, task) as Promise<unknown> as Promise<
+          Awaited<ReturnType<typeof callAgentTool>>
+        >;
+      return callAgentTool(scope.call, name, input, {
         signal: extra.signal,
         progressToken: request.params._meta?.progressToken,
         sendNotification: extra.sendNotification,
         relay: relayFor(scope.call, scope.client, (message) =>
           writeRelated(message, extra.requestId),
         ),
-      }),
+      });
+    }),
+  );
+  server.setRequestHandler(
+    GetTaskRequestSchema,
+    guarded(scope, (request) => getTask(scope.tasks, request.params.taskId)),
+  );
+  server.setRequestHandler(
+    GetTaskPayloadRequestSchema,
+    guarded(scope, (request, extra) =>
+      taskResult(scope.tasks, request.params.taskId, extra.signal),
     ),
+  );
+  server.setRequestHandler(
+    ListTasksRequestSchema,
+    guarded(scope, (request) => listTasks(scope.tasks, request.params?.cursor)),
+  );
+  server.setRequestHandler(
+    CancelTaskRequestSchema,
+    guarded(scope, (request) => cancelTask(scope.tasks, request.params.taskId)),
   );
   if (capabilities.prompts) {
     server.setRequestHandler(
@@ -320,6 +364,7 @@ const ALL_CAPABILITIES: ServerCapabilities = {
   resources: {},
   completions: {},
   logging: {},
+  tasks: TASKS_CAPABILITY,
 };
 
 export type GatewayHandler = (
@@ -463,6 +508,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       request_id: info.requestId,
       ...(actingUser === undefined ? {} : { acting_user: actingUser }),
     };
+    const call = { db: options.db, runtime: options.runtime, agent, action };
     const scope: RequestScope = {
       options,
       agent,
@@ -484,7 +530,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         },
         action,
       },
-      call: { db: options.db, runtime: options.runtime, agent, action },
+      call,
       session,
       // What the client declared at initialize, kept with its session: a session-less request
       // declared nothing, so nothing is relayed to it (see relayFor).
@@ -494,6 +540,12 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
             capabilities: session.client_capabilities,
           }
         : null,
+      tasks: {
+        call,
+        owner: { agentId: agent.id, sessionId: session?.id ?? null },
+        limits: options.tasks,
+        logger: options.logger,
+      },
       requestId: info.requestId,
     };
 
@@ -558,6 +610,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         // True: the session's GET stream hears of every change to what tools/list returns.
         tools: { listChanged: true },
         logging: {},
+        tasks: TASKS_CAPABILITY,
         ...(offered.prompts ? { prompts: {} } : {}),
         // Subscriptions when some connection supports them (updates reach the GET stream);
         // never listChanged for prompts or resources: the gateway does not watch those lists.
@@ -575,9 +628,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         ? related.transport.send(message, { relatedRequestId })
         : Promise.reject(new Error("The call's stream is not open")),
     );
-    // Only tool calls produce notifications worth streaming; every other answer is one JSON body.
+    // Only tool calls produce notifications worth streaming; every other answer is one JSON body,
+    // the task a task-augmented call returns at once included.
     const streams = served.some(
-      (message) => isJSONRPCRequest(message) && message.method === "tools/call",
+      (message) =>
+        isJSONRPCRequest(message) && message.method === "tools/call" && !message.params?.task,
     );
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,

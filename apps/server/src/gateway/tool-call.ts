@@ -51,7 +51,11 @@ export function directToolCall(
   if (jsonrpc !== "2.0" || method !== "tools/call") return null;
   if (typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) return null;
   const call = CallToolRequestSchema.safeParse(message);
-  if (call.success) return { kind: "call", call: { id, params: call.data.params } };
+  // A task-augmented call is answered with a task, by the SDK server's path (see tasks.ts).
+  if (call.success)
+    return call.data.params.task === undefined
+      ? { kind: "call", call: { id, params: call.data.params } }
+      : null;
   // The SDK server answers -32602 too, but with zod's raw issue list as the message; this one
   // names the field at fault. Answered so on both paths (MCP_GATEWAY_FAST_PATH), see server.ts.
   return { kind: "invalid", id, message: invalidParamsMessage(call.error) };

@@ -46,6 +46,9 @@ function toMcpTool(row: AgentTool): Tool {
     inputSchema: { ...row.input_schema, type: "object" },
     ...(row.output_schema ? { outputSchema: { ...row.output_schema, type: "object" } } : {}),
     ...(row.annotations ? { annotations: row.annotations } : {}),
+    // The gateway runs task-augmented calls itself (see tasks.ts), whatever the upstream
+    // declared for its own tasks: the connection's allow_tasks decides.
+    execution: { taskSupport: row.allow_tasks ? "optional" : "forbidden" },
   };
 }
 
@@ -62,6 +65,10 @@ export interface CallExtra {
   sendNotification: (notification: ServerNotification) => Promise<void>;
   /** Set when the client can be asked things during the call (see relayFor). */
   relay?: CallRelay | undefined;
+  /** Answer only once the run is recorded (a task's outcome must not precede its run). */
+  awaitRecord?: boolean;
+  /** Told the run's id: when the call goes upstream, or when it was refused. */
+  onRun?: (runId: string) => void;
 }
 
 /** The calling client as the upstream may reach it: its session and what it declared. */
@@ -129,7 +136,8 @@ export async function callAgentTool(
       signal: extra.signal,
       relay: extra.relay,
       // MCP results carry no run id, so nothing here can look the run up before it is written.
-      awaitRecord: false,
+      awaitRecord: extra.awaitRecord ?? false,
+      onStarted: extra.onRun,
       // Progress is only for clients that asked for it, under their own token.
       ...(progressToken === undefined
         ? {}
@@ -147,6 +155,7 @@ export async function callAgentTool(
       throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     throw error;
   }
+  extra.onRun?.(outcome.run.id);
   if (outcome.result) return outcome.result;
   return {
     content: [

@@ -72,6 +72,12 @@ const connectionFields = {
     .describe(
       "Whether the server may ask the calling MCP client's user for input (elicitation/create) during a tool call; default true",
     ),
+  allow_tasks: z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether the MCP gateway runs the server's tools as tasks (task-augmented tools/call, in the background) when a client asks; default true",
+    ),
 };
 
 function requireTransportFields(
@@ -125,6 +131,7 @@ export const connection = z.object({
   timeout_ms: z.number().int(),
   allow_sampling: z.boolean(),
   allow_elicitation: z.boolean(),
+  allow_tasks: z.boolean(),
   status: z.enum(CONNECTION_STATUSES),
   last_error: z.string().nullable(),
   last_tested_at: timestamp.nullable(),

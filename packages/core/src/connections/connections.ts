@@ -42,6 +42,8 @@ export interface ConnectionFields {
   allow_sampling?: boolean | undefined;
   /** Whether the server may ask calling clients' users for input (elicitation); default true. */
   allow_elicitation?: boolean | undefined;
+  /** Whether the gateway runs the server's tools as MCP tasks when asked; default true. */
+  allow_tasks?: boolean | undefined;
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -236,6 +238,7 @@ export async function createConnection(
           timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
           allow_sampling: input.allow_sampling ?? true,
           allow_elicitation: input.allow_elicitation ?? true,
+          allow_tasks: input.allow_tasks ?? true,
         })
         .returning();
       if (!connection) throw new Error("insert returned no connection");
@@ -382,6 +385,7 @@ export async function updateConnection(
           ...(input.allow_elicitation !== undefined
             ? { allow_elicitation: input.allow_elicitation }
             : {}),
+          ...(input.allow_tasks !== undefined ? { allow_tasks: input.allow_tasks } : {}),
           // A changed endpoint has not been tested yet.
           ...(transportChanged ? { status: "unknown" as const, last_error: null } : {}),
           updated_at: new Date(),

@@ -18,6 +18,12 @@ export const SESSION_CHANNEL = "mcp_session";
  */
 export const RELAY_CHANNEL = "mcp_relay";
 
+/**
+ * The channel a task's status changes are announced on (see mcp-tasks/): the payload is JSON with
+ * the task's id and new status, sent in the transaction that changed it.
+ */
+export const TASK_CHANNEL = "mcp_task";
+
 /** How the listening connection shows in `pg_stat_activity`. */
 export const CHANGE_FEED_APPLICATION = "mcp-agents-platform change feed";
 
@@ -30,6 +36,8 @@ export interface ChangeListener {
   reset(): void;
   /** A client's answer to a relayed request was stored (RELAY_CHANNEL's payload). */
   relayed?(payload: string): void;
+  /** A task's status changed (TASK_CHANNEL's payload). */
+  task?(payload: string): void;
 }
 
 /**
@@ -74,6 +82,10 @@ class Listeners {
 
   relayed(payload: string): void {
     for (const listener of this.set) listener.relayed?.(payload);
+  }
+
+  task(payload: string): void {
+    for (const listener of this.set) listener.task?.(payload);
   }
 
   get size(): number {
@@ -221,11 +233,13 @@ export function createPostgresChangeFeed(
           listeners.sessionChanged(message.payload);
         else if (message.channel === RELAY_CHANNEL && message.payload)
           listeners.relayed(message.payload);
+        else if (message.channel === TASK_CHANNEL && message.payload)
+          listeners.task(message.payload);
       });
       try {
         await next.connect();
         await next.query(
-          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${heartbeatChannel}`,
+          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${TASK_CHANNEL}; LISTEN ${heartbeatChannel}`,
         );
         if (closed) {
           await next.end();
@@ -313,6 +327,9 @@ export function createPgliteChangeFeed(client: PGlite): ChangeFeed {
         }),
         client.listen(RELAY_CHANNEL, (payload) => {
           if (payload) listeners.relayed(payload);
+        }),
+        client.listen(TASK_CHANNEL, (payload) => {
+          if (payload) listeners.task(payload);
         }),
       ]).then((unlisteners) => {
         live = true;

@@ -172,6 +172,12 @@ export const connections = pgTable(
     allow_sampling: boolean("allow_sampling").notNull().default(true),
     /** Whether the server may ask the calling client's user for input during a call. */
     allow_elicitation: boolean("allow_elicitation").notNull().default(true),
+    /**
+     * Whether the gateway runs this server's tools as MCP tasks (task-augmented `tools/call`, in
+     * the background). Off for servers whose tools need the client during a call: a task cannot
+     * relay sampling or elicitation.
+     */
+    allow_tasks: boolean("allow_tasks").notNull().default(true),
     status: connectionStatus("status").notNull().default("unknown"),
     last_error: text("last_error"),
     last_tested_at: timestamptz("last_tested_at"),
@@ -702,4 +708,65 @@ export const relayRequests = pgTable(
     created_at: createdAt(),
   },
   (t) => [index("relay_requests_expires_at_idx").on(t.expires_at)],
+);
+
+export const MCP_TASK_STATUSES = [
+  "working",
+  "input_required",
+  "completed",
+  "failed",
+  "cancelled",
+] as const;
+export const mcpTaskStatus = pgEnum("mcp_task_status", MCP_TASK_STATUSES);
+
+/** The JSON-RPC error a task's request ended with, as `tasks/result` returns it. */
+export interface McpTaskError {
+  code: number;
+  message: string;
+  data?: JsonValue;
+}
+
+/**
+ * Task-augmented `tools/call` requests of the gateway (MCP tasks, 2025-11-25). The replica that
+ * accepted the request runs the call and writes its outcome here; any replica answers
+ * `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel` from the row, and every change of
+ * status is announced on the change feed's task channel (see mcp-tasks/). A task belongs to the
+ * agent, and the session if any, that created it; its id is random and unguessable.
+ */
+export const mcpTasks = pgTable(
+  "mcp_tasks",
+  {
+    id: text("id").primaryKey(),
+    org_id: orgId(),
+    agent_id: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id, { onDelete: "cascade" }),
+    /** The MCP session that created the task, the only one that sees it; null without a session. */
+    session_id: uuid("session_id").references(() => mcpSessions.id, { onDelete: "cascade" }),
+    tool_name: text("tool_name").notNull(),
+    status: mcpTaskStatus("status").notNull().default("working"),
+    status_message: text("status_message"),
+    /** The CallToolResult, once the call returned one. */
+    result: jsonb("result").$type<JsonObject>(),
+    /** The JSON-RPC error the call ended with instead of a result. */
+    error: jsonb("error").$type<McpTaskError>(),
+    /** The run that records the call (no foreign key: runs are written after the fact). */
+    run_id: uuid("run_id"),
+    /** The replica running the call: a task of a dead replica is failed by the run sweep. */
+    replica_id: uuid("replica_id").notNull(),
+    ttl_ms: integer("ttl_ms").notNull(),
+    poll_interval_ms: integer("poll_interval_ms").notNull(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+    /** created_at + ttl: past it the task is gone (the maintenance job deletes it). */
+    expires_at: timestamptz("expires_at").notNull(),
+  },
+  (t) => [
+    index("mcp_tasks_org_id_idx").on(t.org_id),
+    index("mcp_tasks_agent_created_idx").on(t.agent_id, t.created_at, t.id),
+    index("mcp_tasks_expires_at_idx").on(t.expires_at),
+    index("mcp_tasks_live_idx")
+      .on(t.replica_id)
+      .where(sql`status in ('working', 'input_required')`),
+  ],
 );

@@ -59,11 +59,12 @@ export interface AgentCatalog {
   onSkip?: (connectionId: string, reason: unknown) => void;
 }
 
-/** A registry tool as an agent is offered it. */
+/** A registry tool as an agent is offered it, with whether its connection allows tasks. */
 export type AgentTool = Pick<
   typeof tools.$inferSelect,
   "id" | "name" | "title" | "description" | "input_schema" | "output_schema" | "annotations"
->;
+> &
+  Pick<typeof connections.$inferSelect, "allow_tasks">;
 
 /** Rows read per query while filling a page; most agents see most tools, so one batch usually suffices. */
 const TOOL_BATCH_SIZE = 500;
@@ -92,6 +93,7 @@ export async function listAgentTools(
         input_schema: tools.input_schema,
         output_schema: tools.output_schema,
         annotations: tools.annotations,
+        allow_tasks: connections.allow_tasks,
         connection_environment_id: connections.environment_id,
       })
       .from(tools)

@@ -91,6 +91,8 @@ export interface RunRequest {
   awaitRecord?: boolean;
   /** The calling client, when the upstream's requests during the call can be relayed to it. */
   relay?: CallRelay | undefined;
+  /** Told the run's id once the call goes upstream (its `running` row is on its way). */
+  onStarted?: ((runId: string) => void) | undefined;
 }
 
 /** A calling client the upstream server may make requests of during the call. */
@@ -661,6 +663,7 @@ export async function runTool(
   }
 
   const { id: runId, finish } = await recording.started();
+  request.onStarted?.(runId);
   const relayed: RelayedRequest[] = [];
   const call = (session: McpSession) =>
     session.callTool(tool.upstream_name, request.input, {

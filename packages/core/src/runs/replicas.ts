@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { and, eq, gt, isNotNull, isNull, lt, notExists, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { connections, replicas, runs, tools } from "../db/schema";
+import { sweepInterruptedTasks } from "../mcp-tasks/mcp-tasks";
 
 /** How often a replica says it is alive. */
 export const REPLICA_HEARTBEAT_MS = 5_000;
@@ -62,6 +63,8 @@ export async function sweepInterruptedRuns(
       ),
     )
     .returning({ id: runs.id });
+  // Tasks follow their runs: the replica that would have recorded their outcome is gone.
+  await sweepInterruptedTasks(db, deadAfter);
   await db.delete(replicas).where(lt(replicas.heartbeat_at, sql`now() - ${deadAfter}`));
   return swept.length;
 }

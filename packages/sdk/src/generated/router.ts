@@ -11,6 +11,7 @@ export type JsonValue =
 /** The body of an error as the tRPC transport carries it; `data.code` is the platform's error code. */
 export type ErrorShape = {
   code:
+    | -32603
     | -32600
     | -32001
     | -32003
@@ -18,7 +19,6 @@ export type ErrorShape = {
     | -32009
     | -32013
     | -32015
-    | -32603
     | -32700
     | -32002
     | -32005
@@ -400,6 +400,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             timeout_ms: number;
             allow_sampling: boolean;
             allow_elicitation: boolean;
+            allow_tasks: boolean;
             status: "unknown" | "healthy" | "unhealthy";
             last_error: string | null;
             last_tested_at: string | null;
@@ -450,6 +451,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           timeout_ms?: number | undefined;
           allow_sampling?: boolean | undefined;
           allow_elicitation?: boolean | undefined;
+          allow_tasks?: boolean | undefined;
         };
         output: {
           id: string;
@@ -470,6 +472,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           timeout_ms: number;
           allow_sampling: boolean;
           allow_elicitation: boolean;
+          allow_tasks: boolean;
           status: "unknown" | "healthy" | "unhealthy";
           last_error: string | null;
           last_tested_at: string | null;
@@ -504,6 +507,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           timeout_ms: number;
           allow_sampling: boolean;
           allow_elicitation: boolean;
+          allow_tasks: boolean;
           status: "unknown" | "healthy" | "unhealthy";
           last_error: string | null;
           last_tested_at: string | null;
@@ -536,6 +540,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           timeout_ms?: number | undefined;
           allow_sampling?: boolean | undefined;
           allow_elicitation?: boolean | undefined;
+          allow_tasks?: boolean | undefined;
         };
         output: {
           id: string;
@@ -556,6 +561,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           timeout_ms: number;
           allow_sampling: boolean;
           allow_elicitation: boolean;
+          allow_tasks: boolean;
           status: "unknown" | "healthy" | "unhealthy";
           last_error: string | null;
           last_tested_at: string | null;

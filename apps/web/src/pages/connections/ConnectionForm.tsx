@@ -77,6 +77,7 @@ export function ConnectionFormDialog({
   const [timeout, setTimeoutMs] = useState(connection ? String(connection.timeout_ms) : "");
   const [allowSampling, setAllowSampling] = useState(connection?.allow_sampling ?? true);
   const [allowElicitation, setAllowElicitation] = useState(connection?.allow_elicitation ?? true);
+  const [allowTasks, setAllowTasks] = useState(connection?.allow_tasks ?? true);
   const [secretMode, setSecretMode] = useState<SecretMode>(editing ? "keep" : "replace");
   const [secretHeaders, setSecretHeaders] = useState<KeyValueRow[]>([]);
   const [variables, setVariables] = useState<Record<string, string>>({});
@@ -138,6 +139,7 @@ export function ConnectionFormDialog({
       timeout_ms: timeoutText === "" ? undefined : Number(timeoutText),
       allow_sampling: allowSampling,
       allow_elicitation: allowElicitation,
+      allow_tasks: allowTasks,
       secret,
     };
     const parsed = validate(createConnectionInput, payload);
@@ -235,6 +237,12 @@ export function ConnectionFormDialog({
         hint="The server may ask the calling MCP client's user for input during a tool call."
         checked={allowElicitation}
         onChange={setAllowElicitation}
+      />
+      <Checkbox
+        label="Allow tasks"
+        hint="MCP clients may run this server's tools as tasks: in the background, past the HTTP request, polled and cancelled from any replica."
+        checked={allowTasks}
+        onChange={setAllowTasks}
       />
 
       {isHttp ? (
