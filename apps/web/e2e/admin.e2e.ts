@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { browserSuite, nav, newUser, register, RUN } from "./session";
+import { api, browserSuite, nav, newUser, register, RUN } from "./session";
 import { repoRoot, webDir } from "./server";
 
 /*
@@ -339,6 +339,47 @@ describe("admin SPA against the real server", () => {
       .waitFor({ state: "detached" });
     await page.getByLabel("Action").fill("");
     await shot(page, "12-audit");
+  });
+
+  it("deletes an environment with its policies only once they are listed and its name typed", async () => {
+    const orgId = orgPath.split("/").at(-1) ?? "";
+    const staging = await api<{ id: string }>(page, "environments.create", {
+      org_id: orgId,
+      name: "Staging",
+    });
+    await api(page, "policies.create", {
+      org_id: orgId,
+      name: "Staging is read-only",
+      effect: "deny",
+      tool_pattern: "*",
+      environment_id: staging.id,
+    });
+    await nav(page, "Environments");
+    await page
+      .getByRole("row", { name: /Staging/ })
+      .getByRole("button", { name: "Delete" })
+      .click();
+    await page
+      .getByRole("alertdialog", { name: "Delete environment “Staging”?" })
+      .getByRole("button", { name: "Delete environment" })
+      .click();
+    // The server refused: the policies that would go with it are listed, and the name is asked.
+    const listed = page.getByRole("alertdialog", {
+      name: "Delete environment “Staging” and 1 policy?",
+    });
+    await listed.getByRole("listitem").filter({ hasText: "Staging is read-only" }).waitFor();
+    const remove = listed.getByRole("button", { name: "Delete environment and 1 policy" });
+    expect(await remove.isDisabled()).toBe(true);
+    const typed = listed.getByLabel("Type “Staging” to confirm");
+    await typed.fill("Stagin");
+    expect(await remove.isDisabled()).toBe(true);
+    await typed.fill("Staging");
+    await remove.click();
+    await listed.waitFor({ state: "hidden" });
+    await page.getByRole("cell", { name: "Staging", exact: true }).waitFor({ state: "detached" });
+    await nav(page, "Policies");
+    await page.getByRole("cell", { name: "Allow demo tools", exact: true }).waitFor();
+    expect(await page.getByRole("cell", { name: "Staging is read-only" }).count()).toBe(0);
   });
 
   it("adds a second user as viewer, who sees no write controls", async () => {
