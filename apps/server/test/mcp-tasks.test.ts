@@ -292,6 +292,38 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
       expect(task.result?.statusMessage).toBe(recorded.error);
     });
 
+    it("counts a task against the agent's rate limits like a plain call, and records the refusal", async () => {
+      const agent = await createAgentWithConnection(first, upstream.url, { allowAll: false });
+      const created = await first.request("POST", `/orgs/${agent.org.id}/policies/`, {
+        token: agent.org.owner.token,
+        body: {
+          name: "wait-limit",
+          effect: "allow",
+          agent_id: agent.agentId,
+          tool_pattern: "wait",
+          rate_limit: { max_calls: 1, per_seconds: 3600 },
+        },
+      });
+      expect(created.status).toBe(201);
+      const id = waitId();
+      const allowed = await startTask(first, agent, { id });
+      await upstream.waiting(id);
+      const limited = await startTask(second, agent, { id: waitId() });
+      const result = CallToolResultSchema.parse(
+        (await rpc(first, agent, "tasks/result", { taskId: limited })).result,
+      );
+      expect(result.isError).toBe(true);
+      expect(result.content).toEqual([
+        { type: "text", text: expect.stringMatching(/^Rate limited by policy 'wait-limit'/) },
+      ]);
+      expect(await run(agent, (await taskRow(limited)).run_id)).toMatchObject({
+        status: "rate_limited",
+      });
+      expect((await rpc(second, agent, "tasks/get", { taskId: allowed })).result).toMatchObject({
+        status: "working",
+      });
+    });
+
     it("refuses bad task params, unknown tools, and tasks for a connection that forbids them", async () => {
       const agent = await createAgentWithConnection(first, upstream.url);
       for (const ttl of [-1, 0, 1.5, "soon", null]) {
