@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { agents, policies, runs, type JsonValue } from "../db/schema";
 import { AppError } from "../errors";
 import { isUuid } from "../lib/ids";
+import { freezeJsonSchema } from "../lib/json-schema";
 import {
   evaluatePolicies,
   evaluatePoliciesOffLoop,
@@ -24,8 +25,12 @@ import { validatePolicyFields, type PolicyFields } from "./policies";
 export const WHAT_IF_MAX_RUNS = 10_000;
 const GROUPS_SHOWN = 100;
 const EXAMPLES_SHOWN = 20;
-/** Inputs are read in slices: a run's input can be large, 10,000 of them at once too large. */
-const INPUT_SLICE = 100;
+/**
+ * Inputs are read in slices of at most this many bytes (as stored) or runs: a run's input can be
+ * large, 10,000 of them at once too large.
+ */
+const INPUT_SLICE_BYTES = 8 * 1024 * 1024;
+const INPUT_SLICE_RUNS = 2_000;
 /** The id a proposed new policy has in decisions (never a real policy's id). */
 const PROPOSED_ID = "proposed";
 
@@ -128,7 +133,30 @@ function proposedPolicies(current: PolicyRule[], input: PolicyWhatIfInput): Poli
 interface ReplayedRun extends PolicyCallTarget {
   id: string;
   started_at: Date;
-  has_input: boolean;
+  /** The stored input's size in bytes; null when none was kept. */
+  input_bytes: number | null;
+}
+
+/** Consecutive runs grouped so that each group's inputs stay within the slice bounds. */
+function slicesOf(runs: ReplayedRun[]): ReplayedRun[][] {
+  const slices: ReplayedRun[][] = [];
+  let slice: ReplayedRun[] = [];
+  let bytes = 0;
+  for (const run of runs) {
+    const size = run.input_bytes ?? 0;
+    if (
+      slice.length > 0 &&
+      (bytes + size > INPUT_SLICE_BYTES || slice.length >= INPUT_SLICE_RUNS)
+    ) {
+      slices.push(slice);
+      slice = [];
+      bytes = 0;
+    }
+    slice.push(run);
+    bytes += size;
+  }
+  if (slice.length > 0) slices.push(slice);
+  return slices;
 }
 
 type Verdicts = { before: WhatIfVerdict; after: WhatIfVerdict } | "undetermined";
@@ -163,7 +191,10 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
     .from(policies)
     .where(eq(policies.org_id, input.orgId))
     .orderBy(policies.id);
+  // Frozen, each schema is weighed and compiled once for all the runs, not once per run.
+  for (const policy of current) freezeJsonSchema(policy.input_schema);
   const proposed = proposedPolicies(current, input);
+  for (const policy of proposed) freezeJsonSchema(policy.input_schema);
 
   // The newest runs, without their inputs: most decisions do not read them.
   const recent = await db
@@ -175,7 +206,7 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
       tool_name: runs.tool_name,
       agent_id: runs.agent_id,
       environment_id: runs.environment_id,
-      has_input: sql<boolean>`${runs.input} is not null`,
+      input_bytes: sql<number | null>`pg_column_size(${runs.input})`,
     })
     .from(runs)
     .where(eq(runs.org_id, input.orgId))
@@ -189,7 +220,7 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
     tool: { id: run.tool_id ?? run.tool_name, name: run.tool_name },
     agent_id: run.agent_id,
     environment_id: run.environment_id,
-    has_input: run.has_input,
+    input_bytes: run.input_bytes,
   }));
 
   // Runs that no input schema can decide are decided once per distinct call target.
@@ -216,7 +247,7 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
   };
   for (const run of replayed) {
     if (readsInput(run)) {
-      if (run.has_input) needInput.push(run);
+      if (run.input_bytes !== null) needInput.push(run);
       else verdicts.set(run.id, "undetermined");
       continue;
     }
@@ -239,8 +270,7 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
     }
     verdicts.set(run.id, decided);
   }
-  for (let start = 0; start < needInput.length; start += INPUT_SLICE) {
-    const slice = needInput.slice(start, start + INPUT_SLICE);
+  for (const slice of slicesOf(needInput)) {
     const inputs = await db
       .select({ id: runs.id, input: runs.input })
       .from(runs)
