@@ -191,9 +191,13 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   return body === "" ? undefined : (JSON.parse(body) as unknown);
 }
 
-/** A stateful Streamable HTTP server (one McpServer per session) at `<url>`. */
-export async function startProtocolUpstream(): Promise<ProtocolUpstream> {
-  const waits = waitRegistry();
+/**
+ * A stateful Streamable HTTP MCP server at `<url>`: `build` makes the McpServer of each new
+ * session (an initialize request without a session id); other requests go to their session's.
+ */
+export async function serveStatefulMcp(
+  build: () => McpServer,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = req.method === "POST" ? await readBody(req) : undefined;
@@ -217,7 +221,7 @@ export async function startProtocolUpstream(): Promise<ProtocolUpstream> {
     transport.onclose = () => {
       if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
     };
-    await buildServer(waits).connect(transport);
+    await build().connect(transport);
     await transport.handleRequest(req, res, body);
   };
   const server = createServer((req, res) => {
@@ -230,9 +234,6 @@ export async function startProtocolUpstream(): Promise<ProtocolUpstream> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/mcp`,
-    release: waits.release,
-    waiting: waits.waiting,
-    aborted: waits.aborted,
     close: async () => {
       for (const transport of sessions.values()) await transport.close().catch(() => undefined);
       await new Promise<void>((resolve) => {
@@ -242,5 +243,18 @@ export async function startProtocolUpstream(): Promise<ProtocolUpstream> {
         server.closeAllConnections();
       });
     },
+  };
+}
+
+/** A stateful Streamable HTTP server (one McpServer per session) at `<url>`. */
+export async function startProtocolUpstream(): Promise<ProtocolUpstream> {
+  const waits = waitRegistry();
+  const served = await serveStatefulMcp(() => buildServer(waits));
+  return {
+    url: served.url,
+    release: waits.release,
+    waiting: waits.waiting,
+    aborted: waits.aborted,
+    close: served.close,
   };
 }

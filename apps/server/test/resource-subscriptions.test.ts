@@ -1,14 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
   ErrorCode,
-  isInitializeRequest,
   McpError,
   ResourceUpdatedNotificationSchema,
   SubscribeRequestSchema,
@@ -18,6 +14,7 @@ import { eq } from "drizzle-orm";
 import { schema } from "@mcp/core/db";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startBalancer, type Balancer } from "./balancer";
+import { serveStatefulMcp } from "./protocol-upstream";
 import {
   createAgentWithConnection,
   databaseUnavailable,
@@ -55,7 +52,6 @@ async function startResourceUpstream(
 ): Promise<ResourceUpstream> {
   const subscribed = new Map<string, Set<McpServer>>();
   const changes = new EventEmitter();
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
   const holders = (uri: string): Set<McpServer> => {
     let set = subscribed.get(uri);
     if (!set) {
@@ -100,46 +96,9 @@ async function startResourceUpstream(
     return mcp;
   };
 
-  const readBody = async (req: IncomingMessage): Promise<unknown> => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
-    return text === "" ? undefined : (JSON.parse(text) as unknown);
-  };
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = req.method === "POST" ? await readBody(req) : undefined;
-    const header = req.headers["mcp-session-id"];
-    const existing = typeof header === "string" ? sessions.get(header) : undefined;
-    if (existing) {
-      await existing.handleRequest(req, res, body);
-      return;
-    }
-    if (!isInitializeRequest(body)) {
-      res.writeHead(header === undefined ? 400 : 404).end();
-      return;
-    }
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      onsessioninitialized: (id) => {
-        sessions.set(id, transport);
-      },
-    });
-    transport.onclose = () => {
-      if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
-    };
-    await build().connect(transport);
-    await transport.handleRequest(req, res, body);
-  };
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const served = await serveStatefulMcp(build);
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: served.url,
     subscribers: (uri, count) =>
       new Promise<void>((resolve) => {
         const check = (): void => {
@@ -155,15 +114,7 @@ async function startResourceUpstream(
       await Promise.all(targets.map((mcp) => mcp.server.sendResourceUpdated({ uri })));
       return targets.length;
     },
-    close: async () => {
-      for (const transport of sessions.values()) await transport.close().catch(() => undefined);
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-        server.closeAllConnections();
-      });
-    },
+    close: served.close,
   };
 }
 
