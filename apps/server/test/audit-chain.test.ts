@@ -76,6 +76,25 @@ describe.skipIf(databaseUnavailable)("tamper-evident audit", () => {
       )
     ).id;
 
+  it("lists the actions an org's log holds, once each and sorted, and none of another org's", async () => {
+    const org = await busyOrg(3);
+    const other = await createOrg(server);
+    await server.request("POST", `/orgs/${other.id}/environments/`, {
+      token: other.owner.token,
+      body: { name: "only-elsewhere" },
+    });
+    const response = await server.request<{ actions: string[] }>(
+      "GET",
+      `/orgs/${org.id}/audit-events/actions/`,
+      { token: org.owner.token },
+    );
+    expect(response.status).toBe(200);
+    const { actions } = response.body;
+    expect(actions).toContain("agent.create");
+    expect(actions).not.toContain("environment.create");
+    expect(actions).toEqual([...new Set(actions)].sort());
+  });
+
   it("chains every event of an org, written concurrently by two replicas, in one unbroken line", async () => {
     const org = await busyOrg();
     const report = await verify(org, replica);

@@ -321,6 +321,11 @@ const CASES: Record<string, Case> = {
   "runs.stats": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "runs.get": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.runId } }) },
   "audit.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "audit.actions": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
   "audit.verify": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "audit.webhook": {
     scope: "org",

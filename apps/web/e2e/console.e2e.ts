@@ -249,6 +249,56 @@ describe("the console as a new admin meets it", () => {
     expect(await page.getByText(/"surface"/).count()).toBe(0);
   });
 
+  it("filters the audit log by an action picked from a list, and by actor and target names", async () => {
+    const { page } = suite;
+    await nav(page, "Audit log");
+    const events = page
+      .getByRole("list", { name: "Audit events, newest first" })
+      .getByRole("listitem");
+    const badges = (action: string) =>
+      page
+        .getByRole("list", { name: "Audit events, newest first" })
+        .getByText(action, { exact: true });
+
+    // The actions the log holds, to pick from: no exact name to remember.
+    const action = page.getByLabel("Action", { exact: true });
+    await expect
+      .poll(() => action.locator("option").allTextContents())
+      .toEqual(expect.arrayContaining(["Any action", "agent.create", "policy.create"]));
+    await action.selectOption("policy.create");
+    await expect.poll(() => events.count()).toBe(3);
+    expect(await badges("policy.create").count()).toBe(3);
+    await action.selectOption("");
+
+    // A target by its name, searched among the org's things; the filter is its id.
+    const target = page.getByLabel("Target", { exact: true });
+    await expect
+      .poll(() =>
+        page
+          .locator("#audit-target-options option")
+          .evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value)),
+      )
+      .toEqual(expect.arrayContaining(["Helper bot (agent)", "Demo (connection)"]));
+    await target.fill("Helper bot (agent)");
+    await page.waitForURL(new RegExp(`target_id=${agentId}`));
+    await expect.poll(() => events.count()).toBe(1);
+    await badges("agent.create").waitFor();
+
+    // Half a name filters nothing yet and says why.
+    await target.fill("Helper");
+    await page.getByText("Pick one of the suggestions.").waitFor();
+    expect(page.url()).not.toContain("target_id=");
+    await target.fill("");
+
+    // An actor by name: the people of the org and its agents.
+    await page.getByLabel("Actor", { exact: true }).fill(`Ada Admin, ${OWNER.email} (member)`);
+    await page.waitForURL(/actor_id=/);
+    await action.selectOption("agent.create");
+    await expect.poll(() => events.count()).toBe(1);
+    await badges("agent.create").waitFor();
+    await events.getByText("Ada Admin", { exact: true }).waitFor();
+  });
+
   it("pages through more than 200 rows, in the list and in the pickers", async () => {
     const { page } = suite;
     // 201 environments, made in the page in one go: what a list capped at 200 would lose is the last.

@@ -140,6 +140,10 @@ export const listAuditEventsInput = pageInput.extend({
   since: timestamp.optional(),
 });
 
+export const auditActions = z.object({
+  actions: z.array(z.string()).describe("Every action the organization's log holds, sorted"),
+});
+
 export const runStatsInput = z.object({
   since: timestamp.optional().describe("Start of the window (default: 24 hours ago)"),
   until: timestamp.optional().describe("End of the window (default: now)"),

@@ -6,6 +6,7 @@ import {
   rotateAuditWebhookSecret,
   updateAuditWebhook,
   getRun,
+  listAuditActions,
   listAuditEvents,
   listRuns,
   runStats,
@@ -14,6 +15,7 @@ import {
 import { z } from "zod";
 import { pageOf } from "../contracts/common";
 import {
+  auditActions,
   auditChainReport,
   auditEvent,
   auditWebhook,
@@ -128,6 +130,18 @@ export const auditRouter = router({
         }),
       ),
     ),
+  actions: orgProcedure("viewer")
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/audit-events/actions",
+        tags: ["audit"],
+        summary: "The actions the organization's audit trail holds, for filtering by action",
+        protect: true,
+      },
+    })
+    .output(auditActions)
+    .query(async ({ ctx }) => ({ actions: await listAuditActions(ctx.db, { orgId: ctx.org.id }) })),
   verify: orgProcedure("viewer")
     .meta({
       openapi: {

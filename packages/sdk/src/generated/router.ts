@@ -1409,6 +1409,16 @@ export type PlatformRouter = TRPCBuiltRouter<
           next_cursor: string | null;
         };
       }>;
+      actions: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          actions: string[];
+        };
+      }>;
       verify: TRPCQueryProcedure<{
         meta: object;
         errorShape: ErrorShape;

@@ -7,18 +7,88 @@ import { EmptyState, ErrorState, Loading, PageHeader } from "../../components/St
 import { useOrg } from "../../layout/org-context";
 import type { AuditEvent } from "../../lib/api";
 import { formatDateTime, formatRelative, localInputToIso, pretty } from "../../lib/format";
-import { useDebounced } from "../../lib/hooks";
-import { nameById, useAgents, useConnections, useEnvironments, useTools } from "../../lib/queries";
+import {
+  nameById,
+  personName,
+  useAgents,
+  useConnections,
+  useEnvironments,
+  useMembers,
+  useTools,
+} from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
 import { AuditWebhook } from "./AuditWebhook";
 
-const TEXT_FILTERS = [
-  { key: "action", label: "Action", placeholder: "e.g. connection.create" },
-  { key: "actor_id", label: "Actor id", placeholder: "user or agent id" },
-  { key: "target_type", label: "Target type", placeholder: "e.g. tool" },
-  { key: "target_id", label: "Target id", placeholder: "" },
-] as const;
-type TextFilter = (typeof TEXT_FILTERS)[number]["key"];
+/** Something the log can name as an actor or a target: picked by its label, filtered by its id. */
+interface Subject {
+  id: string;
+  label: string;
+}
+
+/** The label of each subject, told apart by kind, e.g. "Helper bot (agent)". */
+function subjects(kind: string, items: readonly { id: string; name: string }[] | undefined) {
+  return (items ?? []).map((item) => ({ id: item.id, label: `${item.name} (${kind})` }));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A search box over named subjects (the browser's own suggestion list, searched as one types):
+ * choosing a suggestion filters by its id; a raw id (of something since deleted) works too.
+ */
+function SubjectFilter({
+  id,
+  label,
+  options,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  options: readonly Subject[];
+  value: string;
+  onChange: (id: string) => void;
+}) {
+  const chosen = options.find((option) => option.id === value)?.label ?? value;
+  const [text, setText] = useState<string | null>(null);
+  const shown = text ?? chosen;
+  const unmatched = shown.trim() !== "" && value === "";
+  return (
+    <div className="field field--inline">
+      <label htmlFor={id} className="field__label">
+        {label}
+      </label>
+      <input
+        id={id}
+        className="input"
+        type="search"
+        list={`${id}-options`}
+        placeholder="Search by name"
+        autoComplete="off"
+        value={shown}
+        aria-invalid={unmatched || undefined}
+        aria-describedby={unmatched ? `${id}-hint` : undefined}
+        onChange={(event) => {
+          const typed = event.target.value;
+          setText(typed);
+          const match = options.find((option) => option.label === typed.trim());
+          const raw = UUID.test(typed.trim()) ? typed.trim() : "";
+          onChange(match?.id ?? raw);
+        }}
+      />
+      <datalist id={`${id}-options`}>
+        {options.map((option) => (
+          <option key={option.id} value={option.label} />
+        ))}
+      </datalist>
+      {unmatched ? (
+        <span id={`${id}-hint`} className="field__hint">
+          Pick one of the suggestions.
+        </span>
+      ) : null}
+    </div>
+  );
+}
 
 function actionTone(action: string): Tone {
   if (/delete|revoke|remove|denied|fail/.test(action)) return "red";
@@ -58,16 +128,13 @@ function Target({
 export default function Audit() {
   const { org, path, can } = useOrg();
   const [params, setParams] = useSearchParams();
-  const [draft, setDraft] = useState<Record<TextFilter, string>>({
-    action: params.get("action") ?? "",
-    actor_id: params.get("actor_id") ?? "",
-    target_type: params.get("target_type") ?? "",
-    target_id: params.get("target_id") ?? "",
-  });
-  const filters = useDebounced(draft);
+  const action = params.get("action") ?? "";
+  const actorId = params.get("actor_id") ?? "";
+  const targetId = params.get("target_id") ?? "";
   const sinceLocal = params.get("since") ?? "";
   const since = localInputToIso(sinceLocal);
-  const members = useQuery(trpc.orgs.members.list.queryOptions({ org_id: org.id, limit: 200 }));
+  const actions = useQuery(trpc.audit.actions.queryOptions({ org_id: org.id }));
+  const members = useMembers(org.id);
   const agents = useAgents(org.id);
   const agentNames = nameById(agents.data?.results);
   const connections = useConnections(org.id);
@@ -83,11 +150,30 @@ export default function Audit() {
     ...agentNames,
   ]);
   const userNames = new Map(
-    (members.data?.results ?? []).map((member) => [member.user_id, member.email]),
+    (members.data?.results ?? []).map((member) => [member.user_id, personName(member)]),
   );
+  const people = subjects(
+    "member",
+    members.data?.results.map((member) => ({
+      id: member.user_id,
+      name:
+        personName(member) === member.email
+          ? member.email
+          : `${personName(member)}, ${member.email}`,
+    })),
+  );
+  const agentSubjects = subjects("agent", agents.data?.results);
+  const actorOptions = [...people, ...agentSubjects];
+  const targetOptions = [
+    ...subjects("connection", connections.data?.results),
+    ...subjects("tool", tools.data?.results),
+    ...agentSubjects,
+    ...subjects("policy", policies.data?.results),
+    ...subjects("environment", environments.data?.results),
+    ...people,
+  ];
 
-  const setText = (key: TextFilter, value: string) => {
-    setDraft((current) => ({ ...current, [key]: value }));
+  const setFilter = (key: "action" | "actor_id" | "target_id", value: string) => {
     setParams(
       (current) => {
         const next = new URLSearchParams(current);
@@ -102,11 +188,9 @@ export default function Audit() {
   const input = {
     org_id: org.id,
     limit: 50,
-    ...Object.fromEntries(
-      Object.entries(filters)
-        .map(([key, value]) => [key, value.trim()] as const)
-        .filter(([, value]) => value !== ""),
-    ),
+    ...(action ? { action } : {}),
+    ...(actorId ? { actor_id: actorId } : {}),
+    ...(targetId ? { target_id: targetId } : {}),
     ...(since ? { since } : {}),
   };
   const list = useInfiniteQuery(
@@ -115,8 +199,7 @@ export default function Audit() {
     }),
   );
   const events = list.data?.pages.flatMap((page) => page.results) ?? [];
-  const filtered =
-    Object.values(filters).some((value) => value.trim() !== "") || since !== undefined;
+  const filtered = Boolean(action || actorId || targetId || since);
 
   const actorLabel = (event: AuditEvent): string => {
     if (event.actor_type === "system") return "System";
@@ -134,22 +217,47 @@ export default function Audit() {
       />
       {can("admin") ? <AuditWebhook /> : null}
       <div className="toolbar" role="search" aria-label="Filter the audit log">
-        {TEXT_FILTERS.map((filter) => (
-          <div className="field field--inline" key={filter.key}>
-            <label htmlFor={`audit-${filter.key}`} className="field__label">
-              {filter.label}
-            </label>
-            <input
-              id={`audit-${filter.key}`}
-              className="input"
-              value={draft[filter.key]}
-              placeholder={filter.placeholder}
-              onChange={(event) => {
-                setText(filter.key, event.target.value);
-              }}
-            />
-          </div>
-        ))}
+        <div className="field field--inline">
+          <label htmlFor="audit-action" className="field__label">
+            Action
+          </label>
+          <select
+            id="audit-action"
+            className="input"
+            value={action}
+            onChange={(event) => {
+              setFilter("action", event.target.value);
+            }}
+          >
+            <option value="">Any action</option>
+            {/* A linked action the log no longer holds stays selectable, so the filter shows. */}
+            {[...new Set([...(action ? [action] : []), ...(actions.data?.actions ?? [])])]
+              .sort()
+              .map((name) => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+          </select>
+        </div>
+        <SubjectFilter
+          id="audit-actor"
+          label="Actor"
+          options={actorOptions}
+          value={actorId}
+          onChange={(id) => {
+            setFilter("actor_id", id);
+          }}
+        />
+        <SubjectFilter
+          id="audit-target"
+          label="Target"
+          options={targetOptions}
+          value={targetId}
+          onChange={(id) => {
+            setFilter("target_id", id);
+          }}
+        />
         <div className="field field--inline">
           <label htmlFor="audit-since" className="field__label">
             Since
