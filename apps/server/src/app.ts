@@ -44,6 +44,7 @@ import {
 } from "./gateway";
 import type { Logger } from "./logger";
 import { mountOAuth } from "./oauth";
+import { mountConnectionOAuth } from "./connection-oauth";
 import {
   endServerSpan,
   METRICS_UNAUTHORIZED,
@@ -489,6 +490,17 @@ export function createApp(options: AppOptions): Hono<Env> {
       },
     }),
   );
+
+  mountConnectionOAuth(app, {
+    db: database.db,
+    runtime: options.runtime,
+    publicUrl: options.publicUrl,
+    origin: (c) => ({
+      ip: clientIp(c, options.trustProxy),
+      user_agent: c.req.header("user-agent") ?? null,
+      request_id: c.get("requestId"),
+    }),
+  });
 
   mountOAuth(app, {
     db: database.db,

@@ -14,6 +14,7 @@ import {
   type TestUser,
 } from "./harness";
 import { grantTokens } from "./oauth-flow";
+import { startOAuthUpstream, type OAuthUpstream } from "./oauth-upstream";
 
 /*
  * Tenant isolation, procedure by procedure, generated from the router: every procedure of
@@ -59,6 +60,8 @@ type Case = { scope: "account"; why: string } | OrgCase;
 interface Fresh {
   environment(org: OrgWorld): Promise<string>;
   connection(org: OrgWorld, url?: string): Promise<string>;
+  /** A per-user OAuth connection to the OAuth-protected upstream. */
+  oauthConnection(org: OrgWorld): Promise<string>;
   tool(org: OrgWorld, connectionId?: string): Promise<string>;
   agent(org: OrgWorld): Promise<string>;
   key(org: OrgWorld, agentId?: string): Promise<string>;
@@ -195,6 +198,28 @@ const CASES: Record<string, Case> = {
     role: "admin",
     // A failing test writes the connection's error: that write must stay in its own row.
     call: async (org, fresh) => ({ params: { id: await fresh.connection(org, DEAD_URL) } }),
+  },
+  "connections.oauthConnect": {
+    scope: "org",
+    role: "member",
+    // Discovery and registration write to the connection: they must stay in its own org.
+    call: async (org, fresh) => ({
+      params: { id: await fresh.oauthConnection(org) },
+      input: { credential: "per_user" },
+    }),
+  },
+  "connections.oauthDisconnect": {
+    scope: "org",
+    role: "member",
+    call: async (org, fresh) => ({
+      params: { id: await fresh.oauthConnection(org) },
+      input: { credential: "per_user" },
+    }),
+  },
+  "connections.mine": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
   },
   "connections.sync": {
     scope: "org",
@@ -402,6 +427,7 @@ function procedures(): Procedure[] {
 
 let server: TestServer;
 let upstream: RunningTestMcpServer;
+let oauthUpstream: OAuthUpstream;
 
 describe("the isolation suite's table", () => {
   it("has an entry for every procedure of the router, and none for a procedure that is gone", () => {
@@ -456,6 +482,16 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
   const fresh: Fresh = {
     environment: async (org) =>
       (await made(org, `/orgs/${org.id}/environments/`, { name: name() })).id,
+    oauthConnection: async (org) =>
+      (
+        await made(org, `/orgs/${org.id}/connections/`, {
+          name: name(),
+          transport: "streamable_http",
+          url: oauthUpstream.url,
+          auth: "oauth",
+          oauth: { credential_mode: "per_user" },
+        })
+      ).id,
     connection: async (org, url = upstream.url) =>
       (
         await made(org, `/orgs/${org.id}/connections/`, {
@@ -554,6 +590,7 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
   beforeAll(async () => {
     server = await startTestServer();
     upstream = await startTestMcpServer();
+    oauthUpstream = await startOAuthUpstream();
     [a, b] = [await world(), await world()];
     const tables = await server.database.db.execute(
       sql`select table_name from information_schema.columns where column_name = 'org_id' and table_schema = current_schema() order by table_name`,
@@ -565,6 +602,7 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
   afterAll(async () => {
     await server.close();
     await upstream.close();
+    await oauthUpstream.close();
   });
 
   it("snapshots every tenant table", () => {

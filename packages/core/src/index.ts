@@ -81,3 +81,11 @@ export {
   type RegisteredClient,
 } from "./oauth/clients";
 export { OAuthProtocolError, type OAuthErrorCode } from "./oauth/errors";
+export {
+  CONNECTION_OAUTH_CALLBACK_PATH,
+  completeConnectionAuthorization,
+  listMyConnections,
+  disconnectConnectionCredential,
+  startConnectionAuthorization,
+  type CallPrincipal,
+} from "./connections/oauth";

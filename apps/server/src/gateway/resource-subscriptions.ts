@@ -8,6 +8,7 @@ import {
   type Db,
   type McpRuntime,
   type McpSession,
+  type CallPrincipal,
 } from "@mcp/core";
 import type { Logger } from "../logger";
 
@@ -36,6 +37,8 @@ export interface HeldResourceSubscriptionsOptions {
   runtime: McpRuntime;
   logger: Logger;
   sessionId: string;
+  /** Whose credentials per-user OAuth connections use (see callPrincipal). */
+  principal: CallPrincipal;
   /** Writes `notifications/resources/updated` for `uri` on the session's stream. */
   onUpdated: (uri: string) => void;
 }
@@ -90,7 +93,8 @@ export class HeldResourceSubscriptions {
   private async reconcile(agent: Agent): Promise<void> {
     const { db, runtime, sessionId } = this.options;
     const rows = await listMcpResourceSubscriptions(db, sessionId);
-    const readable = await readableSubscriptions({ db, runtime, agent }, rows);
+    const catalog = { db, runtime, agent, principal: this.options.principal };
+    const readable = await readableSubscriptions(catalog, rows);
     const wanted = new Map<string, { connection: Connection; uris: Set<string> }>();
     for (const { uri, connection } of readable) {
       const entry = wanted.get(connection.id) ?? { connection, uris: new Set<string>() };
@@ -124,7 +128,10 @@ export class HeldResourceSubscriptions {
   private async hold(connection: Connection, uris: Set<string>): Promise<void> {
     let upstream = this.upstreams.get(connection.id);
     if (!upstream) {
-      const session = await openConnectionSession(this.options.runtime, connection);
+      const session = await openConnectionSession(
+        { db: this.options.db, runtime: this.options.runtime, principal: this.options.principal },
+        connection,
+      );
       if (this.closed) {
         await session.close();
         return;

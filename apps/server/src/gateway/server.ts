@@ -17,6 +17,7 @@ import {
   type McpSessionLimits,
   type McpSessionRow,
   type McpTaskLimits,
+  callPrincipal,
 } from "@mcp/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
@@ -448,7 +449,12 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         send(outgoing, jsonRpcError(406, -32000, "Not Acceptable: accept text/event-stream"));
         return;
       }
-      await sessionStreams.open(session, agent, outgoing);
+      await sessionStreams.open(
+        session,
+        agent,
+        outgoing,
+        callPrincipal({ acting_user: actingUser }, agent, null),
+      );
       return;
     }
     if (incoming.method === "DELETE" && session) {
@@ -518,6 +524,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
           db: options.db,
           runtime: options.runtime,
           agent,
+          principal: callPrincipal(action, agent, null),
           onSkip: (connectionId, reason) => {
             options.logger.warn(
               {

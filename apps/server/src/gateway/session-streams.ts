@@ -12,6 +12,7 @@ import {
   type McpRuntime,
   type McpSessionLimits,
   type McpSessionRow,
+  type CallPrincipal,
 } from "@mcp/core";
 import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "../logger";
@@ -109,7 +110,13 @@ export class SessionStreams {
    * Serves a session's GET stream from this replica until the client hangs up or the session
    * ends. Resolves once the stream is open.
    */
-  async open(session: McpSessionRow, agent: Agent, outgoing: ServerResponse): Promise<void> {
+  async open(
+    session: McpSessionRow,
+    agent: Agent,
+    outgoing: ServerResponse,
+    /** Whose credentials the held subscriptions use on per-user OAuth connections. */
+    principal: CallPrincipal,
+  ): Promise<void> {
     const { db, replicaId } = this.options;
     const tools = await toolsFingerprint(db, agent);
     if (!(await claimMcpSessionStream(db, session.id, replicaId))) {
@@ -133,6 +140,7 @@ export class SessionStreams {
         runtime: this.options.runtime,
         logger: this.options.logger,
         sessionId: session.id,
+        principal,
         onUpdated: (uri) => {
           this.notify(session.id, {
             jsonrpc: "2.0",

@@ -10,6 +10,11 @@ export const agent = z.object({
   name: z.string(),
   description: z.string(),
   status: z.enum(AGENT_STATUSES),
+  runs_as_user_id: uuid
+    .nullable()
+    .describe(
+      "The member whose own credentials the agent's keys use on per-user OAuth connections",
+    ),
   mcp_url: z.string().describe("The agent's governed MCP endpoint (Streamable HTTP)"),
   mcp_client_config: z
     .record(z.string(), z.unknown())
@@ -28,6 +33,12 @@ export const createAgentInput = z.object({
   description: description.optional(),
   environment_id: uuid.nullable().optional(),
   status: z.enum(AGENT_STATUSES).optional(),
+  runs_as_user_id: uuid
+    .nullable()
+    .optional()
+    .describe(
+      "Per-user OAuth connections: the member whose own credentials the agent's keys use. Only that member can set it (to themselves); null clears it",
+    ),
 });
 export const updateAgentInput = createAgentInput.partial();
 

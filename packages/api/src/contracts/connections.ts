@@ -39,6 +39,24 @@ const stdioServerId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "Not a stdio server id: a-z, 0-9, _ and -");
 
+export const CONNECTION_AUTHS = ["none", "headers", "oauth"] as const;
+export const OAUTH_CREDENTIAL_MODES = ["shared", "per_user"] as const;
+
+/** How an `oauth` connection identifies itself and whose accounts it uses. */
+export const connectionOAuthInput = z.object({
+  credential_mode: z
+    .enum(OAUTH_CREDENTIAL_MODES)
+    .describe("shared: one account for the org; per_user: each member connects their own"),
+  client_id: z
+    .string()
+    .min(1)
+    .max(500)
+    .optional()
+    .describe("A client id the server issued for the platform; omitted: dynamic registration"),
+  client_secret: z.string().min(1).max(2000).optional().describe("Write-only, stored encrypted"),
+  scope: z.string().max(1000).optional().describe("Scopes to request; omitted: the server's"),
+});
+
 const connectionFields = {
   name: trimmedName,
   slug: slug
@@ -54,6 +72,13 @@ const connectionFields = {
     .describe("Required for stdio: the id of a server the operator declared (see stdio-servers)"),
   headers: headers.optional().describe("Non-secret request headers"),
   secret: connectionSecret.nullable().optional(),
+  auth: z
+    .enum(CONNECTION_AUTHS)
+    .optional()
+    .describe(
+      "none; headers (the secret's headers); oauth (tokens from the server's authorization server, see oauth). Default: headers when a secret is given, else none",
+    ),
+  oauth: connectionOAuthInput.optional().describe("Required when auth is oauth"),
   timeout_ms: z
     .number()
     .int()
@@ -85,6 +110,8 @@ function requireTransportFields(
     transport?: string | undefined;
     url?: string | null | undefined;
     stdio_server?: string | null | undefined;
+    auth?: string | undefined;
+    oauth?: unknown;
   },
   ctx: z.RefinementCtx,
 ): void {
@@ -93,6 +120,13 @@ function requireTransportFields(
       code: "custom",
       path: ["url"],
       message: `A url is required for the ${value.transport} transport`,
+    });
+  }
+  if (value.auth === "oauth" && !value.oauth) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["oauth"],
+      message: "OAuth connections need oauth.credential_mode",
     });
   }
   if (value.transport === "stdio" && !value.stdio_server) {
@@ -128,6 +162,21 @@ export const connection = z.object({
   secret_keys: z
     .object({ headers: z.array(z.string()), env: z.array(z.string()) })
     .describe("Names of the secret headers and variables that are set; never their values"),
+  auth: z.enum(CONNECTION_AUTHS),
+  oauth: z
+    .object({
+      credential_mode: z.enum(OAUTH_CREDENTIAL_MODES),
+      client_registration: z
+        .enum(["dynamic", "manual"])
+        .nullable()
+        .describe("manual: an admin entered the client; dynamic: registered at first Connect"),
+      client_id: z.string().nullable(),
+      scope: z.string().nullable(),
+    })
+    .nullable(),
+  needs_reauthorization: z
+    .boolean()
+    .describe("The org's OAuth credential could not be refreshed: an admin must connect again"),
   timeout_ms: z.number().int(),
   allow_sampling: z.boolean(),
   allow_elicitation: z.boolean(),
@@ -179,3 +228,29 @@ export const syncResult = z.object({
   total: z.number().int().describe("Tools the server offers now"),
 });
 export type SyncResult = z.infer<typeof syncResult>;
+
+export const connectionAuthorizationStart = z.object({
+  authorization_url: z
+    .string()
+    .describe("Send the person here; the server redirects back to the platform's callback"),
+  expires_at: timestamp,
+});
+
+export const CREDENTIAL_STATUSES = ["connected", "needs_reauthorization", "not_connected"] as const;
+
+export const credentialTarget = z.object({
+  credential: z
+    .enum(OAUTH_CREDENTIAL_MODES)
+    .describe("shared: the org's credential (admins); per_user: your own"),
+});
+
+/** An OAuth connection as one member sees it: their own credential's state. */
+export const myConnection = z.object({
+  connection_id: uuid,
+  name: z.string(),
+  url: z.string().nullable(),
+  credential_mode: z.enum(OAUTH_CREDENTIAL_MODES),
+  status: z.enum(CREDENTIAL_STATUSES),
+});
+export type MyConnectionDto = z.infer<typeof myConnection>;
+export const myConnectionList = z.object({ results: z.array(myConnection) });

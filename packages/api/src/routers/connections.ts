@@ -1,5 +1,11 @@
 import {
+  AppError,
+  CONNECTION_OAUTH_CALLBACK_PATH,
   createConnection,
+  disconnectConnectionCredential,
+  listMyConnections,
+  roleAtLeast,
+  startConnectionAuthorization,
   deleteConnection,
   findConnectionOrgId,
   getConnection,
@@ -14,7 +20,10 @@ import { z } from "zod";
 import { pageOf } from "../contracts/common";
 import {
   connection,
+  connectionAuthorizationStart,
   connectionTestResult,
+  credentialTarget,
+  myConnectionList,
   createConnectionInput,
   listConnectionsInput,
   stdioServerList,
@@ -24,19 +33,50 @@ import {
 } from "../contracts/connections";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
+import type { OrgRole } from "@mcp/core";
 
 const tags = ["connections"];
-const connectionProcedure = (minimum: "viewer" | "admin") =>
+const connectionProcedure = (minimum: "viewer" | "member" | "admin") =>
   resourceProcedure("Connection", minimum, findConnectionOrgId);
 
 /** The wire view: secrets reduced to whether they are set and under which names. */
 function present<T extends Connection>(row: T) {
-  const { secret_ciphertext, secret_keys, ...rest } = row;
+  const {
+    secret_ciphertext,
+    secret_keys,
+    oauth_client_ciphertext: _client,
+    oauth_credential_mode,
+    oauth_client_registration,
+    oauth_client_id,
+    oauth_scope,
+    ...rest
+  } = row;
   return toWire({
     ...rest,
     has_secret: secret_ciphertext !== null,
     secret_keys: secret_keys ?? { headers: [], env: [] },
+    oauth: oauth_credential_mode
+      ? {
+          credential_mode: oauth_credential_mode,
+          client_registration: oauth_client_registration,
+          client_id: oauth_client_id,
+          scope: oauth_scope,
+        }
+      : null,
   });
+}
+
+/** The org's credential is an admin's to connect or remove; a member's own is theirs. */
+function assertMayConnect(role: OrgRole, credential: "shared" | "per_user", mode: string | null) {
+  if (mode !== credential)
+    throw AppError.invalidField(
+      "credential",
+      mode === null
+        ? "This connection does not use OAuth"
+        : `This connection's OAuth credential is ${mode}, not ${credential}`,
+    );
+  if (credential === "shared" && !roleAtLeast(role, "admin"))
+    throw AppError.forbidden("Only admins connect or remove the organization's account");
 }
 
 export const connectionsRouter = router({
@@ -158,6 +198,71 @@ export const connectionsRouter = router({
     .mutation(({ ctx, input }) =>
       testConnection(ctx.db, ctx.runtime, ctx.action, { orgId: ctx.org.id, id: input.id }),
     ),
+
+  oauthConnect: connectionProcedure("member")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/connections/{id}/oauth/connect",
+        tags,
+        summary: "Start connecting an OAuth-protected server (Connect)",
+        description:
+          "Discovers the server's authorization server (401 → protected resource metadata → authorization server metadata), registers the platform there unless an admin entered a client, and returns the authorization URL (PKCE, `resource`). The server redirects back to the platform's callback, which stores the tokens. `shared` (admins) connects the organization's account, `per_user` the caller's own.",
+        protect: true,
+      },
+    })
+    .input(credentialTarget)
+    .output(connectionAuthorizationStart)
+    .mutation(async ({ ctx, input }) => {
+      const row = await getConnection(ctx.db, { orgId: ctx.org.id, id: input.id });
+      assertMayConnect(ctx.org.role, input.credential, row.oauth_credential_mode);
+      return toWire(
+        await startConnectionAuthorization(ctx.db, ctx.runtime, {
+          connection: row,
+          userId: ctx.user.id,
+          redirectUri: `${ctx.baseUrl}${CONNECTION_OAUTH_CALLBACK_PATH}`,
+        }),
+      );
+    }),
+
+  oauthDisconnect: connectionProcedure("member")
+    .meta({
+      openapi: {
+        method: "DELETE",
+        path: "/connections/{id}/oauth/credential",
+        tags,
+        summary: "Remove the organization's (shared) or your own (per_user) OAuth credential",
+        description: "Idempotent: succeeds when there is no such credential.",
+        protect: true,
+      },
+      successStatus: 204,
+    })
+    .input(credentialTarget)
+    .output(z.void())
+    .mutation(async ({ ctx, input }) => {
+      const row = await getConnection(ctx.db, { orgId: ctx.org.id, id: input.id });
+      assertMayConnect(ctx.org.role, input.credential, row.oauth_credential_mode);
+      await disconnectConnectionCredential(ctx.db, ctx.runtime, ctx.action, {
+        connection: row,
+        userId: input.credential === "shared" ? null : ctx.user.id,
+      });
+    }),
+
+  mine: orgProcedure("viewer")
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{org_id}/my-connections",
+        tags,
+        summary:
+          "The organization's OAuth connections and whether the credential each uses for you is connected",
+        protect: true,
+      },
+    })
+    .output(myConnectionList)
+    .query(async ({ ctx }) => ({
+      results: await listMyConnections(ctx.db, { orgId: ctx.org.id, userId: ctx.user.id }),
+    })),
 
   sync: connectionProcedure("admin")
     .meta({

@@ -32,6 +32,21 @@ export interface AgentFields {
   description?: string | undefined;
   environment_id?: string | null | undefined;
   status?: Agent["status"] | undefined;
+  /** The member whose own OAuth credentials the agent's keys use; `null` for no one. */
+  runs_as_user_id?: string | null | undefined;
+}
+
+/**
+ * An agent runs as a member only by that member's own choice: an admin must not be able to make
+ * an agent spend someone else's connected accounts.
+ */
+function assertRunsAsAllowed(context: ActionContext, runsAs: string | null | undefined): void {
+  if (runsAs === undefined || runsAs === null) return;
+  if (context.actor.type !== "user" || context.actor.id !== runsAs)
+    throw AppError.invalidField(
+      "runs_as_user_id",
+      "An agent can only be set to run as yourself: the member whose accounts it uses must choose it",
+    );
 }
 
 export async function createAgent(
@@ -40,6 +55,7 @@ export async function createAgent(
   input: AgentFields & { orgId: string },
 ): Promise<Agent> {
   await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  assertRunsAsAllowed(context, input.runs_as_user_id);
   try {
     return await db.transaction(async (tx) => {
       const [agent] = await tx
@@ -50,6 +66,7 @@ export async function createAgent(
           description: input.description ?? "",
           environment_id: input.environment_id ?? null,
           status: input.status ?? "active",
+          runs_as_user_id: input.runs_as_user_id ?? null,
         })
         .returning();
       if (!agent) throw new Error("insert returned no agent");
@@ -118,6 +135,7 @@ export async function updateAgent(
 ): Promise<Agent> {
   if (input.environment_id !== undefined)
     await assertEnvironmentInOrg(db, input.orgId, input.environment_id);
+  assertRunsAsAllowed(context, input.runs_as_user_id);
   try {
     return await db.transaction(async (tx) => {
       const before = await getAgent(tx, input);
@@ -128,6 +146,9 @@ export async function updateAgent(
           ...(input.description !== undefined ? { description: input.description } : {}),
           ...(input.environment_id !== undefined ? { environment_id: input.environment_id } : {}),
           ...(input.status !== undefined ? { status: input.status } : {}),
+          ...(input.runs_as_user_id !== undefined
+            ? { runs_as_user_id: input.runs_as_user_id }
+            : {}),
           updated_at: new Date(),
         })
         .where(and(eq(agents.org_id, input.orgId), eq(agents.id, input.id)))

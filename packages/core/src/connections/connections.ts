@@ -1,6 +1,6 @@
 import { and, eq, isNotNull, like, ne, or } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { connections, environments, type JsonObject } from "../db/schema";
+import { connectionCredentials, connections, environments, type JsonObject } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
@@ -16,6 +16,7 @@ import type { McpTarget } from "../mcp/target";
 import { testMcpConnection, type McpConnectionTestResult } from "../mcp/test-connection";
 import { MCP_CLIENT_INFO, type McpRuntime } from "../runtime";
 import { SecretStoreError } from "../secrets/secret-store";
+import { authorizeTarget, manualClientCiphertext } from "./oauth";
 
 export type Connection = typeof connections.$inferSelect;
 export type Transport = Connection["transport"];
@@ -44,6 +45,59 @@ export interface ConnectionFields {
   allow_elicitation?: boolean | undefined;
   /** Whether the gateway runs the server's tools as MCP tasks when asked; default true. */
   allow_tasks?: boolean | undefined;
+  /** Default: `headers` when a secret is given, else `none`. */
+  auth?: Connection["auth"] | undefined;
+  /** For `oauth`: whose accounts, and an admin-entered client (else dynamic registration). */
+  oauth?: ConnectionOAuthFields | undefined;
+}
+
+export interface ConnectionOAuthFields {
+  credential_mode: "shared" | "per_user";
+  client_id?: string | undefined;
+  client_secret?: string | undefined;
+  scope?: string | undefined;
+}
+
+/** The OAuth columns for `auth` and `oauth`; `oauth` given without `auth: oauth` is refused. */
+function oauthColumns(
+  runtime: McpRuntime,
+  owner: { org_id: string; id: string },
+  auth: Connection["auth"],
+  transport: Transport,
+  oauth: ConnectionOAuthFields | undefined,
+) {
+  if (auth !== "oauth") {
+    if (oauth) throw AppError.invalidField("oauth", 'Only for connections with auth "oauth"');
+    return {
+      oauth_credential_mode: null,
+      oauth_scope: null,
+      oauth_client_registration: null,
+      oauth_client_id: null,
+      oauth_client_ciphertext: null,
+      needs_reauthorization: false,
+    };
+  }
+  if (transport === "stdio")
+    throw AppError.invalidField("auth", "OAuth is for servers reached over HTTP, not stdio");
+  if (!oauth)
+    throw AppError.invalidField(
+      ["oauth", "credential_mode"],
+      "OAuth connections need a credential mode",
+    );
+  if (oauth.client_secret && !oauth.client_id)
+    throw AppError.invalidField(["oauth", "client_id"], "A client secret needs its client id");
+  return {
+    oauth_credential_mode: oauth.credential_mode,
+    oauth_scope: oauth.scope ?? null,
+    oauth_client_registration: oauth.client_id ? ("manual" as const) : null,
+    oauth_client_id: oauth.client_id ?? null,
+    oauth_client_ciphertext: oauth.client_id
+      ? manualClientCiphertext(runtime, owner, {
+          client_id: oauth.client_id,
+          client_secret: oauth.client_secret,
+        })
+      : null,
+  };
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -220,6 +274,14 @@ export async function createConnection(
   // The id is chosen here because the secret is encrypted bound to it.
   const id = uuidv7();
   const secret = encryptSecret(runtime, input.secret ?? null, { org_id: input.orgId, id });
+  const auth = input.auth ?? (secret.secret_keys ? "headers" : "none");
+  const oauth = oauthColumns(
+    runtime,
+    { org_id: input.orgId, id },
+    auth,
+    input.transport,
+    input.oauth,
+  );
   try {
     return await db.transaction(async (tx) => {
       const [connection] = await tx
@@ -235,6 +297,8 @@ export async function createConnection(
           ...endpoint,
           headers: input.headers ?? {},
           ...secret,
+          auth,
+          ...oauth,
           timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
           allow_sampling: input.allow_sampling ?? true,
           allow_elicitation: input.allow_elicitation ?? true,
@@ -247,7 +311,7 @@ export async function createConnection(
         action: "connection.create",
         target_type: "connection",
         target_id: connection.id,
-        metadata: { name: connection.name, transport: connection.transport },
+        metadata: { name: connection.name, transport: connection.transport, auth },
       });
       if (secret.secret_keys) await auditSecretSet(tx, context, connection);
       return connection;
@@ -367,6 +431,25 @@ export async function updateConnection(
       : secretCleared
         ? encryptSecret(runtime, null, current)
         : {};
+  const auth = input.auth ?? current.auth;
+  const oauthChanged = input.auth !== undefined || input.oauth !== undefined;
+  const oauth = oauthChanged
+    ? oauthColumns(
+        runtime,
+        current,
+        auth,
+        input.transport ?? current.transport,
+        input.oauth ??
+          (current.oauth_credential_mode && auth === "oauth"
+            ? { credential_mode: current.oauth_credential_mode }
+            : undefined),
+      )
+    : {};
+  // Tokens belong to one server, one client and one credential mode: any change drops them, so
+  // a token is never sent to a new host.
+  const dropCredentials =
+    current.auth === "oauth" &&
+    (oauthChanged || destinationOf({ ...current, ...endpoint }) !== destinationOf(current));
   try {
     const updated = await db.transaction(async (tx) => {
       const [connection] = await tx
@@ -380,6 +463,19 @@ export async function updateConnection(
           ...endpoint,
           ...(input.headers !== undefined ? { headers: input.headers } : {}),
           ...secret,
+          ...(oauthChanged ? { auth, ...oauth } : {}),
+          ...(dropCredentials
+            ? {
+                needs_reauthorization: false,
+                ...(current.oauth_client_registration === "dynamic"
+                  ? {
+                      oauth_client_registration: null,
+                      oauth_client_id: null,
+                      oauth_client_ciphertext: null,
+                    }
+                  : {}),
+              }
+            : {}),
           ...(input.timeout_ms !== undefined ? { timeout_ms: input.timeout_ms } : {}),
           ...(input.allow_sampling !== undefined ? { allow_sampling: input.allow_sampling } : {}),
           ...(input.allow_elicitation !== undefined
@@ -393,6 +489,10 @@ export async function updateConnection(
         .where(and(eq(connections.org_id, input.orgId), eq(connections.id, input.id)))
         .returning();
       if (!connection) throw AppError.notFound("Connection");
+      if (dropCredentials)
+        await tx
+          .delete(connectionCredentials)
+          .where(eq(connectionCredentials.connection_id, connection.id));
       await recordAudit(tx, context, {
         org_id: input.orgId,
         action: "connection.update",
@@ -401,7 +501,7 @@ export async function updateConnection(
         metadata: {
           name: connection.name,
           fields: Object.keys(input).filter(
-            (key) => key !== "orgId" && key !== "id" && key !== "secret",
+            (key) => key !== "orgId" && key !== "id" && key !== "secret" && key !== "oauth",
           ),
         },
       });
@@ -522,7 +622,17 @@ export async function testConnection(
   input: { orgId: string; id: string },
 ): Promise<McpConnectionTestResult> {
   const connection = await getConnection(db, input);
-  const result = await testMcpConnection(connectionTarget(runtime, connection), {
+  const base = connectionTarget(runtime, connection);
+  // An OAuth connection is tested with the tester's own credential when it is per-user.
+  const target =
+    connection.auth === "oauth"
+      ? (
+          await authorizeTarget(db, runtime, connection, base, {
+            userId: context.actor.type === "user" ? context.actor.id : null,
+          })
+        ).target
+      : base;
+  const result = await testMcpConnection(target, {
     ...MCP_CLIENT_INFO,
     policy: runtime.outbound,
   });

@@ -147,6 +147,10 @@ export const connectionTransport = pgEnum("connection_transport", [
 ]);
 export const connectionStatus = pgEnum("connection_status", ["unknown", "healthy", "unhealthy"]);
 
+export const connectionAuth = pgEnum("connection_auth", ["none", "headers", "oauth"]);
+export const oauthCredentialMode = pgEnum("oauth_credential_mode", ["shared", "per_user"]);
+export const oauthClientRegistration = pgEnum("oauth_client_registration", ["dynamic", "manual"]);
+
 export const connections = pgTable(
   "connections",
   {
@@ -183,6 +187,20 @@ export const connections = pgTable(
     last_tested_at: timestamptz("last_tested_at"),
     last_synced_at: timestamptz("last_synced_at"),
     server_info: jsonb("server_info").$type<JsonObject>(),
+    /** How calls authenticate upstream: nothing, the secret headers, or OAuth tokens. */
+    auth: connectionAuth("auth").notNull().default("none"),
+    /** For `oauth`: one credential for the org, or each member's own. */
+    oauth_credential_mode: oauthCredentialMode("oauth_credential_mode"),
+    /** For `oauth`: the scope requested at authorization; null lets the server decide. */
+    oauth_scope: text("oauth_scope"),
+    /** For `oauth`: how the platform identifies itself upstream (null until registered). */
+    oauth_client_registration: oauthClientRegistration("oauth_client_registration"),
+    /** The client id at the upstream authorization server (not a secret, shown to admins). */
+    oauth_client_id: text("oauth_client_id"),
+    /** Envelope of the client information (client secret included); see secrets/. */
+    oauth_client_ciphertext: text("oauth_client_ciphertext"),
+    /** The shared credential's refresh failed: an admin must connect again. */
+    needs_reauthorization: boolean("needs_reauthorization").notNull().default(false),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
@@ -238,6 +256,8 @@ export const agents = pgTable(
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
     status: agentStatus("status").notNull().default("active"),
+    /** The member whose own credentials this agent's keys use on per-user OAuth connections. */
+    runs_as_user_id: uuid("runs_as_user_id").references(() => users.id, { onDelete: "set null" }),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
@@ -768,5 +788,66 @@ export const mcpTasks = pgTable(
     index("mcp_tasks_live_idx")
       .on(t.replica_id)
       .where(sql`status in ('working', 'input_required')`),
+  ],
+);
+
+/**
+ * OAuth tokens for a connection to an OAuth-protected MCP server: the org's one credential
+ * (`user_id` null) or a member's own. The tokens are one SecretStore envelope bound to the row's
+ * connection and user, so a ciphertext copied to another row does not open.
+ */
+export const connectionCredentials = pgTable(
+  "connection_credentials",
+  {
+    id: id(),
+    org_id: orgId(),
+    connection_id: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    user_id: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    token_ciphertext: text("token_ciphertext").notNull(),
+    /** When the access token expires (null: the server did not say). */
+    expires_at: timestamptz("expires_at"),
+    needs_reauthorization: boolean("needs_reauthorization").notNull().default(false),
+    connected_by: uuid("connected_by").references(() => users.id, { onDelete: "set null" }),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index("connection_credentials_org_id_idx").on(t.org_id),
+    uniqueIndex("connection_credentials_shared_uq")
+      .on(t.connection_id)
+      .where(sql`${t.user_id} is null`),
+    uniqueIndex("connection_credentials_user_uq")
+      .on(t.connection_id, t.user_id)
+      .where(sql`${t.user_id} is not null`),
+  ],
+);
+
+/**
+ * Authorizations started with "Connect" and not yet called back: the state is stored hashed,
+ * bound to the person who started it, used once and short-lived.
+ */
+export const connectionAuthorizations = pgTable(
+  "connection_authorizations",
+  {
+    state_hash: text("state_hash").primaryKey(),
+    org_id: orgId(),
+    connection_id: uuid("connection_id")
+      .notNull()
+      .references(() => connections.id, { onDelete: "cascade" }),
+    user_id: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** Whose credential the tokens become: the org's (`shared`) or the starting user's. */
+    credential: oauthCredentialMode("credential").notNull(),
+    /** Envelope of the PKCE verifier and the exchange's parameters. */
+    flow_ciphertext: text("flow_ciphertext").notNull(),
+    expires_at: timestamptz("expires_at").notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index("connection_authorizations_org_id_idx").on(t.org_id),
+    index("connection_authorizations_expires_at_idx").on(t.expires_at),
   ],
 );

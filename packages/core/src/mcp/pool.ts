@@ -144,10 +144,13 @@ export class McpClientPool {
     }
   }
 
-  /** Closes the session for `key`, e.g. when its connection is deleted. */
+  /**
+   * Closes the session for `key` and those keyed under it (`key:…`, e.g. a connection's per-user
+   * OAuth sessions), e.g. when its connection is deleted.
+   */
   async evict(key: string): Promise<void> {
-    const entry = this.entries.get(key);
-    if (entry) this.retire(entry, { force: true });
+    for (const entry of [...this.entries.values()])
+      if (entry.key === key || entry.key.startsWith(`${key}:`)) this.retire(entry, { force: true });
     await this.settled();
   }
 

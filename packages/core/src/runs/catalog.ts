@@ -10,7 +10,9 @@ import type {
   ResourceTemplate,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Agent } from "../agents/agents";
-import { connectionTarget, connectionVersion, type Connection } from "../connections/connections";
+import { connectionTarget, type Connection } from "../connections/connections";
+import { authorizeTarget, type CallPrincipal } from "../connections/oauth";
+import { withConnectionSession } from "../connections/sessions";
 import type { Db } from "../db/client";
 import { connections, tools, type JsonObject, type JsonValue } from "../db/schema";
 import { AppError } from "../errors";
@@ -55,6 +57,8 @@ export interface AgentCatalog {
   db: Db;
   runtime: McpRuntime;
   agent: Agent;
+  /** Whose credentials per-user OAuth connections use (see callPrincipal). */
+  principal: CallPrincipal;
   /** A connection left out of an aggregate (it failed, or missed the budget): for the operator's log. */
   onSkip?: (connectionId: string, reason: unknown) => void;
 }
@@ -143,13 +147,7 @@ function withSession<T>(
   connection: Connection,
   fn: (session: McpSession) => Promise<T>,
 ): Promise<T> {
-  const { runtime } = catalog;
-  return runtime.pool.withSession(
-    connection.id,
-    connectionVersion(connection),
-    connectionTarget(runtime, connection),
-    fn,
-  );
+  return withConnectionSession(catalog.db, catalog.runtime, connection, catalog.principal, fn);
 }
 
 /**
@@ -535,10 +533,16 @@ export async function readableSubscriptions(
 
 /** A session on `connection` for one holder of its own (see McpClientPool.openOwnSession). */
 export async function openConnectionSession(
-  runtime: McpRuntime,
+  catalog: Pick<AgentCatalog, "db" | "runtime" | "principal">,
   connection: Connection,
 ): Promise<McpSession> {
-  return runtime.pool.openOwnSession(connectionTarget(runtime, connection));
+  const { db, runtime, principal } = catalog;
+  const target = connectionTarget(runtime, connection);
+  return runtime.pool.openOwnSession(
+    connection.auth === "oauth"
+      ? (await authorizeTarget(db, runtime, connection, target, principal)).target
+      : target,
+  );
 }
 
 /**

@@ -18,12 +18,9 @@ import {
   type RelayedRequest,
 } from "../db/schema";
 import { auditRow, recordAudit } from "../audit/audit";
-import {
-  assertEnvironmentInOrg,
-  connectionTarget,
-  connectionVersion,
-  type Connection,
-} from "../connections/connections";
+import { assertEnvironmentInOrg, type Connection } from "../connections/connections";
+import { withConnectionSession } from "../connections/sessions";
+import type { CallPrincipal } from "../connections/oauth";
 import type { Agent } from "../agents/agents";
 import { AppError, isAppError } from "../errors";
 import type { ActionContext } from "../lib/context";
@@ -676,21 +673,25 @@ export async function runTool(
   const relaying =
     relay !== undefined && Object.keys(relayableCapabilities(relay.capabilities)).length > 0;
   try {
-    const target = connectionTarget(runtime, connection);
     const result = await upstreamCall(runtime, "tool", () =>
-      relaying
-        ? runtime.pool.withOwnSession(
-            target,
-            {
-              capabilities: relay.capabilities,
-              handle: governedRelay(db, context, { connection, tool, runId, relay, relayed }),
-            },
-            call,
-            request.signal,
-          )
-        : runtime.pool.withSession(connection.id, connectionVersion(connection), target, call, {
-            idempotent: false,
-          }),
+      withConnectionSession(
+        db,
+        runtime,
+        connection,
+        callPrincipal(context, agent, request.trigger.type === "user" ? request.trigger.id : null),
+        call,
+        relaying
+          ? {
+              own: {
+                serverRequests: {
+                  capabilities: relay.capabilities,
+                  handle: governedRelay(db, context, { connection, tool, runId, relay, relayed }),
+                },
+                signal: request.signal,
+              },
+            }
+          : { idempotent: false },
+      ),
     );
     // Not decided by the cached row's status: health writes leave caches as they are, so the
     // row may be older than another replica's report; the writer keeps this to one per interval.
@@ -715,6 +716,22 @@ export async function runTool(
     if (!isMcpCallError(error)) throw error;
     return { run, result: null, retryAfterSeconds: null };
   }
+}
+
+/**
+ * Whose credentials a call uses on a per-user OAuth connection: the person who ran it, the person
+ * whose OAuth token the gateway call carries, or for an agent key the agent's "runs as" member;
+ * never anyone else.
+ */
+export function callPrincipal(
+  context: Pick<ActionContext, "acting_user">,
+  agent: Pick<Agent, "name" | "runs_as_user_id"> | null,
+  /** The person who ran the call themselves (REST, tRPC), if one did. */
+  ranBy: string | null,
+): CallPrincipal {
+  if (ranBy !== null) return { userId: ranBy };
+  if (context.acting_user !== undefined) return { userId: context.acting_user };
+  return { userId: agent?.runs_as_user_id ?? null, agentName: agent?.name };
 }
 
 /**

@@ -3,19 +3,15 @@ import type { Tool as McpTool } from "@modelcontextprotocol/sdk/types.js";
 import type { Db } from "../db/client";
 import { connections, tools, type JsonObject } from "../db/schema";
 import { recordAudit } from "../audit/audit";
-import { AppError } from "../errors";
+import { AppError, isAppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { assertValidJsonSchema } from "../lib/json-schema-thread";
 import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { isMcpCallError } from "../mcp/errors";
-import {
-  connectionTarget,
-  connectionVersion,
-  getConnection,
-  recordConnectionHealth,
-} from "../connections/connections";
+import { getConnection, recordConnectionHealth } from "../connections/connections";
+import { withConnectionSession } from "../connections/sessions";
 import type { McpRuntime } from "../runtime";
 
 export type Tool = typeof tools.$inferSelect;
@@ -222,17 +218,19 @@ export async function syncConnection(
   input: { orgId: string; id: string },
 ): Promise<SyncResult> {
   const connection = await getConnection(db, input);
-  // An unreadable secret is the platform's problem, not the server's: not recorded as its health.
-  const target = connectionTarget(runtime, connection);
   let upstream: McpTool[];
   try {
-    upstream = await runtime.pool.withSession(
-      connection.id,
-      connectionVersion(connection),
-      target,
+    // A person syncing a per-user OAuth connection lists the tools their own account is offered.
+    upstream = await withConnectionSession(
+      db,
+      runtime,
+      connection,
+      { userId: context.actor.type === "user" ? context.actor.id : null },
       (session) => session.listAllTools(),
     );
   } catch (error) {
+    // The platform's own refusals (no credential, unreadable secret) say nothing of the server.
+    if (isAppError(error)) throw error;
     const message = isMcpCallError(error) ? error.message : "The server could not be reached";
     await recordConnectionHealth(db, { orgId: connection.org_id, id: connection.id }, message);
     if (isMcpCallError(error)) {

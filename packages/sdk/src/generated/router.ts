@@ -397,6 +397,14 @@ export type PlatformRouter = TRPCBuiltRouter<
               headers: string[];
               env: string[];
             };
+            auth: "none" | "headers" | "oauth";
+            oauth: {
+              credential_mode: "shared" | "per_user";
+              client_registration: "dynamic" | "manual" | null;
+              client_id: string | null;
+              scope: string | null;
+            } | null;
+            needs_reauthorization: boolean;
             timeout_ms: number;
             allow_sampling: boolean;
             allow_elicitation: boolean;
@@ -448,6 +456,15 @@ export type PlatformRouter = TRPCBuiltRouter<
               }
             | null
             | undefined;
+          auth?: "none" | "headers" | "oauth" | undefined;
+          oauth?:
+            | {
+                credential_mode: "shared" | "per_user";
+                client_id?: string | undefined;
+                client_secret?: string | undefined;
+                scope?: string | undefined;
+              }
+            | undefined;
           timeout_ms?: number | undefined;
           allow_sampling?: boolean | undefined;
           allow_elicitation?: boolean | undefined;
@@ -469,6 +486,14 @@ export type PlatformRouter = TRPCBuiltRouter<
             headers: string[];
             env: string[];
           };
+          auth: "none" | "headers" | "oauth";
+          oauth: {
+            credential_mode: "shared" | "per_user";
+            client_registration: "dynamic" | "manual" | null;
+            client_id: string | null;
+            scope: string | null;
+          } | null;
+          needs_reauthorization: boolean;
           timeout_ms: number;
           allow_sampling: boolean;
           allow_elicitation: boolean;
@@ -504,6 +529,14 @@ export type PlatformRouter = TRPCBuiltRouter<
             headers: string[];
             env: string[];
           };
+          auth: "none" | "headers" | "oauth";
+          oauth: {
+            credential_mode: "shared" | "per_user";
+            client_registration: "dynamic" | "manual" | null;
+            client_id: string | null;
+            scope: string | null;
+          } | null;
+          needs_reauthorization: boolean;
           timeout_ms: number;
           allow_sampling: boolean;
           allow_elicitation: boolean;
@@ -537,6 +570,15 @@ export type PlatformRouter = TRPCBuiltRouter<
               }
             | null
             | undefined;
+          auth?: "none" | "headers" | "oauth" | undefined;
+          oauth?:
+            | {
+                credential_mode: "shared" | "per_user";
+                client_id?: string | undefined;
+                client_secret?: string | undefined;
+                scope?: string | undefined;
+              }
+            | undefined;
           timeout_ms?: number | undefined;
           allow_sampling?: boolean | undefined;
           allow_elicitation?: boolean | undefined;
@@ -558,6 +600,14 @@ export type PlatformRouter = TRPCBuiltRouter<
             headers: string[];
             env: string[];
           };
+          auth: "none" | "headers" | "oauth";
+          oauth: {
+            credential_mode: "shared" | "per_user";
+            client_registration: "dynamic" | "manual" | null;
+            client_id: string | null;
+            scope: string | null;
+          } | null;
+          needs_reauthorization: boolean;
           timeout_ms: number;
           allow_sampling: boolean;
           allow_elicitation: boolean;
@@ -596,6 +646,43 @@ export type PlatformRouter = TRPCBuiltRouter<
           protocol_version: string | null;
           capabilities: Record<string, unknown> | null;
           error: string | null;
+        };
+      }>;
+      oauthConnect: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          credential: "shared" | "per_user";
+        };
+        output: {
+          authorization_url: string;
+          expires_at: string;
+        };
+      }>;
+      oauthDisconnect: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          credential: "shared" | "per_user";
+        };
+        output: undefined;
+      }>;
+      mine: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          results: {
+            connection_id: string;
+            name: string;
+            url: string | null;
+            credential_mode: "shared" | "per_user";
+            status: "needs_reauthorization" | "connected" | "not_connected";
+          }[];
         };
       }>;
       sync: TRPCMutationProcedure<{
@@ -639,7 +726,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             annotations: Record<string, JsonValue> | null;
             enabled: boolean;
             stale: boolean;
-            source: "synced" | "manual";
+            source: "manual" | "synced";
             created_at: string;
             updated_at: string;
           }[];
@@ -674,7 +761,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           annotations: Record<string, JsonValue> | null;
           enabled: boolean;
           stale: boolean;
-          source: "synced" | "manual";
+          source: "manual" | "synced";
           created_at: string;
           updated_at: string;
         };
@@ -698,7 +785,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           annotations: Record<string, JsonValue> | null;
           enabled: boolean;
           stale: boolean;
-          source: "synced" | "manual";
+          source: "manual" | "synced";
           created_at: string;
           updated_at: string;
         };
@@ -725,7 +812,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           annotations: Record<string, JsonValue> | null;
           enabled: boolean;
           stale: boolean;
-          source: "synced" | "manual";
+          source: "manual" | "synced";
           created_at: string;
           updated_at: string;
         };
@@ -799,6 +886,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             name: string;
             description: string;
             status: "active" | "disabled";
+            runs_as_user_id: string | null;
             mcp_url: string;
             mcp_client_config: Record<string, unknown>;
             created_at: string;
@@ -816,6 +904,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description?: string | undefined;
           environment_id?: string | null | undefined;
           status?: "active" | "disabled" | undefined;
+          runs_as_user_id?: string | null | undefined;
         };
         output: {
           id: string;
@@ -824,6 +913,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           description: string;
           status: "active" | "disabled";
+          runs_as_user_id: string | null;
           mcp_url: string;
           mcp_client_config: Record<string, unknown>;
           created_at: string;
@@ -843,6 +933,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           description: string;
           status: "active" | "disabled";
+          runs_as_user_id: string | null;
           mcp_url: string;
           mcp_client_config: Record<string, unknown>;
           created_at: string;
@@ -858,6 +949,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           description?: string | undefined;
           environment_id?: string | null | undefined;
           status?: "active" | "disabled" | undefined;
+          runs_as_user_id?: string | null | undefined;
         };
         output: {
           id: string;
@@ -866,6 +958,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           description: string;
           status: "active" | "disabled";
+          runs_as_user_id: string | null;
           mcp_url: string;
           mcp_client_config: Record<string, unknown>;
           created_at: string;
