@@ -326,6 +326,14 @@ const CASES: Record<string, Case> = {
       input: { tool_id: org.toolId, agent_id: org.agentId, input: { text: "x" } },
     }),
   },
+  "policies.whatIf": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({
+      params: { org_id: org.id },
+      input: { policy_id: org.policyId, delete: true },
+    }),
+  },
   "policies.get": {
     scope: "org",
     role: "viewer",
