@@ -28,6 +28,7 @@ const RunDetail = lazy(() => import("./pages/runs/RunDetail"));
 const Audit = lazy(() => import("./pages/audit/Audit"));
 const Members = lazy(() => import("./pages/members/Members"));
 const Settings = lazy(() => import("./pages/settings/Settings"));
+const MyConnections = lazy(() => import("./pages/my-connections/MyConnections"));
 const Consent = lazy(() => import("./pages/oauth/Consent"));
 const OAuthError = lazy(() => import("./pages/oauth/OAuthError"));
 
@@ -53,6 +54,8 @@ const router = createBrowserRouter([
     errorElement: <RouteError />,
     children: [
       { path: "/", element: <HomeRedirect /> },
+      // Where the platform's OAuth callback for connections lands (apps/server connection-oauth.ts).
+      { path: "/my-connections", element: <HomeRedirect page="my-connections" /> },
       { path: "/oauth/consent/:requestId", element: page(<Consent />) },
       { path: "/orgs/new", element: page(<CreateOrg />) },
       {
@@ -67,6 +70,7 @@ const router = createBrowserRouter([
               { path: "environments", element: page(<Environments />) },
               { path: "connections", element: page(<Connections />) },
               { path: "connections/:connectionId", element: page(<ConnectionDetail />) },
+              { path: "my-connections", element: page(<MyConnections />) },
               { path: "tools", element: page(<Tools />) },
               { path: "agents", element: page(<Agents />) },
               { path: "agents/:agentId", element: page(<AgentDetail />) },

@@ -114,7 +114,8 @@ export function SelectField({
 }: Omit<FieldProps, "children"> & {
   value: string;
   onChange: (value: string) => void;
-  emptyLabel: string;
+  /** The label of the "nothing chosen" option; without it a value must be chosen. */
+  emptyLabel?: string;
   options: readonly (readonly [value: string, label: string])[];
 }) {
   return (
@@ -128,7 +129,7 @@ export function SelectField({
             onChange(event.target.value);
           }}
         >
-          <option value="">{emptyLabel}</option>
+          {emptyLabel === undefined ? null : <option value="">{emptyLabel}</option>}
           {options.map(([optionValue, optionLabel]) => (
             <option key={optionValue} value={optionValue}>
               {optionLabel}

@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { Navigate } from "react-router";
+import { Navigate, useLocation } from "react-router";
 import { ErrorState, Loading } from "../components/States";
 import { trpc } from "../lib/trpc";
 
@@ -21,7 +21,13 @@ function lastOrg(): string | null {
   }
 }
 
-export function HomeRedirect() {
+/**
+ * Sends the browser into an organization: the last one used, else the first. `page` is the page
+ * inside it, with this URL's query kept (the OAuth callback's `/my-connections?oauth=…` carries no
+ * org).
+ */
+export function HomeRedirect({ page = "overview" }: { page?: string }) {
+  const { search } = useLocation();
   const orgs = useQuery(trpc.orgs.list.queryOptions({ limit: 200 }));
   if (orgs.isPending) return <Loading />;
   if (orgs.isError) {
@@ -34,5 +40,5 @@ export function HomeRedirect() {
   const remembered = lastOrg();
   const target = orgs.data.results.find((org) => org.id === remembered) ?? orgs.data.results[0];
   if (!target) return <Navigate to="/orgs/new" replace />;
-  return <Navigate to={`/orgs/${target.id}/overview`} replace />;
+  return <Navigate to={`/orgs/${target.id}/${page}${page === "overview" ? "" : search}`} replace />;
 }

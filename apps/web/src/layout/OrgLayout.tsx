@@ -1,6 +1,7 @@
 import {
   Activity,
   BookOpen,
+  KeyRound,
   Bot,
   Layers,
   LayoutDashboard,
@@ -27,6 +28,7 @@ import { makeOrgContext, OrgContext } from "./org-context";
 const NAV: { to: string; label: string; icon: LucideIcon }[] = [
   { to: "overview", label: "Overview", icon: LayoutDashboard },
   { to: "connections", label: "Connections", icon: Plug },
+  { to: "my-connections", label: "My connections", icon: KeyRound },
   { to: "tools", label: "Tools", icon: Wrench },
   { to: "agents", label: "Agents", icon: Bot },
   { to: "policies", label: "Policies", icon: ShieldCheck },

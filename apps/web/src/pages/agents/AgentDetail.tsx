@@ -15,7 +15,8 @@ import type { Agent, CreatedAgentKey } from "../../lib/api";
 import { absoluteUrl, CLIENT_SNIPPETS } from "../../lib/client-config";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { formatDateTime, formatRelative } from "../../lib/format";
-import { nameById, useEnvironments } from "../../lib/queries";
+import { nameById, personName, useEnvironments, useMembers } from "../../lib/queries";
+import { useMe } from "../../layout/AuthGate";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { AgentFormDialog } from "./AgentForm";
 import { AuthorizedClients } from "./AuthorizedClients";
@@ -112,6 +113,10 @@ export default function AgentDetail() {
             <dd>{formatDateTime(a.created_at)}</dd>
             <dt>Updated</dt>
             <dd>{formatDateTime(a.updated_at)}</dd>
+            <dt>Runs as</dt>
+            <dd>
+              <RunsAs agent={a} />
+            </dd>
             <dt>Policies</dt>
             <dd>
               <Link to={path("policies")}>Manage policies →</Link>
@@ -426,5 +431,71 @@ function CreateKeyDialog({
         </form>
       )}
     </Dialog>
+  );
+}
+
+/**
+ * Whose own credentials the agent's keys use on per-user OAuth connections. Only a member can make
+ * an agent run as themselves (the API refuses anyone else); any admin can clear it.
+ */
+function RunsAs({ agent }: { agent: Agent }) {
+  const { org, can } = useOrg();
+  const me = useMe();
+  const members = useMembers(org.id);
+  const toast = useToast();
+  const update = useMutation(
+    trpc.agents.update.mutationOptions({
+      onSuccess: async (saved) => {
+        await queryClient.invalidateQueries(trpc.agents.pathFilter());
+        toast(
+          saved.runs_as_user_id
+            ? `${saved.name} now uses your own connected accounts`
+            : `${saved.name} no longer runs as a member`,
+        );
+      },
+    }),
+  );
+  const runsAs = agent.runs_as_user_id;
+  const myId = me.data?.id;
+  const member = members.data?.results.find((candidate) => candidate.user_id === runsAs);
+  const who =
+    runsAs === null
+      ? "Nobody: per-user connections use the credential of whoever calls"
+      : runsAs === myId
+        ? "You"
+        : member
+          ? personName(member)
+          : "A member";
+  return (
+    <>
+      {who}
+      {can("admin") && myId ? (
+        <span className="chips">
+          {runsAs !== myId ? (
+            <Button
+              size="sm"
+              busy={update.isPending && update.variables.runs_as_user_id !== null}
+              onClick={() => {
+                update.mutate({ id: agent.id, runs_as_user_id: myId });
+              }}
+            >
+              Run as me
+            </Button>
+          ) : null}
+          {runsAs !== null ? (
+            <Button
+              size="sm"
+              busy={update.isPending && update.variables.runs_as_user_id === null}
+              onClick={() => {
+                update.mutate({ id: agent.id, runs_as_user_id: null });
+              }}
+            >
+              Run as nobody
+            </Button>
+          ) : null}
+        </span>
+      ) : null}
+      <FormError error={update.error} />
+    </>
   );
 }

@@ -14,6 +14,9 @@ import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { ConnectionFormDialog, transportLabel } from "./ConnectionForm";
 import { SyncResultView, TestResultView } from "./results";
 import { useConnectionActions } from "./useConnectionActions";
+import { useOAuthCredential } from "./useOAuthCredential";
+
+const AUTH_LABELS = { none: "None", headers: "Secret headers", oauth: "OAuth" } as const;
 
 export default function ConnectionDetail() {
   const { connectionId = "" } = useParams();
@@ -37,6 +40,7 @@ export default function ConnectionDetail() {
       setSyncResult(result);
     },
   });
+  const oauth = useOAuthCredential();
   const isAdmin = can("admin");
 
   if (connection.isPending) return <Loading />;
@@ -79,13 +83,34 @@ export default function ConnectionDetail() {
       <PageHeader
         title={
           <>
-            {c.name} <StatusBadge status={c.status} />
+            {c.name} <StatusBadge status={c.status} />{" "}
+            {c.needs_reauthorization ? <Badge tone="amber">Needs re-authorization</Badge> : null}
           </>
         }
         description={c.description || undefined}
         actions={
           isAdmin ? (
             <>
+              {c.oauth?.credential_mode === "shared" ? (
+                <>
+                  <Button
+                    variant={c.needs_reauthorization ? "primary" : "secondary"}
+                    busy={oauth.connect.isPending}
+                    onClick={() => {
+                      oauth.connect.mutate({ id: c.id, credential: "shared" });
+                    }}
+                  >
+                    Connect
+                  </Button>
+                  <Button
+                    onClick={() => {
+                      oauth.disconnect({ id: c.id, name: c.name, credential: "shared" });
+                    }}
+                  >
+                    Disconnect
+                  </Button>
+                </>
+              ) : null}
               <Button
                 busy={test.isPending}
                 onClick={() => {
@@ -121,7 +146,13 @@ export default function ConnectionDetail() {
       <div className="stack">
         {testResult ? <TestResultView result={testResult} /> : null}
         {syncResult ? <SyncResultView result={syncResult} /> : null}
-        <FormError error={test.error ?? sync.error} />
+        <FormError error={test.error ?? sync.error ?? oauth.connect.error} />
+        {c.needs_reauthorization ? (
+          <div className="alert alert--warning">
+            The organization&apos;s OAuth tokens for this server could not be refreshed: an admin
+            must Connect again before its tools can be called.
+          </div>
+        ) : null}
         {c.last_error && !testResult ? (
           <div className="result result--error">
             <strong>Last error</strong>
@@ -161,6 +192,35 @@ export default function ConnectionDetail() {
                 </dd>
               </>
             )}
+            <dt>Authentication</dt>
+            <dd>
+              {AUTH_LABELS[c.auth]}
+              {c.oauth ? (
+                <>
+                  {" · "}
+                  {c.oauth.credential_mode === "shared" ? (
+                    "one account for the organization"
+                  ) : (
+                    <>
+                      each member connects their own (
+                      <Link to={path("my-connections")}>My connections</Link>)
+                    </>
+                  )}
+                  {" · client "}
+                  {c.oauth.client_registration === "manual"
+                    ? "entered by an admin"
+                    : c.oauth.client_registration === "dynamic"
+                      ? "registered dynamically"
+                      : "registered at first Connect"}
+                  {c.oauth.scope ? (
+                    <>
+                      {" · scope "}
+                      <span className="mono">{c.oauth.scope}</span>
+                    </>
+                  ) : null}
+                </>
+              ) : null}
+            </dd>
             <dt>Secrets</dt>
             <dd>
               {[...c.secret_keys.headers, ...c.secret_keys.env].length === 0 ? (

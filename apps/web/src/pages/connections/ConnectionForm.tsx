@@ -1,8 +1,10 @@
 import {
+  CONNECTION_AUTHS,
   CONNECTION_TIMEOUT_DEFAULT_MS,
   CONNECTION_TIMEOUT_MAX_MS,
   CONNECTION_TIMEOUT_MIN_MS,
   createConnectionInput,
+  OAUTH_CREDENTIAL_MODES,
   TRANSPORTS,
 } from "@mcp/api/contracts";
 import type { Connection } from "../../lib/api";
@@ -26,6 +28,19 @@ import { useEnvironments, useStdioServers } from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
 
 type Transport = (typeof TRANSPORTS)[number];
+type Auth = (typeof CONNECTION_AUTHS)[number];
+type CredentialMode = (typeof OAUTH_CREDENTIAL_MODES)[number];
+
+const AUTH_LABELS: Record<Auth, string> = {
+  none: "None",
+  headers: "Secret headers (e.g. an API key)",
+  oauth: "OAuth (the server's authorization server)",
+};
+
+const CREDENTIAL_MODE_LABELS: Record<CredentialMode, string> = {
+  shared: "Shared: one account for the organization, connected by an admin",
+  per_user: "Per user: each member connects their own account",
+};
 
 const TRANSPORT_LABELS: Record<Transport, string> = {
   streamable_http: "Streamable HTTP",
@@ -81,7 +96,22 @@ export function ConnectionFormDialog({
   const [secretMode, setSecretMode] = useState<SecretMode>(editing ? "keep" : "replace");
   const [secretHeaders, setSecretHeaders] = useState<KeyValueRow[]>([]);
   const [variables, setVariables] = useState<Record<string, string>>({});
+  const [auth, setAuth] = useState<Auth>(connection?.auth ?? "none");
+  const [credentialMode, setCredentialMode] = useState<CredentialMode>(
+    connection?.oauth?.credential_mode ?? "shared",
+  );
+  const [clientId, setClientId] = useState(connection?.oauth?.client_id ?? "");
+  const [clientSecret, setClientSecret] = useState("");
+  const [scope, setScope] = useState(connection?.oauth?.scope ?? "");
+  // Any change to auth or its OAuth settings drops the stored tokens, so an untouched form sends none.
+  const [authTouched, setAuthTouched] = useState(!editing);
   const [errors, setErrors] = useState<FieldErrors>({});
+  const touchAuth =
+    <T,>(set: (value: T) => void) =>
+    (value: T) => {
+      set(value);
+      setAuthTouched(true);
+    };
 
   const isHttp = transport !== "stdio";
   const stdioServer = stdioServers.data?.results.find((server) => server.id === stdioServerId);
@@ -119,12 +149,32 @@ export function ConnectionFormDialog({
         );
     const secretRecord = isHttp ? { headers: secretValues } : { env: secretValues };
     const secretEmpty = Object.keys(secretValues).length === 0;
-    const secret =
-      secretMode === "remove"
+    const usesSecret = !isHttp || auth === "headers";
+    // Switching a connection away from secret headers removes the secret it no longer uses.
+    const secret = !usesSecret
+      ? authTouched && connection?.has_secret
+        ? null
+        : undefined
+      : secretMode === "remove"
         ? null
         : secretMode === "replace" && (!secretEmpty || editing)
           ? secretRecord
           : undefined;
+    const authFields =
+      isHttp && authTouched
+        ? {
+            auth,
+            oauth:
+              auth === "oauth"
+                ? {
+                    credential_mode: credentialMode,
+                    client_id: clientId.trim() || undefined,
+                    client_secret: clientSecret || undefined,
+                    scope: scope.trim() || undefined,
+                  }
+                : undefined,
+          }
+        : {};
     const timeoutText = timeout.trim();
     const payload = {
       name,
@@ -141,6 +191,7 @@ export function ConnectionFormDialog({
       allow_elicitation: allowElicitation,
       allow_tasks: allowTasks,
       secret,
+      ...authFields,
     };
     const parsed = validate(createConnectionInput, payload);
     if (!parsed.ok) {
@@ -290,85 +341,171 @@ export function ConnectionFormDialog({
         />
       )}
 
-      <fieldset className="secret">
-        <legend>{isHttp ? "Secret headers" : "Secret environment variables"}</legend>
-        <p className="field__hint">
-          Stored encrypted and never shown again
-          {isHttp ? ", e.g. Authorization" : ", e.g. API tokens"}.
-        </p>
-        {connection ? (
-          <>
-            <div className="secret__current">
-              {existingSecretKeys.length > 0 ? (
-                <>
-                  {existingSecretKeys.map((key) => (
-                    <Badge key={key} tone="violet">
-                      {key}: set
-                    </Badge>
-                  ))}
-                </>
-              ) : (
-                <span className="muted">None set.</span>
-              )}
-            </div>
-            <div className="radio-row" role="radiogroup" aria-label="Secret values">
-              {(["keep", "replace", "remove"] as const).map((mode) => (
-                <label key={mode} className="radio">
-                  <input
-                    type="radio"
-                    name="secret-mode"
-                    value={mode}
-                    checked={secretMode === mode}
-                    disabled={mode === "remove" && !connection.has_secret}
-                    onChange={() => {
-                      setSecretMode(mode);
-                    }}
-                  />
-                  {mode === "keep"
-                    ? "Keep as is"
-                    : mode === "replace"
-                      ? "Replace all"
-                      : "Remove all"}
-                </label>
+      {isHttp ? (
+        <Field
+          label="Authentication"
+          error={errors.auth}
+          hint={
+            editing && connection.auth === "oauth"
+              ? "Changing authentication or its OAuth settings removes the tokens already connected."
+              : undefined
+          }
+        >
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={auth}
+              onChange={(event) => {
+                touchAuth(setAuth)(event.target.value as Auth);
+              }}
+            >
+              {CONNECTION_AUTHS.map((option) => (
+                <option key={option} value={option}>
+                  {AUTH_LABELS[option]}
+                </option>
               ))}
-            </div>
-          </>
-        ) : null}
-        {secretMode === "replace" ? (
-          isHttp ? (
-            <KeyValueEditor
-              legend="Secret header values"
-              rows={secretHeaders}
-              onChange={setSecretHeaders}
-              secret
-              keyPlaceholder="Authorization"
-              valuePlaceholder="Bearer …"
-              errors={errorsUnder(errors, "secret.headers")}
-              error={errors["secret.headers"] ?? errors.secret}
-              addLabel="Add secret header"
+            </select>
+          )}
+        </Field>
+      ) : null}
+
+      {isHttp && auth === "oauth" ? (
+        <fieldset className="secret">
+          <legend>OAuth</legend>
+          <p className="field__hint">
+            After saving, Connect sends you to the server&apos;s sign-in page; the tokens it issues
+            are stored encrypted and refreshed by the platform.
+          </p>
+          <SelectField
+            label="Credential"
+            error={errors["oauth.credential_mode"] ?? errors.oauth}
+            required
+            value={credentialMode}
+            onChange={touchAuth((value: string) => {
+              setCredentialMode(value as CredentialMode);
+            })}
+            options={OAUTH_CREDENTIAL_MODES.map(
+              (mode) => [mode, CREDENTIAL_MODE_LABELS[mode]] as const,
+            )}
+          />
+          <TextField
+            label="Scope"
+            error={errors["oauth.scope"]}
+            hint="Space-separated scopes to request; empty: the server's default."
+            variant="mono"
+            value={scope}
+            onChange={touchAuth(setScope)}
+          />
+          <div className="form-row">
+            <TextField
+              label="Client ID"
+              error={errors["oauth.client_id"]}
+              hint="Only if the server issued one for the platform; empty: dynamic registration."
+              variant="mono"
+              autoComplete="off"
+              value={clientId}
+              onChange={touchAuth(setClientId)}
             />
-          ) : stdioServer && stdioServer.env.length > 0 ? (
-            stdioServer.env.map((variable) => (
-              <TextField
-                key={variable}
-                label={variable}
-                error={errors[`secret.env.${variable}`]}
-                variant="mono"
-                type="password"
-                autoComplete="off"
-                value={variables[variable] ?? ""}
-                onChange={(value) => {
-                  setVariables((current) => ({ ...current, [variable]: value }));
-                }}
+            <TextField
+              label="Client secret"
+              error={errors["oauth.client_secret"]}
+              hint={
+                editing && connection.oauth?.client_registration === "manual"
+                  ? "Write-only: enter it again when you change the OAuth settings."
+                  : "Write-only, stored encrypted. Empty for a public client."
+              }
+              variant="mono"
+              type="password"
+              autoComplete="off"
+              value={clientSecret}
+              onChange={touchAuth(setClientSecret)}
+            />
+          </div>
+        </fieldset>
+      ) : null}
+
+      {!isHttp || auth === "headers" ? (
+        <fieldset className="secret">
+          <legend>{isHttp ? "Secret headers" : "Secret environment variables"}</legend>
+          <p className="field__hint">
+            Stored encrypted and never shown again
+            {isHttp ? ", e.g. Authorization" : ", e.g. API tokens"}.
+          </p>
+          {connection ? (
+            <>
+              <div className="secret__current">
+                {existingSecretKeys.length > 0 ? (
+                  <>
+                    {existingSecretKeys.map((key) => (
+                      <Badge key={key} tone="violet">
+                        {key}: set
+                      </Badge>
+                    ))}
+                  </>
+                ) : (
+                  <span className="muted">None set.</span>
+                )}
+              </div>
+              <div className="radio-row" role="radiogroup" aria-label="Secret values">
+                {(["keep", "replace", "remove"] as const).map((mode) => (
+                  <label key={mode} className="radio">
+                    <input
+                      type="radio"
+                      name="secret-mode"
+                      value={mode}
+                      checked={secretMode === mode}
+                      disabled={mode === "remove" && !connection.has_secret}
+                      onChange={() => {
+                        setSecretMode(mode);
+                      }}
+                    />
+                    {mode === "keep"
+                      ? "Keep as is"
+                      : mode === "replace"
+                        ? "Replace all"
+                        : "Remove all"}
+                  </label>
+                ))}
+              </div>
+            </>
+          ) : null}
+          {secretMode === "replace" ? (
+            isHttp ? (
+              <KeyValueEditor
+                legend="Secret header values"
+                rows={secretHeaders}
+                onChange={setSecretHeaders}
+                secret
+                keyPlaceholder="Authorization"
+                valuePlaceholder="Bearer …"
+                errors={errorsUnder(errors, "secret.headers")}
+                error={errors["secret.headers"] ?? errors.secret}
+                addLabel="Add secret header"
               />
-            ))
-          ) : (
-            <p className="muted">
-              {stdioServer ? "This server takes no variables." : "Choose a server first."}
-            </p>
-          )
-        ) : null}
-      </fieldset>
+            ) : stdioServer && stdioServer.env.length > 0 ? (
+              stdioServer.env.map((variable) => (
+                <TextField
+                  key={variable}
+                  label={variable}
+                  error={errors[`secret.env.${variable}`]}
+                  variant="mono"
+                  type="password"
+                  autoComplete="off"
+                  value={variables[variable] ?? ""}
+                  onChange={(value) => {
+                    setVariables((current) => ({ ...current, [variable]: value }));
+                  }}
+                />
+              ))
+            ) : (
+              <p className="muted">
+                {stdioServer ? "This server takes no variables." : "Choose a server first."}
+              </p>
+            )
+          ) : null}
+        </fieldset>
+      ) : null}
     </FormDialog>
   );
 }

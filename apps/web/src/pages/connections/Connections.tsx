@@ -2,7 +2,7 @@ import type { Connection, ConnectionTest, SyncOutcome } from "../../lib/api";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
-import { StatusBadge } from "../../components/Badge";
+import { Badge, StatusBadge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
 import { ListPage } from "../../components/ListPage";
@@ -77,6 +77,12 @@ export default function Connections() {
       cell: (connection) => (
         <span title={connection.last_error ?? undefined}>
           <StatusBadge status={connection.status} />
+          {connection.needs_reauthorization ? (
+            <>
+              {" "}
+              <Badge tone="amber">Needs re-authorization</Badge>
+            </>
+          ) : null}
         </span>
       ),
     },
