@@ -768,7 +768,7 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
   });
 
   it("paginates a long tool list with an opaque cursor", async () => {
-    const big = await startTestMcpServer({ builtinTools: false, generatedTools: 250 });
+    const big = await startTestMcpServer({ builtinTools: false, generatedTools: 1250 });
     try {
       const org = await createOrg(server);
       await connection(org, { transport: "streamable_http", url: big.url });
@@ -786,9 +786,9 @@ describe.skipIf(databaseUnavailable)("MCP gateway", () => {
         seen.push(...page.tools.map((tool) => tool.name));
         cursor = page.nextCursor;
       } while (cursor !== undefined);
-      // 250 tools minus generated_0100 … generated_0199.
-      expect(pages).toEqual([100, 50]);
-      expect(new Set(seen).size).toBe(150);
+      // 1,250 tools minus generated_0100 … generated_0199, 1,000 a page.
+      expect(pages).toEqual([1000, 150]);
+      expect(new Set(seen).size).toBe(1150);
       expect(seen.some((name) => name.startsWith("generated_01"))).toBe(false);
       await expect(client.listTools({ cursor: "garbage" })).rejects.toMatchObject({ code: -32602 });
     } finally {

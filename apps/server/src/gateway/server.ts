@@ -230,7 +230,9 @@ function buildServer(
 
   server.setRequestHandler(
     ListToolsRequestSchema,
-    guarded(scope, (request) => listAgentTools(scope.options.db, agent, request.params?.cursor)),
+    guarded(scope, (request) =>
+      listAgentTools(scope.options.db, scope.options.runtime.calls, agent, request.params?.cursor),
+    ),
   );
   server.setRequestHandler(
     CallToolRequestSchema,

@@ -3,9 +3,9 @@ import type { ServerResponse } from "node:http";
 import {
   claimMcpSessionStream,
   heldMcpSessions,
-  listAgentTools,
   releaseMcpSessionStream,
   touchMcpSessions,
+  visibleAgentTools,
   type Agent,
   type ChangeFeed,
   type Db,
@@ -34,14 +34,9 @@ import { HeldResourceSubscriptions } from "./resource-subscriptions";
 /** The fingerprint of what `tools/list` would return the agent now, every page. */
 async function toolsFingerprint(db: Db, agent: Agent): Promise<string> {
   const digest = createHash("sha256");
-  let after: string | null = null;
-  for (;;) {
-    const page = await listAgentTools(db, agent, { after, limit: 500 });
-    for (const tool of page.tools) digest.update(JSON.stringify(tool)).update("\n");
-    const last = page.tools[page.tools.length - 1];
-    if (!page.more || !last) return digest.digest("hex");
-    after = last.name;
-  }
+  for (const tool of await visibleAgentTools(db, agent))
+    digest.update(JSON.stringify(tool)).update("\n");
+  return digest.digest("hex");
 }
 
 interface Stream {

@@ -1,5 +1,6 @@
 import {
   isAppError,
+  type CallCache,
   type CallRelay,
   listAgentTools as listToolsForAgent,
   runTool,
@@ -18,23 +19,52 @@ import {
   type ServerNotification,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { decodeAfterCursor, encodeCursor, PAGE_SIZE } from "./cursor";
+import { decodeAfterCursor, encodeCursor } from "./cursor";
+
+/**
+ * Tools per `tools/list` page: the whole list of most agents in one round trip, each page also
+ * bounded in bytes (an upstream's schemas can be large).
+ */
+export const TOOLS_PAGE_SIZE = 1000;
+const TOOLS_PAGE_BYTES = 4 * 1024 * 1024;
+
+/** The MCP form of a registry tool and its JSON size, made once per cached row. */
+const mcpForms = new WeakMap<AgentTool, { tool: Tool; bytes: number }>();
+
+function mcpForm(row: AgentTool): { tool: Tool; bytes: number } {
+  let form = mcpForms.get(row);
+  if (!form) {
+    const tool = toMcpTool(row);
+    form = { tool, bytes: JSON.stringify(tool).length };
+    mcpForms.set(row, form);
+  }
+  return form;
+}
 
 /** `tools/list`: one page of the tools the agent's policies could allow (see core's catalog). */
 export async function listAgentTools(
   db: Db,
+  cache: CallCache,
   agent: Agent,
   cursor: string | undefined,
 ): Promise<{ tools: Tool[]; nextCursor?: string }> {
-  const page = await listToolsForAgent(db, agent, {
-    after: decodeAfterCursor(cursor),
-    limit: PAGE_SIZE,
-  });
-  const last = page.tools[page.tools.length - 1];
-  return {
-    tools: page.tools.map(toMcpTool),
-    ...(page.more && last ? { nextCursor: encodeCursor({ after: last.name }) } : {}),
-  };
+  const page = await listToolsForAgent(
+    db,
+    agent,
+    { after: decodeAfterCursor(cursor), limit: TOOLS_PAGE_SIZE },
+    cache,
+  );
+  const tools: Tool[] = [];
+  let bytes = 0;
+  for (const row of page.tools) {
+    const form = mcpForm(row);
+    if (tools.length > 0 && bytes + form.bytes > TOOLS_PAGE_BYTES) break;
+    tools.push(form.tool);
+    bytes += form.bytes;
+  }
+  const more = page.more || tools.length < page.tools.length;
+  const last = tools[tools.length - 1];
+  return { tools, ...(more && last ? { nextCursor: encodeCursor({ after: last.name }) } : {}) };
 }
 
 function toMcpTool(row: AgentTool): Tool {

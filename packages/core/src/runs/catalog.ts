@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type {
   CompleteRequest,
@@ -26,6 +26,7 @@ import {
 } from "../policies/evaluate";
 import { loadApplicablePolicies } from "../policies/policies";
 import type { McpRuntime } from "../runtime";
+import { readThrough, type CallCache } from "./call-cache";
 import {
   agentRefusal,
   callEnvironment,
@@ -70,62 +71,93 @@ export type AgentTool = Pick<
 > &
   Pick<typeof connections.$inferSelect, "allow_tasks">;
 
-/** Rows read per query while filling a page; most agents see most tools, so one batch usually suffices. */
-const TOOL_BATCH_SIZE = 500;
+interface OrgTool extends AgentTool {
+  connection_environment_id: string | null;
+}
 
 /**
- * The enabled, non-stale tools some policy could allow this agent, in name order, after `after`.
- * Policies are evaluated here rather than filtered in SQL so that listing and calling share one
- * rule (`policyCouldAllow` / the orchestrator's decision) and cannot drift apart. `more` says
- * whether visible tools follow the page.
+ * Every enabled, non-stale tool of the org with its connection's environment, in the order of
+ * JavaScript's string comparison (which the page cursor uses), not the database's collation.
  */
+function orgTools(db: Db, orgId: string, cache: CallCache | null): Promise<OrgTool[] | null> {
+  return readThrough(cache, `org-tools:${orgId}`, async () => ({
+    orgId,
+    value: (
+      await db
+        .select({
+          id: tools.id,
+          name: tools.name,
+          title: tools.title,
+          description: tools.description,
+          input_schema: tools.input_schema,
+          output_schema: tools.output_schema,
+          annotations: tools.annotations,
+          allow_tasks: connections.allow_tasks,
+          connection_environment_id: connections.environment_id,
+        })
+        .from(tools)
+        .innerJoin(connections, eq(connections.id, tools.connection_id))
+        .where(and(eq(tools.org_id, orgId), eq(tools.enabled, true), eq(tools.stale, false)))
+    ).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+  }));
+}
+
+/**
+ * The enabled, non-stale tools some policy could allow this agent, in name order: through the
+ * runtime's cache (dropped on any change to the org's tools, connections, agents or policies),
+ * the org's tools read once for all its agents and each agent's list holding references to them.
+ * Policies are evaluated here rather than filtered in SQL so that listing and calling share one
+ * rule (`policyCouldAllow` / the orchestrator's decision) and cannot drift apart.
+ */
+export async function visibleAgentTools(
+  db: Db,
+  agent: Agent,
+  cache: CallCache | null = null,
+): Promise<readonly AgentTool[]> {
+  const visible = await readThrough(cache, `agent-tools:${agent.id}`, async () => {
+    const [all, policies] = await Promise.all([
+      orgTools(db, agent.org_id, cache),
+      loadApplicablePolicies(db, agent.org_id, agent.id),
+    ]);
+    return {
+      orgId: agent.org_id,
+      value: (all ?? []).filter((tool) =>
+        policyCouldAllow(policies, {
+          agent_id: agent.id,
+          tool: { id: tool.id, name: tool.name },
+          environment_id: callEnvironment(agent, {
+            environment_id: tool.connection_environment_id,
+          }),
+        }),
+      ),
+    };
+  });
+  return visible ?? [];
+}
+
+/** One page of visibleAgentTools: at most `limit` after the name `after`, and whether more follow. */
 export async function listAgentTools(
   db: Db,
   agent: Agent,
   page: { after: string | null; limit: number },
+  cache: CallCache | null = null,
 ): Promise<{ tools: AgentTool[]; more: boolean }> {
-  let after = page.after;
-  const policies = await loadApplicablePolicies(db, agent.org_id, agent.id);
-  const visible: AgentTool[] = [];
-  for (;;) {
-    const rows = await db
-      .select({
-        id: tools.id,
-        name: tools.name,
-        title: tools.title,
-        description: tools.description,
-        input_schema: tools.input_schema,
-        output_schema: tools.output_schema,
-        annotations: tools.annotations,
-        allow_tasks: connections.allow_tasks,
-        connection_environment_id: connections.environment_id,
-      })
-      .from(tools)
-      .innerJoin(connections, eq(connections.id, tools.connection_id))
-      .where(
-        and(
-          eq(tools.org_id, agent.org_id),
-          eq(tools.enabled, true),
-          eq(tools.stale, false),
-          after === null ? undefined : gt(tools.name, after),
-        ),
-      )
-      .orderBy(asc(tools.name))
-      .limit(TOOL_BATCH_SIZE);
-    for (const { connection_environment_id, ...tool } of rows) {
-      const offered = policyCouldAllow(policies, {
-        agent_id: agent.id,
-        tool: { id: tool.id, name: tool.name },
-        environment_id: callEnvironment(agent, { environment_id: connection_environment_id }),
-      });
-      if (!offered) continue;
-      if (visible.length === page.limit) return { tools: visible, more: true };
-      visible.push(tool);
+  const visible = await visibleAgentTools(db, agent, cache);
+  const after = page.after;
+  // Names are unique within an org and the list is in (JavaScript) name order: a binary search
+  // finds the start.
+  let start = 0;
+  if (after !== null) {
+    let high = visible.length;
+    while (start < high) {
+      const middle = (start + high) >>> 1;
+      const name = visible[middle]?.name ?? "";
+      if (name <= after) start = middle + 1;
+      else high = middle;
     }
-    const last = rows[rows.length - 1];
-    if (rows.length < TOOL_BATCH_SIZE || !last) return { tools: visible, more: false };
-    after = last.name;
   }
+  const end = start + page.limit;
+  return { tools: visible.slice(start, end), more: end < visible.length };
 }
 
 interface Source<T> {
