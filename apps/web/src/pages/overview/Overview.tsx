@@ -10,6 +10,7 @@ import { formatDuration, formatNumber, formatPercent, formatRelative } from "../
 import { useConnections } from "../../lib/queries";
 import { trpc } from "../../lib/trpc";
 import { LatencyChart, RunsOverTimeChart } from "./Charts";
+import { Onboarding } from "./Onboarding";
 import {
   agentLabel,
   isRangeKey,
@@ -69,6 +70,11 @@ export default function Overview() {
               Refresh
             </Button>
           </div>
+        }
+      />
+      <Onboarding
+        hasConnections={
+          connections.data === undefined ? undefined : connections.data.results.length > 0
         }
       />
       {stats.isPending ? (
