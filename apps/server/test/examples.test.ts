@@ -33,9 +33,11 @@ function bashBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```bash\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? "");
 }
 
-// The examples do not depend on the database kind: once, against PGlite, is enough.
+// The examples do not depend on the database kind: once, against PGlite, is enough. Each runs
+// whole programs and shell flows that `run` bounds at 120 s; the test waits as long as they may.
 describe.skipIf(databaseUnavailable || TEST_DB === "postgres")(
   "examples in other languages",
+  { timeout: 130_000 },
   () => {
     let server: TestServer;
     let upstream: RunningTestMcpServer;
