@@ -468,9 +468,9 @@ function RunsAs({ agent }: { agent: Agent }) {
           : "A member";
   return (
     <>
-      {who}
+      <span>{who}</span>
       {can("admin") && myId ? (
-        <span className="chips">
+        <div className="chips">
           {runsAs !== myId ? (
             <Button
               size="sm"
@@ -493,7 +493,7 @@ function RunsAs({ agent }: { agent: Agent }) {
               Run as nobody
             </Button>
           ) : null}
-        </span>
+        </div>
       ) : null}
       <FormError error={update.error} />
     </>

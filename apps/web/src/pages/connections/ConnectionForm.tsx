@@ -96,7 +96,8 @@ export function ConnectionFormDialog({
   const [secretMode, setSecretMode] = useState<SecretMode>(editing ? "keep" : "replace");
   const [secretHeaders, setSecretHeaders] = useState<KeyValueRow[]>([]);
   const [variables, setVariables] = useState<Record<string, string>>({});
-  const [auth, setAuth] = useState<Auth>(connection?.auth ?? "none");
+  // A new connection offers its secret headers (optional) first, as before auth modes existed.
+  const [auth, setAuth] = useState<Auth>(connection?.auth ?? "headers");
   const [credentialMode, setCredentialMode] = useState<CredentialMode>(
     connection?.oauth?.credential_mode ?? "shared",
   );
@@ -160,8 +161,9 @@ export function ConnectionFormDialog({
         : secretMode === "replace" && (!secretEmpty || editing)
           ? secretRecord
           : undefined;
+    // A new connection without OAuth leaves auth to the server: headers when a secret is given.
     const authFields =
-      isHttp && authTouched
+      isHttp && authTouched && (editing || auth === "oauth")
         ? {
             auth,
             oauth:
