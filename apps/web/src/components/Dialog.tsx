@@ -37,16 +37,29 @@ export function Dialog({
       opener.current = document.activeElement;
       if (typeof element.showModal === "function") element.showModal();
       else element.setAttribute("open", "");
+      // A field's autoFocus ran while the dialog was still closed (hidden), so showModal() put the
+      // focus on the first control, the close button: the first field of the body takes it.
+      element
+        .querySelector<HTMLElement>(
+          ".dialog__body :is(input:not([type=hidden]), select, textarea):not(:disabled)",
+        )
+        ?.focus();
     } else if (!open && element.open) {
       element.close();
     }
   }, [open]);
 
   useEffect(() => {
-    if (open) return;
-    const previous = opener.current;
-    if (previous instanceof HTMLElement && previous.isConnected) previous.focus();
-    opener.current = null;
+    const restore = () => {
+      const previous = opener.current;
+      if (previous instanceof HTMLElement && previous.isConnected) previous.focus();
+    };
+    if (!open) {
+      restore();
+      return;
+    }
+    // Most dialogs are closed by their parent unmounting them while open: focus goes back then too.
+    return restore;
   }, [open]);
 
   return (
