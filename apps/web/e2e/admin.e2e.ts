@@ -332,12 +332,17 @@ describe("admin SPA against the real server", () => {
       .getByText(/policy\.create/)
       .first()
       .waitFor();
-    await page.getByLabel("Action").fill("agent");
+    // Actions are picked from the ones the org's log holds.
+    await page.getByLabel("Action").selectOption("agent.create");
     await timeline
       .getByText(/connection\.create/)
       .first()
       .waitFor({ state: "detached" });
-    await page.getByLabel("Action").fill("");
+    await timeline
+      .getByText(/agent\.create/)
+      .first()
+      .waitFor();
+    await page.getByLabel("Action").selectOption("");
     await shot(page, "12-audit");
   });
 
