@@ -334,6 +334,14 @@ describe("the console as a new admin meets it", () => {
     await expect
       .poll(() => dialog.getByLabel("Environment").locator("option").allTextContents())
       .toContain("Env 201");
+    // Side by side, the environment picker (with a hint under it) and the status select are one
+    // height: the hint does not stretch its neighbour's control.
+    const heights = await Promise.all(
+      ["Environment", "Status"].map(async (label) =>
+        dialog.getByLabel(label).evaluate((select) => select.getBoundingClientRect().height),
+      ),
+    );
+    expect(heights[0]).toBe(heights[1]);
     await dialog.getByRole("button", { name: "Cancel" }).click();
   });
 
