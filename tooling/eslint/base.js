@@ -42,7 +42,17 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/env.ts", "**/*.test.ts", "**/test/**", "**/bench/**", "**/scripts/**", "**/e2e/**"],
+    // Configuration read directly: env.ts, tests, benches, scripts, and the test-support module
+    // that finds the tests' database (TEST_DATABASE_URL).
+    files: [
+      "**/env.ts",
+      "**/*.test.ts",
+      "**/test/**",
+      "**/bench/**",
+      "**/scripts/**",
+      "**/e2e/**",
+      "**/src/testing/database.ts",
+    ],
     rules: { "no-restricted-properties": "off" },
   },
   {

@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { sql, type SQLWrapper } from "drizzle-orm";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEventsPage, type AuditFilter } from "../audit/audit";
 import { uuidv7 } from "../lib/ids";
 import { runsPage, type RunFilter } from "../runs/runs";
-import { createDatabase, type DatabaseHandle } from "./client";
+import { migratedTestDatabase } from "../testing/database";
+import type { DatabaseHandle } from "./client";
 import { orgs } from "./schema";
 
 /*
@@ -35,40 +34,13 @@ function scansOf(node: PlanNode, table: string): PlanNode[] {
   return [...own, ...(node.Plans ?? []).flatMap((child) => scansOf(child, table))];
 }
 
-/** A fresh database on the PostgreSQL server, or null when none answers (and none is required). */
-async function throwAwayPostgres(): Promise<{ url: string; drop: () => Promise<void> } | null> {
-  const baseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-  const admin = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 3000 });
-  try {
-    await admin.connect();
-  } catch (error) {
-    if (process.env.REQUIRE_POSTGRES === "1") throw error;
-    return null;
-  }
-  const name = `mcpa_plans_${randomBytes(4).toString("hex")}`;
-  await admin.query(`create database ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.query(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
-
 describe("list filters and their indexes", () => {
   let handle: DatabaseHandle;
-  let postgres: Awaited<ReturnType<typeof throwAwayPostgres>>;
+  let close: () => Promise<void>;
   let orgId: string;
 
   beforeAll(async () => {
-    postgres = await throwAwayPostgres();
-    handle = await createDatabase(
-      postgres ? { databaseUrl: postgres.url, poolSize: 2 } : { pgliteDir: "memory://" },
-    );
-    await handle.migrate();
+    ({ handle, close } = await migratedTestDatabase("mcpa_plans"));
     const [org] = await handle.db
       .insert(orgs)
       .values({ name: "Busy", slug: `busy-${uuidv7()}` })
@@ -103,8 +75,7 @@ describe("list filters and their indexes", () => {
   }, 300_000);
 
   afterAll(async () => {
-    await handle.close();
-    await postgres?.drop();
+    await close();
   });
 
   async function plan(statement: SQLWrapper, table: string): Promise<PlanNode[]> {

@@ -12,6 +12,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  unique,
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
@@ -424,6 +425,33 @@ export const runs = pgTable(
     index("runs_running_idx")
       .on(t.status)
       .where(sql`status = 'running'`),
+  ],
+);
+
+/**
+ * The runs counted per org, UTC hour, tool, agent, status and latency bucket, so that stats over
+ * days read a few thousand rows instead of every run. Kept by triggers on `runs` (migration
+ * 0020): every way a run is written, changed or deleted (the recorder, the sweep of interrupted
+ * runs, a deleted tool or agent, retention) moves its count, in the same transaction.
+ * `latency_floor_ms` is `run_latency_floor(duration_ms)`: exact below 64 ms, then buckets 1/16 of
+ * a doubling wide (4.4 %); null for runs without a duration.
+ */
+export const runRollups = pgTable(
+  "run_rollups",
+  {
+    org_id: orgId(),
+    hour: timestamptz("hour").notNull(),
+    tool_id: uuid("tool_id"),
+    tool_name: text("tool_name").notNull(),
+    agent_id: uuid("agent_id"),
+    status: runStatus("status").notNull(),
+    latency_floor_ms: integer("latency_floor_ms"),
+    runs: bigint("runs", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    unique("run_rollups_key")
+      .on(t.org_id, t.hour, t.tool_id, t.tool_name, t.agent_id, t.status, t.latency_floor_ms)
+      .nullsNotDistinct(),
   ],
 );
 

@@ -32,47 +32,84 @@ export interface RunStats {
 }
 
 const MAX_BUCKETS = 500;
-const BUCKET_MS: Record<StatsBucket, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+const HOUR_MS = 3_600_000;
+const BUCKET_MS: Record<StatsBucket, number> = { minute: 60_000, hour: HOUR_MS, day: 86_400_000 };
 const TOP_N = 50;
 const EARLIEST_TIME = Date.parse("0001-01-01T00:00:00Z");
 
-/** Aggregates computed in the database: the dashboard never pages through runs. */
-const aggregates = sql`
-  count(*)::int as runs,
-  count(*) filter (where status = 'succeeded')::int as succeeded,
-  count(*) filter (where status in ('failed', 'timeout'))::int as failed,
-  count(*) filter (where status in ('denied', 'rate_limited'))::int as denied,
-  percentile_cont(0.5) within group (order by duration_ms) filter (where status in ('succeeded', 'failed', 'timeout')) as p50_ms,
-  percentile_cont(0.95) within group (order by duration_ms) filter (where status in ('succeeded', 'failed', 'timeout')) as p95_ms`;
+type RunStatus = "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
+const FINISHED: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "timeout"]);
 
-/** Column values as the drivers hand them over: numbers, or numeric strings for wide types. */
-interface AggregateRow {
+/** Runs of one status and latency bucket, as the rollup and the raw edges are grouped. */
+interface CountRow {
+  status: RunStatus;
+  latency_floor_ms: unknown;
   runs: unknown;
-  succeeded: unknown;
-  failed: unknown;
-  denied: unknown;
-  p50_ms: unknown;
-  p95_ms: unknown;
 }
 
 const count = (value: unknown): number => Number(value ?? 0);
 
-function toStats(row: AggregateRow | undefined): LatencyStats {
-  const total = count(row?.runs);
-  const succeeded = count(row?.succeeded);
-  const failed = count(row?.failed);
+/**
+ * The latency a bucket stands for: its value below 64 ms (those buckets are exact), else the
+ * middle of a bucket 1/16 of a doubling wide (see `run_latency_floor` in migration 0020).
+ */
+function bucketLatency(floor: number): number {
+  return floor < 64 ? floor : floor * 2 ** (1 / 32);
+}
+
+/** The nearest-rank percentile of a latency histogram, or null when it is empty. */
+function percentile(histogram: readonly (readonly [number, number])[], q: number): number | null {
+  const total = histogram.reduce((sum, [, runs]) => sum + runs, 0);
+  if (total === 0) return null;
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (const [floor, runs] of histogram) {
+    seen += runs;
+    if (seen >= rank) return Math.round(bucketLatency(floor) * 10) / 10;
+  }
+  return null;
+}
+
+function toStats(rows: readonly CountRow[]): LatencyStats {
+  let total = 0;
+  let succeeded = 0;
+  let failed = 0;
+  let denied = 0;
+  const latencies = new Map<number, number>();
+  for (const row of rows) {
+    const runs = count(row.runs);
+    total += runs;
+    if (row.status === "succeeded") succeeded += runs;
+    else if (row.status === "failed" || row.status === "timeout") failed += runs;
+    else if (row.status === "denied" || row.status === "rate_limited") denied += runs;
+    if (FINISHED.has(row.status) && row.latency_floor_ms !== null) {
+      const floor = count(row.latency_floor_ms);
+      latencies.set(floor, (latencies.get(floor) ?? 0) + runs);
+    }
+  }
+  const histogram = [...latencies].sort(([a], [b]) => a - b);
   const finished = succeeded + failed;
-  const round = (value: unknown) =>
-    value === null || value === undefined ? null : Math.round(Number(value) * 10) / 10;
   return {
     runs: total,
     succeeded,
     failed,
-    denied: count(row?.denied),
+    denied,
     error_rate: finished === 0 ? 0 : failed / finished,
-    p50_ms: round(row?.p50_ms),
-    p95_ms: round(row?.p95_ms),
+    p50_ms: percentile(histogram, 0.5),
+    p95_ms: percentile(histogram, 0.95),
   };
+}
+
+/** Rows grouped by `key`, in the order the query returned the groups. */
+function groupBy<Row>(rows: readonly Row[], key: (row: Row) => string | null): Row[][] {
+  const groups = new Map<string | null, Row[]>();
+  for (const row of rows) {
+    const id = key(row);
+    const group = groups.get(id);
+    if (group) group.push(row);
+    else groups.set(id, [row]);
+  }
+  return [...groups.values()];
 }
 
 type Rows<T> = { rows: T[] } | T[];
@@ -80,12 +117,18 @@ function rowsOf<T>(result: Rows<T>): T[] {
   return Array.isArray(result) ? result : result.rows;
 }
 
+/**
+ * Stats are read from the hourly rollup (`run_rollups`) for the window's whole hours and from the
+ * runs themselves for the partial hours at its edges, so a 30-day window reads a few thousand
+ * rollup rows and at most two hours of runs, whatever the org's size. Percentiles come from the
+ * rollup's latency buckets on both sides, so they agree however the window falls.
+ */
 export async function runStats(
   db: Db,
   input: { orgId: string; since?: Date | undefined; until?: Date | undefined; bucket: StatsBucket },
 ): Promise<RunStats> {
   const until = input.until ?? new Date();
-  const requestedSince = input.since ?? new Date(until.getTime() - 24 * 3_600_000);
+  const requestedSince = input.since ?? new Date(until.getTime() - 24 * HOUR_MS);
   // Too many buckets would make an unreadable chart and a heavy query: the window is clamped,
   // and never reaches before year 1, which the database's ISO input cannot represent.
   const since = new Date(
@@ -95,68 +138,103 @@ export async function runStats(
       EARLIEST_TIME,
     ),
   );
-  const window = and(
-    eq(runs.org_id, input.orgId),
-    gte(runs.started_at, since),
-    lt(runs.started_at, until),
-  );
+  // [firstHour, lastHour) is read from the rollup; the rest of [since, until) from the runs.
+  let firstHour = new Date(Math.ceil(since.getTime() / HOUR_MS) * HOUR_MS);
+  let lastHour = new Date(Math.floor(until.getTime() / HOUR_MS) * HOUR_MS);
+  if (firstHour >= lastHour) firstHour = lastHour = until;
+  const counted = sql`(
+    select hour, tool_id, tool_name, agent_id, status, latency_floor_ms, runs
+    from run_rollups
+    where org_id = ${input.orgId} and hour >= ${firstHour} and hour < ${lastHour} and runs <> 0
+    union all
+    select date_trunc('hour', started_at, 'UTC'), tool_id, tool_name, agent_id, status,
+      run_latency_floor(duration_ms), 1
+    from runs
+    where org_id = ${input.orgId}
+      and ((started_at >= ${since} and started_at < ${firstHour})
+        or (started_at >= ${lastHour} and started_at < ${until}))
+  ) counted`;
 
-  const [totals, series, byTool, byAgent] = await Promise.all([
-    db.execute(sql`select ${aggregates} from runs where ${window}`),
+  // Minutes are finer than the rollup: a minute chart (its window is at most 500 minutes) reads runs.
+  const series =
+    input.bucket === "minute"
+      ? sql`
+        select date_trunc('minute', started_at) as bucket_start, status, count(*) as runs
+        from runs
+        where ${and(eq(runs.org_id, input.orgId), gte(runs.started_at, since), lt(runs.started_at, until))}
+        group by 1, 2 order by 1`
+      : sql`
+        select date_trunc(${input.bucket}::text, hour) as bucket_start, status, sum(runs) as runs
+        from ${counted} group by 1, 2 order by 1`;
+
+  const [totals, seriesRows, byTool, byAgent] = await Promise.all([
     db.execute(sql`
-      select date_trunc(${input.bucket}::text, started_at) as bucket_start,
-        count(*) filter (where status = 'running')::int as running,
-        count(*) filter (where status = 'succeeded')::int as succeeded,
-        count(*) filter (where status = 'failed')::int as failed,
-        count(*) filter (where status in ('denied', 'rate_limited'))::int as denied,
-        count(*) filter (where status = 'timeout')::int as timeout
-      from runs where ${window}
-      group by 1 order by 1`),
+      select status, latency_floor_ms, sum(runs) as runs from ${counted} group by 1, 2`),
+    db.execute(series),
     db.execute(sql`
-      select tool_id, max(tool_name) as tool_name, ${aggregates}
-      from runs where ${window}
-      group by tool_id order by runs desc limit ${TOP_N}`),
+      with grouped as (
+        select tool_id, status, latency_floor_ms, sum(runs) as runs, max(tool_name) as tool_name
+        from ${counted} group by 1, 2, 3
+      ), top as (
+        select tool_id, max(tool_name) as tool_name, sum(runs) as total
+        from grouped group by tool_id order by total desc limit ${TOP_N}
+      )
+      select top.tool_id, top.tool_name, grouped.status, grouped.latency_floor_ms, grouped.runs
+      from top join grouped on grouped.tool_id is not distinct from top.tool_id
+      order by top.total desc, top.tool_id`),
     db.execute(sql`
-      select s.*, a.name as agent_name
-      from (select agent_id, ${aggregates} from runs where ${window} group by agent_id order by runs desc limit ${TOP_N}) s
-      left join agents a on a.id = s.agent_id
-      order by s.runs desc`),
+      with grouped as (
+        select agent_id, status, latency_floor_ms, sum(runs) as runs
+        from ${counted} group by 1, 2, 3
+      ), top as (
+        select agent_id, sum(runs) as total
+        from grouped group by agent_id order by total desc limit ${TOP_N}
+      )
+      select top.agent_id, a.name as agent_name, grouped.status, grouped.latency_floor_ms, grouped.runs
+      from top join grouped on grouped.agent_id is not distinct from top.agent_id
+      left join agents a on a.id = top.agent_id
+      order by top.total desc, top.agent_id`),
   ]);
 
-  type SeriesRow = {
-    bucket_start: Date | string;
-    running: unknown;
-    succeeded: unknown;
-    failed: unknown;
-    denied: unknown;
-    timeout: unknown;
-  };
+  type SeriesRow = { bucket_start: Date | string; status: RunStatus; runs: unknown };
+  type ToolRow = CountRow & { tool_id: string | null; tool_name: string };
+  type AgentRow = CountRow & { agent_id: string | null; agent_name: string | null };
   return {
     since,
     until,
     bucket: input.bucket,
-    totals: toStats(rowsOf(totals as Rows<AggregateRow>)[0]),
-    series: rowsOf(series as Rows<SeriesRow>).map((row) => ({
-      bucket_start: new Date(row.bucket_start),
-      running: count(row.running),
-      succeeded: count(row.succeeded),
-      failed: count(row.failed),
-      denied: count(row.denied),
-      timeout: count(row.timeout),
-    })),
-    tools: rowsOf(byTool as Rows<AggregateRow & { tool_id: string | null; tool_name: string }>).map(
-      (row) => ({
-        tool_id: row.tool_id,
-        tool_name: row.tool_name,
-        ...toStats(row),
-      }),
-    ),
-    agents: rowsOf(
-      byAgent as Rows<AggregateRow & { agent_id: string | null; agent_name: string | null }>,
-    ).map((row) => ({
-      agent_id: row.agent_id,
-      agent_name: row.agent_name,
-      ...toStats(row),
-    })),
+    totals: toStats(rowsOf(totals as Rows<CountRow>)),
+    series: groupBy(rowsOf(seriesRows as Rows<SeriesRow>), (row) =>
+      new Date(row.bucket_start).toISOString(),
+    ).flatMap((rows) => {
+      const [first] = rows;
+      if (!first) return [];
+      const of = (...statuses: RunStatus[]) =>
+        rows
+          .filter((row) => statuses.includes(row.status))
+          .reduce((sum, row) => sum + count(row.runs), 0);
+      return [
+        {
+          bucket_start: new Date(first.bucket_start),
+          running: of("running"),
+          succeeded: of("succeeded"),
+          failed: of("failed"),
+          denied: of("denied", "rate_limited"),
+          timeout: of("timeout"),
+        },
+      ];
+    }),
+    tools: groupBy(rowsOf(byTool as Rows<ToolRow>), (row) => row.tool_id).flatMap((rows) => {
+      const [first] = rows;
+      return first
+        ? [{ tool_id: first.tool_id, tool_name: first.tool_name, ...toStats(rows) }]
+        : [];
+    }),
+    agents: groupBy(rowsOf(byAgent as Rows<AgentRow>), (row) => row.agent_id).flatMap((rows) => {
+      const [first] = rows;
+      return first
+        ? [{ agent_id: first.agent_id, agent_name: first.agent_name, ...toStats(rows) }]
+        : [];
+    }),
   };
 }
