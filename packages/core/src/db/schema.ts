@@ -429,12 +429,12 @@ export const runs = pgTable(
 );
 
 /**
- * The runs counted per org, UTC hour, tool, agent, status and latency bucket, so that stats over
- * days read a few thousand rows instead of every run. Kept by triggers on `runs` (migration
- * 0020): every way a run is written, changed or deleted (the recorder, the sweep of interrupted
- * runs, a deleted tool or agent, retention) moves its count, in the same transaction.
- * `latency_floor_ms` is `run_latency_floor(duration_ms)`: exact below 64 ms, then buckets 1/16 of
- * a doubling wide (4.4 %); null for runs without a duration.
+ * The runs counted per org, UTC hour, tool, agent and status, with a latency histogram, so that
+ * stats over days read a few thousand rows instead of every run. Kept by triggers on `runs`
+ * (migration 0020): every way a run is written, changed or deleted (the recorder, the sweep of
+ * interrupted runs, a deleted tool or agent, retention) moves its count, in the same transaction.
+ * `latencies[i + 1]` counts the runs with a duration in bucket i of `run_latency_bucket`: exact
+ * below 16 ms, then buckets 1/8 of a doubling wide.
  */
 export const runRollups = pgTable(
   "run_rollups",
@@ -445,12 +445,12 @@ export const runRollups = pgTable(
     tool_name: text("tool_name").notNull(),
     agent_id: uuid("agent_id"),
     status: runStatus("status").notNull(),
-    latency_floor_ms: integer("latency_floor_ms"),
     runs: bigint("runs", { mode: "number" }).notNull(),
+    latencies: bigint("latencies", { mode: "number" }).array().notNull(),
   },
   (t) => [
     unique("run_rollups_key")
-      .on(t.org_id, t.hour, t.tool_id, t.tool_name, t.agent_id, t.status, t.latency_floor_ms)
+      .on(t.org_id, t.hour, t.tool_id, t.tool_name, t.agent_id, t.status)
       .nullsNotDistinct(),
   ],
 );

@@ -38,23 +38,25 @@ const TOP_N = 50;
 const EARLIEST_TIME = Date.parse("0001-01-01T00:00:00Z");
 
 type RunStatus = "running" | "succeeded" | "failed" | "denied" | "timeout" | "rate_limited";
-const FINISHED: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "timeout"]);
 
-/** Runs of one status and latency bucket, as the rollup and the raw edges are grouped. */
+/**
+ * A row of the stats queries: either the runs of one status (`bucket` null) or, for finished
+ * runs, the runs in one latency bucket (`status` null).
+ */
 interface CountRow {
-  status: RunStatus;
-  latency_floor_ms: unknown;
+  status: RunStatus | null;
+  bucket: unknown;
   runs: unknown;
 }
 
 const count = (value: unknown): number => Number(value ?? 0);
 
 /**
- * The latency a bucket stands for: its value below 64 ms (those buckets are exact), else the
- * middle of a bucket 1/16 of a doubling wide (see `run_latency_floor` in migration 0020).
+ * The latency a bucket of `run_latency_bucket` (migration 0020) stands for: its value below
+ * 16 ms (those buckets are exact), else the middle of a bucket 1/8 of a doubling wide.
  */
-function bucketLatency(floor: number): number {
-  return floor < 64 ? floor : floor * 2 ** (1 / 32);
+function bucketLatency(bucket: number): number {
+  return bucket < 16 ? bucket : 16 * 2 ** ((bucket - 16 + 0.5) / 8);
 }
 
 /** The nearest-rank percentile of a latency histogram, or null when it is empty. */
@@ -63,9 +65,9 @@ function percentile(histogram: readonly (readonly [number, number])[], q: number
   if (total === 0) return null;
   const rank = Math.ceil(q * total);
   let seen = 0;
-  for (const [floor, runs] of histogram) {
+  for (const [bucket, runs] of histogram) {
     seen += runs;
-    if (seen >= rank) return Math.round(bucketLatency(floor) * 10) / 10;
+    if (seen >= rank) return Math.round(bucketLatency(bucket) * 10) / 10;
   }
   return null;
 }
@@ -75,19 +77,19 @@ function toStats(rows: readonly CountRow[]): LatencyStats {
   let succeeded = 0;
   let failed = 0;
   let denied = 0;
-  const latencies = new Map<number, number>();
+  const histogram: [number, number][] = [];
   for (const row of rows) {
     const runs = count(row.runs);
+    if (row.status === null) {
+      histogram.push([count(row.bucket), runs]);
+      continue;
+    }
     total += runs;
     if (row.status === "succeeded") succeeded += runs;
     else if (row.status === "failed" || row.status === "timeout") failed += runs;
     else if (row.status === "denied" || row.status === "rate_limited") denied += runs;
-    if (FINISHED.has(row.status) && row.latency_floor_ms !== null) {
-      const floor = count(row.latency_floor_ms);
-      latencies.set(floor, (latencies.get(floor) ?? 0) + runs);
-    }
   }
-  const histogram = [...latencies].sort(([a], [b]) => a - b);
+  histogram.sort(([a], [b]) => a - b);
   const finished = succeeded + failed;
   return {
     runs: total,
@@ -142,18 +144,38 @@ export async function runStats(
   let firstHour = new Date(Math.ceil(since.getTime() / HOUR_MS) * HOUR_MS);
   let lastHour = new Date(Math.floor(until.getTime() / HOUR_MS) * HOUR_MS);
   if (firstHour >= lastHour) firstHour = lastHour = until;
-  const counted = sql`(
-    select hour, tool_id, tool_name, agent_id, status, latency_floor_ms, runs
+  // Whole hours from the rollup, the edges from the runs, grouped alike.
+  const counted = sql`counted as materialized (
+    select hour, tool_id, tool_name, agent_id, status, runs, latencies
     from run_rollups
     where org_id = ${input.orgId} and hour >= ${firstHour} and hour < ${lastHour} and runs <> 0
     union all
-    select date_trunc('hour', started_at, 'UTC'), tool_id, tool_name, agent_id, status,
-      run_latency_floor(duration_ms), 1
-    from runs
-    where org_id = ${input.orgId}
-      and ((started_at >= ${since} and started_at < ${firstHour})
-        or (started_at >= ${lastHour} and started_at < ${until}))
-  ) counted`;
+    select hour, tool_id, tool_name, agent_id, status, sum(n),
+      run_latency_histogram(array_agg(bucket), array_agg(n))
+    from (
+      select date_trunc('hour', started_at, 'UTC') as hour, tool_id, tool_name, agent_id, status,
+        run_latency_bucket(duration_ms) as bucket, count(*) as n
+      from runs
+      where org_id = ${input.orgId}
+        and ((started_at >= ${since} and started_at < ${firstHour})
+          or (started_at >= ${lastHour} and started_at < ${until}))
+      group by 1, 2, 3, 4, 5, 6
+    ) edges
+    group by 1, 2, 3, 4, 5
+  )`;
+  const finished = sql.raw(`('succeeded', 'failed', 'timeout')`);
+  /** Per group of `top` (joined on `column`): runs per status, then finished runs per bucket. */
+  const perGroup = (column: "tool_id" | "agent_id") => sql`
+    select top.*, c.status, null::int as bucket, sum(c.runs) as runs
+    from top join counted c on c.${sql.raw(column)} is not distinct from top.${sql.raw(column)}
+    group by ${sql.raw(`top.${column}`)}, top.name, top.total, c.status
+    union all
+    select top.*, null, u.i::int - 1, sum(u.n)
+    from top join counted c on c.${sql.raw(column)} is not distinct from top.${sql.raw(column)},
+      unnest(c.latencies) with ordinality u(n, i)
+    where c.status in ${finished}
+    group by ${sql.raw(`top.${column}`)}, top.name, top.total, u.i having sum(u.n) <> 0
+    order by total desc, ${sql.raw(column)}`;
 
   // Minutes are finer than the rollup: a minute chart (its window is at most 500 minutes) reads runs.
   const series =
@@ -164,41 +186,39 @@ export async function runStats(
         where ${and(eq(runs.org_id, input.orgId), gte(runs.started_at, since), lt(runs.started_at, until))}
         group by 1, 2 order by 1`
       : sql`
+        with ${counted}
         select date_trunc(${input.bucket}::text, hour) as bucket_start, status, sum(runs) as runs
-        from ${counted} group by 1, 2 order by 1`;
+        from counted group by 1, 2 order by 1`;
 
   const [totals, seriesRows, byTool, byAgent] = await Promise.all([
     db.execute(sql`
-      select status, latency_floor_ms, sum(runs) as runs from ${counted} group by 1, 2`),
+      with ${counted}
+      select status, null::int as bucket, sum(runs) as runs from counted group by status
+      union all
+      select null, u.i::int - 1, sum(u.n)
+      from counted, unnest(latencies) with ordinality u(n, i)
+      where status in ${finished}
+      group by u.i having sum(u.n) <> 0`),
     db.execute(series),
     db.execute(sql`
-      with grouped as (
-        select tool_id, status, latency_floor_ms, sum(runs) as runs, max(tool_name) as tool_name
-        from ${counted} group by 1, 2, 3
-      ), top as (
-        select tool_id, max(tool_name) as tool_name, sum(runs) as total
-        from grouped group by tool_id order by total desc limit ${TOP_N}
+      with ${counted}, top as (
+        select tool_id, max(tool_name) as name, sum(runs) as total
+        from counted group by tool_id order by total desc limit ${TOP_N}
       )
-      select top.tool_id, top.tool_name, grouped.status, grouped.latency_floor_ms, grouped.runs
-      from top join grouped on grouped.tool_id is not distinct from top.tool_id
-      order by top.total desc, top.tool_id`),
+      ${perGroup("tool_id")}`),
     db.execute(sql`
-      with grouped as (
-        select agent_id, status, latency_floor_ms, sum(runs) as runs
-        from ${counted} group by 1, 2, 3
-      ), top as (
-        select agent_id, sum(runs) as total
-        from grouped group by agent_id order by total desc limit ${TOP_N}
+      with ${counted}, top as (
+        select s.agent_id, a.name, s.total
+        from (select agent_id, sum(runs) as total from counted group by agent_id
+          order by total desc limit ${TOP_N}) s
+        left join agents a on a.id = s.agent_id
       )
-      select top.agent_id, a.name as agent_name, grouped.status, grouped.latency_floor_ms, grouped.runs
-      from top join grouped on grouped.agent_id is not distinct from top.agent_id
-      left join agents a on a.id = top.agent_id
-      order by top.total desc, top.agent_id`),
+      ${perGroup("agent_id")}`),
   ]);
 
   type SeriesRow = { bucket_start: Date | string; status: RunStatus; runs: unknown };
-  type ToolRow = CountRow & { tool_id: string | null; tool_name: string };
-  type AgentRow = CountRow & { agent_id: string | null; agent_name: string | null };
+  type ToolRow = CountRow & { tool_id: string | null; name: string };
+  type AgentRow = CountRow & { agent_id: string | null; name: string | null };
   return {
     since,
     until,
@@ -226,15 +246,11 @@ export async function runStats(
     }),
     tools: groupBy(rowsOf(byTool as Rows<ToolRow>), (row) => row.tool_id).flatMap((rows) => {
       const [first] = rows;
-      return first
-        ? [{ tool_id: first.tool_id, tool_name: first.tool_name, ...toStats(rows) }]
-        : [];
+      return first ? [{ tool_id: first.tool_id, tool_name: first.name, ...toStats(rows) }] : [];
     }),
     agents: groupBy(rowsOf(byAgent as Rows<AgentRow>), (row) => row.agent_id).flatMap((rows) => {
       const [first] = rows;
-      return first
-        ? [{ agent_id: first.agent_id, agent_name: first.agent_name, ...toStats(rows) }]
-        : [];
+      return first ? [{ agent_id: first.agent_id, agent_name: first.name, ...toStats(rows) }] : [];
     }),
   };
 }
