@@ -30,6 +30,7 @@ import {
   isUuid,
   SESSION_COOKIE_NAME,
   type AuthThrottleConfig,
+  type SsoProvider,
   type DatabaseHandle,
   type McpRuntime,
   type OAuthTokenLifetimes,
@@ -45,6 +46,7 @@ import {
 import type { Logger } from "./logger";
 import { mountOAuth } from "./oauth";
 import { mountConnectionOAuth } from "./connection-oauth";
+import { mountSso } from "./sso";
 import {
   endServerSpan,
   METRICS_UNAUTHORIZED,
@@ -61,6 +63,8 @@ export interface AppOptions {
   secureCookies: boolean;
   trustProxy: boolean;
   authThrottle: AuthThrottleConfig;
+  /** The platform's OpenID Connect identity provider (sign-in with SSO), when configured. */
+  sso: SsoProvider | null;
   /** Origins allowed to send cookie-authenticated mutations besides the request's own host. */
   publicUrl: string | undefined;
   /** The built SPA; served at `/` when present. */
@@ -280,6 +284,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     secureCookies: options.secureCookies,
     publicUrl: options.publicUrl,
     authThrottle: options.authThrottle,
+    sso: options.sso,
   };
   const allowedOrigins = new Set(options.publicUrl ? [new URL(options.publicUrl).origin] : []);
   const app = new Hono<Env>();
@@ -501,6 +506,20 @@ export function createApp(options: AppOptions): Hono<Env> {
       request_id: c.get("requestId"),
     }),
   });
+
+  if (options.sso)
+    mountSso(app, {
+      db: database.db,
+      runtime: options.runtime,
+      provider: options.sso,
+      publicUrl: options.publicUrl,
+      secureCookies: options.secureCookies,
+      origin: (c) => ({
+        ip: clientIp(c, options.trustProxy),
+        user_agent: c.req.header("user-agent") ?? null,
+        request_id: c.get("requestId"),
+      }),
+    });
 
   mountOAuth(app, {
     db: database.db,

@@ -1,5 +1,11 @@
 import { readFileSync } from "node:fs";
-import { findBwrap, parseStdioServers, type DatabaseConfig, type StdioServer } from "@mcp/core";
+import {
+  findBwrap,
+  parseStdioServers,
+  type DatabaseConfig,
+  type SsoConfig,
+  type StdioServer,
+} from "@mcp/core";
 import { z } from "zod";
 
 const booleanFlag = z
@@ -212,8 +218,58 @@ const envSchema = z.object({
     .min(1)
     .max(3_600_000)
     .default(5_000),
+  /** The OpenID Connect identity provider for "Sign in with …"; unset: no SSO (README: SSO). */
+  OIDC_ISSUER: z
+    .url({ error: "Must be the issuer's URL, such as https://login.example.com" })
+    .optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  /** Unset: a public client (PKCE only), for IdPs that register the platform that way. */
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Comma-separated e-mail domains whose users may link or open accounts by SSO; unset: any. */
+  OIDC_ALLOWED_DOMAINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((domain) => domain.trim().toLowerCase())
+        .filter((domain) => domain !== ""),
+    )
+    .pipe(
+      z.array(
+        z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+          error: "Must be comma-separated e-mail domains such as example.com,example.org",
+        }),
+      ),
+    )
+    .optional(),
+  /** What the sign-in page's button names: "Sign in with <name>". */
+  OIDC_DISPLAY_NAME: z.string().trim().min(1).max(60).default("SSO"),
   PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
 });
+
+/** The identity provider the OIDC_* variables describe, or why they do not describe one. */
+function ssoConfigFrom(data: z.infer<typeof envSchema>): SsoConfig | null {
+  const problems: string[] = [];
+  if (data.OIDC_ISSUER === undefined) {
+    if (data.OIDC_CLIENT_ID !== undefined || data.OIDC_CLIENT_SECRET !== undefined)
+      problems.push("  OIDC_ISSUER: required when OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is set");
+  } else {
+    if (data.OIDC_CLIENT_ID === undefined)
+      problems.push("  OIDC_CLIENT_ID: required when OIDC_ISSUER is set");
+    if (data.NODE_ENV === "production" && new URL(data.OIDC_ISSUER).protocol !== "https:")
+      problems.push("  OIDC_ISSUER: must be an https:// URL in production");
+  }
+  if (problems.length > 0) throw new Error(`Invalid configuration:\n${problems.join("\n")}`);
+  if (data.OIDC_ISSUER === undefined || data.OIDC_CLIENT_ID === undefined) return null;
+  return {
+    issuer: data.OIDC_ISSUER,
+    clientId: data.OIDC_CLIENT_ID,
+    clientSecret: data.OIDC_CLIENT_SECRET,
+    allowedDomains: data.OIDC_ALLOWED_DOMAINS ?? [],
+    displayName: data.OIDC_DISPLAY_NAME,
+    allowInsecureIssuer: data.NODE_ENV !== "production",
+  };
+}
 
 export type Env = Omit<
   z.infer<typeof envSchema>,
@@ -223,6 +279,11 @@ export type Env = Omit<
   | "MCP_STDIO_SERVERS"
   | "MCP_STDIO_ALLOWED_COMMANDS"
   | "PATH"
+  | "OIDC_ISSUER"
+  | "OIDC_CLIENT_ID"
+  | "OIDC_CLIENT_SECRET"
+  | "OIDC_ALLOWED_DOMAINS"
+  | "OIDC_DISPLAY_NAME"
 > & {
   LOG_FORMAT: "pretty" | "json";
   MCP_BLOCK_PRIVATE_NETWORKS: boolean;
@@ -230,6 +291,8 @@ export type Env = Omit<
   MCP_STDIO_SERVERS: StdioServer[];
   /** Where bwrap is installed, for servers declared with `"sandbox": "bwrap"`; null if absent. */
   BWRAP_PATH: string | null;
+  /** The SSO identity provider (OIDC_*), when configured. */
+  SSO: SsoConfig | null;
 };
 
 /** The declarations inline (a JSON array) or from the file the variable names. */
@@ -276,10 +339,21 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     throw new Error(
       "Invalid configuration:\n  METRICS_PORT: Must differ from PORT (leave it unset to serve /metrics on PORT)",
     );
-  const { MCP_STDIO_SERVERS, PATH, ...rest } = result.data;
+  const sso = ssoConfigFrom(result.data);
+  const {
+    MCP_STDIO_SERVERS,
+    PATH,
+    OIDC_ISSUER: _issuer,
+    OIDC_CLIENT_ID: _clientId,
+    OIDC_CLIENT_SECRET: _clientSecret,
+    OIDC_ALLOWED_DOMAINS: _allowedDomains,
+    OIDC_DISPLAY_NAME: _displayName,
+    ...rest
+  } = result.data;
   const bwrapPath = findBwrap(PATH);
   return {
     ...rest,
+    SSO: sso,
     MCP_STDIO_SERVERS: loadStdioServers(MCP_STDIO_SERVERS, PATH, bwrapPath),
     BWRAP_PATH: bwrapPath,
     // Production refuses private addresses unless told otherwise; development allows localhost.

@@ -10,12 +10,14 @@ import type { AddressInfo, Socket } from "node:net";
 import type { DestinationStream } from "pino";
 import {
   applyRetention,
+  createSsoProvider,
   createDatabase,
   createMcpRuntime,
   startJsonSchemaValidation,
   DEFAULT_AUTH_THROTTLE,
   pruneAuthThrottles,
   pruneOAuthRecords,
+  pruneSsoFlows,
   pruneMcpTasks,
   pruneRelayRequests,
   pruneRateLimitCounters,
@@ -205,6 +207,7 @@ export async function startServer(
         logger.info(pruned, "deleted runs and audit events past retention, and expired sessions");
       await pruneAuthThrottles(database.db);
       await pruneOAuthRecords(database.db);
+      await pruneSsoFlows(database.db);
       await pruneRelayRequests(database.db);
       await pruneMcpTasks(database.db);
     })().catch((error: unknown) => {
@@ -247,6 +250,7 @@ export async function startServer(
 
   const listener = createRequestListener({
     authThrottle: authThrottleFrom(env),
+    sso: env.SSO ? createSsoProvider(env.SSO) : null,
     database,
     runtime,
     logger,

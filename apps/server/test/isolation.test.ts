@@ -84,6 +84,7 @@ const CASES: Record<string, Case> = {
   "auth.logout": { scope: "account", why: "the caller's own session" },
   "auth.logoutAll": { scope: "account", why: "the caller's own sessions" },
   "auth.me": { scope: "account", why: "the caller" },
+  "auth.sso": { scope: "account", why: "the platform's SSO settings, public" },
   "orgs.list": { scope: "account", why: "lists the caller's own memberships" },
   "orgs.create": { scope: "account", why: "creates a new org" },
   "oauth.authorizations.get": {
@@ -100,6 +101,17 @@ const CASES: Record<string, Case> = {
     scope: "org",
     role: "admin",
     call: (org) => ({ params: { org_id: org.id }, input: { name: name() } }),
+  },
+  "orgs.sso.get": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "orgs.sso.update": {
+    scope: "org",
+    role: "owner",
+    // No identity provider here: turning SSO-only off and clearing the rules is what is allowed.
+    call: (org) => ({ params: { org_id: org.id }, input: { sso_only: false, domain_roles: [] } }),
   },
   "orgs.delete": {
     scope: "org",

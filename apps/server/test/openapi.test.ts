@@ -32,7 +32,7 @@ const SEED_OPERATIONS = [
   "POST /tools/{id}/run",
   "GET /orgs/{org_id}/runs",
 ];
-const PUBLIC_OPERATIONS = new Set(["POST /auth/register", "POST /auth/login"]);
+const PUBLIC_OPERATIONS = new Set(["POST /auth/register", "POST /auth/login", "GET /auth/sso"]);
 
 interface Operation {
   operationId?: string;

@@ -9,6 +9,7 @@ import {
   type Db,
   type McpRuntime,
   type RequestOrigin,
+  type SsoProvider,
   type User,
   type ValidSession,
 } from "@mcp/core";
@@ -23,6 +24,8 @@ export interface ApiDeps {
   publicUrl: string | undefined;
   /** Limits on sign-in and sign-up attempts. */
   authThrottle: AuthThrottleConfig;
+  /** The platform's OpenID Connect identity provider, when it has one. */
+  sso: SsoProvider | null;
 }
 
 export type Auth =

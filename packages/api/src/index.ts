@@ -1,5 +1,12 @@
 export { appRouter, type AppRouter } from "./root";
-export { createContext, readCookie, type ApiDeps, type Context, type RequestInfo } from "./context";
+export {
+  createContext,
+  readCookie,
+  sessionCookie,
+  type ApiDeps,
+  type Context,
+  type RequestInfo,
+} from "./context";
 export { createRestHandler } from "./rest";
 export { createOpenApiDocument } from "./openapi";
 export { toWireError } from "./errors";

@@ -15,6 +15,7 @@ export * from "./audit/chain";
 export * from "./audit/webhooks";
 export * from "./accounts/accounts";
 export * from "./accounts/sessions";
+export * from "./accounts/sso";
 export { hashPassword } from "./accounts/passwords";
 export {
   DEFAULT_AUTH_THROTTLE,
@@ -26,6 +27,7 @@ export {
 } from "./accounts/throttle";
 export * from "./orgs/roles";
 export * from "./orgs/orgs";
+export * from "./orgs/sso-settings";
 export * from "./environments/environments";
 export * from "./connections/connections";
 export * from "./tools/tools";

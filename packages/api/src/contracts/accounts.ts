@@ -73,3 +73,16 @@ export const logoutAllResult = z.object({
     .int()
     .describe("How many sessions were invalidated, the one that asked included"),
 });
+
+export const ssoInfo = z.object({
+  enabled: z.boolean().describe("The platform has an OpenID Connect identity provider"),
+  display_name: z
+    .string()
+    .nullable()
+    .describe('The provider\'s name for the "Sign in with …" button'),
+  start_url: z
+    .string()
+    .nullable()
+    .describe("Where a browser goes to start signing in (a redirect to the provider)"),
+});
+export type SsoInfoDto = z.infer<typeof ssoInfo>;

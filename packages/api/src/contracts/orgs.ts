@@ -66,3 +66,35 @@ export const createEnvironmentInput = z.object({
   description: description.optional(),
 });
 export const updateEnvironmentInput = createEnvironmentInput.partial();
+
+/** Roles a domain rule may grant: ownership is always given by a person, never by a rule. */
+export const SSO_DOMAIN_ROLES = ["admin", "member", "viewer"] as const;
+
+export const ssoDomainRole = z.object({
+  domain: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+      error: "Must be an e-mail domain such as example.com",
+    })
+    .describe("An e-mail domain; one of the platform's OIDC_ALLOWED_DOMAINS"),
+  role: z.enum(SSO_DOMAIN_ROLES).describe("The role a user of this domain joins with"),
+});
+
+export const orgSsoSettings = z.object({
+  sso_only: z
+    .boolean()
+    .describe(
+      "Members must sign in with the platform's SSO: their password sign-in is refused (in every org they belong to)",
+    ),
+  domain_roles: z
+    .array(ssoDomainRole)
+    .describe("Users signing in with SSO with a verified e-mail at a domain join with its role"),
+});
+export type OrgSsoSettingsDto = z.infer<typeof orgSsoSettings>;
+
+export const updateOrgSsoSettingsInput = z.object({
+  sso_only: z.boolean().optional(),
+  domain_roles: z.array(ssoDomainRole).max(100, "At most 100 domains").optional(),
+});

@@ -1,4 +1,11 @@
-import { getUser, loginUser, logoutAllSessions, logoutSession, registerUser } from "@mcp/core";
+import {
+  getUser,
+  loginUser,
+  logoutAllSessions,
+  logoutSession,
+  registerUser,
+  SSO_START_PATH,
+} from "@mcp/core";
 import { z } from "zod";
 import { clearedSessionCookie, sessionCookie, type Context } from "../context";
 import {
@@ -6,6 +13,7 @@ import {
   loginInput,
   logoutAllResult,
   registerInput,
+  ssoInfo,
   user,
 } from "../contracts/accounts";
 import { authedProcedure, publicProcedure, router } from "../trpc";
@@ -58,9 +66,36 @@ export const authRouter = router({
     .input(loginInput)
     .output(authResult)
     .mutation(async ({ ctx, input }) => {
-      const result = await loginUser(ctx.db, ctx.origin, input, ctx.deps.authThrottle);
+      const result = await loginUser(
+        ctx.db,
+        ctx.origin,
+        input,
+        ctx.deps.authThrottle,
+        ctx.deps.sso,
+      );
       issueCookie(ctx, result.session.token, result.session.expires_at);
       return { token: result.session.token, user: toWire(result.user) };
+    }),
+
+  sso: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/auth/sso",
+        tags,
+        summary: "Whether sign-in with the platform's OpenID Connect provider is available",
+        protect: false,
+      },
+    })
+    .input(z.object({}).optional())
+    .output(ssoInfo)
+    .query(({ ctx }) => {
+      const sso = ctx.deps.sso;
+      return {
+        enabled: sso !== null,
+        display_name: sso?.config.displayName ?? null,
+        start_url: sso ? `${ctx.baseUrl}${SSO_START_PATH}` : null,
+      };
     }),
 
   logout: authedProcedure

@@ -3,11 +3,13 @@ import {
   createOrg,
   deleteOrg,
   getOrg,
+  getOrgSsoSettings,
   listMembers,
   listOrgsForUser,
   removeMember,
   updateMemberRole,
   updateOrg,
+  updateOrgSsoSettings,
 } from "@mcp/core";
 import { z } from "zod";
 import { pageInput, pageOf, uuid } from "../contracts/common";
@@ -16,8 +18,10 @@ import {
   createOrgInput,
   member,
   org,
+  orgSsoSettings,
   updateMemberInput,
   updateOrgInput,
+  updateOrgSsoSettingsInput,
 } from "../contracts/orgs";
 import { authedProcedure, orgProcedure, router } from "../trpc";
 import { toWire } from "../wire";
@@ -110,6 +114,38 @@ export const orgsRouter = router({
     .mutation(async ({ ctx }) => {
       await deleteOrg(ctx.db, ctx.action, ctx.org.id);
     }),
+
+  sso: router({
+    get: orgProcedure("admin")
+      .meta({
+        openapi: {
+          method: "GET",
+          path: "/orgs/{org_id}/sso",
+          tags,
+          summary: "The organization's SSO settings (SSO only, domain rules)",
+          protect: true,
+        },
+      })
+      .output(orgSsoSettings)
+      .query(({ ctx }) => getOrgSsoSettings(ctx.db, { orgId: ctx.org.id })),
+
+    // Owners only: SSO-only decides how every member may sign in, and rules add members.
+    update: orgProcedure("owner")
+      .meta({
+        openapi: {
+          method: "PATCH",
+          path: "/orgs/{org_id}/sso",
+          tags,
+          summary: "Change the organization's SSO settings; domain_roles is replaced whole",
+          protect: true,
+        },
+      })
+      .input(updateOrgSsoSettingsInput)
+      .output(orgSsoSettings)
+      .mutation(({ ctx, input }) =>
+        updateOrgSsoSettings(ctx.db, ctx.action, ctx.deps.sso, { ...input, orgId: ctx.org.id }),
+      ),
+  }),
 
   members: router({
     list: orgProcedure("viewer")

@@ -6,6 +6,7 @@ import { AppError } from "../errors";
 import type { ActionContext, RequestOrigin } from "../lib/context";
 import { isUniqueViolation } from "../lib/pg-errors";
 import { assertAcceptablePassword } from "./password-policy";
+import { ssoOnlyOrgOf, type SsoProvider } from "./sso";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
 import {
   createSession,
@@ -107,11 +108,16 @@ export async function registerUser(
 
 const INVALID_CREDENTIALS = "Invalid email or password";
 
+/**
+ * `sso`: the platform's identity provider, when it has one; members of an SSO-only org must use
+ * it. Without one, SSO-only is not enforced, so removing the IdP locks no one out.
+ */
 export async function loginUser(
   db: Db,
   origin: RequestOrigin,
   input: { email: string; password: string },
   throttle: AuthThrottleConfig,
+  sso: SsoProvider | null,
 ): Promise<{ user: User; session: IssuedSession }> {
   const email = normalizeEmail(input.email);
   const address = throttleAddress(origin.ip);
@@ -137,8 +143,11 @@ export async function loginUser(
     }
     throw throttled(outcome, "failed sign-in attempts");
   }
-  const valid = row ? await verifyPassword(row.password_hash, input.password) : false;
-  if (!row) await burnPasswordCheck(input.password);
+  // An account made by SSO sign-in has no password: it fails like a wrong one, in the same time.
+  const valid = row?.password_hash
+    ? await verifyPassword(row.password_hash, input.password)
+    : false;
+  if (!row?.password_hash) await burnPasswordCheck(input.password);
   if (!row || !valid) {
     await recordAudit(
       db,
@@ -153,6 +162,24 @@ export async function loginUser(
       },
     );
     throw AppError.unauthorized(INVALID_CREDENTIALS);
+  }
+  // Checked after the password, so a refusal tells only the password's owner where they belong.
+  const ssoOnlyOrg = sso ? await ssoOnlyOrgOf(db, row.id) : null;
+  if (sso && ssoOnlyOrg !== null) {
+    await recordAudit(
+      db,
+      { ...origin, actor: { type: "user", id: row.id } },
+      {
+        org_id: null,
+        action: "user.login_failed",
+        target_type: "user",
+        target_id: row.id,
+        metadata: { email, reason: "sso_required" },
+      },
+    );
+    throw AppError.forbidden(
+      `${ssoOnlyOrg} requires signing in with ${sso.config.displayName}; use "Sign in with ${sso.config.displayName}"`,
+    );
   }
   // The owner proved the password: this account's failures are forgiven. The address's are not
   // (one working account must not reset a stuffing run), but this attempt was no failure.

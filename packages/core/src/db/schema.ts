@@ -39,7 +39,8 @@ export type JsonObject = Record<string, JsonValue>;
 export const users = pgTable("users", {
   id: id(),
   email: text("email").notNull().unique(),
-  password_hash: text("password_hash").notNull(),
+  /** Null for accounts made by SSO sign-in: they have no password until one is set. */
+  password_hash: text("password_hash"),
   first_name: text("first_name").notNull().default(""),
   last_name: text("last_name").notNull().default(""),
   date_joined: createdAt().$type<Date>(),
@@ -71,6 +72,46 @@ export const sessions = pgTable(
  * accounts/throttle.ts), shared by every server process. Each attempt is one atomic upsert timed by
  * the database clock; rows past `expires_at` are forgotten and pruned.
  */
+/**
+ * A user's account at the SSO identity provider: (issuer, subject) is the IdP's stable id for the
+ * person, so a later change of e-mail at the IdP still signs in to the same account.
+ */
+export const userIdentities = pgTable(
+  "user_identities",
+  {
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    user_id: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The e-mail claim at the last sign-in (for the record; accounts are found by subject). */
+    email: text("email"),
+    created_at: createdAt(),
+    last_sign_in_at: timestamptz("last_sign_in_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.issuer, t.subject] }),
+    uniqueIndex("user_identities_user_issuer_uq").on(t.user_id, t.issuer),
+  ],
+);
+
+/**
+ * SSO sign-ins started and not yet called back: the state is stored hashed (the browser holds
+ * it in a short-lived cookie too), with the PKCE verifier and nonce, used once and short-lived.
+ * In the database so any replica can take the callback.
+ */
+export const ssoFlows = pgTable(
+  "sso_flows",
+  {
+    state_hash: text("state_hash").primaryKey(),
+    /** Envelope of the PKCE verifier and the nonce. */
+    flow_ciphertext: text("flow_ciphertext").notNull(),
+    expires_at: timestamptz("expires_at").notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [index("sso_flows_expires_at_idx").on(t.expires_at)],
+);
+
 export const authThrottles = pgTable(
   "auth_throttles",
   {
@@ -102,6 +143,8 @@ export const orgs = pgTable("orgs", {
   slug: text("slug").notNull().unique(),
   /** The lowest role whose members may let an OAuth client act as one of the org's agents. */
   oauth_approver_role: orgRole("oauth_approver_role").notNull().default("admin"),
+  /** Members must sign in with the platform's SSO; their password sign-in is refused. */
+  sso_only: boolean("sso_only").notNull().default(false),
   created_at: createdAt(),
   updated_at: updatedAt(),
 });
@@ -120,6 +163,24 @@ export const memberships = pgTable(
   (t) => [
     primaryKey({ columns: [t.org_id, t.user_id] }),
     index("memberships_user_id_idx").on(t.user_id),
+  ],
+);
+
+/**
+ * Just-in-time membership: a user whose verified SSO e-mail is at `domain` joins the org with
+ * `role` when signing in with SSO. Looked up by domain across orgs at every SSO sign-in.
+ */
+export const orgSsoDomains = pgTable(
+  "org_sso_domains",
+  {
+    org_id: orgId(),
+    domain: text("domain").notNull(),
+    role: orgRole("role").notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.org_id, t.domain] }),
+    index("org_sso_domains_domain_idx").on(t.domain),
   ],
 );
 

@@ -95,6 +95,7 @@ export async function listOrgsForUser(
       name: orgs.name,
       slug: orgs.slug,
       oauth_approver_role: orgs.oauth_approver_role,
+      sso_only: orgs.sso_only,
       created_at: orgs.created_at,
       updated_at: orgs.updated_at,
       role: memberships.role,

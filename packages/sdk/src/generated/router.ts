@@ -107,6 +107,16 @@ export type PlatformRouter = TRPCBuiltRouter<
           };
         };
       }>;
+      sso: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: Record<string, never> | undefined;
+        output: {
+          enabled: boolean;
+          display_name: string | null;
+          start_url: string | null;
+        };
+      }>;
       logout: TRPCMutationProcedure<{
         meta: object;
         errorShape: ErrorShape;
@@ -215,6 +225,43 @@ export type PlatformRouter = TRPCBuiltRouter<
         };
         output: undefined;
       }>;
+      sso: {
+        get: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+          };
+          output: {
+            sso_only: boolean;
+            domain_roles: {
+              domain: string;
+              role: "admin" | "member" | "viewer";
+            }[];
+          };
+        }>;
+        update: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+            sso_only?: boolean | undefined;
+            domain_roles?:
+              | {
+                  domain: string;
+                  role: "admin" | "member" | "viewer";
+                }[]
+              | undefined;
+          };
+          output: {
+            sso_only: boolean;
+            domain_roles: {
+              domain: string;
+              role: "admin" | "member" | "viewer";
+            }[];
+          };
+        }>;
+      };
       members: {
         list: TRPCQueryProcedure<{
           meta: object;
