@@ -59,7 +59,7 @@ function refusalPage(message: string): string {
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem">
 <h1>Sign-in failed</h1>
 <p role="alert">${escapeHtml(message)}</p>
-<p><a href="/login">Back to sign in</a></p>
+<p><a href="/signin">Back to sign in</a></p>
 </body></html>`;
 }
 
@@ -81,6 +81,8 @@ export function mountSso(app: Hono<Env>, options: SsoRouteOptions): void {
     try {
       const started = await startSsoSignIn(options.db, options.runtime, options.provider, {
         redirectUri: `${origin}${SSO_CALLBACK_PATH}`,
+        // Where the sign-in page was sent from (the SPA's `next`); only a path of this platform.
+        returnTo: c.req.query("next") ?? null,
       });
       noStore(c);
       c.header(
@@ -97,7 +99,7 @@ export function mountSso(app: Hono<Env>, options: SsoRouteOptions): void {
   app.get(SSO_CALLBACK_PATH, async (c) => {
     c.set("route", SSO_CALLBACK_PATH);
     try {
-      const { session } = await completeSsoSignIn(
+      const { session, returnTo } = await completeSsoSignIn(
         options.db,
         options.runtime,
         options.provider,
@@ -116,7 +118,7 @@ export function mountSso(app: Hono<Env>, options: SsoRouteOptions): void {
           append: true,
         },
       );
-      return c.redirect(new URL("/", platformOrigin(options.publicUrl, c.req.url)).href, 303);
+      return c.redirect(new URL(returnTo, platformOrigin(options.publicUrl, c.req.url)).href, 303);
     } catch (error) {
       if (!isAppError(error)) throw error;
       return refuse(c, error);

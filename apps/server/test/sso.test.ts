@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { schema } from "@mcp/core/db";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
@@ -57,8 +59,9 @@ function cookieValue(response: Response, name: string): string | undefined {
 }
 
 /** `GET /auth/sso/start`: the IdP URL and the state cookie the browser now holds. */
-async function start(): Promise<{ authorizationUrl: string; stateCookie: string }> {
-  const response = await fetch(`${server.url}/auth/sso/start`, { redirect: "manual" });
+async function start(next?: string): Promise<{ authorizationUrl: string; stateCookie: string }> {
+  const query = next === undefined ? "" : `?next=${encodeURIComponent(next)}`;
+  const response = await fetch(`${server.url}/auth/sso/start${query}`, { redirect: "manual" });
   expect(response.status).toBe(303);
   const stateCookie = cookieValue(response, "mcpa_sso_state");
   expect(stateCookie).toBeTruthy();
@@ -146,6 +149,18 @@ describe.skipIf(databaseUnavailable)("SSO sign-in (OpenID Connect)", () => {
     expect(first.email).toBe(account.email);
     const me = await server.request("GET", "/auth/me/", { token: first.token });
     expect(me.body).toMatchObject({ first_name: "Ada", last_name: "Lovelace" });
+    // Audited like a password sign-in, with how it happened.
+    const events = await server.database.db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.target_id, first.id));
+    expect(events.map((event) => [event.action, event.metadata])).toEqual(
+      expect.arrayContaining([
+        ["user.register", { method: "sso", issuer: idp.issuer }],
+        ["user.sso_link", { issuer: idp.issuer, subject: account.sub, email: account.email }],
+        ["user.login", { method: "sso", issuer: idp.issuer }],
+      ]),
+    );
 
     // The IdP changes the person's address: the (issuer, subject) link still finds the account.
     account.email = uniqueEmail("renamed").replace(/@.*/, "@example.com");
@@ -177,6 +192,18 @@ describe.skipIf(databaseUnavailable)("SSO sign-in (OpenID Connect)", () => {
     const user = await registerUser(server, "victim");
     const impostor = idpAccount({ email: user.email, email_verified: false });
     await refused(await ssoSignIn(impostor), 403, /has not verified/);
+    const failures = await server.database.db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.target_id, user.id));
+    expect(failures.map((event) => [event.action, event.metadata])).toContainEqual([
+      "user.login_failed",
+      expect.objectContaining({
+        method: "sso",
+        reason: "email_not_verified",
+        subject: impostor.sub,
+      }),
+    ]);
     // No link was made: the same subject, still unverified, is refused again.
     await refused(await ssoSignIn(impostor), 403, /has not verified/);
 
@@ -201,6 +228,21 @@ describe.skipIf(databaseUnavailable)("SSO sign-in (OpenID Connect)", () => {
       email_verified: true,
     });
     await refused(await ssoSignIn(sub), 403, /not open to mail\.example\.com/);
+  });
+
+  it("lands on the page the sign-in was started from, never on another site", async () => {
+    const account = idpAccount({ email: uniqueEmail("next"), email_verified: true });
+    for (const [next, landing] of [
+      ["/orgs/some-org/agents?tab=keys", "/orgs/some-org/agents?tab=keys"],
+      ["//evil.example/steal", "/"],
+      ["/\\evil.example", "/"],
+      ["https://evil.example/", "/"],
+    ] as const) {
+      const { authorizationUrl, stateCookie } = await start(next);
+      const response = await callback(await throughIdp(authorizationUrl, account), stateCookie);
+      expect(response.status).toBe(303);
+      expect(response.headers.get("location"), next).toBe(`${server.url}${landing}`);
+    }
   });
 
   it("refuses a callback whose state this browser did not start, with 400", async () => {

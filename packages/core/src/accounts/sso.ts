@@ -116,6 +116,13 @@ interface StoredFlow {
   code_verifier: string;
   nonce: string;
   redirect_uri: string;
+  /** The platform path the browser lands on once signed in. */
+  return_to: string;
+}
+
+/** A path of this platform's own (`/x`; never `//host`, nor a backslash after the slash); else `/`. */
+export function safeReturnPath(path: string | null | undefined): string {
+  return path && /^\/(?![/\\])[^\s]*$/.test(path) && path.length <= 2000 ? path : "/";
 }
 
 /**
@@ -126,14 +133,19 @@ export async function startSsoSignIn(
   db: Db,
   runtime: McpRuntime,
   provider: SsoProvider,
-  input: { redirectUri: string },
+  input: { redirectUri: string; returnTo: string | null },
 ): Promise<{ authorizationUrl: string; state: string }> {
   const configuration = await provider.discover();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
   const codeVerifier = oidc.randomPKCECodeVerifier();
   const stateHash = hashState(state);
-  const flow: StoredFlow = { code_verifier: codeVerifier, nonce, redirect_uri: input.redirectUri };
+  const flow: StoredFlow = {
+    code_verifier: codeVerifier,
+    nonce,
+    redirect_uri: input.redirectUri,
+    return_to: safeReturnPath(input.returnTo),
+  };
   await db.insert(ssoFlows).values({
     state_hash: stateHash,
     flow_ciphertext: runtime.secrets.encrypt(JSON.stringify(flow), flowBinding(stateHash)),
@@ -267,7 +279,7 @@ export async function completeSsoSignIn(
   provider: SsoProvider,
   origin: RequestOrigin,
   callback: SsoCallback,
-): Promise<{ user: User; session: IssuedSession; created: boolean }> {
+): Promise<{ user: User; session: IssuedSession; created: boolean; returnTo: string }> {
   const state = callback.query.get("state");
   if (!state) throw AppError.badRequest("The callback carries no state; start the sign-in again");
   // Only the browser that started the sign-in holds its state: a forged or planted callback fails.
@@ -391,7 +403,7 @@ export async function completeSsoSignIn(
         target_id: user.id,
         metadata: { method: "sso", issuer },
       });
-      return { user, session, created };
+      return { user, session, created, returnTo: flow.return_to };
     });
   } catch (error) {
     // The account already has another identity at this IdP (the (user, issuer) index).
