@@ -16,6 +16,7 @@ export default defineConfig({
       "/mcp": backend,
       "/healthz": backend,
       "/readyz": backend,
+      "/auth/sso": backend,
     },
   },
   build: {

@@ -641,6 +641,7 @@ const API_PREFIXES = [
   "/oauth/token",
   "/oauth/register",
   "/oauth/revoke",
+  "/auth/sso/",
   "/assets/",
 ];
 

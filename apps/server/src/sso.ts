@@ -71,6 +71,11 @@ export function mountSso(app: Hono<Env>, options: SsoRouteOptions): void {
   const refuse = (c: HonoContext<Env>, error: unknown) => {
     const wire = toWireError(error);
     noStore(c);
+    // Nothing runs, loads or submits from this page; its one style is inline.
+    c.header(
+      "content-security-policy",
+      "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
     c.header("set-cookie", stateCookie("", 0, options.secureCookies));
     return c.html(refusalPage(wire.message), wire.status as ContentfulStatusCode);
   };

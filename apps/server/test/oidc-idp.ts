@@ -5,7 +5,8 @@ import Provider from "oidc-provider";
 /*
  * An OpenID Connect identity provider for the SSO tests (oidc-provider, in process): the
  * platform is registered as a confidential client, PKCE is required, and the login step signs in
- * whichever account the test put in `nextAccount`, with the claims the test gave it.
+ * whichever account the test put in `nextAccount`, with the claims the test gave it: at once, or
+ * (`loginPage`, for browser tests) after a click on the login page's "Sign in" button.
  */
 
 export interface IdpAccount {
@@ -24,6 +25,8 @@ export interface TestIdp {
   accounts: Map<string, IdpAccount>;
   /** Who signs in at the next login step. */
   nextAccount: string;
+  /** Show a login page with a "Sign in" button instead of signing in at once. */
+  loginPage: boolean;
   /** Registers the platform's callback; call once the platform's URL is known. */
   registerPlatform: (redirectUri: string) => void;
   close: () => Promise<void>;
@@ -39,6 +42,7 @@ export async function startTestIdp(): Promise<TestIdp> {
     clientSecret: "platform-client-secret-for-tests",
     accounts: new Map(),
     nextAccount: "nobody",
+    loginPage: false,
     registerPlatform: (redirectUri) => {
       const provider = new Provider(issuer, {
         clients: [
@@ -66,6 +70,15 @@ export async function startTestIdp(): Promise<TestIdp> {
       // The login and consent step: the chosen account signs in and approves what was asked.
       const interact = async (req: IncomingMessage, res: ServerResponse) => {
         const details = await provider.interactionDetails(req, res);
+        if (idp.loginPage && req.method === "GET") {
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(
+            `<!doctype html><html lang="en"><head><title>Test IdP</title></head><body>
+<h1>Test IdP</h1><p>Signing in as ${idp.nextAccount}</p>
+<form method="post" action="/interaction/${details.uid}"><button type="submit">Sign in</button></form>
+</body></html>`,
+          );
+          return;
+        }
         const accountId = idp.nextAccount;
         const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
         grant.addOIDCScope(String(details.params.scope));

@@ -52,9 +52,10 @@ async function waitForHealth(
 
 /**
  * The real server (apps/server via tsx) on a free port with a throwaway PGlite database, serving
- * the built SPA from apps/web/dist and the bundled demo MCP server at /demo/mcp.
+ * the built SPA from apps/web/dist and the bundled demo MCP server at /demo/mcp; `env` adds to
+ * or overrides its environment.
  */
-export async function startTestServer(): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "mcpa-e2e-"));
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -76,6 +77,7 @@ export async function startTestServer(): Promise<TestServer> {
       WEB_DIST_DIR: join(webDir, "dist"),
       DEMO_MCP_SERVER: "true",
       MCP_BLOCK_PRIVATE_NETWORKS: "false",
+      ...env,
     },
   });
   child.stdout.on("data", (chunk: Buffer) => {

@@ -105,9 +105,10 @@ export interface BrowserSuite {
 
 /**
  * Registers the hooks a browser spec needs: the real server (or `E2E_BASE_URL`), Debian's chromium
- * and one watched page; a failed test leaves a screenshot in test-results/.
+ * and one watched page; a failed test leaves a screenshot in test-results/. `env`: more of the
+ * server's environment, read when it starts (after the spec's own earlier beforeAll hooks).
  */
-export function browserSuite(): BrowserSuite {
+export function browserSuite(options: { env?: () => Record<string, string> } = {}): BrowserSuite {
   let server: TestServer | null = null;
   const suite = { errors: [] as string[] } as BrowserSuite;
   suite.newPage = async () => {
@@ -122,7 +123,7 @@ export function browserSuite(): BrowserSuite {
     if (external) {
       suite.baseUrl = external;
     } else {
-      server = await startTestServer();
+      server = await startTestServer(options.env?.());
       suite.baseUrl = server.baseUrl;
     }
     suite.browser = await launchBrowser();

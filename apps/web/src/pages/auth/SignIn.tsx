@@ -1,5 +1,5 @@
 import { loginInput } from "@mcp/api/contracts";
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { Button } from "../../components/Button";
@@ -15,6 +15,7 @@ export default function SignIn() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [params] = useSearchParams();
   const navigate = useNavigate();
+  const sso = useQuery(trpc.auth.sso.queryOptions());
 
   const login = useMutation(
     trpc.auth.login.mutationOptions({
@@ -65,6 +66,18 @@ export default function SignIn() {
       <Button type="submit" variant="primary" busy={login.isPending} className="btn--block">
         Sign in
       </Button>
+      {sso.data?.enabled && sso.data.start_url ? (
+        <>
+          <p className="auth__or">or</p>
+          {/* A full navigation: the server redirects to the identity provider. */}
+          <a
+            className="btn btn--secondary btn--block"
+            href={`${sso.data.start_url}?next=${encodeURIComponent(safeNext(params.get("next")))}`}
+          >
+            Sign in with {sso.data.display_name}
+          </a>
+        </>
+      ) : null}
       <p className="auth__switch">
         New here?{" "}
         <Link to={`/signup${params.toString() ? `?${params.toString()}` : ""}`}>
