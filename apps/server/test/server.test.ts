@@ -131,6 +131,41 @@ describe("configuration", () => {
       /RUNS_RETENTION_DAYS[\s\S]*AUDIT_RETENTION_DAYS: Must be a whole number of days/,
     );
   });
+
+  it("reads the SSO provider from OIDC_*, and names what is missing or wrong", () => {
+    expect(loadEnv({}).SSO).toBeNull();
+    expect(
+      loadEnv({
+        OIDC_ISSUER: "https://login.example.com",
+        OIDC_CLIENT_ID: "platform",
+        OIDC_ALLOWED_DOMAINS: " Example.com, example.org ,",
+      }).SSO,
+    ).toEqual({
+      issuer: "https://login.example.com",
+      clientId: "platform",
+      clientSecret: undefined,
+      allowedDomains: ["example.com", "example.org"],
+      displayName: "SSO",
+      allowInsecureIssuer: true,
+    });
+    expect(() => loadEnv({ OIDC_ISSUER: "https://login.example.com" })).toThrow(
+      /OIDC_CLIENT_ID: required when OIDC_ISSUER is set/,
+    );
+    expect(() => loadEnv({ OIDC_CLIENT_ID: "platform" })).toThrow(
+      /OIDC_ISSUER: required when OIDC_CLIENT_ID/,
+    );
+    expect(() =>
+      loadEnv({
+        NODE_ENV: "production",
+        ALLOW_GENERATED_SECRET_KEY: "true",
+        OIDC_ISSUER: "http://login.example.com",
+        OIDC_CLIENT_ID: "platform",
+      }),
+    ).toThrow(/OIDC_ISSUER: must be an https:\/\/ URL in production/);
+    expect(() => loadEnv({ OIDC_ALLOWED_DOMAINS: "example.com,not a domain" })).toThrow(
+      /OIDC_ALLOWED_DOMAINS[\s\S]*Must be comma-separated e-mail domains/,
+    );
+  });
 });
 
 describe.skipIf(databaseUnavailable)("the SPA's pages", () => {
