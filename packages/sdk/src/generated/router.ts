@@ -1427,12 +1427,12 @@ export type PlatformRouter = TRPCBuiltRouter<
           org_id: string;
           since?: string | undefined;
           until?: string | undefined;
-          bucket?: "minute" | "hour" | "day" | undefined;
+          bucket?: "hour" | "minute" | "day" | undefined;
         };
         output: {
           since: string;
           until: string;
-          bucket: "minute" | "hour" | "day";
+          bucket: "hour" | "minute" | "day";
           totals: {
             runs: number;
             succeeded: number;
