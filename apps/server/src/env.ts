@@ -75,6 +75,12 @@ const envSchema = z.object({
     .int()
     .min(0)
     .default(365),
+  /** How often each replica looks for connections whose scheduled tool sync is due. */
+  TOOL_SYNC_CHECK_INTERVAL_MS: z.coerce
+    .number({ error: "Must be a number of milliseconds" })
+    .int()
+    .min(10)
+    .default(30_000),
   /** How often each replica looks for audit events to send to the orgs' audit webhooks. */
   AUDIT_WEBHOOK_INTERVAL_MS: z.coerce
     .number({ error: "Must be a number of milliseconds" })

@@ -23,11 +23,13 @@ import {
   pruneRateLimitCounters,
   startAuditWebhookDelivery,
   startReplica,
+  startSyncScheduler,
   rotateConnectionSecrets,
   SYSTEM_CONTEXT,
   type AuthThrottleConfig,
   type DatabaseHandle,
   type McpRuntime,
+  type SyncScheduler,
   observeRuntime,
 } from "@mcp/core";
 import { createRequestListener } from "./app";
@@ -58,6 +60,8 @@ export interface RunningServer {
   telemetry: Telemetry;
   /** The metrics listener's URL when METRICS_PORT is set. */
   metricsUrl: string | null;
+  /** Scheduled tool syncs; `tick` runs a round now (tests). */
+  syncScheduler: SyncScheduler;
   /**
    * Stops gracefully: no new connections; requests arriving on kept-alive connections are served
    * with `Connection: close`; in-flight requests finish (for at most `SHUTDOWN_TIMEOUT_MS`, then
@@ -227,6 +231,25 @@ export async function startServer(
     },
   });
 
+  const syncScheduler = startSyncScheduler(database.db, runtime, {
+    intervalMs: env.TOOL_SYNC_CHECK_INTERVAL_MS,
+    onOutcome: ({ connectionId, orgId, result, error }) => {
+      if (error)
+        logger.warn(
+          { err: error, connection_id: connectionId, org_id: orgId },
+          "scheduled tool sync failed",
+        );
+      else
+        logger.info(
+          { connection_id: connectionId, org_id: orgId, ...result },
+          "scheduled tool sync",
+        );
+    },
+    onError: (error) => {
+      logger.error({ err: error }, "scheduled tool syncs failed");
+    },
+  });
+
   const sessionLimits = {
     idleTimeoutSeconds: env.MCP_SESSION_IDLE_TIMEOUT_SECONDS,
     maxPerAgent: env.MCP_MAX_SESSIONS_PER_AGENT,
@@ -321,6 +344,7 @@ export async function startServer(
     clearTimeout(timer);
     clearInterval(maintenance);
     await auditWebhooks.close();
+    await syncScheduler.close();
     // Records of every call that ran, including those cut off just now, are written before exit.
     await runtime.close();
     // Nothing of this process is running any more: no run of it is left to sweep.
@@ -339,6 +363,7 @@ export async function startServer(
     logger,
     telemetry,
     metricsUrl: metricsServer?.url ?? null,
+    syncScheduler,
     close: () => (closing ??= stop()),
   };
 }

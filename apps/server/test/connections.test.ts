@@ -327,7 +327,7 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       expect(sync.status).toBe(200);
       const total: number = sync.body.total;
       expect(total).toBeGreaterThanOrEqual(8);
-      expect(sync.body).toEqual({ created: total, updated: 0, stale: 0, total });
+      expect(sync.body).toEqual({ created: total, changed: 0, unchanged: 0, stale: 0, total });
 
       const tools = await server.request(
         "GET",
@@ -356,13 +356,19 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       const resync = await server.request("POST", `/connections/${first.id}/sync/`, {
         token: org.owner.token,
       });
-      expect(resync.body).toEqual({ created: 1, updated: total, stale: 0, total: total + 1 });
+      expect(resync.body).toEqual({
+        created: 1,
+        changed: 0,
+        unchanged: total,
+        stale: 0,
+        total: total + 1,
+      });
 
       versioned.setToolsVersion(1);
       const shrink = await server.request("POST", `/connections/${first.id}/sync/`, {
         token: org.owner.token,
       });
-      expect(shrink.body).toEqual({ created: 0, updated: total, stale: 1, total });
+      expect(shrink.body).toEqual({ created: 0, changed: 0, unchanged: total, stale: 1, total });
       const stale = await server.request("GET", `/orgs/${org.id}/tools/?stale=true`, {
         token: org.owner.token,
       });
@@ -415,11 +421,23 @@ describe.skipIf(databaseUnavailable)("connections", () => {
       const sync = await server.request("POST", `/connections/${connection.id}/sync/`, {
         token: org.owner.token,
       });
-      expect(sync.body).toEqual({ created: 1000, updated: 0, stale: 0, total: 1000 });
+      expect(sync.body).toEqual({
+        created: 1000,
+        changed: 0,
+        unchanged: 0,
+        stale: 0,
+        total: 1000,
+      });
       const again = await server.request("POST", `/connections/${connection.id}/sync/`, {
         token: org.owner.token,
       });
-      expect(again.body).toEqual({ created: 0, updated: 1000, stale: 0, total: 1000 });
+      expect(again.body).toEqual({
+        created: 0,
+        changed: 0,
+        unchanged: 1000,
+        stale: 0,
+        total: 1000,
+      });
       const page = await server.request("GET", `/orgs/${org.id}/tools/?limit=200`, {
         token: org.owner.token,
       });

@@ -63,6 +63,8 @@ interface Fresh {
   /** A per-user OAuth connection to the OAuth-protected upstream. */
   oauthConnection(org: OrgWorld): Promise<string>;
   tool(org: OrgWorld, connectionId?: string): Promise<string>;
+  /** A tool quarantined as new, with the hash of its definition under review. */
+  toolUnderReview(org: OrgWorld): Promise<{ id: string; hash: string }>;
   agent(org: OrgWorld): Promise<string>;
   key(org: OrgWorld, agentId?: string): Promise<string>;
   /** An OAuth client authorized by the owner to act as the org's agent. */
@@ -253,6 +255,22 @@ const CASES: Record<string, Case> = {
     scope: "org",
     role: "admin",
     call: (org) => ({ params: { id: org.toolId }, input: { description: name() } }),
+  },
+  "tools.approveDefinition": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => {
+      const { id, hash } = await fresh.toolUnderReview(org);
+      return { params: { id }, input: { hash } };
+    },
+  },
+  "tools.rejectDefinition": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => {
+      const { id, hash } = await fresh.toolUnderReview(org);
+      return { params: { id }, input: { hash } };
+    },
   },
   "tools.delete": {
     scope: "org",
@@ -527,6 +545,17 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
           upstream_name: name(),
         })
       ).id,
+    toolUnderReview: async (org) => {
+      const tool = (await made(org, `/orgs/${org.id}/tools/`, {
+        connection_id: org.connectionId,
+        upstream_name: name(),
+      })) as { id: string; definition_hash: string };
+      // Only a sync quarantines; this stands for one run with the org quarantining new tools.
+      await server.database.db.execute(
+        sql`update tools set quarantine = 'new' where id = ${tool.id}`,
+      );
+      return { id: tool.id, hash: tool.definition_hash };
+    },
     agent: async (org) => (await made(org, `/orgs/${org.id}/agents/`, { name: name() })).id,
     key: async (org, agentId) =>
       (await made(org, `/agents/${agentId ?? org.agentId}/keys/`, { name: name() })).id,

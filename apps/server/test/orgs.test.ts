@@ -30,6 +30,7 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
       slug: expect.stringMatching(/^acme-robotics/),
       role: "owner",
       oauth_approver_role: "admin",
+      quarantine_new_tools: false,
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });

@@ -203,6 +203,7 @@ const exampleOrg: z.output<typeof org> = {
   slug: "acme",
   role: "owner",
   oauth_approver_role: "admin",
+  quarantine_new_tools: false,
   created_at: at,
   updated_at: at,
 };
@@ -230,6 +231,8 @@ const exampleConnection: z.output<typeof connection> = {
   last_error: null,
   last_tested_at: null,
   last_synced_at: null,
+  sync_interval_minutes: 60,
+  next_sync_at: at,
   server_info: null,
   created_at: at,
   updated_at: at,
@@ -305,7 +308,9 @@ const EXAMPLES: Record<string, { request?: Record<string, unknown>; response?: u
     } satisfies z.output<typeof connectionTestResult>,
   },
   "connections.sync": {
-    response: { created: 3, updated: 0, stale: 0, total: 3 } satisfies z.output<typeof syncResult>,
+    response: { created: 1, changed: 1, unchanged: 1, stale: 0, total: 3 } satisfies z.output<
+      typeof syncResult
+    >,
   },
   "agents.create": {
     request: { name: "Support bot", description: "Answers tickets" } satisfies z.input<

@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { description, httpUrl, pageInput, slug, timestamp, trimmedName, uuid } from "./common";
-import { CONNECTION_TIMEOUT_MAX_MS, CONNECTION_TIMEOUT_MIN_MS } from "./limits";
+import {
+  CONNECTION_TIMEOUT_MAX_MS,
+  CONNECTION_TIMEOUT_MIN_MS,
+  SYNC_INTERVAL_MAX_MINUTES,
+  SYNC_INTERVAL_MIN_MINUTES,
+} from "./limits";
 
 export const TRANSPORTS = ["streamable_http", "sse", "stdio"] as const;
 export const transport = z.enum(TRANSPORTS);
@@ -103,6 +108,16 @@ const connectionFields = {
     .describe(
       "Whether the MCP gateway runs the server's tools as tasks (task-augmented tools/call, in the background) when a client asks; default true",
     ),
+  sync_interval_minutes: z
+    .number()
+    .int()
+    .min(SYNC_INTERVAL_MIN_MINUTES, `At least ${SYNC_INTERVAL_MIN_MINUTES} minute`)
+    .max(SYNC_INTERVAL_MAX_MINUTES, `At most ${SYNC_INTERVAL_MAX_MINUTES} minutes (a week)`)
+    .nullable()
+    .optional()
+    .describe(
+      "Sync the tools this often (minutes), so a changed tool definition is quarantined without anyone pressing Sync; null (default) syncs only on request",
+    ),
 };
 
 function requireTransportFields(
@@ -185,6 +200,8 @@ export const connection = z.object({
   last_error: z.string().nullable(),
   last_tested_at: timestamp.nullable(),
   last_synced_at: timestamp.nullable(),
+  sync_interval_minutes: z.number().int().nullable(),
+  next_sync_at: timestamp.nullable().describe("When the scheduled sync runs next"),
   server_info: z.record(z.string(), z.unknown()).nullable(),
   created_at: timestamp,
   updated_at: timestamp,
@@ -222,9 +239,15 @@ export const connectionTestResult = z.object({
 export type ConnectionTestResult = z.infer<typeof connectionTestResult>;
 
 export const syncResult = z.object({
-  created: z.number().int(),
-  updated: z.number().int(),
-  stale: z.number().int(),
+  created: z.number().int().describe("Tools seen for the first time"),
+  changed: z
+    .number()
+    .int()
+    .describe(
+      "Tools whose definition differs from the one last seen: quarantined until an admin approves it",
+    ),
+  unchanged: z.number().int().describe("Tools whose definition is the one last seen"),
+  stale: z.number().int().describe("Tools the server no longer offers (disabled)"),
   total: z.number().int().describe("Tools the server offers now"),
 });
 export type SyncResult = z.infer<typeof syncResult>;

@@ -13,3 +13,7 @@ export const TRPC_MAX_BATCH_SIZE = 10;
 export const CONNECTION_TIMEOUT_DEFAULT_MS = 10_000;
 export const CONNECTION_TIMEOUT_MIN_MS = 100;
 export const CONNECTION_TIMEOUT_MAX_MS = 300_000;
+
+/** Bounds of a connection's scheduled sync interval, in minutes (a minute to a week). */
+export const SYNC_INTERVAL_MIN_MINUTES = 1;
+export const SYNC_INTERVAL_MAX_MINUTES = 10_080;

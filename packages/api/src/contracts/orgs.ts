@@ -13,6 +13,11 @@ export const org = z.object({
   oauth_approver_role: orgRole.describe(
     "The lowest role allowed to approve an OAuth client acting as one of the org's agents",
   ),
+  quarantine_new_tools: z
+    .boolean()
+    .describe(
+      "Tools a sync finds for the first time arrive quarantined (not callable until an admin approves each) instead of enabled",
+    ),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -26,6 +31,7 @@ export const updateOrgInput = z.object({
   name: trimmedName.optional(),
   slug: slug.optional(),
   oauth_approver_role: z.enum(OAUTH_APPROVER_ROLES).optional(),
+  quarantine_new_tools: z.boolean().optional(),
 });
 
 export const member = z.object({

@@ -9,17 +9,59 @@ export const toolName = z
   .max(128, "At most 128 characters")
   .regex(/^[A-Za-z0-9_./-]+$/, "Letters, digits, _ - . and / only");
 
+export const TOOL_QUARANTINE_REASONS = ["new", "changed", "rejected"] as const;
+
+/** What a server says a tool is: the part that is pinned, hashed and reviewed. */
+export const toolDefinition = z.object({
+  title: z.string().nullable(),
+  description: z.string(),
+  input_schema: jsonObject,
+  output_schema: jsonObject.nullable(),
+  annotations: jsonObject.nullable(),
+});
+export type ToolDefinitionDto = z.infer<typeof toolDefinition>;
+
+/** sha256 (hex) of a definition's canonical JSON (RFC 8785). */
+export const definitionHash = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "A sha256 in lowercase hex (64 characters)");
+
 export const tool = z.object({
   id: uuid,
   org_id: uuid,
   connection_id: uuid,
   name: z.string().describe("The name exposed to agents; unique in the organization"),
   upstream_name: z.string(),
-  title: z.string().nullable(),
-  description: z.string(),
-  input_schema: jsonObject,
+  title: z.string().nullable().describe("What agents see: title_override, else upstream_title"),
+  description: z
+    .string()
+    .describe("What agents see: description_override, else upstream_description"),
+  upstream_title: z.string().nullable().describe("The approved definition's title"),
+  upstream_description: z.string().describe("The approved definition's description"),
+  title_override: z.string().nullable().describe("The admin's title, kept across syncs"),
+  description_override: z
+    .string()
+    .nullable()
+    .describe("The admin's description, kept across syncs"),
+  input_schema: jsonObject.describe("The approved definition's input schema"),
   output_schema: jsonObject.nullable(),
   annotations: jsonObject.nullable(),
+  definition_hash: z
+    .string()
+    .nullable()
+    .describe(
+      "sha256 of the approved definition's canonical JSON (RFC 8785); null until the next sync for tools synced before pinning",
+    ),
+  quarantine: z
+    .enum(TOOL_QUARANTINE_REASONS)
+    .nullable()
+    .describe(
+      "Why the tool may not be called (and is not listed to agents) until an admin reviews it: new (the org quarantines new tools), changed (the server changed the definition since it was approved), rejected (an admin rejected the change); null when not quarantined",
+    ),
+  pending_definition: toolDefinition
+    .nullable()
+    .describe("The server's changed definition, waiting for approval (changed or rejected)"),
+  pending_hash: z.string().nullable(),
   enabled: z.boolean(),
   stale: z.boolean().describe("No longer offered by the server at the last sync"),
   source: z.enum(["synced", "manual"]),
@@ -32,6 +74,7 @@ export const listToolsInput = pageInput.extend({
   connection_id: uuid.optional(),
   enabled: queryBoolean.optional(),
   stale: queryBoolean.optional(),
+  quarantined: queryBoolean.optional().describe("Only tools that are (or are not) quarantined"),
   q: z.string().trim().max(200).optional().describe("Matches name, upstream name or description"),
 });
 
@@ -49,8 +92,25 @@ export const createToolInput = z.object({
 
 export const updateToolInput = z.object({
   name: toolName.optional(),
-  description: description.optional(),
+  title: z
+    .string()
+    .max(200)
+    .nullable()
+    .optional()
+    .describe("Shown to agents instead of the server's title, across syncs; null restores it"),
+  description: description
+    .nullable()
+    .optional()
+    .describe(
+      "Shown to agents instead of the server's description, across syncs; null restores it",
+    ),
   enabled: z.boolean().optional(),
+});
+
+export const reviewToolInput = z.object({
+  hash: definitionHash.describe(
+    "The hash of the definition under review (pending_hash, or definition_hash for a new tool), as read: a definition that changed since is refused with 409",
+  ),
 });
 
 export const runToolInput = z.object({

@@ -1,12 +1,15 @@
 import {
   AppError,
+  approveToolDefinition,
   createTool,
   deleteTool,
   findToolOrgId,
   getTool,
   listTools,
+  rejectToolDefinition,
   roleAtLeast,
   runTool,
+  toolView,
   updateTool,
 } from "@mcp/core";
 import { z } from "zod";
@@ -15,6 +18,7 @@ import { run } from "../contracts/runs";
 import {
   createToolInput,
   listToolsInput,
+  reviewToolInput,
   runToolInput,
   tool,
   updateToolInput,
@@ -39,9 +43,10 @@ export const toolsRouter = router({
     })
     .input(listToolsInput)
     .output(pageOf(tool))
-    .query(async ({ ctx, input }) =>
-      toWire(await listTools(ctx.db, { ...input, orgId: ctx.org.id })),
-    ),
+    .query(async ({ ctx, input }) => {
+      const page = await listTools(ctx.db, { ...input, orgId: ctx.org.id });
+      return toWire({ ...page, results: page.results.map(toolView) });
+    }),
 
   create: orgProcedure("admin")
     .meta({
@@ -57,7 +62,7 @@ export const toolsRouter = router({
     .input(createToolInput)
     .output(tool)
     .mutation(async ({ ctx, input }) =>
-      toWire(await createTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+      toWire(toolView(await createTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
     ),
 
   get: toolProcedure("viewer")
@@ -66,7 +71,7 @@ export const toolsRouter = router({
     })
     .output(tool)
     .query(async ({ ctx, input }) =>
-      toWire(await getTool(ctx.db, { orgId: ctx.org.id, id: input.id })),
+      toWire(toolView(await getTool(ctx.db, { orgId: ctx.org.id, id: input.id }))),
     ),
 
   update: toolProcedure("admin")
@@ -75,14 +80,66 @@ export const toolsRouter = router({
         method: "PATCH",
         path: "/tools/{id}",
         tags,
-        summary: "Rename, describe, enable or disable a tool",
+        summary: "Rename, enable or disable a tool, or override its title and description",
         protect: true,
       },
     })
     .input(updateToolInput)
     .output(tool)
     .mutation(async ({ ctx, input }) =>
-      toWire(await updateTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+      toWire(toolView(await updateTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+    ),
+
+  approveDefinition: toolProcedure("admin")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/tools/{id}/approve",
+        tags,
+        summary: "Approve the definition under review",
+        description:
+          "The pending definition (or a new tool's first one) becomes the pinned definition and the tool leaves quarantine. `hash` must be the hash of the definition reviewed: 409 when the server changed it since, or when nothing is under review. The admin's title and description overrides stay. Audited as `tool.definition_approve`.",
+        protect: true,
+      },
+    })
+    .input(reviewToolInput)
+    .output(tool)
+    .mutation(async ({ ctx, input }) =>
+      toWire(
+        toolView(
+          await approveToolDefinition(ctx.db, ctx.action, {
+            orgId: ctx.org.id,
+            id: input.id,
+            hash: input.hash,
+          }),
+        ),
+      ),
+    ),
+
+  rejectDefinition: toolProcedure("admin")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/tools/{id}/reject",
+        tags,
+        summary: "Reject the definition under review",
+        description:
+          "A changed tool keeps its approved definition and stays quarantined (`rejected`) until its server restores that definition or the change is approved after all; a new tool is disabled and leaves quarantine. `hash` as for approve (409 on a mismatch). Audited as `tool.definition_reject`.",
+        protect: true,
+      },
+    })
+    .input(reviewToolInput)
+    .output(tool)
+    .mutation(async ({ ctx, input }) =>
+      toWire(
+        toolView(
+          await rejectToolDefinition(ctx.db, ctx.action, {
+            orgId: ctx.org.id,
+            id: input.id,
+            hash: input.hash,
+          }),
+        ),
+      ),
     ),
 
   delete: toolProcedure("admin")

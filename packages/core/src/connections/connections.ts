@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, like, ne, or } from "drizzle-orm";
+import { and, eq, isNotNull, like, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { connectionCredentials, connections, environments, type JsonObject } from "../db/schema";
 import { recordAudit } from "../audit/audit";
@@ -45,10 +45,23 @@ export interface ConnectionFields {
   allow_elicitation?: boolean | undefined;
   /** Whether the gateway runs the server's tools as MCP tasks when asked; default true. */
   allow_tasks?: boolean | undefined;
+  /** Minutes between scheduled syncs; null or absent: only on request. */
+  sync_interval_minutes?: number | null | undefined;
   /** Default: `headers` when a secret is given, else `none`. */
   auth?: Connection["auth"] | undefined;
   /** For `oauth`: whose accounts, and an admin-entered client (else dynamic registration). */
   oauth?: ConnectionOAuthFields | undefined;
+}
+
+/** A connection's sync interval and its first scheduled sync, one interval from now. */
+function syncSchedule(minutes: number | null): {
+  sync_interval_minutes: number | null;
+  next_sync_at: SQL | null;
+} {
+  return {
+    sync_interval_minutes: minutes,
+    next_sync_at: minutes === null ? null : sql`now() + make_interval(mins => ${minutes})`,
+  };
 }
 
 export interface ConnectionOAuthFields {
@@ -303,6 +316,7 @@ export async function createConnection(
           allow_sampling: input.allow_sampling ?? true,
           allow_elicitation: input.allow_elicitation ?? true,
           allow_tasks: input.allow_tasks ?? true,
+          ...syncSchedule(input.sync_interval_minutes ?? null),
         })
         .returning();
       if (!connection) throw new Error("insert returned no connection");
@@ -482,6 +496,9 @@ export async function updateConnection(
             ? { allow_elicitation: input.allow_elicitation }
             : {}),
           ...(input.allow_tasks !== undefined ? { allow_tasks: input.allow_tasks } : {}),
+          ...(input.sync_interval_minutes !== undefined
+            ? syncSchedule(input.sync_interval_minutes)
+            : {}),
           // A changed endpoint has not been tested yet.
           ...(transportChanged ? { status: "unknown" as const, last_error: null } : {}),
           updated_at: new Date(),

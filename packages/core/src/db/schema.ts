@@ -145,6 +145,11 @@ export const orgs = pgTable("orgs", {
   oauth_approver_role: orgRole("oauth_approver_role").notNull().default("admin"),
   /** Members must sign in with the platform's SSO; their password sign-in is refused. */
   sso_only: boolean("sso_only").notNull().default(false),
+  /**
+   * Whether tools a sync finds for the first time arrive quarantined (an admin approves each)
+   * rather than enabled. Off by default: a new tool is callable only once a policy allows it.
+   */
+  quarantine_new_tools: boolean("quarantine_new_tools").notNull().default(false),
   created_at: createdAt(),
   updated_at: updatedAt(),
 });
@@ -263,6 +268,13 @@ export const connections = pgTable(
     oauth_client_ciphertext: text("oauth_client_ciphertext"),
     /** The shared credential's refresh failed: an admin must connect again. */
     needs_reauthorization: boolean("needs_reauthorization").notNull().default(false),
+    /** Minutes between scheduled syncs; null syncs only when someone asks. */
+    sync_interval_minutes: integer("sync_interval_minutes"),
+    /**
+     * When the scheduler next syncs the connection. Claiming a sync moves it one interval on in
+     * the same statement, so with N replicas one of them syncs each interval.
+     */
+    next_sync_at: timestamptz("next_sync_at"),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
@@ -270,10 +282,28 @@ export const connections = pgTable(
     index("connections_org_id_idx").on(t.org_id),
     uniqueIndex("connections_org_slug_uq").on(t.org_id, t.slug),
     uniqueIndex("connections_org_name_uq").on(t.org_id, t.name),
+    // The scheduler's question, "which connection is due?", read by every replica every tick.
+    index("connections_next_sync_at_idx")
+      .on(t.next_sync_at)
+      .where(sql`${t.sync_interval_minutes} is not null`),
   ],
 );
 
 export const toolSource = pgEnum("tool_source", ["synced", "manual"]);
+/**
+ * Why a tool may not be called until an admin reviews it: it is new (and the org quarantines new
+ * tools), its upstream definition changed since it was approved, or an admin rejected the change.
+ */
+export const toolQuarantine = pgEnum("tool_quarantine", ["new", "changed", "rejected"]);
+
+/** What a tool's server says it is: the part of a tool that is pinned, hashed and reviewed. */
+export interface ToolDefinition {
+  title: string | null;
+  description: string;
+  input_schema: JsonObject;
+  output_schema: JsonObject | null;
+  annotations: JsonObject | null;
+}
 
 export const tools = pgTable(
   "tools",
@@ -292,6 +322,16 @@ export const tools = pgTable(
     input_schema: json("input_schema").$type<JsonObject>().notNull().default({ type: "object" }),
     output_schema: json("output_schema").$type<JsonObject>(),
     annotations: json("annotations").$type<JsonObject>(),
+    /** sha256 of the canonical JSON of the approved definition (the five columns above). */
+    definition_hash: text("definition_hash"),
+    /** The admin's title and description, shown to agents instead of the server's. */
+    title_override: text("title_override"),
+    description_override: text("description_override"),
+    /** The server's newer definition, waiting for an admin to approve or reject it. */
+    pending_definition: json("pending_definition").$type<ToolDefinition>(),
+    pending_hash: text("pending_hash"),
+    /** Null: callable (subject to enabled, stale and policies); otherwise why it is not. */
+    quarantine: toolQuarantine("quarantine"),
     enabled: boolean("enabled").notNull().default(true),
     stale: boolean("stale").notNull().default(false),
     source: toolSource("source").notNull(),

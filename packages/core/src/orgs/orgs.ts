@@ -96,6 +96,7 @@ export async function listOrgsForUser(
       slug: orgs.slug,
       oauth_approver_role: orgs.oauth_approver_role,
       sso_only: orgs.sso_only,
+      quarantine_new_tools: orgs.quarantine_new_tools,
       created_at: orgs.created_at,
       updated_at: orgs.updated_at,
       role: memberships.role,
@@ -122,6 +123,7 @@ export async function updateOrg(
     name?: string | undefined;
     slug?: string | undefined;
     oauth_approver_role?: Org["oauth_approver_role"] | undefined;
+    quarantine_new_tools?: boolean | undefined;
   },
 ): Promise<Org> {
   try {
@@ -134,6 +136,9 @@ export async function updateOrg(
           ...(input.oauth_approver_role !== undefined
             ? { oauth_approver_role: input.oauth_approver_role }
             : {}),
+          ...(input.quarantine_new_tools !== undefined
+            ? { quarantine_new_tools: input.quarantine_new_tools }
+            : {}),
           updated_at: new Date(),
         })
         .where(eq(orgs.id, input.orgId))
@@ -144,7 +149,12 @@ export async function updateOrg(
         action: "org.update",
         target_type: "org",
         target_id: org.id,
-        metadata: { name: org.name, slug: org.slug, oauth_approver_role: org.oauth_approver_role },
+        metadata: {
+          name: org.name,
+          slug: org.slug,
+          oauth_approver_role: org.oauth_approver_role,
+          quarantine_new_tools: org.quarantine_new_tools,
+        },
       });
       return org;
     });

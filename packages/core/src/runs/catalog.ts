@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import type {
   CompleteRequest,
@@ -76,7 +76,7 @@ interface OrgTool extends AgentTool {
 }
 
 /**
- * Every enabled, non-stale tool of the org with its connection's environment, in the order of
+ * Every enabled, non-stale, unquarantined tool of the org with its connection's environment, in the order of
  * JavaScript's string comparison (which the page cursor uses), not the database's collation.
  */
 function orgTools(db: Db, orgId: string, cache: CallCache | null): Promise<OrgTool[] | null> {
@@ -87,8 +87,9 @@ function orgTools(db: Db, orgId: string, cache: CallCache | null): Promise<OrgTo
         .select({
           id: tools.id,
           name: tools.name,
-          title: tools.title,
-          description: tools.description,
+          // What agents read: the admin's override, else the approved definition's.
+          title: sql<string | null>`coalesce(${tools.title_override}, ${tools.title})`,
+          description: sql<string>`coalesce(${tools.description_override}, ${tools.description})`,
           input_schema: tools.input_schema,
           output_schema: tools.output_schema,
           annotations: tools.annotations,
@@ -97,13 +98,20 @@ function orgTools(db: Db, orgId: string, cache: CallCache | null): Promise<OrgTo
         })
         .from(tools)
         .innerJoin(connections, eq(connections.id, tools.connection_id))
-        .where(and(eq(tools.org_id, orgId), eq(tools.enabled, true), eq(tools.stale, false)))
+        .where(
+          and(
+            eq(tools.org_id, orgId),
+            eq(tools.enabled, true),
+            eq(tools.stale, false),
+            isNull(tools.quarantine),
+          ),
+        )
     ).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   }));
 }
 
 /**
- * The enabled, non-stale tools some policy could allow this agent, in name order: through the
+ * The enabled, non-stale, unquarantined tools some policy could allow this agent, in name order: through the
  * runtime's cache (dropped on any change to the org's tools, connections, agents or policies),
  * the org's tools read once for all its agents and each agent's list holding references to them.
  * Policies are evaluated here rather than filtered in SQL so that listing and calling share one

@@ -342,6 +342,18 @@ export function rateLimitSubject(agent: Agent | null, trigger: RunTrigger): stri
   return agent ? `agent:${agent.id}` : `${trigger.type}:${trigger.id}`;
 }
 
+const QUARANTINE_REASONS: Record<NonNullable<Tool["quarantine"]>, string> = {
+  new: "it is new and waits for an admin to approve its definition",
+  changed:
+    "its server changed its definition (description, schemas or annotations) since it was approved; an admin must review the change",
+  rejected:
+    "an admin rejected its server's changed definition; it stays refused until the server restores the approved one or the change is approved",
+};
+
+function quarantineRefusal(name: string, quarantine: NonNullable<Tool["quarantine"]>): string {
+  return `Tool '${name}' is quarantined: ${QUARANTINE_REASONS[quarantine]}`;
+}
+
 /** Why the tool call must not go upstream, or null when it may. */
 async function refusal(
   db: Db,
@@ -357,6 +369,8 @@ async function refusal(
       status: "denied",
       error: `Tool '${tool.name}' is no longer offered by its server (stale)`,
     };
+  if (tool.quarantine)
+    return { status: "denied", error: quarantineRefusal(tool.name, tool.quarantine) };
   if (!tool.enabled) return { status: "denied", error: `Tool '${tool.name}' is disabled` };
   const refusedByPolicy = await policyRefusal(
     db,

@@ -140,6 +140,11 @@ export interface RunningTestMcpServer extends RunningMcpServer {
   readonly toolsVersion: number;
   /** Changes the tool set for re-sync tests and notifies connected sessions (`tools/list_changed`). */
   setToolsVersion: (version: number) => void;
+  /**
+   * Replaces the extra tools (`options.tools`), e.g. with a changed definition of one of them,
+   * and notifies connected sessions like setToolsVersion.
+   */
+  setTools: (tools: TestTool[]) => void;
   /** Sessions currently open on the server. */
   readonly sessionCount: number;
   /** Sessions created since start (counts `initialize` handshakes). */
@@ -589,6 +594,10 @@ function reportHandlerFailure(res: ServerResponse, error: unknown): void {
   );
 }
 
+function notifyToolListChanged(state: SharedState): void {
+  for (const server of state.servers) if (server.isConnected()) server.sendToolListChanged();
+}
+
 function runningServer(
   url: string,
   http: HttpServer,
@@ -608,7 +617,11 @@ function runningServer(
     },
     setToolsVersion(version: number) {
       state.toolsVersion = version;
-      for (const server of state.servers) if (server.isConnected()) server.sendToolListChanged();
+      notifyToolListChanged(state);
+    },
+    setTools(tools: TestTool[]) {
+      state.options = { ...state.options, tools };
+      notifyToolListChanged(state);
     },
     get sessionCount() {
       return sessions.size;

@@ -159,6 +159,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             slug: string;
             role: "owner" | "admin" | "member" | "viewer";
             oauth_approver_role: "owner" | "admin" | "member" | "viewer";
+            quarantine_new_tools: boolean;
             created_at: string;
             updated_at: string;
           }[];
@@ -178,6 +179,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           slug: string;
           role: "owner" | "admin" | "member" | "viewer";
           oauth_approver_role: "owner" | "admin" | "member" | "viewer";
+          quarantine_new_tools: boolean;
           created_at: string;
           updated_at: string;
         };
@@ -194,6 +196,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           slug: string;
           role: "owner" | "admin" | "member" | "viewer";
           oauth_approver_role: "owner" | "admin" | "member" | "viewer";
+          quarantine_new_tools: boolean;
           created_at: string;
           updated_at: string;
         };
@@ -206,6 +209,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           name?: string | undefined;
           slug?: string | undefined;
           oauth_approver_role?: "owner" | "admin" | "member" | undefined;
+          quarantine_new_tools?: boolean | undefined;
         };
         output: {
           id: string;
@@ -213,6 +217,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           slug: string;
           role: "owner" | "admin" | "member" | "viewer";
           oauth_approver_role: "owner" | "admin" | "member" | "viewer";
+          quarantine_new_tools: boolean;
           created_at: string;
           updated_at: string;
         };
@@ -460,6 +465,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             last_error: string | null;
             last_tested_at: string | null;
             last_synced_at: string | null;
+            sync_interval_minutes: number | null;
+            next_sync_at: string | null;
             server_info: Record<string, unknown> | null;
             created_at: string;
             updated_at: string;
@@ -516,6 +523,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           allow_sampling?: boolean | undefined;
           allow_elicitation?: boolean | undefined;
           allow_tasks?: boolean | undefined;
+          sync_interval_minutes?: number | null | undefined;
         };
         output: {
           id: string;
@@ -549,6 +557,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           last_error: string | null;
           last_tested_at: string | null;
           last_synced_at: string | null;
+          sync_interval_minutes: number | null;
+          next_sync_at: string | null;
           server_info: Record<string, unknown> | null;
           created_at: string;
           updated_at: string;
@@ -592,6 +602,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           last_error: string | null;
           last_tested_at: string | null;
           last_synced_at: string | null;
+          sync_interval_minutes: number | null;
+          next_sync_at: string | null;
           server_info: Record<string, unknown> | null;
           created_at: string;
           updated_at: string;
@@ -630,6 +642,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           allow_sampling?: boolean | undefined;
           allow_elicitation?: boolean | undefined;
           allow_tasks?: boolean | undefined;
+          sync_interval_minutes?: number | null | undefined;
         };
         output: {
           id: string;
@@ -663,6 +676,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           last_error: string | null;
           last_tested_at: string | null;
           last_synced_at: string | null;
+          sync_interval_minutes: number | null;
+          next_sync_at: string | null;
           server_info: Record<string, unknown> | null;
           created_at: string;
           updated_at: string;
@@ -740,7 +755,8 @@ export type PlatformRouter = TRPCBuiltRouter<
         };
         output: {
           created: number;
-          updated: number;
+          changed: number;
+          unchanged: number;
           stale: number;
           total: number;
         };
@@ -757,6 +773,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           connection_id?: string | undefined;
           enabled?: boolean | "true" | "false" | undefined;
           stale?: boolean | "true" | "false" | undefined;
+          quarantined?: boolean | "true" | "false" | undefined;
           q?: string | undefined;
         };
         output: {
@@ -768,9 +785,23 @@ export type PlatformRouter = TRPCBuiltRouter<
             upstream_name: string;
             title: string | null;
             description: string;
+            upstream_title: string | null;
+            upstream_description: string;
+            title_override: string | null;
+            description_override: string | null;
             input_schema: Record<string, JsonValue>;
             output_schema: Record<string, JsonValue> | null;
             annotations: Record<string, JsonValue> | null;
+            definition_hash: string | null;
+            quarantine: "new" | "changed" | "rejected" | null;
+            pending_definition: {
+              title: string | null;
+              description: string;
+              input_schema: Record<string, JsonValue>;
+              output_schema: Record<string, JsonValue> | null;
+              annotations: Record<string, JsonValue> | null;
+            } | null;
+            pending_hash: string | null;
             enabled: boolean;
             stale: boolean;
             source: "manual" | "synced";
@@ -803,9 +834,23 @@ export type PlatformRouter = TRPCBuiltRouter<
           upstream_name: string;
           title: string | null;
           description: string;
+          upstream_title: string | null;
+          upstream_description: string;
+          title_override: string | null;
+          description_override: string | null;
           input_schema: Record<string, JsonValue>;
           output_schema: Record<string, JsonValue> | null;
           annotations: Record<string, JsonValue> | null;
+          definition_hash: string | null;
+          quarantine: "new" | "changed" | "rejected" | null;
+          pending_definition: {
+            title: string | null;
+            description: string;
+            input_schema: Record<string, JsonValue>;
+            output_schema: Record<string, JsonValue> | null;
+            annotations: Record<string, JsonValue> | null;
+          } | null;
+          pending_hash: string | null;
           enabled: boolean;
           stale: boolean;
           source: "manual" | "synced";
@@ -827,9 +872,23 @@ export type PlatformRouter = TRPCBuiltRouter<
           upstream_name: string;
           title: string | null;
           description: string;
+          upstream_title: string | null;
+          upstream_description: string;
+          title_override: string | null;
+          description_override: string | null;
           input_schema: Record<string, JsonValue>;
           output_schema: Record<string, JsonValue> | null;
           annotations: Record<string, JsonValue> | null;
+          definition_hash: string | null;
+          quarantine: "new" | "changed" | "rejected" | null;
+          pending_definition: {
+            title: string | null;
+            description: string;
+            input_schema: Record<string, JsonValue>;
+            output_schema: Record<string, JsonValue> | null;
+            annotations: Record<string, JsonValue> | null;
+          } | null;
+          pending_hash: string | null;
           enabled: boolean;
           stale: boolean;
           source: "manual" | "synced";
@@ -843,7 +902,8 @@ export type PlatformRouter = TRPCBuiltRouter<
         input: {
           id: string;
           name?: string | undefined;
-          description?: string | undefined;
+          title?: string | null | undefined;
+          description?: string | null | undefined;
           enabled?: boolean | undefined;
         };
         output: {
@@ -854,9 +914,101 @@ export type PlatformRouter = TRPCBuiltRouter<
           upstream_name: string;
           title: string | null;
           description: string;
+          upstream_title: string | null;
+          upstream_description: string;
+          title_override: string | null;
+          description_override: string | null;
           input_schema: Record<string, JsonValue>;
           output_schema: Record<string, JsonValue> | null;
           annotations: Record<string, JsonValue> | null;
+          definition_hash: string | null;
+          quarantine: "new" | "changed" | "rejected" | null;
+          pending_definition: {
+            title: string | null;
+            description: string;
+            input_schema: Record<string, JsonValue>;
+            output_schema: Record<string, JsonValue> | null;
+            annotations: Record<string, JsonValue> | null;
+          } | null;
+          pending_hash: string | null;
+          enabled: boolean;
+          stale: boolean;
+          source: "manual" | "synced";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      approveDefinition: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          hash: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          connection_id: string;
+          name: string;
+          upstream_name: string;
+          title: string | null;
+          description: string;
+          upstream_title: string | null;
+          upstream_description: string;
+          title_override: string | null;
+          description_override: string | null;
+          input_schema: Record<string, JsonValue>;
+          output_schema: Record<string, JsonValue> | null;
+          annotations: Record<string, JsonValue> | null;
+          definition_hash: string | null;
+          quarantine: "new" | "changed" | "rejected" | null;
+          pending_definition: {
+            title: string | null;
+            description: string;
+            input_schema: Record<string, JsonValue>;
+            output_schema: Record<string, JsonValue> | null;
+            annotations: Record<string, JsonValue> | null;
+          } | null;
+          pending_hash: string | null;
+          enabled: boolean;
+          stale: boolean;
+          source: "manual" | "synced";
+          created_at: string;
+          updated_at: string;
+        };
+      }>;
+      rejectDefinition: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          hash: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          connection_id: string;
+          name: string;
+          upstream_name: string;
+          title: string | null;
+          description: string;
+          upstream_title: string | null;
+          upstream_description: string;
+          title_override: string | null;
+          description_override: string | null;
+          input_schema: Record<string, JsonValue>;
+          output_schema: Record<string, JsonValue> | null;
+          annotations: Record<string, JsonValue> | null;
+          definition_hash: string | null;
+          quarantine: "new" | "changed" | "rejected" | null;
+          pending_definition: {
+            title: string | null;
+            description: string;
+            input_schema: Record<string, JsonValue>;
+            output_schema: Record<string, JsonValue> | null;
+            annotations: Record<string, JsonValue> | null;
+          } | null;
+          pending_hash: string | null;
           enabled: boolean;
           stale: boolean;
           source: "manual" | "synced";

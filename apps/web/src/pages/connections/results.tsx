@@ -33,13 +33,22 @@ export function TestResultView({ result }: { result: ConnectionTest }) {
 
 export function SyncResultView({ result }: { result: SyncOutcome }) {
   return (
-    <div className="result result--ok" role="status">
+    <div className={`result ${result.changed > 0 ? "result--error" : "result--ok"}`} role="status">
       <strong>Synced {result.total} tools</strong>
+      {result.changed > 0 ? (
+        <p>
+          {result.changed === 1 ? "One tool" : `${result.changed} tools`} changed upstream and{" "}
+          {result.changed === 1 ? "is" : "are"} quarantined until an admin reviews the change
+          (Tools, filter Quarantined).
+        </p>
+      ) : null}
       <dl className="dl dl--inline">
         <dt>Created</dt>
         <dd>{result.created}</dd>
-        <dt>Updated</dt>
-        <dd>{result.updated}</dd>
+        <dt>Changed</dt>
+        <dd>{result.changed}</dd>
+        <dt>Unchanged</dt>
+        <dd>{result.unchanged}</dd>
         <dt>Stale</dt>
         <dd>{result.stale}</dd>
       </dl>

@@ -15,6 +15,7 @@ import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { useDebounced } from "../../lib/hooks";
 import { nameById, useConnections } from "../../lib/queries";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
+import { ReviewDefinitionDialog } from "./ReviewDefinitionDialog";
 import { RunToolDialog } from "./RunToolDialog";
 
 const renameInput = updateToolInput.pick({ name: true }).required();
@@ -22,6 +23,12 @@ const renameInput = updateToolInput.pick({ name: true }).required();
 function triState(value: string | null): boolean | undefined {
   return value === "true" ? true : value === "false" ? false : undefined;
 }
+
+const QUARANTINE_LABELS: Record<NonNullable<Tool["quarantine"]>, string> = {
+  new: "New: waits for an admin to approve its definition",
+  changed: "The server changed its definition since it was approved",
+  rejected: "An admin rejected the server's changed definition",
+};
 
 export default function Tools() {
   const { org, can, path } = useOrg();
@@ -33,10 +40,12 @@ export default function Tools() {
   const connectionId = params.get("connection") ?? "";
   const enabled = triState(params.get("enabled"));
   const stale = triState(params.get("stale"));
+  const quarantined = triState(params.get("quarantined"));
   const connections = useConnections(org.id);
   const connectionNames = nameById(connections.data?.results);
   const [running, setRunning] = useState<Tool | null>(null);
   const [renaming, setRenaming] = useState<Tool | null>(null);
+  const [reviewing, setReviewing] = useState<Tool | null>(null);
   const isAdmin = can("admin");
   const canRun = can("member");
 
@@ -61,12 +70,18 @@ export default function Tools() {
         ...(connectionId ? { connection_id: connectionId } : {}),
         ...(enabled !== undefined ? { enabled } : {}),
         ...(stale !== undefined ? { stale } : {}),
+        ...(quarantined !== undefined ? { quarantined } : {}),
       },
       { getNextPageParam: (page) => page.next_cursor ?? undefined },
     ),
   );
   const tools = list.data?.pages.flatMap((page) => page.results) ?? [];
-  const filtered = q !== "" || connectionId !== "" || enabled !== undefined || stale !== undefined;
+  const filtered =
+    q !== "" ||
+    connectionId !== "" ||
+    enabled !== undefined ||
+    stale !== undefined ||
+    quarantined !== undefined;
 
   const toggle = useMutation(
     trpc.tools.update.mutationOptions({
@@ -99,7 +114,7 @@ export default function Tools() {
     <div className="page">
       <PageHeader
         title="Tools"
-        description="Tools synced from your connections. Disabled tools are hidden from agents."
+        description="Tools synced from your connections. Disabled and quarantined tools are hidden from agents."
       />
       <div className="toolbar" role="search">
         <div className="field field--inline">
@@ -151,6 +166,17 @@ export default function Tools() {
             ["true", "Stale"],
           ]}
         />
+        <FilterSelect
+          label="Review"
+          value={params.get("quarantined") ?? ""}
+          onChange={(value) => {
+            setFilter("quarantined", value);
+          }}
+          options={[
+            ["true", "Quarantined"],
+            ["false", "Approved"],
+          ]}
+        />
       </div>
 
       {list.isPending ? (
@@ -190,6 +216,11 @@ export default function Tools() {
                         </Badge>
                       ) : null}
                       {tool.source === "manual" ? <Badge tone="blue">manual</Badge> : null}
+                      {tool.quarantine ? (
+                        <Badge tone="red" title={QUARANTINE_LABELS[tool.quarantine]}>
+                          quarantined: {tool.quarantine}
+                        </Badge>
+                      ) : null}
                     </div>
                     {tool.name !== tool.upstream_name ? (
                       <div className="muted small mono">upstream: {tool.upstream_name}</div>
@@ -220,8 +251,14 @@ export default function Tools() {
                       <Button
                         size="sm"
                         variant="primary"
-                        disabled={!tool.enabled}
-                        title={tool.enabled ? undefined : "Enable the tool to run it"}
+                        disabled={!tool.enabled || tool.quarantine !== null}
+                        title={
+                          tool.quarantine
+                            ? "Quarantined: an admin must review its definition"
+                            : tool.enabled
+                              ? undefined
+                              : "Enable the tool to run it"
+                        }
                         aria-label={`Run ${tool.name}`}
                         onClick={() => {
                           setRunning(tool);
@@ -232,6 +269,18 @@ export default function Tools() {
                     ) : null}
                     {isAdmin ? (
                       <>
+                        {tool.quarantine ? (
+                          <Button
+                            size="sm"
+                            variant="primary"
+                            aria-label={`Review ${tool.name}`}
+                            onClick={() => {
+                              setReviewing(tool);
+                            }}
+                          >
+                            Review
+                          </Button>
+                        ) : null}
                         <Button
                           size="sm"
                           aria-label={`Rename ${tool.name}`}
@@ -273,6 +322,14 @@ export default function Tools() {
           tool={running}
           onClose={() => {
             setRunning(null);
+          }}
+        />
+      ) : null}
+      {reviewing ? (
+        <ReviewDefinitionDialog
+          tool={reviewing}
+          onClose={() => {
+            setReviewing(null);
           }}
         />
       ) : null}
