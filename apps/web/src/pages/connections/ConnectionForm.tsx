@@ -5,6 +5,8 @@ import {
   CONNECTION_TIMEOUT_MIN_MS,
   createConnectionInput,
   OAUTH_CREDENTIAL_MODES,
+  SYNC_INTERVAL_MAX_MINUTES,
+  SYNC_INTERVAL_MIN_MINUTES,
   TRANSPORTS,
 } from "@mcp/api/contracts";
 import type { Connection } from "../../lib/api";
@@ -93,6 +95,9 @@ export function ConnectionFormDialog({
   const [allowSampling, setAllowSampling] = useState(connection?.allow_sampling ?? true);
   const [allowElicitation, setAllowElicitation] = useState(connection?.allow_elicitation ?? true);
   const [allowTasks, setAllowTasks] = useState(connection?.allow_tasks ?? true);
+  const [syncInterval, setSyncInterval] = useState(
+    connection?.sync_interval_minutes == null ? "" : String(connection.sync_interval_minutes),
+  );
   const [secretMode, setSecretMode] = useState<SecretMode>(editing ? "keep" : "replace");
   const [secretHeaders, setSecretHeaders] = useState<KeyValueRow[]>([]);
   const [variables, setVariables] = useState<Record<string, string>>({});
@@ -178,6 +183,7 @@ export function ConnectionFormDialog({
           }
         : {};
     const timeoutText = timeout.trim();
+    const syncIntervalText = syncInterval.trim();
     const payload = {
       name,
       slug: slug.trim() === "" ? undefined : slug,
@@ -192,6 +198,7 @@ export function ConnectionFormDialog({
       allow_sampling: allowSampling,
       allow_elicitation: allowElicitation,
       allow_tasks: allowTasks,
+      sync_interval_minutes: syncIntervalText === "" ? null : Number(syncIntervalText),
       secret,
       ...authFields,
     };
@@ -279,6 +286,16 @@ export function ConnectionFormDialog({
           onChange={setTimeoutMs}
         />
       </div>
+      <TextField
+        label="Scheduled sync (minutes)"
+        error={errors.sync_interval_minutes}
+        hint={`Sync the tools this often, so a changed tool definition is quarantined without anyone pressing Sync; ${formatNumber(SYNC_INTERVAL_MIN_MINUTES)} to ${formatNumber(SYNC_INTERVAL_MAX_MINUTES)}. Empty: only on request.`}
+        variant="number"
+        inputMode="numeric"
+        value={syncInterval}
+        placeholder="Off"
+        onChange={setSyncInterval}
+      />
       <Checkbox
         label="Allow sampling"
         hint="The server may ask the calling MCP client for an LLM completion during a tool call."

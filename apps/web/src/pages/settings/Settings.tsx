@@ -12,6 +12,7 @@ import { useOrg } from "../../layout/org-context";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { formatDateTime } from "../../lib/format";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
+import { NewToolReview } from "./NewToolReview";
 import { OAuthApprovers } from "./OAuthApprovers";
 
 export default function Settings() {
@@ -106,6 +107,7 @@ export default function Settings() {
         ) : null}
       </form>
       <OAuthApprovers />
+      <NewToolReview />
       {can("owner") ? (
         <section className="card card--danger" aria-labelledby="danger-title">
           <h2 id="danger-title">Danger zone</h2>
