@@ -379,6 +379,11 @@ const CASES: Record<string, Case> = {
     role: "admin",
     call: async (org, fresh) => ({ params: { id: await fresh.policy(org) } }),
   },
+  "policies.rotateHookSecret": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { id: org.policyId } }),
+  },
 
   "runs.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "runs.stats": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },

@@ -68,6 +68,7 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
       request_id: null,
       relayed: null,
       trace_id: null,
+      guardrails: null,
       ...overrides,
     };
   }

@@ -259,6 +259,18 @@ const exampleRun: z.output<typeof run> = {
   request_id: "5f0c6f0e-2a4b-4f7e-9a43-0d8f1c2b7e11",
   relayed: null,
   trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+  guardrails: {
+    hooks: [
+      {
+        policy_id: ids.policy,
+        policy_name: "Support bot may echo",
+        stage: "pre_call",
+        outcome: "allowed",
+        duration_ms: 12,
+      },
+    ],
+    redacted: { secrets: 0, patterns: 1 },
+  },
 };
 
 /** Examples by procedure path: what an integrator copies first. */
@@ -328,6 +340,12 @@ const EXAMPLES: Record<string, { request?: Record<string, unknown>; response?: u
       target: "tool",
       tool_pattern: "echo",
       rate_limit: { max_calls: 60, per_seconds: 60 },
+      pre_call_hook: {
+        url: "https://guard.example.com/pre",
+        timeout_ms: 2000,
+        fail_mode: "closed",
+      },
+      redact_patterns: ["sk-[A-Za-z0-9]{20,}"],
     } satisfies z.input<typeof createPolicyInput>,
   },
   "policies.evaluate": {

@@ -2,6 +2,7 @@ import {
   createDatabase,
   rotateAuditWebhookSecretKeys,
   rotateConnectionSecrets,
+  rotatePolicyHookSecretKeys,
   SYSTEM_CONTEXT,
 } from "@mcp/core";
 import { databaseConfig, loadEnv } from "../env";
@@ -9,8 +10,8 @@ import { createLogger } from "../logger";
 import { loadSecretStore } from "../secrets";
 
 /**
- * `pnpm secrets:rotate [--org <org_id>]`: every connection and audit webhook secret, or one
- * organization's.
+ * `pnpm secrets:rotate [--org <org_id>]`: every connection, audit webhook and policy hook secret,
+ * or one organization's.
  */
 const orgFlag = process.argv.indexOf("--org");
 const orgId = orgFlag === -1 ? undefined : process.argv[orgFlag + 1];
@@ -36,8 +37,15 @@ try {
       `Could not re-encrypt the audit webhook secret of org ${failure.org_id}: ${failure.reason}`,
     );
   }
+  const hooks = await rotatePolicyHookSecretKeys(database.db, secrets, { orgId });
+  console.log(`Re-encrypted ${hooks.rotated} policy hook secrets.`);
+  for (const failure of hooks.failed) {
+    console.error(
+      `Could not re-encrypt the hook secret of policy ${failure.policy_id} (org ${failure.org_id}): ${failure.reason}`,
+    );
+  }
   // Every other row was rotated; a non-zero exit still tells scripts that some were not.
-  if (result.failed.length + webhooks.failed.length > 0) process.exitCode = 1;
+  if (result.failed.length + webhooks.failed.length + hooks.failed.length > 0) process.exitCode = 1;
 } finally {
   await database.close();
 }

@@ -17,3 +17,11 @@ export const CONNECTION_TIMEOUT_MAX_MS = 300_000;
 /** Bounds of a connection's scheduled sync interval, in minutes (a minute to a week). */
 export const SYNC_INTERVAL_MIN_MINUTES = 1;
 export const SYNC_INTERVAL_MAX_MINUTES = 10_080;
+
+/** A guardrail hook's timeout, in ms: what it is when the policy sets none, and its bounds. */
+export const GUARDRAIL_HOOK_TIMEOUT_DEFAULT_MS = 5_000;
+export const GUARDRAIL_HOOK_TIMEOUT_MIN_MS = 10;
+export const GUARDRAIL_HOOK_TIMEOUT_MAX_MS = 30_000;
+/** Redaction patterns per policy, and the length of each. */
+export const REDACT_PATTERNS_MAX = 20;
+export const REDACT_PATTERN_MAX_LENGTH = 500;

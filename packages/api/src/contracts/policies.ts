@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   description,
+  httpUrl,
   jsonObject,
   pageInput,
   queryBoolean,
@@ -8,6 +9,13 @@ import {
   trimmedName,
   uuid,
 } from "./common";
+import {
+  GUARDRAIL_HOOK_TIMEOUT_DEFAULT_MS,
+  GUARDRAIL_HOOK_TIMEOUT_MAX_MS,
+  GUARDRAIL_HOOK_TIMEOUT_MIN_MS,
+  REDACT_PATTERNS_MAX,
+  REDACT_PATTERN_MAX_LENGTH,
+} from "./limits";
 
 export const rateLimit = z.object({
   max_calls: z.number().int().min(1, "At least 1").max(1_000_000),
@@ -17,6 +25,40 @@ export const rateLimit = z.object({
     .min(1, "At least 1 second")
     .max(30 * 24 * 3600, "At most 30 days"),
 });
+
+export const HOOK_FAIL_MODES = ["closed", "open"] as const;
+
+export const guardrailHook = z.object({
+  url: httpUrl.describe(
+    "Where the signed POST goes; the same outbound rules as MCP connections apply",
+  ),
+  timeout_ms: z
+    .number()
+    .int()
+    .min(GUARDRAIL_HOOK_TIMEOUT_MIN_MS, `At least ${GUARDRAIL_HOOK_TIMEOUT_MIN_MS} ms`)
+    .max(GUARDRAIL_HOOK_TIMEOUT_MAX_MS, `At most ${GUARDRAIL_HOOK_TIMEOUT_MAX_MS} ms`)
+    .default(GUARDRAIL_HOOK_TIMEOUT_DEFAULT_MS)
+    .describe("How long the hook has to answer"),
+  fail_mode: z
+    .enum(HOOK_FAIL_MODES)
+    .default("closed")
+    .describe(
+      "When the hook fails (timeout, error, non-2xx, malformed answer): closed denies the call, open allows it",
+    ),
+});
+export type GuardrailHookDto = z.infer<typeof guardrailHook>;
+
+const redactPatterns = z
+  .array(
+    z
+      .string()
+      .min(1, "Must not be empty")
+      .max(REDACT_PATTERN_MAX_LENGTH, `At most ${REDACT_PATTERN_MAX_LENGTH} characters`),
+  )
+  .max(REDACT_PATTERNS_MAX, `At most ${REDACT_PATTERNS_MAX} patterns`)
+  .describe(
+    "Regular expressions (ECMAScript syntax, run on RE2: no lookarounds or backreferences) whose matches in the results of calls this policy allows become [REDACTED]",
+  );
 
 export const POLICY_EFFECTS = ["allow", "deny"] as const;
 export const POLICY_TARGETS = ["tool", "prompt", "resource"] as const;
@@ -42,11 +84,30 @@ export const policy = z.object({
     .nullable()
     .describe("The call's input must satisfy this JSON Schema for the policy to match"),
   rate_limit: rateLimit.nullable(),
+  pre_call_hook: guardrailHook
+    .nullable()
+    .describe("Asked before a call this policy allows goes upstream: allow, deny or rewrite input"),
+  post_call_hook: guardrailHook
+    .nullable()
+    .describe("Asked before the result of such a call is returned: allow, deny or rewrite output"),
+  has_hook_secret: z
+    .boolean()
+    .describe("Whether the hooks' signing secret is set; it is only ever returned once"),
+  redact_patterns: z.array(z.string()),
   enabled: z.boolean(),
   created_at: timestamp,
   updated_at: timestamp,
 });
 export type PolicyDto = z.infer<typeof policy>;
+
+export const policyWithSecret = policy.extend({
+  hook_secret: z
+    .string()
+    .optional()
+    .describe(
+      "The hooks' signing secret (whsec_…), present only when it was just made: the first hook a policy gets, or a rotation. Not shown again",
+    ),
+});
 
 export const listPoliciesInput = pageInput.extend({
   agent_id: uuid.optional(),
@@ -70,6 +131,9 @@ const policyFields = {
   environment_id: uuid.nullable().optional(),
   input_schema: jsonObject.nullable().optional(),
   rate_limit: rateLimit.nullable().optional(),
+  pre_call_hook: guardrailHook.nullable().optional(),
+  post_call_hook: guardrailHook.nullable().optional(),
+  redact_patterns: redactPatterns.optional(),
   enabled: z.boolean().optional(),
 };
 

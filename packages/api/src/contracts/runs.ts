@@ -30,6 +30,26 @@ export const relayedRequest = z.object({
   duration_ms: z.number().int(),
 });
 
+export const guardrailRecord = z.object({
+  hooks: z.array(
+    z.object({
+      policy_id: uuid,
+      policy_name: z.string(),
+      stage: z.enum(["pre_call", "post_call"]),
+      outcome: z
+        .enum(["allowed", "rewrote", "denied", "failed_open", "failed_closed"])
+        .describe(
+          "rewrote: allowed with a new input or output; failed_open / failed_closed: the hook failed and its fail mode allowed / denied the call",
+        ),
+      reason: z.string().optional().describe("The hook's reason for a denial, or why it failed"),
+      duration_ms: z.number().int(),
+    }),
+  ),
+  redacted: z
+    .object({ secrets: z.number().int(), patterns: z.number().int() })
+    .describe("Occurrences replaced by [REDACTED] in the output"),
+});
+
 export const run = z.object({
   id: uuid,
   org_id: uuid,
@@ -74,6 +94,11 @@ export const run = z.object({
     .nullable()
     .describe(
       "The OpenTelemetry trace id (32 hex digits) the call ran in; null when tracing was off",
+    ),
+  guardrails: guardrailRecord
+    .nullable()
+    .describe(
+      "The guardrail hooks that ran, in order, and what redaction replaced; null when none applied",
     ),
 });
 export type RunDto = z.infer<typeof run>;

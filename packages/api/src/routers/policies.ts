@@ -6,6 +6,7 @@ import {
   getPolicy,
   listPolicies,
   policyWhatIf,
+  rotatePolicyHookSecret,
   updatePolicy,
 } from "@mcp/core";
 import { z } from "zod";
@@ -18,6 +19,7 @@ import {
   policyDecision,
   policyWhatIf as policyWhatIfOutput,
   policyWhatIfInput,
+  policyWithSecret,
   updatePolicyInput,
 } from "../contracts/policies";
 import { orgProcedure, resourceProcedure, router } from "../trpc";
@@ -56,9 +58,9 @@ export const policiesRouter = router({
       successStatus: 201,
     })
     .input(createPolicyInput)
-    .output(policy)
+    .output(policyWithSecret)
     .mutation(async ({ ctx, input }) =>
-      toWire(await createPolicy(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+      toWire(await createPolicy(ctx.db, ctx.runtime, ctx.action, { ...input, orgId: ctx.org.id })),
     ),
 
   evaluate: orgProcedure("viewer")
@@ -123,9 +125,31 @@ export const policiesRouter = router({
       },
     })
     .input(updatePolicyInput)
-    .output(policy)
+    .output(policyWithSecret)
     .mutation(async ({ ctx, input }) =>
-      toWire(await updatePolicy(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+      toWire(await updatePolicy(ctx.db, ctx.runtime, ctx.action, { ...input, orgId: ctx.org.id })),
+    ),
+
+  rotateHookSecret: policyProcedure("admin")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/policies/{id}/rotate-hook-secret",
+        tags,
+        summary: "Make a new signing secret for the policy's guardrail hooks",
+        description:
+          "Returns the new secret once (hook_secret); requests are signed with it from now on, the old one stops at once.",
+        protect: true,
+      },
+    })
+    .output(policyWithSecret)
+    .mutation(async ({ ctx, input }) =>
+      toWire(
+        await rotatePolicyHookSecret(ctx.db, ctx.runtime, ctx.action, {
+          orgId: ctx.org.id,
+          id: input.id,
+        }),
+      ),
     ),
 
   delete: policyProcedure("admin")

@@ -1,10 +1,15 @@
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { auditChainHeads, auditEvents, auditWebhooks } from "../db/schema";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
-import { assertOutboundUrlAllowed, privateNetworkGuardedFetch } from "../mcp/outbound";
+import {
+  newWebhookSecret,
+  postSignedWebhook,
+  webhookErrorText as errorText,
+} from "../lib/signed-webhook";
+import { assertWebhookUrl } from "../mcp/outbound";
 import type { OutboundPolicy } from "../runtime";
 import type { SecretStore } from "../secrets/secret-store";
 import { recordAudit } from "./audit";
@@ -21,12 +26,8 @@ import { auditExportRecord } from "./chain";
  * `chain_seq` miss nothing: the chaining trigger numbers an org's events under a row lock held
  * until commit, so they become visible in `chain_seq` order.
  *
- * Each request carries:
- *   `X-Audit-Webhook-Id`         a fresh id per attempt,
- *   `X-Audit-Webhook-Timestamp`  Unix seconds when it was signed,
- *   `X-Audit-Webhook-Signature`  `v1=` + hex HMAC-SHA256, keyed with the webhook's secret, of
- *                                `<timestamp>.<raw body>`.
- * Receivers recompute it over the raw body, compare in constant time and refuse old timestamps.
+ * Requests are signed as lib/signed-webhook.ts describes, with the headers
+ * `X-Audit-Webhook-Id`, `X-Audit-Webhook-Timestamp` and `X-Audit-Webhook-Signature`.
  */
 
 export type AuditWebhook = typeof auditWebhooks.$inferSelect;
@@ -41,21 +42,10 @@ export interface AuditWebhookDeps {
   outbound: Pick<OutboundPolicy, "blockPrivateNetworks">;
 }
 
-export const AUDIT_WEBHOOK_SIGNATURE_HEADER = "x-audit-webhook-signature";
-export const AUDIT_WEBHOOK_TIMESTAMP_HEADER = "x-audit-webhook-timestamp";
-export const AUDIT_WEBHOOK_ID_HEADER = "x-audit-webhook-id";
-
-/** `v1=<hex>`: HMAC-SHA256 of `<timestamp>.<body>` under `secret`. */
-export function signAuditWebhook(secret: string, timestamp: number, body: string): string {
-  return `v1=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
-}
+const HEADER_PREFIX = "audit-webhook";
 
 function secretBinding(orgId: string): string {
   return `audit-webhook:${orgId}`;
-}
-
-function newSecret(): string {
-  return `whsec_${randomBytes(32).toString("base64url")}`;
 }
 
 function status(row: AuditWebhook): AuditWebhookStatus {
@@ -66,14 +56,6 @@ function status(row: AuditWebhook): AuditWebhookStatus {
 /** Where events go, for the audit trail: the origin only (a path or query may carry a token). */
 function auditedDestination(url: string): string {
   return new URL(url).origin;
-}
-
-async function checkedUrl(deps: AuditWebhookDeps, url: string): Promise<string> {
-  await assertOutboundUrlAllowed(url, deps.outbound);
-  const parsed = new URL(url);
-  if (parsed.username !== "" || parsed.password !== "")
-    throw AppError.invalidField("url", "Credentials in the URL are not allowed");
-  return parsed.href;
 }
 
 export async function getAuditWebhook(
@@ -94,8 +76,8 @@ export async function createAuditWebhook(
   context: ActionContext,
   input: { orgId: string; url: string; enabled?: boolean | undefined },
 ): Promise<{ webhook: AuditWebhookStatus; secret: string }> {
-  const url = await checkedUrl(deps, input.url);
-  const secret = newSecret();
+  const url = await assertWebhookUrl(input.url, deps.outbound);
+  const secret = newWebhookSecret();
   return db.transaction(async (tx) => {
     const [head] = await tx
       .select({ seq: auditChainHeads.seq })
@@ -131,7 +113,8 @@ export async function updateAuditWebhook(
   context: ActionContext,
   input: { orgId: string; url?: string | undefined; enabled?: boolean | undefined },
 ): Promise<AuditWebhookStatus> {
-  const url = input.url === undefined ? undefined : await checkedUrl(deps, input.url);
+  const url =
+    input.url === undefined ? undefined : await assertWebhookUrl(input.url, deps.outbound);
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(auditWebhooks)
@@ -167,7 +150,7 @@ export async function rotateAuditWebhookSecret(
   context: ActionContext,
   input: { orgId: string },
 ): Promise<{ webhook: AuditWebhookStatus; secret: string }> {
-  const secret = newSecret();
+  const secret = newWebhookSecret();
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(auditWebhooks)
@@ -297,15 +280,6 @@ async function claimDueWebhook(
   return row ? { ...row, lease } : null;
 }
 
-function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  // fetch reports "fetch failed"; what failed (refused, blocked, timed out) is its cause.
-  const cause: unknown = error.cause;
-  const detail = cause instanceof Error ? cause.message : "";
-  if (error.name === "TimeoutError") return "The receiver did not answer in time";
-  return detail ? `${error.message}: ${detail}` : error.message;
-}
-
 /** POSTs one batch; null when the receiver acknowledged it, else why not. */
 async function post(
   deps: AuditWebhookDeps,
@@ -323,21 +297,12 @@ async function post(
     org_id: webhook.org_id,
     events: events.map(auditExportRecord),
   });
-  const timestamp = Math.floor(Date.now() / 1000);
-  const fetcher = deps.outbound.blockPrivateNetworks ? privateNetworkGuardedFetch : fetch;
   try {
-    const response = await fetcher(webhook.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "mcp-agents-platform audit webhook",
-        [AUDIT_WEBHOOK_ID_HEADER]: randomUUID(),
-        [AUDIT_WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
-        [AUDIT_WEBHOOK_SIGNATURE_HEADER]: signAuditWebhook(secret, timestamp, body),
-      },
+    const response = await postSignedWebhook(deps.outbound, {
+      url: webhook.url,
+      secret,
       body,
-      // A redirect could lead anywhere, the private network included: it counts as a failure.
-      redirect: "manual",
+      prefix: HEADER_PREFIX,
       signal: AbortSignal.timeout(timeoutMs),
     });
     await response.body?.cancel();

@@ -22,16 +22,24 @@ export async function withConnectionSession<T>(
   runtime: McpRuntime,
   connection: Connection,
   principal: CallPrincipal,
-  fn: (session: McpSession) => Promise<T>,
+  /** Also given the target the session was made for (its secrets are what output redaction hides). */
+  fn: (session: McpSession, target: McpTarget) => Promise<T>,
   options: ConnectionSessionOptions = {},
 ): Promise<T> {
   const base = connectionTarget(runtime, connection);
-  const run = (key: string, version: string, target: McpTarget) =>
-    options.own
-      ? runtime.pool.withOwnSession(target, options.own.serverRequests, fn, options.own.signal)
-      : runtime.pool.withSession(key, version, target, fn, {
+  const run = (key: string, version: string, target: McpTarget) => {
+    const withTarget = (session: McpSession) => fn(session, target);
+    return options.own
+      ? runtime.pool.withOwnSession(
+          target,
+          options.own.serverRequests,
+          withTarget,
+          options.own.signal,
+        )
+      : runtime.pool.withSession(key, version, target, withTarget, {
           idempotent: options.idempotent ?? true,
         });
+  };
   if (connection.auth !== "oauth") return run(connection.id, connectionVersion(connection), base);
   const first = await authorizeTarget(db, runtime, connection, base, principal);
   try {

@@ -402,6 +402,37 @@ export interface RateLimit {
   per_seconds: number;
 }
 
+/** A policy's `pre_call` or `post_call` webhook (see policies/guardrails.ts). */
+export interface GuardrailHook {
+  url: string;
+  /** How long the hook has to answer. */
+  timeout_ms: number;
+  /** What a hook that fails (timeout, error, malformed answer) decides: allow or deny the call. */
+  fail_mode: "open" | "closed";
+}
+
+/** What one guardrail hook decided during a run. */
+export interface GuardrailHookOutcome {
+  policy_id: string;
+  policy_name: string;
+  stage: "pre_call" | "post_call";
+  /**
+   * `allowed`, `rewrote` (allowed with a new input or output), `denied`, or the hook failed and
+   * its policy's fail mode decided: `failed_open` (allowed) or `failed_closed` (denied).
+   */
+  outcome: "allowed" | "rewrote" | "denied" | "failed_open" | "failed_closed";
+  /** The hook's reason for a denial, or why it failed. */
+  reason?: string;
+  duration_ms: number;
+}
+
+/** A run's guardrails: the hooks that ran and what redaction replaced. */
+export interface GuardrailRecord {
+  hooks: GuardrailHookOutcome[];
+  /** Occurrences replaced by `[REDACTED]` in the output: the connection's secrets, and patterns. */
+  redacted: { secrets: number; patterns: number };
+}
+
 export const policies = pgTable(
   "policies",
   {
@@ -420,6 +451,12 @@ export const policies = pgTable(
     // json keeps the author's key order (see tools.input_schema).
     input_schema: json("input_schema").$type<JsonObject>(),
     rate_limit: jsonb("rate_limit").$type<RateLimit>(),
+    pre_call_hook: jsonb("pre_call_hook").$type<GuardrailHook>(),
+    post_call_hook: jsonb("post_call_hook").$type<GuardrailHook>(),
+    /** AES-256-GCM envelope of the secret both hooks' requests are signed with; see secrets/. */
+    hook_secret_ciphertext: text("hook_secret_ciphertext"),
+    /** RE2 patterns whose matches are replaced in the outputs of the calls this policy allows. */
+    redact_patterns: jsonb("redact_patterns").$type<string[]>().notNull().default([]),
     enabled: boolean("enabled").notNull().default(true),
     created_at: createdAt(),
     updated_at: updatedAt(),
@@ -511,6 +548,8 @@ export const runs = pgTable(
     relayed: jsonb("relayed").$type<RelayedRequest[]>(),
     /** The OpenTelemetry trace the call ran in (32 hex digits); null when tracing was off. */
     trace_id: text("trace_id"),
+    /** The guardrail hooks that ran and the redactions made; null when none applied. */
+    guardrails: jsonb("guardrails").$type<GuardrailRecord>(),
   },
   (t) => [
     // The runs list orders by id (newest first) within an org, optionally filtered by one of

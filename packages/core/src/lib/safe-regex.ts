@@ -30,6 +30,8 @@ export class RegexBudgetError extends Error {
 
 export interface SafePattern {
   test(text: string): boolean;
+  /** `text` with every non-empty match replaced by `replacement`, and how many there were. */
+  replaceAll(text: string, replacement: string): { text: string; count: number };
   /** RE2 program size: what compiling it cost and what each character matched costs. */
   readonly size: number;
   /** Unique per pattern: ajv keys the compiled pattern by this string. */
@@ -96,16 +98,36 @@ function compileUncached(pattern: string): SafePattern {
   }
   const size = Math.max(1, re2.programSize());
   const key = `re2:${pattern}`;
+  const charge = (text: string) => {
+    const cost = size * (text.length + 1);
+    if (remainingBudget === null) {
+      if (cost > DEFAULT_REGEX_BUDGET) throw budgetError(pattern);
+    } else {
+      remainingBudget -= cost;
+      if (remainingBudget < 0) throw budgetError(pattern);
+    }
+  };
   return {
     test(text) {
-      const cost = size * (text.length + 1);
-      if (remainingBudget === null) {
-        if (cost > DEFAULT_REGEX_BUDGET) throw budgetError(pattern);
-      } else {
-        remainingBudget -= cost;
-        if (remainingBudget < 0) throw budgetError(pattern);
-      }
+      charge(text);
       return re2.test(text);
+    },
+    replaceAll(text, replacement) {
+      charge(text);
+      const matcher = re2.matcher(text);
+      let out = "";
+      let last = 0;
+      let count = 0;
+      while (matcher.find()) {
+        const start = matcher.start();
+        const end = matcher.end();
+        // An empty match hides nothing; replacing it would only insert the replacement.
+        if (end === start) continue;
+        out += text.slice(last, start) + replacement;
+        last = end;
+        count++;
+      }
+      return count === 0 ? { text, count } : { text: out + text.slice(last), count };
     },
     size,
     toString: () => key,

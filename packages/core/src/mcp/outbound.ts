@@ -147,7 +147,7 @@ const PRIVATE_NETWORK_HINT =
 const RESOLVES_INSIDE = "resolves to a private or reserved address";
 
 /**
- * Throws `AppError.invalidField("url", …)` unless `url` is an http(s) URL that, when
+ * Throws `AppError.invalidField(field, …)` unless `url` is an http(s) URL that, when
  * `blockPrivateNetworks` is on, names and resolves only to public addresses. The resolved
  * addresses are checked, not just the literal host, so DNS names pointing inside are refused too.
  * The connect that follows resolves again, so connections themselves go through
@@ -156,26 +156,28 @@ const RESOLVES_INSIDE = "resolves to a private or reserved address";
 export async function assertOutboundUrlAllowed(
   url: string,
   opts: { blockPrivateNetworks: boolean },
+  /** The input field the URL came from, named by the refusal. */
+  field: string | (string | number)[] = "url",
 ): Promise<void> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw AppError.invalidField("url", "Not a valid URL");
+    throw AppError.invalidField(field, "Not a valid URL");
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     throw AppError.invalidField(
-      "url",
+      field,
       `Only http:// and https:// URLs are allowed, not ${parsed.protocol}//`,
     );
   }
   if (!opts.blockPrivateNetworks) return;
 
   const host = normalizeHostname(parsed.hostname);
-  if (host === "") throw AppError.invalidField("url", "The URL has no host");
+  if (host === "") throw AppError.invalidField(field, "The URL has no host");
   if (BLOCKED_HOSTNAMES.has(host)) {
     throw AppError.invalidField(
-      "url",
+      field,
       `Host ${host} is a cloud metadata endpoint; ${PRIVATE_NETWORK_HINT}`,
     );
   }
@@ -183,7 +185,7 @@ export async function assertOutboundUrlAllowed(
   if (isIP(host) !== 0) {
     const reason = blockedAddressReason(host);
     if (reason)
-      throw AppError.invalidField("url", `Address ${host} is ${reason}; ${PRIVATE_NETWORK_HINT}`);
+      throw AppError.invalidField(field, `Address ${host} is ${reason}; ${PRIVATE_NETWORK_HINT}`);
     return;
   }
 
@@ -196,12 +198,28 @@ export async function assertOutboundUrlAllowed(
         ? ` (${error.code})`
         : "";
     throw AppError.invalidField(
-      "url",
+      field,
       `Could not resolve host ${host}${code}, so it cannot be checked against private networks`,
     );
   }
   if (addresses.some(({ address }) => blockedAddressReason(address) !== null))
-    throw AppError.invalidField("url", `Host ${host} ${RESOLVES_INSIDE}; ${PRIVATE_NETWORK_HINT}`);
+    throw AppError.invalidField(field, `Host ${host} ${RESOLVES_INSIDE}; ${PRIVATE_NETWORK_HINT}`);
+}
+
+/**
+ * A tenant's webhook destination (the audit webhook, a guardrail hook), normalised: allowed by
+ * `assertOutboundUrlAllowed` and without credentials (they would end up in logs and the audit).
+ */
+export async function assertWebhookUrl(
+  url: string,
+  opts: { blockPrivateNetworks: boolean },
+  field: string | (string | number)[] = "url",
+): Promise<string> {
+  await assertOutboundUrlAllowed(url, opts, field);
+  const parsed = new URL(url);
+  if (parsed.username !== "" || parsed.password !== "")
+    throw AppError.invalidField(field, "Credentials in the URL are not allowed");
+  return parsed.href;
 }
 
 /** A connection the private-network guard refused; `code` lets error translation recognise it. */

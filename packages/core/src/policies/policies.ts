@@ -1,6 +1,12 @@
-import { and, eq, isNull, or, type Placeholder } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, or, type Placeholder } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { agents, policies, type JsonObject, type RateLimit } from "../db/schema";
+import {
+  agents,
+  policies,
+  type GuardrailHook,
+  type JsonObject,
+  type RateLimit,
+} from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { assertEnvironmentInOrg } from "../connections/connections";
 import { AppError } from "../errors";
@@ -9,9 +15,21 @@ import { assertValidJsonSchema } from "../lib/json-schema-thread";
 import { tenantResource } from "../lib/tenant-table";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
+import { uuidv7 } from "../lib/ids";
+import { newWebhookSecret } from "../lib/signed-webhook";
 import { isValidToolPattern } from "./evaluate";
+import { checkGuardrailFields, hookSecretBinding, type GuardrailDeps } from "./guardrails";
 
-export type Policy = typeof policies.$inferSelect;
+type PolicyRow = typeof policies.$inferSelect;
+/** A policy as it is shown: never its hook secret, only whether it has one. */
+export type Policy = Omit<PolicyRow, "hook_secret_ciphertext"> & { has_hook_secret: boolean };
+/** A created or updated policy, with its new hook signing secret when one was just made. */
+export type PolicyWithSecret = Policy & { hook_secret?: string };
+
+function policyView(row: PolicyRow): Policy {
+  const { hook_secret_ciphertext: ciphertext, ...rest } = row;
+  return { ...rest, has_hook_secret: ciphertext !== null };
+}
 
 export interface PolicyFields {
   name: string;
@@ -24,6 +42,9 @@ export interface PolicyFields {
   environment_id?: string | null | undefined;
   input_schema?: JsonObject | null | undefined;
   rate_limit?: RateLimit | null | undefined;
+  pre_call_hook?: GuardrailHook | null | undefined;
+  post_call_hook?: GuardrailHook | null | undefined;
+  redact_patterns?: string[] | undefined;
   enabled?: boolean | undefined;
 }
 
@@ -60,7 +81,34 @@ export async function validatePolicyFields(
   await assertEnvironmentInOrg(db, orgId, fields.environment_id);
 }
 
-function auditMetadata(policy: Policy): JsonObject {
+/** A hook for the audit trail: where it goes by origin only (a path or query may carry a token). */
+function auditedHook(hook: GuardrailHook | null): JsonObject | null {
+  return hook
+    ? { origin: new URL(hook.url).origin, timeout_ms: hook.timeout_ms, fail_mode: hook.fail_mode }
+    : null;
+}
+
+/**
+ * Guardrails act on the tool calls a policy allows and their results: a deny policy's calls never
+ * run, and prompts and resources are not guarded.
+ */
+function assertGuardrailsFit(policy: PolicyRow): void {
+  if (policy.target === "tool" && policy.effect === "allow") return;
+  const field = policy.pre_call_hook
+    ? "pre_call_hook"
+    : policy.post_call_hook
+      ? "post_call_hook"
+      : policy.redact_patterns.length > 0
+        ? "redact_patterns"
+        : null;
+  if (field)
+    throw AppError.invalidField(
+      field,
+      `Guardrails apply to the tool calls an allow policy allows; this policy is ${policy.effect} for ${policy.target}s`,
+    );
+}
+
+function auditMetadata(policy: PolicyRow): JsonObject {
   return {
     name: policy.name,
     effect: policy.effect,
@@ -70,20 +118,32 @@ function auditMetadata(policy: Policy): JsonObject {
     environment_id: policy.environment_id,
     enabled: policy.enabled,
     rate_limit: policy.rate_limit ? { ...policy.rate_limit } : null,
+    pre_call_hook: auditedHook(policy.pre_call_hook),
+    post_call_hook: auditedHook(policy.post_call_hook),
+    redact_patterns: [...policy.redact_patterns],
   };
 }
 
+/**
+ * Creates a policy. With a hook, a signing secret is made for it and returned here once (and by
+ * `rotatePolicyHookSecret`); it is stored encrypted.
+ */
 export async function createPolicy(
   db: Db,
+  deps: GuardrailDeps,
   context: ActionContext,
   input: PolicyFields & { orgId: string },
-): Promise<Policy> {
+): Promise<PolicyWithSecret> {
   await validatePolicyFields(db, input.orgId, input);
+  const hooks = await checkGuardrailFields(deps.outbound, input);
+  const id = uuidv7();
+  const secret = hooks.pre_call_hook || hooks.post_call_hook ? newWebhookSecret() : null;
   try {
     return await db.transaction(async (tx) => {
       const [policy] = await tx
         .insert(policies)
         .values({
+          id,
           org_id: input.orgId,
           name: input.name,
           description: input.description ?? "",
@@ -94,10 +154,16 @@ export async function createPolicy(
           environment_id: input.environment_id ?? null,
           input_schema: input.input_schema ?? null,
           rate_limit: input.rate_limit ?? null,
+          pre_call_hook: hooks.pre_call_hook ?? null,
+          post_call_hook: hooks.post_call_hook ?? null,
+          hook_secret_ciphertext:
+            secret === null ? null : deps.secrets.encrypt(secret, hookSecretBinding(id)),
+          redact_patterns: input.redact_patterns ?? [],
           enabled: input.enabled ?? true,
         })
         .returning();
       if (!policy) throw new Error("insert returned no policy");
+      assertGuardrailsFit(policy);
       await recordAudit(tx, context, {
         org_id: input.orgId,
         action: "policy.create",
@@ -105,7 +171,7 @@ export async function createPolicy(
         target_id: policy.id,
         metadata: auditMetadata(policy),
       });
-      return policy;
+      return { ...policyView(policy), ...(secret === null ? {} : { hook_secret: secret }) };
     });
   } catch (error) {
     throw toConflict(error);
@@ -138,22 +204,29 @@ export async function listPolicies(db: Db, filter: PolicyFilter): Promise<Page<P
     .where(query.where)
     .orderBy(query.orderBy)
     .limit(query.limit);
-  return toPage(rows, query);
+  return toPage(rows.map(policyView), query);
 }
 
 const policyResource = tenantResource(policies, "Policy", "policy");
-export const getPolicy = policyResource.get;
 export const findPolicyOrgId = policyResource.findOrgId;
 
+export async function getPolicy(db: Db, input: { orgId: string; id: string }): Promise<Policy> {
+  return policyView(await policyResource.get(db, input));
+}
+
+/** Updates a policy; the first hook it gets comes with a new signing secret, returned once. */
 export async function updatePolicy(
   db: Db,
+  deps: GuardrailDeps,
   context: ActionContext,
   input: Partial<PolicyFields> & { orgId: string; id: string },
-): Promise<Policy> {
+): Promise<PolicyWithSecret> {
   await validatePolicyFields(db, input.orgId, input);
+  const hooks = await checkGuardrailFields(deps.outbound, input);
+  const secret = hooks.pre_call_hook || hooks.post_call_hook ? newWebhookSecret() : null;
   try {
     return await db.transaction(async (tx) => {
-      const [policy] = await tx
+      const [updated] = await tx
         .update(policies)
         .set({
           ...(input.name !== undefined ? { name: input.name } : {}),
@@ -165,12 +238,34 @@ export async function updatePolicy(
           ...(input.environment_id !== undefined ? { environment_id: input.environment_id } : {}),
           ...(input.input_schema !== undefined ? { input_schema: input.input_schema } : {}),
           ...(input.rate_limit !== undefined ? { rate_limit: input.rate_limit } : {}),
+          ...(hooks.pre_call_hook !== undefined ? { pre_call_hook: hooks.pre_call_hook } : {}),
+          ...(hooks.post_call_hook !== undefined ? { post_call_hook: hooks.post_call_hook } : {}),
+          ...(input.redact_patterns !== undefined
+            ? { redact_patterns: input.redact_patterns }
+            : {}),
           ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
           updated_at: new Date(),
         })
         .where(and(eq(policies.org_id, input.orgId), eq(policies.id, input.id)))
         .returning();
-      if (!policy) throw AppError.notFound("Policy");
+      if (!updated) throw AppError.notFound("Policy");
+      assertGuardrailsFit(updated);
+      // A policy keeps its secret across edits; the first hook it gets brings one.
+      let policy = updated;
+      let madeSecret: string | null = null;
+      if (secret !== null && policy.hook_secret_ciphertext === null) {
+        const [withSecret] = await tx
+          .update(policies)
+          .set({
+            hook_secret_ciphertext: deps.secrets.encrypt(secret, hookSecretBinding(policy.id)),
+          })
+          .where(eq(policies.id, policy.id))
+          .returning();
+        if (withSecret) {
+          policy = withSecret;
+          madeSecret = secret;
+        }
+      }
       await recordAudit(tx, context, {
         org_id: input.orgId,
         action: "policy.update",
@@ -178,7 +273,7 @@ export async function updatePolicy(
         target_id: policy.id,
         metadata: auditMetadata(policy),
       });
-      return policy;
+      return { ...policyView(policy), ...(madeSecret === null ? {} : { hook_secret: madeSecret }) };
     });
   } catch (error) {
     throw toConflict(error);
@@ -206,6 +301,84 @@ export async function deletePolicy(
   });
 }
 
+/** A new hook signing secret for the policy, returned once; the old one stops signing at once. */
+export async function rotatePolicyHookSecret(
+  db: Db,
+  deps: Pick<GuardrailDeps, "secrets">,
+  context: ActionContext,
+  input: { orgId: string; id: string },
+): Promise<PolicyWithSecret> {
+  const secret = newWebhookSecret();
+  return db.transaction(async (tx) => {
+    const [policy] = await tx
+      .update(policies)
+      .set({
+        hook_secret_ciphertext: deps.secrets.encrypt(secret, hookSecretBinding(input.id)),
+        updated_at: new Date(),
+      })
+      .where(and(eq(policies.org_id, input.orgId), eq(policies.id, input.id)))
+      .returning();
+    if (!policy) throw AppError.notFound("Policy");
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "policy.hook_secret_rotate",
+      target_type: "policy",
+      target_id: policy.id,
+      metadata: { name: policy.name },
+    });
+    return { ...policyView(policy), hook_secret: secret };
+  });
+}
+
+/**
+ * Re-encrypts the hook secrets not under the active key (after SECRET_KEYS gained a new first
+ * key); returns how many were rotated and the policies whose secret cannot be opened.
+ */
+export async function rotatePolicyHookSecretKeys(
+  db: Db,
+  secrets: GuardrailDeps["secrets"],
+  scope: { orgId?: string | undefined } = {},
+): Promise<{ rotated: number; failed: { policy_id: string; org_id: string; reason: string }[] }> {
+  const rows = await db
+    .select({
+      id: policies.id,
+      org_id: policies.org_id,
+      ciphertext: policies.hook_secret_ciphertext,
+    })
+    .from(policies)
+    .where(
+      and(
+        isNotNull(policies.hook_secret_ciphertext),
+        scope.orgId ? eq(policies.org_id, scope.orgId) : undefined,
+      ),
+    );
+  let rotated = 0;
+  const failed: { policy_id: string; org_id: string; reason: string }[] = [];
+  for (const row of rows) {
+    if (row.ciphertext === null) continue;
+    let ciphertext: string;
+    try {
+      if (!secrets.needsRotation(row.ciphertext)) continue;
+      ciphertext = secrets.rotate(row.ciphertext, hookSecretBinding(row.id));
+    } catch (error) {
+      failed.push({
+        policy_id: row.id,
+        org_id: row.org_id,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      continue;
+    }
+    // Only if unchanged since read: a secret rotated meanwhile must not be overwritten.
+    const updated = await db
+      .update(policies)
+      .set({ hook_secret_ciphertext: ciphertext })
+      .where(and(eq(policies.id, row.id), eq(policies.hook_secret_ciphertext, row.ciphertext)))
+      .returning({ id: policies.id });
+    rotated += updated.length;
+  }
+  return { rotated, failed };
+}
+
 /**
  * Which policies can apply to calls by this agent (or by no agent); shared with the orchestrator's
  * prepared query, which passes placeholders (a null agent then matches no `agent_id`, as here).
@@ -228,7 +401,7 @@ export async function loadApplicablePolicies(
   db: Db,
   orgId: string,
   agentId: string | null,
-): Promise<Policy[]> {
+): Promise<PolicyRow[]> {
   return db
     .select()
     .from(policies)

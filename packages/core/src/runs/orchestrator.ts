@@ -13,6 +13,7 @@ import {
   policies,
   tools,
   type runs,
+  type GuardrailRecord,
   type JsonObject,
   type JsonValue,
   type RelayedRequest,
@@ -32,7 +33,9 @@ import {
   JsonSchemaLimitError,
 } from "../lib/json-schema";
 import { validateJsonOffLoop } from "../lib/json-schema-thread";
+import { RegexBudgetError } from "../lib/safe-regex";
 import { isMcpCallError } from "../mcp/errors";
+import { secretValues, type McpTarget } from "../mcp/target";
 import {
   relayableCapabilities,
   type McpCallOptions,
@@ -45,6 +48,15 @@ import {
   type PolicyRule,
   type PolicyTargetKind,
 } from "../policies/evaluate";
+import {
+  emptyGuardrailRecord,
+  guardrailRecordOrNull,
+  redactionPatterns,
+  redactResult,
+  runHookChain,
+  type HookCall,
+  type PolicyGuardrails,
+} from "../policies/guardrails";
 import {
   applicablePoliciesWhere,
   assertAgentInOrg,
@@ -125,7 +137,12 @@ interface PreparedCall {
   agent: Agent | null;
   environmentId: string | null;
   decision: PolicyDecision;
+  /** The allowing policies with guardrails (hooks or redaction patterns), in matched order. */
+  guardrails: PolicyGuardrails[];
 }
+
+/** What a call's cached row carries of each applicable policy. */
+type CallPolicy = PolicyRule & PolicyGuardrails;
 
 /**
  * The tool, its connection and the policies that can apply, in one round trip: this runs on every
@@ -134,10 +151,12 @@ interface PreparedCall {
  * several times more CPU than executing them.
  */
 function toolQuery(db: Db, by: "id" | "name") {
-  const policyRules = sql<PolicyRule[]>`(select coalesce(json_agg(json_build_object(
+  const policyRules = sql<CallPolicy[]>`(select coalesce(json_agg(json_build_object(
       'id', ${policies.id}, 'name', ${policies.name}, 'effect', ${policies.effect}, 'agent_id', ${policies.agent_id},
       'target', ${policies.target}, 'tool_pattern', ${policies.tool_pattern}, 'environment_id', ${policies.environment_id},
-      'input_schema', ${policies.input_schema}, 'rate_limit', ${policies.rate_limit}, 'enabled', ${policies.enabled}
+      'input_schema', ${policies.input_schema}, 'rate_limit', ${policies.rate_limit}, 'enabled', ${policies.enabled},
+      'pre_call_hook', ${policies.pre_call_hook}, 'post_call_hook', ${policies.post_call_hook},
+      'hook_secret_ciphertext', ${policies.hook_secret_ciphertext}, 'redact_patterns', ${policies.redact_patterns}
     ) order by ${policies.id}), '[]'::json) from ${policies}
     where ${applicablePoliciesWhere(sql.placeholder("org_id"), sql.placeholder("agent_id"))})`;
   return db
@@ -165,7 +184,7 @@ async function loadToolAndPolicies(
   ref: ToolRef,
   agentId: string | null,
   cache: CallCache | null,
-): Promise<{ tool: Tool; connection: Connection; policies: PolicyRule[] }> {
+): Promise<{ tool: Tool; connection: Connection; policies: CallPolicy[] }> {
   const load = async () => {
     let queries = toolQueries.get(db);
     if (!queries) {
@@ -229,7 +248,17 @@ async function prepareCall(
     environment_id: environmentId,
     input: request.input,
   });
-  return { tool, connection, agent, environmentId, decision };
+  const byId = new Map(applicable.map((policy) => [policy.id, policy]));
+  const guardrails = decision.allowed
+    ? decision.matched.flatMap(({ policy_id }) => {
+        const policy = byId.get(policy_id);
+        return policy &&
+          (policy.pre_call_hook || policy.post_call_hook || policy.redact_patterns.length > 0)
+          ? [policy]
+          : [];
+      })
+    : [];
+  return { tool, connection, agent, environmentId, decision, guardrails };
 }
 
 export interface EvaluateCallInput {
@@ -354,8 +383,8 @@ function quarantineRefusal(name: string, quarantine: NonNullable<Tool["quarantin
   return `Tool '${name}' is quarantined: ${QUARANTINE_REASONS[quarantine]}`;
 }
 
-/** Why the tool call must not go upstream, or null when it may. */
-async function refusal(
+/** Why the tool call must not go upstream whatever its input, or null when it may. */
+async function callRefusal(
   db: Db,
   tracer: Tracer | null,
   prepared: PreparedCall,
@@ -378,10 +407,13 @@ async function refusal(
     rateLimitSubject(agent, request.trigger),
     tracer,
   );
-  if (refusedByPolicy) return refusedByPolicy;
+  return refusedByPolicy;
+}
 
+/** Why the tool must not be called with `input` (its input schema refuses it), or null. */
+async function inputRefusal(tool: Tool, input: JsonObject): Promise<Refusal | null> {
   try {
-    const validation = await validateJsonOffLoop(tool.input_schema, request.input);
+    const validation = await validateJsonOffLoop(tool.input_schema, input);
     if (!validation.valid) {
       return {
         status: "failed",
@@ -506,7 +538,14 @@ export interface GovernedCall {
 }
 
 type RunFields = Pick<Run, "status" | "output" | "output_truncated" | "error"> &
-  Partial<Pick<Run, "relayed">>;
+  Partial<Pick<Run, "relayed" | "guardrails">>;
+
+/** What a call learnt before it was refused or went upstream. */
+interface RunStart {
+  /** The input as guardrail hooks left it, recorded instead of the one received. */
+  input?: JsonObject;
+  guardrails?: GuardrailRecord | null;
+}
 
 /**
  * Records governed calls through the runtime's RunRecorder: `refused` writes a call that never
@@ -530,7 +569,11 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     request_id: context.request_id ?? null,
     relayed: null,
     trace_id: runtime.tracer ? activeTraceId() : null,
+    guardrails: null,
   };
+  // One recording records one run: refused, or started and finished. Its id is known at once, so
+  // guardrail hooks can name the run before it is written.
+  const id = uuidv7();
   const record = async (run: Run): Promise<Run> => {
     const awaited = call.awaitRecord !== false;
     const { metrics } = runtime;
@@ -549,11 +592,13 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     return run;
   };
   return {
-    refused(refusal: Refusal): Promise<Run> {
+    id,
+    refused(refusal: Refusal, start: RunStart = {}): Promise<Run> {
       const now = new Date();
       return record({
         ...base,
-        id: uuidv7(),
+        ...start,
+        id,
         status: refusal.status,
         output: null,
         output_truncated: false,
@@ -563,11 +608,14 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
         duration_ms: 0,
       });
     },
-    async started(): Promise<{ id: string; finish: (fields: RunFields) => Promise<Run> }> {
+    async started(
+      start: RunStart = {},
+    ): Promise<{ id: string; finish: (fields: RunFields) => Promise<Run> }> {
       await runtime.recorder.room();
       const running: Run = {
         ...base,
-        id: uuidv7(),
+        ...start,
+        id,
         status: "running",
         output: null,
         output_truncated: false,
@@ -666,28 +714,59 @@ export async function runTool(
     trigger: request.trigger,
     awaitRecord: request.awaitRecord,
   });
-
-  const refused = await refusal(db, runtime.tracer, prepared, request);
-  if (refused) {
-    const run = await recording.refused(refused);
+  const guardrails = emptyGuardrailRecord();
+  const refuse = async (refused: Refusal, input?: JsonObject): Promise<RunOutcome> => {
+    const run = await recording.refused(refused, {
+      ...(input === undefined ? {} : { input }),
+      guardrails: guardrailRecordOrNull(guardrails),
+    });
     return { run, result: null, retryAfterSeconds: refused.retryAfterSeconds ?? null };
-  }
+  };
 
-  const { id: runId, finish } = await recording.started();
+  const refused = await callRefusal(db, runtime.tracer, prepared, request);
+  if (refused) return refuse(refused);
+  const hookCall: HookCall = {
+    org_id: request.orgId,
+    run_id: recording.id,
+    tool: { id: tool.id, name: tool.name },
+    agent_id: agent?.id ?? null,
+    environment_id: environmentId,
+  };
+  // The rewritten input is the one recorded: a hook that scrubs the input scrubs the record too.
+  const pre = await runHookChain(
+    runtime,
+    prepared.guardrails,
+    "pre_call",
+    hookCall,
+    request.input as JsonObject,
+    guardrails,
+    request.signal,
+  );
+  if (!pre.allowed) return refuse({ status: "denied", error: pre.error });
+  const input = pre.value;
+  const invalid = await inputRefusal(tool, input);
+  if (invalid) return refuse(invalid, input);
+
+  const { id: runId, finish } = await recording.started({ input });
   request.onStarted?.(runId);
   const relayed: RelayedRequest[] = [];
-  const call = (session: McpSession) =>
-    session.callTool(tool.upstream_name, request.input, {
+  let secrets: string[] = [];
+  const call = (session: McpSession, target: McpTarget) => {
+    secrets = secretValues(target);
+    return session.callTool(tool.upstream_name, input, {
       timeoutMs: connection.timeout_ms,
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       ...(request.onLog ? { onLog: request.onLog } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
     });
+  };
   const relay = request.relay;
   const relaying =
     relay !== undefined && Object.keys(relayableCapabilities(relay.capabilities)).length > 0;
+  const relayedOrNull = () => (relayed.length > 0 ? relayed : null);
+  let result: CallToolResult;
   try {
-    const result = await upstreamCall(runtime, "tool", () =>
+    result = await upstreamCall(runtime, "tool", () =>
       withConnectionSession(
         db,
         runtime,
@@ -707,28 +786,91 @@ export async function runTool(
           : { idempotent: false },
       ),
     );
-    // Not decided by the cached row's status: health writes leave caches as they are, so the
-    // row may be older than another replica's report; the writer keeps this to one per interval.
-    await runtime.health.report({ orgId: connection.org_id, id: connection.id }, null);
-    const { output, truncated } = capOutput(result);
-    const run = await finish({
-      status: result.isError ? "failed" : "succeeded",
-      output,
-      output_truncated: truncated,
-      error: result.isError ? "The tool reported an error (isError: true); see output" : null,
-      relayed: relayed.length > 0 ? relayed : null,
-    });
-    return { run, result, retryAfterSeconds: null };
   } catch (error) {
     const failure = await upstreamFailure(runtime, connection, error);
     const run = await finish({
       ...failure,
       output: null,
       output_truncated: false,
-      relayed: relayed.length > 0 ? relayed : null,
+      relayed: relayedOrNull(),
+      guardrails: guardrailRecordOrNull(guardrails),
     });
     if (!isMcpCallError(error)) throw error;
     return { run, result: null, retryAfterSeconds: null };
+  }
+  // Not decided by the cached row's status: health writes leave caches as they are, so the
+  // row may be older than another replica's report; the writer keeps this to one per interval.
+  await runtime.health.report({ orgId: connection.org_id, id: connection.id }, null);
+  const guarded = await guardOutput(runtime, prepared, { ...hookCall, input }, result, {
+    secrets,
+    record: guardrails,
+    signal: request.signal,
+  });
+  if (!guarded.allowed) {
+    const run = await finish({
+      status: guarded.status,
+      output: null,
+      output_truncated: false,
+      error: guarded.error,
+      relayed: relayedOrNull(),
+      guardrails: guardrailRecordOrNull(guardrails),
+    });
+    return { run, result: null, retryAfterSeconds: null };
+  }
+  const returned = guarded.value;
+  const { output, truncated } = capOutput(returned);
+  const run = await finish({
+    status: returned.isError ? "failed" : "succeeded",
+    output,
+    output_truncated: truncated,
+    error: returned.isError ? "The tool reported an error (isError: true); see output" : null,
+    relayed: relayedOrNull(),
+    guardrails: guardrailRecordOrNull(guardrails),
+  });
+  return { run, result: returned, retryAfterSeconds: null };
+}
+
+/**
+ * The upstream result as it may leave the platform: the connection's secrets and the matched
+ * policies' patterns redacted, then the post_call hooks (which see only the redacted result),
+ * then redaction again when a hook replaced it. A result that cannot be redacted within the
+ * regex budget is withheld, never returned as it came.
+ */
+async function guardOutput(
+  runtime: McpRuntime,
+  prepared: PreparedCall,
+  call: HookCall,
+  result: CallToolResult,
+  options: { secrets: string[]; record: GuardrailRecord; signal: AbortSignal | undefined },
+): Promise<
+  | { allowed: true; value: CallToolResult }
+  | { allowed: false; status: "denied" | "failed"; error: string }
+> {
+  const redaction = { secrets: options.secrets, patterns: redactionPatterns(prepared.guardrails) };
+  try {
+    const redacted = redactResult(result, redaction, options.record);
+    const post = await runHookChain(
+      runtime,
+      prepared.guardrails,
+      "post_call",
+      call,
+      redacted,
+      options.record,
+      options.signal,
+    );
+    if (!post.allowed) return { allowed: false, status: "denied", error: post.error };
+    return {
+      allowed: true,
+      value:
+        post.value === redacted ? redacted : redactResult(post.value, redaction, options.record),
+    };
+  } catch (error) {
+    if (!(error instanceof RegexBudgetError)) throw error;
+    return {
+      allowed: false,
+      status: "failed",
+      error: `The result was withheld: it is too large to check against the redaction patterns (${error.message})`,
+    };
   }
 }
 

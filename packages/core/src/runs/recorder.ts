@@ -412,12 +412,13 @@ async function writeRecords(db: Db, batch: readonly Serialised[]): Promise<void>
         id uuid, org_id uuid, kind run_kind, tool_id uuid, tool_name text, agent_id uuid,
         user_id uuid, environment_id uuid, status run_status, input jsonb, output jsonb, output_truncated boolean, error text,
         decision jsonb, triggered_by jsonb, started_at timestamptz, finished_at timestamptz,
-        duration_ms integer, replica_id uuid, request_id text, relayed jsonb, trace_id text)
+        duration_ms integer, replica_id uuid, request_id text, relayed jsonb, trace_id text,
+        guardrails jsonb)
     ),
     written_runs as (
       insert into runs (id, org_id, kind, tool_id, tool_name, agent_id, user_id, environment_id, status, input,
         output, output_truncated, error, decision, triggered_by, started_at, finished_at, duration_ms,
-        replica_id, request_id, relayed, trace_id)
+        replica_id, request_id, relayed, trace_id, guardrails)
       select r.id, r.org_id, coalesce(r.kind, 'tool'),
         (select t.id from tools t where t.id = r.tool_id),
         r.tool_name,
@@ -426,12 +427,12 @@ async function writeRecords(db: Db, batch: readonly Serialised[]): Promise<void>
         (select e.id from environments e where e.id = r.environment_id),
         r.status, r.input, r.output, coalesce(r.output_truncated, false), r.error, r.decision,
         r.triggered_by, r.started_at, r.finished_at, r.duration_ms, r.replica_id, r.request_id,
-        r.relayed, r.trace_id
+        r.relayed, r.trace_id, r.guardrails
       from r where exists (select 1 from orgs o where o.id = r.org_id)
       on conflict (id) do update set status = excluded.status, output = excluded.output,
         output_truncated = excluded.output_truncated, error = excluded.error,
         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
-        relayed = excluded.relayed
+        relayed = excluded.relayed, guardrails = excluded.guardrails
       returning 1
     ),
     a as (

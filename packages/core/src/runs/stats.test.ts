@@ -128,6 +128,7 @@ describe("run stats from the hourly rollup", () => {
       request_id: null,
       relayed: null,
       trace_id: null,
+      guardrails: null,
     };
   }
 

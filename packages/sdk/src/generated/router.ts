@@ -1041,7 +1041,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           agent_id: string | null;
           user_id: string | null;
           environment_id: string | null;
-          status: "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited";
+          status: "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;
@@ -1064,6 +1064,20 @@ export type PlatformRouter = TRPCBuiltRouter<
               }[]
             | null;
           trace_id: string | null;
+          guardrails: {
+            hooks: {
+              policy_id: string;
+              policy_name: string;
+              stage: "pre_call" | "post_call";
+              outcome: "allowed" | "rewrote" | "denied" | "failed_open" | "failed_closed";
+              duration_ms: number;
+              reason?: string | undefined;
+            }[];
+            redacted: {
+              secrets: number;
+              patterns: number;
+            };
+          } | null;
         };
       }>;
     };
@@ -1292,6 +1306,18 @@ export type PlatformRouter = TRPCBuiltRouter<
               max_calls: number;
               per_seconds: number;
             } | null;
+            pre_call_hook: {
+              url: string;
+              timeout_ms: number;
+              fail_mode: "open" | "closed";
+            } | null;
+            post_call_hook: {
+              url: string;
+              timeout_ms: number;
+              fail_mode: "open" | "closed";
+            } | null;
+            has_hook_secret: boolean;
+            redact_patterns: string[];
             enabled: boolean;
             created_at: string;
             updated_at: string;
@@ -1319,6 +1345,23 @@ export type PlatformRouter = TRPCBuiltRouter<
               }
             | null
             | undefined;
+          pre_call_hook?:
+            | {
+                url: string;
+                timeout_ms?: number | undefined;
+                fail_mode?: "open" | "closed" | undefined;
+              }
+            | null
+            | undefined;
+          post_call_hook?:
+            | {
+                url: string;
+                timeout_ms?: number | undefined;
+                fail_mode?: "open" | "closed" | undefined;
+              }
+            | null
+            | undefined;
+          redact_patterns?: string[] | undefined;
           enabled?: boolean | undefined;
         };
         output: {
@@ -1336,9 +1379,22 @@ export type PlatformRouter = TRPCBuiltRouter<
             max_calls: number;
             per_seconds: number;
           } | null;
+          pre_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          post_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          has_hook_secret: boolean;
+          redact_patterns: string[];
           enabled: boolean;
           created_at: string;
           updated_at: string;
+          hook_secret?: string | undefined;
         };
       }>;
       evaluate: TRPCMutationProcedure<{
@@ -1402,6 +1458,23 @@ export type PlatformRouter = TRPCBuiltRouter<
                     }
                   | null
                   | undefined;
+                pre_call_hook?:
+                  | {
+                      url: string;
+                      timeout_ms?: number | undefined;
+                      fail_mode?: "open" | "closed" | undefined;
+                    }
+                  | null
+                  | undefined;
+                post_call_hook?:
+                  | {
+                      url: string;
+                      timeout_ms?: number | undefined;
+                      fail_mode?: "open" | "closed" | undefined;
+                    }
+                  | null
+                  | undefined;
+                redact_patterns?: string[] | undefined;
                 enabled?: boolean | undefined;
               }
             | undefined;
@@ -1463,6 +1536,18 @@ export type PlatformRouter = TRPCBuiltRouter<
             max_calls: number;
             per_seconds: number;
           } | null;
+          pre_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          post_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          has_hook_secret: boolean;
+          redact_patterns: string[];
           enabled: boolean;
           created_at: string;
           updated_at: string;
@@ -1488,6 +1573,23 @@ export type PlatformRouter = TRPCBuiltRouter<
               }
             | null
             | undefined;
+          pre_call_hook?:
+            | {
+                url: string;
+                timeout_ms?: number | undefined;
+                fail_mode?: "open" | "closed" | undefined;
+              }
+            | null
+            | undefined;
+          post_call_hook?:
+            | {
+                url: string;
+                timeout_ms?: number | undefined;
+                fail_mode?: "open" | "closed" | undefined;
+              }
+            | null
+            | undefined;
+          redact_patterns?: string[] | undefined;
           enabled?: boolean | undefined;
         };
         output: {
@@ -1505,9 +1607,61 @@ export type PlatformRouter = TRPCBuiltRouter<
             max_calls: number;
             per_seconds: number;
           } | null;
+          pre_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          post_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          has_hook_secret: boolean;
+          redact_patterns: string[];
           enabled: boolean;
           created_at: string;
           updated_at: string;
+          hook_secret?: string | undefined;
+        };
+      }>;
+      rotateHookSecret: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          description: string;
+          effect: "allow" | "deny";
+          agent_id: string | null;
+          target: "tool" | "prompt" | "resource";
+          tool_pattern: string;
+          environment_id: string | null;
+          input_schema: Record<string, JsonValue> | null;
+          rate_limit: {
+            max_calls: number;
+            per_seconds: number;
+          } | null;
+          pre_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          post_call_hook: {
+            url: string;
+            timeout_ms: number;
+            fail_mode: "open" | "closed";
+          } | null;
+          has_hook_secret: boolean;
+          redact_patterns: string[];
+          enabled: boolean;
+          created_at: string;
+          updated_at: string;
+          hook_secret?: string | undefined;
         };
       }>;
       delete: TRPCMutationProcedure<{
@@ -1528,7 +1682,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           limit?: unknown;
           cursor?: string | undefined;
           status?:
-            "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited" | undefined;
+            "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited" | undefined;
           kind?: "tool" | "prompt" | "resource" | undefined;
           agent_id?: string | undefined;
           tool_id?: string | undefined;
@@ -1545,7 +1699,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             agent_id: string | null;
             user_id: string | null;
             environment_id: string | null;
-            status: "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited";
+            status: "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited";
             input: unknown;
             output: unknown;
             output_truncated: boolean;
@@ -1568,6 +1722,20 @@ export type PlatformRouter = TRPCBuiltRouter<
                 }[]
               | null;
             trace_id: string | null;
+            guardrails: {
+              hooks: {
+                policy_id: string;
+                policy_name: string;
+                stage: "pre_call" | "post_call";
+                outcome: "allowed" | "rewrote" | "denied" | "failed_open" | "failed_closed";
+                duration_ms: number;
+                reason?: string | undefined;
+              }[];
+              redacted: {
+                secrets: number;
+                patterns: number;
+              };
+            } | null;
           }[];
           next_cursor: string | null;
         };
@@ -1641,7 +1809,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           agent_id: string | null;
           user_id: string | null;
           environment_id: string | null;
-          status: "failed" | "timeout" | "running" | "succeeded" | "denied" | "rate_limited";
+          status: "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;
@@ -1664,6 +1832,20 @@ export type PlatformRouter = TRPCBuiltRouter<
               }[]
             | null;
           trace_id: string | null;
+          guardrails: {
+            hooks: {
+              policy_id: string;
+              policy_name: string;
+              stage: "pre_call" | "post_call";
+              outcome: "allowed" | "rewrote" | "denied" | "failed_open" | "failed_closed";
+              duration_ms: number;
+              reason?: string | undefined;
+            }[];
+            redacted: {
+              secrets: number;
+              patterns: number;
+            };
+          } | null;
         };
       }>;
     };
