@@ -3,33 +3,14 @@ import { useState } from "react";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
-import { CopyButton } from "../../components/CopyButton";
 import { Switch, TextField } from "../../components/Field";
+import { NewSecret } from "../../components/NewSecret";
 import { ErrorState, FormError, Loading } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import { errorInfo } from "../../lib/errors";
 import { formatDateTime, formatRelative } from "../../lib/format";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
-
-/** The signing secret, right after it was made: the only time anyone sees it. */
-function NewSecret({ secret, onDone }: { secret: string; onDone: () => void }) {
-  return (
-    <div className="alert alert--warning" role="status">
-      <p>
-        Signing secret (shown this once; the receiver needs it to check each request&apos;s{" "}
-        <code>X-Audit-Webhook-Signature</code>):
-      </p>
-      <p>
-        <code className="mono" data-testid="audit-webhook-secret">
-          {secret}
-        </code>{" "}
-        <CopyButton text={secret} label="Copy secret" />
-      </p>
-      <Button onClick={onDone}>I have stored it</Button>
-    </div>
-  );
-}
 
 /**
  * Admins stream the org's new audit events to a SIEM: the destination, a pause switch, the
@@ -81,6 +62,8 @@ export function AuditWebhook() {
       {secret ? (
         <NewSecret
           secret={secret}
+          header="X-Audit-Webhook-Signature"
+          testId="audit-webhook-secret"
           onDone={() => {
             setSecret(null);
           }}

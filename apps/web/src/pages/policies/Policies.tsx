@@ -15,6 +15,7 @@ import { nameById, useAgents, useEnvironments } from "../../lib/queries";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { EvaluatePanel } from "./EvaluatePanel";
 import { PolicyFormDialog } from "./PolicyForm";
+import { NewSecret } from "../../components/NewSecret";
 
 type Editing = { policy: Policy | null } | null;
 
@@ -35,6 +36,7 @@ export default function Policies() {
   const [agentFilter, setAgentFilter] = useState("");
   const [effectFilter, setEffectFilter] = useState<"" | "allow" | "deny">("");
   const [editing, setEditing] = useState<Editing>(null);
+  const [hookSecret, setHookSecret] = useState<string | null>(null);
   const isAdmin = can("admin");
 
   const list = useInfiniteQuery(
@@ -221,6 +223,16 @@ export default function Policies() {
         </>
       }
     >
+      {hookSecret ? (
+        <NewSecret
+          secret={hookSecret}
+          header="X-Guardrail-Signature"
+          testId="policy-hook-secret"
+          onDone={() => {
+            setHookSecret(null);
+          }}
+        />
+      ) : null}
       <PagedTable
         list={list}
         label="Policies"
@@ -245,6 +257,7 @@ export default function Policies() {
           onClose={() => {
             setEditing(null);
           }}
+          onHookSecret={setHookSecret}
         />
       ) : null}
     </ListPage>

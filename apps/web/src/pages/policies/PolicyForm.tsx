@@ -1,4 +1,11 @@
-import { createPolicyInput, POLICY_EFFECTS, POLICY_TARGETS } from "@mcp/api/contracts";
+import type { HOOK_FAIL_MODES } from "@mcp/api/contracts";
+import {
+  createPolicyInput,
+  GUARDRAIL_HOOK_TIMEOUT_DEFAULT_MS,
+  POLICY_EFFECTS,
+  POLICY_TARGETS,
+  type GuardrailHookDto,
+} from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
 import { Button } from "../../components/Button";
@@ -40,6 +47,94 @@ const TARGETS: Record<Target, { label: string; pattern: string; hint: string }> 
   },
 };
 
+type FailMode = (typeof HOOK_FAIL_MODES)[number];
+
+/** One hook's fields as typed: an empty URL means no hook. */
+interface HookDraft {
+  url: string;
+  timeout: string;
+  failMode: FailMode;
+}
+
+function hookDraft(hook: GuardrailHookDto | null | undefined): HookDraft {
+  return {
+    url: hook?.url ?? "",
+    timeout: String(hook?.timeout_ms ?? GUARDRAIL_HOOK_TIMEOUT_DEFAULT_MS),
+    failMode: hook?.fail_mode ?? "closed",
+  };
+}
+
+function hookValue(draft: HookDraft) {
+  return draft.url.trim() === ""
+    ? null
+    : { url: draft.url.trim(), timeout_ms: Number(draft.timeout), fail_mode: draft.failMode };
+}
+
+const STAGES = {
+  pre_call_hook: {
+    label: "Pre-call hook URL",
+    hint: "Asked before each call this policy allows: it may allow, deny or rewrite the input.",
+  },
+  post_call_hook: {
+    label: "Post-call hook URL",
+    hint: "Asked before the result is returned or stored: it may allow, deny or replace it.",
+  },
+} as const;
+
+function HookFields({
+  stage,
+  draft,
+  onChange,
+  errors,
+}: {
+  stage: keyof typeof STAGES;
+  draft: HookDraft;
+  onChange: (draft: HookDraft) => void;
+  errors: FieldErrors;
+}) {
+  return (
+    <div className="form-row">
+      <TextField
+        label={STAGES[stage].label}
+        hint={STAGES[stage].hint}
+        error={errors[`${stage}.url`] ?? errors[stage]}
+        variant="mono"
+        placeholder="https://guard.example.com/check"
+        value={draft.url}
+        onChange={(url) => {
+          onChange({ ...draft, url });
+        }}
+      />
+      {draft.url.trim() === "" ? null : (
+        <>
+          <TextField
+            label="Timeout (ms)"
+            error={errors[`${stage}.timeout_ms`]}
+            variant="number"
+            inputMode="numeric"
+            value={draft.timeout}
+            onChange={(timeout) => {
+              onChange({ ...draft, timeout });
+            }}
+          />
+          <SelectField
+            label="When it fails"
+            error={errors[`${stage}.fail_mode`]}
+            value={draft.failMode}
+            onChange={(value) => {
+              onChange({ ...draft, failMode: value === "open" ? "open" : "closed" });
+            }}
+            options={[
+              ["closed", "Deny the call"],
+              ["open", "Allow the call"],
+            ]}
+          />
+        </>
+      )}
+    </div>
+  );
+}
+
 /** Parses the optional JSON Schema text; an empty box means "no input condition". */
 export function parseSchemaText(
   text: string,
@@ -57,9 +152,12 @@ export function parseSchemaText(
 export function PolicyFormDialog({
   policy,
   onClose,
+  onHookSecret,
 }: {
   policy: Policy | null;
   onClose: () => void;
+  /** Told the hooks' signing secret when saving just made it (its only showing). */
+  onHookSecret: (secret: string) => void;
 }) {
   const { org } = useOrg();
   const agents = useAgents(org.id);
@@ -80,19 +178,26 @@ export function PolicyFormDialog({
   const [limited, setLimited] = useState((policy?.rate_limit ?? null) !== null);
   const [maxCalls, setMaxCalls] = useState(String(policy?.rate_limit?.max_calls ?? 60));
   const [perSeconds, setPerSeconds] = useState(String(policy?.rate_limit?.per_seconds ?? 60));
+  const [preHook, setPreHook] = useState(hookDraft(policy?.pre_call_hook));
+  const [postHook, setPostHook] = useState(hookDraft(policy?.post_call_hook));
+  const [patternsText, setPatternsText] = useState((policy?.redact_patterns ?? []).join("\n"));
   const [enabled, setEnabled] = useState(policy?.enabled ?? true);
   const [errors, setErrors] = useState<FieldErrors>({});
 
-  const save = useFormSave<Policy>({
+  const save = useFormSave<Policy & { hook_secret?: string | undefined }>({
     invalidate: trpc.policies.pathFilter(),
     setErrors,
     onClose,
+    onSaved: (saved) => {
+      if (saved.hook_secret !== undefined) onHookSecret(saved.hook_secret);
+    },
   });
   const create = useMutation(trpc.policies.create.mutationOptions(save.create));
   const update = useMutation(trpc.policies.update.mutationOptions(save.update));
   const mutation = policy ? update : create;
 
   const whatIf = useMutation(trpc.policies.whatIf.mutationOptions());
+  const guarded = effect === "allow" && target === "tool";
   const values = {
     name,
     description,
@@ -103,6 +208,15 @@ export function PolicyFormDialog({
     environment_id: environmentId === "" ? null : environmentId,
     schemaText,
     rate_limit: limited ? { max_calls: Number(maxCalls), per_seconds: Number(perSeconds) } : null,
+    // Guardrails act on the tool calls an allow policy allows; other policies may not have them.
+    pre_call_hook: guarded ? hookValue(preHook) : null,
+    post_call_hook: guarded ? hookValue(postHook) : null,
+    redact_patterns: guarded
+      ? patternsText
+          .split("\n")
+          .map((line) => line.trim())
+          .filter((line) => line !== "")
+      : [],
     enabled,
   };
   // A preview answers for the fields as they were when it was asked; any edit hides it.
@@ -297,6 +411,37 @@ export function PolicyFormDialog({
             onChange={setPerSeconds}
           />
         </div>
+      ) : null}
+      {guarded ? (
+        <fieldset className="stack" aria-label="Guardrails">
+          <legend className="field__label">Guardrails</legend>
+          <HookFields stage="pre_call_hook" draft={preHook} onChange={setPreHook} errors={errors} />
+          <HookFields
+            stage="post_call_hook"
+            draft={postHook}
+            onChange={setPostHook}
+            errors={errors}
+          />
+          <Field
+            label="Redaction patterns"
+            error={Object.entries(errors).find(([key]) => key.startsWith("redact_patterns"))?.[1]}
+            hint="One regular expression per line (RE2: no lookarounds or backreferences). Matches in the results of calls this policy allows become [REDACTED]; the connection's own secrets always do."
+          >
+            {(props) => (
+              <textarea
+                {...props}
+                className="input mono"
+                rows={3}
+                spellCheck={false}
+                placeholder="sk-[A-Za-z0-9]{20,}"
+                value={patternsText}
+                onChange={(event) => {
+                  setPatternsText(event.target.value);
+                }}
+              />
+            )}
+          </Field>
+        </fieldset>
       ) : null}
       <Checkbox label="Enabled" checked={enabled} onChange={setEnabled} />
       <section className="stack" aria-label="Impact">

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
-import { StatusBadge } from "../../components/Badge";
+import { Badge, StatusBadge, type Tone } from "../../components/Badge";
 import { DecisionSummary } from "../../components/RunOutcome";
 import { ErrorState, Loading, PageHeader } from "../../components/States";
 import { ToolResult } from "../../components/ToolResult";
@@ -16,6 +16,60 @@ const TARGET_LABELS: Record<Run["kind"], string> = {
   prompt: "Prompt",
   resource: "Resource",
 };
+
+const HOOK_OUTCOMES: Record<
+  NonNullable<Run["guardrails"]>["hooks"][number]["outcome"],
+  { label: string; tone: Tone }
+> = {
+  allowed: { label: "allowed", tone: "green" },
+  rewrote: { label: "rewrote", tone: "amber" },
+  denied: { label: "denied", tone: "red" },
+  failed_open: { label: "failed, allowed (fail open)", tone: "amber" },
+  failed_closed: { label: "failed, denied (fail closed)", tone: "red" },
+};
+
+/** The guardrail hooks that ran, in order, and what redaction replaced. */
+function Guardrails({ record }: { record: NonNullable<Run["guardrails"]> }) {
+  const { secrets, patterns } = record.redacted;
+  return (
+    <section className="card" aria-labelledby="run-guardrails">
+      <h2 id="run-guardrails">Guardrails</h2>
+      {record.hooks.length > 0 ? (
+        <table className="table">
+          <thead>
+            <tr>
+              <th scope="col">Hook</th>
+              <th scope="col">Policy</th>
+              <th scope="col">Outcome</th>
+              <th scope="col">Reason</th>
+              <th scope="col">Took</th>
+            </tr>
+          </thead>
+          <tbody>
+            {record.hooks.map((hook, index) => (
+              <tr key={index}>
+                <td className="mono">{hook.stage}</td>
+                <td>{hook.policy_name}</td>
+                <td>
+                  <Badge tone={HOOK_OUTCOMES[hook.outcome].tone}>
+                    {HOOK_OUTCOMES[hook.outcome].label}
+                  </Badge>
+                </td>
+                <td className="wrap">{hook.reason ?? "—"}</td>
+                <td>{formatDuration(hook.duration_ms)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      <p className="muted">
+        {secrets + patterns === 0
+          ? "Nothing was redacted."
+          : `Redacted: ${secrets} connection secret ${secrets === 1 ? "value" : "values"}, ${patterns} pattern ${patterns === 1 ? "match" : "matches"}.`}
+      </p>
+    </section>
+  );
+}
 
 export default function RunDetail() {
   const { runId = "" } = useParams();
@@ -111,6 +165,7 @@ export default function RunDetail() {
           <p className="mono wrap">{r.error}</p>
         </section>
       ) : null}
+      {r.guardrails ? <Guardrails record={r.guardrails} /> : null}
       <section className="card" aria-labelledby="run-input">
         <h2 id="run-input">Input</h2>
         <pre className="code">{pretty(r.input) || "{}"}</pre>
