@@ -7,6 +7,7 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import {
   appRouter,
+  callerRole,
   createContext,
   createOpenApiDocument,
   createRestHandler,
@@ -25,7 +26,6 @@ import {
   DATABASE_RETRY_AFTER_SECONDS,
   DEFAULT_OAUTH_TOKEN_LIFETIMES,
   exportAuditEvents,
-  getMembershipRole,
   isDatabaseUnavailable,
   isUuid,
   SESSION_COOKIE_NAME,
@@ -578,8 +578,11 @@ async function exportAudit(
     ip,
     surface: "rest",
   });
-  if (ctx.auth?.type !== "user") return fail(401, "UNAUTHORIZED", "Sign in to export audit events");
-  if ((await getMembershipRole(deps.db, orgId, ctx.auth.user.id)) === null)
+  const auth = ctx.auth;
+  if (auth?.type === "refused") return fail(401, "UNAUTHORIZED", auth.reason);
+  if (auth?.type !== "user" && auth?.type !== "token")
+    return fail(401, "UNAUTHORIZED", "Sign in (or use an API token) to export audit events");
+  if ((await callerRole(deps.db, auth, orgId)) === null)
     return fail(404, "NOT_FOUND", "Organization not found");
 
   const lines = exportAuditEvents(deps.db, orgId, format);

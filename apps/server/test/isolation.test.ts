@@ -23,15 +23,22 @@ import { startOAuthUpstream, type OAuthUpstream } from "./oauth-upstream";
  *   - org A's owner calling it with org B's ids gets 404, exactly like a missing resource;
  *   - each role of org A gets the procedure or 403, as the README documents the roles;
  *   - after every call made in org A, every row of org B in every tenant table (any table with an
- *     org_id column, read directly from the database) is unchanged.
+ *     org_id column, read directly from the database) is unchanged;
+ *   - org A's API tokens act like members of their role, or get 403 where a person is needed, and
+ *     get 404 for org B's ids like org A's owner.
  */
 
 const ROLES = ["viewer", "member", "admin", "owner"] as const;
 type Role = (typeof ROLES)[number];
+/** An API token's roles: an owner's work (people, the org itself) needs a person. */
+const TOKEN_ROLES = ["viewer", "member", "admin"] as const;
+type TokenRole = (typeof TOKEN_ROLES)[number];
 
 interface OrgWorld {
   id: string;
   users: Record<Role, TestUser>;
+  /** One API token of each role, made by the owner. */
+  tokens: Record<TokenRole, string>;
   environmentId: string;
   connectionId: string;
   toolId: string;
@@ -51,6 +58,8 @@ type OrgCase = {
   scope: "org";
   /** The least role allowed, as documented: viewers read, members run tools, admins manage. */
   role: Role;
+  /** Acts for a person (their own credentials, managing API tokens): API tokens get 403. */
+  person?: true;
   /** The call against `org`; may first create what it acts on (so deletes have a target). */
   call: (org: OrgWorld, fresh: Fresh) => Promise<Call> | Call;
 };
@@ -67,6 +76,7 @@ interface Fresh {
   toolUnderReview(org: OrgWorld): Promise<{ id: string; hash: string }>;
   agent(org: OrgWorld): Promise<string>;
   key(org: OrgWorld, agentId?: string): Promise<string>;
+  apiToken(org: OrgWorld): Promise<string>;
   /** An OAuth client authorized by the owner to act as the org's agent. */
   grant(org: OrgWorld): Promise<string>;
   policy(org: OrgWorld): Promise<string>;
@@ -87,6 +97,13 @@ const CASES: Record<string, Case> = {
   "auth.logoutAll": { scope: "account", why: "the caller's own sessions" },
   "auth.me": { scope: "account", why: "the caller" },
   "auth.sso": { scope: "account", why: "the platform's SSO settings, public" },
+  "auth.sessions.list": { scope: "account", why: "the caller's own sessions" },
+  "auth.sessions.end": {
+    scope: "account",
+    why: "the caller's own session; another user's is 404 (sessions.test.ts)",
+  },
+  "auth.sessions.endOthers": { scope: "account", why: "the caller's own sessions" },
+  "auth.changePassword": { scope: "account", why: "the caller's own password" },
   "orgs.list": { scope: "account", why: "lists the caller's own memberships" },
   "orgs.create": { scope: "account", why: "creates a new org" },
   "oauth.authorizations.get": {
@@ -146,6 +163,27 @@ const CASES: Record<string, Case> = {
     scope: "org",
     role: "owner",
     call: async (org, fresh) => ({ params: { org_id: org.id, user_id: await fresh.member(org) } }),
+  },
+
+  "apiTokens.list": {
+    scope: "org",
+    role: "admin",
+    person: true,
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "apiTokens.create": {
+    scope: "org",
+    role: "admin",
+    person: true,
+    call: (org) => ({ params: { org_id: org.id }, input: { name: name(), role: "viewer" } }),
+  },
+  "apiTokens.revoke": {
+    scope: "org",
+    role: "admin",
+    person: true,
+    call: async (org, fresh) => ({
+      params: { org_id: org.id, token_id: await fresh.apiToken(org) },
+    }),
   },
 
   "environments.list": {
@@ -216,6 +254,7 @@ const CASES: Record<string, Case> = {
   "connections.oauthConnect": {
     scope: "org",
     role: "member",
+    person: true,
     // Discovery and registration write to the connection: they must stay in its own org.
     call: async (org, fresh) => ({
       params: { id: await fresh.oauthConnection(org) },
@@ -225,6 +264,7 @@ const CASES: Record<string, Case> = {
   "connections.oauthDisconnect": {
     scope: "org",
     role: "member",
+    person: true,
     call: async (org, fresh) => ({
       params: { id: await fresh.oauthConnection(org) },
       input: { credential: "per_user" },
@@ -233,6 +273,7 @@ const CASES: Record<string, Case> = {
   "connections.mine": {
     scope: "org",
     role: "viewer",
+    person: true,
     call: (org) => ({ params: { org_id: org.id } }),
   },
   "connections.sync": {
@@ -509,9 +550,19 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
     const toolId = connection.tools.echo ?? "";
     const run = await setup.run(toolId, { input: { text: "fixture" } });
     expect(run.status).toBe(201);
+    const tokens = {} as Record<TokenRole, string>;
+    for (const role of TOKEN_ROLES) {
+      const created = await server.request("POST", `/orgs/${org.id}/api-tokens/`, {
+        token: org.owner.token,
+        body: { name: `${role} token`, role },
+      });
+      expect(created.status).toBe(201);
+      tokens[role] = created.body.token as string;
+    }
     return {
       id: org.id,
       users,
+      tokens,
       environmentId: environment.body.id,
       connectionId: connection.id,
       toolId,
@@ -564,6 +615,8 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
     agent: async (org) => (await made(org, `/orgs/${org.id}/agents/`, { name: name() })).id,
     key: async (org, agentId) =>
       (await made(org, `/agents/${agentId ?? org.agentId}/keys/`, { name: name() })).id,
+    apiToken: async (org) =>
+      (await made(org, `/orgs/${org.id}/api-tokens/`, { name: name(), role: "viewer" })).id,
     grant: async (org) => {
       await grantTokens(server, org.users.owner, org.agentId);
       const listed = await server.request("GET", `/agents/${org.agentId}/oauth-clients/`, {
@@ -624,7 +677,7 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
     return rows;
   }
 
-  async function send(procedure: Procedure, call: Call, user: TestUser) {
+  async function send(procedure: Procedure, call: Call, user: Pick<TestUser, "token">) {
     const path = procedure.template.replace(/\{(\w+)\}/g, (_match, param: string) => {
       const value = call.params[param];
       if (value === undefined) throw new Error(`${procedure.path}: no value for {${param}}`);
@@ -664,6 +717,7 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
       expect.arrayContaining([
         "agent_keys",
         "agents",
+        "api_tokens",
         "audit_events",
         "audit_webhooks",
         "connections",
@@ -710,6 +764,39 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
           expect(response.status, label).toBeLessThan(300);
         }
         expect(await snapshot(b), `${procedure.path} as ${role} changed org B`).toEqual(before);
+      }
+    },
+  );
+
+  it.each(orgProcedures.map((procedure) => [procedure.path, procedure] as const))(
+    "%s: API tokens act as their role in their own org only; another org's ids are 404",
+    async (_path, procedure) => {
+      const { role: least, person } = caseOf(procedure);
+      for (const role of TOKEN_ROLES) {
+        const token = { token: a.tokens[role] };
+        const outside = await caseOf(procedure).call(b, fresh);
+        const beforeOutside = await snapshot(b);
+        const refused = await send(procedure, outside, token);
+        expect(refused.status, `${role} token in org B: ${JSON.stringify(refused.body)}`).toBe(404);
+        expect(await snapshot(b)).toEqual(beforeOutside);
+
+        const call = await caseOf(procedure).call(a, fresh);
+        const before = await snapshot(b);
+        const response = await send(procedure, call, token);
+        const label = `${role} token: ${JSON.stringify(response.body)}`;
+        if (call.params.org_id !== undefined && call.params.org_id !== a.id) {
+          // A throw-away org with org A's people (orgs.delete): the token's org it is not.
+          expect(response.status, label).toBe(404);
+        } else if (person || ROLES.indexOf(role) < ROLES.indexOf(least)) {
+          expect(response.status, label).toBe(403);
+          expect(response.body.code, label).toBe("FORBIDDEN");
+        } else {
+          expect(response.status, label).toBeGreaterThanOrEqual(200);
+          expect(response.status, label).toBeLessThan(300);
+        }
+        expect(await snapshot(b), `${procedure.path} as ${role} token changed org B`).toEqual(
+          before,
+        );
       }
     },
   );

@@ -1,13 +1,18 @@
 import {
   AGENT_KEY_PREFIX,
+  API_TOKEN_PREFIX,
   authenticateAgentKey,
+  authenticateApiToken,
+  getMembershipRole,
   getUser,
   SESSION_COOKIE_NAME,
   validateSessionToken,
   type Agent,
+  type ApiTokenPrincipal,
   type AuthThrottleConfig,
   type Db,
   type McpRuntime,
+  type OrgRole,
   type RequestOrigin,
   type SsoProvider,
   type User,
@@ -31,7 +36,22 @@ export interface ApiDeps {
 export type Auth =
   | { type: "user"; user: User; session: ValidSession; via: "header" | "cookie" }
   | { type: "agent"; agent: Agent; keyId: string }
+  | { type: "token"; token: ApiTokenPrincipal }
+  /** A credential that names something but may not be used: the 401 says why (revoked, expired). */
+  | { type: "refused"; reason: string }
   | null;
+
+/** Who may act on an organization's resources: a signed-in person or one of its API tokens. */
+export type Caller = Extract<Auth, { type: "user" } | { type: "token" }>;
+
+/**
+ * The caller's role in an org, null when it has none: a person's membership, or a token's own role
+ * in its own org only (every other org is, to a token, an org it is not in).
+ */
+export async function callerRole(db: Db, caller: Caller, orgId: string): Promise<OrgRole | null> {
+  if (caller.type === "token") return caller.token.org_id === orgId ? caller.token.role : null;
+  return getMembershipRole(db, orgId, caller.user.id);
+}
 
 export interface Context {
   deps: ApiDeps;
@@ -105,6 +125,12 @@ async function authenticate(deps: ApiDeps, info: RequestInfo): Promise<Auth> {
   if (headerToken?.startsWith(AGENT_KEY_PREFIX)) {
     const authenticated = await authenticateAgentKey(deps.db, headerToken, deps.runtime.calls);
     return authenticated ? { type: "agent", ...authenticated } : null;
+  }
+  if (headerToken?.startsWith(API_TOKEN_PREFIX)) {
+    const authenticated = await authenticateApiToken(deps.db, headerToken);
+    return authenticated.ok
+      ? { type: "token", token: authenticated.token }
+      : { type: "refused", reason: authenticated.reason };
   }
   const session = await validateSessionToken(deps.db, token);
   if (!session) return null;

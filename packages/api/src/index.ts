@@ -1,5 +1,6 @@
 export { appRouter, type AppRouter } from "./root";
 export {
+  callerRole,
   createContext,
   readCookie,
   sessionCookie,

@@ -1,4 +1,5 @@
 import { agentsRouter } from "./routers/agents";
+import { apiTokensRouter } from "./routers/api-tokens";
 import { authRouter } from "./routers/auth";
 import { connectionsRouter } from "./routers/connections";
 import { environmentsRouter } from "./routers/environments";
@@ -12,6 +13,7 @@ import { router } from "./trpc";
 export const appRouter = router({
   auth: authRouter,
   orgs: orgsRouter,
+  apiTokens: apiTokensRouter,
   environments: environmentsRouter,
   connections: connectionsRouter,
   tools: toolsRouter,

@@ -4,15 +4,15 @@ import { z } from "zod";
 import {
   AppError,
   findInputDefect,
-  getMembershipRole,
   isAppError,
   roleAtLeast,
   type ActionContext,
+  type Actor,
   type Agent,
   type Db,
   type OrgRole,
 } from "@mcp/core";
-import type { Context } from "./context";
+import { callerRole, type Caller, type Context } from "./context";
 import { uuid } from "./contracts/common";
 import { toTRPCError, toWireError } from "./errors";
 
@@ -80,23 +80,66 @@ export const publicProcedure = t.procedure.use(async ({ ctx, meta, type, next, g
   return result;
 });
 
-const unauthenticated = () =>
-  new TRPCError({
+function unauthenticated(auth: Context["auth"]): TRPCError {
+  return new TRPCError({
     code: "UNAUTHORIZED",
-    message: "Authentication required: send Authorization: Token <token>",
+    message:
+      auth?.type === "refused"
+        ? auth.reason
+        : "Authentication required: send Authorization: Token <token>",
+  });
+}
+
+const agentKeyRefused = () =>
+  new TRPCError({
+    code: "FORBIDDEN",
+    message: "Agent keys can only run tools; this needs a user's token or an API token",
   });
 
+/** What the caller's audit events and runs record it as. */
+function actorOf(caller: Caller): Actor {
+  return caller.type === "user"
+    ? { type: "user", id: caller.user.id }
+    : { type: "token", id: caller.token.id, name: caller.token.name };
+}
+
+/** A signed-in person only: their own account, sessions and organizations. */
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.auth) throw unauthenticated();
-  if (ctx.auth.type !== "user") {
+  const auth = ctx.auth;
+  if (!auth || auth.type === "refused") throw unauthenticated(auth);
+  if (auth.type === "agent") throw agentKeyRefused();
+  if (auth.type === "token") {
     throw new TRPCError({
       code: "FORBIDDEN",
-      message: "Agent keys can only run tools; this needs a user's token",
+      message: "API tokens act only on their organization's resources; this needs a signed-in user",
     });
   }
-  const { user, session, via } = ctx.auth;
+  const { user, session, via } = auth;
   const action: ActionContext = { ...ctx.origin, actor: { type: "user", id: user.id } };
   return next({ ctx: { ...ctx, user, session, via, action } });
+});
+
+/** A signed-in person or an API token: the base of every procedure on an org's resources. */
+const callerProcedure = publicProcedure.use(({ ctx, next }) => {
+  const auth = ctx.auth;
+  if (!auth || auth.type === "refused") throw unauthenticated(auth);
+  if (auth.type === "agent") throw agentKeyRefused();
+  const action: ActionContext = { ...ctx.origin, actor: actorOf(auth) };
+  return next({ ctx: { ...ctx, caller: auth, action } });
+});
+
+/**
+ * For org procedures that act for a person (their own OAuth credentials, managing API tokens):
+ * an API token is refused. Chained after orgProcedure or resourceProcedure.
+ */
+export const personOnly = t.middleware(({ ctx, next }) => {
+  if (ctx.auth?.type !== "user") {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: "This needs a signed-in user; API tokens cannot do it",
+    });
+  }
+  return next({ ctx: { user: ctx.auth.user } });
 });
 
 function notFound(what: string): TRPCError {
@@ -112,10 +155,13 @@ function assertRole(role: OrgRole, minimum: OrgRole): void {
   }
 }
 
-/** Procedures under `/orgs/{org_id}/…`: the caller's membership decides, before any input is used. */
+/**
+ * Procedures under `/orgs/{org_id}/…`: the caller's role there decides, before any input is used
+ * (a person's membership, a token's own role in its own org).
+ */
 export function orgProcedure(minimum: OrgRole) {
-  return authedProcedure.input(z.object({ org_id: uuid })).use(async ({ ctx, input, next }) => {
-    const role = await getMembershipRole(ctx.db, input.org_id, ctx.user.id);
+  return callerProcedure.input(z.object({ org_id: uuid })).use(async ({ ctx, input, next }) => {
+    const role = await callerRole(ctx.db, ctx.caller, input.org_id);
     // Not being a member looks exactly like the organization not existing.
     if (role === null) throw notFound("Organization");
     assertRole(role, minimum);
@@ -132,9 +178,9 @@ export function resourceProcedure(
   minimum: OrgRole,
   findOrgId: (db: Db, id: string) => Promise<string | null>,
 ) {
-  return authedProcedure.input(z.object({ id: uuid })).use(async ({ ctx, input, next }) => {
+  return callerProcedure.input(z.object({ id: uuid })).use(async ({ ctx, input, next }) => {
     const orgId = await findOrgId(ctx.db, input.id);
-    const role = orgId === null ? null : await getMembershipRole(ctx.db, orgId, ctx.user.id);
+    const role = orgId === null ? null : await callerRole(ctx.db, ctx.caller, orgId);
     if (orgId === null || role === null) throw notFound(what);
     assertRole(role, minimum);
     return next({ ctx: { ...ctx, org: { id: orgId, role } } });
@@ -151,12 +197,12 @@ export function agentOrMemberResourceProcedure(
 ) {
   return publicProcedure.input(z.object({ id: uuid })).use(async ({ ctx, input, next }) => {
     const auth = ctx.auth;
-    if (!auth) throw unauthenticated();
+    if (!auth || auth.type === "refused") throw unauthenticated(auth);
     const orgId = await findOrgId(ctx.db, input.id);
-    // One explicit shape for both principals, so `agent` is typed as nullable downstream.
+    // One explicit shape for every principal, so `agent` is typed as nullable downstream.
     let caller: {
       action: ActionContext;
-      runner: { type: "agent" | "user"; id: string };
+      runner: { type: "agent" | "user" | "token"; id: string };
       agent: Agent | null;
       org: { id: string; role: OrgRole };
     };
@@ -169,12 +215,13 @@ export function agentOrMemberResourceProcedure(
         org: { id: orgId, role: "member" },
       };
     } else {
-      const role = orgId === null ? null : await getMembershipRole(ctx.db, orgId, auth.user.id);
+      const role = orgId === null ? null : await callerRole(ctx.db, auth, orgId);
       if (orgId === null || role === null) throw notFound(what);
       assertRole(role, "member");
+      const actor = actorOf(auth);
       caller = {
-        action: { ...ctx.origin, actor: { type: "user", id: auth.user.id } },
-        runner: { type: "user", id: auth.user.id },
+        action: { ...ctx.origin, actor },
+        runner: { type: auth.type, id: auth.type === "user" ? auth.user.id : auth.token.id },
         agent: null,
         org: { id: orgId, role },
       };

@@ -28,6 +28,7 @@ export {
 export * from "./orgs/roles";
 export * from "./orgs/orgs";
 export * from "./orgs/sso-settings";
+export * from "./orgs/api-tokens";
 export * from "./environments/environments";
 export * from "./connections/connections";
 export * from "./tools/tools";

@@ -15,7 +15,8 @@ export interface PlatformClientOptions {
   /** Where the platform is served, e.g. `https://mcp.example.com` (the tRPC endpoint is `/trpc` under it). */
   baseUrl: string;
   /**
-   * A user's session token from `auth.login` / `auth.register`, sent as `Authorization: Token …`.
+   * A user's session token from `auth.login` / `auth.register`, or an organization's API token
+   * (`mcpt_…`, for automation: it acts with its role in its org), sent as `Authorization: Token …`.
    * A function is called before every request, so a token can be swapped without a new client.
    */
   token?: string | (() => string | undefined | Promise<string | undefined>);

@@ -86,3 +86,44 @@ export const ssoInfo = z.object({
     .describe("Where a browser goes to start signing in (a redirect to the provider)"),
 });
 export type SsoInfoDto = z.infer<typeof ssoInfo>;
+
+export const session = z.object({
+  id: uuid.describe("The session's public id (not its token, nor anything derived from it)"),
+  current: z.boolean().describe("The session that made this request"),
+  created_at: timestamp,
+  last_seen_at: timestamp.describe("Updated at most once a minute, so up to a minute behind"),
+  expires_at: timestamp,
+  ip: z.string().nullable().describe("The address it signed in from"),
+  user_agent: z.string().nullable().describe("The browser or client it signed in with"),
+});
+export type SessionDto = z.infer<typeof session>;
+
+export const endOtherSessionsResult = z.object({
+  sessions_ended: z.number().int().describe("How many of your other sessions were ended"),
+});
+
+export const changePasswordInput = z
+  .object({
+    current_password: z.string().min(1, "Required").max(256, "At most 256 characters"),
+    new_password: newPassword.describe(
+      `${NEW_PASSWORD_MIN_LENGTH} to ${NEW_PASSWORD_MAX_LENGTH} characters, not only spaces, not one of the most common passwords`,
+    ),
+    new_password_confirm: z.string(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.new_password !== value.new_password_confirm) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["new_password_confirm"],
+        message: "Passwords do not match",
+      });
+    }
+  });
+export type ChangePasswordInput = z.infer<typeof changePasswordInput>;
+
+export const changePasswordResult = z.object({
+  sessions_ended: z
+    .number()
+    .int()
+    .describe("How many of your other sessions were ended; this one stays signed in"),
+});

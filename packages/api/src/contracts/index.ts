@@ -2,6 +2,7 @@ export * from "./common";
 export * from "./limits";
 export * from "./accounts";
 export * from "./orgs";
+export * from "./api-tokens";
 export * from "./connections";
 export * from "./tools";
 export * from "./agents";

@@ -115,7 +115,9 @@ export const listRunsInput = pageInput.extend({
 export const auditEvent = z.object({
   id: uuid,
   org_id: uuid.nullable(),
-  actor_type: z.enum(["user", "agent", "system"]),
+  actor_type: z
+    .enum(["user", "agent", "system", "token"])
+    .describe("`token`: an API token; `actor_id` is its id and `metadata.token_name` its name"),
   actor_id: z.string().nullable(),
   action: z.string(),
   target_type: z.string().nullable(),

@@ -1,5 +1,9 @@
 import {
+  changePassword,
+  endOtherSessions,
+  endUserSession,
   getUser,
+  listUserSessions,
   loginUser,
   logoutAllSessions,
   logoutSession,
@@ -10,12 +14,17 @@ import { z } from "zod";
 import { clearedSessionCookie, sessionCookie, type Context } from "../context";
 import {
   authResult,
+  changePasswordInput,
+  changePasswordResult,
+  endOtherSessionsResult,
   loginInput,
   logoutAllResult,
   registerInput,
   ssoInfo,
+  session,
   user,
 } from "../contracts/accounts";
+import { uuid } from "../contracts/common";
 import { authedProcedure, publicProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 
@@ -131,6 +140,95 @@ export const authRouter = router({
     .mutation(async ({ ctx }) => {
       const sessionsEnded = await logoutAllSessions(ctx.db, ctx.action, ctx.user.id);
       clearCookie(ctx);
+      return { sessions_ended: sessionsEnded };
+    }),
+
+  sessions: router({
+    list: authedProcedure
+      .meta({
+        openapi: {
+          method: "GET",
+          path: "/auth/sessions",
+          tags,
+          summary: "Your active sessions, most recently seen first; `current` marks this one",
+          protect: true,
+        },
+      })
+      .input(z.object({}).optional())
+      .output(z.object({ results: z.array(session) }))
+      .query(async ({ ctx }) => {
+        const sessions = await listUserSessions(ctx.db, ctx.user.id);
+        return {
+          results: sessions.map(({ public_id: id, ...rest }) =>
+            toWire({ id, current: id === ctx.session.publicId, ...rest }),
+          ),
+        };
+      }),
+
+    end: authedProcedure
+      .meta({
+        openapi: {
+          method: "DELETE",
+          path: "/auth/sessions/{id}",
+          tags,
+          summary: "End one of your sessions (ending this one signs you out)",
+          protect: true,
+        },
+        successStatus: 204,
+      })
+      .input(z.object({ id: uuid }))
+      .output(z.void())
+      .mutation(async ({ ctx, input }) => {
+        await endUserSession(ctx.db, ctx.action, { userId: ctx.user.id, publicId: input.id });
+        if (input.id === ctx.session.publicId) clearCookie(ctx);
+      }),
+
+    endOthers: authedProcedure
+      .meta({
+        openapi: {
+          method: "POST",
+          path: "/auth/sessions/end-others",
+          tags,
+          summary: "End every session of yours but this one",
+          protect: true,
+        },
+      })
+      .input(z.object({}).optional())
+      .output(endOtherSessionsResult)
+      .mutation(async ({ ctx }) => ({
+        sessions_ended: await endOtherSessions(ctx.db, ctx.action, {
+          userId: ctx.user.id,
+          currentSessionId: ctx.session.sessionId,
+        }),
+      })),
+  }),
+
+  changePassword: authedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/password",
+        tags,
+        summary: "Change your password; every other session of yours ends",
+        description:
+          "Needs the current password. Wrong current passwords count towards the sign-in lockout of the account.",
+        protect: true,
+      },
+    })
+    .input(changePasswordInput)
+    .output(changePasswordResult)
+    .mutation(async ({ ctx, input }) => {
+      const { sessionsEnded } = await changePassword(
+        ctx.db,
+        ctx.action,
+        {
+          userId: ctx.user.id,
+          currentSessionId: ctx.session.sessionId,
+          currentPassword: input.current_password,
+          newPassword: input.new_password,
+        },
+        ctx.deps.authThrottle,
+      );
       return { sessions_ended: sessionsEnded };
     }),
 

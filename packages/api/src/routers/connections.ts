@@ -31,7 +31,7 @@ import {
   updateConnectionInput,
   updatedConnection,
 } from "../contracts/connections";
-import { orgProcedure, resourceProcedure, router } from "../trpc";
+import { orgProcedure, personOnly, resourceProcedure, router } from "../trpc";
 import { toWire } from "../wire";
 import type { OrgRole } from "@mcp/core";
 
@@ -200,6 +200,7 @@ export const connectionsRouter = router({
     ),
 
   oauthConnect: connectionProcedure("member")
+    .use(personOnly)
     .meta({
       openapi: {
         method: "POST",
@@ -226,6 +227,7 @@ export const connectionsRouter = router({
     }),
 
   oauthDisconnect: connectionProcedure("member")
+    .use(personOnly)
     .meta({
       openapi: {
         method: "DELETE",
@@ -249,6 +251,7 @@ export const connectionsRouter = router({
     }),
 
   mine: orgProcedure("viewer")
+    .use(personOnly)
     .meta({
       openapi: {
         method: "GET",

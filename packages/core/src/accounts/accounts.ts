@@ -11,6 +11,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
 import {
   createSession,
   invalidateSession,
+  invalidateUserSessionByPublicId,
   invalidateUserSessions,
   type IssuedSession,
 } from "./sessions";
@@ -93,7 +94,7 @@ export async function registerUser(
           target_id: user.id,
         },
       );
-      const session = await createSession(tx, user.id);
+      const session = await createSession(tx, user.id, origin);
       return { user, session };
     });
   } catch (error) {
@@ -187,7 +188,7 @@ export async function loginUser(
   await giveBackAttempts(db, [ip]);
   const { password_hash: _passwordHash, ...user } = row;
   return db.transaction(async (tx) => {
-    const session = await createSession(tx, user.id);
+    const session = await createSession(tx, user.id, origin);
     await recordAudit(
       tx,
       { ...origin, actor: { type: "user", id: user.id } },
@@ -237,6 +238,107 @@ export async function logoutAllSessions(
       metadata: { sessions: ended },
     });
     return ended;
+  });
+}
+
+/**
+ * Ends one of the user's own sessions from the sessions page (the current one included: that is a
+ * sign-out). Another user's session, or one already ended, is NOT_FOUND.
+ */
+export async function endUserSession(
+  db: Db,
+  context: ActionContext,
+  input: { userId: string; publicId: string },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    if (!(await invalidateUserSessionByPublicId(tx, input))) throw AppError.notFound("Session");
+    await recordAudit(tx, context, {
+      org_id: null,
+      action: "user.session_end",
+      target_type: "user",
+      target_id: input.userId,
+      metadata: { session: input.publicId },
+    });
+  });
+}
+
+/** "Sign out other sessions": every session of the user but the one asking. Returns how many. */
+export async function endOtherSessions(
+  db: Db,
+  context: ActionContext,
+  input: { userId: string; currentSessionId: string },
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const ended = await invalidateUserSessions(tx, input.userId, input.currentSessionId);
+    await recordAudit(tx, context, {
+      org_id: null,
+      action: "user.logout_others",
+      target_type: "user",
+      target_id: input.userId,
+      metadata: { sessions: ended },
+    });
+    return ended;
+  });
+}
+
+/**
+ * Changes the password of a signed-in user, who proves the current one. Every other session ends:
+ * whoever else held one (perhaps the reason for the change) must sign in with the new password.
+ * Wrong current passwords count against the account like failed sign-ins, so a stolen session
+ * cannot guess it faster than the sign-in page allows.
+ */
+export async function changePassword(
+  db: Db,
+  context: ActionContext,
+  input: {
+    userId: string;
+    currentSessionId: string;
+    currentPassword: string;
+    newPassword: string;
+  },
+  throttle: AuthThrottleConfig,
+): Promise<{ sessionsEnded: number }> {
+  const [row] = await db.select().from(users).where(eq(users.id, input.userId)).limit(1);
+  if (!row) throw AppError.notFound("User");
+  if (row.password_hash === null) {
+    throw AppError.invalidField(
+      "current_password",
+      "This account has no password: it signs in with SSO",
+    );
+  }
+  const address = throttleAddress(context.ip);
+  const keys = [
+    throttleKey("loginPerAccountAndIp", row.email, address),
+    throttleKey("loginPerAccount", row.email),
+  ];
+  const outcome = await countAttempts(db, throttle, keys);
+  if (!outcome.allowed) throw throttled(outcome, "wrong current passwords");
+  if (!(await verifyPassword(row.password_hash, input.currentPassword))) {
+    await recordAudit(db, context, {
+      org_id: null,
+      action: "user.password_change_failed",
+      target_type: "user",
+      target_id: row.id,
+    });
+    throw AppError.invalidField("current_password", "The current password is not correct");
+  }
+  await resetThrottles(db, keys);
+  await assertAcceptablePassword(input.newPassword, row.email, "new_password");
+  const passwordHash = await hashPassword(input.newPassword);
+  return db.transaction(async (tx) => {
+    await tx
+      .update(users)
+      .set({ password_hash: passwordHash, updated_at: new Date() })
+      .where(eq(users.id, row.id));
+    const sessionsEnded = await invalidateUserSessions(tx, row.id, input.currentSessionId);
+    await recordAudit(tx, context, {
+      org_id: null,
+      action: "user.password_change",
+      target_type: "user",
+      target_id: row.id,
+      metadata: { sessions_ended: sessionsEnded },
+    });
+    return { sessionsEnded };
   });
 }
 

@@ -21,9 +21,13 @@ function loadCommonPasswords(): Promise<ReadonlySet<string>> {
  * The rules a new password must meet; signing in with an older, weaker one still works. Throws a
  * BAD_REQUEST naming the `password` field.
  */
-export async function assertAcceptablePassword(password: string, email: string): Promise<void> {
+export async function assertAcceptablePassword(
+  password: string,
+  email: string,
+  field = "password",
+): Promise<void> {
   const problem = await passwordProblem(password, email);
-  if (problem) throw AppError.invalidField("password", problem);
+  if (problem) throw AppError.invalidField(field, problem);
 }
 
 async function passwordProblem(password: string, email: string): Promise<string | null> {

@@ -395,7 +395,7 @@ export async function completeSsoSignIn(
       }
       if (claims.email !== null && claims.emailVerified)
         await joinOrgsByDomain(tx, context(user.id), user.id, emailDomain(claims.email));
-      const session = await createSession(tx, user.id);
+      const session = await createSession(tx, user.id, origin);
       await recordAudit(tx, context(user.id), {
         org_id: null,
         action: "user.login",

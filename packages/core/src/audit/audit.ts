@@ -27,10 +27,13 @@ export function auditRow(
     action: entry.action,
     target_type: entry.target_type ?? null,
     target_id: entry.target_id ?? null,
-    metadata:
-      context.acting_user === undefined
-        ? (entry.metadata ?? {})
-        : { ...entry.metadata, acting_user: context.acting_user },
+    metadata: {
+      ...entry.metadata,
+      ...(context.acting_user === undefined ? {} : { acting_user: context.acting_user }),
+      ...(context.actor.type === "token" && context.actor.name !== undefined
+        ? { token_name: context.actor.name }
+        : {}),
+    },
     ip: context.ip,
     user_agent: context.user_agent,
   };

@@ -59,6 +59,17 @@ export const sessions = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     expiresAt: timestamptz("expires_at").notNull(),
+    /**
+     * What the sessions page names a session by: `id` is never sent back, and a random id says
+     * nothing about the token (a prefix of `id` would be a prefix of its hash).
+     */
+    public_id: uuid("public_id").notNull().unique().defaultRandom(),
+    created_at: createdAt(),
+    /** Written at most once a minute per session (see accounts/sessions.ts), not per request. */
+    last_seen_at: timestamptz("last_seen_at").notNull().defaultNow(),
+    /** Where the session signed in from. */
+    ip: text("ip"),
+    user_agent: text("user_agent"),
   },
   (t) => [
     index("sessions_user_id_idx").on(t.userId),
@@ -186,6 +197,36 @@ export const orgSsoDomains = pgTable(
   (t) => [
     primaryKey({ columns: [t.org_id, t.domain] }),
     index("org_sso_domains_domain_idx").on(t.domain),
+  ],
+);
+
+/**
+ * An organization's API tokens for automation (REST API, SDK): each acts with its own role in its
+ * org only. The token is shown once; only its sha256 is stored. Tokens belong to the org, not to
+ * the person who made them (`created_by` is a record, set null when that account is deleted).
+ */
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: id(),
+    org_id: orgId(),
+    name: text("name").notNull(),
+    // The check below keeps the owner role out; the type says so to the code.
+    role: orgRole("role").$type<"admin" | "member" | "viewer">().notNull(),
+    /** The first characters of the token, shown in lists so a token can be recognised. */
+    prefix: text("prefix").notNull(),
+    token_hash: text("token_hash").notNull().unique(),
+    created_by: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+    created_at: createdAt(),
+    expires_at: timestamptz("expires_at"),
+    /** Written at most once a minute per token (see orgs/api-tokens.ts), not per request. */
+    last_used_at: timestamptz("last_used_at"),
+    revoked_at: timestamptz("revoked_at"),
+  },
+  (t) => [
+    index("api_tokens_org_id_idx").on(t.org_id, t.id),
+    // Owners manage people: a token never holds the owner role.
+    check("api_tokens_role_not_owner", sql`${t.role} <> 'owner'`),
   ],
 );
 
@@ -606,7 +647,7 @@ export const replicas = pgTable("replicas", {
   heartbeat_at: timestamptz("heartbeat_at").notNull().defaultNow(),
 });
 
-export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
+export const actorType = pgEnum("actor_type", ["user", "agent", "system", "token"]);
 
 /**
  * The newest link of each organization's audit chain. Every insert of an org's audit event locks

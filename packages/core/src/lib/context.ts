@@ -1,7 +1,12 @@
 /** Who is acting and from where; every mutating service takes it so the audit trail is complete. */
 export interface Actor {
-  type: "user" | "agent" | "system";
+  type: "user" | "agent" | "system" | "token";
   id: string | null;
+  /**
+   * An API token's name, recorded on its audit events as `token_name`: the token may be revoked
+   * and forgotten long before the event is read.
+   */
+  name?: string;
 }
 
 export interface RequestOrigin {

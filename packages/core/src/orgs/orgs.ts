@@ -9,7 +9,8 @@ import type { ActionContext } from "../lib/context";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { isUniqueViolation } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
-import type { OrgRole } from "./roles";
+import { revokeApiTokensCreatedBy } from "./api-tokens";
+import { roleAtLeast, type OrgRole } from "./roles";
 
 export type Org = typeof orgs.$inferSelect;
 export type OrgWithRole = Org & { role: OrgRole };
@@ -302,6 +303,9 @@ export async function updateMemberRole(
       target_id: input.userId,
       metadata: { from: current.role, to: input.role },
     });
+    if (!roleAtLeast(input.role, "admin")) {
+      await revokeApiTokensCreatedBy(tx, context, { ...input, reason: "role_lowered" });
+    }
     return { ...current, role: input.role };
   });
 }
@@ -324,5 +328,6 @@ export async function removeMember(
       target_id: input.userId,
       metadata: { role: current.role },
     });
+    await revokeApiTokensCreatedBy(tx, context, { ...input, reason: "member_removed" });
   });
 }

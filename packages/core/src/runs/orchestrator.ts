@@ -78,7 +78,8 @@ export const MAX_STORED_OUTPUT_BYTES = 1024 * 1024;
 export type ToolRef = { id: string } | { name: string };
 
 export interface RunTrigger {
-  type: "user" | "agent";
+  /** `token`: an org's API token (REST), which runs tools with no person's credentials. */
+  type: "user" | "agent" | "token";
   id: string;
   surface: "rest" | "trpc" | "mcp";
 }

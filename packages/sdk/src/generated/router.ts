@@ -131,6 +131,52 @@ export type PlatformRouter = TRPCBuiltRouter<
           sessions_ended: number;
         };
       }>;
+      sessions: {
+        list: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: Record<string, never> | undefined;
+          output: {
+            results: {
+              id: string;
+              current: boolean;
+              created_at: string;
+              last_seen_at: string;
+              expires_at: string;
+              ip: string | null;
+              user_agent: string | null;
+            }[];
+          };
+        }>;
+        end: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            id: string;
+          };
+          output: undefined;
+        }>;
+        endOthers: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: Record<string, never> | undefined;
+          output: {
+            sessions_ended: number;
+          };
+        }>;
+      };
+      changePassword: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          current_password: string;
+          new_password: string;
+          new_password_confirm: string;
+        };
+        output: {
+          sessions_ended: number;
+        };
+      }>;
       me: TRPCQueryProcedure<{
         meta: object;
         errorShape: ErrorShape;
@@ -335,6 +381,64 @@ export type PlatformRouter = TRPCBuiltRouter<
           output: undefined;
         }>;
       };
+    };
+    apiTokens: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            name: string;
+            role: "admin" | "member" | "viewer";
+            prefix: string;
+            created_by: string | null;
+            created_at: string;
+            expires_at: string | null;
+            last_used_at: string | null;
+            revoked_at: string | null;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          name: string;
+          role: "admin" | "member" | "viewer";
+          expires_in_days?: number | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          name: string;
+          role: "admin" | "member" | "viewer";
+          prefix: string;
+          created_by: string | null;
+          created_at: string;
+          expires_at: string | null;
+          last_used_at: string | null;
+          revoked_at: string | null;
+          token: string;
+        };
+      }>;
+      revoke: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          token_id: string;
+        };
+        output: undefined;
+      }>;
     };
     environments: {
       list: TRPCQueryProcedure<{
@@ -1867,7 +1971,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           results: {
             id: string;
             org_id: string | null;
-            actor_type: "user" | "agent" | "system";
+            actor_type: "user" | "agent" | "system" | "token";
             actor_id: string | null;
             action: string;
             target_type: string | null;
