@@ -28,6 +28,8 @@ const RunDetail = lazy(() => import("./pages/runs/RunDetail"));
 const Audit = lazy(() => import("./pages/audit/Audit"));
 const Members = lazy(() => import("./pages/members/Members"));
 const Settings = lazy(() => import("./pages/settings/Settings"));
+const ApiTokens = lazy(() => import("./pages/api-tokens/ApiTokens"));
+const Sessions = lazy(() => import("./pages/sessions/Sessions"));
 const MyConnections = lazy(() => import("./pages/my-connections/MyConnections"));
 const Consent = lazy(() => import("./pages/oauth/Consent"));
 const OAuthError = lazy(() => import("./pages/oauth/OAuthError"));
@@ -80,6 +82,8 @@ const router = createBrowserRouter([
               { path: "audit", element: page(<Audit />) },
               { path: "members", element: page(<Members />) },
               { path: "settings", element: page(<Settings />) },
+              { path: "api-tokens", element: page(<ApiTokens />) },
+              { path: "sessions", element: page(<Sessions />) },
               { path: "*", element: <NotFound /> },
             ],
           },

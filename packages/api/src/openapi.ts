@@ -38,7 +38,7 @@ import { appRouter } from "./root";
 
 const DESCRIPTION = `Register MCP servers, sync their tools into a registry, govern which agent may call which tool, and run governed tool calls.
 
-**Authentication.** \`POST /auth/register\` or \`POST /auth/login\` return a \`token\`; send it on every other call as \`Authorization: Token <token>\` (\`Bearer <token>\` is accepted too). An agent's API key (\`mcpa_…\`, from \`POST /agents/{id}/keys\`) is sent as \`Authorization: Bearer <key>\` and may only run tools.
+**Authentication.** \`POST /auth/register\` or \`POST /auth/login\` return a \`token\`; send it on every other call as \`Authorization: Token <token>\` (\`Bearer <token>\` is accepted too). An agent's API key (\`mcpa_…\`, from \`POST /agents/{id}/keys\`) is sent as \`Authorization: Bearer <key>\` and may only run tools. An organization's API token (\`mcpt_…\`, from \`POST /orgs/{org_id}/api-tokens\`) is sent the same way and acts with its role in that organization only.
 
 **Paths.** Every path also answers with a trailing slash (\`/api/v1/orgs/\` is \`/api/v1/orgs\`), as the original API wrote them.
 
@@ -56,6 +56,11 @@ const TAGS: { name: string; description: string }[] = [
   {
     name: "members",
     description: "Who is in an organization, with which role (owner, admin, member, viewer)",
+  },
+  {
+    name: "api-tokens",
+    description:
+      "An organization's tokens for automation (`mcpt_…`): each acts with its role in that organization only",
   },
   {
     name: "environments",

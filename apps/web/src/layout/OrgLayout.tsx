@@ -2,6 +2,8 @@ import {
   Activity,
   BookOpen,
   KeyRound,
+  KeySquare,
+  MonitorSmartphone,
   Bot,
   Layers,
   LayoutDashboard,
@@ -36,6 +38,7 @@ const NAV: { to: string; label: string; icon: LucideIcon }[] = [
   { to: "audit", label: "Audit log", icon: ScrollText },
   { to: "environments", label: "Environments", icon: Layers },
   { to: "members", label: "Members", icon: Users },
+  { to: "api-tokens", label: "API tokens", icon: KeySquare },
   { to: "settings", label: "Settings", icon: Settings },
 ];
 
@@ -125,6 +128,9 @@ export function OrgLayout() {
               <span className="muted small">{me.data.email}</span>
             ) : null}
           </div>
+          <Link className="sidebar__link" to={`/orgs/${orgId ?? ""}/sessions`}>
+            <MonitorSmartphone size={14} aria-hidden="true" /> Your sessions
+          </Link>
           <a className="sidebar__link" href="/api/docs" target="_blank" rel="noreferrer">
             <BookOpen size={14} aria-hidden="true" /> API reference
           </a>
