@@ -110,6 +110,9 @@ interface SyncResult {
   resync_ms: number[];
   /** VmHWM of the platform process that ran the syncs (and nothing else). */
   peak_rss_mb: number;
+  /** `tools/list` of all 1,000 tools (every page), straight from the upstream and via the gateway. */
+  list_direct_ms: number[];
+  list_gateway_ms: number[];
 }
 
 // ---------------------------------------------------------------- processes
@@ -519,6 +522,8 @@ async function benchSync(
     first_ms: [],
     resync_ms: [],
     peak_rss_mb: 0,
+    list_direct_ms: [],
+    list_gateway_ms: [],
   };
   for (let run = 0; run < SYNC_RUNS; run++) {
     // A fresh org each time, so every first sync inserts all the tools without name clashes.
@@ -545,6 +550,86 @@ async function benchSync(
     }
   }
   return result;
+}
+
+const LIST_ROUNDS = 30;
+
+/**
+ * `tools/list` of the 1,000-tool server, every page, by an agent allowed every tool: straight
+ * from the upstream and through the gateway, taking turns so background load hits both alike.
+ * The first gateway listing fills the per-agent cache; the rounds after it are what a client
+ * sees until a sync or a policy change.
+ */
+async function benchToolsList(
+  base: string,
+  token: string,
+  upstreamUrl: string,
+  result: SyncResult,
+): Promise<void> {
+  const org = await api<{ id: string }>(base, "POST", "/orgs/", { name: "Listing" }, token);
+  const connection = await api<{ id: string }>(
+    base,
+    "POST",
+    `/orgs/${org.id}/connections/`,
+    { name: "big", transport: "streamable_http", url: upstreamUrl },
+    token,
+  );
+  await api(base, "POST", `/connections/${connection.id}/sync/`, undefined, token);
+  const agent = await api<{ id: string }>(
+    base,
+    "POST",
+    `/orgs/${org.id}/agents/`,
+    { name: "lister" },
+    token,
+  );
+  const { key } = await api<{ key: string }>(
+    base,
+    "POST",
+    `/agents/${agent.id}/keys/`,
+    { name: "lister" },
+    token,
+  );
+  await api(
+    base,
+    "POST",
+    `/orgs/${org.id}/policies/`,
+    { name: "allow all", effect: "allow", agent_id: agent.id, tool_pattern: "*" },
+    token,
+  );
+  const connect = async (url: string, headers: Record<string, string>) => {
+    const client = new Client({ name: "bench-list", version: "1.0.0" });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }),
+    );
+    return client;
+  };
+  const direct = await connect(upstreamUrl, {});
+  const gateway = await connect(`${base}/mcp/${agent.id}`, { authorization: `Bearer ${key}` });
+  const listAll = async (client: Client): Promise<number> => {
+    const started = performance.now();
+    let cursor: string | undefined;
+    let tools = 0;
+    do {
+      const page = await client.listTools(cursor === undefined ? {} : { cursor });
+      tools += page.tools.length;
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    if (tools !== SYNC_TOOLS) throw new Error(`listed ${tools} tools, expected ${SYNC_TOOLS}`);
+    return performance.now() - started;
+  };
+  try {
+    for (let round = 0; round < 3; round++) {
+      await listAll(direct);
+      await listAll(gateway);
+    }
+    for (let round = 0; round < LIST_ROUNDS; round++) {
+      result.list_direct_ms.push(await listAll(direct));
+      result.list_gateway_ms.push(await listAll(gateway));
+    }
+  } finally {
+    await direct.close();
+    await gateway.close();
+  }
 }
 
 // ---------------------------------------------------------------- load
@@ -750,10 +835,11 @@ async function syncPhase(
     });
     const sync = await benchSync(platform.url, token, bigUpstream, database);
     sync.peak_rss_mb = rss.highWaterMb();
+    await benchToolsList(platform.url, token, bigUpstream, sync);
     const median = (values: number[]) =>
       [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
     console.log(
-      `  ${database.padEnd(8)} sync of ${SYNC_TOOLS} tools: first ${median(sync.first_ms).toFixed(0)} ms, re-sync ${median(sync.resync_ms).toFixed(0)} ms (median of ${SYNC_RUNS}), platform RSS ${sync.peak_rss_mb} MB`,
+      `  ${database.padEnd(8)} sync of ${SYNC_TOOLS} tools: first ${median(sync.first_ms).toFixed(0)} ms, re-sync ${median(sync.resync_ms).toFixed(0)} ms (median of ${SYNC_RUNS}), platform RSS ${sync.peak_rss_mb} MB; tools/list p50 ${median(sync.list_direct_ms).toFixed(1)} ms direct, ${median(sync.list_gateway_ms).toFixed(1)} ms via the gateway`,
     );
     return sync;
   } finally {
@@ -1058,7 +1144,7 @@ function formatReport(args: {
     "",
   );
   lines.push(
-    "| Database | First sync (new connection, 1,000 inserts) | Re-sync (1,000 updates) | Platform peak RSS | Target < 500 ms (PostgreSQL) |",
+    "| Database | First sync (new connection, 1,000 inserts) | Re-sync (nothing changed: no writes) | Platform peak RSS | Target < 500 ms (PostgreSQL) |",
     "|---|---|---|---|---|",
   );
   for (const sync of syncs) {
@@ -1067,6 +1153,21 @@ function formatReport(args: {
     const worst = Math.max(median(sync.first_ms), median(sync.resync_ms));
     lines.push(
       `| ${sync.database} | ${range(sync.first_ms)} | ${range(sync.resync_ms)} | ${sync.peak_rss_mb} MB | ${sync.database === "postgres" ? (worst < 500 ? "met" : "**missed**") : "n/a"} |`,
+    );
+  }
+  lines.push("");
+  lines.push(
+    `\`tools/list\` of the same 1,000 tools, every page, by an agent allowed them all: straight from the upstream and through the gateway (after its first listing filled the per-agent cache), ${LIST_ROUNDS} interleaved rounds, median (min–max). Target: the gateway within 1.5× the upstream.`,
+    "",
+    "| Database | Direct | Gateway | Gateway / direct |",
+    "|---|---|---|---|",
+  );
+  for (const sync of syncs) {
+    const range = (values: number[]) =>
+      `${median(values).toFixed(1)} ms (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
+    const ratio = median(sync.list_gateway_ms) / median(sync.list_direct_ms);
+    lines.push(
+      `| ${sync.database} | ${range(sync.list_direct_ms)} | ${range(sync.list_gateway_ms)} | ${ratio.toFixed(2)}× (${ratio <= 1.5 ? "met" : "**missed**"}) |`,
     );
   }
   lines.push("");
