@@ -440,10 +440,21 @@ async function setUp(base: string, upstreamUrl: string): Promise<Fixture> {
   );
   const echo = tools.results.find((tool) => tool.name === "echo");
   if (!echo) throw new Error("echo not synced");
+  const { agentId, key } = await allowedAgent(base, token, org.id, "echo");
+  return { token, orgId: org.id, agentId, key, echoToolId: echo.id };
+}
+
+/** An agent of the org with a key, allowed the tools `toolPattern` matches. */
+async function allowedAgent(
+  base: string,
+  token: string,
+  orgId: string,
+  toolPattern: string,
+): Promise<{ agentId: string; key: string }> {
   const agent = await api<{ id: string }>(
     base,
     "POST",
-    `/orgs/${org.id}/agents/`,
+    `/orgs/${orgId}/agents/`,
     { name: "bench agent" },
     token,
   );
@@ -457,11 +468,16 @@ async function setUp(base: string, upstreamUrl: string): Promise<Fixture> {
   await api(
     base,
     "POST",
-    `/orgs/${org.id}/policies/`,
-    { name: "allow echo", effect: "allow", agent_id: agent.id, tool_pattern: "echo" },
+    `/orgs/${orgId}/policies/`,
+    {
+      name: `allow ${toolPattern}`,
+      effect: "allow",
+      agent_id: agent.id,
+      tool_pattern: toolPattern,
+    },
     token,
   );
-  return { token, orgId: org.id, agentId: agent.id, key, echoToolId: echo.id };
+  return { agentId: agent.id, key };
 }
 
 interface RecordCheck {
@@ -575,27 +591,7 @@ async function benchToolsList(
     token,
   );
   await api(base, "POST", `/connections/${connection.id}/sync/`, undefined, token);
-  const agent = await api<{ id: string }>(
-    base,
-    "POST",
-    `/orgs/${org.id}/agents/`,
-    { name: "lister" },
-    token,
-  );
-  const { key } = await api<{ key: string }>(
-    base,
-    "POST",
-    `/agents/${agent.id}/keys/`,
-    { name: "lister" },
-    token,
-  );
-  await api(
-    base,
-    "POST",
-    `/orgs/${org.id}/policies/`,
-    { name: "allow all", effect: "allow", agent_id: agent.id, tool_pattern: "*" },
-    token,
-  );
+  const { agentId, key } = await allowedAgent(base, token, org.id, "*");
   const connect = async (url: string, headers: Record<string, string>) => {
     const client = new Client({ name: "bench-list", version: "1.0.0" });
     await client.connect(
@@ -604,7 +600,7 @@ async function benchToolsList(
     return client;
   };
   const direct = await connect(upstreamUrl, {});
-  const gateway = await connect(`${base}/mcp/${agent.id}`, { authorization: `Bearer ${key}` });
+  const gateway = await connect(`${base}/mcp/${agentId}`, { authorization: `Bearer ${key}` });
   const listAll = async (client: Client): Promise<number> => {
     const started = performance.now();
     let cursor: string | undefined;
