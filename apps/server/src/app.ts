@@ -65,6 +65,9 @@ export interface AppOptions {
   authThrottle: AuthThrottleConfig;
   /** The platform's OpenID Connect identity provider (sign-in with SSO), when configured. */
   sso: SsoProvider | null;
+  signup: ApiDeps["signup"];
+  mailer: ApiDeps["mailer"];
+  invitationTtlSeconds: number;
   /** Origins allowed to send cookie-authenticated mutations besides the request's own host. */
   publicUrl: string | undefined;
   /** The built SPA; served at `/` when present. */
@@ -285,6 +288,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     publicUrl: options.publicUrl,
     authThrottle: options.authThrottle,
     sso: options.sso,
+    signup: options.signup,
+    mailer: options.mailer,
+    invitationTtlSeconds: options.invitationTtlSeconds,
   };
   const allowedOrigins = new Set(options.publicUrl ? [new URL(options.publicUrl).origin] : []);
   const app = new Hono<Env>();

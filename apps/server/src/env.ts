@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import {
   findBwrap,
   parseStdioServers,
+  SIGNUP_MODES,
   type DatabaseConfig,
+  type SignupPolicy,
   type SsoConfig,
   type StdioServer,
 } from "@mcp/core";
@@ -57,6 +59,42 @@ const envSchema = z.object({
   AUTH_MAX_FAILURES_PER_ACCOUNT: attemptLimit.default(30),
   AUTH_MAX_FAILURES_PER_IP: attemptLimit.default(100),
   AUTH_MAX_REGISTRATIONS_PER_IP: attemptLimit.default(20),
+  /** Password reset and verification mails asked for one address, and from one client, per hour. */
+  AUTH_MAX_MAIL_REQUESTS_PER_ADDRESS: attemptLimit.default(5),
+  AUTH_MAX_MAIL_REQUESTS_PER_IP: attemptLimit.default(50),
+  /** Who may create an account (README: Accounts). Default: invite in production, else open. */
+  SIGNUP_MODE: z.enum(SIGNUP_MODES, { error: "Use open, invite or closed" }).optional(),
+  /** Comma-separated e-mail domains new accounts and invitations must use; unset allows any. */
+  SIGNUP_ALLOWED_DOMAINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((domain) => domain.trim().toLowerCase().replace(/^@/, ""))
+        .filter((domain) => domain !== ""),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/,
+            "Must be domains separated by commas, such as example.com,example.org",
+          ),
+      ),
+    )
+    .default([]),
+  /** How long an invitation link works. */
+  INVITATION_TTL_DAYS: z.coerce
+    .number({ error: "Must be a whole number of days" })
+    .int()
+    .min(1)
+    .max(90)
+    .default(7),
+  /** Outgoing mail: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…:465. */
+  SMTP_URL: z.url({ protocol: /^smtps?$/, error: "Must be an smtp:// or smtps:// URL" }).optional(),
+  /** The From of every mail, e.g. `MCP Platform <noreply@example.com>`; required with SMTP_URL. */
+  SMTP_FROM: z.string().min(3).optional(),
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -290,7 +328,10 @@ export type Env = Omit<
   | "OIDC_CLIENT_SECRET"
   | "OIDC_ALLOWED_DOMAINS"
   | "OIDC_DISPLAY_NAME"
+  | "SIGNUP_MODE"
+  | "SIGNUP_ALLOWED_DOMAINS"
 > & {
+  SIGNUP: SignupPolicy;
   LOG_FORMAT: "pretty" | "json";
   MCP_BLOCK_PRIVATE_NETWORKS: boolean;
   DEMO_MCP_SERVER: boolean;
@@ -345,6 +386,10 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     throw new Error(
       "Invalid configuration:\n  METRICS_PORT: Must differ from PORT (leave it unset to serve /metrics on PORT)",
     );
+  if (result.data.SMTP_URL && !result.data.SMTP_FROM)
+    throw new Error(
+      "Invalid configuration:\n  SMTP_FROM: required with SMTP_URL (the sender, e.g. MCP Platform <noreply@example.com>)",
+    );
   const sso = ssoConfigFrom(result.data);
   const {
     MCP_STDIO_SERVERS,
@@ -354,6 +399,8 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     OIDC_CLIENT_SECRET: _clientSecret,
     OIDC_ALLOWED_DOMAINS: _allowedDomains,
     OIDC_DISPLAY_NAME: _displayName,
+    SIGNUP_MODE: signupMode,
+    SIGNUP_ALLOWED_DOMAINS: allowedDomains,
     ...rest
   } = result.data;
   const bwrapPath = findBwrap(PATH);
@@ -362,6 +409,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     SSO: sso,
     MCP_STDIO_SERVERS: loadStdioServers(MCP_STDIO_SERVERS, PATH, bwrapPath),
     BWRAP_PATH: bwrapPath,
+    // Production keeps strangers out unless told otherwise; development and tests sign up freely.
+    SIGNUP: {
+      mode: signupMode ?? (result.data.NODE_ENV === "production" ? "invite" : "open"),
+      allowedDomains,
+    },
     // Production refuses private addresses unless told otherwise; development allows localhost.
     LOG_FORMAT:
       result.data.LOG_FORMAT ?? (result.data.NODE_ENV === "development" ? "pretty" : "json"),

@@ -37,6 +37,7 @@ import { ValidatedSessions } from "./gateway/session-cache";
 import { SessionStreams } from "./gateway/session-streams";
 import { databaseConfig, type Env } from "./env";
 import { createLogger, type Logger } from "./logger";
+import { smtpMailer } from "./mailer";
 import { webDistDir } from "./paths";
 import { loadSecretStore } from "./secrets";
 import { createTelemetry, startMetricsServer, type Telemetry } from "./telemetry";
@@ -71,8 +72,14 @@ export interface RunningServer {
 }
 
 function authThrottleFrom(env: Env): AuthThrottleConfig {
-  const { loginPerAccountAndIp, loginPerAccount, loginPerIp, registerPerIp } =
-    DEFAULT_AUTH_THROTTLE;
+  const {
+    loginPerAccountAndIp,
+    loginPerAccount,
+    loginPerIp,
+    registerPerIp,
+    mailPerAddress,
+    mailPerIp,
+  } = DEFAULT_AUTH_THROTTLE;
   return {
     loginPerAccountAndIp: {
       ...loginPerAccountAndIp,
@@ -81,6 +88,8 @@ function authThrottleFrom(env: Env): AuthThrottleConfig {
     loginPerAccount: { ...loginPerAccount, maxAttempts: env.AUTH_MAX_FAILURES_PER_ACCOUNT },
     loginPerIp: { ...loginPerIp, maxAttempts: env.AUTH_MAX_FAILURES_PER_IP },
     registerPerIp: { ...registerPerIp, maxAttempts: env.AUTH_MAX_REGISTRATIONS_PER_IP },
+    mailPerAddress: { ...mailPerAddress, maxAttempts: env.AUTH_MAX_MAIL_REQUESTS_PER_ADDRESS },
+    mailPerIp: { ...mailPerIp, maxAttempts: env.AUTH_MAX_MAIL_REQUESTS_PER_IP },
   };
 }
 
@@ -274,6 +283,9 @@ export async function startServer(
   const listener = createRequestListener({
     authThrottle: authThrottleFrom(env),
     sso: env.SSO ? createSsoProvider(env.SSO) : null,
+    signup: env.SIGNUP,
+    mailer: env.SMTP_URL && env.SMTP_FROM ? smtpMailer(env.SMTP_URL, env.SMTP_FROM, logger) : null,
+    invitationTtlSeconds: env.INVITATION_TTL_DAYS * 24 * 60 * 60,
     database,
     runtime,
     logger,

@@ -64,6 +64,7 @@ export interface ApiResponse<T> {
 export const TEST_AUTH_LIMITS = {
   AUTH_MAX_REGISTRATIONS_PER_IP: "1000000",
   AUTH_MAX_FAILURES_PER_IP: "1000000",
+  AUTH_MAX_MAIL_REQUESTS_PER_IP: "1000000",
 };
 
 /** A real server on an ephemeral port over a real database, one per test file. */
@@ -184,16 +185,38 @@ export async function createOrg(server: ApiClient, owner?: TestUser): Promise<Te
   return { id: response.body.id, owner: user };
 }
 
-/** Adds a freshly registered user to the org with the given role. */
+/** The token of an invitation link (`…/invitation#<token>`). */
+export function linkToken(url: string): string {
+  return new URL(url).hash.slice(1);
+}
+
+/** Adds a freshly registered user to the org with the given role: invited, then accepting. */
 export async function addMember(server: ApiClient, org: TestOrg, role: string): Promise<TestUser> {
   const user = await registerUser(server, role);
-  const response = await server.request("POST", `/orgs/${org.id}/members/`, {
-    token: org.owner.token,
+  await joinOrg(server, org.id, org.owner, user, role);
+  return user;
+}
+
+/** `inviter` invites `user` into the org with `role`, and `user` accepts. */
+export async function joinOrg(
+  server: ApiClient,
+  orgId: string,
+  inviter: TestUser,
+  user: TestUser,
+  role: string,
+): Promise<void> {
+  const invited = await server.request("POST", `/orgs/${orgId}/members/`, {
+    token: inviter.token,
     body: { email: user.email, role },
   });
-  if (response.status !== 201)
-    throw new Error(`add member failed: ${response.status} ${JSON.stringify(response.body)}`);
-  return user;
+  if (invited.status !== 201)
+    throw new Error(`invite failed: ${invited.status} ${JSON.stringify(invited.body)}`);
+  const accepted = await server.request("POST", "/invitations/accept/", {
+    token: user.token,
+    body: { token: linkToken(invited.body.url) },
+  });
+  if (accepted.status !== 200)
+    throw new Error(`accept failed: ${accepted.status} ${JSON.stringify(accepted.body)}`);
 }
 
 async function created<T>(

@@ -8,6 +8,7 @@ import {
   addMember,
   createOrg,
   databaseUnavailable,
+  joinOrg,
   registerUser,
   startTestServer,
   type TestServer,
@@ -81,6 +82,8 @@ interface Fresh {
   grant(org: OrgWorld): Promise<string>;
   policy(org: OrgWorld): Promise<string>;
   member(org: OrgWorld): Promise<string>;
+  /** A pending invitation of a fresh address, as viewer. */
+  invitation(org: OrgWorld): Promise<string>;
   /** Another org with the same users in the same roles. */
   org(org: OrgWorld): Promise<string>;
 }
@@ -104,6 +107,19 @@ const CASES: Record<string, Case> = {
   },
   "auth.sessions.endOthers": { scope: "account", why: "the caller's own sessions" },
   "auth.changePassword": { scope: "account", why: "the caller's own password" },
+  "auth.settings": { scope: "account", why: "the platform's sign-up settings, in no org" },
+  "auth.requestPasswordReset": { scope: "account", why: "an address's own account" },
+  "auth.resetPassword": { scope: "account", why: "the account of a mailed token" },
+  "auth.requestEmailVerification": { scope: "account", why: "the caller's own address" },
+  "auth.verifyEmail": { scope: "account", why: "the account of a mailed token" },
+  "invitations.preview": {
+    scope: "account",
+    why: "found by its random token, only by whoever holds the link (invitations.test.ts)",
+  },
+  "invitations.accept": {
+    scope: "account",
+    why: "found by its random token; only the invited address may accept (invitations.test.ts)",
+  },
   "orgs.list": { scope: "account", why: "lists the caller's own memberships" },
   "orgs.create": { scope: "account", why: "creates a new org" },
   "oauth.authorizations.get": {
@@ -145,10 +161,22 @@ const CASES: Record<string, Case> = {
   },
   "orgs.members.add": {
     scope: "org",
-    role: "owner",
+    role: "admin",
     call: async (org) => ({
       params: { org_id: org.id },
       input: { email: (await registerUser(server, "added")).email, role: "viewer" },
+    }),
+  },
+  "orgs.invitations.list": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "orgs.invitations.revoke": {
+    scope: "org",
+    role: "admin",
+    call: async (org, fresh) => ({
+      params: { org_id: org.id, invitation_id: await fresh.invitation(org) },
     }),
   },
   "orgs.members.update": {
@@ -634,9 +662,16 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
       ).id,
     member: async (org) => {
       const user = await registerUser(server, "target");
-      await made(org, `/orgs/${org.id}/members/`, { email: user.email, role: "viewer" });
+      await joinOrg(server, org.id, org.users.owner, user, "viewer");
       return user.id;
     },
+    invitation: async (org) =>
+      (
+        (await made(org, `/orgs/${org.id}/members/`, {
+          email: `invited-${name()}@example.com`,
+          role: "viewer",
+        })) as unknown as { invitation: { id: string } }
+      ).invitation.id,
     org: async (org) => {
       const response = await server.request("POST", "/orgs/", {
         token: org.users.owner.token,
@@ -645,10 +680,7 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
       expect(response.status).toBe(201);
       const id = response.body.id as string;
       for (const role of ["admin", "member", "viewer"] as const) {
-        await made({ ...org, id }, `/orgs/${id}/members/`, {
-          email: org.users[role].email,
-          role,
-        });
+        await joinOrg(server, id, org.users.owner, org.users[role], role);
       }
       return id;
     },
@@ -723,6 +755,7 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
         "connections",
         "environments",
         "memberships",
+        "invitations",
         "policies",
         "runs",
         "tools",

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
   createOrg,
+  linkToken,
   databaseUnavailable,
   registerUser,
   startTestServer,
@@ -144,44 +145,40 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
     expect(empty.body.issues[0].path).toBe("name");
   });
 
-  it("manages members: only owners add, change roles and remove; one owner always remains", async () => {
+  it("manages members: admins invite, only owners change roles and remove; one owner always remains", async () => {
     const org = await createOrg(server);
     const admin = await addMember(server, org, "admin");
+    const viewer = await addMember(server, org, "viewer");
     const outsider = await registerUser(server);
 
-    const adminAdds = await server.request("POST", `/orgs/${org.id}/members/`, {
-      token: admin.token,
+    const viewerInvites = await server.request("POST", `/orgs/${org.id}/members/`, {
+      token: viewer.token,
       body: { email: outsider.email, role: "member" },
     });
-    expect(adminAdds.status).toBe(403);
+    expect(viewerInvites.status).toBe(403);
 
-    const unknown = await server.request("POST", `/orgs/${org.id}/members/`, {
-      token: org.owner.token,
-      body: { email: "nobody-here@example.com", role: "member" },
-    });
-    expect(unknown.status).toBe(400);
-    expect(unknown.body.issues[0].path).toBe("email");
-
-    const added = await server.request("POST", `/orgs/${org.id}/members/`, {
-      token: org.owner.token,
+    const invited = await server.request("POST", `/orgs/${org.id}/members/`, {
+      token: admin.token,
       body: { email: outsider.email.toUpperCase(), role: "member" },
     });
-    expect(added.status).toBe(201);
-    expect(added.body).toMatchObject({
-      user_id: outsider.id,
-      email: outsider.email,
-      role: "member",
+    expect(invited.status).toBe(201);
+    expect(invited.body.invitation).toMatchObject({ email: outsider.email, role: "member" });
+    const accepted = await server.request("POST", "/invitations/accept/", {
+      token: outsider.token,
+      body: { token: linkToken(invited.body.url) },
     });
+    expect(accepted.status).toBe(200);
     const again = await server.request("POST", `/orgs/${org.id}/members/`, {
       token: org.owner.token,
       body: { email: outsider.email, role: "member" },
     });
     expect(again.status).toBe(409);
+    expect(again.body.issues[0].path).toBe("email");
 
     const list = await server.request("GET", `/orgs/${org.id}/members/`, { token: outsider.token });
     expect(list.status).toBe(200);
     expect(list.body.results.map((m: { user_id: string }) => m.user_id).sort()).toEqual(
-      [org.owner.id, admin.id, outsider.id].sort(),
+      [org.owner.id, admin.id, viewer.id, outsider.id].sort(),
     );
 
     const promote = await server.request("PATCH", `/orgs/${org.id}/members/${outsider.id}/`, {
@@ -284,10 +281,18 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
       .where(eq(schema.auditEvents.org_id, org.id));
     expect(events.map((event) => event.action)).toEqual([
       "org.create",
+      "invitation.create",
+      "invitation.accept",
       "member.add",
       "member.role_change",
     ]);
-    expect(events[2]).toMatchObject({
+    // The invitee joined: the membership is theirs, by the invitation.
+    expect(events[3]).toMatchObject({
+      actor_id: member.id,
+      target_id: member.id,
+      metadata: { role: "member" },
+    });
+    expect(events[4]).toMatchObject({
       actor_type: "user",
       actor_id: org.owner.id,
       target_type: "user",

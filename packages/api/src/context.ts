@@ -11,10 +11,12 @@ import {
   type ApiTokenPrincipal,
   type AuthThrottleConfig,
   type Db,
+  type Mailer,
   type McpRuntime,
   type OrgRole,
   type RequestOrigin,
   type SsoProvider,
+  type SignupPolicy,
   type User,
   type ValidSession,
 } from "@mcp/core";
@@ -27,10 +29,16 @@ export interface ApiDeps {
   secureCookies: boolean;
   /** The externally visible base URL; the request's own origin when unset. */
   publicUrl: string | undefined;
-  /** Limits on sign-in and sign-up attempts. */
+  /** Limits on sign-in, sign-up and mailed-link attempts. */
   authThrottle: AuthThrottleConfig;
   /** The platform's OpenID Connect identity provider, when it has one. */
   sso: SsoProvider | null;
+  /** Who may create an account. */
+  signup: SignupPolicy;
+  /** Outgoing mail; null when no SMTP server is configured. */
+  mailer: Mailer | null;
+  /** How long an invitation link works. */
+  invitationTtlSeconds: number;
 }
 
 export type Auth =

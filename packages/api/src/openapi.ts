@@ -196,6 +196,8 @@ const exampleUser: z.output<typeof user> = {
   email: "ada@example.com",
   first_name: "Ada",
   last_name: "Lovelace",
+  is_platform_admin: false,
+  email_verified: true,
   date_joined: at,
 };
 const exampleAuth: z.output<typeof authResult> = {

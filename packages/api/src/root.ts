@@ -3,6 +3,7 @@ import { apiTokensRouter } from "./routers/api-tokens";
 import { authRouter } from "./routers/auth";
 import { connectionsRouter } from "./routers/connections";
 import { environmentsRouter } from "./routers/environments";
+import { invitationsRouter } from "./routers/invitations";
 import { oauthRouter } from "./routers/oauth";
 import { orgsRouter } from "./routers/orgs";
 import { policiesRouter } from "./routers/policies";
@@ -14,6 +15,7 @@ export const appRouter = router({
   auth: authRouter,
   orgs: orgsRouter,
   apiTokens: apiTokensRouter,
+  invitations: invitationsRouter,
   environments: environmentsRouter,
   connections: connectionsRouter,
   tools: toolsRouter,

@@ -16,6 +16,9 @@ export * from "./audit/webhooks";
 export * from "./accounts/accounts";
 export * from "./accounts/sessions";
 export * from "./accounts/sso";
+export * from "./accounts/signup";
+export * from "./accounts/recovery";
+export * from "./mail/mailer";
 export { hashPassword } from "./accounts/passwords";
 export {
   DEFAULT_AUTH_THROTTLE,
@@ -29,6 +32,7 @@ export * from "./orgs/roles";
 export * from "./orgs/orgs";
 export * from "./orgs/sso-settings";
 export * from "./orgs/api-tokens";
+export * from "./orgs/invitations";
 export * from "./environments/environments";
 export * from "./connections/connections";
 export * from "./tools/tools";

@@ -17,6 +17,21 @@ const newPassword = z
   .min(NEW_PASSWORD_MIN_LENGTH, `At least ${NEW_PASSWORD_MIN_LENGTH} characters`)
   .max(NEW_PASSWORD_MAX_LENGTH, `At most ${NEW_PASSWORD_MAX_LENGTH} characters`);
 const personName = z.string().trim().max(100, "At most 100 characters");
+/** The secret of an e-mailed link (invitation, password reset, verification): 43 base64url characters. */
+export const oneTimeToken = z
+  .string()
+  .trim()
+  .min(1, "Required")
+  .max(200, "At most 200 characters")
+  .regex(/^[A-Za-z0-9_-]+$/, "Not a link token: copy the whole link");
+
+/*
+ * Where e-mailed links land in the SPA. The token rides in the fragment, which browsers never send
+ * to a server, so it stays out of access logs and Referer headers.
+ */
+export const INVITATION_PATH = "/invitation";
+export const RESET_PASSWORD_PATH = "/reset-password";
+export const VERIFY_EMAIL_PATH = "/verify-email";
 
 export const registerInput = z
   .object({
@@ -27,6 +42,11 @@ export const registerInput = z
     password_confirm: z.string(),
     first_name: personName.optional(),
     last_name: personName.optional(),
+    invitation_token: oneTimeToken
+      .optional()
+      .describe(
+        "The token of an invitation to this address: sign-up is then allowed in `invite` mode, and the new account joins the org",
+      ),
   })
   .superRefine((value, ctx) => {
     if (value.password !== value.password_confirm) {
@@ -58,6 +78,8 @@ export const user = z.object({
   email: z.string(),
   first_name: z.string(),
   last_name: z.string(),
+  is_platform_admin: z.boolean().describe("Operates the platform (not an org role)"),
+  email_verified: z.boolean().describe("The owner followed a link mailed to this address"),
   date_joined: timestamp,
 });
 export type UserDto = z.infer<typeof user>;
@@ -127,3 +149,52 @@ export const changePasswordResult = z.object({
     .int()
     .describe("How many of your other sessions were ended; this one stays signed in"),
 });
+
+export const SIGNUP_MODES = ["open", "invite", "closed"] as const;
+
+export const authSettings = z.object({
+  signup_mode: z
+    .enum(SIGNUP_MODES)
+    .describe("open: anyone; invite: only through an invitation; closed: no sign-up"),
+  signup_allowed_domains: z
+    .array(z.string())
+    .describe("E-mail domains new accounts must use; empty allows any"),
+  setup_required: z
+    .boolean()
+    .describe("No account exists yet: the first sign-up is allowed whatever the mode"),
+  email_enabled: z
+    .boolean()
+    .describe("The platform can send mail (password reset and verification links work)"),
+});
+export type AuthSettingsDto = z.infer<typeof authSettings>;
+
+export const passwordResetRequestInput = z.object({ email });
+
+export const passwordResetInput = z
+  .object({
+    token: oneTimeToken,
+    password: newPassword.describe(
+      `${NEW_PASSWORD_MIN_LENGTH} to ${NEW_PASSWORD_MAX_LENGTH} characters, not only spaces, not one of the most common passwords`,
+    ),
+    password_confirm: z.string(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.password !== value.password_confirm)
+      ctx.addIssue({
+        code: "custom",
+        path: ["password_confirm"],
+        message: "Passwords do not match",
+      });
+  });
+export type PasswordResetInput = z.infer<typeof passwordResetInput>;
+
+export const emailVerificationInput = z.object({ token: oneTimeToken });
+export const emailVerificationResult = z.object({ email: z.string() });
+
+export const MAIL_DELIVERIES = ["sent", "failed", "not_configured"] as const;
+export const mailDelivery = z
+  .enum(MAIL_DELIVERIES)
+  .describe(
+    "sent: the SMTP server took the message; failed: it did not; not_configured: no SMTP_URL",
+  );
+export const emailVerificationRequestResult = z.object({ email_delivery: mailDelivery });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { email, mailDelivery, oneTimeToken } from "./accounts";
 import { description, slug, timestamp, trimmedName, uuid } from "./common";
 
 export const ORG_ROLES = ["owner", "admin", "member", "viewer"] as const;
@@ -45,14 +46,45 @@ export const member = z.object({
 });
 export type MemberDto = z.infer<typeof member>;
 
-export const addMemberInput = z.object({
-  email: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.email({ error: "Must be a valid email address" })),
+export const addMemberInput = z.object({ email, role: orgRole });
+
+export const INVITATION_STATUSES = ["pending", "accepted", "revoked", "expired"] as const;
+
+export const invitation = z.object({
+  id: uuid,
+  org_id: uuid,
+  email: z.string(),
   role: orgRole,
+  status: z.enum(INVITATION_STATUSES),
+  invited_by: uuid.nullable(),
+  expires_at: timestamp,
+  accepted_at: timestamp.nullable(),
+  accepted_by: uuid.nullable(),
+  revoked_at: timestamp.nullable(),
+  created_at: timestamp,
 });
+export type InvitationDto = z.infer<typeof invitation>;
+
+export const createdInvitation = z.object({
+  invitation,
+  url: z
+    .string()
+    .describe("The link to accept it, shown only now (and mailed when SMTP is configured)"),
+  email_delivery: mailDelivery,
+});
+export type CreatedInvitationDto = z.infer<typeof createdInvitation>;
+
+export const invitationTokenInput = z.object({ token: oneTimeToken });
+
+export const invitationPreview = z.object({
+  org_name: z.string(),
+  email: z.string().describe("Only an account with this address can accept"),
+  role: orgRole,
+  expires_at: timestamp,
+});
+export type InvitationPreviewDto = z.infer<typeof invitationPreview>;
+
+export const acceptedInvitation = z.object({ org_id: uuid, role: orgRole });
 export const updateMemberInput = z.object({ role: orgRole });
 
 export const environment = z.object({

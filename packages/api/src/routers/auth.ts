@@ -7,8 +7,15 @@ import {
   loginUser,
   logoutAllSessions,
   logoutSession,
+  mailEmailVerification,
+  platformHasUsers,
   registerUser,
+  requestEmailVerification,
+  requestPasswordReset,
+  resetPassword,
   SSO_START_PATH,
+  verifyEmail,
+  type User,
 } from "@mcp/core";
 import { z } from "zod";
 import { clearedSessionCookie, sessionCookie, type Context } from "../context";
@@ -17,12 +24,20 @@ import {
   changePasswordInput,
   changePasswordResult,
   endOtherSessionsResult,
+  authSettings,
+  emailVerificationInput,
+  emailVerificationRequestResult,
+  emailVerificationResult,
   loginInput,
   logoutAllResult,
+  passwordResetInput,
+  passwordResetRequestInput,
   registerInput,
   ssoInfo,
   session,
+  RESET_PASSWORD_PATH,
   user,
+  VERIFY_EMAIL_PATH,
 } from "../contracts/accounts";
 import { uuid } from "../contracts/common";
 import { authedProcedure, publicProcedure, router } from "../trpc";
@@ -42,24 +57,61 @@ function clearCookie(ctx: Context & { via: "header" | "cookie" }): void {
   }
 }
 
+export function userToWire(account: User) {
+  const { email_verified_at: verifiedAt, ...rest } = account;
+  return toWire({ ...rest, email_verified: verifiedAt !== null });
+}
+
+/** The SPA page a mailed link opens; the token in the fragment (see RESET_PASSWORD_PATH). */
+function linksTo(ctx: Context, path: string) {
+  return {
+    mailer: ctx.deps.mailer,
+    linkFor: (token: string) => `${ctx.baseUrl}${path}#${token}`,
+  };
+}
+
 export const authRouter = router({
+  settings: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/auth/settings",
+        tags,
+        summary: "How accounts are made here: the sign-up mode and whether mail is configured",
+        protect: false,
+      },
+    })
+    .input(z.object({}).optional())
+    .output(authSettings)
+    .query(async ({ ctx }) => ({
+      signup_mode: ctx.deps.signup.mode,
+      signup_allowed_domains: [...ctx.deps.signup.allowedDomains],
+      setup_required: !(await platformHasUsers(ctx.db)),
+      email_enabled: ctx.deps.mailer !== null,
+    })),
+
   register: publicProcedure
     .meta({
       openapi: {
         method: "POST",
         path: "/auth/register",
         tags,
-        summary: "Register a new user",
+        summary: "Register a new user (as the sign-up mode allows)",
         protect: false,
+        errorResponses: [400, 403, 404, 409, 413, 415, 429, 500, 503],
       },
       successStatus: 201,
     })
     .input(registerInput)
     .output(authResult)
     .mutation(async ({ ctx, input }) => {
-      const result = await registerUser(ctx.db, ctx.origin, input, ctx.deps.authThrottle);
+      const result = await registerUser(ctx.db, ctx.origin, input, {
+        throttle: ctx.deps.authThrottle,
+        signup: ctx.deps.signup,
+      });
+      await mailEmailVerification(ctx.db, result.user, linksTo(ctx, VERIFY_EMAIL_PATH));
       issueCookie(ctx, result.session.token, result.session.expires_at);
-      return { token: result.session.token, user: toWire(result.user) };
+      return { token: result.session.token, user: userToWire(result.user) };
     }),
 
   login: publicProcedure
@@ -83,7 +135,7 @@ export const authRouter = router({
         ctx.deps.sso,
       );
       issueCookie(ctx, result.session.token, result.session.expires_at);
-      return { token: result.session.token, user: toWire(result.user) };
+      return { token: result.session.token, user: userToWire(result.user) };
     }),
 
   sso: publicProcedure
@@ -106,6 +158,85 @@ export const authRouter = router({
         start_url: sso ? `${ctx.baseUrl}${SSO_START_PATH}` : null,
       };
     }),
+
+  requestPasswordReset: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/password-reset",
+        tags,
+        summary:
+          "Mail a password reset link to the address if it has an account (the answer is the same either way)",
+        protect: false,
+        errorResponses: [400, 413, 415, 429, 500, 503],
+      },
+      successStatus: 204,
+    })
+    .input(passwordResetRequestInput)
+    .output(z.void())
+    .mutation(async ({ ctx, input }) => {
+      await requestPasswordReset(ctx.db, ctx.origin, input, {
+        ...linksTo(ctx, RESET_PASSWORD_PATH),
+        throttle: ctx.deps.authThrottle,
+      });
+    }),
+
+  resetPassword: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/password-reset/confirm",
+        tags,
+        summary:
+          "Set a new password with a reset link's token; ends every session of the account and signs in",
+        protect: false,
+        errorResponses: [400, 413, 415, 500, 503],
+      },
+    })
+    .input(passwordResetInput)
+    .output(authResult)
+    .mutation(async ({ ctx, input }) => {
+      const result = await resetPassword(ctx.db, ctx.origin, input);
+      issueCookie(ctx, result.session.token, result.session.expires_at);
+      return { token: result.session.token, user: userToWire(result.user) };
+    }),
+
+  requestEmailVerification: authedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/email-verification",
+        tags,
+        summary: "Mail the current user a link confirming their address",
+        protect: true,
+        errorResponses: [401, 409, 429, 500, 503],
+      },
+    })
+    .input(z.object({}).optional())
+    .output(emailVerificationRequestResult)
+    .mutation(async ({ ctx }) => ({
+      email_delivery: await requestEmailVerification(
+        ctx.db,
+        ctx.action,
+        { userId: ctx.user.id },
+        { ...linksTo(ctx, VERIFY_EMAIL_PATH), throttle: ctx.deps.authThrottle },
+      ),
+    })),
+
+  verifyEmail: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/email-verification/confirm",
+        tags,
+        summary: "Confirm an address with a verification link's token",
+        protect: false,
+        errorResponses: [400, 413, 415, 500, 503],
+      },
+    })
+    .input(emailVerificationInput)
+    .output(emailVerificationResult)
+    .mutation(async ({ ctx, input }) => verifyEmail(ctx.db, ctx.origin, input)),
 
   logout: authedProcedure
     .meta({
@@ -244,5 +375,5 @@ export const authRouter = router({
     })
     .input(z.object({}).optional())
     .output(user)
-    .query(async ({ ctx }) => toWire(await getUser(ctx.db, ctx.user.id))),
+    .query(async ({ ctx }) => userToWire(await getUser(ctx.db, ctx.user.id))),
 });

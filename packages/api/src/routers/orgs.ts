@@ -1,21 +1,26 @@
 import {
-  addMember,
+  createInvitation,
   createOrg,
   deleteOrg,
   getOrg,
   getOrgSsoSettings,
+  listInvitations,
   listMembers,
   listOrgsForUser,
   removeMember,
+  revokeInvitation,
   updateMemberRole,
   updateOrg,
   updateOrgSsoSettings,
 } from "@mcp/core";
 import { z } from "zod";
+import { INVITATION_PATH } from "../contracts/accounts";
 import { pageInput, pageOf, uuid } from "../contracts/common";
 import {
   addMemberInput,
+  createdInvitation,
   createOrgInput,
+  invitation,
   member,
   org,
   orgSsoSettings,
@@ -147,6 +152,44 @@ export const orgsRouter = router({
       ),
   }),
 
+  invitations: router({
+    list: orgProcedure("admin")
+      .meta({
+        openapi: {
+          method: "GET",
+          path: "/orgs/{org_id}/invitations",
+          tags: memberTags,
+          summary: "List invitations, newest first, with their status",
+          protect: true,
+        },
+      })
+      .input(pageInput)
+      .output(pageOf(invitation))
+      .query(async ({ ctx, input }) =>
+        toWire(await listInvitations(ctx.db, { ...input, orgId: ctx.org.id })),
+      ),
+
+    revoke: orgProcedure("admin")
+      .meta({
+        openapi: {
+          method: "DELETE",
+          path: "/orgs/{org_id}/invitations/{invitation_id}",
+          tags: memberTags,
+          summary: "Revoke an invitation: its link stops working at once",
+          protect: true,
+        },
+        successStatus: 204,
+      })
+      .input(z.object({ invitation_id: uuid }))
+      .output(z.void())
+      .mutation(async ({ ctx, input }) => {
+        await revokeInvitation(ctx.db, ctx.action, {
+          orgId: ctx.org.id,
+          invitationId: input.invitation_id,
+        });
+      }),
+  }),
+
   members: router({
     list: orgProcedure("viewer")
       .meta({
@@ -164,21 +207,34 @@ export const orgsRouter = router({
         toWire(await listMembers(ctx.db, { ...input, orgId: ctx.org.id })),
       ),
 
-    add: orgProcedure("owner")
+    add: orgProcedure("admin")
       .meta({
         openapi: {
           method: "POST",
           path: "/orgs/{org_id}/members",
           tags: memberTags,
-          summary: "Add an existing user by email",
+          summary:
+            "Invite someone by email with a role: always an invitation, whether or not the address has an account (only owners invite owners)",
           protect: true,
         },
         successStatus: 201,
       })
       .input(addMemberInput)
-      .output(member)
+      .output(createdInvitation)
       .mutation(async ({ ctx, input }) =>
-        toWire(await addMember(ctx.db, ctx.action, { ...input, orgId: ctx.org.id })),
+        toWire(
+          await createInvitation(
+            ctx.db,
+            ctx.action,
+            { ...input, orgId: ctx.org.id, inviterRole: ctx.org.role },
+            {
+              signup: ctx.deps.signup,
+              ttlSeconds: ctx.deps.invitationTtlSeconds,
+              mailer: ctx.deps.mailer,
+              linkFor: (token) => `${ctx.baseUrl}${INVITATION_PATH}#${token}`,
+            },
+          ),
+        ),
       ),
 
     update: orgProcedure("owner")

@@ -1,13 +1,16 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { users } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
-import type { ActionContext, RequestOrigin } from "../lib/context";
+import { SYSTEM_CONTEXT, type ActionContext, type RequestOrigin } from "../lib/context";
 import { isUniqueViolation } from "../lib/pg-errors";
+import { acceptLockedInvitation, lockPendingInvitation } from "../orgs/invitations";
+import type { OrgRole } from "../orgs/roles";
 import { assertAcceptablePassword } from "./password-policy";
 import { ssoOnlyOrgOf, type SsoProvider } from "./sso";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
+import { domainRefusal, emailDomainAllowed, type SignupPolicy } from "./signup";
 import {
   createSession,
   invalidateSession,
@@ -27,11 +30,14 @@ import {
 
 export type User = Omit<typeof users.$inferSelect, "password_hash">;
 
-const publicColumns = {
+/** A user as the API shows it: everything but the password hash. */
+export const publicUserColumns = {
   id: users.id,
   email: users.email,
   first_name: users.first_name,
   last_name: users.last_name,
+  is_platform_admin: users.is_platform_admin,
+  email_verified_at: users.email_verified_at,
   date_joined: users.date_joined,
   updated_at: users.updated_at,
 };
@@ -45,6 +51,8 @@ export interface RegisterInput {
   password: string;
   first_name?: string | undefined;
   last_name?: string | undefined;
+  /** Signs up through an invitation: allowed in `invite` mode, and joins the org at once. */
+  invitation_token?: string | undefined;
 }
 
 /** `null` for the operator's own tools (the seed), which no client can reach. */
@@ -57,13 +65,29 @@ function throttled(outcome: Exclude<ThrottleOutcome, { allowed: true }>, what: s
   );
 }
 
+/** Serialises sign-ups while deciding whether this one is the platform's first account. */
+const FIRST_ACCOUNT_LOCK = 0x6d637061;
+
+export interface Registered {
+  user: User;
+  session: IssuedSession;
+  /** The org joined through `invitation_token`. */
+  joined: { org_id: string; role: OrgRole } | null;
+}
+
+/**
+ * Creates an account as the sign-up policy allows (see SignupPolicy). The first account of an
+ * empty platform is always allowed and becomes the platform admin; a lock taken for that check
+ * keeps two racing first sign-ups from both becoming admin.
+ */
 export async function registerUser(
   db: Db,
   origin: RequestOrigin,
   input: RegisterInput,
-  throttle: AuthThrottleOption,
-): Promise<{ user: User; session: IssuedSession }> {
+  options: { throttle: AuthThrottleOption; signup: SignupPolicy },
+): Promise<Registered> {
   const email = normalizeEmail(input.email);
+  const { throttle, signup } = options;
   await assertAcceptablePassword(input.password, email);
   if (throttle) {
     const outcome = await countAttempts(db, throttle, [
@@ -74,6 +98,18 @@ export async function registerUser(
   const passwordHash = await hashPassword(input.password);
   try {
     return await db.transaction(async (tx) => {
+      const invitation =
+        input.invitation_token === undefined
+          ? null
+          : await lockPendingInvitation(tx, input.invitation_token);
+      if (invitation && invitation.email !== email)
+        throw AppError.invalidField(
+          "email",
+          `This invitation is for ${invitation.email}; sign up with that address`,
+        );
+      await tx.execute(sql`select pg_advisory_xact_lock(${FIRST_ACCOUNT_LOCK})`);
+      const first = !(await platformHasUsers(tx));
+      if (!first) assertSignupAllowed(signup, email, invitation !== null);
       const [user] = await tx
         .insert(users)
         .values({
@@ -81,21 +117,23 @@ export async function registerUser(
           password_hash: passwordHash,
           first_name: input.first_name?.trim() ?? "",
           last_name: input.last_name?.trim() ?? "",
+          is_platform_admin: first,
         })
-        .returning(publicColumns);
+        .returning(publicUserColumns);
       if (!user) throw new Error("insert returned no user");
-      await recordAudit(
-        tx,
-        { ...origin, actor: { type: "user", id: user.id } },
-        {
-          org_id: null,
-          action: "user.register",
-          target_type: "user",
-          target_id: user.id,
-        },
-      );
+      const context = { ...origin, actor: { type: "user" as const, id: user.id } };
+      await recordAudit(tx, context, {
+        org_id: null,
+        action: "user.register",
+        target_type: "user",
+        target_id: user.id,
+        metadata: first ? { platform_admin: true } : {},
+      });
+      const joined = invitation
+        ? await acceptLockedInvitation(tx, context, invitation, user)
+        : null;
       const session = await createSession(tx, user.id, origin);
-      return { user, session };
+      return { user, session, joined };
     });
   } catch (error) {
     if (isUniqueViolation(error)) {
@@ -105,6 +143,61 @@ export async function registerUser(
     }
     throw error;
   }
+}
+
+/**
+ * The operator's `admin:create`: an account that operates the platform, made whatever the
+ * sign-up policy says (the command runs on the server, with the database's credentials).
+ */
+export async function createPlatformAdmin(
+  db: Db,
+  input: { email: string; password: string; first_name?: string; last_name?: string },
+): Promise<User> {
+  const email = normalizeEmail(input.email);
+  await assertAcceptablePassword(input.password, email);
+  const passwordHash = await hashPassword(input.password);
+  try {
+    return await db.transaction(async (tx) => {
+      const [user] = await tx
+        .insert(users)
+        .values({
+          email,
+          password_hash: passwordHash,
+          first_name: input.first_name?.trim() ?? "",
+          last_name: input.last_name?.trim() ?? "",
+          is_platform_admin: true,
+        })
+        .returning(publicUserColumns);
+      if (!user) throw new Error("insert returned no user");
+      await recordAudit(tx, SYSTEM_CONTEXT, {
+        org_id: null,
+        action: "user.create_platform_admin",
+        target_type: "user",
+        target_id: user.id,
+        metadata: { email },
+      });
+      return user;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw AppError.conflict("An account with this email already exists", [
+        { path: ["email"], message: "An account with this email already exists" },
+      ]);
+    throw error;
+  }
+}
+
+/** Refusals name the rule, never whether the address has an account. */
+function assertSignupAllowed(signup: SignupPolicy, email: string, invited: boolean): void {
+  if (signup.mode === "closed")
+    throw AppError.forbidden(
+      "Sign-up is closed on this platform; ask its administrator for an account",
+    );
+  if (signup.mode === "invite" && !invited)
+    throw AppError.forbidden("Sign-up is by invitation only; open the link of your invitation");
+  // An invitation was checked against the domains when it was made.
+  if (!invited && !emailDomainAllowed(signup, email))
+    throw AppError.invalidField("email", domainRefusal(signup));
 }
 
 const INVALID_CREDENTIALS = "Invalid email or password";
@@ -343,16 +436,17 @@ export async function changePassword(
 }
 
 export async function getUser(db: Db, userId: string): Promise<User> {
-  const [user] = await db.select(publicColumns).from(users).where(eq(users.id, userId)).limit(1);
+  const [user] = await db
+    .select(publicUserColumns)
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
   if (!user) throw AppError.notFound("User");
   return user;
 }
 
-export async function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
-  const [user] = await db
-    .select(publicColumns)
-    .from(users)
-    .where(eq(users.email, normalizeEmail(email)))
-    .limit(1);
-  return user;
+/** False only on a fresh platform, whose first sign-up is always allowed. */
+export async function platformHasUsers(db: Db): Promise<boolean> {
+  const [anyone] = await db.select({ id: users.id }).from(users).limit(1);
+  return anyone !== undefined;
 }

@@ -9,7 +9,7 @@ import type { RequestOrigin } from "../lib/context";
 import { isUniqueViolation } from "../lib/pg-errors";
 import type { McpRuntime } from "../runtime";
 import { SecretStoreError } from "../secrets/secret-store";
-import { normalizeEmail, type User } from "./accounts";
+import { normalizeEmail, publicUserColumns, type User } from "./accounts";
 import { createSession, type IssuedSession } from "./sessions";
 
 /*
@@ -250,15 +250,6 @@ async function exchangeCode(
     lastName: (stringClaim(claims, "family_name") ?? "").trim().slice(0, 100),
   };
 }
-
-const publicUserColumns = {
-  id: users.id,
-  email: users.email,
-  first_name: users.first_name,
-  last_name: users.last_name,
-  date_joined: users.date_joined,
-  updated_at: users.updated_at,
-};
 
 export interface SsoCallback {
   /** The callback's query (state, code, iss, or error). */

@@ -6,7 +6,7 @@ import { authThrottles } from "../db/schema";
 import { parseIpv6 } from "../mcp/outbound";
 
 /**
- * Throttling of sign-in and sign-up attempts, shared by every server process through the
+ * Throttling of sign-in, sign-up and mailed-link requests, shared by every server process through the
  * `auth_throttles` table. Each attempt is counted *before* the password is checked, with one atomic
  * upsert timed by the database clock, so concurrent attempts (a tRPC batch, many replicas) cannot
  * all slip through before the first failure is written; a successful sign-in gives its attempt back.
@@ -38,6 +38,13 @@ export interface AuthThrottleConfig {
   loginPerIp: ThrottleRule;
   /** Registrations (successful or not) from one client address. */
   registerPerIp: ThrottleRule;
+  /**
+   * Requests that mail a link (password reset, e-mail verification) for one address, counted
+   * whether or not it has an account, so the limit itself tells nothing.
+   */
+  mailPerAddress: ThrottleRule;
+  /** Requests that mail a link, from one client address, for any addresses. */
+  mailPerIp: ThrottleRule;
 }
 
 const MINUTE = 60;
@@ -64,6 +71,18 @@ export const DEFAULT_AUTH_THROTTLE: AuthThrottleConfig = {
   },
   registerPerIp: {
     maxAttempts: 20,
+    windowSeconds: HOUR,
+    lockoutSeconds: HOUR,
+    maxLockoutSeconds: HOUR,
+  },
+  mailPerAddress: {
+    maxAttempts: 5,
+    windowSeconds: HOUR,
+    lockoutSeconds: HOUR,
+    maxLockoutSeconds: HOUR,
+  },
+  mailPerIp: {
+    maxAttempts: 50,
     windowSeconds: HOUR,
     lockoutSeconds: HOUR,
     maxLockoutSeconds: HOUR,

@@ -43,9 +43,39 @@ export const users = pgTable("users", {
   password_hash: text("password_hash"),
   first_name: text("first_name").notNull().default(""),
   last_name: text("last_name").notNull().default(""),
+  /** Operates the platform (the first account, or one made with `admin:create`); not an org role. */
+  is_platform_admin: boolean("is_platform_admin").notNull().default(false),
+  /** When the owner proved they read mail at `email` (a verification or reset link); null: not yet. */
+  email_verified_at: timestamptz("email_verified_at"),
   date_joined: createdAt().$type<Date>(),
   updated_at: updatedAt(),
 });
+
+export const userTokenPurpose = pgEnum("user_token_purpose", [
+  "password_reset",
+  "email_verification",
+]);
+
+/**
+ * One-time links mailed to a user (password reset, e-mail verification). Only sha256(token) is
+ * stored; `email` is the address the link went to, so a link proves that address and no later one.
+ */
+export const userTokens = pgTable(
+  "user_tokens",
+  {
+    id: id(),
+    user_id: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: userTokenPurpose("purpose").notNull(),
+    token_hash: text("token_hash").notNull().unique(),
+    email: text("email").notNull(),
+    expires_at: timestamptz("expires_at").notNull(),
+    used_at: timestamptz("used_at"),
+    created_at: createdAt(),
+  },
+  (t) => [index("user_tokens_user_id_idx").on(t.user_id, t.purpose)],
+);
 
 /**
  * Lucia sessions; `id` is sha256(token) so a leaked table yields no usable token. The camelCase
@@ -227,6 +257,34 @@ export const apiTokens = pgTable(
     index("api_tokens_org_id_idx").on(t.org_id, t.id),
     // Owners manage people: a token never holds the owner role.
     check("api_tokens_role_not_owner", sql`${t.role} <> 'owner'`),
+  ],
+);
+
+/**
+ * An e-mail address invited into an org with a role. Only sha256(token) is stored; the link is
+ * shown once, to the inviter, and mailed. Pending = not accepted, not revoked, not expired; one
+ * pending (unaccepted, unrevoked) invitation per address and org.
+ */
+export const invitations = pgTable(
+  "invitations",
+  {
+    id: id(),
+    org_id: orgId(),
+    email: text("email").notNull(),
+    role: orgRole("role").notNull(),
+    token_hash: text("token_hash").notNull().unique(),
+    invited_by: uuid("invited_by").references(() => users.id, { onDelete: "set null" }),
+    expires_at: timestamptz("expires_at").notNull(),
+    accepted_at: timestamptz("accepted_at"),
+    accepted_by: uuid("accepted_by").references(() => users.id, { onDelete: "set null" }),
+    revoked_at: timestamptz("revoked_at"),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index("invitations_org_id_idx").on(t.org_id, t.id),
+    uniqueIndex("invitations_open_uq")
+      .on(t.org_id, t.email)
+      .where(sql`${t.accepted_at} is null and ${t.revoked_at} is null`),
   ],
 );
 

@@ -3,7 +3,6 @@ import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { memberships, orgs, users } from "../db/schema";
 import { recordAudit } from "../audit/audit";
-import { findUserByEmail } from "../accounts/accounts";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
 import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
@@ -231,38 +230,6 @@ async function getMember(db: Db, orgId: string, userId: string): Promise<Member>
     .limit(1);
   if (!member) throw AppError.notFound("Member");
   return member;
-}
-
-export async function addMember(
-  db: Db,
-  context: ActionContext,
-  input: { orgId: string; email: string; role: OrgRole },
-): Promise<Member> {
-  const user = await findUserByEmail(db, input.email);
-  if (!user)
-    throw AppError.invalidField("email", "No user with this email; ask them to register first");
-  try {
-    return await db.transaction(async (tx) => {
-      await tx
-        .insert(memberships)
-        .values({ org_id: input.orgId, user_id: user.id, role: input.role });
-      await recordAudit(tx, context, {
-        org_id: input.orgId,
-        action: "member.add",
-        target_type: "user",
-        target_id: user.id,
-        metadata: { role: input.role },
-      });
-      return getMember(tx, input.orgId, user.id);
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) {
-      throw AppError.conflict("This user is already a member", [
-        { path: ["email"], message: "This user is already a member" },
-      ]);
-    }
-    throw error;
-  }
 }
 
 /**

@@ -68,6 +68,17 @@ export type PlatformRouter = TRPCBuiltRouter<
   { ctx: object; meta: object; errorShape: ErrorShape; transformer: false },
   {
     auth: {
+      settings: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: Record<string, never> | undefined;
+        output: {
+          signup_mode: "open" | "closed" | "invite";
+          signup_allowed_domains: string[];
+          setup_required: boolean;
+          email_enabled: boolean;
+        };
+      }>;
       register: TRPCMutationProcedure<{
         meta: object;
         errorShape: ErrorShape;
@@ -77,6 +88,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           password_confirm: string;
           first_name?: string | undefined;
           last_name?: string | undefined;
+          invitation_token?: string | undefined;
         };
         output: {
           token: string;
@@ -85,6 +97,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             email: string;
             first_name: string;
             last_name: string;
+            is_platform_admin: boolean;
+            email_verified: boolean;
             date_joined: string;
           };
         };
@@ -103,6 +117,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             email: string;
             first_name: string;
             last_name: string;
+            is_platform_admin: boolean;
+            email_verified: boolean;
             date_joined: string;
           };
         };
@@ -115,6 +131,53 @@ export type PlatformRouter = TRPCBuiltRouter<
           enabled: boolean;
           display_name: string | null;
           start_url: string | null;
+        };
+      }>;
+      requestPasswordReset: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          email: string;
+        };
+        output: undefined;
+      }>;
+      resetPassword: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          token: string;
+          password: string;
+          password_confirm: string;
+        };
+        output: {
+          token: string;
+          user: {
+            id: string;
+            email: string;
+            first_name: string;
+            last_name: string;
+            is_platform_admin: boolean;
+            email_verified: boolean;
+            date_joined: string;
+          };
+        };
+      }>;
+      requestEmailVerification: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: Record<string, never> | undefined;
+        output: {
+          email_delivery: "failed" | "sent" | "not_configured";
+        };
+      }>;
+      verifyEmail: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          token: string;
+        };
+        output: {
+          email: string;
         };
       }>;
       logout: TRPCMutationProcedure<{
@@ -186,6 +249,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           email: string;
           first_name: string;
           last_name: string;
+          is_platform_admin: boolean;
+          email_verified: boolean;
           date_joined: string;
         };
       }>;
@@ -313,6 +378,42 @@ export type PlatformRouter = TRPCBuiltRouter<
           };
         }>;
       };
+      invitations: {
+        list: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+            limit?: unknown;
+            cursor?: string | undefined;
+          };
+          output: {
+            results: {
+              id: string;
+              org_id: string;
+              email: string;
+              role: "owner" | "admin" | "member" | "viewer";
+              status: "pending" | "revoked" | "accepted" | "expired";
+              invited_by: string | null;
+              expires_at: string;
+              accepted_at: string | null;
+              accepted_by: string | null;
+              revoked_at: string | null;
+              created_at: string;
+            }[];
+            next_cursor: string | null;
+          };
+        }>;
+        revoke: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            org_id: string;
+            invitation_id: string;
+          };
+          output: undefined;
+        }>;
+      };
       members: {
         list: TRPCQueryProcedure<{
           meta: object;
@@ -344,13 +445,21 @@ export type PlatformRouter = TRPCBuiltRouter<
             role: "owner" | "admin" | "member" | "viewer";
           };
           output: {
-            user_id: string;
-            email: string;
-            first_name: string;
-            last_name: string;
-            role: "owner" | "admin" | "member" | "viewer";
-            created_at: string;
-            updated_at: string;
+            invitation: {
+              id: string;
+              org_id: string;
+              email: string;
+              role: "owner" | "admin" | "member" | "viewer";
+              status: "pending" | "revoked" | "accepted" | "expired";
+              invited_by: string | null;
+              expires_at: string;
+              accepted_at: string | null;
+              accepted_by: string | null;
+              revoked_at: string | null;
+              created_at: string;
+            };
+            url: string;
+            email_delivery: "failed" | "sent" | "not_configured";
           };
         }>;
         update: TRPCMutationProcedure<{
@@ -438,6 +547,32 @@ export type PlatformRouter = TRPCBuiltRouter<
           token_id: string;
         };
         output: undefined;
+      }>;
+    };
+    invitations: {
+      preview: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          token: string;
+        };
+        output: {
+          org_name: string;
+          email: string;
+          role: "owner" | "admin" | "member" | "viewer";
+          expires_at: string;
+        };
+      }>;
+      accept: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          token: string;
+        };
+        output: {
+          org_id: string;
+          role: "owner" | "admin" | "member" | "viewer";
+        };
       }>;
     };
     environments: {

@@ -1,0 +1,40 @@
+import type { Mailer, MailMessage } from "@mcp/core";
+import { createTransport } from "nodemailer";
+import type { Logger } from "./logger";
+
+/** How long one SMTP exchange may take before the message counts as failed. */
+const SMTP_TIMEOUT_MS = 10_000;
+
+/**
+ * Mail over SMTP with nodemailer: `smtp://` upgrades with STARTTLS when the server offers it,
+ * `smtps://` is TLS from the start; credentials go in the URL. Recipients are logged, bodies never
+ * (they carry one-time links).
+ */
+export function smtpMailer(url: string, from: string, logger: Logger): Mailer {
+  const transport = createTransport(
+    {
+      url,
+      connectionTimeout: SMTP_TIMEOUT_MS,
+      greetingTimeout: SMTP_TIMEOUT_MS,
+      socketTimeout: SMTP_TIMEOUT_MS,
+    },
+    { from },
+  );
+  const send = async (message: MailMessage): Promise<void> => {
+    try {
+      await transport.sendMail(message);
+      logger.info({ to: message.to, subject: message.subject }, "mail sent");
+    } catch (error) {
+      logger.warn({ err: error, to: message.to, subject: message.subject }, "mail not sent");
+      throw error;
+    }
+  };
+  return {
+    send,
+    sendInBackground: (message) => {
+      send(message).catch(() => {
+        // Logged by send; nobody is waiting for the outcome.
+      });
+    },
+  };
+}
