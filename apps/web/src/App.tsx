@@ -4,7 +4,7 @@ import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
 import { ConfirmProvider } from "./components/Confirm";
 import { Loading } from "./components/States";
 import { ToastProvider } from "./components/Toast";
-import { GuestOnly, RequireAuth } from "./layout/AuthGate";
+import { AuthShell, GuestOnly, RequireAuth } from "./layout/AuthGate";
 import { HomeRedirect } from "./layout/HomeRedirect";
 import { NotFound } from "./layout/NotFound";
 import { OrgLayout } from "./layout/OrgLayout";
@@ -14,6 +14,10 @@ import { queryClient } from "./lib/trpc";
 // Each screen is its own chunk: the first paint only needs the shell and the current page.
 const SignIn = lazy(() => import("./pages/auth/SignIn"));
 const SignUp = lazy(() => import("./pages/auth/SignUp"));
+const ForgotPassword = lazy(() => import("./pages/auth/ForgotPassword"));
+const ResetPassword = lazy(() => import("./pages/auth/ResetPassword"));
+const VerifyEmail = lazy(() => import("./pages/auth/VerifyEmail"));
+const Invitation = lazy(() => import("./pages/auth/Invitation"));
 const CreateOrg = lazy(() => import("./pages/orgs/CreateOrg"));
 const Overview = lazy(() => import("./pages/overview/Overview"));
 const Environments = lazy(() => import("./pages/environments/Environments"));
@@ -49,6 +53,19 @@ const router = createBrowserRouter([
     children: [
       { path: "/signin", element: page(<SignIn />) },
       { path: "/signup", element: page(<SignUp />) },
+      { path: "/forgot-password", element: page(<ForgotPassword />) },
+    ],
+  },
+  {
+    // E-mailed links, the token in the fragment: the paths of INVITATION_PATH, RESET_PASSWORD_PATH
+    // and VERIFY_EMAIL_PATH in @mcp/api/contracts, written out because the shell stays free of zod
+    // (the e2e tests follow the mailed links, so a drift fails them).
+    element: <AuthShell />,
+    errorElement: <RouteError />,
+    children: [
+      { path: "/invitation", element: page(<Invitation />) },
+      { path: "/reset-password", element: page(<ResetPassword />) },
+      { path: "/verify-email", element: page(<VerifyEmail />) },
     ],
   },
   {

@@ -43,6 +43,14 @@ export function GuestOnly() {
   // Only the first check: a later refetch must not unmount the form someone is typing in.
   if (me.isPending && me.errorUpdateCount === 0) return <Loading label="Checking your session…" />;
   if (me.isSuccess) return <Navigate to={safeNext(params.get("next"))} replace />;
+  return <AuthShell />;
+}
+
+/**
+ * The pages an e-mailed link opens (invitation, password reset, verification): reachable signed
+ * in or not, in the sign-in page's frame.
+ */
+export function AuthShell() {
   return (
     <main className="auth">
       <div className="auth__brand">

@@ -9,6 +9,8 @@ export type RouterOutputs = inferRouterOutputs<AppRouter>;
 /* The shapes as they arrive over tRPC (JSON-serialised), for components to type their props. */
 export type Org = RouterOutputs["orgs"]["get"];
 export type Member = RouterOutputs["orgs"]["members"]["list"]["results"][number];
+export type Invitation = RouterOutputs["orgs"]["invitations"]["list"]["results"][number];
+export type CreatedInvitation = RouterOutputs["orgs"]["members"]["add"];
 export type Environment = RouterOutputs["environments"]["get"];
 export type Connection = RouterOutputs["connections"]["get"];
 export type ConnectionTest = RouterOutputs["connections"]["test"];

@@ -16,6 +16,7 @@ export default function SignIn() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const sso = useQuery(trpc.auth.sso.queryOptions());
+  const settings = useQuery(trpc.auth.settings.queryOptions());
 
   const login = useMutation(
     trpc.auth.login.mutationOptions({
@@ -77,6 +78,11 @@ export default function SignIn() {
             Sign in with {sso.data.display_name}
           </a>
         </>
+      ) : null}
+      {settings.data?.email_enabled ? (
+        <p className="auth__switch">
+          <Link to="/forgot-password">Forgot your password?</Link>
+        </p>
       ) : null}
       <p className="auth__switch">
         New here?{" "}

@@ -1,5 +1,5 @@
 import { registerInput } from "@mcp/api/contracts";
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { Button } from "../../components/Button";
@@ -9,11 +9,18 @@ import { safeNext } from "../../layout/AuthGate";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { queryClient, trpc } from "../../lib/trpc";
 
-export default function SignUp() {
+/** An invitation being accepted by signing up: the address is the invited one, fixed. */
+export interface SignUpInvitation {
+  token: string;
+  email: string;
+  org_name: string;
+}
+
+export default function SignUp({ invitation }: { invitation?: SignUpInvitation }) {
   const [values, setValues] = useState({
     first_name: "",
     last_name: "",
-    email: "",
+    email: invitation?.email ?? "",
     password: "",
     password_confirm: "",
   });
@@ -25,7 +32,8 @@ export default function SignUp() {
     trpc.auth.register.mutationOptions({
       onSuccess: async (result) => {
         queryClient.setQueryData(trpc.auth.me.queryKey(), result.user);
-        await navigate(safeNext(params.get("next")), { replace: true });
+        // Through an invitation the new account is already a member: the home page opens its org.
+        await navigate(invitation ? "/" : safeNext(params.get("next")), { replace: true });
       },
       onError: (error) => {
         setErrors(fieldErrorsOf(error));
@@ -43,6 +51,7 @@ export default function SignUp() {
       ...values,
       first_name: values.first_name || undefined,
       last_name: values.last_name || undefined,
+      invitation_token: invitation?.token,
     });
     if (!parsed.ok) {
       setErrors(parsed.errors);
@@ -55,6 +64,13 @@ export default function SignUp() {
   return (
     <form className="card auth__card" onSubmit={submit} noValidate aria-labelledby="signup-title">
       <h1 id="signup-title">Create your account</h1>
+      {invitation ? (
+        <p className="muted">
+          You are joining <strong>{invitation.org_name}</strong>.
+        </p>
+      ) : (
+        <SignupModeNotice />
+      )}
       <FormError error={register.error} shownAtFields={errors} />
       <div className="form-row">
         <TextField
@@ -80,6 +96,8 @@ export default function SignUp() {
         autoComplete="email"
         value={values.email}
         onChange={set("email")}
+        readOnly={invitation !== undefined}
+        hint={invitation ? "The invited address" : undefined}
       />
       <TextField
         label="Password"
@@ -103,10 +121,26 @@ export default function SignUp() {
       <Button type="submit" variant="primary" busy={register.isPending} className="btn--block">
         Create account
       </Button>
-      <p className="auth__switch">
-        Already have an account?{" "}
-        <Link to={`/signin${params.toString() ? `?${params.toString()}` : ""}`}>Sign in</Link>
-      </p>
+      {invitation ? null : (
+        <p className="auth__switch">
+          Already have an account?{" "}
+          <Link to={`/signin${params.toString() ? `?${params.toString()}` : ""}`}>Sign in</Link>
+        </p>
+      )}
     </form>
+  );
+}
+
+/** Says up front when this platform does not take sign-ups without an invitation. */
+function SignupModeNotice() {
+  const settings = useQuery(trpc.auth.settings.queryOptions());
+  if (!settings.data || settings.data.setup_required) return null;
+  if (settings.data.signup_mode === "open") return null;
+  return (
+    <p className="muted" role="note">
+      {settings.data.signup_mode === "invite"
+        ? "Accounts here are by invitation: open the link in your invitation to sign up."
+        : "Sign-up is closed on this platform; ask its administrator for an account."}
+    </p>
   );
 }

@@ -4,6 +4,7 @@ import { useState, type SubmitEvent } from "react";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
+import { CopyButton } from "../../components/CopyButton";
 import { Field, TextField } from "../../components/Field";
 import { NEXT_PAGE, PAGE_SIZE, PagedTable, type Column } from "../../components/DataTable";
 import { ListPage } from "../../components/ListPage";
@@ -11,7 +12,7 @@ import { EmptyState, FormError } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { useMe } from "../../layout/AuthGate";
 import { useOrg } from "../../layout/org-context";
-import type { Member } from "../../lib/api";
+import type { CreatedInvitation, Invitation, Member } from "../../lib/api";
 import { errorInfo, fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { formatDateTime } from "../../lib/format";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
@@ -36,6 +37,7 @@ export default function Members() {
     trpc.orgs.members.list.infiniteQueryOptions({ org_id: org.id, limit: PAGE_SIZE }, NEXT_PAGE),
   );
   const isOwner = can("owner");
+  const isAdmin = can("admin");
 
   const changeRole = useMutation(
     trpc.orgs.members.update.mutationOptions({
@@ -150,7 +152,7 @@ export default function Members() {
       title="Members"
       description="People with access to this organization, and what they may do."
     >
-      {isOwner ? <InviteForm /> : null}
+      {isAdmin ? <InviteForm /> : null}
       <PagedTable
         list={list}
         label="Members"
@@ -159,6 +161,7 @@ export default function Members() {
         rowKey={(member) => member.user_id}
         empty={<EmptyState title="No members" />}
       />
+      {isAdmin ? <Invitations /> : null}
       <section className="card" aria-labelledby="roles-title">
         <h2 id="roles-title">Roles</h2>
         <dl className="dl">
@@ -176,18 +179,29 @@ export default function Members() {
   );
 }
 
+const DELIVERY_NOTE: Record<CreatedInvitation["email_delivery"], string> = {
+  sent: "We mailed them this link.",
+  failed: "Mailing it failed (the server log says why): send them this link yourself.",
+  not_configured: "This platform sends no mail: send them this link yourself.",
+};
+
+/**
+ * Adding by e-mail always invites, whether or not the address has an account, so the form says
+ * nothing about who is registered. The link is shown once, here.
+ */
 function InviteForm() {
-  const { org } = useOrg();
-  const toast = useToast();
+  const { org, can } = useOrg();
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<OrgRole>("member");
   const [errors, setErrors] = useState<FieldErrors>({});
+  const [created, setCreated] = useState<CreatedInvitation | null>(null);
+  const roles = ORG_ROLES.filter((option) => option !== "owner" || can("owner"));
   const add = useMutation(
     trpc.orgs.members.add.mutationOptions({
-      onSuccess: async (member) => {
-        toast(`Added ${member.email} as ${member.role}`);
+      onSuccess: async (invited) => {
+        setCreated(invited);
         setEmail("");
-        await queryClient.invalidateQueries(trpc.orgs.members.pathFilter());
+        await queryClient.invalidateQueries(trpc.orgs.invitations.pathFilter());
       },
       onError: (error) => {
         setErrors(fieldErrorsOf(error));
@@ -202,13 +216,15 @@ function InviteForm() {
       return;
     }
     setErrors({});
+    setCreated(null);
     add.mutate({ org_id: org.id, ...parsed.data });
   };
   return (
     <form className="card" onSubmit={submit} noValidate aria-labelledby="invite-title">
-      <h2 id="invite-title">Add a member</h2>
+      <h2 id="invite-title">Invite someone</h2>
       <p className="muted small">
-        They need an account on this platform already; they can sign up with the same email.
+        They get a link to join with this role: they sign up with this address, or sign in if they
+        have an account. Only that address can use it.
       </p>
       <FormError error={add.error} shownAtFields={errors} />
       <div className="form-row form-row--end">
@@ -231,7 +247,7 @@ function InviteForm() {
                 if (isRole(event.target.value)) setRole(event.target.value);
               }}
             >
-              {ORG_ROLES.map((option) => (
+              {roles.map((option) => (
                 <option key={option} value={option}>
                   {option}
                 </option>
@@ -240,9 +256,109 @@ function InviteForm() {
           )}
         </Field>
         <Button type="submit" variant="primary" busy={add.isPending}>
-          Add member
+          Invite
         </Button>
       </div>
+      {created ? (
+        <div role="status" className="stack">
+          <p>
+            Invited <strong>{created.invitation.email}</strong> as {created.invitation.role} until{" "}
+            {formatDateTime(created.invitation.expires_at)}. {DELIVERY_NOTE[created.email_delivery]}
+          </p>
+          <div className="form-row form-row--end">
+            <TextField
+              label="Invitation link"
+              readOnly
+              value={created.url}
+              onChange={() => undefined}
+            />
+            <CopyButton text={created.url} label="Copy link" />
+          </div>
+        </div>
+      ) : null}
     </form>
+  );
+}
+
+const STATUS_TONE: Record<Invitation["status"], "blue" | "neutral" | "violet"> = {
+  pending: "blue",
+  accepted: "violet",
+  revoked: "neutral",
+  expired: "neutral",
+};
+
+function Invitations() {
+  const { org } = useOrg();
+  const confirm = useConfirm();
+  const toast = useToast();
+  const list = useInfiniteQuery(
+    trpc.orgs.invitations.list.infiniteQueryOptions(
+      { org_id: org.id, limit: PAGE_SIZE },
+      NEXT_PAGE,
+    ),
+  );
+  const revoke = (invitation: Invitation) => {
+    confirm({
+      title: `Revoke the invitation of ${invitation.email}?`,
+      body: "Its link stops working at once. You can invite the address again later.",
+      confirmLabel: "Revoke",
+      action: async () => {
+        await trpcClient.orgs.invitations.revoke.mutate({
+          org_id: org.id,
+          invitation_id: invitation.id,
+        });
+        await queryClient.invalidateQueries(trpc.orgs.invitations.pathFilter());
+        toast(`Revoked the invitation of ${invitation.email}`);
+      },
+    });
+  };
+  const columns: Column<Invitation>[] = [
+    { id: "email", header: "Invited", cell: (invitation) => invitation.email },
+    { id: "role", header: "Role", cell: (invitation) => invitation.role },
+    {
+      id: "status",
+      header: "Status",
+      cell: (invitation) => (
+        <Badge tone={STATUS_TONE[invitation.status]}>{invitation.status}</Badge>
+      ),
+    },
+    {
+      id: "expires",
+      header: "Expires",
+      cell: (invitation) => formatDateTime(invitation.expires_at),
+    },
+    {
+      id: "actions",
+      header: "Actions",
+      hideHeader: true,
+      className: "table__actions",
+      cell: (invitation) =>
+        invitation.status === "pending" ? (
+          <Button
+            size="sm"
+            variant="ghost"
+            className="text-danger"
+            aria-label={`Revoke the invitation of ${invitation.email}`}
+            onClick={() => {
+              revoke(invitation);
+            }}
+          >
+            Revoke
+          </Button>
+        ) : null,
+    },
+  ];
+  return (
+    <section aria-labelledby="invitations-title" className="stack">
+      <h2 id="invitations-title">Invitations</h2>
+      <PagedTable
+        list={list}
+        label="Invitations"
+        noun="invitations"
+        columns={columns}
+        rowKey={(invitation) => invitation.id}
+        empty={<EmptyState title="No invitations" />}
+      />
+    </section>
   );
 }
