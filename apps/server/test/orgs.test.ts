@@ -278,7 +278,8 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
     const events = await server.database.db
       .select()
       .from(schema.auditEvents)
-      .where(eq(schema.auditEvents.org_id, org.id));
+      .where(eq(schema.auditEvents.org_id, org.id))
+      .orderBy(schema.auditEvents.chain_seq);
     expect(events.map((event) => event.action)).toEqual([
       "org.create",
       "invitation.create",
