@@ -1,8 +1,17 @@
-import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
-import { Button } from "./Button";
-import { Dialog } from "./Dialog";
-import { TextField } from "./Field";
-import { FormError } from "./States";
+import {
+  createContext,
+  lazy,
+  Suspense,
+  useCallback,
+  useContext,
+  useMemo,
+  useState,
+  type ReactNode,
+} from "react";
+
+// The dialog (and the text field it may ask the name in) loads on the first confirmation, not
+// with the shell every page waits for.
+const ConfirmDialog = lazy(() => import("./ConfirmDialog"));
 
 export interface ConfirmOptions {
   title: string;
@@ -58,46 +67,24 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
   };
 
   const value = useMemo(() => confirm, [confirm]);
-  const expected = options?.typeToConfirm;
-  const typedOk = expected === undefined || typed === expected;
   return (
     <ConfirmContext.Provider value={value}>
       {children}
-      <Dialog
-        open={options !== null}
-        onClose={close}
-        size="sm"
-        role="alertdialog"
-        title={options?.title ?? ""}
-        footer={
-          <>
-            <Button onClick={close} disabled={busy}>
-              Cancel
-            </Button>
-            <Button
-              variant={options?.danger === false ? "primary" : "danger"}
-              busy={busy}
-              disabled={!typedOk}
-              onClick={() => {
-                void run();
-              }}
-            >
-              {options?.confirmLabel ?? "Delete"}
-            </Button>
-          </>
-        }
-      >
-        <div className="confirm__body">{options?.body}</div>
-        {expected === undefined ? null : (
-          <TextField
-            label={`Type “${expected}” to confirm`}
-            value={typed}
-            onChange={setTyped}
-            autoComplete="off"
+      {options ? (
+        <Suspense fallback={null}>
+          <ConfirmDialog
+            options={options}
+            busy={busy}
+            error={error}
+            typed={typed}
+            onType={setTyped}
+            onClose={close}
+            onConfirm={() => {
+              void run();
+            }}
           />
-        )}
-        <FormError error={error} />
-      </Dialog>
+        </Suspense>
+      ) : null}
     </ConfirmContext.Provider>
   );
 }
