@@ -518,6 +518,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       db: database.db,
       runtime: options.runtime,
       provider: options.sso,
+      signup: options.signup,
       publicUrl: options.publicUrl,
       secureCookies: options.secureCookies,
       origin: (c) => ({

@@ -9,6 +9,7 @@ import {
   type Db,
   type McpRuntime,
   type RequestOrigin,
+  type SignupPolicy,
   type SsoProvider,
 } from "@mcp/core";
 import { readCookie, sessionCookie, toWireError } from "@mcp/api";
@@ -32,6 +33,8 @@ export interface SsoRouteOptions {
   db: Db;
   runtime: McpRuntime;
   provider: SsoProvider;
+  /** New accounts made by SSO follow the platform's sign-up policy. */
+  signup: SignupPolicy;
   publicUrl: string | undefined;
   secureCookies: boolean;
   origin: (c: HonoContext<Env>) => RequestOrigin;
@@ -108,6 +111,7 @@ export function mountSso(app: Hono<Env>, options: SsoRouteOptions): void {
         options.db,
         options.runtime,
         options.provider,
+        options.signup,
         options.origin(c),
         {
           query: new URL(c.req.url).searchParams,

@@ -28,6 +28,7 @@ export interface TestIdp {
   /** Show a login page with a "Sign in" button instead of signing in at once. */
   loginPage: boolean;
   /** Registers the platform's callback; call once the platform's URL is known. */
+  /** Adds a platform callback the IdP accepts (all those registered before stay valid). */
   registerPlatform: (redirectUri: string) => void;
   close: () => Promise<void>;
 }
@@ -36,6 +37,13 @@ export async function startTestIdp(): Promise<TestIdp> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Each platform registered adds its callback; the provider is rebuilt with them all.
+  const redirectUris: string[] = [];
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (handle) handle(req, res);
+    else res.writeHead(503).end();
+  });
   const idp: TestIdp = {
     issuer,
     clientId: "mcp-platform",
@@ -44,12 +52,13 @@ export async function startTestIdp(): Promise<TestIdp> {
     nextAccount: "nobody",
     loginPage: false,
     registerPlatform: (redirectUri) => {
+      redirectUris.push(redirectUri);
       const provider = new Provider(issuer, {
         clients: [
           {
             client_id: idp.clientId,
             client_secret: idp.clientSecret,
-            redirect_uris: [redirectUri],
+            redirect_uris: [...redirectUris],
             response_types: ["code"],
             grant_types: ["authorization_code"],
           },
@@ -91,7 +100,7 @@ export async function startTestIdp(): Promise<TestIdp> {
         );
       };
       const callback = provider.callback();
-      server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      handle = (req, res) => {
         if (req.url?.startsWith("/interaction/")) {
           interact(req, res).catch(() => {
             res.writeHead(500).end();
@@ -99,7 +108,7 @@ export async function startTestIdp(): Promise<TestIdp> {
           return;
         }
         void callback(req, res);
-      });
+      };
     },
     close: async () => {
       server.closeAllConnections();

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { schema } from "@mcp/core/db";
-import { eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
@@ -36,6 +36,8 @@ beforeAll(async () => {
     OIDC_DISPLAY_NAME: "Acme ID",
   });
   idp.registerPlatform(`${server.url}${CALLBACK}`);
+  // Not the platform's first account: that one becomes its admin, whatever the test.
+  await registerUser(server, "first");
 });
 
 afterAll(async () => {
@@ -372,5 +374,52 @@ describe.skipIf(databaseUnavailable)("SSO sign-in (OpenID Connect)", () => {
       },
     );
     expect(orgs.body.results).toEqual([expect.objectContaining({ id: org.id, role: "member" })]);
+  });
+
+  it("opens an account by SSO only as the sign-up policy allows", async () => {
+    // Set up through the open server; sign in through a replica on the same database whose
+    // sign-up is by invitation (production's default).
+    const org = await createOrg(server);
+    const open = server;
+    const byInvitation = await startTestServer({
+      OIDC_ISSUER: idp.issuer,
+      OIDC_CLIENT_ID: idp.clientId,
+      OIDC_CLIENT_SECRET: idp.clientSecret,
+      OIDC_ALLOWED_DOMAINS: "example.com",
+      SIGNUP_MODE: "invite",
+    });
+    idp.registerPlatform(`${byInvitation.url}${CALLBACK}`);
+    server = byInvitation;
+    try {
+      const newcomer = (label: string) =>
+        idpAccount({
+          email: uniqueEmail(label).replace(/@.*/, "@example.com"),
+          email_verified: true,
+        });
+      const uninvited = newcomer("uninvited");
+      await refused(await ssoSignIn(uninvited), 403, /by invitation only/);
+      const [refusal] = await server.database.db
+        .select()
+        .from(schema.auditEvents)
+        .where(eq(schema.auditEvents.action, "user.login_failed"))
+        .orderBy(desc(schema.auditEvents.id))
+        .limit(1);
+      expect(refusal?.metadata).toMatchObject({ method: "sso", reason: "signup_refused" });
+
+      const invited = newcomer("invited");
+      const invitation = await open.request("POST", `/orgs/${org.id}/members/`, {
+        token: org.owner.token,
+        body: { email: invited.email, role: "member" },
+      });
+      expect(invitation.status, JSON.stringify(invitation.body)).toBe(201);
+      expect((await signedIn(await ssoSignIn(invited))).email).toBe(invited.email);
+      // An existing account signs in whatever the policy: it is no sign-up.
+      const member = await registerUser(open, "existing");
+      const existing = idpAccount({ email: member.email, email_verified: true });
+      expect((await signedIn(await ssoSignIn(existing))).id).toBe(member.id);
+    } finally {
+      server = open;
+      await byInvitation.close();
+    }
   });
 });

@@ -107,8 +107,7 @@ export async function registerUser(
           "email",
           `This invitation is for ${invitation.email}; sign up with that address`,
         );
-      await tx.execute(sql`select pg_advisory_xact_lock(${FIRST_ACCOUNT_LOCK})`);
-      const first = !(await platformHasUsers(tx));
+      const first = await isFirstAccount(tx);
       if (!first) assertSignupAllowed(signup, email, invitation !== null);
       const [user] = await tx
         .insert(users)
@@ -188,16 +187,38 @@ export async function createPlatformAdmin(
 }
 
 /** Refusals name the rule, never whether the address has an account. */
-function assertSignupAllowed(signup: SignupPolicy, email: string, invited: boolean): void {
+/**
+ * Why the sign-up policy refuses a new account for `email`, or null when it allows one.
+ * `invited`: the address holds a pending invitation (checked against the domains when it was made).
+ */
+export function signupRefusal(
+  signup: SignupPolicy,
+  email: string,
+  invited: boolean,
+): string | null {
   if (signup.mode === "closed")
-    throw AppError.forbidden(
-      "Sign-up is closed on this platform; ask its administrator for an account",
-    );
+    return "Sign-up is closed on this platform; ask its administrator for an account";
   if (signup.mode === "invite" && !invited)
-    throw AppError.forbidden("Sign-up is by invitation only; open the link of your invitation");
-  // An invitation was checked against the domains when it was made.
-  if (!invited && !emailDomainAllowed(signup, email))
-    throw AppError.invalidField("email", domainRefusal(signup));
+    return "Sign-up is by invitation only; open the link of your invitation";
+  if (!invited && !emailDomainAllowed(signup, email)) return domainRefusal(signup);
+  return null;
+}
+
+function assertSignupAllowed(signup: SignupPolicy, email: string, invited: boolean): void {
+  const refusal = signupRefusal(signup, email, invited);
+  if (refusal === null) return;
+  // Only open sign-up gets as far as the domain: then the address is what to change.
+  if (signup.mode === "open") throw AppError.invalidField("email", refusal);
+  throw AppError.forbidden(refusal);
+}
+
+/**
+ * Serialises the choice of the platform's first account, which becomes its admin: of two
+ * sign-ups on an empty platform, one only.
+ */
+export async function isFirstAccount(tx: Db): Promise<boolean> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${FIRST_ACCOUNT_LOCK})`);
+  return !(await platformHasUsers(tx));
 }
 
 const INVALID_CREDENTIALS = "Invalid email or password";

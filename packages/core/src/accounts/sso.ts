@@ -1,15 +1,31 @@
 import { createHash } from "node:crypto";
-import { and, eq, lt, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import * as oidc from "openid-client";
 import { recordAudit } from "../audit/audit";
 import type { Db } from "../db/client";
-import { memberships, orgs, orgSsoDomains, ssoFlows, userIdentities, users } from "../db/schema";
+import {
+  invitations,
+  memberships,
+  orgs,
+  orgSsoDomains,
+  ssoFlows,
+  userIdentities,
+  users,
+} from "../db/schema";
 import { AppError } from "../errors";
 import type { RequestOrigin } from "../lib/context";
 import { isUniqueViolation } from "../lib/pg-errors";
 import type { McpRuntime } from "../runtime";
 import { SecretStoreError } from "../secrets/secret-store";
-import { normalizeEmail, publicUserColumns, type User } from "./accounts";
+import {
+  isFirstAccount,
+  normalizeEmail,
+  platformHasUsers,
+  publicUserColumns,
+  signupRefusal,
+  type User,
+} from "./accounts";
+import type { SignupPolicy } from "./signup";
 import { createSession, type IssuedSession } from "./sessions";
 
 /*
@@ -268,6 +284,7 @@ export async function completeSsoSignIn(
   db: Db,
   runtime: McpRuntime,
   provider: SsoProvider,
+  signup: SignupPolicy,
   origin: RequestOrigin,
   callback: SsoCallback,
 ): Promise<{ user: User; session: IssuedSession; created: boolean; returnTo: string }> {
@@ -328,6 +345,16 @@ export async function completeSsoSignIn(
         "domain_not_allowed",
         existing?.id ?? null,
       );
+    // A new account follows the platform's sign-up policy like a password sign-up: an invitation
+    // for the address, or an org admitting its domain by SSO, counts as being invited.
+    if (!existing && (await platformHasUsers(db))) {
+      const refusal = signupRefusal(
+        signup,
+        claims.email,
+        await invitedBySso(db, claims.email, emailDomain(claims.email)),
+      );
+      if (refusal !== null) throw await refuse(refusal, "signup_refused", null);
+    }
   }
 
   const context = (userId: string) => ({ ...origin, actor: { type: "user" as const, id: userId } });
@@ -353,6 +380,7 @@ export async function completeSsoSignIn(
         if (existing) {
           user = existing;
         } else {
+          const first = await isFirstAccount(tx);
           const [row] = await tx
             .insert(users)
             .values({
@@ -360,6 +388,7 @@ export async function completeSsoSignIn(
               password_hash: null,
               first_name: claims.firstName,
               last_name: claims.lastName,
+              is_platform_admin: first,
             })
             .returning(publicUserColumns);
           if (!row) throw new Error("insert returned no user");
@@ -370,7 +399,7 @@ export async function completeSsoSignIn(
             action: "user.register",
             target_type: "user",
             target_id: user.id,
-            metadata: { method: "sso", issuer },
+            metadata: { method: "sso", issuer, ...(first ? { platform_admin: true } : {}) },
           });
         }
         await tx
@@ -406,6 +435,29 @@ export async function completeSsoSignIn(
       );
     throw error;
   }
+}
+
+/** A pending invitation for the address, or an org that admits its domain by SSO. */
+async function invitedBySso(db: Db, email: string, domain: string): Promise<boolean> {
+  const [invitation] = await db
+    .select({ id: invitations.id })
+    .from(invitations)
+    .where(
+      and(
+        eq(invitations.email, email),
+        isNull(invitations.accepted_at),
+        isNull(invitations.revoked_at),
+        gt(invitations.expires_at, sql`now()`),
+      ),
+    )
+    .limit(1);
+  if (invitation) return true;
+  const [rule] = await db
+    .select({ org_id: orgSsoDomains.org_id })
+    .from(orgSsoDomains)
+    .where(eq(orgSsoDomains.domain, domain))
+    .limit(1);
+  return rule !== undefined;
 }
 
 /**
