@@ -227,6 +227,8 @@ async function startPlatform(
     DATA_DIR: dataDir,
     // The upstream is on 127.0.0.1, which production refuses by default.
     MCP_BLOCK_PRIVATE_NETWORKS: "false",
+    // Each part signs up its own user on a database an earlier part already has users in.
+    SIGNUP_MODE: "open",
     SECRET_KEYS: BENCH_SECRET_KEYS,
     ...extraEnv,
   };
