@@ -32,7 +32,17 @@ const SEED_OPERATIONS = [
   "POST /tools/{id}/run",
   "GET /orgs/{org_id}/runs",
 ];
-const PUBLIC_OPERATIONS = new Set(["POST /auth/register", "POST /auth/login", "GET /auth/sso"]);
+const PUBLIC_OPERATIONS = new Set([
+  "POST /auth/register",
+  "POST /auth/login",
+  "GET /auth/sso",
+  // What the sign-up page may offer, and the one-time links of mails: before any sign-in.
+  "GET /auth/settings",
+  "POST /auth/password-reset",
+  "POST /auth/password-reset/confirm",
+  "POST /auth/email-verification/confirm",
+  "POST /invitations/preview",
+]);
 
 interface Operation {
   operationId?: string;

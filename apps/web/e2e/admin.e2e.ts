@@ -393,9 +393,16 @@ describe("admin SPA against the real server", () => {
     await viewer.waitForURL(/\/orgs\/new/);
 
     await nav(page, "Members");
-    await page.getByLabel("Email").fill(VIEWER.email);
-    await page.getByLabel("Role", { exact: true }).selectOption("viewer");
-    await page.getByRole("button", { name: "Add member" }).click();
+    const invite = page.getByRole("form", { name: "Invite someone" });
+    await invite.getByLabel("Email").fill(VIEWER.email);
+    await invite.getByLabel("Role").selectOption("viewer");
+    await invite.getByRole("button", { name: "Invite" }).click();
+    // The viewer, signed in already, joins through the invitation's link.
+    const link = await invite.getByLabel("Invitation link").inputValue();
+    await viewer.goto(link);
+    await viewer.getByRole("button", { name: "Accept and join" }).click();
+    await viewer.waitForURL((url) => url.pathname.startsWith(orgPath));
+    await page.reload();
     await page.getByRole("cell", { name: /Victor Viewer/ }).waitFor();
     await shot(page, "13-members");
 
@@ -416,7 +423,7 @@ describe("admin SPA against the real server", () => {
       ["Agents", /New agent|Disable|Delete/],
       ["Policies", /New policy|Edit |Delete /],
       ["Environments", /New environment|Rename|Delete/],
-      ["Members", /Add member|Remove/],
+      ["Members", /Invite|Remove|Revoke/],
     ] as const) {
       await nav(viewer, label);
       await viewer.waitForLoadState("networkidle");

@@ -316,15 +316,26 @@ describe("an MCP client connects to the gateway by OAuth", () => {
         email: `member.${RUN}@example.com`,
         password: "another long password oauth",
       };
-      await api("POST", "/auth/register/", {
+      const registered = await api<{ token: string }>("POST", "/auth/register/", {
         ...member,
         password_confirm: member.password,
       });
       const orgs = await api<{ results: { id: string }[] }>("GET", "/orgs/");
-      await api("POST", `/orgs/${orgs.results[0]?.id ?? ""}/members/`, {
-        email: member.email,
-        role: "member",
+      // Adding a member invites them; they join by accepting the link's token (its fragment).
+      const invited = await api<{ url: string }>(
+        "POST",
+        `/orgs/${orgs.results[0]?.id ?? ""}/members/`,
+        { email: member.email, role: "member" },
+      );
+      const accepted = await fetch(`${baseUrl}/api/v1/invitations/accept/`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Token ${registered.token}`,
+        },
+        body: JSON.stringify({ token: new URL(invited.url).hash.slice(1) }),
       });
+      expect(accepted.ok, await accepted.clone().text()).toBe(true);
       const provider = new MemoryProvider(callback.url);
       await expect(connectedClient(agentX, provider)).rejects.toBeInstanceOf(UnauthorizedError);
       await page.goto(provider.authorizationUrl?.href ?? baseUrl);

@@ -113,7 +113,10 @@ export const ssoDomainRole = z.object({
     .string()
     .trim()
     .toLowerCase()
-    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+    .max(253)
+    // The length as maxLength, not a lookahead: the OpenAPI pattern stays portable (RE2-like
+    // engines and test-input generators have no lookaround).
+    .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
       error: "Must be an e-mail domain such as example.com",
     })
     .describe("An e-mail domain; one of the platform's OIDC_ALLOWED_DOMAINS"),
