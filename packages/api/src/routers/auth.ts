@@ -209,7 +209,7 @@ export const authRouter = router({
         tags,
         summary: "Mail the current user a link confirming their address",
         protect: true,
-        errorResponses: [401, 409, 429, 500, 503],
+        errorResponses: [401, 403, 409, 429, 500, 503],
       },
     })
     .input(z.object({}).optional())
