@@ -1,7 +1,7 @@
 import { createPlatformClient, isPlatformError } from "@mcp-agents/sdk";
 import { schema } from "@mcp/core/db";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { governance } from "./governance";
 import {
@@ -216,7 +216,7 @@ describe.skipIf(databaseUnavailable)("API tokens", () => {
     // A day passing, without waiting for one.
     await server.database.db
       .update(schema.apiTokens)
-      .set({ expires_at: new Date(Date.now() - 1000) })
+      .set({ expires_at: sql`now() - interval '1 second'` })
       .where(eq(schema.apiTokens.id, token.id));
     const refused = await server.request("GET", `/orgs/${org.id}/`, bearer(token.token));
     expect(refused.status).toBe(401);
@@ -271,7 +271,7 @@ describe.skipIf(databaseUnavailable)("API tokens", () => {
     // A minute later (set back rather than waited for), the next use is written.
     await server.database.db
       .update(schema.apiTokens)
-      .set({ last_used_at: new Date(Date.now() - 61_000) })
+      .set({ last_used_at: sql`now() - interval '61 seconds'` })
       .where(eq(schema.apiTokens.id, token.id));
     await server.request("GET", `/orgs/${org.id}/`, bearer(token.token));
     expect(Date.parse((await lastUsed()) ?? "")).toBeGreaterThan(Date.parse(first ?? ""));
