@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDatabase, type DatabaseHandle } from "@mcp/core";
+import { createDatabase, createPlatformAdmin, type DatabaseHandle } from "@mcp/core";
 import type { DestinationStream } from "pino";
 import { inject } from "vitest";
 import { loadEnv } from "../src/env";
@@ -166,6 +166,29 @@ export async function registerUser(server: ApiClient, prefix = "user"): Promise<
   if (response.status !== 201)
     throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
   return { id: response.body.user.id, email, password, token: response.body.token };
+}
+
+/** A platform admin of the test's own, made as `admin:create` makes one, signed in over HTTP. */
+export async function platformAdmin(server: TestServer): Promise<TestUser> {
+  const email = uniqueEmail("platform-admin");
+  const password = `pa-${randomBytes(8).toString("hex")}`;
+  const user = await createPlatformAdmin(server.database.db, { email, password });
+  const login = await server.request("POST", "/auth/login/", { body: { email, password } });
+  if (login.status !== 200)
+    throw new Error(`platform admin login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return { id: user.id, email, password, token: login.body.token };
+}
+
+/** A platform admin disables (true) or re-enables (false) an account; the answer's user. */
+export async function setDisabled(
+  server: ApiClient,
+  admin: TestUser,
+  userId: string,
+  disabled: boolean,
+): Promise<ApiResponse<any>> {
+  return server.request("POST", `/platform/users/${userId}/${disabled ? "disable" : "enable"}/`, {
+    token: admin.token,
+  });
 }
 
 export interface TestOrg {

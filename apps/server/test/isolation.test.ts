@@ -131,6 +131,27 @@ const CASES: Record<string, Case> = {
     why: "a pending request found by its random id; outsiders get 404 (oauth.test.ts)",
   },
 
+  "platform.orgs": {
+    scope: "account",
+    why: "platform admins only, no org's resources; everyone else 403 (platform-admin.test.ts)",
+  },
+  "platform.users.list": {
+    scope: "account",
+    why: "platform admins only, no org's resources; everyone else 403 (platform-admin.test.ts)",
+  },
+  "platform.users.disable": {
+    scope: "account",
+    why: "platform admins only; everyone else 403 (platform-admin.test.ts)",
+  },
+  "platform.users.enable": {
+    scope: "account",
+    why: "platform admins only; everyone else 403 (platform-admin.test.ts)",
+  },
+  "platform.auditEvents": {
+    scope: "account",
+    why: "the platform's own events (of no org), platform admins only (platform-admin.test.ts)",
+  },
+
   "orgs.get": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "orgs.update": {
     scope: "org",

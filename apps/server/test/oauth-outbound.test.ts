@@ -4,7 +4,9 @@ import {
   createOrg,
   databaseUnavailable,
   gatewayPost,
+  platformAdmin,
   registerUser,
+  setDisabled,
   startTestServer,
   toolCall,
   type TestOrg,
@@ -386,6 +388,38 @@ describe.skipIf(databaseUnavailable)("connections to OAuth-protected MCP servers
       body: JSON.stringify(toolCall(tool.body.name, {})),
     });
     expect(await called.text()).toContain("alice-for-agent");
+  });
+});
+
+describe.skipIf(databaseUnavailable)("per-user credentials of a disabled account", () => {
+  it("are not used while a platform admin has the account disabled, even by an agent running as it", async () => {
+    const org = await createOrg(server);
+    const alice = await addMember(server, org, "admin");
+    const connection = await createOAuthConnection(org, "per_user");
+    await connect(alice, connection.id, "per_user", "alice-disabled");
+    const toolId = await syncedTool(alice, org, connection.id);
+    const agent = await server.request<{ id: string }>("POST", `/orgs/${org.id}/agents/`, {
+      token: alice.token,
+      body: { name: "runner", runs_as_user_id: alice.id },
+    });
+    await server.request("POST", `/orgs/${org.id}/policies/`, {
+      token: alice.token,
+      body: { name: "allow", effect: "allow", agent_id: agent.body.id, tool_pattern: "*" },
+    });
+    const key = await server.request<{ key: string }>("POST", `/agents/${agent.body.id}/keys/`, {
+      token: alice.token,
+      body: { name: "k" },
+    });
+    expect(accountOf((await whoami(key.body.key, toolId)).body)).toBe("alice-disabled");
+
+    const admin = await platformAdmin(server);
+    expect((await setDisabled(server, admin, alice.id, true)).status).toBe(200);
+    const refused = await whoami(key.body.key, toolId);
+    expect(refused.status).toBe(409);
+    expect(JSON.stringify(refused.body)).toContain(`${alice.email}'s account is disabled`);
+
+    expect((await setDisabled(server, admin, alice.id, false)).status).toBe(200);
+    expect(accountOf((await whoami(key.body.key, toolId)).body)).toBe("alice-disabled");
   });
 });
 

@@ -6,7 +6,9 @@ import {
   addMember,
   createOrg,
   databaseUnavailable,
+  platformAdmin,
   registerUser,
+  setDisabled,
   startTestServer,
   uniqueEmail,
   type TestServer,
@@ -245,6 +247,30 @@ describe.skipIf(databaseUnavailable)("SSO sign-in (OpenID Connect)", () => {
       expect(response.status).toBe(303);
       expect(response.headers.get("location"), next).toBe(`${server.url}${landing}`);
     }
+  });
+
+  it("refuses SSO sign-in to an account a platform admin disabled, until it is enabled again", async () => {
+    const account = idpAccount({
+      email: uniqueEmail("locked").replace(/@.*/, "@example.com"),
+      email_verified: true,
+    });
+    const user = await signedIn(await ssoSignIn(account));
+    const admin = await platformAdmin(server);
+    expect((await setDisabled(server, admin, user.id, true)).status).toBe(200);
+    expect((await server.request("GET", "/auth/me/", { token: user.token })).status).toBe(401);
+    await refused(await ssoSignIn(account), 403, /disabled/);
+    const [refusal] = await server.database.db
+      .select()
+      .from(schema.auditEvents)
+      .where(eq(schema.auditEvents.target_id, user.id))
+      .orderBy(desc(schema.auditEvents.id))
+      .limit(1);
+    expect(refusal).toMatchObject({
+      action: "user.login_failed",
+      metadata: { reason: "disabled" },
+    });
+    expect((await setDisabled(server, admin, user.id, false)).status).toBe(200);
+    expect((await signedIn(await ssoSignIn(account))).id).toBe(user.id);
   });
 
   it("refuses a callback whose state this browser did not start, with 400", async () => {

@@ -13,6 +13,8 @@ import {
   jsonObject,
   member,
   org,
+  platformOrg,
+  platformUser,
   policy,
   policyDecision,
   run,
@@ -91,6 +93,11 @@ const TAGS: { name: string; description: string }[] = [
     description:
       "The consent step of the gateway's OAuth authorization server (the protocol endpoints are under /oauth and /.well-known)",
   },
+  {
+    name: "platform",
+    description:
+      "Platform admins only (users.is_platform_admin; everyone else gets 403): every organization and account, disabling and re-enabling accounts, the platform's own audit events. No secret and no org resource is readable here",
+  },
 ];
 
 /** Named schemas: every use of these zod schemas becomes a $ref to components.schemas. */
@@ -112,6 +119,8 @@ const NAMED_SCHEMAS = {
   Run: run,
   RunStats: runStats,
   AuditEvent: auditEvent,
+  PlatformOrg: platformOrg,
+  PlatformUser: platformUser,
   JsonValue: jsonObject.valueType,
   Error: errorBody,
 };

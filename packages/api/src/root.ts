@@ -6,6 +6,7 @@ import { environmentsRouter } from "./routers/environments";
 import { invitationsRouter } from "./routers/invitations";
 import { oauthRouter } from "./routers/oauth";
 import { orgsRouter } from "./routers/orgs";
+import { platformRouter } from "./routers/platform";
 import { policiesRouter } from "./routers/policies";
 import { auditRouter, runsRouter } from "./routers/runs";
 import { toolsRouter } from "./routers/tools";
@@ -24,6 +25,7 @@ export const appRouter = router({
   runs: runsRouter,
   audit: auditRouter,
   oauth: oauthRouter,
+  platform: platformRouter,
 });
 
 export type AppRouter = typeof appRouter;

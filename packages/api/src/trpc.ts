@@ -119,6 +119,19 @@ export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, user, session, via, action } });
 });
 
+/**
+ * A signed-in platform admin (`is_platform_admin`, read from the database on every request with
+ * the session): the platform-wide lists and disabling accounts. Anyone else is FORBIDDEN, as for a
+ * role they lack; nothing here is a tenant's resource, so there is nothing to hide as NOT_FOUND.
+ */
+export const platformAdminProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (!ctx.user.is_platform_admin) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "This needs a platform admin" });
+  }
+  const actor = { type: "user" as const, id: ctx.user.id };
+  return next({ ctx: { ...ctx, action: { ...ctx.action, actor } } });
+});
+
 /** A signed-in person or an API token: the base of every procedure on an org's resources. */
 const callerProcedure = publicProcedure.use(({ ctx, next }) => {
   const auth = ctx.auth;

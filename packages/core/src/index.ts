@@ -33,6 +33,7 @@ export * from "./orgs/orgs";
 export * from "./orgs/sso-settings";
 export * from "./orgs/api-tokens";
 export * from "./orgs/invitations";
+export * from "./platform/platform";
 export * from "./environments/environments";
 export * from "./connections/connections";
 export * from "./tools/tools";

@@ -9,3 +9,4 @@ export * from "./agents";
 export * from "./policies";
 export * from "./runs";
 export * from "./oauth";
+export * from "./platform";

@@ -12,6 +12,7 @@ import { ssoOnlyOrgOf, type SsoProvider } from "./sso";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords";
 import { domainRefusal, emailDomainAllowed, type SignupPolicy } from "./signup";
 import {
+  ACCOUNT_DISABLED,
   createSession,
   invalidateSession,
   invalidateUserSessionByPublicId,
@@ -28,7 +29,11 @@ import {
   type ThrottleOutcome,
 } from "./throttle";
 
-export type User = Omit<typeof users.$inferSelect, "password_hash">;
+/** An account as the services pass it on; `disabled_at` and `last_sign_in_at` are platform/'s. */
+export type User = Omit<
+  typeof users.$inferSelect,
+  "password_hash" | "disabled_at" | "last_sign_in_at"
+>;
 
 /** A user as the API shows it: everything but the password hash. */
 export const publicUserColumns = {
@@ -278,6 +283,21 @@ export async function loginUser(
     );
     throw AppError.unauthorized(INVALID_CREDENTIALS);
   }
+  // Checked after the password, so only the password's owner learns the account is disabled.
+  if (row.disabled_at !== null) {
+    await recordAudit(
+      db,
+      { ...origin, actor: { type: "user", id: row.id } },
+      {
+        org_id: null,
+        action: "user.login_failed",
+        target_type: "user",
+        target_id: row.id,
+        metadata: { email, reason: "disabled" },
+      },
+    );
+    throw AppError.forbidden(ACCOUNT_DISABLED);
+  }
   // Checked after the password, so a refusal tells only the password's owner where they belong.
   const ssoOnlyOrg = sso ? await ssoOnlyOrgOf(db, row.id) : null;
   if (sso && ssoOnlyOrg !== null) {
@@ -300,7 +320,12 @@ export async function loginUser(
   // (one working account must not reset a stuffing run), but this attempt was no failure.
   await resetThrottles(db, [accountAndIp, account]);
   await giveBackAttempts(db, [ip]);
-  const { password_hash: _passwordHash, ...user } = row;
+  const {
+    password_hash: _passwordHash,
+    disabled_at: _disabledAt,
+    last_sign_in_at: _lastSignInAt,
+    ...user
+  } = row;
   return db.transaction(async (tx) => {
     const session = await createSession(tx, user.id, origin);
     await recordAudit(

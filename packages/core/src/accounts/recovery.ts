@@ -72,7 +72,7 @@ export async function requestPasswordReset(
   const email = normalizeEmail(input.email);
   await countMailRequest(db, options.throttle, origin, email);
   const [user] = await db
-    .select({ id: users.id, email: users.email })
+    .select({ id: users.id, email: users.email, disabled_at: users.disabled_at })
     .from(users)
     .where(eq(users.email, email))
     .limit(1);
@@ -87,7 +87,8 @@ export async function requestPasswordReset(
       metadata: { email },
     },
   );
-  if (!user || !options.mailer) return;
+  // No account, or a disabled one (a reset would sign it in): no link, and the same answer.
+  if (user?.disabled_at !== null || !options.mailer) return;
   const token = await issueUserToken(db, user, "password_reset", PASSWORD_RESET_TTL_SECONDS);
   options.mailer.sendInBackground({
     to: user.email,
@@ -123,7 +124,8 @@ async function consumeUserToken(tx: Db, token: string, purpose: Purpose) {
 /**
  * Sets a new password from a reset link, ends every session of the account (whoever knew the
  * old password is out) and signs this browser in. Following the link proves the mailbox, so the
- * address counts as verified. Other reset links of the account die with this one.
+ * address counts as verified. Other reset links of the account die with this one. A disabled
+ * account is refused by createSession, and the transaction leaves the password and link as they were.
  */
 export async function resetPassword(
   db: Db,

@@ -1,9 +1,10 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
-import { and, desc, eq, gt, lt, ne } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, ne, sql } from "drizzle-orm";
 import { Lucia, TimeSpan } from "lucia";
 import type { Db } from "../db/client";
 import { sessions, users } from "../db/schema";
+import { AppError } from "../errors";
 import type { RequestOrigin } from "../lib/context";
 
 export const SESSION_COOKIE_NAME = "mcpa_session";
@@ -22,12 +23,22 @@ interface SessionDetails {
   user_agent: string | null;
 }
 
+/** What session validation reads of the user, in the same query (Lucia joins the user row). */
+interface SessionUserDetails {
+  disabled_at: Date | null;
+}
+
 declare module "lucia" {
   interface Register {
     Lucia: AuthLucia;
     DatabaseSessionAttributes: SessionDetails;
+    DatabaseUserAttributes: SessionUserDetails;
   }
 }
+
+/** The refusal of every sign-in path (password, SSO, reset link) for a disabled account. */
+export const ACCOUNT_DISABLED =
+  "This account is disabled; ask the platform's administrator to enable it";
 
 /** The database only ever sees sha256(token): a stolen sessions table opens no session. */
 export function sessionIdFromToken(token: string): string {
@@ -43,6 +54,7 @@ function createLucia(db: Db) {
       public_id: details.public_id,
       last_seen_at: details.last_seen_at,
     }),
+    getUserAttributes: (details) => ({ disabled_at: details.disabled_at }),
   });
 }
 
@@ -63,11 +75,32 @@ export interface IssuedSession {
   expires_at: Date;
 }
 
+/** Whether a platform admin has disabled the account (false for an unknown id). */
+export async function isUserDisabled(db: Db, userId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ disabled_at: users.disabled_at })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
+  return row?.disabled_at != null;
+}
+
+/**
+ * Opens a session for the user, and records the sign-in; every sign-in path ends here. A disabled
+ * account is refused: the conditional update takes the user's row lock, so a session is either
+ * opened before a concurrent disable (which then deletes it) or refused after it.
+ */
 export async function createSession(
   db: Db,
   userId: string,
   origin: RequestOrigin,
 ): Promise<IssuedSession> {
+  const [enabled] = await db
+    .update(users)
+    .set({ last_sign_in_at: sql`now()` })
+    .where(and(eq(users.id, userId), isNull(users.disabled_at)))
+    .returning({ id: users.id });
+  if (!enabled) throw AppError.forbidden(ACCOUNT_DISABLED);
   const token = randomBytes(32).toString("base64url");
   const now = new Date();
   const session = await luciaFor(db).createSession(
@@ -94,9 +127,18 @@ export interface ValidSession {
   renewed: boolean;
 }
 
+/**
+ * The session of a token, or null. Read from the database on every request (no cache), with the
+ * user's row: a disabled account's session is refused, on every replica, from the next request.
+ */
 export async function validateSessionToken(db: Db, token: string): Promise<ValidSession | null> {
-  const { session } = await luciaFor(db).validateSession(sessionIdFromToken(token));
+  const { session, user } = await luciaFor(db).validateSession(sessionIdFromToken(token));
   if (!session) return null;
+  // Disabling deletes the account's sessions; one opened concurrently is refused (and ended) here.
+  if (user.disabled_at !== null) {
+    await invalidateSession(db, session.id);
+    return null;
+  }
   const now = Date.now();
   if (now - session.last_seen_at.getTime() > LAST_SEEN_RESOLUTION_MS) {
     await db

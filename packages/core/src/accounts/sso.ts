@@ -26,7 +26,7 @@ import {
   type User,
 } from "./accounts";
 import type { SignupPolicy } from "./signup";
-import { createSession, type IssuedSession } from "./sessions";
+import { ACCOUNT_DISABLED, createSession, isUserDisabled, type IssuedSession } from "./sessions";
 
 /*
  * Sign-in with the platform's OpenID Connect identity provider (one per platform, configured by
@@ -356,6 +356,10 @@ export async function completeSsoSignIn(
       if (refusal !== null) throw await refuse(refusal, "signup_refused", null);
     }
   }
+
+  const accountId = linked?.user_id ?? existing?.id;
+  if (accountId !== undefined && (await isUserDisabled(db, accountId)))
+    throw await refuse(ACCOUNT_DISABLED, "disabled", accountId);
 
   const context = (userId: string) => ({ ...origin, actor: { type: "user" as const, id: userId } });
   try {

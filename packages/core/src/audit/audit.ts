@@ -1,4 +1,4 @@
-import { and, eq, gte, sql, type SQL } from "drizzle-orm";
+import { and, eq, gte, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { auditEvents, type JsonObject } from "../db/schema";
 import type { ActionContext } from "../lib/context";
@@ -49,7 +49,8 @@ export async function recordAudit(
 }
 
 export interface AuditFilter extends PageRequest {
-  orgId: string;
+  /** null: the platform's own events, of no org (sign-ins, platform admin actions). */
+  orgId: string | null;
   action?: string | undefined;
   actor_id?: string | undefined;
   target_type?: string | undefined;
@@ -65,7 +66,7 @@ export async function listAuditEvents(db: Db, filter: AuditFilter): Promise<Page
 /** The statement of one page of events; also explained by the index test (db/list-plans.test.ts). */
 export function auditEventsPage(db: Db, filter: AuditFilter) {
   const conditions: (SQL | undefined)[] = [
-    eq(auditEvents.org_id, filter.orgId),
+    filter.orgId === null ? isNull(auditEvents.org_id) : eq(auditEvents.org_id, filter.orgId),
     filter.action ? eq(auditEvents.action, filter.action) : undefined,
     filter.actor_id ? eq(auditEvents.actor_id, filter.actor_id) : undefined,
     filter.target_type ? eq(auditEvents.target_type, filter.target_type) : undefined,

@@ -16,6 +16,7 @@ import type {
 } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { and, eq, isNull, lt } from "drizzle-orm";
+import { isUserDisabled } from "../accounts/sessions";
 import { recordAudit } from "../audit/audit";
 import type { Db } from "../db/client";
 import {
@@ -707,6 +708,12 @@ export async function authorizeTarget(
   const userId = connection.oauth_credential_mode === "per_user" ? principal.userId : null;
   if (connection.oauth_credential_mode === "per_user" && userId === null)
     throw await missingCredential(db, connection, principal, false);
+  // A disabled account's own credential is not used, whoever the call is made for it by (an agent
+  // that runs as them); checked on every call, as the credential itself is.
+  if (userId !== null && (await isUserDisabled(db, userId)))
+    throw AppError.conflict(
+      `Connection "${connection.name}" uses each member's own account, and ${await emailOf(db, userId)}'s account is disabled`,
+    );
   let credential = await loadCredential(db, connection, userId);
   if (!credential || credential.needs_reauthorization)
     throw await missingCredential(db, connection, principal, credential !== undefined);

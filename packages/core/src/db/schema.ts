@@ -47,6 +47,13 @@ export const users = pgTable("users", {
   is_platform_admin: boolean("is_platform_admin").notNull().default(false),
   /** When the owner proved they read mail at `email` (a verification or reset link); null: not yet. */
   email_verified_at: timestamptz("email_verified_at"),
+  /**
+   * Set by a platform admin: the account is locked out (no session, sign-in, reset; its API tokens,
+   * OAuth grants and per-user connection credentials unusable) until re-enabled. See platform/.
+   */
+  disabled_at: timestamptz("disabled_at"),
+  /** When a session was last opened for the account (any sign-in method); null: never. */
+  last_sign_in_at: timestamptz("last_sign_in_at"),
   date_joined: createdAt().$type<Date>(),
   updated_at: updatedAt(),
 });

@@ -13,6 +13,7 @@ import {
   users,
   type OAuthClientMetadata,
 } from "../db/schema";
+import { isUserDisabled } from "../accounts/sessions";
 import type { Agent } from "../agents/agents";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
@@ -479,6 +480,8 @@ export async function exchangeAuthorizationCode(
     }
     if (request.status !== "approved" || request.user_id === null)
       return invalid("Unknown authorization code");
+    if (await isUserDisabled(tx, request.user_id))
+      return invalid("The account that approved this request is disabled");
     if (request.expires_at.getTime() <= Date.now()) return invalid("The code has expired");
     if (input.redirect_uri !== request.redirect_uri)
       return invalid("redirect_uri does not match the authorization request");
@@ -547,6 +550,8 @@ export async function refreshAccessToken(
     }
     if (grant.revoked_at !== null || token.expires_at.getTime() <= Date.now())
       return invalid("The refresh token has expired or was revoked");
+    if (await isUserDisabled(tx, grant.user_id))
+      return invalid("The account that approved this grant is disabled");
     if (input.resource !== null && input.resource !== grant.resource)
       return new OAuthProtocolError("invalid_target", "resource differs from the one authorized");
     if (input.scope?.split(/\s+/).some((item) => item !== grant.scope))
@@ -601,8 +606,8 @@ export interface AuthenticatedOAuthToken {
 
 /**
  * Resolves a gateway access token. It is refused once expired, once its grant is revoked, when
- * the agent is disabled, and when the approver has left the org or no longer holds the approver
- * role: access never outlives the authority that granted it.
+ * the agent is disabled, when the approver has left the org or no longer holds the approver role,
+ * and while the approver's account is disabled: access never outlives the authority that granted it.
  */
 export async function authenticateOAuthAccessToken(
   db: Db,
@@ -626,12 +631,14 @@ export async function authenticateOAuthAccessToken(
       memberships,
       and(eq(memberships.org_id, oauthGrants.org_id), eq(memberships.user_id, oauthGrants.user_id)),
     )
+    .innerJoin(users, eq(users.id, oauthGrants.user_id))
     .where(
       and(
         eq(oauthTokens.token_hash, hashSecret(token)),
         eq(oauthTokens.kind, "access"),
         gt(oauthTokens.expires_at, new Date()),
         isNull(oauthGrants.revoked_at),
+        isNull(users.disabled_at),
       ),
     )
     .limit(1);

@@ -1,7 +1,7 @@
 import { hash, randomBytes } from "node:crypto";
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { apiTokens } from "../db/schema";
+import { apiTokens, users } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
@@ -183,13 +183,20 @@ export async function authenticateApiToken(db: Db, token: string): Promise<ApiTo
       expires_at: apiTokens.expires_at,
       last_used_at: apiTokens.last_used_at,
       revoked_at: apiTokens.revoked_at,
+      creator_disabled_at: users.disabled_at,
     })
     .from(apiTokens)
+    .leftJoin(users, eq(users.id, apiTokens.created_by))
     .where(eq(apiTokens.token_hash, hashApiToken(token)))
     .limit(1);
   if (!row) return { ok: false, reason: "Unknown API token" };
   if (row.revoked_at) {
     return { ok: false, reason: `This API token was revoked at ${row.revoked_at.toISOString()}` };
+  }
+  // A token is only as trusted as its creator (see revokeApiTokensCreatedBy): while a platform
+  // admin has the creator's account disabled, the tokens they made do not work either.
+  if (row.creator_disabled_at) {
+    return { ok: false, reason: "The account that created this API token is disabled" };
   }
   const now = Date.now();
   if (row.expires_at && row.expires_at.getTime() <= now) {

@@ -2302,5 +2302,120 @@ export type PlatformRouter = TRPCBuiltRouter<
         }>;
       };
     };
+    platform: {
+      orgs: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          limit?: unknown;
+          cursor?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            name: string;
+            slug: string;
+            member_count: number;
+            created_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      users: {
+        list: TRPCQueryProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            limit?: unknown;
+            cursor?: string | undefined;
+          };
+          output: {
+            results: {
+              id: string;
+              email: string;
+              first_name: string;
+              last_name: string;
+              is_platform_admin: boolean;
+              email_verified_at: string | null;
+              disabled: boolean;
+              disabled_at: string | null;
+              last_sign_in_at: string | null;
+              date_joined: string;
+            }[];
+            next_cursor: string | null;
+          };
+        }>;
+        disable: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            user_id: string;
+          };
+          output: {
+            id: string;
+            email: string;
+            first_name: string;
+            last_name: string;
+            is_platform_admin: boolean;
+            email_verified_at: string | null;
+            disabled: boolean;
+            disabled_at: string | null;
+            last_sign_in_at: string | null;
+            date_joined: string;
+          };
+        }>;
+        enable: TRPCMutationProcedure<{
+          meta: object;
+          errorShape: ErrorShape;
+          input: {
+            user_id: string;
+          };
+          output: {
+            id: string;
+            email: string;
+            first_name: string;
+            last_name: string;
+            is_platform_admin: boolean;
+            email_verified_at: string | null;
+            disabled: boolean;
+            disabled_at: string | null;
+            last_sign_in_at: string | null;
+            date_joined: string;
+          };
+        }>;
+      };
+      auditEvents: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          limit?: unknown;
+          cursor?: string | undefined;
+          action?: string | undefined;
+          actor_id?: string | undefined;
+          target_type?: string | undefined;
+          target_id?: string | undefined;
+          since?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string | null;
+            actor_type: "user" | "agent" | "system" | "token";
+            actor_id: string | null;
+            action: string;
+            target_type: string | null;
+            target_id: string | null;
+            metadata: Record<string, unknown>;
+            ip: string | null;
+            user_agent: string | null;
+            created_at: string;
+            chain_seq: number | null;
+            prev_hash: string | null;
+            hash: string | null;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+    };
   }
 >;
