@@ -90,4 +90,42 @@ describe("sign-in with SSO", () => {
     await page.getByRole("link", { name: "Back to sign in" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
   });
+
+  it("saves the org's SSO settings: SSO only and a domain's role", async () => {
+    const { page } = suite;
+    const orgs = await api<{ results: { id: string; name: string }[] }>(
+      page,
+      "orgs.list",
+      { limit: 200 },
+      "query",
+    );
+    const org = orgs.results.find((candidate) => candidate.name === "SSO Co");
+    expect(org).toBeDefined();
+    await page.goto(`/orgs/${org?.id ?? ""}/settings`);
+    const form = page.getByRole("form", { name: "Single sign-on" });
+    await form.getByText("Members can sign in with Acme ID.").waitFor();
+    await form.getByLabel(/SSO only/).check();
+    await form.getByRole("button", { name: "Add domain" }).click();
+    await form.getByLabel("Domain 1", { exact: true }).fill("Example.com");
+    await form.getByLabel("Role for domain 1").selectOption("viewer");
+    await form.getByRole("button", { name: "Save SSO settings" }).click();
+    await page.getByText("Saved the SSO settings").waitFor();
+
+    const saved = await api<{ sso_only: boolean; domain_roles: unknown[] }>(
+      page,
+      "orgs.sso.get",
+      { org_id: org?.id },
+      "query",
+    );
+    expect(saved).toEqual({
+      sso_only: true,
+      domain_roles: [{ domain: "example.com", role: "viewer" }],
+    });
+    await page.reload();
+    await expect(form.getByLabel(/SSO only/).isChecked()).resolves.toBe(true);
+    await expect(form.getByLabel("Domain 1", { exact: true }).inputValue()).resolves.toBe(
+      "example.com",
+    );
+    expect(suite.errors).toEqual([]);
+  });
 });

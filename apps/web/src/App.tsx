@@ -34,6 +34,7 @@ const Members = lazy(() => import("./pages/members/Members"));
 const Settings = lazy(() => import("./pages/settings/Settings"));
 const ApiTokens = lazy(() => import("./pages/api-tokens/ApiTokens"));
 const Sessions = lazy(() => import("./pages/sessions/Sessions"));
+const Platform = lazy(() => import("./pages/platform/Platform"));
 const MyConnections = lazy(() => import("./pages/my-connections/MyConnections"));
 const Consent = lazy(() => import("./pages/oauth/Consent"));
 const OAuthError = lazy(() => import("./pages/oauth/OAuthError"));
@@ -101,6 +102,7 @@ const router = createBrowserRouter([
               { path: "settings", element: page(<Settings />) },
               { path: "api-tokens", element: page(<ApiTokens />) },
               { path: "sessions", element: page(<Sessions />) },
+              { path: "platform", element: page(<Platform />) },
               { path: "*", element: <NotFound /> },
             ],
           },

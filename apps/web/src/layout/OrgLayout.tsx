@@ -9,6 +9,7 @@ import {
   LayoutDashboard,
   Plug,
   ScrollText,
+  Server,
   Settings,
   ShieldCheck,
   Users,
@@ -131,6 +132,11 @@ export function OrgLayout() {
           <Link className="sidebar__link" to={`/orgs/${orgId ?? ""}/sessions`}>
             <MonitorSmartphone size={14} aria-hidden="true" /> Your sessions
           </Link>
+          {me.data?.is_platform_admin ? (
+            <Link className="sidebar__link" to={`/orgs/${orgId ?? ""}/platform`}>
+              <Server size={14} aria-hidden="true" /> Platform admin
+            </Link>
+          ) : null}
           <a className="sidebar__link" href="/api/docs" target="_blank" rel="noreferrer">
             <BookOpen size={14} aria-hidden="true" /> API reference
           </a>

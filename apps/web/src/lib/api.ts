@@ -27,6 +27,9 @@ export type PolicyDecision = RouterOutputs["policies"]["evaluate"];
 export type Run = RouterOutputs["runs"]["get"];
 export type RunStats = RouterOutputs["runs"]["stats"];
 export type AuditEvent = RouterOutputs["audit"]["list"]["results"][number];
+export type PlatformUser = RouterOutputs["platform"]["users"]["list"]["results"][number];
+export type PlatformOrg = RouterOutputs["platform"]["orgs"]["results"][number];
+export type OrgSsoSettings = RouterOutputs["orgs"]["sso"]["get"];
 
 /** A JSON object as tool arguments and policy inputs are typed on the wire. */
 export type JsonObject = RouterInputs["tools"]["run"]["input"];

@@ -8,6 +8,7 @@ import { useToast } from "../../components/Toast";
 import type { UserSession } from "../../lib/api";
 import { formatDateTime, formatRelative } from "../../lib/format";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
+import { ChangePassword } from "./ChangePassword";
 
 /** Your own sessions, whichever organization you are in: sessions belong to the account. */
 export default function Sessions() {
@@ -120,6 +121,7 @@ export default function Sessions() {
           </table>
         </section>
       )}
+      <ChangePassword />
     </div>
   );
 }

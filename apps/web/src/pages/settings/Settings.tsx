@@ -14,6 +14,7 @@ import { formatDateTime } from "../../lib/format";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { NewToolReview } from "./NewToolReview";
 import { OAuthApprovers } from "./OAuthApprovers";
+import { SsoSettings } from "./SsoSettings";
 
 export default function Settings() {
   const { org, can } = useOrg();
@@ -108,6 +109,7 @@ export default function Settings() {
       </form>
       <OAuthApprovers />
       <NewToolReview />
+      {isAdmin ? <SsoSettings /> : null}
       {can("owner") ? (
         <section className="card card--danger" aria-labelledby="danger-title">
           <h2 id="danger-title">Danger zone</h2>
