@@ -43,10 +43,12 @@ export * from "./tools/schedule";
 export * from "./agents/agents";
 export * from "./policies/policies";
 export * from "./policies/what-if";
+export * from "./policies/subjects";
 export {
   evaluatePolicies,
   policyCouldAllow,
   type PolicyDecision,
+  type PolicyPerson,
   type PolicyRule,
 } from "./policies/evaluate";
 export { startJsonSchemaValidation } from "./lib/json-schema-thread";

@@ -16,6 +16,7 @@ import {
   REDACT_PATTERNS_MAX,
   REDACT_PATTERN_MAX_LENGTH,
 } from "./limits";
+import { orgRole } from "./orgs";
 
 export const rateLimit = z.object({
   max_calls: z.number().int().min(1, "At least 1").max(1_000_000),
@@ -61,6 +62,12 @@ const redactPatterns = z
   );
 
 export const POLICY_EFFECTS = ["allow", "deny"] as const;
+export const POLICY_SUBJECTS = ["agent", "user", "role", "everyone"] as const;
+const policySubject = z
+  .enum(POLICY_SUBJECTS)
+  .describe(
+    "Whose calls the policy governs: `agent` calls through an agent (agent_id, or any agent when null); `user` one member's own calls (user_id) from the SPA or REST; `role` the calls of members (and API tokens) with at least min_role; `everyone` agents and people alike",
+  );
 export const POLICY_TARGETS = ["tool", "prompt", "resource"] as const;
 const policyTarget = z
   .enum(POLICY_TARGETS)
@@ -76,7 +83,10 @@ export const policy = z.object({
   name: z.string(),
   description: z.string(),
   effect: z.enum(POLICY_EFFECTS),
-  agent_id: uuid.nullable().describe("null: any agent (and runs without an agent)"),
+  subject: policySubject,
+  agent_id: uuid.nullable().describe("For subject `agent`: the agent, or null for any agent"),
+  user_id: uuid.nullable().describe("For subject `user`: the member"),
+  min_role: orgRole.nullable().describe("For subject `role`: the least role a caller needs"),
   target: policyTarget,
   tool_pattern: z.string().describe(PATTERN_DESCRIPTION),
   environment_id: uuid.nullable().describe("null: any environment"),
@@ -111,6 +121,8 @@ export const policyWithSecret = policy.extend({
 
 export const listPoliciesInput = pageInput.extend({
   agent_id: uuid.optional(),
+  subject: policySubject.optional(),
+  user_id: uuid.optional(),
   effect: z.enum(POLICY_EFFECTS).optional(),
   target: z.enum(POLICY_TARGETS).optional(),
   enabled: queryBoolean.optional(),
@@ -120,7 +132,17 @@ const policyFields = {
   name: trimmedName,
   description: description.optional(),
   effect: z.enum(POLICY_EFFECTS),
-  agent_id: uuid.nullable().optional(),
+  subject: policySubject
+    .optional()
+    .describe(
+      "Whose calls the policy governs. When left out, the fields given say: user_id → user, min_role → role, agent_id → agent, none of them → everyone",
+    ),
+  agent_id: uuid.nullable().optional().describe("For subject `agent`: the agent (null: any agent)"),
+  user_id: uuid
+    .nullable()
+    .optional()
+    .describe("For subject `user` (required): a member of the organization"),
+  min_role: orgRole.nullable().optional().describe("For subject `role` (required)"),
   target: policyTarget.optional().describe("What the policy governs (default: tool)"),
   tool_pattern: z
     .string()
@@ -163,7 +185,15 @@ export type PolicyDecisionDto = z.infer<typeof policyDecision>;
 
 export const evaluatePolicyInput = z
   .object({
-    agent_id: uuid.nullable().optional(),
+    agent_id: uuid.nullable().optional().describe("An agent's call"),
+    user_id: uuid
+      .optional()
+      .describe("A person's own call: this member, with their role (instead of agent_id)"),
+    role: orgRole
+      .optional()
+      .describe(
+        "A person's call by someone with this role, such as an API token (instead of agent_id)",
+      ),
     target: z.enum(POLICY_TARGETS).default("tool").describe("What the call would be"),
     tool_id: uuid.optional().describe("For target `tool` (required): the tool"),
     name: z
@@ -187,6 +217,13 @@ export const evaluatePolicyInput = z
       ),
   })
   .superRefine((value, context) => {
+    const callers = [value.agent_id, value.user_id, value.role].filter((v) => v != null);
+    if (callers.length > 1)
+      context.addIssue({
+        code: "custom",
+        path: [value.user_id !== undefined ? "user_id" : "role"],
+        message: "Give one caller: agent_id, user_id or role",
+      });
     if (value.target === "tool" && value.tool_id === undefined)
       context.addIssue({ code: "custom", path: ["tool_id"], message: "Required for target tool" });
     if (value.target !== "tool" && value.name === undefined)

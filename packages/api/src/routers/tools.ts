@@ -166,7 +166,7 @@ export const toolsRouter = router({
         tags: ["runs"],
         summary: "Run a tool through the governed path",
         description:
-          "Policy → rate limit → input validation → call. A denied, invalid or failed call is still recorded and returned with 201; its status and error say why. A call over a policy's rate limit is recorded with status `rate_limited` and answered 429 with `Retry-After` and the run's id (`run_id`). Members run tools with a user token; `agent_id` (running as that agent, with its policies and quota) needs the admin role. An agent key (Bearer mcpa_…) runs them as its agent.",
+          "Policy → rate limit → input validation → call. A denied, invalid or failed call is still recorded and returned with 201; its status and error say why. A call over a policy's rate limit is recorded with status `rate_limited` and answered 429 with `Retry-After` and the run's id (`run_id`). Members run tools with a user token: policies whose subject is that user, a role they hold, or everyone decide (an API token counts by its role). `agent_id` (running as that agent, with its policies and quota) needs the admin role. An agent key (Bearer mcpa_…) runs them as its agent, under agent and everyone policies.",
         protect: true,
       },
       successStatus: 201,
@@ -188,6 +188,11 @@ export const toolsRouter = router({
         orgId: ctx.org.id,
         tool: { id: input.id },
         agent: ctx.agent ?? input.agent_id ?? null,
+        // A person's own call: user and role policies decide it (an API token counts by its role).
+        person: {
+          user_id: ctx.runner.type === "user" ? ctx.runner.id : null,
+          role: ctx.org.role,
+        },
         input: input.input,
         trigger: { ...ctx.runner, surface: ctx.surface },
         ...(signal ? { signal } : {}),

@@ -502,6 +502,14 @@ export const policyEffect = pgEnum("policy_effect", ["allow", "deny"]);
 /** What a policy governs; its pattern is read as a tool glob or id, a prompt name glob or a resource URI glob. */
 export const POLICY_TARGET_KINDS = ["tool", "prompt", "resource"] as const;
 export const policyTarget = pgEnum("policy_target", POLICY_TARGET_KINDS);
+/**
+ * Whose calls a policy governs: `agent` calls made through an agent (one, or any when agent_id is
+ * null); `user` one member's own calls (the SPA, REST with their session); `role` the calls of
+ * members (and API tokens) with at least that role; `everyone` both agents and people (what a
+ * policy without an agent meant before subjects existed).
+ */
+export const POLICY_SUBJECTS = ["agent", "user", "role", "everyone"] as const;
+export const policySubject = pgEnum("policy_subject", POLICY_SUBJECTS);
 
 export interface RateLimit {
   max_calls: number;
@@ -547,7 +555,12 @@ export const policies = pgTable(
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
     effect: policyEffect("effect").notNull(),
+    subject: policySubject("subject").notNull().default("agent"),
     agent_id: uuid("agent_id").references(() => agents.id, { onDelete: "cascade" }),
+    /** For subject `user`: the member. Removing them from the org deletes (and audits) the policy. */
+    user_id: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    /** For subject `role`: the least role a caller needs. */
+    min_role: orgRole("min_role"),
     target: policyTarget("target").notNull().default("tool"),
     /** The pattern over the target kind's names (the column predates prompts and resources). */
     tool_pattern: text("tool_pattern").notNull(),
@@ -570,6 +583,16 @@ export const policies = pgTable(
   (t) => [
     index("policies_org_id_idx").on(t.org_id),
     uniqueIndex("policies_org_name_uq").on(t.org_id, t.name),
+    index("policies_user_id_idx").on(t.user_id),
+    // Each subject carries exactly its own field.
+    check(
+      "policies_subject_fields",
+      sql`case ${t.subject}
+        when 'agent' then ${t.user_id} is null and ${t.min_role} is null
+        when 'user' then ${t.user_id} is not null and ${t.agent_id} is null and ${t.min_role} is null
+        when 'role' then ${t.min_role} is not null and ${t.agent_id} is null and ${t.user_id} is null
+        else ${t.agent_id} is null and ${t.user_id} is null and ${t.min_role} is null end`,
+    ),
   ],
 );
 

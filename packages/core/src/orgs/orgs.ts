@@ -9,6 +9,7 @@ import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { isUniqueViolation } from "../lib/pg-errors";
 import { slugify } from "../lib/slug";
 import { revokeApiTokensCreatedBy } from "./api-tokens";
+import { removeMemberPolicies } from "../policies/references";
 import { roleAtLeast, type OrgRole } from "./roles";
 
 export type Org = typeof orgs.$inferSelect;
@@ -296,5 +297,6 @@ export async function removeMember(
       metadata: { role: current.role },
     });
     await revokeApiTokensCreatedBy(tx, context, { ...input, reason: "member_removed" });
+    await removeMemberPolicies(tx, context, input);
   });
 }

@@ -21,7 +21,11 @@ function policy(overrides: Partial<PolicyRule> & Pick<PolicyRule, "name">): Poli
   return {
     id: `p-${seq}`,
     effect: "allow",
+    // Without an agent, a policy covers everyone, as policies did before subjects.
+    subject: overrides.agent_id ? "agent" : "everyone",
     agent_id: null,
+    user_id: null,
+    min_role: null,
     target: "tool",
     tool_pattern: "*",
     environment_id: null,
@@ -591,5 +595,75 @@ describe("policy target kinds", () => {
     expect(evaluatePolicies(policies, call({ tool: tool("greeting") })).allowed).toBe(false);
     expect(policyCouldAllow(policies, prompt("greeting"))).toBe(true);
     expect(policyCouldAllow(policies, resource("test://docs/secret.md"))).toBe(false);
+  });
+});
+
+describe("policy subjects", () => {
+  const ALICE = "0190b000-0000-7000-8000-0000000000a1";
+  const BOB = "0190b000-0000-7000-8000-0000000000b2";
+  const person = (user_id: string | null, role: "viewer" | "member" | "admin" | "owner") =>
+    call({ agent_id: null, person: { user_id, role } });
+
+  it("a role policy allows people with at least that role, and never an agent", () => {
+    const policies = [policy({ name: "admins", subject: "role", min_role: "admin" })];
+    expect(evaluatePolicies(policies, person(ALICE, "admin")).allowed).toBe(true);
+    expect(evaluatePolicies(policies, person(ALICE, "owner")).allowed).toBe(true);
+    const member = evaluatePolicies(policies, person(ALICE, "member"));
+    expect(member.allowed).toBe(false);
+    expect(member.reason).toBe(
+      `No allow policy matches tool 'github_create_issue' for user ${ALICE} (member)`,
+    );
+    // An agent's call (even one an admin makes as the agent) is not a person's.
+    expect(evaluatePolicies(policies, call({ agent_id: AGENT_A })).allowed).toBe(false);
+    // An API token counts with its role, and without a user.
+    expect(evaluatePolicies(policies, person(null, "admin")).allowed).toBe(true);
+    expect(evaluatePolicies(policies, person(null, "member")).reason).toContain(
+      "an API token with the member role",
+    );
+    // A call with no known caller is covered by no person policy.
+    expect(evaluatePolicies(policies, call({ agent_id: null })).allowed).toBe(false);
+  });
+
+  it("a user policy covers that member's own calls only", () => {
+    const policies = [policy({ name: "alice", subject: "user", user_id: ALICE })];
+    expect(evaluatePolicies(policies, person(ALICE, "viewer")).allowed).toBe(true);
+    expect(evaluatePolicies(policies, person(BOB, "owner")).allowed).toBe(false);
+    expect(evaluatePolicies(policies, person(null, "admin")).allowed).toBe(false);
+    expect(evaluatePolicies(policies, call({ agent_id: AGENT_A })).allowed).toBe(false);
+  });
+
+  it("an agent subject without an agent covers every agent and no person", () => {
+    const policies = [policy({ name: "agents", subject: "agent" })];
+    expect(evaluatePolicies(policies, call({ agent_id: AGENT_B })).allowed).toBe(true);
+    expect(evaluatePolicies(policies, person(ALICE, "owner")).allowed).toBe(false);
+  });
+
+  it("everyone covers agents and people; any matching deny still wins over every subject", () => {
+    const allowAdmins = policy({ name: "admins", subject: "role", min_role: "admin" });
+    const denyEveryone = policy({ name: "no-delete", effect: "deny", tool_pattern: "*_issue" });
+    const decision = evaluatePolicies([allowAdmins, denyEveryone], person(ALICE, "owner"));
+    expect(decision.allowed).toBe(false);
+    expect(decision.deny_policies).toEqual([denyEveryone.id]);
+    const denyAlice = policy({
+      name: "not-alice",
+      effect: "deny",
+      subject: "user",
+      user_id: ALICE,
+    });
+    expect(evaluatePolicies([allowAdmins, denyAlice], person(ALICE, "admin")).allowed).toBe(false);
+    expect(evaluatePolicies([allowAdmins, denyAlice], person(BOB, "admin")).allowed).toBe(true);
+  });
+
+  it("policyCouldAllow follows subjects too", () => {
+    const policies = [policy({ name: "admins", subject: "role", min_role: "admin" })];
+    const target = { agent_id: AGENT_A, tool: tool("x"), environment_id: null };
+    expect(policyCouldAllow(policies, target)).toBe(false);
+    expect(
+      policyCouldAllow(policies, {
+        ...target,
+        agent_id: null,
+        person: { user_id: ALICE, role: "admin" },
+      }),
+    ).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import {
   validateJson,
 } from "../lib/json-schema";
 import { checkJsonOffLoop } from "../lib/json-schema-thread";
+import { roleAtLeast, type OrgRole } from "../orgs/roles";
 import { globMatches } from "./glob";
 
 /** The policy columns evaluation needs; a `policies` row satisfies it as is. */
@@ -16,7 +17,10 @@ export type PolicyRule = Pick<
   | "id"
   | "name"
   | "effect"
+  | "subject"
   | "agent_id"
+  | "user_id"
+  | "min_role"
   | "target"
   | "tool_pattern"
   | "environment_id"
@@ -27,10 +31,24 @@ export type PolicyRule = Pick<
 
 export type PolicyEffect = PolicyRule["effect"];
 export type PolicyTargetKind = PolicyRule["target"];
+export type PolicySubject = PolicyRule["subject"];
+
+/** A person calling directly (the SPA, REST): a member, or an org API token (no user). */
+export interface PolicyPerson {
+  /** Null for an API token: it has a role but is nobody's own call. */
+  user_id: string | null;
+  role: OrgRole;
+}
 
 export interface PolicyCallTarget {
   /** Null when a person runs the tool directly rather than through an agent. */
   agent_id: string | null;
+  /**
+   * Who calls when there is no agent; ignored for an agent's call (an OAuth token acting for a
+   * user is still that agent's call). Null or absent: an unknown caller, whom only `everyone`
+   * policies cover.
+   */
+  person?: PolicyPerson | null | undefined;
   /** What is called (a tool when absent); only policies of that target kind apply. */
   kind?: PolicyTargetKind;
   /** The tool (id and name), or for a prompt its name and for a resource its URI (as both). */
@@ -186,13 +204,48 @@ export function policyCouldAllow(
   return allowed;
 }
 
-/** Whether the policy's agent, environment, target kind and pattern cover the call (the input is not considered). */
+/**
+ * Whether the policy's subject covers the caller: agent subjects only agents' calls, user and role
+ * subjects only people's, `everyone` both.
+ */
+export function subjectCovers(
+  policy: Pick<PolicyRule, "subject" | "agent_id" | "user_id" | "min_role">,
+  target: Pick<PolicyCallTarget, "agent_id" | "person">,
+): boolean {
+  switch (policy.subject) {
+    case "everyone":
+      return true;
+    case "agent":
+      return (
+        target.agent_id !== null &&
+        (policy.agent_id === null || policy.agent_id === target.agent_id)
+      );
+    case "user":
+      return (
+        target.agent_id === null &&
+        policy.user_id !== null &&
+        target.person?.user_id === policy.user_id
+      );
+    case "role":
+      return (
+        target.agent_id === null &&
+        policy.min_role !== null &&
+        target.person !== null &&
+        target.person !== undefined &&
+        roleAtLeast(target.person.role, policy.min_role)
+      );
+  }
+}
+
+/** Whether the policy's subject, environment, target kind and pattern cover the call (the input is not considered). */
 export function policyTargets(
-  policy: Pick<PolicyRule, "agent_id" | "environment_id" | "target" | "tool_pattern">,
+  policy: Pick<
+    PolicyRule,
+    "subject" | "agent_id" | "user_id" | "min_role" | "environment_id" | "target" | "tool_pattern"
+  >,
   target: PolicyCallTarget,
 ): boolean {
-  // A policy without an agent applies to every caller, including people running tools directly.
-  if (policy.agent_id !== null && policy.agent_id !== target.agent_id) return false;
+  if (!subjectCovers(policy, target)) return false;
   if (policy.environment_id !== null && policy.environment_id !== target.environment_id)
     return false;
   const kind = target.kind ?? "tool";
@@ -269,7 +322,14 @@ function decisionReason(args: {
     }
     return `Input does not satisfy policy '${first.name}'${others}: ${formatJsonSchemaIssues(first.issues, 3, "input")}`;
   }
-  const caller = call.agent_id === null ? "calls without an agent" : `agent ${call.agent_id}`;
+  const caller =
+    call.agent_id !== null
+      ? `agent ${call.agent_id}`
+      : call.person
+        ? call.person.user_id === null
+          ? `an API token with the ${call.person.role} role`
+          : `user ${call.person.user_id} (${call.person.role})`
+        : "calls without an agent";
   const environment = call.environment_id === null ? "" : ` in environment ${call.environment_id}`;
   return `No allow policy matches ${call.kind ?? "tool"} '${call.tool.name}' for ${caller}${environment}`;
 }

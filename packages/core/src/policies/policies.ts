@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, isNull, or, type Placeholder } from "drizzle-orm";
+import { and, eq, isNotNull, sql, type Placeholder } from "drizzle-orm";
 import type { Db } from "../db/client";
 import {
   agents,
@@ -19,6 +19,12 @@ import { uuidv7 } from "../lib/ids";
 import { newWebhookSecret } from "../lib/signed-webhook";
 import { isValidToolPattern } from "./evaluate";
 import { checkGuardrailFields, hookSecretBinding, type GuardrailDeps } from "./guardrails";
+import {
+  assertMemberInOrg,
+  resolvePolicySubject,
+  type PolicySubjectChanges,
+  type PolicySubjectFields,
+} from "./subjects";
 
 type PolicyRow = typeof policies.$inferSelect;
 /** A policy as it is shown: never its hook secret, only whether it has one. */
@@ -31,11 +37,10 @@ function policyView(row: PolicyRow): Policy {
   return { ...rest, has_hook_secret: ciphertext !== null };
 }
 
-export interface PolicyFields {
+export interface PolicyFields extends PolicySubjectChanges {
   name: string;
   description?: string | undefined;
   effect: Policy["effect"];
-  agent_id?: string | null | undefined;
   /** What the policy governs; tools when absent. */
   target?: Policy["target"] | undefined;
   tool_pattern: string;
@@ -78,6 +83,7 @@ export async function validatePolicyFields(
   }
   if (fields.input_schema) await assertValidJsonSchema(fields.input_schema, "input_schema");
   await assertAgentInOrg(db, orgId, fields.agent_id);
+  await assertMemberInOrg(db, orgId, fields.user_id);
   await assertEnvironmentInOrg(db, orgId, fields.environment_id);
 }
 
@@ -114,7 +120,10 @@ function auditMetadata(policy: PolicyRow): JsonObject {
     effect: policy.effect,
     target: policy.target,
     tool_pattern: policy.tool_pattern,
+    subject: policy.subject,
     agent_id: policy.agent_id,
+    user_id: policy.user_id,
+    min_role: policy.min_role,
     environment_id: policy.environment_id,
     enabled: policy.enabled,
     rate_limit: policy.rate_limit ? { ...policy.rate_limit } : null,
@@ -135,6 +144,7 @@ export async function createPolicy(
   input: PolicyFields & { orgId: string },
 ): Promise<PolicyWithSecret> {
   await validatePolicyFields(db, input.orgId, input);
+  const subject = resolvePolicySubject(null, input);
   const hooks = await checkGuardrailFields(deps.outbound, input);
   const id = uuidv7();
   const secret = hooks.pre_call_hook || hooks.post_call_hook ? newWebhookSecret() : null;
@@ -148,7 +158,7 @@ export async function createPolicy(
           name: input.name,
           description: input.description ?? "",
           effect: input.effect,
-          agent_id: input.agent_id ?? null,
+          ...subject,
           target: input.target ?? "tool",
           tool_pattern: input.tool_pattern,
           environment_id: input.environment_id ?? null,
@@ -181,6 +191,8 @@ export async function createPolicy(
 export interface PolicyFilter extends PageRequest {
   orgId: string;
   agent_id?: string | undefined;
+  subject?: Policy["subject"] | undefined;
+  user_id?: string | undefined;
   effect?: Policy["effect"] | undefined;
   target?: Policy["target"] | undefined;
   enabled?: boolean | undefined;
@@ -193,6 +205,8 @@ export async function listPolicies(db: Db, filter: PolicyFilter): Promise<Page<P
     and(
       eq(policies.org_id, filter.orgId),
       filter.agent_id ? eq(policies.agent_id, filter.agent_id) : undefined,
+      filter.subject ? eq(policies.subject, filter.subject) : undefined,
+      filter.user_id ? eq(policies.user_id, filter.user_id) : undefined,
       filter.effect ? eq(policies.effect, filter.effect) : undefined,
       filter.target ? eq(policies.target, filter.target) : undefined,
       filter.enabled !== undefined ? eq(policies.enabled, filter.enabled) : undefined,
@@ -226,13 +240,25 @@ export async function updatePolicy(
   const secret = hooks.pre_call_hook || hooks.post_call_hook ? newWebhookSecret() : null;
   try {
     return await db.transaction(async (tx) => {
+      const [current] = await tx
+        .select({
+          subject: policies.subject,
+          agent_id: policies.agent_id,
+          user_id: policies.user_id,
+          min_role: policies.min_role,
+        })
+        .from(policies)
+        .where(and(eq(policies.org_id, input.orgId), eq(policies.id, input.id)))
+        .for("update");
+      if (!current) throw AppError.notFound("Policy");
+      const subject: PolicySubjectFields = resolvePolicySubject(current, input);
       const [updated] = await tx
         .update(policies)
         .set({
           ...(input.name !== undefined ? { name: input.name } : {}),
           ...(input.description !== undefined ? { description: input.description } : {}),
           ...(input.effect !== undefined ? { effect: input.effect } : {}),
-          ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
+          ...subject,
           ...(input.target !== undefined ? { target: input.target } : {}),
           ...(input.tool_pattern !== undefined ? { tool_pattern: input.tool_pattern } : {}),
           ...(input.environment_id !== undefined ? { environment_id: input.environment_id } : {}),
@@ -380,23 +406,26 @@ export async function rotatePolicyHookSecretKeys(
 }
 
 /**
- * Which policies can apply to calls by this agent (or by no agent); shared with the orchestrator's
- * prepared query, which passes placeholders (a null agent then matches no `agent_id`, as here).
+ * Which policies can apply to calls by this agent, or with no agent to people's calls (every user
+ * and role policy: which of them covers the caller is evaluation's business). Shared with the
+ * orchestrator's prepared query, which passes placeholders (a null agent is a person's call, as
+ * here).
  */
 export function applicablePoliciesWhere(
   orgId: string | Placeholder,
   agentId: string | Placeholder | null,
 ) {
+  const agent = sql`${agentId}::uuid`;
   return and(
     eq(policies.org_id, orgId),
     eq(policies.enabled, true),
-    agentId
-      ? or(isNull(policies.agent_id), eq(policies.agent_id, agentId))
-      : isNull(policies.agent_id),
+    sql`(${policies.subject} = 'everyone' or case when ${agent} is null
+      then ${policies.subject} in ('user', 'role')
+      else ${policies.subject} = 'agent' and (${policies.agent_id} is null or ${policies.agent_id} = ${agent}) end)`,
   );
 }
 
-/** The enabled policies that can apply to calls by this agent (or by no agent). */
+/** The enabled policies that can apply to calls by this agent (or by people, without one). */
 export async function loadApplicablePolicies(
   db: Db,
   orgId: string,

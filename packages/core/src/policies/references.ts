@@ -69,3 +69,35 @@ export async function removeReferencingPolicies(
     });
   }
 }
+
+/**
+ * A member leaving the org (removed, or leaving) takes the policies naming them: such a policy
+ * governs only that person's own calls, which end with the membership, and left in place it would
+ * apply again were they re-invited. Unlike an agent's or environment's delete this is never refused
+ * (offboarding must not wait on policies); each removed policy is audited instead. Run inside the
+ * removing transaction.
+ */
+export async function removeMemberPolicies(
+  tx: Db,
+  context: ActionContext,
+  input: { orgId: string; userId: string },
+): Promise<void> {
+  const removed = await tx
+    .delete(policies)
+    .where(and(eq(policies.org_id, input.orgId), eq(policies.user_id, input.userId)))
+    .returning({ id: policies.id, name: policies.name, effect: policies.effect });
+  for (const policy of removed.sort((a, b) => a.name.localeCompare(b.name))) {
+    await recordAudit(tx, context, {
+      org_id: input.orgId,
+      action: "policy.delete",
+      target_type: "policy",
+      target_id: policy.id,
+      metadata: {
+        name: policy.name,
+        effect: policy.effect,
+        reason: "member_removed",
+        user_id: input.userId,
+      },
+    });
+  }
+}

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { agents, policies, runs, type JsonValue } from "../db/schema";
+import { agents, apiTokens, memberships, policies, runs, type JsonValue } from "../db/schema";
 import { AppError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { freezeJsonSchema } from "../lib/json-schema";
@@ -14,6 +14,7 @@ import {
   type PolicyRule,
 } from "./evaluate";
 import { validatePolicyFields, type PolicyFields } from "./policies";
+import { resolvePolicySubject } from "./subjects";
 
 /*
  * Policy what-if: the decisions a proposed change (a new policy, an edit, a deletion) would flip,
@@ -95,7 +96,7 @@ function proposedPolicies(current: PolicyRule[], input: PolicyWhatIfInput): Poli
         id: PROPOSED_ID,
         name: changes.name ?? "New policy",
         effect: changes.effect,
-        agent_id: changes.agent_id ?? null,
+        ...resolvePolicySubject(null, changes),
         target: changes.target ?? "tool",
         tool_pattern: changes.tool_pattern,
         environment_id: changes.environment_id ?? null,
@@ -116,7 +117,7 @@ function proposedPolicies(current: PolicyRule[], input: PolicyWhatIfInput): Poli
           ...policy,
           name: changes.name ?? policy.name,
           effect: changes.effect ?? policy.effect,
-          agent_id: changes.agent_id === undefined ? policy.agent_id : changes.agent_id,
+          ...resolvePolicySubject(policy, changes),
           target: changes.target ?? policy.target,
           tool_pattern: changes.tool_pattern ?? policy.tool_pattern,
           environment_id:
@@ -180,7 +181,10 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
       id: policies.id,
       name: policies.name,
       effect: policies.effect,
+      subject: policies.subject,
       agent_id: policies.agent_id,
+      user_id: policies.user_id,
+      min_role: policies.min_role,
       target: policies.target,
       tool_pattern: policies.tool_pattern,
       environment_id: policies.environment_id,
@@ -196,7 +200,9 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
   const proposed = proposedPolicies(current, input);
   for (const policy of proposed) freezeJsonSchema(policy.input_schema);
 
-  // The newest runs, without their inputs: most decisions do not read them.
+  // The newest runs, without their inputs: most decisions do not read them. A person's run is
+  // replayed with the role they (or the API token) hold now; someone no longer in the org is
+  // covered by `everyone` policies only, as they could call nothing else today.
   const recent = await db
     .select({
       id: runs.id,
@@ -205,10 +211,31 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
       tool_id: runs.tool_id,
       tool_name: runs.tool_name,
       agent_id: runs.agent_id,
+      user_id: runs.user_id,
+      member_role: memberships.role,
+      token_role: apiTokens.role,
       environment_id: runs.environment_id,
       input_bytes: sql<number | null>`pg_column_size(${runs.input})`,
     })
     .from(runs)
+    .leftJoin(
+      memberships,
+      and(
+        sql`${runs.agent_id} is null`,
+        eq(memberships.org_id, runs.org_id),
+        eq(memberships.user_id, runs.user_id),
+      ),
+    )
+    .leftJoin(
+      apiTokens,
+      and(
+        sql`${runs.agent_id} is null and ${runs.user_id} is null`,
+        sql`${runs.triggered_by}->>'type' = 'token'`,
+        eq(apiTokens.org_id, runs.org_id),
+        sql`${apiTokens.revoked_at} is null`,
+        sql`${apiTokens.id}::text = ${runs.triggered_by}->>'id'`,
+      ),
+    )
     .where(eq(runs.org_id, input.orgId))
     .orderBy(desc(runs.id))
     .limit(limit);
@@ -219,6 +246,14 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
     // A run of a since-deleted tool keeps its name; patterns on names still match it.
     tool: { id: run.tool_id ?? run.tool_name, name: run.tool_name },
     agent_id: run.agent_id,
+    person:
+      run.agent_id !== null
+        ? null
+        : run.member_role !== null && run.user_id !== null
+          ? { user_id: run.user_id, role: run.member_role }
+          : run.token_role !== null
+            ? { user_id: null, role: run.token_role }
+            : null,
     environment_id: run.environment_id,
     input_bytes: run.input_bytes,
   }));
@@ -256,6 +291,8 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
       run.tool.id,
       run.tool.name,
       run.agent_id,
+      run.person?.user_id ?? null,
+      run.person?.role ?? null,
       run.environment_id,
     ]);
     let decided = byTarget.get(key);

@@ -45,6 +45,7 @@ import {
 import {
   evaluatePoliciesOffLoop,
   type PolicyDecision,
+  type PolicyPerson,
   type PolicyRule,
   type PolicyTargetKind,
 } from "../policies/evaluate";
@@ -62,6 +63,8 @@ import {
   assertAgentInOrg,
   loadApplicablePolicies,
 } from "../policies/policies";
+import { assertMemberInOrg } from "../policies/subjects";
+import type { OrgRole } from "../orgs/roles";
 import { consumeRateLimit } from "../policies/rate-limit";
 import type { McpRuntime } from "../runtime";
 import { activeTraceId, inSpan, spanUntil, type Tracer } from "../telemetry/tracing";
@@ -89,6 +92,11 @@ export interface RunRequest {
   tool: ToolRef;
   /** The agent the call is made for: an id to look up, or the agent already authenticated. */
   agent: string | Agent | null;
+  /**
+   * Without an agent, the person calling (their role in the org, and their id unless an API token
+   * calls): user and role policies decide for them. Ignored for an agent's call.
+   */
+  person?: PolicyPerson | null | undefined;
   input: Record<string, unknown>;
   trigger: RunTrigger;
   onProgress?: McpCallOptions["onProgress"];
@@ -153,7 +161,8 @@ type CallPolicy = PolicyRule & PolicyGuardrails;
  */
 function toolQuery(db: Db, by: "id" | "name") {
   const policyRules = sql<CallPolicy[]>`(select coalesce(json_agg(json_build_object(
-      'id', ${policies.id}, 'name', ${policies.name}, 'effect', ${policies.effect}, 'agent_id', ${policies.agent_id},
+      'id', ${policies.id}, 'name', ${policies.name}, 'effect', ${policies.effect}, 'subject', ${policies.subject},
+      'agent_id', ${policies.agent_id}, 'user_id', ${policies.user_id}, 'min_role', ${policies.min_role},
       'target', ${policies.target}, 'tool_pattern', ${policies.tool_pattern}, 'environment_id', ${policies.environment_id},
       'input_schema', ${policies.input_schema}, 'rate_limit', ${policies.rate_limit}, 'enabled', ${policies.enabled},
       'pre_call_hook', ${policies.pre_call_hook}, 'post_call_hook', ${policies.post_call_hook},
@@ -230,7 +239,13 @@ async function loadAgent(
 /** Loads what a decision needs and decides; shared by runs and by the evaluate endpoint. */
 async function prepareCall(
   db: Db,
-  request: { orgId: string; tool: ToolRef; agent: string | Agent | null; input: unknown },
+  request: {
+    orgId: string;
+    tool: ToolRef;
+    agent: string | Agent | null;
+    person?: PolicyPerson | null | undefined;
+    input: unknown;
+  },
   cache: CallCache | null,
 ): Promise<PreparedCall> {
   // Policies only need the agent's id, so they come with the tool; an id that is not in the org
@@ -245,6 +260,7 @@ async function prepareCall(
   // not take a hundred times as long as one.
   const decision = await evaluatePoliciesOffLoop(applicable, {
     agent_id: agent?.id ?? null,
+    person: agent ? null : (request.person ?? null),
     tool: { id: tool.id, name: tool.name },
     environment_id: environmentId,
     input: request.input,
@@ -265,6 +281,10 @@ async function prepareCall(
 export interface EvaluateCallInput {
   orgId: string;
   agent_id?: string | null | undefined;
+  /** A person's call (no agent): this member, with their role in the org. */
+  user_id?: string | null | undefined;
+  /** A person's call (no agent) by someone with this role: an API token, or any member of it. */
+  role?: OrgRole | null | undefined;
   /** What the call would be; a tool when absent. */
   target?: PolicyTargetKind | undefined;
   /** For a tool. */
@@ -279,6 +299,7 @@ export interface EvaluateCallInput {
 /** The decision a call would get, without running anything (and without using rate limit quota). */
 export async function evaluateCall(db: Db, input: EvaluateCallInput): Promise<PolicyDecision> {
   await assertAgentInOrg(db, input.orgId, input.agent_id);
+  const person = await evaluatedPerson(db, input);
   const target = input.target ?? "tool";
   if (target !== "tool") {
     if (input.name === undefined)
@@ -289,6 +310,7 @@ export async function evaluateCall(db: Db, input: EvaluateCallInput): Promise<Po
     const policies = await loadApplicablePolicies(db, input.orgId, agent?.id ?? null);
     return evaluatePoliciesOffLoop(policies, {
       agent_id: agent?.id ?? null,
+      person,
       kind: target,
       tool: { id: name, name },
       environment_id: callEnvironment(agent, { environment_id: input.environment_id ?? null }),
@@ -303,6 +325,7 @@ export async function evaluateCall(db: Db, input: EvaluateCallInput): Promise<Po
       orgId: input.orgId,
       tool: { id: input.tool_id },
       agent: input.agent_id ?? null,
+      person,
       input: input.input,
     },
     null,
@@ -312,6 +335,21 @@ export async function evaluateCall(db: Db, input: EvaluateCallInput): Promise<Po
       : error;
   });
   return prepared.decision;
+}
+
+/** Whom an evaluated call without an agent is made by: a member (with their role), or a role. */
+async function evaluatedPerson(db: Db, input: EvaluateCallInput): Promise<PolicyPerson | null> {
+  const fields = [input.agent_id && "agent_id", input.user_id && "user_id", input.role && "role"];
+  if (fields.filter(Boolean).length > 1)
+    throw AppError.invalidField(
+      input.user_id && input.agent_id ? "user_id" : "role",
+      "Give one caller: an agent, a member, or a role",
+    );
+  if (input.user_id) {
+    const role = await assertMemberInOrg(db, input.orgId, input.user_id);
+    return role === null ? null : { user_id: input.user_id, role };
+  }
+  return input.role ? { user_id: null, role: input.role } : null;
 }
 
 /** A call that must not go upstream: the run's status and error, and for a rate limit when to retry. */

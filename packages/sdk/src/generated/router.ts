@@ -1525,6 +1525,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           limit?: unknown;
           cursor?: string | undefined;
           agent_id?: string | undefined;
+          subject?: "role" | "agent" | "user" | "everyone" | undefined;
+          user_id?: string | undefined;
           effect?: "allow" | "deny" | undefined;
           target?: "tool" | "prompt" | "resource" | undefined;
           enabled?: boolean | "true" | "false" | undefined;
@@ -1536,7 +1538,10 @@ export type PlatformRouter = TRPCBuiltRouter<
             name: string;
             description: string;
             effect: "allow" | "deny";
+            subject: "role" | "agent" | "user" | "everyone";
             agent_id: string | null;
+            user_id: string | null;
+            min_role: "owner" | "admin" | "member" | "viewer" | null;
             target: "tool" | "prompt" | "resource";
             tool_pattern: string;
             environment_id: string | null;
@@ -1573,7 +1578,10 @@ export type PlatformRouter = TRPCBuiltRouter<
           effect: "allow" | "deny";
           tool_pattern: string;
           description?: string | undefined;
+          subject?: "role" | "agent" | "user" | "everyone" | undefined;
           agent_id?: string | null | undefined;
+          user_id?: string | null | undefined;
+          min_role?: "owner" | "admin" | "member" | "viewer" | null | undefined;
           target?: "tool" | "prompt" | "resource" | undefined;
           environment_id?: string | null | undefined;
           input_schema?: Record<string, JsonValue> | null | undefined;
@@ -1609,7 +1617,10 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           description: string;
           effect: "allow" | "deny";
+          subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
+          user_id: string | null;
+          min_role: "owner" | "admin" | "member" | "viewer" | null;
           target: "tool" | "prompt" | "resource";
           tool_pattern: string;
           environment_id: string | null;
@@ -1642,6 +1653,8 @@ export type PlatformRouter = TRPCBuiltRouter<
         input: {
           org_id: string;
           agent_id?: string | null | undefined;
+          user_id?: string | undefined;
+          role?: "owner" | "admin" | "member" | "viewer" | undefined;
           target?: "tool" | "prompt" | "resource" | undefined;
           tool_id?: string | undefined;
           name?: string | undefined;
@@ -1685,7 +1698,10 @@ export type PlatformRouter = TRPCBuiltRouter<
                 name?: string | undefined;
                 description?: string | undefined;
                 effect?: "allow" | "deny" | undefined;
+                subject?: "role" | "agent" | "user" | "everyone" | undefined;
                 agent_id?: string | null | undefined;
+                user_id?: string | null | undefined;
+                min_role?: "owner" | "admin" | "member" | "viewer" | null | undefined;
                 target?: "tool" | "prompt" | "resource" | undefined;
                 tool_pattern?: string | undefined;
                 environment_id?: string | null | undefined;
@@ -1766,7 +1782,10 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           description: string;
           effect: "allow" | "deny";
+          subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
+          user_id: string | null;
+          min_role: "owner" | "admin" | "member" | "viewer" | null;
           target: "tool" | "prompt" | "resource";
           tool_pattern: string;
           environment_id: string | null;
@@ -1800,7 +1819,10 @@ export type PlatformRouter = TRPCBuiltRouter<
           name?: string | undefined;
           description?: string | undefined;
           effect?: "allow" | "deny" | undefined;
+          subject?: "role" | "agent" | "user" | "everyone" | undefined;
           agent_id?: string | null | undefined;
+          user_id?: string | null | undefined;
+          min_role?: "owner" | "admin" | "member" | "viewer" | null | undefined;
           target?: "tool" | "prompt" | "resource" | undefined;
           tool_pattern?: string | undefined;
           environment_id?: string | null | undefined;
@@ -1837,7 +1859,10 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           description: string;
           effect: "allow" | "deny";
+          subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
+          user_id: string | null;
+          min_role: "owner" | "admin" | "member" | "viewer" | null;
           target: "tool" | "prompt" | "resource";
           tool_pattern: string;
           environment_id: string | null;
@@ -1876,7 +1901,10 @@ export type PlatformRouter = TRPCBuiltRouter<
           name: string;
           description: string;
           effect: "allow" | "deny";
+          subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
+          user_id: string | null;
+          min_role: "owner" | "admin" | "member" | "viewer" | null;
           target: "tool" | "prompt" | "resource";
           tool_pattern: string;
           environment_id: string | null;
@@ -2106,7 +2134,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           results: {
             id: string;
             org_id: string | null;
-            actor_type: "user" | "agent" | "system" | "token";
+            actor_type: "agent" | "user" | "system" | "token";
             actor_id: string | null;
             action: string;
             target_type: string | null;
@@ -2400,7 +2428,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           results: {
             id: string;
             org_id: string | null;
-            actor_type: "user" | "agent" | "system" | "token";
+            actor_type: "agent" | "user" | "system" | "token";
             actor_id: string | null;
             action: string;
             target_type: string | null;
