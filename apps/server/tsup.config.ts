@@ -11,6 +11,7 @@ export default defineConfig({
     "scripts/migrate": "src/scripts/migrate.ts",
     "scripts/seed": "src/scripts/seed.ts",
     "scripts/rotate-secrets": "src/scripts/rotate-secrets.ts",
+    "scripts/admin-create": "src/scripts/admin-create.ts",
     // What the integration suite imports of the server, so the release checks can run that
     // suite against this build (vitest.release.config.ts).
     server: "src/server.ts",

@@ -11,9 +11,10 @@ import { gatewayPost, TEST_AUTH_LIMITS, toolCall, uniqueEmail } from "../test/ha
 /*
  * The compiled server (`pnpm build`: dist/main.js and dist/scripts/*.js), run with plain node as
  * production runs it: no tsx, no TypeScript, the workspace packages through their compiled
- * `dist`. A real flow through it over an embedded database folder, the folder's single writer
- * (a second process refused, `db:seed` going through the running server, a kill -9 taken over),
- * a quiet Ctrl-C, and production refusing to start without SECRET_KEYS.
+ * `dist`. `admin:create` on a new install, then a real flow through it over an embedded database
+ * folder, the folder's single writer (a second process refused, `db:seed` going through the
+ * running server, a kill -9 taken over), a quiet Ctrl-C, and production refusing to start
+ * without SECRET_KEYS.
  */
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const node = (script: string) =>
@@ -67,9 +68,15 @@ function startCompiled(env: NodeJS.ProcessEnv): Promise<Compiled> {
 function runScript(
   script: string,
   env: NodeJS.ProcessEnv,
+  options: { args?: string[]; stdin?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [command, args] = node(script);
-  const child = spawn(command, args, { cwd: serverDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, nodeArgs] = node(script);
+  const child = spawn(command, [...nodeArgs, ...(options.args ?? [])], {
+    cwd: serverDir,
+    env,
+    stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+  });
+  child.stdin?.end(options.stdin);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -124,7 +131,22 @@ describe.runIf(process.platform === "linux")("the compiled server", () => {
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), "mcpa-compiled-"));
       const env = baseEnv(dataDir);
+      // The operator's first step on a new install: a platform admin, the password on stdin.
+      const adminEmail = uniqueEmail("operator");
+      const adminPassword = "operator-pass-1234";
+      const admin = await runScript("scripts/admin-create.js", env, {
+        args: ["--email", adminEmail],
+        stdin: `${adminPassword}\n`,
+      });
+      expect(admin.code, admin.stderr).toBe(0);
+      expect(admin.stdout).toContain(`Platform admin ${adminEmail} created`);
       const server = await start(env);
+      const adminLogin = await rest(server.url, "POST", "/auth/login/", {
+        email: adminEmail,
+        password: adminPassword,
+      });
+      expect(adminLogin.status).toBe(200);
+      expect(adminLogin.body.user.is_platform_admin).toBe(true);
       expect(
         server.lines.find((line) => line.msg === "MCP Agents Platform listening"),
       ).toMatchObject({
