@@ -21,7 +21,18 @@ import {
   type TestUser,
 } from "./harness";
 import { linkIn, startTestMailServer, type TestMailServer } from "./mail-server";
-import { gatewayUrl, grantTokens, tokenRequest } from "./oauth-flow";
+import {
+  authorize,
+  authorizeParams,
+  consentRequestId,
+  decide,
+  gatewayUrl,
+  grantTokens,
+  pkce,
+  REDIRECT_URI,
+  registerClient,
+  tokenRequest,
+} from "./oauth-flow";
 
 /*
  * A platform admin's powers and their limits over the real HTTP surface: the platform-wide lists,
@@ -340,6 +351,33 @@ describe.skipIf(databaseUnavailable)("platform admin", () => {
     // Exactly one of them is still signed in, and the platform keeps an enabled admin.
     const signedIn = [(await me(admin.token)).status, (await me(other.token)).status];
     expect(signedIn.filter((status) => status === 200)).toHaveLength(1);
+  });
+
+  it("refuses to exchange a code its approver approved before being disabled", async () => {
+    const admin = await platformAdmin(server);
+    const org = await createOrg(server);
+    const agent = await governance(server, org).agent();
+    const client = (await registerClient(server)).body.client_id;
+    const { verifier, challenge } = pkce();
+    const location = await authorize(
+      server,
+      authorizeParams(server, { clientId: client, agentId: agent.id, challenge }),
+    );
+    const decision = await decide(server, org.owner, consentRequestId(location), true);
+    expect(decision.status).toBe(200);
+    const code = new URL(decision.body.redirect_to as string).searchParams.get("code") ?? "";
+    expect((await disable(admin, org.owner.id)).status).toBe(200);
+    const exchanged = await tokenRequest(server, {
+      grant_type: "authorization_code",
+      code,
+      client_id: client,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+      resource: gatewayUrl(server, agent.id),
+    });
+    expect(exchanged.status).toBe(400);
+    expect(exchanged.body).toMatchObject({ error: "invalid_grant" });
+    expect(exchanged.body.error_description).toMatch(/disabled/);
   });
 
   it("gives no org membership: a platform admin gets 404 on an org's resources", async () => {
