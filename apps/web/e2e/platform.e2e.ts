@@ -23,7 +23,7 @@ describe("platform admin", () => {
     });
     orgPath = `/orgs/${org.id}`;
 
-    const person = newUser("Dora", "Disabled");
+    const person = newUser("Dora", "Locked");
     const { context, page: other } = await suite.newPage();
     await register(other, person);
     await other.waitForURL(/\/orgs\/new/);
@@ -42,11 +42,11 @@ describe("platform admin", () => {
       .waitFor();
 
     const row = accounts.getByRole("row", { name: new RegExp(person.email) });
-    await row.getByText("active").waitFor();
+    await row.getByText("active", { exact: true }).waitFor();
     await row.getByRole("button", { name: `Disable ${person.email}` }).click();
     const confirm = page.getByRole("alertdialog", { name: `Disable ${person.email}?` });
     await confirm.getByRole("button", { name: "Disable account" }).click();
-    await row.getByText("disabled").waitFor();
+    await row.getByText("disabled", { exact: true }).waitFor();
     await row.getByRole("button", { name: `Enable ${person.email}` }).waitFor();
 
     // Signed out at the next request, and the password no longer signs in.
@@ -57,6 +57,14 @@ describe("platform admin", () => {
     await other.getByRole("button", { name: "Sign in" }).click();
     await other.getByText(/This account is disabled/).waitFor();
     await context.close();
+
+    // The page also stands outside any organization: an operator need not belong to one.
+    await page.goto("/platform");
+    await page
+      .getByRole("table", { name: "Accounts" })
+      .getByRole("row", { name: new RegExp(person.email) })
+      .getByText("disabled", { exact: true })
+      .waitFor();
     expect(suite.errors).toEqual([]);
   });
 

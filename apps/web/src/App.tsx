@@ -78,6 +78,8 @@ const router = createBrowserRouter([
       { path: "/my-connections", element: <HomeRedirect page="my-connections" /> },
       { path: "/oauth/consent/:requestId", element: page(<Consent />) },
       { path: "/orgs/new", element: page(<CreateOrg />) },
+      // Also outside any org: a platform admin need not be a member of one.
+      { path: "/platform", element: page(<Platform />) },
       {
         path: "/orgs/:orgId",
         element: <OrgLayout />,

@@ -5,6 +5,7 @@ import { Link, useNavigate } from "react-router";
 import { Button } from "../../components/Button";
 import { NameAndSlugFields } from "../../components/Field";
 import { FormError } from "../../components/States";
+import { useMe } from "../../layout/AuthGate";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { queryClient, trpc } from "../../lib/trpc";
 
@@ -14,6 +15,7 @@ export default function CreateOrg() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const navigate = useNavigate();
   const orgs = useQuery(trpc.orgs.list.queryOptions({ limit: 200 }));
+  const me = useMe();
 
   const create = useMutation(
     trpc.orgs.create.mutationOptions({
@@ -73,6 +75,12 @@ export default function CreateOrg() {
         {hasOrgs ? (
           <p className="auth__switch">
             <Link to="/">Back to my organizations</Link>
+          </p>
+        ) : null}
+        {me.data?.is_platform_admin ? (
+          <p className="auth__switch">
+            {/* An operator need not belong to any organization to run the platform. */}
+            <Link to="/platform">Platform admin</Link>
           </p>
         ) : null}
       </form>

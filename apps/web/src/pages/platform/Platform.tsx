@@ -1,4 +1,5 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
+import { Link } from "react-router";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { useConfirm } from "../../components/Confirm";
@@ -36,6 +37,11 @@ export default function Platform() {
       <PageHeader
         title="Platform admin"
         description="Every account and organization on this platform. Disabling an account signs it out everywhere at once and stops its API tokens and OAuth grants; no secret and no organization's resources are shown here."
+        actions={
+          <Link className="btn" to="/">
+            Your organizations
+          </Link>
+        }
       />
       <section className="stack" aria-labelledby="platform-users">
         <h2 id="platform-users">Accounts</h2>
