@@ -216,6 +216,7 @@ describe("admin SPA against the real server", () => {
     dialog = page.getByRole("dialog", { name: "New policy" });
     await dialog.getByLabel("Name").fill("No UUIDs for bots");
     await dialog.getByLabel("Deny").check();
+    await dialog.getByLabel("Subject").selectOption({ label: "Agents" });
     await dialog.getByLabel("Agent").selectOption({ label: "Support bot" });
     await dialog.getByLabel("Tool pattern").fill("generate_uuid");
     await dialog.getByRole("button", { name: "Create policy" }).click();
@@ -223,7 +224,7 @@ describe("admin SPA against the real server", () => {
     await page.getByRole("cell", { name: "No UUIDs for bots", exact: true }).waitFor();
 
     const panel = page.getByRole("region", { name: "Evaluate" });
-    await panel.getByLabel("Agent").selectOption({ label: "Support bot" });
+    await panel.getByLabel("Caller").selectOption({ label: "Support bot" });
     await panel.getByLabel("Tool").selectOption({ label: "generate_uuid" });
     await panel.getByRole("button", { name: "Evaluate" }).click();
     const decision = panel.getByTestId("decision");

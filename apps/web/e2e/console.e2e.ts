@@ -127,14 +127,16 @@ describe("the console as a new admin meets it", () => {
       await panel.getByRole("button", { name: "Evaluate" }).click();
       await decision.waitFor();
     };
-    await panel.getByLabel("Agent").selectOption({ label: "Helper bot" });
+    await panel.getByLabel("Caller").selectOption({ label: "Helper bot" });
     await panel.getByLabel("Tool").selectOption({ label: "generate_uuid" });
     await evaluate();
     await panel.getByLabel("Tool").selectOption({ label: "calculate" });
     await decision.waitFor({ state: "detached" });
 
     await evaluate();
-    await panel.getByLabel("Agent").selectOption({ label: "No agent" });
+    await panel
+      .getByLabel("Caller")
+      .selectOption({ label: "Unknown caller (only policies for everyone)" });
     await decision.waitFor({ state: "detached" });
 
     await evaluate();

@@ -7,16 +7,30 @@ import { FormError } from "../../components/States";
 import { useOrg } from "../../layout/org-context";
 import { asJsonObject, type PolicyDecision } from "../../lib/api";
 import { type FieldErrors } from "../../lib/errors";
-import { useAgents, useTools } from "../../lib/queries";
+import { personName, useAgents, useMembers, useTools } from "../../lib/queries";
+import { ORG_ROLES } from "@mcp/api/contracts";
 import { parseRawJson } from "../../lib/schema-form/draft";
 import { trpc } from "../../lib/trpc";
 
-/** Dry-runs the policy engine: what would happen if this agent called this tool with this input. */
+/** The caller a decision is asked for: an agent, a member, or anyone with a role (`kind:value`). */
+function callerFields(caller: string) {
+  const [kind, value] = [
+    caller.slice(0, caller.indexOf(":")),
+    caller.slice(caller.indexOf(":") + 1),
+  ];
+  if (kind === "agent") return { agent_id: value };
+  if (kind === "user") return { user_id: value };
+  const role = ORG_ROLES.find((option) => option === value);
+  return role ? { role } : { agent_id: null };
+}
+
+/** Dry-runs the policy engine: what would happen if this caller called this tool with this input. */
 export function EvaluatePanel() {
   const { org } = useOrg();
   const agents = useAgents(org.id);
+  const members = useMembers(org.id);
   const tools = useTools(org.id);
-  const [agentId, setAgentId] = useState("");
+  const [caller, setCaller] = useState("");
   const [toolId, setToolId] = useState("");
   const [input, setInput] = useState("{}");
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -40,7 +54,7 @@ export function EvaluatePanel() {
     if (Object.keys(found).length > 0 || value === null) return;
     evaluate.mutate({
       org_id: org.id,
-      agent_id: agentId === "" ? null : agentId,
+      ...callerFields(caller),
       tool_id: toolId,
       input: value,
     });
@@ -51,13 +65,41 @@ export function EvaluatePanel() {
       <h2 id="evaluate-title">Evaluate</h2>
       <p className="muted small">Check which policies apply to a call, without running the tool.</p>
       <form onSubmit={submit} noValidate className="stack">
-        <SelectField
-          label="Agent"
-          value={agentId}
-          onChange={changed(setAgentId)}
-          emptyLabel="No agent"
-          options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
-        />
+        <Field label="Caller">
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={caller}
+              onChange={(event) => {
+                changed(setCaller)(event.target.value);
+              }}
+            >
+              <option value="">Unknown caller (only policies for everyone)</option>
+              <optgroup label="Agents">
+                {(agents.data?.results ?? []).map((agent) => (
+                  <option key={agent.id} value={`agent:${agent.id}`}>
+                    {agent.name}
+                  </option>
+                ))}
+              </optgroup>
+              <optgroup label="Members">
+                {(members.data?.results ?? []).map((member) => (
+                  <option key={member.user_id} value={`user:${member.user_id}`}>
+                    {personName(member)} ({member.role})
+                  </option>
+                ))}
+              </optgroup>
+              <optgroup label="Anyone with the role">
+                {ORG_ROLES.map((role) => (
+                  <option key={role} value={`role:${role}`}>
+                    {role}
+                  </option>
+                ))}
+              </optgroup>
+            </select>
+          )}
+        </Field>
         <SelectField
           label="Tool"
           error={errors.tool_id}

@@ -11,9 +11,10 @@ import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import type { Policy } from "../../lib/api";
 import { errorInfo } from "../../lib/errors";
-import { nameById, useAgents, useEnvironments } from "../../lib/queries";
+import { nameById, personName, useAgents, useEnvironments, useMembers } from "../../lib/queries";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
 import { EvaluatePanel } from "./EvaluatePanel";
+import { subjectText } from "./subjects";
 import { PolicyFormDialog } from "./PolicyForm";
 import { NewSecret } from "../../components/NewSecret";
 
@@ -32,6 +33,10 @@ export default function Policies() {
   const agents = useAgents(org.id);
   const environments = useEnvironments(org.id);
   const agentNames = nameById(agents.data?.results);
+  const members = useMembers(org.id);
+  const memberNames = new Map(
+    (members.data?.results ?? []).map((member) => [member.user_id, personName(member)]),
+  );
   const envNames = nameById(environments.data?.results);
   const [agentFilter, setAgentFilter] = useState("");
   const [effectFilter, setEffectFilter] = useState<"" | "allow" | "deny">("");
@@ -113,9 +118,8 @@ export default function Policies() {
       header: "Applies to",
       cell: (policy) => (
         <>
-          <div>
-            <span className="muted small">Agent:</span>{" "}
-            {policy.agent_id ? (agentNames.get(policy.agent_id) ?? "deleted agent") : "any"}
+          <div data-testid="policy-subject">
+            {subjectText(policy, { agents: agentNames, members: memberNames })}
           </div>
           <div>
             <span className="muted small">{TARGET_LABELS[policy.target]}:</span>{" "}

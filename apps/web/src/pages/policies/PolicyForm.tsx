@@ -2,9 +2,12 @@ import type { HOOK_FAIL_MODES } from "@mcp/api/contracts";
 import {
   createPolicyInput,
   GUARDRAIL_HOOK_TIMEOUT_DEFAULT_MS,
+  ORG_ROLES,
   POLICY_EFFECTS,
+  POLICY_SUBJECTS,
   POLICY_TARGETS,
   type GuardrailHookDto,
+  type OrgRole,
 } from "@mcp/api/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { useId, useState, type SubmitEvent } from "react";
@@ -17,10 +20,11 @@ import type { Policy } from "../../lib/api";
 import { validate, type FieldErrors } from "../../lib/errors";
 import { useFormSave } from "../../lib/hooks";
 import { pretty } from "../../lib/format";
-import { useAgents, useEnvironments, useTools } from "../../lib/queries";
+import { personName, useAgents, useEnvironments, useMembers, useTools } from "../../lib/queries";
 import { isRecord } from "../../lib/schema-form/schema";
 import { trpc } from "../../lib/trpc";
 import { WhatIfResult } from "./WhatIfPanel";
+import { SUBJECT_LABELS, type Subject } from "./subjects";
 
 type Effect = (typeof POLICY_EFFECTS)[number];
 type Target = (typeof POLICY_TARGETS)[number];
@@ -28,6 +32,21 @@ type Target = (typeof POLICY_TARGETS)[number];
 function isTarget(value: string): value is Target {
   return POLICY_TARGETS.some((target) => target === value);
 }
+
+function isSubject(value: string): value is Subject {
+  return POLICY_SUBJECTS.some((subject) => subject === value);
+}
+
+function isRole(value: string): value is OrgRole {
+  return ORG_ROLES.some((role) => role === value);
+}
+
+const SUBJECT_HINTS: Record<Subject, string> = {
+  agent: "Calls made through an agent: the MCP gateway, or REST with an agent key.",
+  user: "This member's own calls, from the console or REST. No agent gains anything.",
+  role: "The own calls of members (and API tokens) with at least this role. No agent gains anything.",
+  everyone: "Both agents' calls and people's own calls.",
+};
 
 const TARGETS: Record<Target, { label: string; pattern: string; hint: string }> = {
   tool: {
@@ -161,6 +180,7 @@ export function PolicyFormDialog({
 }) {
   const { org } = useOrg();
   const agents = useAgents(org.id);
+  const members = useMembers(org.id);
   const tools = useTools(org.id);
   const environments = useEnvironments(org.id);
   const datalistId = useId();
@@ -168,7 +188,11 @@ export function PolicyFormDialog({
   const [name, setName] = useState(policy?.name ?? "");
   const [description, setDescription] = useState(policy?.description ?? "");
   const [effect, setEffect] = useState<Effect>(policy?.effect ?? "allow");
+  // A new policy covers everyone, as it did before subjects; the picker narrows it.
+  const [subject, setSubject] = useState<Subject>(policy?.subject ?? "everyone");
   const [agentId, setAgentId] = useState(policy?.agent_id ?? "");
+  const [userId, setUserId] = useState(policy?.user_id ?? "");
+  const [minRole, setMinRole] = useState<OrgRole>(policy?.min_role ?? "admin");
   const [target, setTarget] = useState<Target>(policy?.target ?? "tool");
   const [toolPattern, setToolPattern] = useState(policy?.tool_pattern ?? "*");
   const [environmentId, setEnvironmentId] = useState(policy?.environment_id ?? "");
@@ -202,7 +226,10 @@ export function PolicyFormDialog({
     name,
     description,
     effect,
-    agent_id: agentId === "" ? null : agentId,
+    subject,
+    agent_id: subject === "agent" && agentId !== "" ? agentId : null,
+    user_id: subject === "user" && userId !== "" ? userId : null,
+    min_role: subject === "role" ? minRole : null,
     target,
     tool_pattern: toolPattern,
     environment_id: environmentId === "" ? null : environmentId,
@@ -308,14 +335,59 @@ export function PolicyFormDialog({
         onChange={setDescription}
       />
       <div className="form-row">
-        <SelectField
-          label="Agent"
-          error={errors.agent_id}
-          value={agentId}
-          onChange={setAgentId}
-          emptyLabel="Any agent (and runs without one)"
-          options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
-        />
+        <Field label="Subject" error={errors.subject} hint={SUBJECT_HINTS[subject]}>
+          {(props) => (
+            <select
+              {...props}
+              className="input"
+              value={subject}
+              onChange={(event) => {
+                if (isSubject(event.target.value)) setSubject(event.target.value);
+              }}
+            >
+              {POLICY_SUBJECTS.map((option) => (
+                <option key={option} value={option}>
+                  {SUBJECT_LABELS[option]}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        {subject === "agent" ? (
+          <SelectField
+            label="Agent"
+            error={errors.agent_id}
+            value={agentId}
+            onChange={setAgentId}
+            emptyLabel="Any agent"
+            options={(agents.data?.results ?? []).map((agent) => [agent.id, agent.name] as const)}
+          />
+        ) : subject === "user" ? (
+          <SelectField
+            label="Member"
+            error={errors.user_id}
+            required
+            value={userId}
+            onChange={setUserId}
+            emptyLabel="— choose a member —"
+            options={(members.data?.results ?? []).map(
+              (member) => [member.user_id, `${personName(member)} (${member.role})`] as const,
+            )}
+          />
+        ) : subject === "role" ? (
+          <SelectField
+            label="At least the role"
+            error={errors.min_role}
+            required
+            value={minRole}
+            onChange={(value) => {
+              if (isRole(value)) setMinRole(value);
+            }}
+            options={[...ORG_ROLES].reverse().map((role) => [role, role] as const)}
+          />
+        ) : null}
+      </div>
+      <div className="form-row">
         <SelectField
           label="Environment"
           error={errors.environment_id}
