@@ -485,6 +485,21 @@ const CASES: Record<string, Case> = {
     call: (org) => ({ params: { org_id: org.id } }),
   },
   "audit.verify": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
+  "config.exportDocument": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "config.applyDocument": {
+    scope: "org",
+    role: "admin",
+    call: (org) => ({
+      params: { org_id: org.id },
+      input: {
+        document: `apiVersion: mcp-agents.dev/v1\nkind: OrgConfig\nagents:\n  - name: ${name()}\n`,
+      },
+    }),
+  },
   "audit.webhook": {
     scope: "org",
     role: "admin",

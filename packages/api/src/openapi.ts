@@ -89,6 +89,11 @@ const TAGS: { name: string; description: string }[] = [
   { name: "runs", description: "Governed tool calls and their records" },
   { name: "audit", description: "The organization's audit trail" },
   {
+    name: "config",
+    description:
+      "Config as code: export the organization's configuration as YAML, apply a document (dry run, prune) with secrets given by name",
+  },
+  {
     name: "oauth",
     description:
       "The consent step of the gateway's OAuth authorization server (the protocol endpoints are under /oauth and /.well-known)",

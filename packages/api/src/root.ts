@@ -1,6 +1,7 @@
 import { agentsRouter } from "./routers/agents";
 import { apiTokensRouter } from "./routers/api-tokens";
 import { authRouter } from "./routers/auth";
+import { configRouter } from "./routers/config";
 import { connectionsRouter } from "./routers/connections";
 import { environmentsRouter } from "./routers/environments";
 import { invitationsRouter } from "./routers/invitations";
@@ -26,6 +27,7 @@ export const appRouter = router({
   audit: auditRouter,
   oauth: oauthRouter,
   platform: platformRouter,
+  config: configRouter,
 });
 
 export type AppRouter = typeof appRouter;

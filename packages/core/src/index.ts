@@ -102,3 +102,6 @@ export {
   startConnectionAuthorization,
   type CallPrincipal,
 } from "./connections/oauth";
+export * from "./config/document";
+export * from "./config/export";
+export * from "./config/apply";

@@ -11,7 +11,7 @@ export const TRANSPORTS = ["streamable_http", "sse", "stdio"] as const;
 export const transport = z.enum(TRANSPORTS);
 export const CONNECTION_STATUSES = ["unknown", "healthy", "unhealthy"] as const;
 
-const headerName = z
+export const headerName = z
   .string()
   .min(1)
   .max(200)
@@ -20,7 +20,7 @@ const headerValue = z.string().max(8192, "At most 8192 characters");
 const headers = z
   .record(headerName, headerValue)
   .refine((value) => Object.keys(value).length <= 50, "At most 50 headers");
-const envName = z
+export const envName = z
   .string()
   .min(1)
   .max(200)
@@ -152,6 +152,9 @@ function requireTransportFields(
     });
   }
 }
+
+/** The fields as the API takes them, for documents that describe connections (config as code). */
+export const connectionSettingsFields = connectionFields;
 
 export const createConnectionInput = z.object(connectionFields).superRefine(requireTransportFields);
 export type CreateConnectionInput = z.infer<typeof createConnectionInput>;

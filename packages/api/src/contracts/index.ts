@@ -10,3 +10,4 @@ export * from "./policies";
 export * from "./runs";
 export * from "./oauth";
 export * from "./platform";
+export * from "./config";

@@ -49,7 +49,7 @@ export const guardrailHook = z.object({
 });
 export type GuardrailHookDto = z.infer<typeof guardrailHook>;
 
-const redactPatterns = z
+export const redactPatterns = z
   .array(
     z
       .string()
@@ -128,6 +128,14 @@ export const listPoliciesInput = pageInput.extend({
   enabled: queryBoolean.optional(),
 });
 
+/** A policy's pattern over the target kind's names (or a tool id). */
+export const policyPattern = z
+  .string()
+  .trim()
+  .min(1, "Must not be empty")
+  .max(200, "At most 200 characters")
+  .describe(PATTERN_DESCRIPTION);
+
 const policyFields = {
   name: trimmedName,
   description: description.optional(),
@@ -144,12 +152,7 @@ const policyFields = {
     .describe("For subject `user` (required): a member of the organization"),
   min_role: orgRole.nullable().optional().describe("For subject `role` (required)"),
   target: policyTarget.optional().describe("What the policy governs (default: tool)"),
-  tool_pattern: z
-    .string()
-    .trim()
-    .min(1, "Must not be empty")
-    .max(200, "At most 200 characters")
-    .describe(PATTERN_DESCRIPTION),
+  tool_pattern: policyPattern,
   environment_id: uuid.nullable().optional(),
   input_schema: jsonObject.nullable().optional(),
   rate_limit: rateLimit.nullable().optional(),

@@ -381,7 +381,7 @@ export const getConnection = connectionResource.get;
 export const findConnectionOrgId = connectionResource.findOrgId;
 
 /** Where a connection's secret is delivered: a change means the secret must be given again. */
-function destinationOf(connection: {
+export function destinationOf(connection: {
   transport: Transport;
   url: string | null;
   stdio_server: string | null;
@@ -592,6 +592,14 @@ function decryptSecret(runtime: McpRuntime, connection: Connection): McpTarget["
     headers: (headers ?? {}) as Record<string, string>,
     env: (env ?? {}) as Record<string, string>,
   };
+}
+
+/** The stored secret headers and variables (decrypted), for comparing a new secret with it. */
+export function storedConnectionSecret(
+  runtime: McpRuntime,
+  connection: Connection,
+): { headers: Record<string, string>; env: Record<string, string> } {
+  return decryptSecret(runtime, connection) ?? { headers: {}, env: {} };
 }
 
 function isStringRecord(value: unknown): boolean {

@@ -135,7 +135,7 @@ function flowBinding(flow: { org_id: string; connection_id: string; user_id: str
 
 /** The JSON an envelope holds; this module wrote it, so callers know its shape. */
 function openEnvelope(
-  runtime: McpRuntime,
+  runtime: Pick<McpRuntime, "secrets">,
   ciphertext: string,
   binding: string,
   what: string,
@@ -165,6 +165,25 @@ export function manualClientCiphertext(
       : { token_endpoint_auth_method: "none" }),
   };
   return runtime.secrets.encrypt(JSON.stringify(stored), clientBinding(connection));
+}
+
+/** The client secret an admin entered for a manual OAuth client; null for none (or no client). */
+export function storedOAuthClientSecret(
+  runtime: Pick<McpRuntime, "secrets">,
+  connection: Pick<
+    Connection,
+    "org_id" | "id" | "oauth_client_registration" | "oauth_client_ciphertext"
+  >,
+): string | null {
+  if (connection.oauth_client_registration !== "manual" || !connection.oauth_client_ciphertext)
+    return null;
+  const stored = openEnvelope(
+    runtime,
+    connection.oauth_client_ciphertext,
+    clientBinding(connection),
+    "OAuth client",
+  ) as StoredClient;
+  return stored.client_secret ?? null;
 }
 
 function describeDiscoveryFailure(error: unknown): string {

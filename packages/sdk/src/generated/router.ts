@@ -2445,5 +2445,45 @@ export type PlatformRouter = TRPCBuiltRouter<
         };
       }>;
     };
+    config: {
+      exportDocument: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+        };
+        output: {
+          document: string;
+        };
+      }>;
+      applyDocument: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          document: string;
+          secrets?: Record<string, string> | undefined;
+          dry_run?: boolean | undefined;
+          prune?: boolean | undefined;
+        };
+        output: {
+          dry_run: boolean;
+          changes: {
+            resource: "tool" | "agent" | "connection" | "policy" | "environment" | "settings";
+            name: string;
+            action: "create" | "update" | "delete";
+            fields: string[];
+          }[];
+          not_applied: {
+            path: string;
+            reason: string;
+          }[];
+          hook_secrets: {
+            policy: string;
+            hook_secret: string;
+          }[];
+        };
+      }>;
+    };
   }
 >;
