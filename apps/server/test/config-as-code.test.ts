@@ -117,6 +117,12 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
       environment_id: environment.body.id,
       input_schema: { type: "object", properties: { text: { maxLength: 10 } } },
     });
+    await helpers.policy({
+      name: "admins may write",
+      effect: "allow",
+      min_role: "admin",
+      tool_pattern: "write_*",
+    });
     expect(
       (
         await server.request("PATCH", `/orgs/${source.id}/`, {
@@ -148,6 +154,9 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
     expect(exported).toContain("name: glossary_lookup");
     expect(exported).toMatch(/approved_hash: [0-9a-f]{64}/);
     expect(exported).toContain("quarantine_new_tools: true");
+    expect(exported).toContain("subject: role");
+    expect(exported).toContain("min_role: admin");
+    expect(exported).toContain("subject: everyone");
     // No UUID anywhere: nothing in the document points into this org.
     expect(exported).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
   });
@@ -266,6 +275,7 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
     expect(empty.body.changes.map((change) => `${change.action} ${change.resource}`)).toEqual([
       "update settings",
       "delete policy",
+      "delete policy",
       "delete agent",
       "delete connection",
       "delete environment",
@@ -336,6 +346,18 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
         message: /No agent named "support-bot"/,
       },
       {
+        // A member of another org is nobody here.
+        document: `apiVersion: mcp-agents.dev/v1\nkind: OrgConfig\npolicies:\n  - name: p\n    effect: allow\n    tool_pattern: x\n    user: ${source.owner.email}\n`,
+        path: "policies.0.user",
+        message: /No member/,
+      },
+      {
+        document:
+          "apiVersion: mcp-agents.dev/v1\nkind: OrgConfig\npolicies:\n  - name: p\n    effect: allow\n    tool_pattern: x\n    subject: everyone\n    min_role: admin\n",
+        path: "policies.0.min_role",
+        message: /everyone/,
+      },
+      {
         document:
           "apiVersion: mcp-agents.dev/v1\nkind: OrgConfig\nagents:\n  - name: a\n  - name: a\n",
         path: "agents.1.name",
@@ -364,6 +386,29 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
     }
     // Nothing of another org's leaks in: the refusals above left the org empty.
     expect(await auditActions(target)).toEqual(["org.create"]);
+  });
+
+  it("names a member a policy is for by e-mail, and round-trips it", async () => {
+    const target = await createOrg(server);
+    const document = [
+      "apiVersion: mcp-agents.dev/v1",
+      "kind: OrgConfig",
+      "policies:",
+      "  - name: owner may write",
+      "    effect: allow",
+      `    user: ${target.owner.email.toUpperCase()}`,
+      "    tool_pattern: write_*",
+      "",
+    ].join("\n");
+    const applied = await apply(target, { document });
+    expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+    const policies = await server.request("GET", `/orgs/${target.id}/policies/`, {
+      token: target.owner.token,
+    });
+    expect(policies.body.results[0]).toMatchObject({ subject: "user", user_id: target.owner.id });
+    const again = (await exportConfig(target)).body.document;
+    expect(again).toContain(`subject: user\n    user: ${target.owner.email}\n`);
+    expect((await apply(target, { document: again })).body.changes).toEqual([]);
   });
 
   it("export and apply are for admins only", async () => {

@@ -7,10 +7,11 @@ import {
   headerName,
   transport,
 } from "./connections";
-import { OAUTH_APPROVER_ROLES } from "./orgs";
+import { OAUTH_APPROVER_ROLES, orgRole } from "./orgs";
 import {
   guardrailHook,
   POLICY_EFFECTS,
+  POLICY_SUBJECTS,
   POLICY_TARGETS,
   policyPattern,
   rateLimit,
@@ -128,7 +129,23 @@ export const configPolicy = z
     name: trimmedName,
     description: description.default(""),
     effect: z.enum(POLICY_EFFECTS),
-    agent: refName.nullable().optional().describe("An agent's name; omitted: any agent"),
+    subject: z
+      .enum(POLICY_SUBJECTS)
+      .optional()
+      .describe(
+        "Whose calls; omitted: user when `user` is given, role with `min_role`, agent with `agent`, else everyone",
+      ),
+    agent: refName
+      .nullable()
+      .optional()
+      .describe("For subject agent: an agent's name; omitted: any agent"),
+    user: z
+      .string()
+      .max(320)
+      .nullable()
+      .optional()
+      .describe("For subject user: a member's e-mail address"),
+    min_role: orgRole.nullable().optional().describe("For subject role: the least role"),
     target: z.enum(POLICY_TARGETS).default("tool"),
     tool_pattern: policyPattern.optional(),
     tool: z

@@ -4,8 +4,10 @@ import {
   agents,
   connections,
   environments,
+  memberships,
   policies,
   tools,
+  users,
   type GuardrailHook,
 } from "../db/schema";
 import { AppError, type FieldIssue } from "../errors";
@@ -31,6 +33,7 @@ import {
 } from "../environments/environments";
 import { getOrg, updateOrg } from "../orgs/orgs";
 import { createPolicy, deletePolicy, updatePolicy, type PolicyFields } from "../policies/policies";
+import { resolvePolicySubject } from "../policies/subjects";
 import { definitionHash, pinnedDefinition } from "../tools/definitions";
 import { approveToolDefinition, syncConnection } from "../tools/sync";
 import { updateTool, type Tool } from "../tools/tools";
@@ -94,6 +97,8 @@ const DOCUMENT_FIELDS: Record<string, string> = {
   environment_id: "environment",
   agent_id: "agent",
   secret: "secrets",
+  user_id: "user",
+  min_role: "min_role",
 };
 
 /**
@@ -222,6 +227,7 @@ class DryRun extends Error {
 
 interface PolicyReferences {
   agent_id: string | null;
+  user_id: string | null;
   environment_id: string | null;
 }
 
@@ -337,6 +343,16 @@ async function applyInTransaction(tx: Db, state: ApplyState): Promise<ApplyState
   ]);
   for (const row of environmentRows) state.environmentIds.set(row.name, row.id);
   for (const row of agentRows) state.agentIds.set(row.name, row.id);
+  // Policies name members by e-mail; only this org's members are found.
+  const members = new Map(
+    (
+      await tx
+        .select({ id: users.id, email: users.email })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.user_id))
+        .where(eq(memberships.org_id, orgId))
+    ).map((row) => [row.email.toLowerCase(), row.id]),
+  );
   for (const row of connectionRows) state.connectionIds.set(row.name, row.id);
 
   // Settings first: a sync after the apply follows the document's quarantine setting.
@@ -464,8 +480,12 @@ async function applyInTransaction(tx: Db, state: ApplyState): Promise<ApplyState
   const currentTools = await tx.select().from(tools).where(eq(tools.org_id, orgId));
   for (const [index, policy] of document.policies.entries()) {
     const path = ["policies", index];
+    const userId = policy.user ? members.get(policy.user.toLowerCase()) : null;
+    if (userId === undefined)
+      throw invalid([...path, "user"], "No member of the organization has this e-mail address");
     const references = {
       agent_id: agentId(policy.agent, [...path, "agent"]),
+      user_id: userId,
       environment_id: environmentId(policy.environment, [...path, "environment"]),
     };
     const pattern = toolPattern(state, policy, currentTools, path, connectionNames);
@@ -543,11 +563,21 @@ async function applyPolicy(
   references: PolicyReferences,
 ): Promise<void> {
   const { orgId, context, runtime, result } = state;
+  const subject = await at(path, () =>
+    Promise.resolve().then(() =>
+      resolvePolicySubject(null, {
+        ...(policy.subject ? { subject: policy.subject } : {}),
+        agent_id: references.agent_id,
+        user_id: references.user_id,
+        min_role: policy.min_role ?? null,
+      }),
+    ),
+  );
   const desired: PolicyFields = {
     name: policy.name,
     description: policy.description,
     effect: policy.effect,
-    agent_id: references.agent_id,
+    ...subject,
     target: policy.target,
     tool_pattern: pattern,
     environment_id: references.environment_id,
@@ -574,7 +604,10 @@ async function applyPolicy(
   };
   note("description", row.description === desired.description);
   note("effect", row.effect === desired.effect);
+  note("subject", row.subject === desired.subject);
   note("agent_id", row.agent_id === desired.agent_id, "agent");
+  note("user_id", row.user_id === desired.user_id, "user");
+  note("min_role", row.min_role === desired.min_role);
   note("target", row.target === desired.target);
   note(
     "tool_pattern",
@@ -595,8 +628,11 @@ async function applyPolicy(
   note("redact_patterns", sameJson(row.redact_patterns, desired.redact_patterns));
   note("enabled", row.enabled === desired.enabled);
   if (fields.length === 0) return;
+  // The subject and its fields go together: a service check sees them as one.
+  const subjectFields = ["subject", "agent", "user", "min_role"];
+  const whole = fields.some((field) => subjectFields.includes(field)) ? subject : {};
   const updated = await at(path, () =>
-    updatePolicy(db, runtime, context, { ...changed, orgId, id: row.id }),
+    updatePolicy(db, runtime, context, { ...changed, ...whole, orgId, id: row.id }),
   );
   result.changes.push({ resource: "policy", name: policy.name, action: "update", fields });
   if (updated.hook_secret)

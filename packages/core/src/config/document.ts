@@ -93,7 +93,17 @@ export interface ConfigPolicy {
   name: string;
   description: string;
   effect: "allow" | "deny";
+  /**
+   * Whose calls: absent, implied as by the API (user → user, min_role → role, agent → agent, else
+   * everyone).
+   */
+  subject?: "agent" | "user" | "role" | "everyone" | undefined;
+  /** For subject agent: an agent's name; absent: any agent. */
   agent?: string | null | undefined;
+  /** For subject user: a member's e-mail address. */
+  user?: string | null | undefined;
+  /** For subject role: the least role. */
+  min_role?: OrgRole | null | undefined;
   target: "tool" | "prompt" | "resource";
   /** A glob over names; or, for one tool, `tool` instead. */
   tool_pattern?: string | undefined;

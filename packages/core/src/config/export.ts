@@ -1,6 +1,15 @@
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { agents, connections, environments, orgs, policies, tools } from "../db/schema";
+import {
+  agents,
+  connections,
+  environments,
+  memberships,
+  orgs,
+  policies,
+  tools,
+  users,
+} from "../db/schema";
 import { AppError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { storedOAuthClientSecret } from "../connections/oauth";
@@ -43,13 +52,25 @@ export async function exportOrgConfig(
 ): Promise<ConfigDocument> {
   const [org] = await db.select().from(orgs).where(eq(orgs.id, input.orgId));
   if (!org) throw AppError.notFound("Organization");
-  const [environmentRows, connectionRows, toolRows, agentRows, policyRows] = await Promise.all([
-    db.select().from(environments).where(eq(environments.org_id, input.orgId)),
-    db.select().from(connections).where(eq(connections.org_id, input.orgId)),
-    db.select().from(tools).where(eq(tools.org_id, input.orgId)).orderBy(asc(tools.upstream_name)),
-    db.select().from(agents).where(eq(agents.org_id, input.orgId)),
-    db.select().from(policies).where(eq(policies.org_id, input.orgId)),
-  ]);
+  const [environmentRows, connectionRows, toolRows, agentRows, policyRows, memberRows] =
+    await Promise.all([
+      db.select().from(environments).where(eq(environments.org_id, input.orgId)),
+      db.select().from(connections).where(eq(connections.org_id, input.orgId)),
+      db
+        .select()
+        .from(tools)
+        .where(eq(tools.org_id, input.orgId))
+        .orderBy(asc(tools.upstream_name)),
+      db.select().from(agents).where(eq(agents.org_id, input.orgId)),
+      db.select().from(policies).where(eq(policies.org_id, input.orgId)),
+      // Only members: a policy's user is one (removing them removes the policy).
+      db
+        .select({ id: users.id, email: users.email })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.user_id))
+        .where(eq(memberships.org_id, input.orgId)),
+    ]);
+  const memberEmail = new Map(memberRows.map((row) => [row.id, row.email]));
   const environmentName = new Map(environmentRows.map((row) => [row.id, row.name]));
   const agentName = new Map(agentRows.map((row) => [row.id, row.name]));
   const connectionName = new Map(connectionRows.map((row) => [row.id, row.name]));
@@ -125,7 +146,10 @@ export async function exportOrgConfig(
       name: row.name,
       description: row.description,
       effect: row.effect,
+      subject: row.subject,
       ...(row.agent_id ? { agent: agentName.get(row.agent_id) } : {}),
+      ...(row.user_id ? { user: memberEmail.get(row.user_id) } : {}),
+      ...(row.min_role ? { min_role: row.min_role } : {}),
       target: row.target,
       ...(tool && toolConnection
         ? { tool: { connection: toolConnection, upstream_name: tool.upstream_name } }
