@@ -1,5 +1,5 @@
 import { Lexer, parseDocument, stringify } from "yaml";
-import type { GuardrailHook, JsonObject, RateLimit } from "../db/schema";
+import type { GuardrailHook, JsonObject, policies, RateLimit } from "../db/schema";
 import { AppError } from "../errors";
 import { findInputDefect } from "../lib/input-defects";
 import type { OrgRole } from "../orgs/roles";
@@ -92,12 +92,13 @@ export interface ConfigAgent {
 export interface ConfigPolicy {
   name: string;
   description: string;
-  effect: "allow" | "deny";
+  /** Every effect policies have (the column's type, so a new effect is one here too). */
+  effect: (typeof policies.$inferSelect)["effect"];
   /**
    * Whose calls: absent, implied as by the API (user → user, min_role → role, agent → agent, else
    * everyone).
    */
-  subject?: "agent" | "user" | "role" | "everyone" | undefined;
+  subject?: (typeof policies.$inferSelect)["subject"] | undefined;
   /** For subject agent: an agent's name; absent: any agent. */
   agent?: string | null | undefined;
   /** For subject user: a member's e-mail address. */
