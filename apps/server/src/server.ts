@@ -197,6 +197,9 @@ export async function startServer(
       },
     },
     clientFastPath: env.MCP_CLIENT_FAST_PATH,
+    onApprovalError: (error) => {
+      logger.error({ err: error }, "running an approved call failed");
+    },
   });
   observeRuntime(telemetry.metrics, {
     recorderQueued: () => runtime.recorder.queued,

@@ -81,6 +81,8 @@ interface Fresh {
   /** An OAuth client authorized by the owner to act as the org's agent. */
   grant(org: OrgWorld): Promise<string>;
   policy(org: OrgWorld): Promise<string>;
+  /** A pending approval of a call an API token made (so no role is its own caller). */
+  approval(org: OrgWorld): Promise<string>;
   member(org: OrgWorld): Promise<string>;
   /** A pending invitation of a fresh address, as viewer. */
   invitation(org: OrgWorld): Promise<string>;
@@ -475,6 +477,26 @@ const CASES: Record<string, Case> = {
     call: (org) => ({ params: { id: org.policyId } }),
   },
 
+  "approvals.list": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { org_id: org.id } }),
+  },
+  "approvals.get": {
+    scope: "org",
+    role: "viewer",
+    call: async (org, fresh) => ({ params: { id: await fresh.approval(org) } }),
+  },
+  "approvals.decide": {
+    scope: "org",
+    role: "member",
+    person: true,
+    call: async (org, fresh) => ({
+      params: { id: await fresh.approval(org) },
+      input: { decision: "deny", comment: "isolation" },
+    }),
+  },
+
   "runs.list": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "runs.stats": { scope: "org", role: "viewer", call: (org) => ({ params: { org_id: org.id } }) },
   "runs.get": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.runId } }) },
@@ -696,6 +718,29 @@ describe.skipIf(databaseUnavailable)("tenant isolation of every org-scoped proce
           tool_pattern: "nothing-*",
         })
       ).id,
+    approval: async (org) => {
+      const marker = name();
+      await made(org, `/orgs/${org.id}/policies/`, {
+        name: marker,
+        effect: "require_approval",
+        approver_role: "member",
+        tool_pattern: "echo",
+        input_schema: { properties: { text: { const: marker } }, required: ["text"] },
+      });
+      const ran = await server.request("POST", `/tools/${org.toolId}/run/`, {
+        token: org.tokens.admin,
+        body: { input: { text: marker } },
+      });
+      expect(ran.status, JSON.stringify(ran.body)).toBe(202);
+      const listed = await server.request(
+        "GET",
+        `/orgs/${org.id}/approvals/?run_id=${ran.body.id}`,
+        {
+          token: org.users.owner.token,
+        },
+      );
+      return (listed.body.results as { id: string }[])[0]?.id ?? "";
+    },
     member: async (org) => {
       const user = await registerUser(server, "target");
       await joinOrg(server, org.id, org.users.owner, user, "viewer");

@@ -72,6 +72,11 @@ export interface Context {
   requestId: string;
   /** Headers to add to the response (cookies); both transports copy them. */
   resHeaders: Headers;
+  /**
+   * A REST status other than the procedure's success status, set by the procedure: 202 for a
+   * call that waits for approval. tRPC answers 200 whatever is set here.
+   */
+  response: { status: 202 | null };
   surface: "trpc" | "rest";
 }
 
@@ -166,6 +171,7 @@ export async function createContext(deps: ApiDeps, info: RequestInfo): Promise<C
     },
     requestId: info.requestId,
     resHeaders: info.resHeaders,
+    response: { status: null },
     surface: info.surface,
   };
 }

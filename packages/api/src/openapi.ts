@@ -84,7 +84,13 @@ const TAGS: { name: string; description: string }[] = [
   },
   {
     name: "policies",
-    description: "Allow and deny rules, input constraints and rate limits for tool calls",
+    description:
+      "Allow, deny and require-approval rules, input constraints and rate limits for tool calls",
+  },
+  {
+    name: "approvals",
+    description:
+      "Tool calls a require_approval policy holds until a person with the policy's approver role approves or denies them",
   },
   { name: "runs", description: "Governed tool calls and their records" },
   { name: "audit", description: "The organization's audit trail" },
@@ -190,6 +196,8 @@ const ERROR_DESCRIPTIONS: Record<
 
 /** Operations whose failure can come from the MCP server itself. */
 const UPSTREAM_OPERATIONS = new Set(["connections.sync"]);
+/** Operations that answer 202 with a run awaiting approval (a require_approval policy matched). */
+const APPROVAL_HELD_OPERATIONS = new Set(["tools.run"]);
 /** Operations a policy's rate limit can refuse with 429. */
 const RATE_LIMITED_OPERATIONS = new Set(["tools.run"]);
 /** Deletes refused with 409 while policies name what they delete (unless confirmed). */
@@ -615,6 +623,15 @@ export function createOpenApiDocument(baseUrl: string): OpenAPIObject {
           : {};
       operation.responses = {
         [String(status)]: success,
+        ...(APPROVAL_HELD_OPERATIONS.has(procedure.path)
+          ? {
+              "202": {
+                ...success,
+                description:
+                  "Accepted: a require_approval policy holds the call; the run is in status awaiting_approval (poll GET /runs/{id})",
+              },
+            }
+          : {}),
         ...Object.fromEntries(
           errorStatuses(procedure, operation, isProtected).map((code) => [
             code,

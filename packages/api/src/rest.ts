@@ -214,7 +214,7 @@ export function createRestHandler(options: RestHandlerOptions) {
       if (typeof target !== "function")
         throw new TRPCError({ code: "NOT_FOUND", message: `No route for ${path}` });
       const data: unknown = await (target as (input: unknown) => Promise<unknown>)(input);
-      return json(route.successStatus, data, resHeaders);
+      return json(ctx.response.status ?? route.successStatus, data, resHeaders);
     } catch (error) {
       if (error instanceof RestRequestError) return fail(error.status, error.body, error.headers);
       const wire = toWireError(error);

@@ -1,4 +1,5 @@
 import { agentsRouter } from "./routers/agents";
+import { approvalsRouter } from "./routers/approvals";
 import { apiTokensRouter } from "./routers/api-tokens";
 import { authRouter } from "./routers/auth";
 import { configRouter } from "./routers/config";
@@ -23,6 +24,7 @@ export const appRouter = router({
   tools: toolsRouter,
   agents: agentsRouter,
   policies: policiesRouter,
+  approvals: approvalsRouter,
   runs: runsRouter,
   audit: auditRouter,
   oauth: oauthRouter,

@@ -45,8 +45,11 @@ export * from "./policies/policies";
 export * from "./policies/what-if";
 export * from "./policies/subjects";
 export {
+  DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+  DEFAULT_APPROVER_ROLE,
   evaluatePolicies,
   policyCouldAllow,
+  type ApprovalRequirement,
   type PolicyDecision,
   type PolicyPerson,
   type PolicyRule,
@@ -54,6 +57,8 @@ export {
 export { startJsonSchemaValidation } from "./lib/json-schema-thread";
 export { consumeRateLimit, pruneRateLimitCounters } from "./policies/rate-limit";
 export * from "./runs/orchestrator";
+export * from "./approvals/approvals";
+export { APPROVAL_KEEPALIVE_MS, ApprovalHub, type HeldOutcome } from "./approvals/hub";
 export * from "./runs/catalog";
 export * from "./runs/runs";
 export * from "./runs/replicas";

@@ -6,6 +6,8 @@ import { CallCache } from "./runs/call-cache";
 import { RunRecorder, type RunRecorderOptions } from "./runs/recorder";
 import { RelayHub } from "./runs/relay";
 import { TaskHub } from "./mcp-tasks/hub";
+import { ApprovalHub } from "./approvals/hub";
+import { approvedCallRunner } from "./runs/approved-calls";
 import type { SandboxSettings, StdioServer } from "./mcp/stdio-servers";
 import type { SecretStore } from "./secrets/secret-store";
 import { createMetrics, type Metrics } from "./telemetry/metrics";
@@ -38,6 +40,8 @@ export interface McpRuntime {
   relay: RelayHub;
   /** Task-augmented calls this process runs, and `tasks/result` requests it holds. */
   tasks: TaskHub;
+  /** Calls held for approval on this process, and approved calls it claimed and runs. */
+  approvals: ApprovalHub;
   /** What governed calls count and time (see telemetry/metrics.ts). */
   metrics: Metrics;
   /** Spans of governed calls; null when tracing is off. */
@@ -64,6 +68,8 @@ export function createMcpRuntime(options: {
   /** Default: metrics of its own, which nothing exposes. */
   metrics?: Metrics;
   tracer?: Tracer | null;
+  /** An approved call that could not be claimed or run (the database, a bug); default: ignored. */
+  onApprovalError?: (error: unknown) => void;
 }): McpRuntime {
   const metrics = options.metrics ?? createMetrics();
   const pool = new McpClientPool({
@@ -86,7 +92,12 @@ export function createMcpRuntime(options: {
   );
   const relay = new RelayHub(options.database.db, options.database.changes);
   const tasks = new TaskHub(options.database.changes);
-  return {
+  const approvals = new ApprovalHub(
+    options.database.db,
+    options.database.changes,
+    options.onApprovalError ?? (() => undefined),
+  );
+  const runtime: McpRuntime = {
     secrets: options.secrets,
     pool,
     outbound: options.outbound,
@@ -96,10 +107,12 @@ export function createMcpRuntime(options: {
     health,
     relay,
     tasks,
+    approvals,
     metrics,
     tracer: options.tracer ?? null,
     close: async () => {
       // Their outcomes are recorded like any call's, so before the recorder closes.
+      await approvals.close();
       await tasks.close();
       relay.close();
       await recorder.close();
@@ -108,4 +121,6 @@ export function createMcpRuntime(options: {
       await pool.closeAll();
     },
   };
+  approvals.start(approvedCallRunner(options.database.db, runtime));
+  return runtime;
 }

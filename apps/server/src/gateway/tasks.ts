@@ -3,6 +3,8 @@ import {
   createMcpTask,
   findMcpTask,
   finishMcpTask,
+  heldApprovalMessage,
+  noteMcpTask,
   isAppError,
   isTerminalTaskStatus,
   linkMcpTaskRun,
@@ -162,6 +164,8 @@ async function runToolTask(
       context.logger.warn({ err: error, task_id: taskId }, "gateway: linking a task's run failed");
     });
   };
+  // The task says once that it waits for approval (it stays `working`).
+  let noted = false;
   let outcome: Parameters<typeof finishMcpTask>[2];
   try {
     const result = await callAgentTool(context.call, name, input, {
@@ -171,6 +175,16 @@ async function runToolTask(
       // The task ends once its run is recorded: what tasks/result returns is on file.
       awaitRecord: true,
       onRun,
+      onApprovalWait: (approval) => {
+        if (noted) return;
+        noted = true;
+        noteMcpTask(db, taskId, heldApprovalMessage(approval)).catch((error: unknown) => {
+          context.logger.warn(
+            { err: error, task_id: taskId },
+            "gateway: noting a task's wait failed",
+          );
+        });
+      },
     });
     outcome = {
       status: result.isError ? "failed" : "completed",

@@ -9,6 +9,8 @@ import {
   type AgentTool,
   type Db,
   type McpRuntime,
+  heldApprovalMessage,
+  type HeldApproval,
 } from "@mcp/core";
 import {
   ErrorCode,
@@ -99,6 +101,8 @@ export interface CallExtra {
   awaitRecord?: boolean;
   /** Told the run's id: when the call goes upstream, or when it was refused. */
   onRun?: (runId: string) => void;
+  /** Told while the call waits for approval (see HeldApproval), at once and now and then. */
+  onApprovalWait?: (approval: HeldApproval) => void;
 }
 
 /** The calling client as the upstream may reach it: its session and what it declared. */
@@ -155,6 +159,8 @@ export async function callAgentTool(
   const notify = (notification: ServerNotification): void => {
     sendNotification(notification).catch(() => undefined);
   };
+  // Progress while the call waits for approval: a count of the reminders, never a total.
+  let reminders = 0;
   let outcome;
   try {
     outcome = await runTool(context.db, context.runtime, context.action, {
@@ -168,6 +174,20 @@ export async function callAgentTool(
       // MCP results carry no run id, so nothing here can look the run up before it is written.
       awaitRecord: extra.awaitRecord ?? false,
       onStarted: extra.onRun,
+      // The gateway holds a call that needs approval until a person decides: on this request, or
+      // for a task in its background (see tasks.ts).
+      holdForApproval: {
+        onWaiting: (approval) => {
+          extra.onRun?.(approval.run_id);
+          extra.onApprovalWait?.(approval);
+          if (progressToken === undefined) return;
+          reminders += 1;
+          notify({
+            method: "notifications/progress",
+            params: { progressToken, progress: reminders, message: heldApprovalMessage(approval) },
+          });
+        },
+      },
       // Progress is only for clients that asked for it, under their own token.
       ...(progressToken === undefined
         ? {}

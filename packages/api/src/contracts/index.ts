@@ -8,6 +8,7 @@ export * from "./tools";
 export * from "./agents";
 export * from "./policies";
 export * from "./runs";
+export * from "./approvals";
 export * from "./oauth";
 export * from "./platform";
 export * from "./config";

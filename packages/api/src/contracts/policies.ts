@@ -16,7 +16,7 @@ import {
   REDACT_PATTERNS_MAX,
   REDACT_PATTERN_MAX_LENGTH,
 } from "./limits";
-import { orgRole } from "./orgs";
+import { ORG_ROLES, orgRole } from "./orgs";
 
 export const rateLimit = z.object({
   max_calls: z.number().int().min(1, "At least 1").max(1_000_000),
@@ -61,7 +61,17 @@ export const redactPatterns = z
     "Regular expressions (ECMAScript syntax, run on RE2: no lookarounds or backreferences) whose matches in the results of calls this policy allows become [REDACTED]",
   );
 
-export const POLICY_EFFECTS = ["allow", "deny"] as const;
+export const POLICY_EFFECTS = ["allow", "deny", "require_approval"] as const;
+/** Who may decide a require_approval policy's calls: a member or higher. */
+export const APPROVER_ROLES = ["member", "admin", "owner"] as const;
+export const APPROVAL_TIMEOUT_MIN_SECONDS = 10;
+export const APPROVAL_TIMEOUT_MAX_SECONDS = 7 * 24 * 3600;
+export const APPROVAL_TIMEOUT_DEFAULT_SECONDS = 3600;
+const effect = z
+  .enum(POLICY_EFFECTS)
+  .describe(
+    "allow; deny (wins over everything); require_approval: allowed once a person with at least approver_role approves the call within approval_timeout_seconds (tool policies only)",
+  );
 export const POLICY_SUBJECTS = ["agent", "user", "role", "everyone"] as const;
 const policySubject = z
   .enum(POLICY_SUBJECTS)
@@ -82,7 +92,7 @@ export const policy = z.object({
   org_id: uuid,
   name: z.string(),
   description: z.string(),
-  effect: z.enum(POLICY_EFFECTS),
+  effect,
   subject: policySubject,
   agent_id: uuid.nullable().describe("For subject `agent`: the agent, or null for any agent"),
   user_id: uuid.nullable().describe("For subject `user`: the member"),
@@ -104,6 +114,15 @@ export const policy = z.object({
     .boolean()
     .describe("Whether the hooks' signing secret is set; it is only ever returned once"),
   redact_patterns: z.array(z.string()),
+  approver_role: z
+    .enum(ORG_ROLES)
+    .nullable()
+    .describe("For require_approval: the least role that may approve or deny its calls"),
+  approval_timeout_seconds: z
+    .number()
+    .int()
+    .nullable()
+    .describe("For require_approval: how long a call waits for a decision before it is denied"),
   enabled: z.boolean(),
   created_at: timestamp,
   updated_at: timestamp,
@@ -139,7 +158,7 @@ export const policyPattern = z
 const policyFields = {
   name: trimmedName,
   description: description.optional(),
-  effect: z.enum(POLICY_EFFECTS),
+  effect,
   subject: policySubject
     .optional()
     .describe(
@@ -159,6 +178,21 @@ const policyFields = {
   pre_call_hook: guardrailHook.nullable().optional(),
   post_call_hook: guardrailHook.nullable().optional(),
   redact_patterns: redactPatterns.optional(),
+  approver_role: z
+    .enum(APPROVER_ROLES)
+    .nullable()
+    .optional()
+    .describe("For require_approval (default admin): the least role that may decide its calls"),
+  approval_timeout_seconds: z
+    .number()
+    .int()
+    .min(APPROVAL_TIMEOUT_MIN_SECONDS, `At least ${APPROVAL_TIMEOUT_MIN_SECONDS} seconds`)
+    .max(APPROVAL_TIMEOUT_MAX_SECONDS, "At most 7 days")
+    .nullable()
+    .optional()
+    .describe(
+      `For require_approval (default ${APPROVAL_TIMEOUT_DEFAULT_SECONDS}): seconds a call waits for a decision before it is denied`,
+    ),
   enabled: z.boolean().optional(),
 };
 
@@ -171,6 +205,18 @@ export const policyDecision = z.object({
   matched: z.array(z.object({ policy_id: uuid, name: z.string(), effect: z.enum(POLICY_EFFECTS) })),
   allow_policies: z.array(z.string()),
   deny_policies: z.array(z.string()),
+  approval_policies: z.array(z.string()).describe("The matched require_approval policies"),
+  approval: z
+    .object({
+      policy_id: uuid,
+      name: z.string(),
+      approver_role: z.enum(ORG_ROLES),
+      timeout_seconds: z.number().int(),
+    })
+    .optional()
+    .describe(
+      "When the call is allowed only once approved: the strictest matched require_approval policy (absent otherwise)",
+    ),
   input_mismatches: z.array(
     z.object({
       policy_id: uuid,
@@ -279,7 +325,11 @@ export const policyWhatIfInput = z
       });
   });
 
-const whatIfVerdict = z.object({ allowed: z.boolean(), reason: z.string() });
+const whatIfVerdict = z.object({
+  allowed: z.boolean(),
+  approval_required: z.boolean().describe("Allowed only once a person approves it"),
+  reason: z.string(),
+});
 
 export const policyWhatIf = z.object({
   runs_considered: z.number().int(),
@@ -287,6 +337,10 @@ export const policyWhatIf = z.object({
   unchanged: z.number().int(),
   to_allowed: z.number().int().describe("Runs the change would allow that are denied today"),
   to_denied: z.number().int().describe("Runs the change would deny that are allowed today"),
+  to_approval: z
+    .number()
+    .int()
+    .describe("Runs the change would hold for approval that are not held today"),
   undetermined: z.number().int().describe("Runs an input schema decides whose input was not kept"),
   groups: z.array(
     z.object({
@@ -298,6 +352,7 @@ export const policyWhatIf = z.object({
       runs: z.number().int(),
       to_allowed: z.number().int(),
       to_denied: z.number().int(),
+      to_approval: z.number().int(),
     }),
   ),
   examples: z.array(

@@ -3,6 +3,7 @@ import { httpUrl, pageInput, timestamp, uuid } from "./common";
 
 export const RUN_STATUSES = [
   "running",
+  "awaiting_approval",
   "succeeded",
   "failed",
   "denied",

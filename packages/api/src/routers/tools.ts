@@ -166,7 +166,7 @@ export const toolsRouter = router({
         tags: ["runs"],
         summary: "Run a tool through the governed path",
         description:
-          "Policy → rate limit → input validation → call. A denied, invalid or failed call is still recorded and returned with 201; its status and error say why. A call over a policy's rate limit is recorded with status `rate_limited` and answered 429 with `Retry-After` and the run's id (`run_id`). Members run tools with a user token: policies whose subject is that user, a role they hold, or everyone decide (an API token counts by its role). `agent_id` (running as that agent, with its policies and quota) needs the admin role. An agent key (Bearer mcpa_…) runs them as its agent, under agent and everyone policies.",
+          "Policy → rate limit → input validation → call. A denied, invalid or failed call is still recorded and returned with 201; its status and error say why. A call a require_approval policy holds is answered 202 at once with its run in status `awaiting_approval`: poll `GET /runs/{id}` (once approved it runs on a server and ends like any run; denied or expired, it ends as `denied` with the reason; `GET /orgs/{org_id}/approvals?run_id=` shows its approval). A call over a policy's rate limit is recorded with status `rate_limited` and answered 429 with `Retry-After` and the run's id (`run_id`). Members run tools with a user token: policies whose subject is that user, a role they hold, or everyone decide (an API token counts by its role). `agent_id` (running as that agent, with its policies and quota) needs the admin role. An agent key (Bearer mcpa_…) runs them as its agent, under agent and everyone policies.",
         protect: true,
       },
       successStatus: 201,
@@ -197,6 +197,7 @@ export const toolsRouter = router({
         trigger: { ...ctx.runner, surface: ctx.surface },
         ...(signal ? { signal } : {}),
       });
+      if (outcome.run.status === "awaiting_approval") ctx.response.status = 202;
       if (outcome.run.status === "rate_limited") {
         throw AppError.rateLimited(
           outcome.run.error ?? "Rate limited",

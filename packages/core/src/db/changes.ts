@@ -24,6 +24,12 @@ export const RELAY_CHANNEL = "mcp_relay";
  */
 export const TASK_CHANNEL = "mcp_task";
 
+/**
+ * The channel an approval's status changes are announced on (see approvals/): the payload is JSON
+ * with the approval's id and new status, sent in the transaction that changed it.
+ */
+export const APPROVAL_CHANNEL = "mcp_approval";
+
 /** How the listening connection shows in `pg_stat_activity`. */
 export const CHANGE_FEED_APPLICATION = "mcp-agents-platform change feed";
 
@@ -38,6 +44,8 @@ export interface ChangeListener {
   relayed?(payload: string): void;
   /** A task's status changed (TASK_CHANNEL's payload). */
   task?(payload: string): void;
+  /** An approval's status changed (APPROVAL_CHANNEL's payload). */
+  approval?(payload: string): void;
 }
 
 /**
@@ -86,6 +94,10 @@ class Listeners {
 
   task(payload: string): void {
     for (const listener of this.set) listener.task?.(payload);
+  }
+
+  approval(payload: string): void {
+    for (const listener of this.set) listener.approval?.(payload);
   }
 
   get size(): number {
@@ -235,11 +247,13 @@ export function createPostgresChangeFeed(
           listeners.relayed(message.payload);
         else if (message.channel === TASK_CHANNEL && message.payload)
           listeners.task(message.payload);
+        else if (message.channel === APPROVAL_CHANNEL && message.payload)
+          listeners.approval(message.payload);
       });
       try {
         await next.connect();
         await next.query(
-          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${TASK_CHANNEL}; LISTEN ${heartbeatChannel}`,
+          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${TASK_CHANNEL}; LISTEN ${APPROVAL_CHANNEL}; LISTEN ${heartbeatChannel}`,
         );
         if (closed) {
           await next.end();
@@ -330,6 +344,9 @@ export function createPgliteChangeFeed(client: PGlite): ChangeFeed {
         }),
         client.listen(TASK_CHANNEL, (payload) => {
           if (payload) listeners.task(payload);
+        }),
+        client.listen(APPROVAL_CHANNEL, (payload) => {
+          if (payload) listeners.approval(payload);
         }),
       ]).then((unlisteners) => {
         live = true;

@@ -498,7 +498,11 @@ export const agentKeys = pgTable(
   ],
 );
 
-export const policyEffect = pgEnum("policy_effect", ["allow", "deny"]);
+/**
+ * `require_approval`: like `allow`, but each call waits for a person with at least the policy's
+ * approver role to approve it (see approvals/).
+ */
+export const policyEffect = pgEnum("policy_effect", ["allow", "deny", "require_approval"]);
 /** What a policy governs; its pattern is read as a tool glob or id, a prompt name glob or a resource URI glob. */
 export const POLICY_TARGET_KINDS = ["tool", "prompt", "resource"] as const;
 export const policyTarget = pgEnum("policy_target", POLICY_TARGET_KINDS);
@@ -576,6 +580,10 @@ export const policies = pgTable(
     hook_secret_ciphertext: text("hook_secret_ciphertext"),
     /** RE2 patterns whose matches are replaced in the outputs of the calls this policy allows. */
     redact_patterns: jsonb("redact_patterns").$type<string[]>().notNull().default([]),
+    /** For `require_approval`: the least role that may decide its calls; null for other effects. */
+    approver_role: orgRole("approver_role"),
+    /** For `require_approval`: how long a call waits for a decision before it is denied. */
+    approval_timeout_seconds: integer("approval_timeout_seconds"),
     enabled: boolean("enabled").notNull().default(true),
     created_at: createdAt(),
     updated_at: updatedAt(),
@@ -628,6 +636,7 @@ export interface RelayedRequest {
 
 export const runStatus = pgEnum("run_status", [
   "running",
+  "awaiting_approval",
   "succeeded",
   "failed",
   "denied",
@@ -694,6 +703,67 @@ export const runs = pgTable(
     index("runs_running_idx")
       .on(t.status)
       .where(sql`status = 'running'`),
+  ],
+);
+
+export const APPROVAL_STATUSES = ["pending", "approved", "denied", "expired", "cancelled"] as const;
+export const approvalStatus = pgEnum("approval_status", APPROVAL_STATUSES);
+/**
+ * `held`: a request waits for the decision (a gateway call, held or as a task) on the replica in
+ * `holder_replica_id`, which runs the call once approved; `detached`: nobody waits (REST, the SPA),
+ * and once approved any replica claims the call and runs it.
+ */
+export const approvalMode = pgEnum("approval_mode", ["held", "detached"]);
+
+/** Who made a call that waits for approval and from where, to run it as them once approved. */
+export interface ApprovalCall {
+  trigger: { type: "user" | "agent" | "token"; id: string; surface: "rest" | "trpc" | "mcp" };
+  /** The agent the call is made as: it must still exist when the call runs. */
+  agent_id: string | null;
+  actor: { type: "user" | "agent" | "system" | "token"; id: string | null; name?: string };
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  acting_user: string | null;
+}
+
+/**
+ * A call a `require_approval` policy holds until a person decides (see approvals/). Its run waits
+ * in `awaiting_approval`; every change of status is announced on the change feed's approval
+ * channel in the transaction that made it, which wakes the request holding the call wherever it is.
+ */
+export const approvals = pgTable(
+  "approvals",
+  {
+    id: id(),
+    org_id: orgId(),
+    run_id: uuid("run_id")
+      .notNull()
+      .unique()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    /** The policy that asked for approval (null once deleted; its name stays). */
+    policy_id: uuid("policy_id").references(() => policies.id, { onDelete: "set null" }),
+    policy_name: text("policy_name").notNull(),
+    approver_role: orgRole("approver_role").notNull(),
+    status: approvalStatus("status").notNull().default("pending"),
+    mode: approvalMode("mode").notNull(),
+    /** For a held call: the replica holding the request (it runs the call once approved). */
+    holder_replica_id: uuid("holder_replica_id"),
+    call: jsonb("call").$type<ApprovalCall>().notNull(),
+    expires_at: timestamptz("expires_at").notNull(),
+    decided_at: timestamptz("decided_at"),
+    /** The person who approved or denied; null when it expired or was cancelled. */
+    decided_by: uuid("decided_by").references(() => users.id, { onDelete: "set null" }),
+    /** The approver's comment, or why it expired or was cancelled. */
+    comment: text("comment"),
+    /** When a replica took an approved detached call to run it. */
+    claimed_at: timestamptz("claimed_at"),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index("approvals_org_id_id_idx").on(t.org_id, t.id),
+    index("approvals_org_status_id_idx").on(t.org_id, t.status, t.id),
+    index("approvals_expires_at_idx").on(t.expires_at),
   ],
 );
 

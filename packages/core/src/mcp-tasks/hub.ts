@@ -1,4 +1,5 @@
 import type { ChangeFeed } from "../db/changes";
+import { WakeList } from "../lib/wake-list";
 import type { McpTaskStatus } from "./mcp-tasks";
 
 /*
@@ -12,14 +13,14 @@ export class TaskHub {
   /** Calls this replica runs, by task id. */
   private readonly running = new Map<string, { controller: AbortController; job: Promise<void> }>();
   /** `tasks/result` requests waiting on this replica, by task id. */
-  private readonly waiting = new Map<string, Set<() => void>>();
+  private readonly waiting = new WakeList();
   private readonly unsubscribe: () => void;
 
   constructor(feed: ChangeFeed) {
     this.unsubscribe = feed.subscribe({
       changed: () => undefined,
       reset: () => {
-        for (const id of [...this.waiting.keys()]) this.wake(id);
+        this.waiting.wakeAll();
       },
       task: (payload) => {
         this.notified(payload);
@@ -47,27 +48,7 @@ export class TaskHub {
    * aborts. Register before reading the task, so that no change falls between the two.
    */
   nextChange(taskId: string, signal: AbortSignal): { changed: Promise<void>; stop: () => void } {
-    let stop = (): void => undefined;
-    const changed = new Promise<void>((resolve) => {
-      const wake = (): void => {
-        stop();
-        resolve();
-      };
-      let set = this.waiting.get(taskId);
-      if (!set) {
-        set = new Set();
-        this.waiting.set(taskId, set);
-      }
-      const waiters = set;
-      waiters.add(wake);
-      signal.addEventListener("abort", wake, { once: true });
-      stop = () => {
-        signal.removeEventListener("abort", wake);
-        waiters.delete(wake);
-        if (waiters.size === 0 && this.waiting.get(taskId) === waiters) this.waiting.delete(taskId);
-      };
-    });
-    return { changed, stop };
+    return this.waiting.nextChange(taskId, signal);
   }
 
   /** Aborts the calls still running (the process stops) and waits until their jobs ended. */
@@ -89,10 +70,6 @@ export class TaskHub {
     if (typeof message.id !== "string") return;
     if ((message.status as McpTaskStatus) === "cancelled")
       this.running.get(message.id)?.controller.abort(new Error("The task was cancelled"));
-    this.wake(message.id);
-  }
-
-  private wake(taskId: string): void {
-    for (const wake of [...(this.waiting.get(taskId) ?? [])]) wake();
+    this.waiting.wake(message.id);
   }
 }

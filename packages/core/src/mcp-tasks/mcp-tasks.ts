@@ -193,6 +193,18 @@ export async function cancelMcpTask(
     : { outcome: "not_found" };
 }
 
+/** Sets a live task's status message (what it waits for), announced like a change of status. */
+export async function noteMcpTask(db: Db, taskId: string, message: string): Promise<void> {
+  await db.execute(sql`
+    with noted as (
+      update ${mcpTasks} set status_message = ${message}, updated_at = now()
+      where id = ${taskId} and status in ('working', 'input_required')
+      returning id, status
+    )
+    select ${announced} from noted
+  `);
+}
+
 /** Links the task to the run recording its call. */
 export async function linkMcpTaskRun(db: Db, taskId: string, runId: string): Promise<void> {
   await db.update(mcpTasks).set({ run_id: runId }).where(eq(mcpTasks.id, taskId));

@@ -31,6 +31,8 @@ function policy(overrides: Partial<PolicyRule> & Pick<PolicyRule, "name">): Poli
     environment_id: null,
     input_schema: null,
     rate_limit: null,
+    approver_role: null,
+    approval_timeout_seconds: null,
     enabled: true,
     ...overrides,
   };
@@ -427,6 +429,7 @@ describe("policies allow/deny", () => {
       ],
       allow_policies: [allow.id, other.id],
       deny_policies: [],
+      approval_policies: [],
       input_mismatches: [
         {
           policy_id: schemaMiss.id,
@@ -595,6 +598,90 @@ describe("policy target kinds", () => {
     expect(evaluatePolicies(policies, call({ tool: tool("greeting") })).allowed).toBe(false);
     expect(policyCouldAllow(policies, prompt("greeting"))).toBe(true);
     expect(policyCouldAllow(policies, resource("test://docs/secret.md"))).toBe(false);
+  });
+
+  describe("require_approval", () => {
+    const approval = (overrides: Partial<PolicyRule> = {}) =>
+      policy({
+        name: `approve-${seq}`,
+        effect: "require_approval",
+        approver_role: "admin",
+        approval_timeout_seconds: 600,
+        ...overrides,
+      });
+
+    it("allows a call once approved, alone or beside an allow policy, and names who decides", () => {
+      const needsAdmin = approval({ name: "needs-admin" });
+      const alone = evaluatePolicies([needsAdmin], call());
+      expect(alone).toMatchObject({
+        allowed: true,
+        approval_policies: [needsAdmin.id],
+        approval: {
+          policy_id: needsAdmin.id,
+          name: "needs-admin",
+          approver_role: "admin",
+          timeout_seconds: 600,
+        },
+      });
+      expect(alone.reason).toBe(
+        "Allowed once approved: policy 'needs-admin' requires approval by an admin (or higher) within 600 s",
+      );
+      const beside = evaluatePolicies([policy({ name: "allow-all" }), needsAdmin], call());
+      expect(beside.approval?.policy_id).toBe(needsAdmin.id);
+      expect(policyCouldAllow([needsAdmin], call())).toBe(true);
+    });
+
+    it("is overruled by a deny, and asks nothing of a call it does not cover", () => {
+      const decision = evaluatePolicies(
+        [approval(), policy({ name: "deny-all", effect: "deny" })],
+        call(),
+      );
+      expect(decision).toMatchObject({ allowed: false });
+      expect(decision.approval).toBeUndefined();
+      const elsewhere = evaluatePolicies(
+        [policy({ name: "allow-all" }), approval({ tool_pattern: "github_*" })],
+        call({ tool: tool("slack_post") }),
+      );
+      expect(elsewhere).toMatchObject({ allowed: true, approval_policies: [] });
+      expect(elsewhere.approval).toBeUndefined();
+    });
+
+    it("applies when its input schema matches only, and still applies when the schema is broken", () => {
+      const big = approval({
+        name: "big-amounts",
+        input_schema: { properties: { amount: { minimum: 1000 } } },
+      });
+      const allowAll = policy({ name: "allow-all" });
+      expect(
+        evaluatePolicies([allowAll, big], call({ input: { amount: 5 } })).approval,
+      ).toBeUndefined();
+      expect(
+        evaluatePolicies([allowAll, big], call({ input: { amount: 5000 } })).approval?.name,
+      ).toBe("big-amounts");
+      const broken = approval({ name: "broken", input_schema: { type: "no-such-type" } });
+      expect(evaluatePolicies([allowAll, broken], call()).approval?.name).toBe("broken");
+    });
+
+    it("takes the strictest of several: the highest approver role, then the shortest timeout", () => {
+      const member = approval({
+        name: "member",
+        approver_role: "member",
+        approval_timeout_seconds: 60,
+      });
+      const owner = approval({
+        name: "owner",
+        approver_role: "owner",
+        approval_timeout_seconds: 900,
+      });
+      const ownerQuick = approval({
+        name: "owner-quick",
+        approver_role: "owner",
+        approval_timeout_seconds: 300,
+      });
+      expect(evaluatePolicies([member, owner, ownerQuick], call()).approval?.name).toBe(
+        "owner-quick",
+      );
+    });
   });
 });
 

@@ -26,6 +26,8 @@ export type PolicyRule = Pick<
   | "environment_id"
   | "input_schema"
   | "rate_limit"
+  | "approver_role"
+  | "approval_timeout_seconds"
   | "enabled"
 >;
 
@@ -72,6 +74,18 @@ export interface InputMismatch {
   issues: FieldIssue[];
 }
 
+/** What a call allowed subject to approval waits for: the policy that asked, who may decide, how long. */
+export interface ApprovalRequirement {
+  policy_id: string;
+  name: string;
+  approver_role: "owner" | "admin" | "member" | "viewer";
+  timeout_seconds: number;
+}
+
+/** A require_approval policy's approver role and timeout when it has none (older rows, tests). */
+export const DEFAULT_APPROVER_ROLE = "admin";
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 3_600;
+
 export interface RateLimitRef {
   policy_id: string;
   name: string;
@@ -89,6 +103,14 @@ export interface PolicyDecision {
   allow_policies: string[];
   /** Ids of the matched deny policies; any entry means the call is denied. */
   deny_policies: string[];
+  /** Ids of the matched require_approval policies: the call is allowed once a person approves. */
+  approval_policies: string[];
+  /**
+   * When the call is allowed only once approved: the strictest matched require_approval policy
+   * (highest approver role, then shortest timeout). Absent otherwise (a stored decision keeps no
+   * null fields, see RunRecorder).
+   */
+  approval?: ApprovalRequirement;
   /** Allow policies that applied to the agent, tool and environment but whose input schema rejected the input. */
   input_mismatches: InputMismatch[];
   /**
@@ -102,7 +124,8 @@ export type JsonValidate = (schema: unknown, value: unknown) => JsonValidationRe
 
 /**
  * Decides whether a tool call may run. Default deny: it is allowed only when at least one enabled
- * allow policy matches and no enabled deny policy does.
+ * allow or require_approval policy matches and no enabled deny policy does; when a
+ * require_approval policy matches, only once a person approves it (`approval`).
  */
 export function evaluatePolicies(
   policies: readonly PolicyRule[],
@@ -112,6 +135,7 @@ export function evaluatePolicies(
   const matched: MatchedPolicy[] = [];
   const allows: PolicyRule[] = [];
   const denies: PolicyRule[] = [];
+  const approvals: PolicyRule[] = [];
   const inputMismatches: InputMismatch[] = [];
   // Policies whose input schema did not give an answer, with why (see checkInput).
   const brokenSchemas = new Map<string, string>();
@@ -125,6 +149,13 @@ export function evaluatePolicies(
       // exactly the inputs the author meant to block.
       if (check.kind === "rejected") continue;
       denies.push(policy);
+    } else if (policy.effect === "require_approval") {
+      // Likewise: a broken schema must not let a call skip its approval.
+      if (check.kind === "rejected") {
+        inputMismatches.push({ policy_id: policy.id, name: policy.name, issues: check.issues });
+        continue;
+      }
+      approvals.push(policy);
     } else {
       if (check.kind !== "accepted") {
         inputMismatches.push({ policy_id: policy.id, name: policy.name, issues: check.issues });
@@ -135,16 +166,19 @@ export function evaluatePolicies(
     matched.push({ policy_id: policy.id, name: policy.name, effect: policy.effect });
   }
 
-  const allowed = allows.length > 0 && denies.length === 0;
+  const allowed = allows.length + approvals.length > 0 && denies.length === 0;
+  const approval = allowed ? strictestApproval(approvals) : null;
   return {
     allowed,
-    reason: decisionReason({ allows, denies, brokenSchemas, inputMismatches, call }),
+    reason: decisionReason({ allows, denies, approval, brokenSchemas, inputMismatches, call }),
     matched,
     allow_policies: allows.map((p) => p.id),
     deny_policies: denies.map((p) => p.id),
+    approval_policies: approvals.map((p) => p.id),
+    ...(approval === null ? {} : { approval }),
     input_mismatches: inputMismatches,
     rate_limited_by: allowed
-      ? allows.flatMap((p) =>
+      ? [...allows, ...approvals].flatMap((p) =>
           p.rate_limit
             ? [
                 {
@@ -158,6 +192,29 @@ export function evaluatePolicies(
         )
       : [],
   };
+}
+
+const ROLE_RANK = { viewer: 0, member: 1, admin: 2, owner: 3 } as const;
+
+function strictestApproval(approvals: readonly PolicyRule[]): ApprovalRequirement | null {
+  let strictest: ApprovalRequirement | null = null;
+  for (const policy of approvals) {
+    const candidate: ApprovalRequirement = {
+      policy_id: policy.id,
+      name: policy.name,
+      approver_role: policy.approver_role ?? DEFAULT_APPROVER_ROLE,
+      timeout_seconds: policy.approval_timeout_seconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    };
+    const rank = ROLE_RANK[candidate.approver_role];
+    if (
+      strictest === null ||
+      rank > ROLE_RANK[strictest.approver_role] ||
+      (rank === ROLE_RANK[strictest.approver_role] &&
+        candidate.timeout_seconds < strictest.timeout_seconds)
+    )
+      strictest = candidate;
+  }
+  return strictest;
 }
 
 /**
@@ -296,11 +353,12 @@ function isUnconditional(schema: PolicyRule["input_schema"]): boolean {
 function decisionReason(args: {
   allows: PolicyRule[];
   denies: PolicyRule[];
+  approval: ApprovalRequirement | null;
   brokenSchemas: Map<string, string>;
   inputMismatches: InputMismatch[];
   call: PolicyCall;
 }): string {
-  const { allows, denies, brokenSchemas, inputMismatches, call } = args;
+  const { allows, denies, approval, brokenSchemas, inputMismatches, call } = args;
   if (denies.length > 0) {
     const notes = denies.flatMap((p) => {
       const note = brokenSchemas.get(p.id);
@@ -308,6 +366,9 @@ function decisionReason(args: {
     });
     const base = `Denied by ${plural(denies.length, "policy", "policies")} ${quoteNames(denies)}`;
     return notes.length > 0 ? `${base} (${notes.join("; ")})` : base;
+  }
+  if (approval !== null) {
+    return `Allowed once approved: policy '${approval.name}' requires approval by ${approval.approver_role === "admin" || approval.approver_role === "owner" ? "an" : "a"} ${approval.approver_role} (or higher) within ${approval.timeout_seconds} s`;
   }
   if (allows.length > 0) {
     return `Allowed by ${plural(allows.length, "policy", "policies")} ${quoteNames(allows)}`;

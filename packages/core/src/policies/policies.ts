@@ -17,7 +17,11 @@ import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { uuidv7 } from "../lib/ids";
 import { newWebhookSecret } from "../lib/signed-webhook";
-import { isValidToolPattern } from "./evaluate";
+import {
+  DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+  DEFAULT_APPROVER_ROLE,
+  isValidToolPattern,
+} from "./evaluate";
 import { checkGuardrailFields, hookSecretBinding, type GuardrailDeps } from "./guardrails";
 import {
   assertMemberInOrg,
@@ -50,6 +54,10 @@ export interface PolicyFields extends PolicySubjectChanges {
   pre_call_hook?: GuardrailHook | null | undefined;
   post_call_hook?: GuardrailHook | null | undefined;
   redact_patterns?: string[] | undefined;
+  /** For require_approval: the least role that may decide (default admin). */
+  approver_role?: Policy["approver_role"] | undefined;
+  /** For require_approval: how long a call waits for a decision (default an hour). */
+  approval_timeout_seconds?: number | null | undefined;
   enabled?: boolean | undefined;
 }
 
@@ -114,6 +122,55 @@ function assertGuardrailsFit(policy: PolicyRow): void {
     );
 }
 
+/**
+ * A require_approval policy governs tool calls and has an approver role and timeout (defaults
+ * filled in); other effects have neither. Returns the columns to set when they need filling or
+ * clearing (an edit changed the effect), or null when the row is as it should be.
+ */
+function approvalColumns(
+  policy: PolicyRow,
+  given: Pick<Partial<PolicyFields>, "approver_role" | "approval_timeout_seconds">,
+): Pick<PolicyRow, "approver_role" | "approval_timeout_seconds"> | null {
+  if (policy.effect === "require_approval") {
+    if (policy.target !== "tool")
+      throw AppError.invalidField(
+        "target",
+        "require_approval applies to tool calls only; prompts and resources are allowed or denied",
+      );
+    if (policy.approver_role !== null && policy.approval_timeout_seconds !== null) return null;
+    return {
+      approver_role: policy.approver_role ?? DEFAULT_APPROVER_ROLE,
+      approval_timeout_seconds: policy.approval_timeout_seconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    };
+  }
+  const field =
+    given.approver_role != null
+      ? "approver_role"
+      : given.approval_timeout_seconds != null
+        ? "approval_timeout_seconds"
+        : null;
+  if (field) throw AppError.invalidField(field, `Only a require_approval policy has ${field}`);
+  return policy.approver_role === null && policy.approval_timeout_seconds === null
+    ? null
+    : { approver_role: null, approval_timeout_seconds: null };
+}
+
+/** The row with its approval columns as approvalColumns says, written in `tx` when they change. */
+async function withApprovalColumns(
+  tx: Db,
+  policy: PolicyRow,
+  given: Pick<Partial<PolicyFields>, "approver_role" | "approval_timeout_seconds">,
+): Promise<PolicyRow> {
+  const columns = approvalColumns(policy, given);
+  if (columns === null) return policy;
+  const [fixed] = await tx
+    .update(policies)
+    .set(columns)
+    .where(eq(policies.id, policy.id))
+    .returning();
+  return fixed ?? policy;
+}
+
 function auditMetadata(policy: PolicyRow): JsonObject {
   return {
     name: policy.name,
@@ -130,6 +187,8 @@ function auditMetadata(policy: PolicyRow): JsonObject {
     pre_call_hook: auditedHook(policy.pre_call_hook),
     post_call_hook: auditedHook(policy.post_call_hook),
     redact_patterns: [...policy.redact_patterns],
+    approver_role: policy.approver_role,
+    approval_timeout_seconds: policy.approval_timeout_seconds,
   };
 }
 
@@ -150,7 +209,7 @@ export async function createPolicy(
   const secret = hooks.pre_call_hook || hooks.post_call_hook ? newWebhookSecret() : null;
   try {
     return await db.transaction(async (tx) => {
-      const [policy] = await tx
+      const [inserted] = await tx
         .insert(policies)
         .values({
           id,
@@ -169,11 +228,14 @@ export async function createPolicy(
           hook_secret_ciphertext:
             secret === null ? null : deps.secrets.encrypt(secret, hookSecretBinding(id)),
           redact_patterns: input.redact_patterns ?? [],
+          approver_role: input.approver_role ?? null,
+          approval_timeout_seconds: input.approval_timeout_seconds ?? null,
           enabled: input.enabled ?? true,
         })
         .returning();
-      if (!policy) throw new Error("insert returned no policy");
-      assertGuardrailsFit(policy);
+      if (!inserted) throw new Error("insert returned no policy");
+      assertGuardrailsFit(inserted);
+      const policy = await withApprovalColumns(tx, inserted, input);
       await recordAudit(tx, context, {
         org_id: input.orgId,
         action: "policy.create",
@@ -269,6 +331,10 @@ export async function updatePolicy(
           ...(input.redact_patterns !== undefined
             ? { redact_patterns: input.redact_patterns }
             : {}),
+          ...(input.approver_role !== undefined ? { approver_role: input.approver_role } : {}),
+          ...(input.approval_timeout_seconds !== undefined
+            ? { approval_timeout_seconds: input.approval_timeout_seconds }
+            : {}),
           ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
           updated_at: new Date(),
         })
@@ -277,7 +343,7 @@ export async function updatePolicy(
       if (!updated) throw AppError.notFound("Policy");
       assertGuardrailsFit(updated);
       // A policy keeps its secret across edits; the first hook it gets brings one.
-      let policy = updated;
+      let policy = await withApprovalColumns(tx, updated, input);
       let madeSecret: string | null = null;
       if (secret !== null && policy.hook_secret_ciphertext === null) {
         const [withSecret] = await tx

@@ -48,6 +48,8 @@ export interface PolicyWhatIfInput {
 
 export interface WhatIfVerdict {
   allowed: boolean;
+  /** Allowed only once a person approves it (a require_approval policy matched). */
+  approval_required: boolean;
   reason: string;
 }
 
@@ -58,6 +60,8 @@ export interface PolicyWhatIfResult {
   unchanged: number;
   to_allowed: number;
   to_denied: number;
+  /** Runs that would wait for approval and do not today (or did and would be denied or allowed outright). */
+  to_approval: number;
   /** Runs whose input was not kept (too large, or stripped) while an input schema decides them. */
   undetermined: number;
   /** Per tool (or prompt, resource) and agent: the groups with flips, most flips first. */
@@ -70,6 +74,7 @@ export interface PolicyWhatIfResult {
     runs: number;
     to_allowed: number;
     to_denied: number;
+    to_approval: number;
   }[];
   examples: {
     run_id: string;
@@ -102,6 +107,8 @@ function proposedPolicies(current: PolicyRule[], input: PolicyWhatIfInput): Poli
         environment_id: changes.environment_id ?? null,
         input_schema: changes.input_schema ?? null,
         rate_limit: changes.rate_limit ?? null,
+        approver_role: changes.approver_role ?? null,
+        approval_timeout_seconds: changes.approval_timeout_seconds ?? null,
         enabled: changes.enabled ?? true,
       },
     ];
@@ -124,6 +131,12 @@ function proposedPolicies(current: PolicyRule[], input: PolicyWhatIfInput): Poli
             changes.environment_id === undefined ? policy.environment_id : changes.environment_id,
           input_schema:
             changes.input_schema === undefined ? policy.input_schema : changes.input_schema,
+          approver_role:
+            changes.approver_role === undefined ? policy.approver_role : changes.approver_role,
+          approval_timeout_seconds:
+            changes.approval_timeout_seconds === undefined
+              ? policy.approval_timeout_seconds
+              : changes.approval_timeout_seconds,
           rate_limit: changes.rate_limit === undefined ? policy.rate_limit : changes.rate_limit,
           enabled: changes.enabled ?? policy.enabled,
         }
@@ -190,6 +203,8 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
       environment_id: policies.environment_id,
       input_schema: policies.input_schema,
       rate_limit: policies.rate_limit,
+      approver_role: policies.approver_role,
+      approval_timeout_seconds: policies.approval_timeout_seconds,
       enabled: policies.enabled,
     })
     .from(policies)
@@ -270,6 +285,7 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
   const needInput: ReplayedRun[] = [];
   const verdict = (decision: PolicyDecision): WhatIfVerdict => ({
     allowed: decision.allowed,
+    approval_required: decision.approval !== undefined,
     reason: decision.reason,
   });
   // Input schemas are checked as the gateway checks them: heavy ones off the event loop.
@@ -336,6 +352,7 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
     unchanged: 0,
     to_allowed: 0,
     to_denied: 0,
+    to_approval: 0,
     undetermined: 0,
     groups: [],
     examples: [],
@@ -359,20 +376,27 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
         runs: 0,
         to_allowed: 0,
         to_denied: 0,
+        to_approval: 0,
       };
       groups.set(key, group);
     }
     group.runs++;
-    if (verdict.before.allowed === verdict.after.allowed) {
+    if (
+      verdict.before.allowed === verdict.after.allowed &&
+      verdict.before.approval_required === verdict.after.approval_required
+    ) {
       result.unchanged++;
       continue;
     }
-    if (verdict.after.allowed) {
-      result.to_allowed++;
-      group.to_allowed++;
-    } else {
+    if (!verdict.after.allowed) {
       result.to_denied++;
       group.to_denied++;
+    } else if (verdict.after.approval_required) {
+      result.to_approval++;
+      group.to_approval++;
+    } else {
+      result.to_allowed++;
+      group.to_allowed++;
     }
     if (result.examples.length < EXAMPLES_SHOWN)
       result.examples.push({
@@ -385,8 +409,8 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
       });
   }
   result.groups = [...groups.values()]
-    .filter((group) => group.to_allowed + group.to_denied > 0)
-    .sort((a, b) => b.to_allowed + b.to_denied - (a.to_allowed + a.to_denied))
+    .filter((group) => flips(group) > 0)
+    .sort((a, b) => flips(b) - flips(a))
     .slice(0, GROUPS_SHOWN);
   const agentIds = [
     ...new Set(result.groups.flatMap((group) => (group.agent_id ? [group.agent_id] : []))),
@@ -404,4 +428,8 @@ export async function policyWhatIf(db: Db, input: PolicyWhatIfInput): Promise<Po
       group.agent_name = group.agent_id ? (names.get(group.agent_id) ?? null) : null;
   }
   return result;
+}
+
+function flips(group: { to_allowed: number; to_denied: number; to_approval: number }): number {
+  return group.to_allowed + group.to_denied + group.to_approval;
 }

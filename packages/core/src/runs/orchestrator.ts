@@ -42,8 +42,10 @@ import {
   type McpSession,
   type RelayableRequest,
 } from "../mcp/client";
+import { requestApproval } from "../approvals/approvals";
 import {
   evaluatePoliciesOffLoop,
+  type ApprovalRequirement,
   type PolicyDecision,
   type PolicyPerson,
   type PolicyRule,
@@ -70,6 +72,7 @@ import type { McpRuntime } from "../runtime";
 import { activeTraceId, inSpan, spanUntil, type Tracer } from "../telemetry/tracing";
 import type { Tool } from "../tools/tools";
 import { readThrough, type CallCache } from "./call-cache";
+import { getRun } from "./runs";
 import type { AuditRow } from "./recorder";
 
 export type Run = typeof runs.$inferSelect;
@@ -111,6 +114,28 @@ export interface RunRequest {
   relay?: CallRelay | undefined;
   /** Told the run's id once the call goes upstream (its `running` row is on its way). */
   onStarted?: ((runId: string) => void) | undefined;
+  /**
+   * For a call a require_approval policy allows: hold it here until a person decides (the
+   * gateway), told at once and now and then while it waits. Without it, the call is answered at
+   * once with its run awaiting approval, and whichever replica claims it runs it once approved.
+   */
+  holdForApproval?: { onWaiting?: ((approval: HeldApproval) => void) | undefined } | undefined;
+  /** Runs the call an approver approved, as the run it already has (its approval is not asked again). */
+  approved?: { runId: string } | undefined;
+}
+
+/** What a held call waits for, as its client is told. */
+export interface HeldApproval {
+  approval_id: string;
+  run_id: string;
+  policy_name: string;
+  approver_role: string;
+  expires_at: Date;
+}
+
+/** The message a held call's client sees while it waits. */
+export function heldApprovalMessage(approval: HeldApproval): string {
+  return `Waiting for approval by ${approval.approver_role === "member" ? "a" : "an"} ${approval.approver_role} (or higher): policy '${approval.policy_name}' requires it; denied unless decided by ${approval.expires_at.toISOString()}`;
 }
 
 /** A calling client the upstream server may make requests of during the call. */
@@ -165,6 +190,7 @@ function toolQuery(db: Db, by: "id" | "name") {
       'agent_id', ${policies.agent_id}, 'user_id', ${policies.user_id}, 'min_role', ${policies.min_role},
       'target', ${policies.target}, 'tool_pattern', ${policies.tool_pattern}, 'environment_id', ${policies.environment_id},
       'input_schema', ${policies.input_schema}, 'rate_limit', ${policies.rate_limit}, 'enabled', ${policies.enabled},
+      'approver_role', ${policies.approver_role}, 'approval_timeout_seconds', ${policies.approval_timeout_seconds},
       'pre_call_hook', ${policies.pre_call_hook}, 'post_call_hook', ${policies.post_call_hook},
       'hook_secret_ciphertext', ${policies.hook_secret_ciphertext}, 'redact_patterns', ${policies.redact_patterns}
     ) order by ${policies.id}), '[]'::json) from ${policies}
@@ -429,6 +455,7 @@ async function callRefusal(
   prepared: PreparedCall,
   request: RunRequest,
 ): Promise<Refusal | null> {
+  // An approved call used its rate limit quota when it was made; policies still decide now.
   const { tool, agent, decision } = prepared;
   const refusedAgent = agentRefusal(agent);
   if (refusedAgent) return refusedAgent;
@@ -440,6 +467,8 @@ async function callRefusal(
   if (tool.quarantine)
     return { status: "denied", error: quarantineRefusal(tool.name, tool.quarantine) };
   if (!tool.enabled) return { status: "denied", error: `Tool '${tool.name}' is disabled` };
+  if (request.approved)
+    return decision.allowed ? null : { status: "denied", error: decision.reason };
   const refusedByPolicy = await policyRefusal(
     db,
     decision,
@@ -574,6 +603,8 @@ export interface GovernedCall {
   decision: PolicyDecision;
   trigger: RunTrigger;
   awaitRecord?: boolean | undefined;
+  /** The run's id when it exists already (a call run after its approval). */
+  runId?: string | undefined;
 }
 
 type RunFields = Pick<Run, "status" | "output" | "output_truncated" | "error"> &
@@ -612,7 +643,7 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
   };
   // One recording records one run: refused, or started and finished. Its id is known at once, so
   // guardrail hooks can name the run before it is written.
-  const id = uuidv7();
+  const id = call.runId ?? uuidv7();
   const record = async (run: Run): Promise<Run> => {
     const awaited = call.awaitRecord !== false;
     const { metrics } = runtime;
@@ -632,6 +663,20 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
   };
   return {
     id,
+    /** The run as it waits for approval; written with its approval (see approvals/). */
+    awaiting(): Run {
+      return {
+        ...base,
+        id,
+        status: "awaiting_approval",
+        output: null,
+        output_truncated: false,
+        error: null,
+        started_at: new Date(),
+        finished_at: null,
+        duration_ms: null,
+      };
+    },
     refused(refusal: Refusal, start: RunStart = {}): Promise<Run> {
       const now = new Date();
       return record({
@@ -679,6 +724,72 @@ export function runRecording(runtime: McpRuntime, context: ActionContext, call: 
     },
   };
 }
+
+/**
+ * A call allowed once approved: its run is written awaiting approval, with its approval. Held
+ * (the gateway), this waits for the decision, then runs the call as approved or returns the run
+ * as the decision, its expiry or a cancellation ended it; otherwise it returns the waiting run.
+ */
+async function awaitApproval(
+  db: Db,
+  runtime: McpRuntime,
+  context: ActionContext,
+  request: RunRequest,
+  pending: { run: Run; requirement: ApprovalRequirement; agentId: string | null },
+): Promise<RunOutcome> {
+  const held = request.holdForApproval;
+  const approval = await requestApproval(db, context, {
+    run: pending.run,
+    requirement: pending.requirement,
+    mode: held ? "held" : "detached",
+    holderReplicaId: held ? runtime.replicaId : null,
+    call: {
+      trigger: request.trigger,
+      agent_id: pending.agentId,
+      actor: context.actor,
+      ip: context.ip,
+      user_agent: context.user_agent,
+      request_id: context.request_id ?? null,
+      acting_user: context.acting_user ?? null,
+    },
+  });
+  runtime.metrics.governedCalls.inc({
+    kind: "tool",
+    surface: request.trigger.surface,
+    status: "awaiting_approval",
+  });
+  if (!held) return { run: pending.run, result: null, retryAfterSeconds: null };
+  const { onWaiting } = held;
+  const info: HeldApproval = {
+    approval_id: approval.id,
+    run_id: approval.run_id,
+    policy_name: approval.policy_name,
+    approver_role: approval.approver_role,
+    expires_at: approval.expires_at,
+  };
+  const outcome = await runtime.approvals.hold(approval.id, request.signal ?? NEVER, {
+    onWaiting: onWaiting
+      ? () => {
+          onWaiting(info);
+        }
+      : undefined,
+    cancelReason: "Cancelled: the caller went away before the call was approved",
+  });
+  if (outcome === "approved")
+    return runTool(db, runtime, context, {
+      ...request,
+      holdForApproval: undefined,
+      approved: { runId: pending.run.id },
+    });
+  return {
+    run: await getRun(db, { orgId: pending.run.org_id, id: pending.run.id }),
+    result: null,
+    retryAfterSeconds: null,
+  };
+}
+
+/** A signal that never aborts, for holds nobody can cancel. */
+const NEVER = new AbortController().signal;
 
 /**
  * The upstream part of a governed call: timed for the metrics, and a span whose context the
@@ -752,6 +863,7 @@ export async function runTool(
     decision,
     trigger: request.trigger,
     awaitRecord: request.awaitRecord,
+    runId: request.approved?.runId,
   });
   const guardrails = emptyGuardrailRecord();
   const refuse = async (refused: Refusal, input?: JsonObject): Promise<RunOutcome> => {
@@ -764,6 +876,12 @@ export async function runTool(
 
   const refused = await callRefusal(db, runtime.tracer, prepared, request);
   if (refused) return refuse(refused);
+  if (decision.approval !== undefined && !request.approved)
+    return awaitApproval(db, runtime, context, request, {
+      run: recording.awaiting(),
+      requirement: decision.approval,
+      agentId: agent?.id ?? null,
+    });
   const hookCall: HookCall = {
     org_id: request.orgId,
     run_id: recording.id,

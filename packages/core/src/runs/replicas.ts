@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { and, eq, gt, isNotNull, isNull, lt, notExists, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { connections, replicas, runs, tools } from "../db/schema";
+import { expireApprovals, sweepHeldApprovals } from "../approvals/approvals";
 import { sweepInterruptedTasks } from "../mcp-tasks/mcp-tasks";
 
 /** How often a replica says it is alive. */
@@ -65,8 +66,11 @@ export async function sweepInterruptedRuns(
     .returning({ id: runs.id });
   // Tasks follow their runs: the replica that would have recorded their outcome is gone.
   await sweepInterruptedTasks(db, deadAfter);
+  // So do calls held for approval; and approvals nobody decided in time end as expired.
+  const held = await sweepHeldApprovals(db, deadAfter);
+  await expireApprovals(db);
   await db.delete(replicas).where(lt(replicas.heartbeat_at, sql`now() - ${deadAfter}`));
-  return swept.length;
+  return swept.length + held;
 }
 
 export interface Replica {

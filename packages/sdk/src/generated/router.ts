@@ -393,7 +393,7 @@ export type PlatformRouter = TRPCBuiltRouter<
               org_id: string;
               email: string;
               role: "owner" | "admin" | "member" | "viewer";
-              status: "pending" | "revoked" | "accepted" | "expired";
+              status: "pending" | "expired" | "revoked" | "accepted";
               invited_by: string | null;
               expires_at: string;
               accepted_at: string | null;
@@ -450,7 +450,7 @@ export type PlatformRouter = TRPCBuiltRouter<
               org_id: string;
               email: string;
               role: "owner" | "admin" | "member" | "viewer";
-              status: "pending" | "revoked" | "accepted" | "expired";
+              status: "pending" | "expired" | "revoked" | "accepted";
               invited_by: string | null;
               expires_at: string;
               accepted_at: string | null;
@@ -1280,7 +1280,14 @@ export type PlatformRouter = TRPCBuiltRouter<
           agent_id: string | null;
           user_id: string | null;
           environment_id: string | null;
-          status: "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited";
+          status:
+            | "denied"
+            | "failed"
+            | "timeout"
+            | "running"
+            | "awaiting_approval"
+            | "succeeded"
+            | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;
@@ -1527,7 +1534,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           agent_id?: string | undefined;
           subject?: "role" | "agent" | "user" | "everyone" | undefined;
           user_id?: string | undefined;
-          effect?: "allow" | "deny" | undefined;
+          effect?: "allow" | "deny" | "require_approval" | undefined;
           target?: "tool" | "prompt" | "resource" | undefined;
           enabled?: boolean | "true" | "false" | undefined;
         };
@@ -1537,7 +1544,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             org_id: string;
             name: string;
             description: string;
-            effect: "allow" | "deny";
+            effect: "allow" | "deny" | "require_approval";
             subject: "role" | "agent" | "user" | "everyone";
             agent_id: string | null;
             user_id: string | null;
@@ -1562,6 +1569,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             } | null;
             has_hook_secret: boolean;
             redact_patterns: string[];
+            approver_role: "owner" | "admin" | "member" | "viewer" | null;
+            approval_timeout_seconds: number | null;
             enabled: boolean;
             created_at: string;
             updated_at: string;
@@ -1575,7 +1584,7 @@ export type PlatformRouter = TRPCBuiltRouter<
         input: {
           org_id: string;
           name: string;
-          effect: "allow" | "deny";
+          effect: "allow" | "deny" | "require_approval";
           tool_pattern: string;
           description?: string | undefined;
           subject?: "role" | "agent" | "user" | "everyone" | undefined;
@@ -1609,6 +1618,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             | null
             | undefined;
           redact_patterns?: string[] | undefined;
+          approver_role?: "owner" | "admin" | "member" | null | undefined;
+          approval_timeout_seconds?: number | null | undefined;
           enabled?: boolean | undefined;
         };
         output: {
@@ -1616,7 +1627,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           org_id: string;
           name: string;
           description: string;
-          effect: "allow" | "deny";
+          effect: "allow" | "deny" | "require_approval";
           subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
           user_id: string | null;
@@ -1641,6 +1652,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           } | null;
           has_hook_secret: boolean;
           redact_patterns: string[];
+          approver_role: "owner" | "admin" | "member" | "viewer" | null;
+          approval_timeout_seconds: number | null;
           enabled: boolean;
           created_at: string;
           updated_at: string;
@@ -1667,10 +1680,11 @@ export type PlatformRouter = TRPCBuiltRouter<
           matched: {
             policy_id: string;
             name: string;
-            effect: "allow" | "deny";
+            effect: "allow" | "deny" | "require_approval";
           }[];
           allow_policies: string[];
           deny_policies: string[];
+          approval_policies: string[];
           input_mismatches: {
             policy_id: string;
             name: string;
@@ -1685,6 +1699,14 @@ export type PlatformRouter = TRPCBuiltRouter<
             max_calls: number;
             per_seconds: number;
           }[];
+          approval?:
+            | {
+                policy_id: string;
+                name: string;
+                approver_role: "owner" | "admin" | "member" | "viewer";
+                timeout_seconds: number;
+              }
+            | undefined;
         };
       }>;
       whatIf: TRPCMutationProcedure<{
@@ -1697,7 +1719,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             | {
                 name?: string | undefined;
                 description?: string | undefined;
-                effect?: "allow" | "deny" | undefined;
+                effect?: "allow" | "deny" | "require_approval" | undefined;
                 subject?: "role" | "agent" | "user" | "everyone" | undefined;
                 agent_id?: string | null | undefined;
                 user_id?: string | null | undefined;
@@ -1730,6 +1752,8 @@ export type PlatformRouter = TRPCBuiltRouter<
                   | null
                   | undefined;
                 redact_patterns?: string[] | undefined;
+                approver_role?: "owner" | "admin" | "member" | null | undefined;
+                approval_timeout_seconds?: number | null | undefined;
                 enabled?: boolean | undefined;
               }
             | undefined;
@@ -1742,6 +1766,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           unchanged: number;
           to_allowed: number;
           to_denied: number;
+          to_approval: number;
           undetermined: number;
           groups: {
             kind: "tool" | "prompt" | "resource";
@@ -1752,6 +1777,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             runs: number;
             to_allowed: number;
             to_denied: number;
+            to_approval: number;
           }[];
           examples: {
             run_id: string;
@@ -1761,10 +1787,12 @@ export type PlatformRouter = TRPCBuiltRouter<
             agent_id: string | null;
             before: {
               allowed: boolean;
+              approval_required: boolean;
               reason: string;
             };
             after: {
               allowed: boolean;
+              approval_required: boolean;
               reason: string;
             };
           }[];
@@ -1781,7 +1809,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           org_id: string;
           name: string;
           description: string;
-          effect: "allow" | "deny";
+          effect: "allow" | "deny" | "require_approval";
           subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
           user_id: string | null;
@@ -1806,6 +1834,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           } | null;
           has_hook_secret: boolean;
           redact_patterns: string[];
+          approver_role: "owner" | "admin" | "member" | "viewer" | null;
+          approval_timeout_seconds: number | null;
           enabled: boolean;
           created_at: string;
           updated_at: string;
@@ -1818,7 +1848,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           id: string;
           name?: string | undefined;
           description?: string | undefined;
-          effect?: "allow" | "deny" | undefined;
+          effect?: "allow" | "deny" | "require_approval" | undefined;
           subject?: "role" | "agent" | "user" | "everyone" | undefined;
           agent_id?: string | null | undefined;
           user_id?: string | null | undefined;
@@ -1851,6 +1881,8 @@ export type PlatformRouter = TRPCBuiltRouter<
             | null
             | undefined;
           redact_patterns?: string[] | undefined;
+          approver_role?: "owner" | "admin" | "member" | null | undefined;
+          approval_timeout_seconds?: number | null | undefined;
           enabled?: boolean | undefined;
         };
         output: {
@@ -1858,7 +1890,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           org_id: string;
           name: string;
           description: string;
-          effect: "allow" | "deny";
+          effect: "allow" | "deny" | "require_approval";
           subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
           user_id: string | null;
@@ -1883,6 +1915,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           } | null;
           has_hook_secret: boolean;
           redact_patterns: string[];
+          approver_role: "owner" | "admin" | "member" | "viewer" | null;
+          approval_timeout_seconds: number | null;
           enabled: boolean;
           created_at: string;
           updated_at: string;
@@ -1900,7 +1934,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           org_id: string;
           name: string;
           description: string;
-          effect: "allow" | "deny";
+          effect: "allow" | "deny" | "require_approval";
           subject: "role" | "agent" | "user" | "everyone";
           agent_id: string | null;
           user_id: string | null;
@@ -1925,6 +1959,8 @@ export type PlatformRouter = TRPCBuiltRouter<
           } | null;
           has_hook_secret: boolean;
           redact_patterns: string[];
+          approver_role: "owner" | "admin" | "member" | "viewer" | null;
+          approval_timeout_seconds: number | null;
           enabled: boolean;
           created_at: string;
           updated_at: string;
@@ -1940,6 +1976,125 @@ export type PlatformRouter = TRPCBuiltRouter<
         output: undefined;
       }>;
     };
+    approvals: {
+      list: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          org_id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+          status?: "denied" | "pending" | "approved" | "expired" | "cancelled" | undefined;
+          run_id?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            org_id: string;
+            run_id: string;
+            run_status:
+              | "denied"
+              | "failed"
+              | "timeout"
+              | "running"
+              | "awaiting_approval"
+              | "succeeded"
+              | "rate_limited";
+            status: "denied" | "pending" | "approved" | "expired" | "cancelled";
+            mode: "held" | "detached";
+            policy_id: string | null;
+            policy_name: string;
+            approver_role: "owner" | "admin" | "member" | "viewer";
+            tool_id: string | null;
+            tool_name: string;
+            agent_id: string | null;
+            agent_name: string | null;
+            user_id: string | null;
+            input: unknown;
+            expires_at: string;
+            decided_at: string | null;
+            decided_by: string | null;
+            comment: string | null;
+            created_at: string;
+          }[];
+          next_cursor: string | null;
+        };
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          run_id: string;
+          run_status:
+            | "denied"
+            | "failed"
+            | "timeout"
+            | "running"
+            | "awaiting_approval"
+            | "succeeded"
+            | "rate_limited";
+          status: "denied" | "pending" | "approved" | "expired" | "cancelled";
+          mode: "held" | "detached";
+          policy_id: string | null;
+          policy_name: string;
+          approver_role: "owner" | "admin" | "member" | "viewer";
+          tool_id: string | null;
+          tool_name: string;
+          agent_id: string | null;
+          agent_name: string | null;
+          user_id: string | null;
+          input: unknown;
+          expires_at: string;
+          decided_at: string | null;
+          decided_by: string | null;
+          comment: string | null;
+          created_at: string;
+        };
+      }>;
+      decide: TRPCMutationProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          decision: "deny" | "approve";
+          comment?: string | undefined;
+        };
+        output: {
+          id: string;
+          org_id: string;
+          run_id: string;
+          run_status:
+            | "denied"
+            | "failed"
+            | "timeout"
+            | "running"
+            | "awaiting_approval"
+            | "succeeded"
+            | "rate_limited";
+          status: "denied" | "pending" | "approved" | "expired" | "cancelled";
+          mode: "held" | "detached";
+          policy_id: string | null;
+          policy_name: string;
+          approver_role: "owner" | "admin" | "member" | "viewer";
+          tool_id: string | null;
+          tool_name: string;
+          agent_id: string | null;
+          agent_name: string | null;
+          user_id: string | null;
+          input: unknown;
+          expires_at: string;
+          decided_at: string | null;
+          decided_by: string | null;
+          comment: string | null;
+          created_at: string;
+        };
+      }>;
+    };
     runs: {
       list: TRPCQueryProcedure<{
         meta: object;
@@ -1949,7 +2104,14 @@ export type PlatformRouter = TRPCBuiltRouter<
           limit?: unknown;
           cursor?: string | undefined;
           status?:
-            "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited" | undefined;
+            | "denied"
+            | "failed"
+            | "timeout"
+            | "running"
+            | "awaiting_approval"
+            | "succeeded"
+            | "rate_limited"
+            | undefined;
           kind?: "tool" | "prompt" | "resource" | undefined;
           agent_id?: string | undefined;
           tool_id?: string | undefined;
@@ -1966,7 +2128,14 @@ export type PlatformRouter = TRPCBuiltRouter<
             agent_id: string | null;
             user_id: string | null;
             environment_id: string | null;
-            status: "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited";
+            status:
+              | "denied"
+              | "failed"
+              | "timeout"
+              | "running"
+              | "awaiting_approval"
+              | "succeeded"
+              | "rate_limited";
             input: unknown;
             output: unknown;
             output_truncated: boolean;
@@ -2076,7 +2245,14 @@ export type PlatformRouter = TRPCBuiltRouter<
           agent_id: string | null;
           user_id: string | null;
           environment_id: string | null;
-          status: "denied" | "failed" | "timeout" | "running" | "succeeded" | "rate_limited";
+          status:
+            | "denied"
+            | "failed"
+            | "timeout"
+            | "running"
+            | "awaiting_approval"
+            | "succeeded"
+            | "rate_limited";
           input: unknown;
           output: unknown;
           output_truncated: boolean;
@@ -2134,7 +2310,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           results: {
             id: string;
             org_id: string | null;
-            actor_type: "agent" | "user" | "system" | "token";
+            actor_type: "agent" | "user" | "token" | "system";
             actor_id: string | null;
             action: string;
             target_type: string | null;
@@ -2428,7 +2604,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           results: {
             id: string;
             org_id: string | null;
-            actor_type: "agent" | "user" | "system" | "token";
+            actor_type: "agent" | "user" | "token" | "system";
             actor_id: string | null;
             action: string;
             target_type: string | null;
