@@ -13,6 +13,7 @@ import {
   type TestServer,
   type TestUser,
 } from "./harness";
+import { grantTokens } from "./oauth-flow";
 import { startOAuthUpstream, type OAuthUpstream } from "./oauth-upstream";
 
 /*
@@ -322,6 +323,54 @@ describe.skipIf(databaseUnavailable)("connections to OAuth-protected MCP servers
     ]);
   });
 
+  it("revokes the tokens at the authorization server on disconnect, and every member's on delete", async () => {
+    const org = await createOrg(server);
+    const alice = await addMember(server, org, "admin");
+    const bob = await addMember(server, org, "member");
+    const connection = await createOAuthConnection(org, "per_user");
+    await connect(alice, connection.id, "per_user", "alice-revoked");
+    await connect(bob, connection.id, "per_user", "bob-revoked");
+    const toolId = await syncedTool(alice, org, connection.id);
+    expect(accountOf((await whoami(alice.token, toolId)).body)).toBe("alice-revoked");
+    expect(accountOf((await whoami(bob.token, toolId)).body)).toBe("bob-revoked");
+    const issued = async (account: string) => {
+      const token = upstream.lastToken.get(account);
+      if (!token) throw new Error(`no token seen for ${account}`);
+      return upstream.provider.AccessToken.find(token);
+    };
+    expect(await issued("bob-revoked")).toBeDefined();
+
+    const removed = await server.request(
+      "DELETE",
+      `/connections/${connection.id}/oauth/credential/?credential=per_user`,
+      { token: bob.token },
+    );
+    expect(removed.status).toBe(204);
+    expect(await issued("bob-revoked")).toBeUndefined();
+    expect(await issued("alice-revoked")).toBeDefined();
+    const events = await server.request<{ results: { action: string; metadata: unknown }[] }>(
+      "GET",
+      `/orgs/${org.id}/audit-events/?action=connection.oauth_disconnect`,
+      { token: org.owner.token },
+    );
+    expect(events.body.results[0]?.metadata).toMatchObject({ upstream_revocation: "revoked" });
+
+    await connect(bob, connection.id, "per_user", "bob-again");
+    expect(accountOf((await whoami(bob.token, toolId)).body)).toBe("bob-again");
+    const deleted = await server.request("DELETE", `/connections/${connection.id}/`, {
+      token: org.owner.token,
+    });
+    expect(deleted.status).toBe(204);
+    expect(await issued("alice-revoked")).toBeUndefined();
+    expect(await issued("bob-again")).toBeUndefined();
+    const revokedAll = await server.request<{ results: { metadata: unknown }[] }>(
+      "GET",
+      `/orgs/${org.id}/audit-events/?action=connection.oauth_revoke_all`,
+      { token: org.owner.token },
+    );
+    expect(revokedAll.body.results[0]?.metadata).toEqual({ revoked: 2, unsupported: 0, failed: 0 });
+  });
+
   it("agent keys act for the member the agent runs as, chosen by that member only", async () => {
     const org = await createOrg(server);
     const alice = await addMember(server, org, "admin");
@@ -388,6 +437,51 @@ describe.skipIf(databaseUnavailable)("connections to OAuth-protected MCP servers
       body: JSON.stringify(toolCall(tool.body.name, {})),
     });
     expect(await called.text()).toContain("alice-for-agent");
+  });
+  it("a gateway call with an OAuth token uses the account of the person who authorized it", async () => {
+    const org = await createOrg(server);
+    const alice = await addMember(server, org, "admin");
+    const bob = await addMember(server, org, "admin");
+    const connection = await createOAuthConnection(org, "per_user");
+    await connect(alice, connection.id, "per_user", "alice-by-agent");
+    await connect(bob, connection.id, "per_user", "bob-by-oauth");
+    const toolId = await syncedTool(alice, org, connection.id);
+    const agent = await server.request<{ id: string }>("POST", `/orgs/${org.id}/agents/`, {
+      token: alice.token,
+      body: { name: "ide", runs_as_user_id: alice.id },
+    });
+    expect(agent.status, JSON.stringify(agent.body)).toBe(201);
+    await server.request("POST", `/orgs/${org.id}/policies/`, {
+      token: alice.token,
+      body: { name: "allow-ide", effect: "allow", agent_id: agent.body.id, tool_pattern: "*" },
+    });
+    const tool = await server.request<{ name: string }>("GET", `/tools/${toolId}/`, {
+      token: alice.token,
+    });
+    const call = async (accessToken: string) => {
+      const response = await gatewayPost(
+        server.url,
+        agent.body.id,
+        accessToken,
+        toolCall(tool.body.name, {}),
+      );
+      return response.text();
+    };
+
+    // Bob's token acts for Bob, whoever the agent runs as; his grant ends, his account is no
+    // longer reachable through it, and the agent's member is never used in his place.
+    const granted = await grantTokens(server, bob, agent.body.id);
+    expect(await call(granted.accessToken)).toContain("bob-by-oauth");
+    expect(await call(granted.accessToken)).not.toContain("alice-by-agent");
+    const removed = await server.request(
+      "DELETE",
+      `/connections/${connection.id}/oauth/credential/?credential=per_user`,
+      { token: bob.token },
+    );
+    expect(removed.status).toBe(204);
+    const refused = await call(granted.accessToken);
+    expect(refused).toContain(`${bob.email} must connect it`);
+    expect(refused).not.toContain("alice-by-agent");
   });
 });
 

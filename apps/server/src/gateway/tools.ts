@@ -201,9 +201,12 @@ export async function callAgentTool(
       },
     });
   } catch (error) {
-    if (isAppError(error) && error.code === "NOT_FOUND")
+    if (!isAppError(error)) throw error;
+    if (error.code === "NOT_FOUND")
       throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
-    throw error;
+    // The platform's own refusals explain themselves (a member who must connect their account,
+    // an unreadable secret): the model reads them like any other failed call.
+    return { content: [{ type: "text", text: error.message }], isError: true };
   }
   extra.onRun?.(outcome.run.id);
   if (outcome.result) return outcome.result;

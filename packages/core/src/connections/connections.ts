@@ -16,7 +16,7 @@ import type { McpTarget } from "../mcp/target";
 import { testMcpConnection, type McpConnectionTestResult } from "../mcp/test-connection";
 import { MCP_CLIENT_INFO, type McpRuntime } from "../runtime";
 import { SecretStoreError } from "../secrets/secret-store";
-import { authorizeTarget, manualClientCiphertext } from "./oauth";
+import { authorizeTarget, manualClientCiphertext, revokeConnectionCredentials } from "./oauth";
 
 export type Connection = typeof connections.$inferSelect;
 export type Transport = Connection["transport"];
@@ -540,6 +540,8 @@ export async function deleteConnection(
   context: ActionContext,
   input: { orgId: string; id: string },
 ): Promise<void> {
+  // Its OAuth tokens would outlive it at the authorization server: revoked there first.
+  await revokeConnectionCredentials(db, runtime, context, await getConnection(db, input));
   await connectionResource.remove(db, context, input);
   await runtime.pool.evict(input.id);
 }

@@ -16,6 +16,15 @@ import type {
 } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { and, eq, isNull, lt } from "drizzle-orm";
+import {
+  allowInsecureRequests,
+  ClientSecretBasic,
+  ClientSecretPost,
+  customFetch,
+  None,
+  processRevocationResponse,
+  revocationRequest,
+} from "oauth4webapi";
 import { isUserDisabled } from "../accounts/sessions";
 import { recordAudit } from "../audit/audit";
 import type { Db } from "../db/client";
@@ -49,6 +58,8 @@ export type CredentialMode = "shared" | "per_user";
 
 /** How long a started authorization may be completed. */
 const AUTHORIZATION_TTL_MS = 10 * 60_000;
+/** How long the platform waits for an authorization server to revoke one token. */
+const REVOCATION_TIMEOUT_MS = 10_000;
 /** Tokens this close to expiry are refreshed before use. */
 const REFRESH_MARGIN_MS = 60_000;
 
@@ -521,18 +532,110 @@ export async function completeConnectionAuthorization(
   return { orgId: connection.org_id, connectionId: connection.id };
 }
 
-/** Removes the org's or a person's credential, if any; calls then need a new Connect. */
+/** What became of a removed credential's tokens at the authorization server that issued them. */
+export interface UpstreamRevocation {
+  /** `unsupported`: the server publishes no revocation endpoint (RFC 7009). */
+  outcome: "revoked" | "unsupported" | "failed";
+  reason?: string;
+}
+
+/**
+ * Asks the authorization server that issued `credential` to revoke its tokens (RFC 7009), the
+ * refresh token first (which ends the whole grant at most servers), so a credential removed here
+ * stops working there too. Best effort: the caller removes the credential whatever the answer and
+ * audits the outcome; the requests go through the connections' outbound rules.
+ */
+async function revokeUpstreamTokens(
+  runtime: McpRuntime,
+  connection: Connection,
+  credential: Credential,
+): Promise<UpstreamRevocation> {
+  let stored: StoredTokens;
+  let client: StoredClient;
+  try {
+    if (!connection.oauth_client_ciphertext)
+      return { outcome: "failed", reason: "the connection has no OAuth client any more" };
+    stored = openEnvelope(
+      runtime,
+      credential.token_ciphertext,
+      credentialBinding(credential),
+      "OAuth tokens",
+    ) as StoredTokens;
+    client = openEnvelope(
+      runtime,
+      connection.oauth_client_ciphertext,
+      clientBinding(connection),
+      "OAuth client",
+    ) as StoredClient;
+  } catch (error) {
+    if (isAppError(error)) return { outcome: "failed", reason: error.message };
+    throw error;
+  }
+  const { metadata } = stored.server;
+  // OpenID Provider metadata (the other member of the union) names the endpoint too, untyped.
+  const endpoint = "revocation_endpoint" in metadata ? metadata.revocation_endpoint : undefined;
+  if (typeof endpoint !== "string") return { outcome: "unsupported" };
+  const server = { issuer: metadata.issuer, revocation_endpoint: endpoint };
+  const secret = client.client_secret;
+  const authentication =
+    secret === undefined
+      ? None()
+      : client.token_endpoint_auth_method === "client_secret_post"
+        ? ClientSecretPost(secret)
+        : ClientSecretBasic(secret);
+  const tokens = [
+    { token: stored.refresh_token, hint: "refresh_token" },
+    { token: stored.access_token, hint: "access_token" },
+  ];
+  try {
+    for (const { token, hint } of tokens) {
+      if (!token) continue;
+      const response = await revocationRequest(
+        server,
+        { client_id: client.client_id },
+        authentication,
+        token,
+        {
+          additionalParameters: { token_type_hint: hint },
+          signal: AbortSignal.timeout(REVOCATION_TIMEOUT_MS),
+          [customFetch]: oauthFetch(runtime.outbound),
+          // oauthFetch refuses plain http whenever private networks are blocked.
+          [allowInsecureRequests]: true,
+        },
+      );
+      await processRevocationResponse(response);
+    }
+  } catch (error) {
+    return { outcome: "failed", reason: describeDiscoveryFailure(error) };
+  }
+  return { outcome: "revoked" };
+}
+
+function revocationMetadata(revocation: UpstreamRevocation): JsonObject {
+  return {
+    upstream_revocation: revocation.outcome,
+    ...(revocation.reason === undefined ? {} : { upstream_revocation_reason: revocation.reason }),
+  };
+}
+
+/**
+ * Removes the org's or a person's credential, if any, after asking its authorization server to
+ * revoke the tokens; calls then need a new Connect. A crash between the two leaves a revoked
+ * credential stored: its next call fails to refresh and marks it as needing re-authorization.
+ */
 export async function disconnectConnectionCredential(
   db: Db,
   runtime: McpRuntime,
   context: ActionContext,
   input: { connection: Connection; userId: string | null },
 ): Promise<void> {
-  const owner = { connection_id: input.connection.id, user_id: input.userId };
+  const existing = await loadCredential(db, input.connection, input.userId);
+  if (!existing) return;
+  const revocation = await revokeUpstreamTokens(runtime, input.connection, existing);
   await db.transaction(async (tx) => {
     const removed = await tx
       .delete(connectionCredentials)
-      .where(and(eq(connectionCredentials.org_id, input.connection.org_id), credentialScope(owner)))
+      .where(eq(connectionCredentials.id, existing.id))
       .returning({ id: connectionCredentials.id });
     if (removed.length === 0) return;
     await recordAudit(tx, context, {
@@ -543,10 +646,52 @@ export async function disconnectConnectionCredential(
       metadata: {
         credential: input.userId === null ? "shared" : "per_user",
         user_id: input.userId,
+        ...revocationMetadata(revocation),
       },
     });
   });
   await runtime.pool.evict(poolKey(input.connection.id, input.userId));
+}
+
+/** How many credentials of a deleted connection are revoked at once. */
+const REVOCATION_CONCURRENCY = 4;
+
+/**
+ * Before an OAuth connection is deleted: revokes every credential it holds (the org's and each
+ * member's) at the authorization server, and audits what became of them. Best effort, like a
+ * disconnect; the connection is deleted whatever the answers.
+ */
+export async function revokeConnectionCredentials(
+  db: Db,
+  runtime: McpRuntime,
+  context: ActionContext,
+  connection: Connection,
+): Promise<void> {
+  if (connection.auth !== "oauth") return;
+  const credentials = await db
+    .select()
+    .from(connectionCredentials)
+    .where(
+      and(
+        eq(connectionCredentials.org_id, connection.org_id),
+        eq(connectionCredentials.connection_id, connection.id),
+      ),
+    );
+  if (credentials.length === 0) return;
+  const counts = { revoked: 0, unsupported: 0, failed: 0 };
+  const queue = [...credentials];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift())
+      counts[(await revokeUpstreamTokens(runtime, connection, next)).outcome]++;
+  };
+  await Promise.all(Array.from({ length: REVOCATION_CONCURRENCY }, worker));
+  await recordAudit(db, context, {
+    org_id: connection.org_id,
+    action: "connection.oauth_revoke_all",
+    target_type: "connection",
+    target_id: connection.id,
+    metadata: counts,
+  });
 }
 
 /** Who a call is made for, and how that was decided, for the refusal that names them. */
