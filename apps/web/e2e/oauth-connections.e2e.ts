@@ -74,6 +74,52 @@ describe("outbound OAuth connections", () => {
     await page.getByRole("button", { name: "Run as me" }).waitFor();
   });
 
+  it("marks a connection whose tokens were revoked upstream, and clears it once connected again", async () => {
+    const { page } = suite;
+    const [connection] = (
+      await api<{ results: { id: string }[] }>(page, "connections.list", { org_id: orgId }, "query")
+    ).results;
+    if (!connection) throw new Error("the connection made above is gone");
+    await api(page, "connections.sync", { id: connection.id });
+    await api(page, "policies.create", {
+      org_id: orgId,
+      name: "people-run-all",
+      effect: "allow",
+      agent_id: null,
+      tool_pattern: "*",
+    });
+    const [tool] = (
+      await api<{ results: { id: string }[] }>(
+        page,
+        "tools.list",
+        { org_id: orgId, connection_id: connection.id },
+        "query",
+      )
+    ).results;
+    if (!tool) throw new Error("whoami was not synced");
+    // The account removes the app at the authorization server: the next call's refresh is refused.
+    await upstream.revokeGrant("olga-at-upstream");
+    const refused = await api(page, "tools.run", { id: tool.id, input: {} }).catch(
+      (error: unknown) => String(error),
+    );
+    expect(refused).toContain("must connect it again");
+
+    await nav(page, "Connections");
+    const row = page.getByRole("row", { name: /Upstream/ });
+    await row.getByText("Needs re-authorization").waitFor();
+    await row.getByRole("link", { name: "Upstream", exact: true }).click();
+    await page.getByText("could not be refreshed: an admin must Connect again").waitFor();
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    await page.waitForURL(/\/orgs\/[^/]+\/my-connections\?oauth=connected/);
+    await page
+      .getByRole("row", { name: /Upstream/ })
+      .getByText("Connected", { exact: true })
+      .waitFor();
+    await nav(page, "Connections");
+    await page.getByRole("link", { name: "Upstream", exact: true }).waitFor();
+    expect(await page.getByText("Needs re-authorization").count()).toBe(0);
+  });
+
   it("shows why a callback connected nothing", async () => {
     const { page } = suite;
     await page.goto("/oauth/connections/callback?error=access_denied&state=unknown");
