@@ -1,6 +1,8 @@
 import {
   completeConnectionAuthorization,
   CONNECTION_OAUTH_CALLBACK_PATH,
+  CONNECTION_OAUTH_CLIENT_METADATA_PATH,
+  connectionClientMetadata,
   isAppError,
   SESSION_COOKIE_NAME,
   validateSessionToken,
@@ -35,6 +37,13 @@ export interface ConnectionOAuthRouteOptions {
 }
 
 export function mountConnectionOAuth(app: Hono<Env>, options: ConnectionOAuthRouteOptions): void {
+  // Fetched by authorization servers that take the platform's metadata document URL as its client
+  // id: public, and the same for every connection.
+  app.get(CONNECTION_OAUTH_CLIENT_METADATA_PATH, (c) => {
+    c.set("route", CONNECTION_OAUTH_CLIENT_METADATA_PATH);
+    c.header("cache-control", "public, max-age=3600");
+    return c.json(connectionClientMetadata(platformOrigin(options.publicUrl, c.req.url)));
+  });
   app.get(CONNECTION_OAUTH_CALLBACK_PATH, async (c) => {
     c.set("route", CONNECTION_OAUTH_CALLBACK_PATH);
     const outcome = (params: Record<string, string>) => {

@@ -13,7 +13,9 @@ import {
   type TestServer,
   type TestUser,
 } from "./harness";
-import { grantTokens } from "./oauth-flow";
+import { startTestMcpServer } from "@mcp/core/testing";
+import { governance } from "./governance";
+import { consentRequestId, decide, grantTokens } from "./oauth-flow";
 import { startOAuthUpstream, type OAuthUpstream } from "./oauth-upstream";
 
 /*
@@ -514,6 +516,106 @@ describe.skipIf(databaseUnavailable)("per-user credentials of a disabled account
 
     expect((await setDisabled(server, admin, alice.id, false)).status).toBe(200);
     expect(accountOf((await whoami(key.body.key, toolId)).body)).toBe("alice-disabled");
+  });
+});
+
+describe.skipIf(databaseUnavailable)("the platform's client ID metadata document", () => {
+  it("identifies the platform to a server that takes metadata documents, with nothing registered", async () => {
+    // Upstream: an agent of another organization on this platform, whose gateway is an MCP server
+    // behind the platform's own authorization server (which takes metadata documents).
+    const echo = await startTestMcpServer();
+    try {
+      const other = await createOrg(server);
+      const setup = governance(server, other);
+      await setup.syncedConnection({ transport: "streamable_http", url: echo.url });
+      const agent = (await setup.agent()) as { id: string; mcp_url: string };
+      await setup.policy({ effect: "allow", agent_id: agent.id, tool_pattern: "*" });
+
+      const document = await fetch(`${server.url}/oauth/connections/client-metadata.json`);
+      expect(document.status).toBe(200);
+      const metadata = (await document.json()) as Record<string, unknown>;
+      const clientId = `${server.url}/oauth/connections/client-metadata.json`;
+      expect(metadata).toMatchObject({
+        client_id: clientId,
+        redirect_uris: [`${server.url}${CALLBACK}`],
+        token_endpoint_auth_method: "none",
+      });
+
+      const org = await createOrg(server);
+      const created = await server.request<{ id: string }>("POST", `/orgs/${org.id}/connections/`, {
+        token: org.owner.token,
+        body: {
+          name: "other-platform",
+          transport: "streamable_http",
+          url: agent.mcp_url,
+          auth: "oauth",
+          oauth: { credential_mode: "shared" },
+        },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const connectionId = created.body.id;
+      const started = new URL(await startConnect(org.owner, connectionId, "shared"));
+      expect(started.searchParams.get("client_id")).toBe(clientId);
+      const toConsent = await fetch(started, { redirect: "manual" });
+      expect(toConsent.status).toBe(302);
+      const requestId = consentRequestId(
+        new URL(toConsent.headers.get("location") ?? "", server.url),
+      );
+      const view = await server.request("GET", `/oauth/authorizations/${requestId}/`, {
+        token: other.owner.token,
+      });
+      expect(view.body).toMatchObject({
+        client: { client_id: clientId, name: "MCP Agents Platform" },
+      });
+      const decision = await decide(server, other.owner, requestId, true);
+      expect(decision.status, JSON.stringify(decision.body)).toBe(200);
+      const back = String((decision.body as { redirect_to: string }).redirect_to);
+      expect(outcome(await callback(back, org.owner)).get("oauth")).toBe("connected");
+
+      const shown = await server.request<{ oauth: Record<string, unknown> }>(
+        "GET",
+        `/connections/${connectionId}/`,
+        { token: org.owner.token },
+      );
+      expect(shown.body.oauth).toMatchObject({
+        client_registration: "metadata_document",
+        client_id: clientId,
+      });
+      const sync = await server.request<{ created: number }>(
+        "POST",
+        `/connections/${connectionId}/sync/`,
+        { token: org.owner.token },
+      );
+      expect(sync.status, JSON.stringify(sync.body)).toBe(200);
+      expect(sync.body.created).toBeGreaterThan(0);
+
+      const grants = () =>
+        server.request<{ results: { client_id: string }[] }>(
+          "GET",
+          `/agents/${agent.id}/oauth-clients/`,
+          { token: other.owner.token },
+        );
+      expect((await grants()).body.results).toEqual([
+        expect.objectContaining({ client_id: clientId }),
+      ]);
+
+      // The platform is a public client there: the revocation on disconnect needs no secret.
+      const removed = await server.request(
+        "DELETE",
+        `/connections/${connectionId}/oauth/credential/?credential=shared`,
+        { token: org.owner.token },
+      );
+      expect(removed.status).toBe(204);
+      const events = await server.request<{ results: { metadata: unknown }[] }>(
+        "GET",
+        `/orgs/${org.id}/audit-events/?action=connection.oauth_disconnect`,
+        { token: org.owner.token },
+      );
+      expect(events.body.results[0]?.metadata).toMatchObject({ upstream_revocation: "revoked" });
+      expect((await grants()).body.results).toEqual([]);
+    } finally {
+      await echo.close();
+    }
   });
 });
 

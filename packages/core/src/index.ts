@@ -101,6 +101,8 @@ export {
 export { OAuthProtocolError, type OAuthErrorCode } from "./oauth/errors";
 export {
   CONNECTION_OAUTH_CALLBACK_PATH,
+  CONNECTION_OAUTH_CLIENT_METADATA_PATH,
+  connectionClientMetadata,
   completeConnectionAuthorization,
   listMyConnections,
   disconnectConnectionCredential,

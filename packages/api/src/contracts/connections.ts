@@ -185,9 +185,11 @@ export const connection = z.object({
     .object({
       credential_mode: z.enum(OAUTH_CREDENTIAL_MODES),
       client_registration: z
-        .enum(["dynamic", "manual"])
+        .enum(["dynamic", "manual", "metadata_document"])
         .nullable()
-        .describe("manual: an admin entered the client; dynamic: registered at first Connect"),
+        .describe(
+          "manual: an admin entered the client; metadata_document: the platform's client ID metadata document URL is its client id; dynamic: registered at first Connect",
+        ),
       client_id: z.string().nullable(),
       scope: z.string().nullable(),
     })

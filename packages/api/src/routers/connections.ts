@@ -1,6 +1,5 @@
 import {
   AppError,
-  CONNECTION_OAUTH_CALLBACK_PATH,
   createConnection,
   disconnectConnectionCredential,
   listMyConnections,
@@ -221,7 +220,7 @@ export const connectionsRouter = router({
         await startConnectionAuthorization(ctx.db, ctx.runtime, {
           connection: row,
           userId: ctx.user.id,
-          redirectUri: `${ctx.baseUrl}${CONNECTION_OAUTH_CALLBACK_PATH}`,
+          baseUrl: ctx.baseUrl,
         }),
       );
     }),

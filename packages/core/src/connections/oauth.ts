@@ -65,6 +65,25 @@ const REFRESH_MARGIN_MS = 60_000;
 
 /** The callback path on the platform, the redirect URI every upstream server is given. */
 export const CONNECTION_OAUTH_CALLBACK_PATH = "/oauth/connections/callback";
+/** Where the platform serves its client ID metadata document; its URL is the platform's client id. */
+export const CONNECTION_OAUTH_CLIENT_METADATA_PATH = "/oauth/connections/client-metadata.json";
+
+/**
+ * The platform's client ID metadata document (MCP authorization 2025-11-25), for the platform at
+ * `baseUrl`: an authorization server that supports such documents fetches it from the client id
+ * itself, so nothing is registered there. A public client: PKCE protects its codes.
+ */
+export function connectionClientMetadata(baseUrl: string) {
+  return {
+    client_id: `${baseUrl}${CONNECTION_OAUTH_CLIENT_METADATA_PATH}`,
+    client_name: "MCP Agents Platform",
+    client_uri: baseUrl,
+    redirect_uris: [`${baseUrl}${CONNECTION_OAUTH_CALLBACK_PATH}`],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "none",
+  };
+}
 
 type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -277,15 +296,32 @@ async function discoverAuthorizationServer(
   return { url: authorizationServerUrl, metadata, resource, scope };
 }
 
-/** The platform's client at `server`: the admin's, the one registered before, or a new registration. */
+/**
+ * Whether `server` can be told the platform's metadata document URL as its client id: it says it
+ * supports them, and can fetch the document, which the specification requires over https (an
+ * authorization server itself on plain http is a development one, so an http platform will do).
+ */
+function acceptsMetadataDocument(server: AuthorizationServer, baseUrl: string): boolean {
+  return (
+    server.metadata.client_id_metadata_document_supported === true &&
+    (new URL(baseUrl).protocol === "https:" || new URL(server.metadata.issuer).protocol === "http:")
+  );
+}
+
+/**
+ * The platform's client at `server`, in the order the MCP specification gives: the one an admin
+ * entered (or registered before at this server), the platform's metadata document where the server
+ * supports it, else a dynamic registration.
+ */
 async function clientFor(
   db: Db,
   runtime: McpRuntime,
   connection: Connection,
   server: AuthorizationServer,
-  redirectUri: string,
+  baseUrl: string,
   fetchFn: FetchLike,
 ): Promise<OAuthClientInformationFull> {
+  const redirectUri = `${baseUrl}${CONNECTION_OAUTH_CALLBACK_PATH}`;
   if (connection.oauth_client_ciphertext) {
     const stored = openEnvelope(
       runtime,
@@ -295,9 +331,19 @@ async function clientFor(
     ) as StoredClient;
     if (
       connection.oauth_client_registration === "manual" ||
-      stored.issuer === server.metadata.issuer
+      (connection.oauth_client_registration === "dynamic" &&
+        stored.issuer === server.metadata.issuer)
     )
       return { ...stored, redirect_uris: [redirectUri] };
+  }
+  if (acceptsMetadataDocument(server, baseUrl)) {
+    const document = connectionClientMetadata(baseUrl);
+    await storeClient(db, runtime, connection, "metadata_document", {
+      client_id: document.client_id,
+      token_endpoint_auth_method: "none",
+      issuer: server.metadata.issuer,
+    });
+    return { ...document, redirect_uris: [redirectUri] };
   }
   if (!server.metadata.registration_endpoint)
     throw AppError.invalidField(
@@ -324,24 +370,33 @@ async function clientFor(
       `Registering the platform with ${server.metadata.issuer} failed: ${describeDiscoveryFailure(error)}`,
     );
   }
-  const stored: StoredClient = {
+  await storeClient(db, runtime, connection, "dynamic", {
     client_id: registered.client_id,
     client_secret: registered.client_secret,
     token_endpoint_auth_method: registered.token_endpoint_auth_method,
     issuer: server.metadata.issuer,
-  };
+  });
+  return registered;
+}
+
+async function storeClient(
+  db: Db,
+  runtime: McpRuntime,
+  connection: Connection,
+  registration: "dynamic" | "metadata_document",
+  client: StoredClient,
+): Promise<void> {
   await db
     .update(connections)
     .set({
-      oauth_client_registration: "dynamic",
-      oauth_client_id: registered.client_id,
+      oauth_client_registration: registration,
+      oauth_client_id: client.client_id,
       oauth_client_ciphertext: runtime.secrets.encrypt(
-        JSON.stringify(stored),
+        JSON.stringify(client),
         clientBinding(connection),
       ),
     })
     .where(and(eq(connections.org_id, connection.org_id), eq(connections.id, connection.id)));
-  return registered;
 }
 
 function assertOAuthConnection(connection: Connection): CredentialMode {
@@ -358,14 +413,20 @@ function assertOAuthConnection(connection: Connection): CredentialMode {
 export async function startConnectionAuthorization(
   db: Db,
   runtime: McpRuntime,
-  input: { connection: Connection; userId: string; redirectUri: string },
+  input: {
+    connection: Connection;
+    userId: string;
+    /** The platform's own URL, where the callback and its metadata document are served. */
+    baseUrl: string;
+  },
 ): Promise<{ authorization_url: string; expires_at: Date }> {
-  const { connection, userId, redirectUri } = input;
+  const { connection, userId, baseUrl } = input;
+  const redirectUri = `${baseUrl}${CONNECTION_OAUTH_CALLBACK_PATH}`;
   const mode = assertOAuthConnection(connection);
   const url = connection.url ?? "";
   const fetchFn = oauthFetch(runtime.outbound);
   const server = await discoverAuthorizationServer(url, fetchFn);
-  const client = await clientFor(db, runtime, connection, server, redirectUri, fetchFn);
+  const client = await clientFor(db, runtime, connection, server, baseUrl, fetchFn);
   const state = randomBytes(32).toString("base64url");
   // The admin's choice, else what the server asks for (MCP's scope selection).
   const scope = connection.oauth_scope ?? server.scope;

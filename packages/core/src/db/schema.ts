@@ -322,7 +322,12 @@ export const connectionStatus = pgEnum("connection_status", ["unknown", "healthy
 
 export const connectionAuth = pgEnum("connection_auth", ["none", "headers", "oauth"]);
 export const oauthCredentialMode = pgEnum("oauth_credential_mode", ["shared", "per_user"]);
-export const oauthClientRegistration = pgEnum("oauth_client_registration", ["dynamic", "manual"]);
+/** How the platform is known to a connection's authorization server; see connections/oauth.ts. */
+export const oauthClientRegistration = pgEnum("oauth_client_registration", [
+  "dynamic",
+  "manual",
+  "metadata_document",
+]);
 
 export const connections = pgTable(
   "connections",

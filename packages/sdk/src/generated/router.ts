@@ -691,7 +691,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             auth: "none" | "headers" | "oauth";
             oauth: {
               credential_mode: "shared" | "per_user";
-              client_registration: "dynamic" | "manual" | null;
+              client_registration: "dynamic" | "manual" | "metadata_document" | null;
               client_id: string | null;
               scope: string | null;
             } | null;
@@ -783,7 +783,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           auth: "none" | "headers" | "oauth";
           oauth: {
             credential_mode: "shared" | "per_user";
-            client_registration: "dynamic" | "manual" | null;
+            client_registration: "dynamic" | "manual" | "metadata_document" | null;
             client_id: string | null;
             scope: string | null;
           } | null;
@@ -828,7 +828,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           auth: "none" | "headers" | "oauth";
           oauth: {
             credential_mode: "shared" | "per_user";
-            client_registration: "dynamic" | "manual" | null;
+            client_registration: "dynamic" | "manual" | "metadata_document" | null;
             client_id: string | null;
             scope: string | null;
           } | null;
@@ -902,7 +902,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           auth: "none" | "headers" | "oauth";
           oauth: {
             credential_mode: "shared" | "per_user";
-            client_registration: "dynamic" | "manual" | null;
+            client_registration: "dynamic" | "manual" | "metadata_document" | null;
             client_id: string | null;
             scope: string | null;
           } | null;
@@ -2470,7 +2470,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             id: string;
             client: {
               client_id: string;
-              kind: "registered" | "metadata_document";
+              kind: "metadata_document" | "registered";
               name: string | null;
               uri: string | null;
               logo_uri: string | null;

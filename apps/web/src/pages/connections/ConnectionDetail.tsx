@@ -211,7 +211,9 @@ export default function ConnectionDetail() {
                     ? "entered by an admin"
                     : c.oauth.client_registration === "dynamic"
                       ? "registered dynamically"
-                      : "registered at first Connect"}
+                      : c.oauth.client_registration === "metadata_document"
+                        ? "identified by the platform's metadata document"
+                        : "registered at first Connect"}
                   {c.oauth.scope ? (
                     <>
                       {" · scope "}

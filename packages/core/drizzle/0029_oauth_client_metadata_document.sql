@@ -1,0 +1,1 @@
+ALTER TYPE "public"."oauth_client_registration" ADD VALUE 'metadata_document';
