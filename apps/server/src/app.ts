@@ -534,6 +534,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     publicUrl: options.publicUrl,
     lifetimes: options.oauthTokenLifetimes ?? DEFAULT_OAUTH_TOKEN_LIFETIMES,
     maxBodyBytes: options.maxBodyBytes,
+    throttle: options.authThrottle,
     origin: (c) => ({
       ip: clientIp(c, options.trustProxy),
       user_agent: c.req.header("user-agent") ?? null,

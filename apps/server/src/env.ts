@@ -59,6 +59,8 @@ const envSchema = z.object({
   AUTH_MAX_FAILURES_PER_ACCOUNT: attemptLimit.default(30),
   AUTH_MAX_FAILURES_PER_IP: attemptLimit.default(100),
   AUTH_MAX_REGISTRATIONS_PER_IP: attemptLimit.default(20),
+  /** OAuth dynamic client registrations at /oauth/register from one client address, per hour. */
+  OAUTH_MAX_CLIENT_REGISTRATIONS_PER_IP: attemptLimit.default(20),
   /** Password reset and verification mails asked for one address, and from one client, per hour. */
   AUTH_MAX_MAIL_REQUESTS_PER_ADDRESS: attemptLimit.default(5),
   AUTH_MAX_MAIL_REQUESTS_PER_IP: attemptLimit.default(50),

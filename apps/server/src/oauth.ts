@@ -9,6 +9,7 @@ import {
   revokeOAuthToken,
   startAuthorization,
   type ActionContext,
+  type AuthThrottleConfig,
   type Db,
   type OAuthTokenLifetimes,
   type OutboundPolicy,
@@ -60,12 +61,15 @@ export interface OAuthRouteOptions {
   lifetimes: OAuthTokenLifetimes;
   maxBodyBytes: number;
   origin: (c: Context) => { ip: string | null; user_agent: string | null };
+  /** Dynamic registrations are throttled per client address (null: not at all). */
+  throttle: AuthThrottleConfig | null;
 }
 
 function oauthError(c: HonoContext, error: OAuthProtocolError): Response {
   const headers: Record<string, string> = { "cache-control": "no-store" };
   if (error.status === 401) headers["www-authenticate"] = 'Basic realm="oauth"';
-  return c.json(error.toJSON(), error.status as 400 | 401, headers);
+  if (error.retryAfterSeconds !== null) headers["retry-after"] = String(error.retryAfterSeconds);
+  return c.json(error.toJSON(), error.status as 400 | 401 | 429, headers);
 }
 
 /** A form body (RFC 6749 3.2); each parameter at most once. */
@@ -235,7 +239,10 @@ export function mountOAuth(app: Hono<Env>, options: OAuthRouteOptions): void {
       );
     }
     try {
-      const client = await registerOAuthClient(db, body);
+      const client = await registerOAuthClient(db, body, {
+        throttle: options.throttle,
+        ip: options.origin(c).ip,
+      });
       return c.json(client, 201, { "cache-control": "no-store" });
     } catch (error) {
       if (error instanceof OAuthProtocolError) return oauthError(c, error);

@@ -79,6 +79,7 @@ function authThrottleFrom(env: Env): AuthThrottleConfig {
     registerPerIp,
     mailPerAddress,
     mailPerIp,
+    oauthClientRegistrationPerIp,
   } = DEFAULT_AUTH_THROTTLE;
   return {
     loginPerAccountAndIp: {
@@ -90,6 +91,10 @@ function authThrottleFrom(env: Env): AuthThrottleConfig {
     registerPerIp: { ...registerPerIp, maxAttempts: env.AUTH_MAX_REGISTRATIONS_PER_IP },
     mailPerAddress: { ...mailPerAddress, maxAttempts: env.AUTH_MAX_MAIL_REQUESTS_PER_ADDRESS },
     mailPerIp: { ...mailPerIp, maxAttempts: env.AUTH_MAX_MAIL_REQUESTS_PER_IP },
+    oauthClientRegistrationPerIp: {
+      ...oauthClientRegistrationPerIp,
+      maxAttempts: env.OAUTH_MAX_CLIENT_REGISTRATIONS_PER_IP,
+    },
   };
 }
 

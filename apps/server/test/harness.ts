@@ -65,6 +65,7 @@ export const TEST_AUTH_LIMITS = {
   AUTH_MAX_REGISTRATIONS_PER_IP: "1000000",
   AUTH_MAX_FAILURES_PER_IP: "1000000",
   AUTH_MAX_MAIL_REQUESTS_PER_IP: "1000000",
+  OAUTH_MAX_CLIENT_REGISTRATIONS_PER_IP: "1000000",
 };
 
 /** A real server on an ephemeral port over a real database, one per test file. */

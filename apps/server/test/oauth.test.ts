@@ -1,6 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { pruneOAuthRecords } from "@mcp/core";
+import { schema } from "@mcp/core/db";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
+import { inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { governance } from "./governance";
 import {
@@ -819,5 +822,44 @@ describe.skipIf(databaseUnavailable)("client id metadata documents", () => {
       await document.close();
       await guarded.close();
     }
+  });
+});
+
+describe.skipIf(databaseUnavailable)("unauthenticated registration", () => {
+  it("throttles dynamic registrations per client address, on every replica, with Retry-After", async () => {
+    const limits = { TRUST_PROXY: "true", OAUTH_MAX_CLIENT_REGISTRATIONS_PER_IP: "2" };
+    const [first, replica] = await Promise.all([startTestServer(limits), startTestServer(limits)]);
+    try {
+      const register = (target: TestServer, ip: string) =>
+        fetch(`${target.url}/oauth/register`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": ip },
+          body: JSON.stringify({ client_name: "Spray", redirect_uris: [REDIRECT_URI] }),
+        });
+      const ip = `10.77.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
+      expect((await register(first, ip)).status).toBe(201);
+      expect((await register(replica, ip)).status).toBe(201);
+      const refused = await register(first, ip);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await refused.json()).toMatchObject({ error: "temporarily_unavailable" });
+      // Another address is not affected.
+      expect((await register(replica, `${ip.slice(0, -1)}9`)).status).toBe(201);
+    } finally {
+      await Promise.all([first.close(), replica.close()]);
+    }
+  });
+
+  it("forgets clients nobody authorized after a day, and keeps those with a grant", async () => {
+    const world = await agentWorld();
+    const unused = await registerClient(server);
+    const used = await grantTokens(server, world.org.owner, world.agentId);
+    await pruneOAuthRecords(server.database.db, new Date(Date.now() + 2 * 24 * 3_600_000));
+
+    const left = await server.database.db
+      .select({ client_id: schema.oauthClients.client_id })
+      .from(schema.oauthClients)
+      .where(inArray(schema.oauthClients.client_id, [unused.body.client_id, used.clientId]));
+    expect(left).toEqual([{ client_id: used.clientId }]);
   });
 });

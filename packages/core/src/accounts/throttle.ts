@@ -45,6 +45,11 @@ export interface AuthThrottleConfig {
   mailPerAddress: ThrottleRule;
   /** Requests that mail a link, from one client address, for any addresses. */
   mailPerIp: ThrottleRule;
+  /**
+   * OAuth dynamic client registrations (RFC 7591) from one client address: unauthenticated by
+   * design, so without a limit anyone could fill the clients table.
+   */
+  oauthClientRegistrationPerIp: ThrottleRule;
 }
 
 const MINUTE = 60;
@@ -83,6 +88,12 @@ export const DEFAULT_AUTH_THROTTLE: AuthThrottleConfig = {
   },
   mailPerIp: {
     maxAttempts: 50,
+    windowSeconds: HOUR,
+    lockoutSeconds: HOUR,
+    maxLockoutSeconds: HOUR,
+  },
+  oauthClientRegistrationPerIp: {
+    maxAttempts: 20,
     windowSeconds: HOUR,
     lockoutSeconds: HOUR,
     maxLockoutSeconds: HOUR,

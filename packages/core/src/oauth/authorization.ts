@@ -1,5 +1,5 @@
 import { hash, randomBytes, timingSafeEqual } from "node:crypto";
-import { and, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, eq, exists, gt, isNull, lt, not, or } from "drizzle-orm";
 import { calculatePKCECodeChallenge } from "oauth4webapi";
 import type { Db } from "../db/client";
 import {
@@ -746,7 +746,17 @@ export async function revokeAgentOAuthGrant(
   });
 }
 
-/** Expired authorization requests and codes, and expired tokens: nothing reads them again. */
+/**
+ * How long a client nobody authorized is kept. Dynamic registration needs no sign-in, so clients
+ * that never reach a consent would otherwise pile up; a metadata-document client is only a cached
+ * copy, fetched again when next used.
+ */
+const UNUSED_CLIENT_TTL_MS = 24 * 3_600_000;
+
+/**
+ * Expired authorization requests and codes, expired tokens, and clients older than a day that no
+ * authorization request or grant names: nothing reads them again.
+ */
 export async function pruneOAuthRecords(db: Db, now = new Date()): Promise<number> {
   const requests = await db
     .delete(oauthAuthorizations)
@@ -756,5 +766,29 @@ export async function pruneOAuthRecords(db: Db, now = new Date()): Promise<numbe
     .delete(oauthTokens)
     .where(lt(oauthTokens.expires_at, now))
     .returning({ hash: oauthTokens.token_hash });
-  return requests.length + tokens.length;
+  const clients = await db
+    .delete(oauthClients)
+    .where(
+      and(
+        lt(oauthClients.created_at, new Date(now.getTime() - UNUSED_CLIENT_TTL_MS)),
+        not(
+          exists(
+            db
+              .select({ one: oauthGrants.id })
+              .from(oauthGrants)
+              .where(eq(oauthGrants.client_id, oauthClients.client_id)),
+          ),
+        ),
+        not(
+          exists(
+            db
+              .select({ one: oauthAuthorizations.id })
+              .from(oauthAuthorizations)
+              .where(eq(oauthAuthorizations.client_id, oauthClients.client_id)),
+          ),
+        ),
+      ),
+    )
+    .returning({ client_id: oauthClients.client_id });
+  return requests.length + tokens.length + clients.length;
 }

@@ -2,12 +2,18 @@ import { randomBytes } from "node:crypto";
 import { OAuthClientMetadataSchema } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
+import {
+  countAttempts,
+  throttleAddress,
+  throttleKey,
+  type AuthThrottleConfig,
+} from "../accounts/throttle";
 import type { Db } from "../db/client";
 import { oauthClients, type OAuthClientMetadata } from "../db/schema";
 import { isAppError } from "../errors";
 import { assertOutboundUrlAllowed, privateNetworkGuardedFetch } from "../mcp/outbound";
 import type { OutboundPolicy } from "../runtime";
-import { OAuthProtocolError } from "./errors";
+import { OAuthProtocolError, RegistrationThrottled } from "./errors";
 
 export type OAuthClient = typeof oauthClients.$inferSelect;
 
@@ -150,7 +156,17 @@ export interface RegisteredClient extends OAuthClientMetadata {
  * request for a client secret is answered with `token_endpoint_auth_method: none`, as the RFC
  * lets a server replace what it does not support.
  */
-export async function registerOAuthClient(db: Db, body: unknown): Promise<RegisteredClient> {
+export async function registerOAuthClient(
+  db: Db,
+  body: unknown,
+  options: { throttle: AuthThrottleConfig | null; ip: string | null },
+): Promise<RegisteredClient> {
+  if (options.throttle) {
+    const outcome = await countAttempts(db, options.throttle, [
+      throttleKey("oauthClientRegistrationPerIp", throttleAddress(options.ip)),
+    ]);
+    if (!outcome.allowed) throw new RegistrationThrottled(outcome.retryAfterSeconds);
+  }
   const parsed = clientMetadataInput.safeParse(body);
   if (!parsed.success)
     throw new OAuthProtocolError("invalid_client_metadata", firstIssue(parsed.error));
