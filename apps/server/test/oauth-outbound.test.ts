@@ -569,7 +569,7 @@ describe.skipIf(databaseUnavailable)("the platform's client ID metadata document
       });
       const decision = await decide(server, other.owner, requestId, true);
       expect(decision.status, JSON.stringify(decision.body)).toBe(200);
-      const back = String((decision.body as { redirect_to: string }).redirect_to);
+      const back = (decision.body as { redirect_to: string }).redirect_to;
       expect(outcome(await callback(back, org.owner)).get("oauth")).toBe("connected");
 
       const shown = await server.request<{ oauth: Record<string, unknown> }>(
