@@ -29,6 +29,7 @@ const AgentDetail = lazy(() => import("./pages/agents/AgentDetail"));
 const Policies = lazy(() => import("./pages/policies/Policies"));
 const Runs = lazy(() => import("./pages/runs/Runs"));
 const RunDetail = lazy(() => import("./pages/runs/RunDetail"));
+const Approvals = lazy(() => import("./pages/approvals/Approvals"));
 const Audit = lazy(() => import("./pages/audit/Audit"));
 const Members = lazy(() => import("./pages/members/Members"));
 const Settings = lazy(() => import("./pages/settings/Settings"));
@@ -99,6 +100,7 @@ const router = createBrowserRouter([
               { path: "policies", element: page(<Policies />) },
               { path: "runs", element: page(<Runs />) },
               { path: "runs/:runId", element: page(<RunDetail />) },
+              { path: "approvals", element: page(<Approvals />) },
               { path: "audit", element: page(<Audit />) },
               { path: "members", element: page(<Members />) },
               { path: "settings", element: page(<Settings />) },

@@ -3,6 +3,8 @@ import {
   createPolicyInput,
   GUARDRAIL_HOOK_TIMEOUT_DEFAULT_MS,
   ORG_ROLES,
+  APPROVAL_TIMEOUT_DEFAULT_SECONDS,
+  APPROVER_ROLES,
   POLICY_EFFECTS,
   POLICY_SUBJECTS,
   POLICY_TARGETS,
@@ -27,6 +29,12 @@ import { WhatIfResult } from "./WhatIfPanel";
 import { SUBJECT_LABELS, type Subject } from "./subjects";
 
 type Effect = (typeof POLICY_EFFECTS)[number];
+type ApproverRole = (typeof APPROVER_ROLES)[number];
+const EFFECT_LABELS: Record<Effect, string> = {
+  allow: "Allow",
+  deny: "Deny",
+  require_approval: "Require approval",
+};
 type Target = (typeof POLICY_TARGETS)[number];
 
 function isTarget(value: string): value is Target {
@@ -188,6 +196,15 @@ export function PolicyFormDialog({
   const [name, setName] = useState(policy?.name ?? "");
   const [description, setDescription] = useState(policy?.description ?? "");
   const [effect, setEffect] = useState<Effect>(policy?.effect ?? "allow");
+  const [approverRole, setApproverRole] = useState<ApproverRole>(
+    policy?.approver_role === "member" || policy?.approver_role === "owner"
+      ? policy.approver_role
+      : "admin",
+  );
+  const [approvalTimeout, setApprovalTimeout] = useState(
+    String(policy?.approval_timeout_seconds ?? APPROVAL_TIMEOUT_DEFAULT_SECONDS),
+  );
+  const approval = effect === "require_approval";
   // A new policy covers everyone, as it did before subjects; the picker narrows it.
   const [subject, setSubject] = useState<Subject>(policy?.subject ?? "everyone");
   const [agentId, setAgentId] = useState(policy?.agent_id ?? "");
@@ -244,6 +261,8 @@ export function PolicyFormDialog({
           .map((line) => line.trim())
           .filter((line) => line !== "")
       : [],
+    approver_role: approval ? approverRole : null,
+    approval_timeout_seconds: approval ? Number(approvalTimeout) : null,
     enabled,
   };
   // A preview answers for the fields as they were when it was asked; any edit hides it.
@@ -322,12 +341,35 @@ export function PolicyFormDialog({
                     setEffect(option);
                   }}
                 />
-                {option === "allow" ? "Allow" : "Deny"}
+                {EFFECT_LABELS[option]}
               </label>
             ))}
           </div>
         </fieldset>
       </div>
+      {approval ? (
+        <div className="form-row">
+          <SelectField
+            label="Approver role"
+            hint="The least role that may approve or deny each call"
+            error={errors.approver_role}
+            value={approverRole}
+            options={APPROVER_ROLES.map((role) => [role, `${role} or higher`] as const)}
+            onChange={(value) => {
+              if (value === "member" || value === "admin" || value === "owner")
+                setApproverRole(value);
+            }}
+          />
+          <TextField
+            label="Approval timeout (seconds)"
+            hint="A call nobody decides in time is denied"
+            variant="number"
+            error={errors.approval_timeout_seconds}
+            value={approvalTimeout}
+            onChange={setApprovalTimeout}
+          />
+        </div>
+      ) : null}
       <TextField
         label="Description"
         error={errors.description}
