@@ -79,8 +79,9 @@ function runScript(
   child.stdin?.end(options.stdin);
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  // Both are pipes (stdio above); the union type of spawn's options hides that.
+  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) =>
     child.once("exit", (code) => {
       resolve({ code, stdout, stderr });
