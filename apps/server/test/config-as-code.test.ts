@@ -123,6 +123,14 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
       min_role: "admin",
       tool_pattern: "write_*",
     });
+    await helpers.policy({
+      name: "owners approve deletes",
+      effect: "require_approval",
+      agent_id: agent.id,
+      tool_pattern: "delete_*",
+      approver_role: "owner",
+      approval_timeout_seconds: 600,
+    });
     expect(
       (
         await server.request("PATCH", `/orgs/${source.id}/`, {
@@ -157,6 +165,9 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
     expect(exported).toContain("subject: role");
     expect(exported).toContain("min_role: admin");
     expect(exported).toContain("subject: everyone");
+    expect(exported).toContain("effect: require_approval");
+    expect(exported).toContain("approver_role: owner");
+    expect(exported).toContain("approval_timeout_seconds: 600");
     // No UUID anywhere: nothing in the document points into this org.
     expect(exported).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
   });
@@ -274,6 +285,7 @@ describe.skipIf(databaseUnavailable)("config as code", () => {
     expect(empty.status, JSON.stringify(empty.body)).toBe(200);
     expect(empty.body.changes.map((change) => `${change.action} ${change.resource}`)).toEqual([
       "update settings",
+      "delete policy",
       "delete policy",
       "delete policy",
       "delete agent",

@@ -9,6 +9,8 @@ import {
 } from "./connections";
 import { OAUTH_APPROVER_ROLES, orgRole } from "./orgs";
 import {
+  approvalTimeoutSeconds,
+  approverRole,
   guardrailHook,
   POLICY_EFFECTS,
   POLICY_SUBJECTS,
@@ -160,6 +162,8 @@ export const configPolicy = z
     pre_call_hook: guardrailHook.strict().nullable().optional(),
     post_call_hook: guardrailHook.strict().nullable().optional(),
     redact_patterns: redactPatterns.default([]),
+    approver_role: approverRole,
+    approval_timeout_seconds: approvalTimeoutSeconds,
     enabled: z.boolean().default(true),
   })
   .superRefine((value, ctx) => {

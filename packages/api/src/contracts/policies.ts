@@ -155,6 +155,25 @@ export const policyPattern = z
   .max(200, "At most 200 characters")
   .describe(PATTERN_DESCRIPTION);
 
+/** A require_approval policy's approver role, as the API and config documents take it. */
+export const approverRole = z
+  .enum(APPROVER_ROLES)
+  .nullable()
+  .optional()
+  .describe("For require_approval (default admin): the least role that may decide its calls");
+
+/** A require_approval policy's timeout, as the API and config documents take it. */
+export const approvalTimeoutSeconds = z
+  .number()
+  .int()
+  .min(APPROVAL_TIMEOUT_MIN_SECONDS, `At least ${APPROVAL_TIMEOUT_MIN_SECONDS} seconds`)
+  .max(APPROVAL_TIMEOUT_MAX_SECONDS, "At most 7 days")
+  .nullable()
+  .optional()
+  .describe(
+    `For require_approval (default ${APPROVAL_TIMEOUT_DEFAULT_SECONDS}): seconds a call waits for a decision before it is denied`,
+  );
+
 const policyFields = {
   name: trimmedName,
   description: description.optional(),
@@ -178,21 +197,8 @@ const policyFields = {
   pre_call_hook: guardrailHook.nullable().optional(),
   post_call_hook: guardrailHook.nullable().optional(),
   redact_patterns: redactPatterns.optional(),
-  approver_role: z
-    .enum(APPROVER_ROLES)
-    .nullable()
-    .optional()
-    .describe("For require_approval (default admin): the least role that may decide its calls"),
-  approval_timeout_seconds: z
-    .number()
-    .int()
-    .min(APPROVAL_TIMEOUT_MIN_SECONDS, `At least ${APPROVAL_TIMEOUT_MIN_SECONDS} seconds`)
-    .max(APPROVAL_TIMEOUT_MAX_SECONDS, "At most 7 days")
-    .nullable()
-    .optional()
-    .describe(
-      `For require_approval (default ${APPROVAL_TIMEOUT_DEFAULT_SECONDS}): seconds a call waits for a decision before it is denied`,
-    ),
+  approver_role: approverRole,
+  approval_timeout_seconds: approvalTimeoutSeconds,
   enabled: z.boolean().optional(),
 };
 

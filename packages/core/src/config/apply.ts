@@ -32,6 +32,7 @@ import {
   updateEnvironment,
 } from "../environments/environments";
 import { getOrg, updateOrg } from "../orgs/orgs";
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_APPROVER_ROLE } from "../policies/evaluate";
 import { createPolicy, deletePolicy, updatePolicy, type PolicyFields } from "../policies/policies";
 import { resolvePolicySubject } from "../policies/subjects";
 import { definitionHash, pinnedDefinition } from "../tools/definitions";
@@ -586,6 +587,17 @@ async function applyPolicy(
     pre_call_hook: policy.pre_call_hook ?? null,
     post_call_hook: policy.post_call_hook ?? null,
     redact_patterns: policy.redact_patterns,
+    // As the service fills them in, so an unchanged policy compares equal.
+    ...(policy.effect === "require_approval"
+      ? {
+          approver_role: policy.approver_role ?? DEFAULT_APPROVER_ROLE,
+          approval_timeout_seconds:
+            policy.approval_timeout_seconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+        }
+      : {
+          approver_role: policy.approver_role,
+          approval_timeout_seconds: policy.approval_timeout_seconds,
+        }),
     enabled: policy.enabled,
   };
   if (!row) {
@@ -626,6 +638,11 @@ async function applyPolicy(
   note("pre_call_hook", hookKey(row.pre_call_hook) === hookKey(desired.pre_call_hook));
   note("post_call_hook", hookKey(row.post_call_hook) === hookKey(desired.post_call_hook));
   note("redact_patterns", sameJson(row.redact_patterns, desired.redact_patterns));
+  note("approver_role", row.approver_role === (desired.approver_role ?? null));
+  note(
+    "approval_timeout_seconds",
+    row.approval_timeout_seconds === (desired.approval_timeout_seconds ?? null),
+  );
   note("enabled", row.enabled === desired.enabled);
   if (fields.length === 0) return;
   // The subject and its fields go together: a service check sees them as one.

@@ -115,6 +115,9 @@ export interface ConfigPolicy {
   pre_call_hook?: GuardrailHook | null | undefined;
   post_call_hook?: GuardrailHook | null | undefined;
   redact_patterns: string[];
+  /** For require_approval: absent, the defaults (admin, an hour). */
+  approver_role?: (typeof policies.$inferSelect)["approver_role"] | undefined;
+  approval_timeout_seconds?: number | null | undefined;
   enabled: boolean;
 }
 

@@ -167,6 +167,10 @@ export async function exportOrgConfig(
       ...(row.pre_call_hook !== null ? { pre_call_hook: hookOf(row.pre_call_hook) } : {}),
       ...(row.post_call_hook !== null ? { post_call_hook: hookOf(row.post_call_hook) } : {}),
       redact_patterns: [...row.redact_patterns],
+      ...(row.approver_role !== null ? { approver_role: row.approver_role } : {}),
+      ...(row.approval_timeout_seconds !== null
+        ? { approval_timeout_seconds: row.approval_timeout_seconds }
+        : {}),
       enabled: row.enabled,
     };
   });
