@@ -487,7 +487,9 @@ export async function heldApprovalState(
   const [row] = await db
     .select({
       status: approvals.status,
-      ms: sql<number | string>`greatest(0, extract(epoch from (${approvals.expires_at} - now())) * 1000)::float8`,
+      ms: sql<
+        number | string
+      >`greatest(0, extract(epoch from (${approvals.expires_at} - now())) * 1000)::float8`,
     })
     .from(approvals)
     .where(eq(approvals.id, id))
