@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, browserSuite, nav, newUser, register, RUN } from "./session";
+import { api, browserSuite, demoOrg, nav, newUser } from "./session";
 
 /*
  * The live approval queue (issue 17): an agent's call that a require_approval policy holds shows
@@ -13,29 +13,10 @@ const suite = browserSuite();
 describe("approvals", () => {
   it("shows a held call live and approves it with a comment; the run succeeds", async () => {
     const { page } = suite;
-    await register(page, OWNER);
-    await page.waitForURL(/\/orgs\/new/);
-    const org = await api<{ id: string }>(page, "orgs.create", {
-      name: "Approvals Co",
-      slug: `approvals-${RUN}`,
-    });
-    const connection = await api<{ id: string }>(page, "connections.create", {
-      org_id: org.id,
-      name: "Demo",
-      transport: "streamable_http",
-      url: `${suite.baseUrl}/demo/mcp`,
-    });
-    await api(page, "connections.sync", { id: connection.id });
-    const tools = await api<{ results: { id: string; name: string }[] }>(
-      page,
-      "tools.list",
-      { org_id: org.id, limit: 50 },
-      "query",
-    );
-    const tool = tools.results.find((candidate) => candidate.name.endsWith("text_stats"));
-    if (!tool) throw new Error("no text_stats tool");
+    const { orgId, toolId } = await demoOrg(suite, OWNER, "Approvals Co");
+    const textStatsId = toolId("text_stats");
     const agent = await api<{ id: string }>(page, "agents.create", {
-      org_id: org.id,
+      org_id: orgId,
       name: "Report bot",
     });
     const key = await api<{ key: string }>(page, "agents.keys.create", {
@@ -43,20 +24,20 @@ describe("approvals", () => {
       name: "e2e",
     });
     await api(page, "policies.create", {
-      org_id: org.id,
+      org_id: orgId,
       name: "Stats need a human",
       effect: "require_approval",
       agent_id: agent.id,
-      tool_pattern: tool.name,
+      tool_pattern: "text_stats",
       approver_role: "owner",
     });
 
-    await page.goto(`/orgs/${org.id}/overview`);
+    await page.goto(`/orgs/${orgId}/overview`);
     await nav(page, "Approvals");
     await page.getByText("Nothing waits for approval").waitFor();
 
     // The agent calls over REST; the queue shows it without a reload.
-    const called = await fetch(`${suite.baseUrl}/api/v1/tools/${tool.id}/run`, {
+    const called = await fetch(`${suite.baseUrl}/api/v1/tools/${textStatsId}/run`, {
       method: "POST",
       headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
       body: JSON.stringify({ input: { text: "quarterly numbers" } }),
@@ -65,7 +46,7 @@ describe("approvals", () => {
     const run = (await called.json()) as { id: string; status: string };
     expect(run.status).toBe("awaiting_approval");
 
-    const card = page.getByRole("listitem", { name: `Approval of ${tool.name}` });
+    const card = page.getByRole("listitem", { name: "Approval of text_stats" });
     await card.waitFor();
     await card.getByText("agent Report bot").waitFor();
     await card.getByText("Stats need a human (approver: owner or higher)").waitFor();

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, browserSuite, nav, newUser, register, RUN } from "./session";
+import { api, browserSuite, demoOrg, nav, newUser } from "./session";
 
 /*
  * Guardrail hooks in the SPA (issue 17): an admin gives a policy a pre-call hook in the policy
@@ -38,29 +38,10 @@ describe("guardrail hooks", () => {
 
   it("sets a pre-call hook in the policy form and shows the hook's denial on the run", async () => {
     const { page } = suite;
-    await register(page, OWNER);
-    await page.waitForURL(/\/orgs\/new/);
-    const org = await api<{ id: string }>(page, "orgs.create", {
-      name: "Guarded Co",
-      slug: `guarded-${RUN}`,
-    });
-    const connection = await api<{ id: string }>(page, "connections.create", {
-      org_id: org.id,
-      name: "Demo",
-      transport: "streamable_http",
-      url: `${suite.baseUrl}/demo/mcp`,
-    });
-    await api(page, "connections.sync", { id: connection.id });
-    const tools = await api<{ results: { id: string; name: string }[] }>(
-      page,
-      "tools.list",
-      { org_id: org.id, limit: 200 },
-      "query",
-    );
-    const calculate = tools.results.find((tool) => tool.name === "calculate");
-    if (!calculate) throw new Error("the demo server has no calculate tool");
+    const { orgId, toolId } = await demoOrg(suite, OWNER, "Guarded Co");
+    const calculateId = toolId("calculate");
 
-    await page.goto(`/orgs/${org.id}/overview`);
+    await page.goto(`/orgs/${orgId}/overview`);
     await nav(page, "Policies");
     await page.getByRole("button", { name: "New policy" }).first().click();
     const dialog = page.getByRole("dialog", { name: "New policy" });
@@ -81,18 +62,18 @@ describe("guardrail hooks", () => {
         pre_call_hook: { url: string; fail_mode: string } | null;
         redact_patterns: string[];
       }[];
-    }>(page, "policies.list", { org_id: org.id }, "query");
+    }>(page, "policies.list", { org_id: orgId }, "query");
     expect(policies.results[0]?.pre_call_hook).toMatchObject({ url: hookUrl, fail_mode: "closed" });
     expect(policies.results[0]?.redact_patterns).toEqual(["sk-[a-z0-9]{8}"]);
 
     const run = await api<{ id: string; status: string }>(page, "tools.run", {
-      id: calculate.id,
+      id: calculateId,
       input: { expression: "1 + 1" },
     });
     expect(run.status).toBe("denied");
     expect(received).toHaveLength(1);
 
-    await page.goto(`/orgs/${org.id}/runs/${run.id}`);
+    await page.goto(`/orgs/${orgId}/runs/${run.id}`);
     const card = page.getByRole("region", { name: "Guardrails" });
     const row = card.getByRole("row", { name: /pre_call/ });
     await row.waitFor();

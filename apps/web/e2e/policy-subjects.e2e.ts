@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, browserSuite, nav, newUser, register, RUN } from "./session";
+import { api, browserSuite, demoOrg, nav, newUser } from "./session";
 
 /*
  * Policy subjects in the console (issue 17): an admin opens a tool to people with a role, not to
@@ -12,33 +12,14 @@ const suite = browserSuite();
 describe("policy subjects", () => {
   it("creates a role policy with the subject picker: people with the role may run the tool, agents may not", async () => {
     const { page } = suite;
-    await register(page, OWNER);
-    await page.waitForURL(/\/orgs\/new/);
-    const org = await api<{ id: string }>(page, "orgs.create", {
-      name: "Subjects Co",
-      slug: `subjects-${RUN}`,
-    });
-    const connection = await api<{ id: string }>(page, "connections.create", {
-      org_id: org.id,
-      name: "Demo",
-      transport: "streamable_http",
-      url: `${suite.baseUrl}/demo/mcp`,
-    });
-    await api(page, "connections.sync", { id: connection.id });
-    const tools = await api<{ results: { id: string; name: string }[] }>(
-      page,
-      "tools.list",
-      { org_id: org.id, limit: 200 },
-      "query",
-    );
-    const calculate = tools.results.find((tool) => tool.name === "calculate");
-    if (!calculate) throw new Error("the demo server has no calculate tool");
+    const { orgId, toolId } = await demoOrg(suite, OWNER, "Subjects Co");
+    const calculateId = toolId("calculate");
     const agent = await api<{ id: string }>(page, "agents.create", {
-      org_id: org.id,
+      org_id: orgId,
       name: "Math bot",
     });
 
-    await page.goto(`/orgs/${org.id}/overview`);
+    await page.goto(`/orgs/${orgId}/overview`);
     await nav(page, "Policies");
     await page.getByRole("button", { name: "New policy" }).click();
     const dialog = page.getByRole("dialog", { name: "New policy" });
@@ -74,7 +55,7 @@ describe("policy subjects", () => {
 
     const saved = await api<{
       results: { name: string; subject: string; min_role: string | null }[];
-    }>(page, "policies.list", { org_id: org.id, subject: "role" }, "query");
+    }>(page, "policies.list", { org_id: orgId, subject: "role" }, "query");
     expect(saved.results).toMatchObject([
       { name: "Admins may calculate", subject: "role", min_role: "admin" },
     ]);
@@ -96,12 +77,12 @@ describe("policy subjects", () => {
 
     // And so it runs: the owner's own call is allowed, the agent's is not.
     const mine = await api<{ status: string }>(page, "tools.run", {
-      id: calculate.id,
+      id: calculateId,
       input: { expression: "2 * 3" },
     });
     expect(mine.status).toBe("succeeded");
     const agents = await api<{ status: string }>(page, "tools.run", {
-      id: calculate.id,
+      id: calculateId,
       agent_id: agent.id,
       input: { expression: "2 * 3" },
     });

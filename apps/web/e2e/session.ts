@@ -143,3 +143,42 @@ export function browserSuite(options: { env?: () => Record<string, string> } = {
   });
   return suite;
 }
+
+/**
+ * Signs `owner` up on the suite's first page and makes an organization named `name` with the
+ * platform's demo MCP server connected and synced: the start of most governance tests.
+ */
+export async function demoOrg(
+  suite: BrowserSuite,
+  owner: User,
+  name: string,
+): Promise<{ orgId: string; toolId: (toolName: string) => string }> {
+  const { page } = suite;
+  await register(page, owner);
+  await page.waitForURL(/\/orgs\/new/);
+  const org = await api<{ id: string }>(page, "orgs.create", {
+    name,
+    slug: `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-${RUN}`,
+  });
+  const connection = await api<{ id: string }>(page, "connections.create", {
+    org_id: org.id,
+    name: "Demo",
+    transport: "streamable_http",
+    url: `${suite.baseUrl}/demo/mcp`,
+  });
+  await api(page, "connections.sync", { id: connection.id });
+  const tools = await api<{ results: { id: string; name: string }[] }>(
+    page,
+    "tools.list",
+    { org_id: org.id, limit: 200 },
+    "query",
+  );
+  return {
+    orgId: org.id,
+    toolId: (toolName) => {
+      const tool = tools.results.find((candidate) => candidate.name === toolName);
+      if (!tool) throw new Error(`the demo server has no ${toolName} tool`);
+      return tool.id;
+    },
+  };
+}

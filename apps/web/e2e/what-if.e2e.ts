@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, browserSuite, nav, newUser, register, RUN } from "./session";
+import { api, browserSuite, demoOrg, nav, newUser } from "./session";
 
 /*
  * Policy what-if in the policy form (issue 17): before saving, an admin sees which of the org's
@@ -12,33 +12,14 @@ const suite = browserSuite();
 describe("policy what-if", () => {
   it("previews the runs an edit would deny, and hides the preview once a field changes", async () => {
     const { page } = suite;
-    await register(page, OWNER);
-    await page.waitForURL(/\/orgs\/new/);
-    const org = await api<{ id: string }>(page, "orgs.create", {
-      name: "What If Co",
-      slug: `what-if-${RUN}`,
-    });
-    const connection = await api<{ id: string }>(page, "connections.create", {
-      org_id: org.id,
-      name: "Demo",
-      transport: "streamable_http",
-      url: `${suite.baseUrl}/demo/mcp`,
-    });
-    await api(page, "connections.sync", { id: connection.id });
-    const tools = await api<{ results: { id: string; name: string }[] }>(
-      page,
-      "tools.list",
-      { org_id: org.id, limit: 200 },
-      "query",
-    );
-    const calculate = tools.results.find((tool) => tool.name === "calculate");
-    if (!calculate) throw new Error("the demo server has no calculate tool");
+    const { orgId, toolId } = await demoOrg(suite, OWNER, "What If Co");
+    const calculateId = toolId("calculate");
     const agent = await api<{ id: string }>(page, "agents.create", {
-      org_id: org.id,
+      org_id: orgId,
       name: "Math bot",
     });
     await api(page, "policies.create", {
-      org_id: org.id,
+      org_id: orgId,
       name: "Math bot may calculate",
       effect: "allow",
       agent_id: agent.id,
@@ -46,12 +27,12 @@ describe("policy what-if", () => {
     });
     for (const expression of ["1 + 1", "2 * 3", "10 / 4"])
       await api(page, "tools.run", {
-        id: calculate.id,
+        id: calculateId,
         agent_id: agent.id,
         input: { expression },
       });
 
-    await page.goto(`/orgs/${org.id}/overview`);
+    await page.goto(`/orgs/${orgId}/overview`);
     await nav(page, "Policies");
     await page.getByRole("button", { name: "Edit Math bot may calculate" }).click();
     const dialog = page.getByRole("dialog", { name: "Edit Math bot may calculate" });
@@ -78,7 +59,7 @@ describe("policy what-if", () => {
     const policies = await api<{ results: { tool_pattern: string }[] }>(
       page,
       "policies.list",
-      { org_id: org.id },
+      { org_id: orgId },
       "query",
     );
     expect(policies.results.map((policy) => policy.tool_pattern)).toEqual(["calculate"]);

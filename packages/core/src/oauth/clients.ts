@@ -13,7 +13,7 @@ import { oauthClients, type OAuthClientMetadata } from "../db/schema";
 import { isAppError } from "../errors";
 import { assertOutboundUrlAllowed, privateNetworkGuardedFetch } from "../mcp/outbound";
 import type { OutboundPolicy } from "../runtime";
-import { OAuthProtocolError, RegistrationThrottled } from "./errors";
+import { OAuthProtocolError } from "./errors";
 
 export type OAuthClient = typeof oauthClients.$inferSelect;
 
@@ -165,7 +165,12 @@ export async function registerOAuthClient(
     const outcome = await countAttempts(db, options.throttle, [
       throttleKey("oauthClientRegistrationPerIp", throttleAddress(options.ip)),
     ]);
-    if (!outcome.allowed) throw new RegistrationThrottled(outcome.retryAfterSeconds);
+    if (!outcome.allowed)
+      throw new OAuthProtocolError(
+        "temporarily_unavailable",
+        `Too many client registrations from your address; try again in ${outcome.retryAfterSeconds} seconds`,
+        outcome.retryAfterSeconds,
+      );
   }
   const parsed = clientMetadataInput.safeParse(body);
   if (!parsed.success)

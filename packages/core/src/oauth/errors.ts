@@ -23,38 +23,18 @@ export class OAuthProtocolError extends Error {
   constructor(
     readonly error: OAuthErrorCode,
     readonly description: string,
+    /** For a throttled request (429): the seconds to wait, sent as Retry-After. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(description);
   }
 
   get status(): number {
+    if (this.retryAfterSeconds !== null) return 429;
     return this.error === "invalid_client" ? 401 : 400;
-  }
-
-  /** Seconds a throttled client should wait (sent as Retry-After), for 429 answers only. */
-  get retryAfterSeconds(): number | null {
-    return null;
   }
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {
     return { error: this.error, error_description: this.description };
-  }
-}
-
-/** Too many dynamic registrations from one address: 429 with Retry-After. */
-export class RegistrationThrottled extends OAuthProtocolError {
-  constructor(private readonly waitSeconds: number) {
-    super(
-      "temporarily_unavailable",
-      `Too many client registrations from your address; try again in ${waitSeconds} seconds`,
-    );
-  }
-
-  override get status(): number {
-    return 429;
-  }
-
-  override get retryAfterSeconds(): number {
-    return this.waitSeconds;
   }
 }
