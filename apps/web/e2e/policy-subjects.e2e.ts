@@ -21,7 +21,7 @@ describe("policy subjects", () => {
 
     await page.goto(`/orgs/${orgId}/overview`);
     await nav(page, "Policies");
-    await page.getByRole("button", { name: "New policy" }).click();
+    await page.getByRole("button", { name: "New policy" }).first().click();
     const dialog = page.getByRole("dialog", { name: "New policy" });
     await dialog.getByLabel("Name").fill("Admins may calculate");
     const subject = dialog.getByLabel("Subject");
@@ -39,7 +39,7 @@ describe("policy subjects", () => {
     await row.getByTestId("policy-subject").getByText("Members with admin or higher").waitFor();
 
     // A member's policy: the picker lists the org's members.
-    await page.getByRole("button", { name: "New policy" }).click();
+    await page.getByRole("button", { name: "New policy" }).first().click();
     const second = page.getByRole("dialog", { name: "New policy" });
     await second.getByLabel("Name").fill("Sabine may do anything");
     await second.getByLabel("Subject").selectOption({ label: "A member" });
