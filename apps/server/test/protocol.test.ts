@@ -19,6 +19,7 @@ import {
   type TestAgent,
   type TestServer,
 } from "./harness";
+import { startBalancer } from "./balancer";
 import { startProtocolUpstream, type ProtocolUpstream } from "./protocol-upstream";
 
 /*
@@ -348,6 +349,40 @@ describe.skipIf(databaseUnavailable)("MCP protocol through the gateway", () => {
         .select()
         .from(schema.relayRequests)
         .where(eq(schema.relayRequests.id, String(id)));
+
+    it("relays sampling and elicitation to the SDK client behind a round-robin balancer", async () => {
+      const balancer = await startBalancer([server.url, other.url]);
+      try {
+        const agent = await createAgentWithConnection(server, upstream.url);
+        const client = await connect(
+          agent,
+          { sampling: {}, elicitation: { form: {} } },
+          balancer.url,
+        );
+        client.setRequestHandler(CreateMessageRequestSchema, () => ({
+          role: "assistant",
+          model: "test-model",
+          content: { type: "text", text: "Balanced summary." },
+        }));
+        client.setRequestHandler(ElicitRequestSchema, () => ({ action: "decline" }));
+        for (let call = 0; call < 2; call++) {
+          // Two rounds: whichever replica a call reaches, its answers reach the other one too.
+          const summary = await client.callTool({ name: "summarize", arguments: { text: "x" } });
+          expect(summary.content).toEqual([{ type: "text", text: "Balanced summary." }]);
+          const declined = await client.callTool({
+            name: "confirm_delete",
+            arguments: { item: `item-${call}` },
+          });
+          expect(declined.structuredContent).toEqual({ action: "decline", content: null });
+        }
+        const posts = balancer.routed.filter(
+          (request) => request.method === "POST" && request.path.startsWith("/mcp/"),
+        );
+        expect(new Set(posts.map((request) => request.replica))).toEqual(new Set([0, 1]));
+      } finally {
+        await balancer.close();
+      }
+    });
 
     it("routes the client's answer from the replica it reached to the one waiting", async () => {
       const agent = await createAgentWithConnection(server, upstream.url);
