@@ -66,6 +66,16 @@ async function followToCallback(authorizationUrl: string): Promise<string> {
   throw new Error("too many redirects");
 }
 
+/** `user` disconnects their own account from a per-user connection. */
+async function disconnectOwn(user: TestUser, connectionId: string): Promise<void> {
+  const removed = await server.request(
+    "DELETE",
+    `/connections/${connectionId}/oauth/credential/?credential=per_user`,
+    { token: user.token },
+  );
+  expect(removed.status).toBe(204);
+}
+
 function callback(url: string, user: TestUser | null): Promise<Response> {
   return fetch(url, {
     redirect: "manual",
@@ -307,12 +317,7 @@ describe.skipIf(databaseUnavailable)("connections to OAuth-protected MCP servers
     expect(JSON.stringify(refused.body)).toContain(`${carol.email} must connect it`);
 
     // Bob disconnects: his calls are refused, Alice's go on with her own token.
-    const removed = await server.request(
-      "DELETE",
-      `/connections/${connection.id}/oauth/credential/?credential=per_user`,
-      { token: bob.token },
-    );
-    expect(removed.status).toBe(204);
+    await disconnectOwn(bob, connection.id);
     expect((await whoami(bob.token, toolId)).status).toBe(409);
     expect(accountOf((await whoami(alice.token, toolId)).body)).toBe("alice-account");
     const mine = await server.request<{ results: { connection_id: string; status: string }[] }>(
@@ -342,12 +347,7 @@ describe.skipIf(databaseUnavailable)("connections to OAuth-protected MCP servers
     };
     expect(await issued("bob-revoked")).toBeDefined();
 
-    const removed = await server.request(
-      "DELETE",
-      `/connections/${connection.id}/oauth/credential/?credential=per_user`,
-      { token: bob.token },
-    );
-    expect(removed.status).toBe(204);
+    await disconnectOwn(bob, connection.id);
     expect(await issued("bob-revoked")).toBeUndefined();
     expect(await issued("alice-revoked")).toBeDefined();
     const events = await server.request<{ results: { action: string; metadata: unknown }[] }>(
@@ -440,6 +440,7 @@ describe.skipIf(databaseUnavailable)("connections to OAuth-protected MCP servers
     });
     expect(await called.text()).toContain("alice-for-agent");
   });
+
   it("a gateway call with an OAuth token uses the account of the person who authorized it", async () => {
     const org = await createOrg(server);
     const alice = await addMember(server, org, "admin");
@@ -475,12 +476,7 @@ describe.skipIf(databaseUnavailable)("connections to OAuth-protected MCP servers
     const granted = await grantTokens(server, bob, agent.body.id);
     expect(await call(granted.accessToken)).toContain("bob-by-oauth");
     expect(await call(granted.accessToken)).not.toContain("alice-by-agent");
-    const removed = await server.request(
-      "DELETE",
-      `/connections/${connection.id}/oauth/credential/?credential=per_user`,
-      { token: bob.token },
-    );
-    expect(removed.status).toBe(204);
+    await disconnectOwn(bob, connection.id);
     const refused = await call(granted.accessToken);
     expect(refused).toContain(`${bob.email} must connect it`);
     expect(refused).not.toContain("alice-by-agent");
