@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { startTestMcpServer, type RunningTestMcpServer } from "@mcp/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gatewayPost, TEST_AUTH_LIMITS, toolCall, uniqueEmail } from "../test/harness";
+import { gatewayPost, TEST_SERVER_ENV, toolCall, uniqueEmail } from "../test/harness";
 
 /*
  * The compiled server (`pnpm build`: dist/main.js and dist/scripts/*.js), run with plain node as
@@ -32,7 +32,7 @@ interface Compiled {
 function baseEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ...TEST_AUTH_LIMITS,
+    ...TEST_SERVER_ENV,
     NODE_ENV: "development",
     LOG_FORMAT: "json",
     HOST: "127.0.0.1",

@@ -97,6 +97,11 @@ const envSchema = z.object({
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: "Must be an smtp:// or smtps:// URL" }).optional(),
   /** The From of every mail, e.g. `MCP Platform <noreply@example.com>`; required with SMTP_URL. */
   SMTP_FROM: z.string().min(3).optional(),
+  /**
+   * Whether this replica e-mails approvers of calls waiting for approval (with SMTP_URL; each org
+   * can also turn the mails off). Any replica that has it on sends them, once between them.
+   */
+  APPROVAL_EMAILS: booleanFlag.default(true),
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()

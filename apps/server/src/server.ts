@@ -22,6 +22,7 @@ import {
   pruneRelayRequests,
   pruneRateLimitCounters,
   startAuditWebhookDelivery,
+  startApprovalNotifier,
   startReplica,
   startSyncScheduler,
   rotateConnectionSecrets,
@@ -46,6 +47,8 @@ import { createTelemetry, startMetricsServer, type Telemetry } from "./telemetry
 const SESSION_STREAM_KEEP_ALIVE_MS = 25_000;
 /** Gateway sessions whose validation each process remembers (a few hundred bytes each). */
 const VALIDATED_SESSIONS_MAX = 10_000;
+/** Approvals are mailed about as they are announced; this sweep retries and takes over leases. */
+const APPROVAL_NOTIFIER_INTERVAL_MS = 30_000;
 
 const RECORD_FAILURE_MESSAGES = {
   retrying: "writing run records failed; retrying",
@@ -248,6 +251,21 @@ export async function startServer(
     },
   });
 
+  const mailer =
+    env.SMTP_URL && env.SMTP_FROM ? smtpMailer(env.SMTP_URL, env.SMTP_FROM, logger) : null;
+  const publicUrl = env.PUBLIC_URL?.replace(/\/+$/, "");
+  const approvalNotifier =
+    mailer && env.APPROVAL_EMAILS
+      ? startApprovalNotifier(database.db, database.changes, {
+          mailer,
+          approvalsPage: (orgId) => (publicUrl ? `${publicUrl}/orgs/${orgId}/approvals` : null),
+          intervalMs: APPROVAL_NOTIFIER_INTERVAL_MS,
+          onError: (error) => {
+            logger.error({ err: error }, "e-mailing approvers failed");
+          },
+        })
+      : null;
+
   const syncScheduler = startSyncScheduler(database.db, runtime, {
     intervalMs: env.TOOL_SYNC_CHECK_INTERVAL_MS,
     onOutcome: ({ connectionId, orgId, result, error }) => {
@@ -292,7 +310,7 @@ export async function startServer(
     authThrottle: authThrottleFrom(env),
     sso: env.SSO ? createSsoProvider(env.SSO) : null,
     signup: env.SIGNUP,
-    mailer: env.SMTP_URL && env.SMTP_FROM ? smtpMailer(env.SMTP_URL, env.SMTP_FROM, logger) : null,
+    mailer,
     invitationTtlSeconds: env.INVITATION_TTL_DAYS * 24 * 60 * 60,
     database,
     runtime,
@@ -364,6 +382,7 @@ export async function startServer(
     clearTimeout(timer);
     clearInterval(maintenance);
     await auditWebhooks.close();
+    await approvalNotifier?.close();
     await syncScheduler.close();
     // Records of every call that ran, including those cut off just now, are written before exit.
     await runtime.close();

@@ -4,7 +4,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import {
-  TEST_AUTH_LIMITS,
+  TEST_SERVER_ENV,
   TEST_DB,
   createOrg,
   databaseUnavailable,
@@ -224,7 +224,7 @@ describe.skipIf(databaseUnavailable)("tamper-evident audit", () => {
         // What `pnpm audit:verify` runs, without pnpm's start-up.
         run("node_modules/.bin/tsx", ["src/scripts/audit-verify.ts", "--org", org.id], {
           cwd: new URL("..", import.meta.url).pathname,
-          env: { ...process.env, ...TEST_AUTH_LIMITS, DATABASE_URL: inject("postgresUrl") },
+          env: { ...process.env, ...TEST_SERVER_ENV, DATABASE_URL: inject("postgresUrl") },
         });
       const intact = await cli();
       expect(JSON.parse(intact.stdout)).toMatchObject({ valid: true, first_broken: null });

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
-import { apiClient, TEST_AUTH_LIMITS, type ApiClient } from "./harness";
+import { apiClient, TEST_SERVER_ENV, type ApiClient } from "./harness";
 
 /*
  * Several real server processes (`node --import tsx src/main.ts`, as `pnpm start` runs it) on one
@@ -52,7 +52,7 @@ export function startReplica(env: Record<string, string>): Promise<Replica> {
     ["--conditions=@mcp/source", "--import", "tsx", "src/main.ts"],
     {
       cwd: serverDir,
-      env: { ...process.env, ...TEST_AUTH_LIMITS, ...env },
+      env: { ...process.env, ...TEST_SERVER_ENV, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

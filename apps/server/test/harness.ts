@@ -56,16 +56,19 @@ export interface ApiResponse<T> {
 }
 
 /**
- * Every test registers its users, and some fail to sign in, from 127.0.0.1, and the counts are
- * shared through the database: per-address limits would couple unrelated tests (a lockout one
- * server writes is honoured by all). Every server a test starts, in-process or spawned, uses
- * these; test/throttle.test.ts sets real limits, with an address of its own per test.
+ * What every server a test starts, in-process or spawned, shares. Every test registers its users,
+ * and some fail to sign in, from 127.0.0.1, and the counts are shared through the database:
+ * per-address limits would couple unrelated tests (a lockout one server writes is honoured by
+ * all); test/throttle.test.ts sets real limits, with an address of its own per test.
  */
-export const TEST_AUTH_LIMITS = {
+export const TEST_SERVER_ENV = {
   AUTH_MAX_REGISTRATIONS_PER_IP: "1000000",
   AUTH_MAX_FAILURES_PER_IP: "1000000",
   AUTH_MAX_MAIL_REQUESTS_PER_IP: "1000000",
   OAUTH_MAX_CLIENT_REGISTRATIONS_PER_IP: "1000000",
+  // Test files share one database: a server of another file with SMTP would mail about this
+  // file's approvals to its own mail server. approval-emails.test.ts turns it on for its server.
+  APPROVAL_EMAILS: "false",
 };
 
 /** A real server on an ephemeral port over a real database, one per test file. */
@@ -81,7 +84,7 @@ export async function startTestServer(
       LOG_LEVEL: "silent",
       NODE_ENV: "test",
       DATA_DIR: mkdtempSync(join(tmpdir(), "mcpa-test-")),
-      ...TEST_AUTH_LIMITS,
+      ...TEST_SERVER_ENV,
       ...env,
     }),
     { database, ...options },
@@ -194,6 +197,7 @@ export async function setDisabled(
 
 export interface TestOrg {
   id: string;
+  name: string;
   owner: TestUser;
 }
 
@@ -206,7 +210,7 @@ export async function createOrg(server: ApiClient, owner?: TestUser): Promise<Te
   });
   if (response.status !== 201)
     throw new Error(`create org failed: ${response.status} ${JSON.stringify(response.body)}`);
-  return { id: response.body.id, owner: user };
+  return { id: response.body.id, name: response.body.name, owner: user };
 }
 
 /** The token of an invitation link (`…/invitation#<token>`). */

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { startNonMcpHttpServer } from "@mcp/core/testing";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import { databaseUnavailable, TEST_AUTH_LIMITS, TEST_DB } from "./harness";
+import { databaseUnavailable, TEST_SERVER_ENV, TEST_DB } from "./harness";
 
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -21,7 +21,7 @@ describe.skipIf(databaseUnavailable)("process lifecycle", () => {
         cwd: serverDir,
         env: {
           ...process.env,
-          ...TEST_AUTH_LIMITS,
+          ...TEST_SERVER_ENV,
           PORT: "0",
           HOST: "127.0.0.1",
           LOG_LEVEL: "info",

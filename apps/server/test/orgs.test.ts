@@ -32,6 +32,7 @@ describe.skipIf(databaseUnavailable)("organizations and members", () => {
       role: "owner",
       oauth_approver_role: "admin",
       quarantine_new_tools: false,
+      email_approvers: true,
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });

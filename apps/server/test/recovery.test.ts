@@ -11,7 +11,7 @@ import {
   linkToken,
   registerUser,
   startTestServer,
-  TEST_AUTH_LIMITS,
+  TEST_SERVER_ENV,
   TEST_DB,
   uniqueEmail,
   type TestServer,
@@ -167,7 +167,7 @@ describe("the first account", () => {
         NODE_ENV: "production",
         SECRET_KEYS: `k1:${randomBytes(32).toString("base64")}`,
         SIGNUP_MODE: "closed",
-        ...TEST_AUTH_LIMITS,
+        ...TEST_SERVER_ENV,
       }),
       { database },
     );

@@ -117,17 +117,18 @@ describe("pinned tool definitions", () => {
     expect(saved.sync_interval_minutes).toBe(60);
 
     await nav(page, "Settings");
-    const form = page.getByRole("form", { name: "New tools" });
+    const form = page.getByRole("form", { name: "Governance" });
     await form.getByLabel("Quarantine new tools until an admin approves them").check();
+    await form.getByLabel("E-mail approvers when a call waits for them").uncheck();
     await form.getByRole("button", { name: "Save" }).click();
-    await page.getByRole("status").getByText("Saved how new tools arrive").waitFor();
-    const orgs = await api<{ results: { id: string; quarantine_new_tools: boolean }[] }>(
-      page,
-      "orgs.list",
-      {},
-      "query",
-    );
-    expect(orgs.results.find((org) => org.id === orgId)?.quarantine_new_tools).toBe(true);
+    await page.getByRole("status").getByText("Saved the governance settings").waitFor();
+    const orgs = await api<{
+      results: { id: string; quarantine_new_tools: boolean; email_approvers: boolean }[];
+    }>(page, "orgs.list", {}, "query");
+    expect(orgs.results.find((org) => org.id === orgId)).toMatchObject({
+      quarantine_new_tools: true,
+      email_approvers: false,
+    });
     expect(suite.errors).toEqual([]);
   });
 });

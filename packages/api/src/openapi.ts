@@ -233,6 +233,7 @@ const exampleOrg: z.output<typeof org> = {
   role: "owner",
   oauth_approver_role: "admin",
   quarantine_new_tools: false,
+  email_approvers: true,
   created_at: at,
   updated_at: at,
 };

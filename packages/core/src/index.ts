@@ -59,6 +59,7 @@ export { consumeRateLimit, pruneRateLimitCounters } from "./policies/rate-limit"
 export * from "./runs/orchestrator";
 export * from "./approvals/approvals";
 export { APPROVAL_KEEPALIVE_MS, ApprovalHub, type HeldOutcome } from "./approvals/hub";
+export { notifyApprovers, startApprovalNotifier } from "./approvals/notify";
 export * from "./runs/catalog";
 export * from "./runs/runs";
 export * from "./runs/replicas";

@@ -36,6 +36,11 @@ export const approval = z.object({
     .string()
     .nullable()
     .describe("The approver's comment, or why it expired or was cancelled"),
+  approvers_notified_at: timestamp
+    .nullable()
+    .describe(
+      "When the members who may decide were e-mailed; null: not yet, or the org does not e-mail them, or the platform has no SMTP",
+    ),
   created_at: timestamp,
 });
 export type ApprovalDto = z.infer<typeof approval>;

@@ -186,8 +186,9 @@ export const configDocument = z.strictObject({
     .strictObject({
       quarantine_new_tools: z.boolean().default(false),
       oauth_approver_role: z.enum(OAUTH_APPROVER_ROLES).default("admin"),
+      email_approvers: z.boolean().default(true),
     })
-    .default({ quarantine_new_tools: false, oauth_approver_role: "admin" }),
+    .default({ quarantine_new_tools: false, oauth_approver_role: "admin", email_approvers: true }),
   environments: list(configEnvironment),
   connections: list(configConnection),
   agents: list(configAgent),

@@ -19,6 +19,11 @@ export const org = z.object({
     .describe(
       "Tools a sync finds for the first time arrive quarantined (not callable until an admin approves each) instead of enabled",
     ),
+  email_approvers: z
+    .boolean()
+    .describe(
+      "The members who may decide a call waiting for approval are e-mailed when it starts waiting (where the platform has SMTP)",
+    ),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -33,6 +38,7 @@ export const updateOrgInput = z.object({
   slug: slug.optional(),
   oauth_approver_role: z.enum(OAUTH_APPROVER_ROLES).optional(),
   quarantine_new_tools: z.boolean().optional(),
+  email_approvers: z.boolean().optional(),
 });
 
 export const member = z.object({

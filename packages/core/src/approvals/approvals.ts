@@ -24,7 +24,7 @@ export type ApprovalRow = typeof approvals.$inferSelect;
 export type ApprovalStatus = ApprovalRow["status"];
 
 /** An approval as approvers see it: with the call it holds (tool, agent, input, who asked). */
-export interface Approval extends ApprovalRow {
+export interface Approval extends Omit<ApprovalRow, "notify_lease_until"> {
   tool_id: string | null;
   tool_name: string;
   agent_id: string | null;
@@ -59,6 +59,7 @@ const approvalColumns = {
   decided_by: approvals.decided_by,
   comment: approvals.comment,
   claimed_at: approvals.claimed_at,
+  approvers_notified_at: approvals.approvers_notified_at,
   created_at: approvals.created_at,
   tool_id: runs.tool_id,
   tool_name: runs.tool_name,

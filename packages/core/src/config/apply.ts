@@ -358,9 +358,9 @@ async function applyInTransaction(tx: Db, state: ApplyState): Promise<ApplyState
 
   // Settings first: a sync after the apply follows the document's quarantine setting.
   const org = await getOrg(tx, orgId);
-  const settingsFields = (["quarantine_new_tools", "oauth_approver_role"] as const).filter(
-    (field) => org[field] !== document.settings[field],
-  );
+  const settingsFields = (
+    ["quarantine_new_tools", "oauth_approver_role", "email_approvers"] as const
+  ).filter((field) => org[field] !== document.settings[field]);
   if (settingsFields.length > 0) {
     await at(["settings"], () =>
       updateOrg(tx, context, {

@@ -29,6 +29,7 @@ export interface SecretRef {
 export interface ConfigSettings {
   quarantine_new_tools: boolean;
   oauth_approver_role: Exclude<OrgRole, "viewer">;
+  email_approvers: boolean;
 }
 
 export interface ConfigEnvironment {

@@ -183,6 +183,7 @@ export async function exportOrgConfig(
       // Viewers cannot approve; the API refuses setting it, so the column never holds it.
       oauth_approver_role:
         org.oauth_approver_role === "viewer" ? "member" : org.oauth_approver_role,
+      email_approvers: org.email_approvers,
     },
     environments: environmentRows.sort(byName).map((row) => ({
       name: row.name,

@@ -198,6 +198,11 @@ export const orgs = pgTable("orgs", {
    * rather than enabled. Off by default: a new tool is callable only once a policy allows it.
    */
   quarantine_new_tools: boolean("quarantine_new_tools").notNull().default(false),
+  /**
+   * Whether the members who may decide a call waiting for approval are e-mailed when it starts
+   * waiting (only where SMTP is configured).
+   */
+  email_approvers: boolean("email_approvers").notNull().default(true),
   created_at: createdAt(),
   updated_at: updatedAt(),
 });
@@ -763,10 +768,17 @@ export const approvals = pgTable(
     comment: text("comment"),
     /** When a replica took an approved detached call to run it. */
     claimed_at: timestamptz("claimed_at"),
+    /** When its approvers were e-mailed; null: not (yet), or the org does not e-mail them. */
+    approvers_notified_at: timestamptz("approvers_notified_at"),
+    /** A replica is e-mailing its approvers until then (another takes over once it passed). */
+    notify_lease_until: timestamptz("notify_lease_until"),
     created_at: createdAt(),
   },
   (t) => [
     index("approvals_org_id_id_idx").on(t.org_id, t.id),
+    index("approvals_to_notify_idx")
+      .on(t.id)
+      .where(sql`status = 'pending' and approvers_notified_at is null`),
     index("approvals_org_status_id_idx").on(t.org_id, t.status, t.id),
     index("approvals_expires_at_idx").on(t.expires_at),
   ],

@@ -98,6 +98,7 @@ export async function listOrgsForUser(
       oauth_approver_role: orgs.oauth_approver_role,
       sso_only: orgs.sso_only,
       quarantine_new_tools: orgs.quarantine_new_tools,
+      email_approvers: orgs.email_approvers,
       created_at: orgs.created_at,
       updated_at: orgs.updated_at,
       role: memberships.role,
@@ -125,6 +126,7 @@ export async function updateOrg(
     slug?: string | undefined;
     oauth_approver_role?: Org["oauth_approver_role"] | undefined;
     quarantine_new_tools?: boolean | undefined;
+    email_approvers?: boolean | undefined;
   },
 ): Promise<Org> {
   try {
@@ -139,6 +141,9 @@ export async function updateOrg(
             : {}),
           ...(input.quarantine_new_tools !== undefined
             ? { quarantine_new_tools: input.quarantine_new_tools }
+            : {}),
+          ...(input.email_approvers !== undefined
+            ? { email_approvers: input.email_approvers }
             : {}),
           updated_at: new Date(),
         })
@@ -155,6 +160,7 @@ export async function updateOrg(
           slug: org.slug,
           oauth_approver_role: org.oauth_approver_role,
           quarantine_new_tools: org.quarantine_new_tools,
+          email_approvers: org.email_approvers,
         },
       });
       return org;

@@ -271,6 +271,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             role: "owner" | "admin" | "member" | "viewer";
             oauth_approver_role: "owner" | "admin" | "member" | "viewer";
             quarantine_new_tools: boolean;
+            email_approvers: boolean;
             created_at: string;
             updated_at: string;
           }[];
@@ -291,6 +292,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           role: "owner" | "admin" | "member" | "viewer";
           oauth_approver_role: "owner" | "admin" | "member" | "viewer";
           quarantine_new_tools: boolean;
+          email_approvers: boolean;
           created_at: string;
           updated_at: string;
         };
@@ -308,6 +310,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           role: "owner" | "admin" | "member" | "viewer";
           oauth_approver_role: "owner" | "admin" | "member" | "viewer";
           quarantine_new_tools: boolean;
+          email_approvers: boolean;
           created_at: string;
           updated_at: string;
         };
@@ -321,6 +324,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           slug?: string | undefined;
           oauth_approver_role?: "owner" | "admin" | "member" | undefined;
           quarantine_new_tools?: boolean | undefined;
+          email_approvers?: boolean | undefined;
         };
         output: {
           id: string;
@@ -329,6 +333,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           role: "owner" | "admin" | "member" | "viewer";
           oauth_approver_role: "owner" | "admin" | "member" | "viewer";
           quarantine_new_tools: boolean;
+          email_approvers: boolean;
           created_at: string;
           updated_at: string;
         };
@@ -2015,6 +2020,7 @@ export type PlatformRouter = TRPCBuiltRouter<
             decided_at: string | null;
             decided_by: string | null;
             comment: string | null;
+            approvers_notified_at: string | null;
             created_at: string;
           }[];
           next_cursor: string | null;
@@ -2053,6 +2059,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           decided_at: string | null;
           decided_by: string | null;
           comment: string | null;
+          approvers_notified_at: string | null;
           created_at: string;
         };
       }>;
@@ -2091,6 +2098,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           decided_at: string | null;
           decided_by: string | null;
           comment: string | null;
+          approvers_notified_at: string | null;
           created_at: string;
         };
       }>;

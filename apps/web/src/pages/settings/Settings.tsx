@@ -12,7 +12,7 @@ import { useOrg } from "../../layout/org-context";
 import { fieldErrorsOf, validate, type FieldErrors } from "../../lib/errors";
 import { formatDateTime } from "../../lib/format";
 import { queryClient, trpc, trpcClient } from "../../lib/trpc";
-import { NewToolReview } from "./NewToolReview";
+import { GovernanceSettings } from "./GovernanceSettings";
 import { OAuthApprovers } from "./OAuthApprovers";
 import { SsoSettings } from "./SsoSettings";
 
@@ -108,7 +108,7 @@ export default function Settings() {
         ) : null}
       </form>
       <OAuthApprovers />
-      <NewToolReview />
+      <GovernanceSettings />
       {isAdmin ? <SsoSettings /> : null}
       {can("owner") ? (
         <section className="card card--danger" aria-labelledby="danger-title">

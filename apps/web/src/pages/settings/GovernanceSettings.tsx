@@ -7,15 +7,16 @@ import { useToast } from "../../components/Toast";
 import { useOrg } from "../../layout/org-context";
 import { queryClient, trpc } from "../../lib/trpc";
 
-/** Whether tools a sync finds for the first time wait for an admin's approval. */
-export function NewToolReview() {
+/** How new tools arrive, and whether approvers hear of calls waiting for them. */
+export function GovernanceSettings() {
   const { org, can } = useOrg();
   const toast = useToast();
   const [quarantine, setQuarantine] = useState(org.quarantine_new_tools);
+  const [emailApprovers, setEmailApprovers] = useState(org.email_approvers);
   const update = useMutation(
     trpc.orgs.update.mutationOptions({
       onSuccess: async () => {
-        toast("Saved how new tools arrive");
+        toast("Saved the governance settings");
         await queryClient.invalidateQueries(trpc.orgs.pathFilter());
       },
     }),
@@ -23,24 +24,39 @@ export function NewToolReview() {
   return (
     <form
       className="card"
-      aria-labelledby="new-tools-title"
+      aria-labelledby="governance-title"
       onSubmit={(event) => {
         event.preventDefault();
-        update.mutate({ org_id: org.id, quarantine_new_tools: quarantine });
+        update.mutate({
+          org_id: org.id,
+          quarantine_new_tools: quarantine,
+          email_approvers: emailApprovers,
+        });
       }}
     >
-      <h2 id="new-tools-title">New tools</h2>
+      <h2 id="governance-title">Governance</h2>
+      <FormError error={update.error} />
       <p className="muted">
         A tool whose server changes its definition is always quarantined until an admin reviews the
         change. New tools arrive enabled (agents still need a policy allowing them), unless they
         should wait for an admin too.
       </p>
-      <FormError error={update.error} />
       <Checkbox
         label="Quarantine new tools until an admin approves them"
         checked={quarantine}
         disabled={!can("admin")}
         onChange={setQuarantine}
+      />
+      <p className="muted">
+        When a policy holds a call for approval, the members who may decide it can be e-mailed a
+        link to the Approvals page (never the call&apos;s input), if the platform has an SMTP
+        server.
+      </p>
+      <Checkbox
+        label="E-mail approvers when a call waits for them"
+        checked={emailApprovers}
+        disabled={!can("admin")}
+        onChange={setEmailApprovers}
       />
       {can("admin") ? (
         <Button type="submit" variant="primary" busy={update.isPending}>
