@@ -89,6 +89,7 @@ export {
   type StdioServerSummary,
 } from "./mcp/stdio-servers";
 export * from "./mcp-sessions/mcp-sessions";
+export * from "./mcp-sessions/events";
 export * from "./mcp-tasks/mcp-tasks";
 export { TaskHub } from "./mcp-tasks/hub";
 export * from "./oauth/authorization";

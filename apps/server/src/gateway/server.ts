@@ -118,7 +118,8 @@ import {
  * against the row on whichever replica it reaches: it must come with a key of the same agent
  * that opened the session, or the session is "not found" (404), as for an ended or idle one. The
  * session gives the client a GET stream for what the server has to say between requests
- * (`notifications/tools/list_changed`, see session-streams.ts) and DELETE to end it. A request
+ * (`notifications/tools/list_changed`, resource updates, task statuses; resumable with
+ * `Last-Event-ID` on any replica, see session-streams.ts) and DELETE to end it. A request
  * without the header is served exactly as before, on the fast path for plain `tools/call`.
  *
  * What is still per request:
@@ -456,6 +457,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
         agent,
         outgoing,
         callPrincipal({ acting_user: actingUser }, agent, null),
+        headerOf("last-event-id"),
       );
       return;
     }
@@ -517,6 +519,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       ...(actingUser === undefined ? {} : { acting_user: actingUser }),
     };
     const call = { db: options.db, runtime: options.runtime, agent, action };
+    // What the client declared at initialize, kept with its session: a session-less request
+    // declared nothing, so nothing is relayed to it (see relayFor).
+    const client: CallingClient | null = session
+      ? { sessionId: session.id, capabilities: session.client_capabilities }
+      : null;
     const scope: RequestScope = {
       options,
       agent,
@@ -541,17 +548,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       },
       call,
       session,
-      // What the client declared at initialize, kept with its session: a session-less request
-      // declared nothing, so nothing is relayed to it (see relayFor).
-      client: session
-        ? {
-            sessionId: session.id,
-            capabilities: session.client_capabilities,
-          }
-        : null,
+      client,
       tasks: {
         call,
         owner: { agentId: agent.id, sessionId: session?.id ?? null },
+        client,
         limits: options.tasks,
         logger: options.logger,
       },

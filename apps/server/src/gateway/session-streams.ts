@@ -1,11 +1,18 @@
 import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import {
+  appendMcpSessionEvents,
   claimMcpSessionStream,
   heldMcpSessions,
+  MCP_SESSION_GET_STREAM,
+  mcpSessionEventId,
+  mcpSessionEventsAfter,
+  parseMcpSessionEventId,
+  recordMcpSessionTools,
   releaseMcpSessionStream,
   touchMcpSessions,
   visibleAgentTools,
+  type JsonObject,
   type Agent,
   type ChangeFeed,
   type Db,
@@ -29,6 +36,16 @@ import { HeldResourceSubscriptions } from "./resource-subscriptions";
  * its own), so each notification goes out once. DELETE, eviction or expiry on any replica closes
  * the stream the same way. The stream's holder also holds the session's resource subscriptions
  * upstream and forwards their updates (see resource-subscriptions.ts).
+ *
+ * What goes out on a stream is stored first, as the session's events (core's
+ * mcp-sessions/events.ts), whoever produced it: this replica (list_changed, resources/updated) or
+ * any other (a task's status, a request of the upstream during a task). The holder hears of new
+ * events on the change feed and writes them in order, each with its SSE `id`. So a stream that
+ * dropped resumes on any replica: a GET with `Last-Event-ID` replays what followed that event,
+ * including what was stored while no stream was open, then goes on live. A GET without it starts
+ * at the session's latest event (a new stream; MCP asks for nothing older), announced to clients
+ * of 2025-11-25 and later by a priming event (an `id` and no data) so that even a stream that
+ * drops before its first message can be resumed.
  */
 
 /** The fingerprint of what `tools/list` would return the agent now, every page. */
@@ -45,7 +62,19 @@ interface Stream {
   /** What the agent's tool list looked like when last compared. */
   tools: string;
   resources: HeldResourceSubscriptions;
+  /** The number of the last event written on the stream, or of the position it started at. */
+  cursor: number;
+  /** Events being read and written; `again` when more were announced meanwhile. */
+  writing: Promise<void> | null;
+  again: boolean;
+  /** Reading events failed: the keep-alive tries again. */
+  behind: boolean;
 }
+
+/** Events read per query while a stream catches up. */
+const EVENTS_PAGE = 100;
+/** The first protocol version whose clients take an SSE event without data (a priming event). */
+const PRIMING_PROTOCOL_VERSION = "2025-11-25";
 
 /** Why a session is looked at again: its agent's tools, its subscriptions, or just its being alive. */
 interface Recheck {
@@ -86,8 +115,15 @@ export class SessionStreams {
       sessionChanged: (sessionId) => {
         if (this.streams.has(sessionId)) this.recheck(sessionId, { tools: false, resources: true });
       },
+      sessionEvent: (sessionId) => {
+        const stream = this.streams.get(sessionId);
+        if (stream) this.write(stream);
+      },
       reset: () => {
-        for (const sessionId of this.streams.keys()) this.recheck(sessionId, EVERYTHING);
+        for (const [sessionId, stream] of this.streams) {
+          this.recheck(sessionId, EVERYTHING);
+          this.write(stream);
+        }
       },
     });
     this.keepAlive = setInterval(() => {
@@ -103,7 +139,8 @@ export class SessionStreams {
 
   /**
    * Serves a session's GET stream from this replica until the client hangs up or the session
-   * ends. Resolves once the stream is open.
+   * ends; with `lastEventId`, resumes the stream after that event. Resolves once the stream is
+   * open (or refused).
    */
   async open(
     session: McpSessionRow,
@@ -111,10 +148,37 @@ export class SessionStreams {
     outgoing: ServerResponse,
     /** Whose credentials the held subscriptions use on per-user OAuth connections. */
     principal: CallPrincipal,
+    lastEventId: string | null,
   ): Promise<void> {
     const { db, replicaId } = this.options;
+    let resumeAfter: number | null = null;
+    if (lastEventId !== null) {
+      const position = parseMcpSessionEventId(session, lastEventId);
+      // Only this session's GET stream can be resumed here: the gateway puts no ids on the
+      // response streams of POSTs, so no other id of this session exists.
+      if (!position || position.stream !== MCP_SESSION_GET_STREAM) {
+        outgoing.writeHead(400, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            jsonrpc: "2.0",
+            error: {
+              code: -32000,
+              message:
+                "Bad Request: Last-Event-ID is not an event of this session's stream; reconnect without it",
+            },
+            id: null,
+          }),
+        );
+        return;
+      }
+      resumeAfter = position.seq;
+    }
     const tools = await toolsFingerprint(db, agent);
-    if (!(await claimMcpSessionStream(db, session.id, replicaId))) {
+    const claimed = await claimMcpSessionStream(db, {
+      sessionId: session.id,
+      replicaId,
+      toolsFingerprint: tools,
+    });
+    if (!claimed) {
       outgoing.writeHead(404, { "content-type": "application/json" }).end(
         JSON.stringify({
           jsonrpc: "2.0",
@@ -137,13 +201,17 @@ export class SessionStreams {
         sessionId: session.id,
         principal,
         onUpdated: (uri) => {
-          this.notify(session.id, {
+          void this.send(session.id, {
             jsonrpc: "2.0",
             method: "notifications/resources/updated",
             params: { uri },
           });
         },
       }),
+      cursor: resumeAfter ?? claimed.eventSeq,
+      writing: null,
+      again: false,
+      behind: false,
     };
     this.streams.set(session.id, stream);
     stream.resources.sync(agent);
@@ -162,15 +230,38 @@ export class SessionStreams {
       // Tells nginx not to buffer the stream.
       "x-accel-buffering": "no",
     });
+    if (resumeAfter === null && session.protocol_version >= PRIMING_PROTOCOL_VERSION)
+      outgoing.write(
+        `id: ${mcpSessionEventId(session, MCP_SESSION_GET_STREAM, stream.cursor)}\ndata: \n\n`,
+      );
     outgoing.flushHeaders();
+    // The tools changed while no stream of the session was open to say so.
+    if (claimed.toolsChanged)
+      void this.send(session.id, { jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+    this.write(stream);
   }
 
-  /** Writes a notification on the session's stream if this replica holds it. */
-  notify(sessionId: string, notification: JSONRPCNotification): boolean {
+  /**
+   * Stores a message for the session's GET stream; the replica holding the stream (this one or
+   * another) writes it, and a client resuming the stream later gets it then.
+   */
+  async send(sessionId: string, message: JSONRPCNotification): Promise<void> {
+    try {
+      await appendMcpSessionEvents(this.options.db, {
+        sessionId,
+        stream: MCP_SESSION_GET_STREAM,
+        messages: [message as JsonObject],
+      });
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error, mcp_session_id: sessionId },
+        "gateway: storing a session's notification failed",
+      );
+      return;
+    }
     const stream = this.streams.get(sessionId);
-    if (!stream) return false;
-    stream.outgoing.write(`event: message\ndata: ${JSON.stringify(notification)}\n\n`);
-    return true;
+    // Not waiting for the change feed to bring it back here.
+    if (stream) this.write(stream);
   }
 
   /** Ends every stream (the process is stopping); clients reconnect to another replica. */
@@ -192,8 +283,57 @@ export class SessionStreams {
     await this.running;
   }
 
+  /** Writes the stream's events it has not written yet, one batch of writes at a time. */
+  private write(stream: Stream): void {
+    if (stream.writing) {
+      stream.again = true;
+      return;
+    }
+    stream.writing = this.catchUp(stream).finally(() => {
+      stream.writing = null;
+    });
+  }
+
+  private async catchUp(stream: Stream): Promise<void> {
+    const { db, logger } = this.options;
+    const { session, outgoing } = stream;
+    do {
+      stream.again = false;
+      for (;;) {
+        if (this.streams.get(session.id) !== stream) return;
+        let events;
+        try {
+          events = await mcpSessionEventsAfter(db, {
+            sessionId: session.id,
+            stream: MCP_SESSION_GET_STREAM,
+            afterSeq: stream.cursor,
+            limit: EVENTS_PAGE,
+          });
+          stream.behind = false;
+        } catch (error) {
+          stream.behind = true;
+          logger.warn(
+            { err: error, mcp_session_id: session.id },
+            "gateway: reading a session's events failed",
+          );
+          return;
+        }
+        if (outgoing.destroyed || this.streams.get(session.id) !== stream) return;
+        for (const event of events) {
+          const id = mcpSessionEventId(session, MCP_SESSION_GET_STREAM, event.seq);
+          outgoing.write(`id: ${id}\nevent: message\ndata: ${JSON.stringify(event.message)}\n\n`);
+          stream.cursor = event.seq;
+        }
+        if (events.length < EVENTS_PAGE) break;
+      }
+    } while (stream.again);
+  }
+
   private beat(): void {
-    for (const stream of this.streams.values()) stream.outgoing.write(": keep-alive\n\n");
+    for (const stream of this.streams.values()) {
+      stream.outgoing.write(": keep-alive\n\n");
+      if (stream.behind) this.write(stream);
+    }
     const ids = [...this.streams.keys()];
     touchMcpSessions(this.options.db, ids)
       .then(() => {
@@ -254,7 +394,8 @@ export class SessionStreams {
       const now = await fingerprint;
       if (now === stream.tools) continue;
       stream.tools = now;
-      this.notify(sessionId, { jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+      await recordMcpSessionTools(db, sessionId, now);
+      await this.send(sessionId, { jsonrpc: "2.0", method: "notifications/tools/list_changed" });
     }
   }
 }

@@ -1,5 +1,10 @@
 import {
+  appendMcpSessionEvents,
   cancelMcpTask,
+  MCP_SESSION_GET_STREAM,
+  mcpTaskOf,
+  setMcpTaskInputRequired,
+  type CallRelay,
   createMcpTask,
   findMcpTask,
   finishMcpTask,
@@ -24,12 +29,13 @@ import {
   type CreateTaskResult,
   type ListTasksResult,
   type ServerCapabilities,
+  type JSONRPCRequest,
   type Task,
   type TaskMetadata,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "../logger";
 import { decodeAfterCursor, encodeCursor, PAGE_SIZE } from "./cursor";
-import { callAgentTool, type CallContext } from "./tools";
+import { callAgentTool, relayFor, type CallContext, type CallingClient } from "./tools";
 
 /*
  * MCP tasks (protocol 2025-11-25) for `tools/call`: a call with `params.task` is answered at once
@@ -40,9 +46,14 @@ import { callAgentTool, type CallContext } from "./tools";
  * the change feed until the task ends, and a cancellation reaches the running replica the same
  * way, which aborts the upstream call.
  *
- * Not relayed in a task: progress, log messages and the upstream's requests to the client
- * (sampling, elicitation, roots). The call's HTTP response has ended by then, so the upstream
- * gets a client without those capabilities, as a session-less call does.
+ * Every change of a task created in a session reaches that session as
+ * `notifications/tasks/status` on its GET stream (stored with the change, see core's mcp-tasks).
+ * The upstream's requests to the client during a task (sampling, elicitation, roots) go there
+ * too, tagged with the task (`io.modelcontextprotocol/related-task`), and the task is
+ * `input_required` while one waits for its answer; the answer, POSTed to any replica, reaches the
+ * call through the relay (core's runs/relay.ts). A task without a session has no stream: its
+ * upstream gets a client without those capabilities, as a session-less call does. Progress and
+ * log messages of a task are not relayed (the call's HTTP response has ended).
  */
 
 /** What `initialize` advertises: task-augmented tools/call, with listing and cancellation. */
@@ -66,20 +77,10 @@ const STATUS_MESSAGE_CHARS = 500;
 export interface TaskContext {
   call: CallContext;
   owner: McpTaskOwner;
+  /** The session's client, which the upstream's requests during the task are relayed to. */
+  client: CallingClient | null;
   limits: McpTaskLimits;
   logger: Logger;
-}
-
-function toTask(row: McpTaskRow): Task {
-  return {
-    taskId: row.id,
-    status: row.status,
-    ...(row.status_message === null ? {} : { statusMessage: row.status_message }),
-    createdAt: row.created_at.toISOString(),
-    lastUpdatedAt: row.updated_at.toISOString(),
-    ttl: row.ttl_ms,
-    pollInterval: row.poll_interval_ms,
-  };
 }
 
 function taskNotFound(taskId: string): McpError {
@@ -143,7 +144,66 @@ export async function startToolTask(
     throw error;
   }
   runtime.tasks.start(row.id, (signal) => runToolTask(context, row.id, name, input, signal));
-  return { task: toTask(row) };
+  return { task: mcpTaskOf(row) };
+}
+
+/** The request tagged as belonging to the task, as MCP asks of a task's messages. */
+function relatedToTask(request: JSONRPCRequest, taskId: string): JsonObject {
+  return {
+    ...request,
+    params: {
+      ...request.params,
+      _meta: { ...request.params?._meta, [RELATED_TASK_META_KEY]: { taskId } },
+    },
+  } as JsonObject;
+}
+
+/**
+ * How the upstream reaches the client during a task: its requests are stored as events of the
+ * session's GET stream (whichever replica holds it writes them), and the task is input_required
+ * while any of them waits. Status changes are made one after another, in the order the waits
+ * began and ended, so the last one stands.
+ */
+function taskRelay(context: TaskContext, taskId: string): CallRelay | undefined {
+  const { client } = context;
+  const sessionId = client?.sessionId ?? null;
+  if (client === null || sessionId === null) return undefined;
+  const { db } = context.call;
+  const relay = relayFor(context.call, client, async (request) => {
+    const stored = await appendMcpSessionEvents(db, {
+      sessionId,
+      stream: MCP_SESSION_GET_STREAM,
+      messages: [relatedToTask(request, taskId)],
+    });
+    if (!stored) throw new Error("The task's session has ended");
+  });
+  if (!relay) return undefined;
+  let waiting = 0;
+  let statuses = Promise.resolve();
+  const setStatus = (inputRequired: boolean): Promise<void> => {
+    statuses = statuses
+      .then(() => setMcpTaskInputRequired(db, taskId, inputRequired))
+      .catch((error: unknown) => {
+        context.logger.warn(
+          { err: error, task_id: taskId },
+          "gateway: changing a task's input_required status failed",
+        );
+      });
+    return statuses;
+  };
+  return {
+    capabilities: relay.capabilities,
+    ask: async (request, signal) => {
+      waiting += 1;
+      if (waiting === 1) await setStatus(true);
+      try {
+        return await relay.ask(request, signal);
+      } finally {
+        waiting -= 1;
+        if (waiting === 0) await setStatus(false);
+      }
+    },
+  };
 }
 
 /** The background half of a task: the governed call, then its outcome on the task. */
@@ -172,6 +232,7 @@ async function runToolTask(
       signal,
       progressToken: undefined,
       sendNotification: () => Promise.resolve(),
+      relay: taskRelay(context, taskId),
       // The task ends once its run is recorded: what tasks/result returns is on file.
       awaitRecord: true,
       onRun,
@@ -224,7 +285,7 @@ async function runToolTask(
 export async function getTask(context: TaskContext, taskId: string): Promise<Task> {
   const row = await findMcpTask(context.call.db, context.owner, taskId);
   if (!row) throw taskNotFound(taskId);
-  return toTask(row);
+  return mcpTaskOf(row);
 }
 
 /** The task's outcome as its request would have returned it: its result, or its error. */
@@ -288,7 +349,7 @@ export async function listTasks(
   });
   const last = page.tasks[page.tasks.length - 1];
   return {
-    tasks: page.tasks.map(toTask),
+    tasks: page.tasks.map(mcpTaskOf),
     ...(page.more && last
       ? { nextCursor: encodeCursor({ after: `${last.created_at.toISOString()} ${last.id}` }) }
       : {}),
@@ -304,5 +365,5 @@ export async function cancelTask(context: TaskContext, taskId: string): Promise<
           ErrorCode.InvalidParams,
           `Task ${taskId} has already ended; only a working task can be cancelled`,
         );
-  return toTask(cancelled.task);
+  return mcpTaskOf(cancelled.task);
 }

@@ -25,6 +25,12 @@ export const RELAY_CHANNEL = "mcp_relay";
 export const TASK_CHANNEL = "mcp_task";
 
 /**
+ * The channel a gateway session's new SSE events are announced on (see mcp-sessions/events.ts):
+ * the payload is the session id, sent in the transaction that stored the event.
+ */
+export const SESSION_EVENT_CHANNEL = "mcp_session_event";
+
+/**
  * The channel an approval's status changes are announced on (see approvals/): the payload is JSON
  * with the approval's id and new status, sent in the transaction that changed it.
  */
@@ -44,6 +50,8 @@ export interface ChangeListener {
   relayed?(payload: string): void;
   /** A task's status changed (TASK_CHANNEL's payload). */
   task?(payload: string): void;
+  /** The session has a new event to send on one of its streams (SESSION_EVENT_CHANNEL). */
+  sessionEvent?(sessionId: string): void;
   /** An approval's status changed (APPROVAL_CHANNEL's payload). */
   approval?(payload: string): void;
 }
@@ -94,6 +102,10 @@ class Listeners {
 
   task(payload: string): void {
     for (const listener of this.set) listener.task?.(payload);
+  }
+
+  sessionEvent(sessionId: string): void {
+    for (const listener of this.set) listener.sessionEvent?.(sessionId);
   }
 
   approval(payload: string): void {
@@ -247,13 +259,15 @@ export function createPostgresChangeFeed(
           listeners.relayed(message.payload);
         else if (message.channel === TASK_CHANNEL && message.payload)
           listeners.task(message.payload);
+        else if (message.channel === SESSION_EVENT_CHANNEL && message.payload)
+          listeners.sessionEvent(message.payload);
         else if (message.channel === APPROVAL_CHANNEL && message.payload)
           listeners.approval(message.payload);
       });
       try {
         await next.connect();
         await next.query(
-          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${TASK_CHANNEL}; LISTEN ${APPROVAL_CHANNEL}; LISTEN ${heartbeatChannel}`,
+          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${TASK_CHANNEL}; LISTEN ${SESSION_EVENT_CHANNEL}; LISTEN ${APPROVAL_CHANNEL}; LISTEN ${heartbeatChannel}`,
         );
         if (closed) {
           await next.end();
@@ -341,6 +355,9 @@ export function createPgliteChangeFeed(client: PGlite): ChangeFeed {
         }),
         client.listen(RELAY_CHANNEL, (payload) => {
           if (payload) listeners.relayed(payload);
+        }),
+        client.listen(SESSION_EVENT_CHANNEL, (payload) => {
+          if (payload) listeners.sessionEvent(payload);
         }),
         client.listen(TASK_CHANNEL, (payload) => {
           if (payload) listeners.task(payload);

@@ -936,10 +936,45 @@ export const mcpSessions = pgTable(
     created_at: createdAt(),
     /** The database's clock; refreshed by requests and by the open stream's keep-alive. */
     last_seen_at: timestamptz("last_seen_at").notNull().defaultNow(),
+    /**
+     * The sequence number of the session's latest event (mcp_session_events). Incremented under
+     * the row's lock, so numbers are handed out in commit order and a reader never sees a later
+     * event before an earlier one.
+     */
+    event_seq: bigint("event_seq", { mode: "number" }).notNull().default(0),
+    /**
+     * What the agent's tool list looked like when the session's stream last compared it: a
+     * stream opened after a change the session missed announces list_changed.
+     */
+    tools_fingerprint: text("tools_fingerprint"),
   },
   (t) => [
     index("mcp_sessions_org_id_idx").on(t.org_id),
     index("mcp_sessions_agent_last_seen_idx").on(t.agent_id, t.last_seen_at),
+  ],
+);
+
+/**
+ * What the gateway sent (or had to send) a session's client on an SSE stream, kept so that a
+ * client reconnecting with `Last-Event-ID`, on any replica, gets what it missed. The newest
+ * MCP_SESSION_EVENTS_KEPT of a session are kept; they go with the session.
+ */
+export const mcpSessionEvents = pgTable(
+  "mcp_session_events",
+  {
+    session_id: uuid("session_id")
+      .notNull()
+      .references(() => mcpSessions.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    org_id: orgId(),
+    /** The stream the event belongs to (see mcp-sessions/events.ts). */
+    stream: text("stream").notNull(),
+    message: jsonb("message").$type<JsonObject>().notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.session_id, t.seq] }),
+    index("mcp_session_events_org_id_idx").on(t.org_id),
   ],
 );
 

@@ -145,23 +145,48 @@ export async function endMcpSession(db: Db, sessionId: string): Promise<void> {
 
 /**
  * Records that this replica now holds the session's GET stream; a replica that held it before
- * hears of it and closes its own, so each notification goes out on one stream only.
+ * hears of it and closes its own, so each notification goes out on one stream only. Returns the
+ * session's latest event number (where a new stream starts) and whether the agent's tools changed
+ * since the session last compared them (`toolsFingerprint` is what they look like now); null when
+ * the session is gone.
  */
 export async function claimMcpSessionStream(
   db: Db,
-  sessionId: string,
-  replicaId: string,
-): Promise<boolean> {
+  input: { sessionId: string; replicaId: string; toolsFingerprint: string },
+): Promise<{ eventSeq: number; toolsChanged: boolean } | null> {
   return db.transaction(async (tx) => {
-    const claimed = await tx
+    const [before] = await tx
+      .select({ eventSeq: mcpSessions.event_seq, tools: mcpSessions.tools_fingerprint })
+      .from(mcpSessions)
+      .where(eq(mcpSessions.id, input.sessionId))
+      .for("update");
+    if (!before) return null;
+    await tx
       .update(mcpSessions)
-      .set({ stream_replica_id: replicaId, last_seen_at: sql`now()` })
-      .where(eq(mcpSessions.id, sessionId))
-      .returning({ id: mcpSessions.id });
-    if (claimed.length === 0) return false;
-    await tx.execute(announce(sessionId));
-    return true;
+      .set({
+        stream_replica_id: input.replicaId,
+        last_seen_at: sql`now()`,
+        tools_fingerprint: input.toolsFingerprint,
+      })
+      .where(eq(mcpSessions.id, input.sessionId));
+    await tx.execute(announce(input.sessionId));
+    return {
+      eventSeq: before.eventSeq,
+      toolsChanged: before.tools !== null && before.tools !== input.toolsFingerprint,
+    };
   });
+}
+
+/** Remembers what the agent's tool list looks like as announced to the session. */
+export async function recordMcpSessionTools(
+  db: Db,
+  sessionId: string,
+  toolsFingerprint: string,
+): Promise<void> {
+  await db
+    .update(mcpSessions)
+    .set({ tools_fingerprint: toolsFingerprint })
+    .where(eq(mcpSessions.id, sessionId));
 }
 
 export async function releaseMcpSessionStream(

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { and, asc, eq, gt, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import type { Task } from "@modelcontextprotocol/sdk/types.js";
 import type { Agent } from "../agents/agents";
 import { TASK_CHANNEL } from "../db/changes";
 import type { Db } from "../db/client";
@@ -13,13 +14,16 @@ import {
   type McpTaskError,
 } from "../db/schema";
 import { AppError } from "../errors";
+import { appendMcpSessionEvents, MCP_SESSION_GET_STREAM } from "../mcp-sessions/events";
 
 /*
  * Task-augmented tool calls of the MCP gateway (MCP tasks, protocol 2025-11-25). The row is the
  * task: the replica that accepted the call runs it and records its outcome here, and any replica
- * answers for it. Every change of status is announced on TASK_CHANNEL in the statement that made
+ * answers for it. Every change of status is announced on TASK_CHANNEL in the transaction that made
  * it, so a replica blocked in `tasks/result` wakes when the task ends, and the replica running a
- * task hears that another one cancelled it (see TaskHub).
+ * task hears that another one cancelled it (see TaskHub). In the same transaction, a task created
+ * in an MCP session sends that session `notifications/tasks/status` (an event of its GET stream,
+ * see mcp-sessions/events.ts), whichever replica changed it.
  *
  * A task is seen only by the agent that created it and, when it was created in an MCP session,
  * only in that session: anyone else's task id is simply not found. Ids carry 144 random bits.
@@ -47,8 +51,70 @@ export interface McpTaskLimits {
   maxLivePerAgent: number;
 }
 
-/** The statement's NOTIFY of each changed row: the id and new status, as JSON. */
-const announced = sql`pg_notify(${TASK_CHANNEL}, json_build_object('id', id, 'status', status)::text)`;
+/** The task as MCP shows it (tasks/get, notifications/tasks/status). */
+export function mcpTaskOf(row: McpTaskRow): Task {
+  return {
+    taskId: row.id,
+    status: row.status,
+    ...(row.status_message === null ? {} : { statusMessage: row.status_message }),
+    createdAt: row.created_at.toISOString(),
+    lastUpdatedAt: row.updated_at.toISOString(),
+    ttl: row.ttl_ms,
+    pollInterval: row.poll_interval_ms,
+  };
+}
+
+/**
+ * Locks the sessions of the tasks `where` selects, before their tasks: the order in which a
+ * session's end (which deletes its tasks) takes the locks, so the two cannot deadlock.
+ */
+async function lockTaskSessions(tx: Db, where: SQL | undefined): Promise<void> {
+  await tx.execute(sql`
+    select 1 from mcp_sessions where id in (
+      select session_id from ${mcpTasks} where ${where} and session_id is not null
+    ) order by id for update
+  `);
+}
+
+/** Announces changed tasks: on TASK_CHANNEL, and to their sessions as notifications/tasks/status. */
+async function announceTasks(tx: Db, rows: McpTaskRow[]): Promise<void> {
+  for (const row of rows) {
+    await tx.execute(
+      sql`select pg_notify(${TASK_CHANNEL}, ${JSON.stringify({ id: row.id, status: row.status })})`,
+    );
+    if (row.session_id === null) continue;
+    await appendMcpSessionEvents(tx, {
+      sessionId: row.session_id,
+      stream: MCP_SESSION_GET_STREAM,
+      messages: [
+        {
+          jsonrpc: "2.0",
+          method: "notifications/tasks/status",
+          params: { ...mcpTaskOf(row) },
+        },
+      ],
+    });
+  }
+}
+
+/** Updates the live tasks `where` selects and announces each, in one transaction. */
+async function changeLiveTasks(
+  db: Db,
+  where: SQL | undefined,
+  set: Partial<typeof mcpTasks.$inferInsert>,
+): Promise<McpTaskRow[]> {
+  const live = and(where, inArray(mcpTasks.status, LIVE_STATUSES));
+  return db.transaction(async (tx) => {
+    await lockTaskSessions(tx, live);
+    const rows = await tx
+      .update(mcpTasks)
+      .set({ ...set, updated_at: sql`now()` })
+      .where(live)
+      .returning();
+    await announceTasks(tx, rows);
+    return rows;
+  });
+}
 
 function visibleTo(owner: McpTaskOwner, taskId?: string): SQL | undefined {
   return and(
@@ -173,19 +239,9 @@ export async function cancelMcpTask(
   owner: McpTaskOwner,
   taskId: string,
 ): Promise<{ outcome: "cancelled"; task: McpTaskRow } | { outcome: "terminal" | "not_found" }> {
-  const cancelled = await db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(mcpTasks)
-      .set({
-        status: "cancelled",
-        status_message: "The task was cancelled by request",
-        updated_at: sql`now()`,
-      })
-      .where(and(visibleTo(owner, taskId), inArray(mcpTasks.status, LIVE_STATUSES)))
-      .returning();
-    // Delivered at commit, with the row as it now is.
-    if (row) await tx.execute(sql`select ${announced} from ${mcpTasks} where id = ${row.id}`);
-    return row;
+  const [cancelled] = await changeLiveTasks(db, visibleTo(owner, taskId), {
+    status: "cancelled",
+    status_message: "The task was cancelled by request",
   });
   if (cancelled) return { outcome: "cancelled", task: cancelled };
   return (await findMcpTask(db, owner, taskId))
@@ -195,14 +251,23 @@ export async function cancelMcpTask(
 
 /** Sets a live task's status message (what it waits for), announced like a change of status. */
 export async function noteMcpTask(db: Db, taskId: string, message: string): Promise<void> {
-  await db.execute(sql`
-    with noted as (
-      update ${mcpTasks} set status_message = ${message}, updated_at = now()
-      where id = ${taskId} and status in ('working', 'input_required')
-      returning id, status
-    )
-    select ${announced} from noted
-  `);
+  await changeLiveTasks(db, eq(mcpTasks.id, taskId), { status_message: message });
+}
+
+/**
+ * Marks a live task as waiting for its requestor's input (a request of the upstream relayed to
+ * the client: MCP's `input_required`), or as working again once answered.
+ */
+export async function setMcpTaskInputRequired(
+  db: Db,
+  taskId: string,
+  waiting: boolean,
+): Promise<void> {
+  await changeLiveTasks(
+    db,
+    and(eq(mcpTasks.id, taskId), eq(mcpTasks.status, waiting ? "working" : "input_required")),
+    { status: waiting ? "input_required" : "working" },
+  );
 }
 
 /** Links the task to the run recording its call. */
@@ -225,17 +290,13 @@ export async function finishMcpTask(
     runId: string | null;
   },
 ): Promise<void> {
-  await db.execute(sql`
-    with finished as (
-      update ${mcpTasks} set status = ${outcome.status}, status_message = ${outcome.statusMessage},
-        result = ${outcome.result === null ? null : JSON.stringify(outcome.result)}::jsonb,
-        error = ${outcome.error === null ? null : JSON.stringify(outcome.error)}::jsonb,
-        run_id = coalesce(${outcome.runId}::uuid, run_id), updated_at = now()
-      where id = ${taskId} and status in ('working', 'input_required')
-      returning id, status
-    )
-    select ${announced} from finished
-  `);
+  await changeLiveTasks(db, eq(mcpTasks.id, taskId), {
+    status: outcome.status,
+    status_message: outcome.statusMessage,
+    result: outcome.result,
+    error: outcome.error,
+    ...(outcome.runId === null ? {} : { run_id: outcome.runId }),
+  });
 }
 
 const INTERRUPTED =
@@ -246,19 +307,19 @@ const INTERRUPTED =
  * interval), or without a row at all. Part of the dead-replica sweep (see replicas.ts).
  */
 export async function sweepInterruptedTasks(db: Db, deadAfter: SQL): Promise<number> {
-  const result = await db.execute(sql`
-    with swept as (
-      update ${mcpTasks} set status = 'failed', status_message = ${INTERRUPTED},
-        error = ${JSON.stringify({ code: -32603, message: INTERRUPTED })}::jsonb, updated_at = now()
-      where status in ('working', 'input_required') and not exists (
-        select 1 from ${replicas} where ${replicas.id} = ${mcpTasks.replica_id}
-          and ${replicas.heartbeat_at} > now() - ${deadAfter}
-      )
-      returning id, status
-    )
-    select ${announced} from swept
-  `);
-  return (result as { rows: unknown[] }).rows.length;
+  const swept = await changeLiveTasks(
+    db,
+    sql`not exists (
+      select 1 from ${replicas} where ${replicas.id} = ${mcpTasks.replica_id}
+        and ${replicas.heartbeat_at} > now() - ${deadAfter}
+    )`,
+    {
+      status: "failed",
+      status_message: INTERRUPTED,
+      error: { code: -32603, message: INTERRUPTED },
+    },
+  );
+  return swept.length;
 }
 
 /** Deletes tasks past their ttl. */
