@@ -156,7 +156,7 @@ export class SessionStreams {
       const position = parseMcpSessionEventId(session, lastEventId);
       // Only this session's GET stream can be resumed here: the gateway puts no ids on the
       // response streams of POSTs, so no other id of this session exists.
-      if (!position || position.stream !== MCP_SESSION_GET_STREAM) {
+      if (position?.stream !== MCP_SESSION_GET_STREAM) {
         outgoing.writeHead(400, { "content-type": "application/json" }).end(
           JSON.stringify({
             jsonrpc: "2.0",
@@ -297,6 +297,8 @@ export class SessionStreams {
   private async catchUp(stream: Stream): Promise<void> {
     const { db, logger } = this.options;
     const { session, outgoing } = stream;
+    // Read through a call: `again` is set by other callbacks while this one awaits.
+    const announcedMeanwhile = (): boolean => stream.again;
     do {
       stream.again = false;
       for (;;) {
@@ -326,7 +328,7 @@ export class SessionStreams {
         }
         if (events.length < EVENTS_PAGE) break;
       }
-    } while (stream.again);
+    } while (announcedMeanwhile());
   }
 
   private beat(): void {

@@ -155,7 +155,7 @@ function relatedToTask(request: JSONRPCRequest, taskId: string): JsonObject {
       ...request.params,
       _meta: { ...request.params?._meta, [RELATED_TASK_META_KEY]: { taskId } },
     },
-  } as JsonObject;
+  };
 }
 
 /**

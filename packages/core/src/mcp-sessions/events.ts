@@ -79,6 +79,9 @@ export async function appendMcpSessionEvents(
   const { sessionId, stream, messages } = input;
   if (messages.length === 0) return true;
   const count = messages.length;
+  // The statement's delete cannot see the rows it inserts: what would be dropped at once is
+  // not stored at all.
+  const stored = messages.slice(-MCP_SESSION_EVENTS_KEPT);
   const result = await db.execute(sql`
     with bumped as (
       update mcp_sessions set event_seq = event_seq + ${count}
@@ -87,9 +90,9 @@ export async function appendMcpSessionEvents(
     ),
     stored as (
       insert into ${mcpSessionEvents} (session_id, seq, org_id, stream, message)
-      select ${sessionId}::uuid, bumped.event_seq - ${count} + item.ordinality, bumped.org_id,
-        ${stream}, item.message
-      from bumped, jsonb_array_elements(${JSON.stringify(messages)}::jsonb)
+      select ${sessionId}::uuid, bumped.event_seq - ${stored.length} + item.ordinality,
+        bumped.org_id, ${stream}, item.message
+      from bumped, jsonb_array_elements(${JSON.stringify(stored)}::jsonb)
         with ordinality as item(message, ordinality)
     ),
     dropped as (
