@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import pino from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 
 export type Logger = pino.Logger;
 
@@ -111,7 +112,8 @@ export function createLogger(
     return pino(
       options,
       // Synchronous: a terminal's reader is a person, and nothing is lost at exit.
-      pretty({
+      // Loaded only here: production never formats for a terminal, and it slows every start.
+      (createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty)({
         translateTime: "SYS:HH:MM:ss.l",
         ignore: "pid,hostname",
         singleLine: true,

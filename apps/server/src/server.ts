@@ -156,6 +156,11 @@ export async function startServer(
   options: { database?: DatabaseHandle; logDestination?: DestinationStream } = {},
 ): Promise<RunningServer> {
   const logger = createLogger(env.LOG_LEVEL, options.logDestination, env.LOG_FORMAT);
+  // Started first, so the schema thread loads while the database opens; awaited before serving.
+  const schemaValidation = startJsonSchemaValidation().then(
+    () => null,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
   const database = options.database ?? (await createDatabase(databaseConfig(env)));
   await database.migrate();
   logger.info({ database: database.kind }, "database ready");
@@ -183,8 +188,9 @@ export async function startServer(
     },
   });
 
-  await startJsonSchemaValidation();
-  const telemetry = createTelemetry(env);
+  const schemaValidationFailure = await schemaValidation;
+  if (schemaValidationFailure !== null) throw schemaValidationFailure;
+  const telemetry = await createTelemetry(env);
   const runtime = createMcpRuntime({
     database,
     metrics: telemetry.metrics,

@@ -1,4 +1,5 @@
-import { Lexer, parseDocument, stringify } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import type { GuardrailHook, JsonObject, policies, RateLimit } from "../db/schema";
 import { AppError } from "../errors";
 import { findInputDefect } from "../lib/input-defects";
@@ -10,6 +11,14 @@ import type { OrgRole } from "../orgs/roles";
  * are never in it: a secret is a reference `{ name }` whose value comes with the apply request
  * (or stays as stored). See export.ts and apply.ts.
  */
+
+let loadedYaml: typeof Yaml | undefined;
+
+/** The YAML library, loaded on first use: only config as code needs it, and it slows every start. */
+function yaml(): typeof Yaml {
+  loadedYaml ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return loadedYaml;
+}
 
 export const CONFIG_API_VERSION = "mcp-agents.dev/v1";
 export const CONFIG_KIND = "OrgConfig";
@@ -139,7 +148,7 @@ function refused(message: string): AppError {
 /** How deep the document's flow collections nest, counted on the lexer's tokens (no recursion). */
 function flowDepthExceeds(text: string, limit: number): boolean {
   let depth = 0;
-  for (const token of new Lexer().lex(text)) {
+  for (const token of new (yaml().Lexer)().lex(text)) {
     if (token === "[" || token === "{") {
       depth++;
       if (depth > limit) return true;
@@ -161,7 +170,7 @@ export function parseConfigYaml(text: string): unknown {
     throw refused(`The document nests deeper than ${CONFIG_MAX_FLOW_DEPTH} levels`);
   let value: unknown;
   try {
-    const document = parseDocument(text, {
+    const document = yaml().parseDocument(text, {
       uniqueKeys: true,
       resolveKnownTags: false,
       prettyErrors: true,
@@ -185,5 +194,5 @@ export function parseConfigYaml(text: string): unknown {
 
 /** The document as YAML: keys in the order they were built, no anchors, no folded lines. */
 export function renderConfigYaml(document: ConfigDocument): string {
-  return stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 });
+  return yaml().stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 });
 }

@@ -229,6 +229,8 @@ export async function assertValidJsonSchema(schema: unknown, fieldPath: string):
  * pay while requests wait (this thread's ajv instances; starting the schema thread).
  */
 export async function startJsonSchemaValidation(): Promise<void> {
+  // The thread starts (and loads its validator) while this one warms its own.
+  const thread = checkJsonSchema({});
   warmJsonSchemaValidator();
-  await checkJsonSchema({});
+  await thread;
 }
