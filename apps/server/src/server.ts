@@ -18,6 +18,7 @@ import {
   pruneAuthThrottles,
   pruneOAuthRecords,
   pruneSsoFlows,
+  pruneIdleMcpSessions,
   pruneMcpTasks,
   pruneRelayRequests,
   pruneRateLimitCounters,
@@ -240,6 +241,9 @@ export async function startServer(
       await pruneSsoFlows(database.db);
       await pruneRelayRequests(database.db);
       await pruneMcpTasks(database.db);
+      await pruneIdleMcpSessions(database.db, {
+        idleTimeoutSeconds: env.MCP_SESSION_IDLE_TIMEOUT_SECONDS,
+      });
     })().catch((error: unknown) => {
       logger.error({ err: error }, "maintenance failed");
     });

@@ -16,6 +16,7 @@ import {
   MCP_SESSION_EVENTS_KEPT,
   MCP_SESSION_GET_STREAM,
   mcpSessionEventsAfter,
+  pruneIdleMcpSessions,
 } from "@mcp/core";
 import { schema } from "@mcp/core/db";
 import { startTestMcpServer, waitUntil, type RunningTestMcpServer } from "@mcp/core/testing";
@@ -449,6 +450,34 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
           messages: [messages[0] ?? {}],
         }),
       ).toBe(false);
+    });
+
+    it("the maintenance job deletes sessions idle past the timeout, with their events", async () => {
+      const agent = await createAgentWithConnection(first, upstream.url);
+      const idle = await openSession(first, agent);
+      const busy = await openSession(first, agent);
+      const db = first.database.db;
+      for (const session of [idle, busy]) {
+        const { taskId } = await startTask(first, agent, session);
+        await cancelTask(first, agent, session, taskId);
+      }
+      const { id: idleId } = await sessionRow(idle);
+      const { id: busyId } = await sessionRow(busy);
+      await db
+        .update(schema.mcpSessions)
+        .set({ last_seen_at: new Date(Date.now() - 7_200_000) })
+        .where(eq(schema.mcpSessions.id, idleId));
+      expect(await pruneIdleMcpSessions(db, { idleTimeoutSeconds: 3_600 })).toBeGreaterThan(0);
+      const events = (sessionId: string) =>
+        db
+          .select({ seq: schema.mcpSessionEvents.seq })
+          .from(schema.mcpSessionEvents)
+          .where(eq(schema.mcpSessionEvents.session_id, sessionId));
+      expect(await events(idleId)).toEqual([]);
+      expect(await events(busyId)).toHaveLength(1);
+      await expect(sessionRow(idle)).rejects.toThrow("no session row");
+      const stillThere = await rpc(second, agent, busy, "tasks/list", {});
+      expect(stillThere.result).toMatchObject({ tasks: [expect.anything()] });
     });
 
     it("the SDK client's own reconnection resumes on the other replica: every status once, in order", async () => {

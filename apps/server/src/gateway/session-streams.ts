@@ -188,6 +188,11 @@ export class SessionStreams {
       );
       return;
     }
+    // The client hung up while the stream was being claimed: nothing would ever close it.
+    if (outgoing.destroyed) {
+      await releaseMcpSessionStream(db, session.id, replicaId);
+      return;
+    }
     // A second GET of the same session replaces the first.
     this.streams.get(session.id)?.outgoing.end();
     const stream: Stream = {

@@ -135,6 +135,33 @@ export async function touchMcpSessions(db: Db, ids: string[]): Promise<void> {
   `);
 }
 
+/** Sessions the maintenance job deletes per pass at most (the rest wait for the next pass). */
+const IDLE_SESSIONS_PER_PRUNE = 1_000;
+
+/**
+ * Deletes sessions idle past the timeout, with their events and subscriptions: an idle session
+ * is already refused, but only the agent's next initialize would otherwise delete it. Announced
+ * like any end, so every replica drops it from the sessions it validated.
+ */
+export async function pruneIdleMcpSessions(
+  db: Db,
+  limits: Pick<McpSessionLimits, "idleTimeoutSeconds">,
+): Promise<number> {
+  const result = await db.execute(sql`
+    with ended as (
+      delete from mcp_sessions where id in (
+        select id from mcp_sessions
+        where last_seen_at < now() - make_interval(secs => ${limits.idleTimeoutSeconds})
+        limit ${IDLE_SESSIONS_PER_PRUNE}
+      )
+      returning id
+    )
+    select pg_notify(${SESSION_CHANNEL}, id::text) from ended
+  `);
+  // Both drivers answer with `{ rows }`.
+  return (result as { rows: unknown[] }).rows.length;
+}
+
 /** Ends the session (DELETE from its client); whoever holds its stream closes it. */
 export async function endMcpSession(db: Db, sessionId: string): Promise<void> {
   await db.transaction(async (tx) => {
