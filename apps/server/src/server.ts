@@ -23,6 +23,7 @@ import {
   pruneRelayRequests,
   pruneRateLimitCounters,
   startAuditWebhookDelivery,
+  SessionRequests,
   startApprovalNotifier,
   startReplica,
   startSyncScheduler,
@@ -306,6 +307,7 @@ export async function startServer(
     limits: sessionLimits,
     maxEntries: VALIDATED_SESSIONS_MAX,
   });
+  const sessionRequests = new SessionRequests(database.db, database.changes);
   const sessionStreams = new SessionStreams({
     db: database.db,
     runtime,
@@ -336,6 +338,7 @@ export async function startServer(
       streams: sessionStreams,
       limits: sessionLimits,
       validated: validatedSessions,
+      requests: sessionRequests,
     },
     gatewayTasks: { maxLivePerAgent: env.MCP_MAX_TASKS_PER_AGENT },
     oauthTokenLifetimes: {
@@ -371,6 +374,7 @@ export async function startServer(
     // Session streams never end by themselves: ended now, their clients reconnect elsewhere.
     await sessionStreams.close();
     validatedSessions.close();
+    sessionRequests.close();
     drain.start(() => {
       server.closeIdleConnections();
     });

@@ -10,6 +10,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startBalancer } from "./balancer";
 import {
   addMember,
   createAgentWithConnection,
@@ -155,7 +156,7 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
       return events.body.results.map((event) => event.action).reverse();
     }
 
-    async function connect(agent: TestAgent, server: TestServer): Promise<Client> {
+    async function connect(agent: TestAgent, server: { url: string }): Promise<Client> {
       const client = new Client({ name: "approvals-test", version: "1.0.0" });
       await client.connect(
         new StreamableHTTPClientTransport(new URL(`${server.url}/mcp/${agent.agentId}`), {
@@ -503,6 +504,48 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")(
           decision: "approve",
         });
         expect(late.status).toBe(409);
+      });
+
+      it("an SDK client's cancellation of a held call, reaching the other server, cancels its approval", async () => {
+        const agent = await approvalSetup();
+        // Each HTTP request to the next server: the call and its cancellation are made to land
+        // on different ones.
+        const balancer = await startBalancer([first.url, second.url]);
+        try {
+          const client = await connect(agent, balancer);
+          const before = balancer.routed.length;
+          const abandon = new AbortController();
+          const held = client
+            .callTool({ name: "echo", arguments: { text: "changed my mind" } }, undefined, {
+              signal: abandon.signal,
+            })
+            .then(
+              () => "answered",
+              () => "cancelled",
+            );
+          const approval = await pendingApproval(agent);
+          const callRoute = balancer.routed.slice(before).find((route) => route.method === "POST");
+          if (!callRoute) throw new Error("the call did not go through the balancer");
+          if (balancer.routed.length % 2 === callRoute.replica)
+            await fetch(`${balancer.url}/healthz`);
+          const cancelAt = balancer.routed.length;
+          abandon.abort("no longer needed");
+          expect(await held).toBe("cancelled");
+          await waitUntil(
+            async () => (await approvalOf(first, agent, approval.run_id)).status !== "pending",
+          );
+          expect(await approvalOf(second, agent, approval.run_id)).toMatchObject({
+            status: "cancelled",
+            run_status: "failed",
+            comment: "Cancelled by the caller: no longer needed",
+          });
+          expect(balancer.routed[cancelAt]).toMatchObject({
+            method: "POST",
+            replica: 1 - callRoute.replica,
+          });
+        } finally {
+          await balancer.close();
+        }
       });
 
       it("a task-augmented call is answered with a task that completes once approved", async () => {

@@ -90,6 +90,7 @@ export {
 } from "./mcp/stdio-servers";
 export * from "./mcp-sessions/mcp-sessions";
 export * from "./mcp-sessions/events";
+export * from "./mcp-sessions/cancellation";
 export * from "./mcp-tasks/mcp-tasks";
 export { TaskHub } from "./mcp-tasks/hub";
 export * from "./oauth/authorization";

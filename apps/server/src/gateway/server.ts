@@ -17,12 +17,14 @@ import {
   type McpSessionLimits,
   type McpSessionRow,
   type McpTaskLimits,
+  type SessionRequests,
   callPrincipal,
 } from "@mcp/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   CallToolRequestSchema,
+  CancelledNotificationSchema,
   CancelTaskRequestSchema,
   CompleteRequestSchema,
   ErrorCode,
@@ -124,8 +126,9 @@ import {
  *
  * What is still per request:
  *   - `logging/setLevel` is accepted but not remembered between requests;
- *   - cancellation arrives in a separate POST that the process running the call may not see, so
- *     an upstream call is cancelled when the client drops the HTTP request instead.
+ *   - cancellation: in a session it reaches the replica running the request through the change
+ *     feed (mcp-sessions/cancellation.ts); without one, an upstream call is cancelled when the
+ *     client drops the HTTP request.
  * Progress and log notifications of a call reach the client on the SSE response of the POST that
  * carried the call.
  */
@@ -146,7 +149,13 @@ export interface GatewayOptions {
    * Stateful sessions (`Mcp-Session-Id`): their streams on this replica, their bounds, and the
    * sessions validated lately.
    */
-  sessions: { streams: SessionStreams; limits: McpSessionLimits; validated: ValidatedSessions };
+  sessions: {
+    streams: SessionStreams;
+    limits: McpSessionLimits;
+    validated: ValidatedSessions;
+    /** Requests of sessions this replica runs, cancellable from any replica. */
+    requests: SessionRequests;
+  };
   /** Task-augmented tool calls (MCP tasks, see tasks.ts): their bounds. */
   tasks: McpTaskLimits;
 }
@@ -559,6 +568,19 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       requestId: info.requestId,
     };
 
+    // A session's cancellations go to whichever replica runs the request they name (the SDK
+    // server below sees them too, and ignores ids it is not running).
+    if (session)
+      for (const message of messages) {
+        const cancelled = CancelledNotificationSchema.safeParse(message);
+        if (cancelled.success && cancelled.data.params.requestId !== undefined)
+          await options.sessions.requests.cancel({
+            sessionId: session.id,
+            requestId: cancelled.data.params.requestId,
+            reason: cancelled.data.params.reason ?? null,
+          });
+      }
+
     // Clients' answers to what upstream servers asked them (see runs/relay.ts) go to the replica
     // waiting for them; whatever else the body holds is served as usual.
     const answers = messages.filter(
@@ -595,19 +617,31 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       onHangUp(() => {
         hungUp.abort();
       });
+      const cancelled = { by: false };
+      const untrack = session
+        ? options.sessions.requests.track(session.id, direct.call.id, (reason) => {
+            cancelled.by = true;
+            hungUp.abort(reason ?? undefined);
+          })
+        : null;
       const { name, arguments: input, _meta: meta } = direct.call.params;
-      await serveToolCall(
-        direct.call,
-        guarded(scope, (stream) =>
-          callAgentTool(scope.call, name, input ?? {}, {
-            signal: hungUp.signal,
-            progressToken: meta?.progressToken,
-            sendNotification: stream.notify,
-            relay: relayFor(scope.call, scope.client, stream.request),
-          }),
-        ),
-        outgoing,
-      );
+      try {
+        await serveToolCall(
+          direct.call,
+          guarded(scope, (stream) =>
+            callAgentTool(scope.call, name, input ?? {}, {
+              signal: hungUp.signal,
+              progressToken: meta?.progressToken,
+              sendNotification: stream.notify,
+              relay: relayFor(scope.call, scope.client, stream.request),
+            }),
+          ),
+          outgoing,
+          () => cancelled.by,
+        );
+      } finally {
+        untrack?.();
+      }
       return;
     }
 
@@ -666,6 +700,23 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     onHangUp(() => {
       void mcp.close();
     });
+    // A cancelled request is aborted through the SDK server's own handling of the notification;
+    // once every request of this POST is cancelled, closing ends its stream (no answer is due).
+    const requests = served.filter(isJSONRPCRequest);
+    const uncancelled = new Set(requests.map((request) => request.id));
+    const untrack = session
+      ? requests.map((request) =>
+          options.sessions.requests.track(session.id, request.id, (reason) => {
+            transport.onmessage?.({
+              jsonrpc: "2.0",
+              method: "notifications/cancelled",
+              params: { requestId: request.id, ...(reason === null ? {} : { reason }) },
+            });
+            uncancelled.delete(request.id);
+            if (uncancelled.size === 0) void mcp.close();
+          }),
+        )
+      : [];
     const response = await transport.handleRequest(webRequest(incoming, url()), {
       parsedBody: Array.isArray(body) ? served : served[0],
     });
@@ -684,7 +735,11 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       });
       sessionHeader = { "mcp-session-id": opened.token };
     }
-    await sendWebResponse(outgoing, response, sessionHeader);
+    try {
+      await sendWebResponse(outgoing, response, sessionHeader);
+    } finally {
+      for (const stop of untrack) stop();
+    }
     void mcp.close();
   };
 

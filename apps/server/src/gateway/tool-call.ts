@@ -96,6 +96,7 @@ export async function serveToolCall(
   call: ToolCallRequest,
   handle: (stream: CallStream) => Promise<unknown>,
   outgoing: ServerResponse,
+  cancelled: () => boolean = () => false,
 ): Promise<void> {
   // Switched by the first notification: from then on the answer is an event stream.
   const state = { streaming: false };
@@ -133,6 +134,12 @@ export async function serveToolCall(
     answer = { result: await handle(stream), jsonrpc: "2.0", id: call.id } as JSONRPCMessage;
   } catch (error) {
     answer = errorResponse(call.id, error);
+  }
+  if (cancelled()) {
+    // The client cancelled the call: no answer is due, and it ignores one. Its stream ends empty.
+    startStream();
+    outgoing.end();
+    return;
   }
   if (state.streaming) {
     event(answer);

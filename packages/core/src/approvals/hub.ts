@@ -118,7 +118,12 @@ export class ApprovalHub {
         }
         if (signal.aborted) {
           stop();
-          if (await cancelApproval(this.db, approvalId, options.cancelReason)) return "cancelled";
+          // A client that cancelled gave its reason (MCP notifications/cancelled); keep it.
+          const reason =
+            typeof signal.reason === "string"
+              ? `Cancelled by the caller: ${signal.reason}`
+              : options.cancelReason;
+          if (await cancelApproval(this.db, approvalId, reason)) return "cancelled";
           continue;
         }
         let timer: NodeJS.Timeout | undefined;

@@ -36,6 +36,13 @@ export const SESSION_EVENT_CHANNEL = "mcp_session_event";
  */
 export const APPROVAL_CHANNEL = "mcp_approval";
 
+/**
+ * The channel a client's cancellation of a request in its gateway session goes out on, for the
+ * replica running that request (see the gateway's session-requests.ts): the payload is JSON with
+ * the session id, the request id and the reason.
+ */
+export const CANCEL_CHANNEL = "mcp_cancel";
+
 /** How the listening connection shows in `pg_stat_activity`. */
 export const CHANGE_FEED_APPLICATION = "mcp-agents-platform change feed";
 
@@ -54,6 +61,8 @@ export interface ChangeListener {
   sessionEvent?(sessionId: string): void;
   /** An approval's status changed (APPROVAL_CHANNEL's payload). */
   approval?(payload: string): void;
+  /** A client cancelled a request of its session (CANCEL_CHANNEL's payload). */
+  cancelled?(payload: string): void;
 }
 
 /**
@@ -110,6 +119,10 @@ class Listeners {
 
   approval(payload: string): void {
     for (const listener of this.set) listener.approval?.(payload);
+  }
+
+  cancelled(payload: string): void {
+    for (const listener of this.set) listener.cancelled?.(payload);
   }
 
   get size(): number {
@@ -263,11 +276,13 @@ export function createPostgresChangeFeed(
           listeners.sessionEvent(message.payload);
         else if (message.channel === APPROVAL_CHANNEL && message.payload)
           listeners.approval(message.payload);
+        else if (message.channel === CANCEL_CHANNEL && message.payload)
+          listeners.cancelled(message.payload);
       });
       try {
         await next.connect();
         await next.query(
-          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${TASK_CHANNEL}; LISTEN ${SESSION_EVENT_CHANNEL}; LISTEN ${APPROVAL_CHANNEL}; LISTEN ${heartbeatChannel}`,
+          `LISTEN ${GOVERNANCE_CHANNEL}; LISTEN ${SESSION_CHANNEL}; LISTEN ${RELAY_CHANNEL}; LISTEN ${TASK_CHANNEL}; LISTEN ${SESSION_EVENT_CHANNEL}; LISTEN ${APPROVAL_CHANNEL}; LISTEN ${CANCEL_CHANNEL}; LISTEN ${heartbeatChannel}`,
         );
         if (closed) {
           await next.end();
@@ -364,6 +379,9 @@ export function createPgliteChangeFeed(client: PGlite): ChangeFeed {
         }),
         client.listen(APPROVAL_CHANNEL, (payload) => {
           if (payload) listeners.approval(payload);
+        }),
+        client.listen(CANCEL_CHANNEL, (payload) => {
+          if (payload) listeners.cancelled(payload);
         }),
       ]).then((unlisteners) => {
         live = true;
