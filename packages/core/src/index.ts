@@ -39,6 +39,8 @@ export * from "./connections/connections";
 export * from "./tools/tools";
 export * from "./tools/sync";
 export * from "./tools/definitions";
+export * from "./tools/history";
+export * from "./tools/access";
 export * from "./tools/schedule";
 export * from "./agents/agents";
 export * from "./policies/policies";

@@ -861,7 +861,14 @@ async function applyTool(
     const underReview =
       row.quarantine === "new" ? approvedHash(row) : row.quarantine ? row.pending_hash : null;
     if (underReview === wanted) {
-      await at(path, () => approveToolDefinition(db, context, { orgId, id: row.id, hash: wanted }));
+      await at(path, () =>
+        approveToolDefinition(db, context, {
+          orgId,
+          id: row.id,
+          hash: wanted,
+          source: "config",
+        }),
+      );
       fields.push("approved_hash");
     } else {
       state.result.not_applied.push({

@@ -808,6 +808,8 @@ export const runRollups = pgTable(
     unique("run_rollups_key")
       .on(t.org_id, t.hour, t.tool_id, t.tool_name, t.agent_id, t.status)
       .nullsNotDistinct(),
+    // One tool's stats (its page's latency) read its hours without the rest of the org's.
+    index("run_rollups_org_tool_hour_idx").on(t.org_id, t.tool_id, t.hour),
   ],
 );
 
@@ -823,6 +825,48 @@ export const replicas = pgTable("replicas", {
 });
 
 export const actorType = pgEnum("actor_type", ["user", "agent", "system", "token"]);
+
+/**
+ * How a definition came to be a tool's approved one: `sync` its first sync, in an org that does not
+ * quarantine new tools; `manual` registered by hand; `approval` an admin approved it under review;
+ * `config` a configuration document approved its hash; `backfill` it was the approved definition
+ * when the history began (migration 0032, or the first sync of a tool pinned before hashes).
+ */
+export const TOOL_DEFINITION_SOURCES = [
+  "sync",
+  "manual",
+  "approval",
+  "config",
+  "backfill",
+] as const;
+export const toolDefinitionSource = pgEnum("tool_definition_source", TOOL_DEFINITION_SOURCES);
+
+/**
+ * Every definition a tool has had approved, newest last (UUIDv7 ids): written in the transaction
+ * that pins it, so the history and the tool's columns never disagree. Kept while the tool is.
+ */
+export const toolDefinitions = pgTable(
+  "tool_definitions",
+  {
+    id: id(),
+    org_id: orgId(),
+    tool_id: uuid("tool_id")
+      .notNull()
+      .references(() => tools.id, { onDelete: "cascade" }),
+    hash: text("hash").notNull(),
+    // json keeps the server's key order (see tools.input_schema).
+    definition: json("definition").$type<ToolDefinition>().notNull(),
+    source: toolDefinitionSource("source").notNull(),
+    /** Who pinned it (the admin who approved, the token that applied a document); null: nobody in particular. */
+    actor_type: actorType("actor_type").notNull(),
+    actor_id: text("actor_id"),
+    created_at: createdAt(),
+  },
+  (t) => [
+    // A tool's history, newest first, page by page.
+    index("tool_definitions_org_tool_id_idx").on(t.org_id, t.tool_id, t.id),
+  ],
+);
 
 /**
  * The newest link of each organization's audit chain. Every insert of an org's audit event locks

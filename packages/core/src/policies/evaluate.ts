@@ -302,7 +302,17 @@ export function policyTargets(
   >,
   target: PolicyCallTarget,
 ): boolean {
-  if (!subjectCovers(policy, target)) return false;
+  return subjectCovers(policy, target) && policyScopeCovers(policy, target);
+}
+
+/**
+ * Whether the policy's environment, target kind and pattern cover the call, whoever makes it: the
+ * part of policyTargets that does not depend on the caller.
+ */
+export function policyScopeCovers(
+  policy: Pick<PolicyRule, "environment_id" | "target" | "tool_pattern">,
+  target: Pick<PolicyCallTarget, "kind" | "tool" | "environment_id">,
+): boolean {
   if (policy.environment_id !== null && policy.environment_id !== target.environment_id)
     return false;
   const kind = target.kind ?? "tool";
@@ -346,7 +356,8 @@ function checkInput(policy: PolicyRule, input: unknown, validate: JsonValidate):
   }
 }
 
-function isUnconditional(schema: PolicyRule["input_schema"]): boolean {
+/** Whether a policy applies to every input (it has no input schema, or an empty one). */
+export function isUnconditional(schema: PolicyRule["input_schema"]): boolean {
   return schema === null || Object.keys(schema).length === 0;
 }
 

@@ -1,41 +1,25 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
 import { afterAll, describe, expect, it } from "vitest";
+import { MIGRATIONS_FOLDER, migrationsBefore } from "../testing/migrations";
 
 /*
  * The migration that added policy subjects, applied to a database holding policies written before
  * it: each keeps its meaning (no agent: every agent and every person, now `everyone`; an agent:
  * that agent only, now `agent`).
  */
-const MIGRATION = "0027_policy_subjects";
-const migrations = fileURLToPath(new URL("../../drizzle", import.meta.url));
-
 describe("the policy subjects migration", () => {
-  const before = mkdtempSync(join(tmpdir(), "migrations-"));
+  const before = migrationsBefore("0027_policy_subjects");
   const client = new PGlite();
   afterAll(async () => {
     await client.close();
-    rmSync(before, { recursive: true, force: true });
+    before.remove();
   });
 
   it("turns agent-less policies into policies for everyone and keeps agent policies the agent's", async () => {
-    // The migrations up to the one before, from a copy of the folder with a shortened journal.
-    cpSync(migrations, before, { recursive: true });
-    const journalPath = join(before, "meta", "_journal.json");
-    const journal = JSON.parse(readFileSync(journalPath, "utf8")) as {
-      entries: { tag: string }[];
-    };
-    const index = journal.entries.findIndex((entry) => entry.tag === MIGRATION);
-    expect(index).toBeGreaterThan(0);
-    journal.entries = journal.entries.slice(0, index);
-    writeFileSync(journalPath, JSON.stringify(journal));
     const db = drizzle(client);
-    await migrate(db, { migrationsFolder: before });
+    await migrate(db, { migrationsFolder: before.folder });
 
     const org = (
       await client.query<{ id: string }>(
@@ -56,7 +40,7 @@ describe("the policy subjects migration", () => {
       [org, agent],
     );
 
-    await migrate(db, { migrationsFolder: migrations });
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     const rows = (
       await client.query<Record<string, unknown>>(
         "select name, effect, subject, agent_id, user_id, min_role from policies order by name",

@@ -127,7 +127,14 @@ function rowsOf<T>(result: Rows<T>): T[] {
  */
 export async function runStats(
   db: Db,
-  input: { orgId: string; since?: Date | undefined; until?: Date | undefined; bucket: StatsBucket },
+  input: {
+    orgId: string;
+    since?: Date | undefined;
+    until?: Date | undefined;
+    bucket: StatsBucket;
+    /** Only this tool's runs (a tool's page). */
+    toolId?: string | undefined;
+  },
 ): Promise<RunStats> {
   const until = input.until ?? new Date();
   const requestedSince = input.since ?? new Date(until.getTime() - 24 * HOUR_MS);
@@ -144,11 +151,12 @@ export async function runStats(
   let firstHour = new Date(Math.ceil(since.getTime() / HOUR_MS) * HOUR_MS);
   let lastHour = new Date(Math.floor(until.getTime() / HOUR_MS) * HOUR_MS);
   if (firstHour >= lastHour) firstHour = lastHour = until;
+  const ofTool = input.toolId === undefined ? sql`` : sql` and tool_id = ${input.toolId}`;
   // Whole hours from the rollup, the edges from the runs, grouped alike.
   const counted = sql`counted as materialized (
     select hour, tool_id, tool_name, agent_id, status, runs, latencies
     from run_rollups
-    where org_id = ${input.orgId} and hour >= ${firstHour} and hour < ${lastHour} and runs <> 0
+    where org_id = ${input.orgId} and hour >= ${firstHour} and hour < ${lastHour} and runs <> 0${ofTool}
     union all
     select hour, tool_id, tool_name, agent_id, status, sum(n),
       run_latency_histogram(array_agg(bucket), array_agg(n))
@@ -156,7 +164,7 @@ export async function runStats(
       select date_trunc('hour', started_at, 'UTC') as hour, tool_id, tool_name, agent_id, status,
         run_latency_bucket(duration_ms) as bucket, count(*) as n
       from runs
-      where org_id = ${input.orgId}
+      where org_id = ${input.orgId}${ofTool}
         and ((started_at >= ${since} and started_at < ${firstHour})
           or (started_at >= ${lastHour} and started_at < ${until}))
       group by 1, 2, 3, 4, 5, 6
@@ -183,7 +191,12 @@ export async function runStats(
       ? sql`
         select date_trunc('minute', started_at) as bucket_start, status, count(*) as runs
         from runs
-        where ${and(eq(runs.org_id, input.orgId), gte(runs.started_at, since), lt(runs.started_at, until))}
+        where ${and(
+          eq(runs.org_id, input.orgId),
+          input.toolId === undefined ? undefined : eq(runs.tool_id, input.toolId),
+          gte(runs.started_at, since),
+          lt(runs.started_at, until),
+        )}
         group by 1, 2 order by 1`
       : sql`
         with ${counted}

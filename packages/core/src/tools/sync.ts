@@ -1,7 +1,14 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Tool as McpTool } from "@modelcontextprotocol/sdk/types.js";
 import type { Db } from "../db/client";
-import { auditEvents, connections, orgs, tools, type ToolDefinition } from "../db/schema";
+import {
+  auditEvents,
+  connections,
+  orgs,
+  toolDefinitions,
+  tools,
+  type ToolDefinition,
+} from "../db/schema";
 import { auditRow, recordAudit, type AuditEntry } from "../audit/audit";
 import { AppError, isAppError } from "../errors";
 import type { ActionContext } from "../lib/context";
@@ -10,6 +17,12 @@ import { getConnection, recordConnectionHealth } from "../connections/connection
 import { withConnectionSession } from "../connections/sessions";
 import type { McpRuntime } from "../runtime";
 import { definitionHash, pinnedDefinition, upstreamDefinition } from "./definitions";
+import {
+  definitionUnderReview,
+  historyRows,
+  recordApprovedDefinition,
+  type ApprovedDefinition,
+} from "./history";
 import { getTool, type Tool } from "./tools";
 
 /**
@@ -199,6 +212,7 @@ export async function syncConnection(
 
     const now = new Date();
     const audits: AuditEntry[] = [];
+    const approved: ApprovedDefinition[] = [];
     const summary: SyncResult = { created: 0, changed: 0, unchanged: 0, stale: 0, total: 0 };
     const fresh: (typeof tools.$inferInsert)[] = [];
     for (const tool of offered) {
@@ -220,6 +234,15 @@ export async function syncConnection(
       }
       const { outcome, change, audit } = reconcile(row, tool.definition, tool.hash);
       summary[outcome]++;
+      // A tool pinned before hashes existed gets its hash now, and with it its history's start.
+      if (row.definition_hash === null && row.quarantine !== "new" && change?.definition_hash)
+        approved.push({
+          orgId: input.orgId,
+          toolId: row.id,
+          hash: change.definition_hash,
+          definition: pinnedDefinition(row),
+          source: "backfill",
+        });
       if (change)
         await tx
           .update(tools)
@@ -247,10 +270,19 @@ export async function syncConnection(
       const inserted = await tx
         .insert(tools)
         .values(fresh.slice(start, start + SYNC_BATCH_SIZE))
-        .returning({ id: tools.id, name: tools.name, hash: tools.definition_hash });
+        .returning({
+          id: tools.id,
+          name: tools.name,
+          hash: tools.definition_hash,
+          title: tools.title,
+          description: tools.description,
+          input_schema: tools.input_schema,
+          output_schema: tools.output_schema,
+          annotations: tools.annotations,
+        });
       summary.created += inserted.length;
-      if (quarantineNew)
-        for (const tool of inserted)
+      for (const tool of inserted) {
+        if (quarantineNew)
           audits.push({
             org_id: input.orgId,
             action: "tool.quarantine",
@@ -258,7 +290,21 @@ export async function syncConnection(
             target_id: tool.id,
             metadata: { name: tool.name, reason: "new", pending_hash: tool.hash ?? "" },
           });
+        // Where new tools are not quarantined, the first definition a sync sees is approved.
+        else if (tool.hash !== null)
+          approved.push({
+            orgId: input.orgId,
+            toolId: tool.id,
+            hash: tool.hash,
+            definition: pinnedDefinition(tool),
+            source: "sync",
+          });
+      }
     }
+    for (let start = 0; start < approved.length; start += SYNC_BATCH_SIZE)
+      await tx
+        .insert(toolDefinitions)
+        .values(historyRows(context, approved.slice(start, start + SYNC_BATCH_SIZE)));
 
     const offeredNames = offered.map((tool) => tool.upstreamName);
     const staled = await tx
@@ -299,18 +345,6 @@ export async function syncConnection(
   });
 }
 
-/** The definition an admin is asked to approve: the pending one, or a new tool's first. */
-function underReview(tool: Tool): { definition: ToolDefinition; hash: string } | null {
-  if (tool.quarantine === "new")
-    return {
-      definition: pinnedDefinition(tool),
-      hash: tool.definition_hash ?? definitionHash(pinnedDefinition(tool)),
-    };
-  if (tool.pending_definition && tool.pending_hash)
-    return { definition: tool.pending_definition, hash: tool.pending_hash };
-  return null;
-}
-
 /**
  * The tool locked for a review decision, refused unless `hash` is the definition under review:
  * an admin approves exactly what they read, never a definition the server changed since.
@@ -325,7 +359,7 @@ async function lockForReview(
     .where(and(eq(tools.org_id, input.orgId), eq(tools.id, input.id)))
     .for("update");
   if (!tool) throw AppError.notFound("Tool");
-  const review = tool.quarantine === null ? null : underReview(tool);
+  const review = tool.quarantine === null ? null : definitionUnderReview(tool);
   if (!review) throw AppError.conflict(`Tool '${tool.name}' has no definition waiting for review`);
   if (review.hash !== input.hash)
     throw AppError.conflict(
@@ -342,7 +376,13 @@ async function lockForReview(
 export async function approveToolDefinition(
   db: Db,
   context: ActionContext,
-  input: { orgId: string; id: string; hash: string },
+  input: {
+    orgId: string;
+    id: string;
+    hash: string;
+    /** Recorded in the tool's history: an admin's review (default) or a configuration document. */
+    source?: "approval" | "config" | undefined;
+  },
 ): Promise<Tool> {
   await db.transaction(async (tx) => {
     const { tool, review } = await lockForReview(tx, input);
@@ -357,6 +397,13 @@ export async function approveToolDefinition(
         updated_at: new Date(),
       })
       .where(eq(tools.id, tool.id));
+    await recordApprovedDefinition(tx, context, {
+      orgId: input.orgId,
+      toolId: tool.id,
+      hash: review.hash,
+      definition: review.definition,
+      source: input.source ?? "approval",
+    });
     await recordAudit(tx, context, {
       org_id: input.orgId,
       action: "tool.definition_approve",

@@ -1,6 +1,6 @@
 import { and, eq, ilike, isNotNull, isNull, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { tools, type JsonObject } from "../db/schema";
+import { toolDefinitions, tools, type JsonObject, type ToolDefinition } from "../db/schema";
 import { recordAudit } from "../audit/audit";
 import { AppError } from "../errors";
 import type { ActionContext } from "../lib/context";
@@ -10,6 +10,11 @@ import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
 import { conflictMapper } from "../lib/pg-errors";
 import { getConnection } from "../connections/connections";
 import { definitionHash } from "./definitions";
+import {
+  definitionUnderReview,
+  recordApprovedDefinition,
+  type ToolDefinitionEntry,
+} from "./history";
 
 export type Tool = typeof tools.$inferSelect;
 
@@ -143,6 +148,13 @@ export async function createTool(
         })
         .returning();
       if (!tool) throw new Error("insert returned no tool");
+      await recordApprovedDefinition(tx, context, {
+        orgId: input.orgId,
+        toolId: tool.id,
+        hash: definitionHash(definition),
+        definition,
+        source: "manual",
+      });
       await recordAudit(tx, context, {
         org_id: input.orgId,
         action: "tool.create",
@@ -206,4 +218,45 @@ export async function updateTool(
   } catch (error) {
     throw toConflict(error);
   }
+}
+
+export interface ToolDefinitionHistory extends Page<ToolDefinitionEntry> {
+  /**
+   * The definition waiting for review, ahead of the approved ones: the server's changed one
+   * (`changed`, or `rejected` while the server still offers it) or a new tool's first. Null when
+   * nothing is under review.
+   */
+  pending: {
+    hash: string;
+    definition: ToolDefinition;
+    quarantine: NonNullable<Tool["quarantine"]>;
+  } | null;
+}
+
+/** A tool's approved definitions, newest first, with the one under review ahead of them. */
+export async function listToolDefinitions(
+  db: Db,
+  input: PageRequest & { orgId: string; toolId: string },
+): Promise<ToolDefinitionHistory> {
+  const tool = await getTool(db, { orgId: input.orgId, id: input.toolId });
+  const query = keyset(
+    toolDefinitions.id,
+    input,
+    and(eq(toolDefinitions.org_id, input.orgId), eq(toolDefinitions.tool_id, tool.id)),
+    "desc",
+  );
+  const rows = await db
+    .select()
+    .from(toolDefinitions)
+    .where(query.where)
+    .orderBy(query.orderBy)
+    .limit(query.limit);
+  const review = tool.quarantine === null ? null : definitionUnderReview(tool);
+  return {
+    ...toPage(rows, query),
+    pending:
+      review === null || tool.quarantine === null
+        ? null
+        : { ...review, quarantine: tool.quarantine },
+  };
 }
