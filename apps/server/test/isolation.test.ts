@@ -343,6 +343,12 @@ const CASES: Record<string, Case> = {
     }),
   },
   "tools.get": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.toolId } }) },
+  "tools.definitions": {
+    scope: "org",
+    role: "viewer",
+    call: (org) => ({ params: { id: org.toolId } }),
+  },
+  "tools.access": { scope: "org", role: "viewer", call: (org) => ({ params: { id: org.toolId } }) },
   "tools.update": {
     scope: "org",
     role: "admin",

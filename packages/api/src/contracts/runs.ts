@@ -176,6 +176,7 @@ export const runStatsInput = z.object({
   since: timestamp.optional().describe("Start of the window (default: 24 hours ago)"),
   until: timestamp.optional().describe("End of the window (default: now)"),
   bucket: z.enum(["minute", "hour", "day"]).default("hour"),
+  tool_id: uuid.optional().describe("Only this tool's runs"),
 });
 
 const latencyStats = {

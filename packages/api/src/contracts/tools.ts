@@ -1,5 +1,15 @@
 import { z } from "zod";
-import { description, jsonObject, pageInput, queryBoolean, timestamp, uuid } from "./common";
+import {
+  description,
+  jsonObject,
+  pageInput,
+  pageOf,
+  queryBoolean,
+  timestamp,
+  uuid,
+} from "./common";
+import { orgRole } from "./orgs";
+import { POLICY_EFFECTS, POLICY_SUBJECTS } from "./policies";
 
 /** Names agents see: what MCP allows for tool names (letters, digits, `_`, `-`, `.`, `/`). */
 export const toolName = z
@@ -121,3 +131,103 @@ export const runToolInput = z.object({
     .default({})
     .describe("The tool's arguments, validated against its input_schema"),
 });
+
+export const TOOL_DEFINITION_SOURCES = [
+  "sync",
+  "manual",
+  "approval",
+  "config",
+  "backfill",
+] as const;
+
+/** One definition a tool has had approved. */
+export const toolDefinitionVersion = z.object({
+  id: uuid,
+  tool_id: uuid,
+  hash: definitionHash,
+  definition: toolDefinition,
+  source: z
+    .enum(TOOL_DEFINITION_SOURCES)
+    .describe(
+      "How it was approved: sync (first seen by a sync, in an org that does not quarantine new tools), manual (registered by hand), approval (an admin approved it under review), config (a configuration document approved its hash), backfill (the approved definition when the history began)",
+    ),
+  actor_type: z.enum(["user", "agent", "system", "token"]),
+  actor_id: z.string().nullable().describe("The user or API token; null for the system"),
+  created_at: timestamp.describe("When it was approved"),
+});
+export type ToolDefinitionVersionDto = z.infer<typeof toolDefinitionVersion>;
+
+export const toolDefinitionHistory = pageOf(toolDefinitionVersion).extend({
+  pending: z
+    .object({
+      hash: definitionHash,
+      definition: toolDefinition,
+      quarantine: z.enum(TOOL_QUARANTINE_REASONS),
+    })
+    .nullable()
+    .describe(
+      "The definition under review, ahead of the approved ones (on every page): the server's changed one, or a new tool's first; null when none",
+    ),
+});
+export type ToolDefinitionHistoryDto = z.infer<typeof toolDefinitionHistory>;
+
+export const ACCESS_DECISIONS = ["allow", "deny", "require_approval", "no_policy"] as const;
+
+const accessDecision = {
+  decision: z
+    .enum(ACCESS_DECISIONS)
+    .describe(
+      "The policy engine's decision for a call whose input every applicable input schema accepts; no_policy: nothing applies, so calls are denied by default",
+    ),
+  policy: z
+    .object({ id: uuid, name: z.string() })
+    .nullable()
+    .describe(
+      "The deciding policy: the first deny, else the strictest require_approval, else the first allow",
+    ),
+  input_dependent: z
+    .boolean()
+    .describe("An applicable policy has an input schema: a call's input may be decided otherwise"),
+  reason: z.string(),
+  matched: z.array(z.object({ policy_id: uuid, name: z.string(), effect: z.enum(POLICY_EFFECTS) })),
+};
+
+export const toolAccess = pageOf(
+  z.object({
+    agent_id: uuid,
+    agent_name: z.string(),
+    agent_status: z.enum(["active", "disabled"]),
+    environment_id: uuid
+      .nullable()
+      .describe("The environment its calls run in: the agent's, else the tool's connection's"),
+    ...accessDecision,
+  }),
+).extend({
+  people: z
+    .object({
+      environment_id: uuid
+        .nullable()
+        .describe("People's calls run in the connection's environment"),
+      roles: z
+        .array(z.object({ role: orgRole, ...accessDecision }))
+        .describe(
+          "A member or API token with each role that may run tools, without a user policy of their own",
+        ),
+      policies: z
+        .array(
+          z.object({
+            id: uuid,
+            name: z.string(),
+            effect: z.enum(POLICY_EFFECTS),
+            subject: z.enum(POLICY_SUBJECTS),
+            user_id: uuid.nullable(),
+            min_role: orgRole.nullable(),
+            environment_id: uuid.nullable(),
+            input_dependent: z.boolean(),
+          }),
+        )
+        .describe("The enabled user, role and everyone policies that cover this tool"),
+    })
+    .describe("The same on every page"),
+});
+export type ToolAccessDto = z.infer<typeof toolAccess>;

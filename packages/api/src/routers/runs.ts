@@ -78,6 +78,7 @@ export const runsRouter = router({
           since: optionalDate(input.since),
           until: optionalDate(input.until),
           bucket: input.bucket,
+          toolId: input.tool_id,
         }),
       ),
     ),

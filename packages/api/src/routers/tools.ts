@@ -5,15 +5,17 @@ import {
   deleteTool,
   findToolOrgId,
   getTool,
+  listToolDefinitions,
   listTools,
   rejectToolDefinition,
   roleAtLeast,
   runTool,
+  toolAccess,
   toolView,
   updateTool,
 } from "@mcp/core";
 import { z } from "zod";
-import { pageOf } from "../contracts/common";
+import { pageInput, pageOf } from "../contracts/common";
 import { run } from "../contracts/runs";
 import {
   createToolInput,
@@ -21,6 +23,8 @@ import {
   reviewToolInput,
   runToolInput,
   tool,
+  toolAccess as toolAccessOutput,
+  toolDefinitionHistory,
   updateToolInput,
 } from "../contracts/tools";
 import { agentOrMemberResourceProcedure, orgProcedure, resourceProcedure, router } from "../trpc";
@@ -88,6 +92,42 @@ export const toolsRouter = router({
     .output(tool)
     .mutation(async ({ ctx, input }) =>
       toWire(toolView(await updateTool(ctx.db, ctx.action, { ...input, orgId: ctx.org.id }))),
+    ),
+
+  definitions: toolProcedure("viewer")
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/tools/{id}/definitions",
+        tags,
+        summary: "The definitions a tool has had approved, newest first",
+        description:
+          "Each definition the tool's pinned definition has been, with how and by whom it was approved (`source`, `actor_type`, `actor_id`), paged newest first. `pending` is the definition under review, if any, ahead of them.",
+        protect: true,
+      },
+    })
+    .input(pageInput)
+    .output(toolDefinitionHistory)
+    .query(async ({ ctx, input }) =>
+      toWire(await listToolDefinitions(ctx.db, { ...input, orgId: ctx.org.id, toolId: input.id })),
+    ),
+
+  access: toolProcedure("viewer")
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/tools/{id}/access",
+        tags,
+        summary: "Who may call a tool: the policy decision for each agent, and for people by role",
+        description:
+          "One page of the organization's agents (in id order) with the decision the policy engine makes for each calling this tool, in the environment the call would run in, and the deciding policy. A decision that an input schema could change is flagged `input_dependent` (it is made for an input every such schema accepts). `people` gives the decision for members and API tokens by role, and the user, role and everyone policies that cover the tool.",
+        protect: true,
+      },
+    })
+    .input(pageInput)
+    .output(toolAccessOutput)
+    .query(async ({ ctx, input }) =>
+      toWire(await toolAccess(ctx.db, { ...input, orgId: ctx.org.id, toolId: input.id })),
     ),
 
   approveDefinition: toolProcedure("admin")

@@ -1182,6 +1182,103 @@ export type PlatformRouter = TRPCBuiltRouter<
           updated_at: string;
         };
       }>;
+      definitions: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+        };
+        output: {
+          results: {
+            id: string;
+            tool_id: string;
+            hash: string;
+            definition: {
+              title: string | null;
+              description: string;
+              input_schema: Record<string, JsonValue>;
+              output_schema: Record<string, JsonValue> | null;
+              annotations: Record<string, JsonValue> | null;
+            };
+            source: "manual" | "sync" | "approval" | "config" | "backfill";
+            actor_type: "agent" | "user" | "token" | "system";
+            actor_id: string | null;
+            created_at: string;
+          }[];
+          next_cursor: string | null;
+          pending: {
+            hash: string;
+            definition: {
+              title: string | null;
+              description: string;
+              input_schema: Record<string, JsonValue>;
+              output_schema: Record<string, JsonValue> | null;
+              annotations: Record<string, JsonValue> | null;
+            };
+            quarantine: "new" | "changed" | "rejected";
+          } | null;
+        };
+      }>;
+      access: TRPCQueryProcedure<{
+        meta: object;
+        errorShape: ErrorShape;
+        input: {
+          id: string;
+          limit?: unknown;
+          cursor?: string | undefined;
+        };
+        output: {
+          results: {
+            decision: "allow" | "deny" | "require_approval" | "no_policy";
+            policy: {
+              id: string;
+              name: string;
+            } | null;
+            input_dependent: boolean;
+            reason: string;
+            matched: {
+              policy_id: string;
+              name: string;
+              effect: "allow" | "deny" | "require_approval";
+            }[];
+            agent_id: string;
+            agent_name: string;
+            agent_status: "active" | "disabled";
+            environment_id: string | null;
+          }[];
+          next_cursor: string | null;
+          people: {
+            environment_id: string | null;
+            roles: {
+              decision: "allow" | "deny" | "require_approval" | "no_policy";
+              policy: {
+                id: string;
+                name: string;
+              } | null;
+              input_dependent: boolean;
+              reason: string;
+              matched: {
+                policy_id: string;
+                name: string;
+                effect: "allow" | "deny" | "require_approval";
+              }[];
+              role: "owner" | "admin" | "member" | "viewer";
+            }[];
+            policies: {
+              id: string;
+              name: string;
+              effect: "allow" | "deny" | "require_approval";
+              subject: "role" | "agent" | "user" | "everyone";
+              user_id: string | null;
+              min_role: "owner" | "admin" | "member" | "viewer" | null;
+              environment_id: string | null;
+              input_dependent: boolean;
+            }[];
+          };
+        };
+      }>;
       approveDefinition: TRPCMutationProcedure<{
         meta: object;
         errorShape: ErrorShape;
@@ -2192,6 +2289,7 @@ export type PlatformRouter = TRPCBuiltRouter<
           since?: string | undefined;
           until?: string | undefined;
           bucket?: "hour" | "minute" | "day" | undefined;
+          tool_id?: string | undefined;
         };
         output: {
           since: string;
