@@ -24,6 +24,7 @@ const Environments = lazy(() => import("./pages/environments/Environments"));
 const Connections = lazy(() => import("./pages/connections/Connections"));
 const ConnectionDetail = lazy(() => import("./pages/connections/ConnectionDetail"));
 const Tools = lazy(() => import("./pages/tools/Tools"));
+const ToolDetail = lazy(() => import("./pages/tools/ToolDetail"));
 const Agents = lazy(() => import("./pages/agents/Agents"));
 const AgentDetail = lazy(() => import("./pages/agents/AgentDetail"));
 const Policies = lazy(() => import("./pages/policies/Policies"));
@@ -95,6 +96,7 @@ const router = createBrowserRouter([
               { path: "connections/:connectionId", element: page(<ConnectionDetail />) },
               { path: "my-connections", element: page(<MyConnections />) },
               { path: "tools", element: page(<Tools />) },
+              { path: "tools/:toolId", element: page(<ToolDetail />) },
               { path: "agents", element: page(<Agents />) },
               { path: "agents/:agentId", element: page(<AgentDetail />) },
               { path: "policies", element: page(<Policies />) },

@@ -84,3 +84,11 @@ export function useMembers(orgId: string) {
 export function personName(person: { first_name: string; last_name: string; email: string }) {
   return [person.first_name, person.last_name].filter(Boolean).join(" ") || person.email;
 }
+
+/** Members' names by user id, for showing who did something. */
+export function usePeopleNames(orgId: string): ReadonlyMap<string, string> {
+  const members = useMembers(orgId);
+  return new Map(
+    (members.data?.results ?? []).map((member) => [member.user_id, personName(member)]),
+  );
+}

@@ -1,54 +1,11 @@
 import { useMutation } from "@tanstack/react-query";
-import { diffLines } from "diff";
 import type { Tool } from "../../lib/api";
 import { Button } from "../../components/Button";
 import { Dialog } from "../../components/Dialog";
 import { FormError } from "../../components/States";
 import { useToast } from "../../components/Toast";
 import { queryClient, trpc } from "../../lib/trpc";
-
-type Definition = NonNullable<Tool["pending_definition"]>;
-const FIELDS = ["title", "description", "input_schema", "output_schema", "annotations"] as const;
-
-/** The approved definition, as the server gave it (without the admin's overrides). */
-function approvedDefinition(tool: Tool): Definition {
-  return {
-    title: tool.upstream_title,
-    description: tool.upstream_description,
-    input_schema: tool.input_schema,
-    output_schema: tool.output_schema,
-    annotations: tool.annotations,
-  };
-}
-
-function text(value: unknown): string {
-  if (value === null) return "(none)\n";
-  const shown = typeof value === "string" ? value : JSON.stringify(value, null, 2);
-  return shown.endsWith("\n") ? shown : `${shown}\n`;
-}
-
-/** One field's line diff: removed lines red, added ones green, the rest as context. */
-function FieldDiff({ field, before, after }: { field: string; before: string; after: string }) {
-  return (
-    <section className="diff" aria-label={`Changes to ${field}`}>
-      <h3 className="diff__field mono">{field}</h3>
-      <pre className="code code--text diff__body">
-        {diffLines(before, after).map((part, index) => (
-          <span
-            key={index}
-            className={part.added ? "diff__added" : part.removed ? "diff__removed" : undefined}
-          >
-            {part.value
-              .replace(/\n$/, "")
-              .split("\n")
-              .map((line) => `${part.added ? "+ " : part.removed ? "- " : "  "}${line}\n`)
-              .join("")}
-          </span>
-        ))}
-      </pre>
-    </section>
-  );
-}
+import { approvedDefinition, DefinitionDiff, type Definition } from "./DefinitionDiff";
 
 /**
  * What an admin approves or rejects: the server's definition under review against the approved
@@ -61,9 +18,6 @@ export function ReviewDefinitionDialog({ tool, onClose }: { tool: Tool; onClose:
   const before: Definition | null = isNew ? null : approvedDefinition(tool);
   const after: Definition = tool.pending_definition ?? approvedDefinition(tool);
   const hash = (isNew ? tool.definition_hash : tool.pending_hash) ?? "";
-  const changed = FIELDS.filter(
-    (field) => before === null || text(before[field]) !== text(after[field]),
-  );
   const done = async (message: string) => {
     await queryClient.invalidateQueries(trpc.tools.pathFilter());
     toast(message);
@@ -127,14 +81,7 @@ export function ReviewDefinitionDialog({ tool, onClose }: { tool: Tool; onClose:
           Agents keep seeing your own title and description overrides either way.
         </p>
       ) : null}
-      {changed.map((field) => (
-        <FieldDiff
-          key={field}
-          field={field}
-          before={before === null ? "" : text(before[field])}
-          after={text(after[field])}
-        />
-      ))}
+      <DefinitionDiff before={before} after={after} />
       <p className="muted small mono wrap">sha256 {hash}</p>
     </Dialog>
   );

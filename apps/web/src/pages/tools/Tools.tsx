@@ -24,7 +24,7 @@ function triState(value: string | null): boolean | undefined {
   return value === "true" ? true : value === "false" ? false : undefined;
 }
 
-const QUARANTINE_LABELS: Record<NonNullable<Tool["quarantine"]>, string> = {
+export const QUARANTINE_LABELS: Record<NonNullable<Tool["quarantine"]>, string> = {
   new: "New: waits for an admin to approve its definition",
   changed: "The server changed its definition since it was approved",
   rejected: "An admin rejected the server's changed definition",
@@ -209,7 +209,7 @@ export default function Tools() {
                 <tr key={tool.id} className={tool.enabled ? undefined : "row--muted"}>
                   <td>
                     <div className="mono strong">
-                      {tool.name}{" "}
+                      <Link to={path("tools", tool.id)}>{tool.name}</Link>{" "}
                       {tool.stale ? (
                         <Badge tone="amber" title="No longer offered by the server">
                           stale
