@@ -120,7 +120,7 @@ export const toolsRouter = router({
         tags,
         summary: "Who may call a tool: the policy decision for each agent, and for people by role",
         description:
-          "One page of the organization's agents (in id order) with the decision the policy engine makes for each calling this tool, in the environment the call would run in, and the deciding policy. A decision that an input schema could change is flagged `input_dependent` (it is made for an input every such schema accepts). `people` gives the decision for members and API tokens by role, and the user, role and everyone policies that cover the tool.",
+          "One page of the organization's agents (in id order) with the decision the policy engine makes for each calling this tool, in the environment the call would run in, and the deciding policy. A decision that an input schema could change is flagged `input_dependent` (it is made for an input every such schema accepts). `people` gives the decision for members and API tokens by role, and the user, role and everyone policies that cover the tool. Policies only: while the tool is disabled, stale or quarantined every call is refused whatever they decide.",
         protect: true,
       },
     })
