@@ -2,12 +2,14 @@
  * Start-up benchmark: `pnpm bench:start` (after `pnpm build`).
  *
  * How long the server takes from `spawn` to its first healthy `/healthz`, and its resident memory
- * then, run two ways: from the sources through tsx (`node --import tsx src/main.ts`, how
- * `npm start` ran before the compiled server) and compiled (`node dist/main.js`, how it runs now).
- * Both open the same embedded database folder (migrated once beforehand, so each start is a
- * restart, as an operator's is), one start at a time, alternating, BENCH_START_RUNS times each
- * (default 5). The machine's 1-minute load average is printed beside every run: on a shared
- * machine it explains most of the spread.
+ * then, run four ways: from the sources through tsx (`node --import tsx src/main.ts`, how
+ * `npm start` ran before the compiled server) and compiled (`node dist/main.js`, how it runs now)
+ * on the embedded database, and compiled on PostgreSQL (a throw-away database on
+ * BENCH_DATABASE_URL, default the local server), also with a 2 MB young generation
+ * (`--max-semi-space-size=2`, see BENCHMARKS.md). Each restarts on a database migrated once
+ * beforehand, as an operator's restart does, one start at a time, the ways alternating,
+ * BENCH_START_RUNS times each (default 5). The machine's 1-minute load average is printed beside
+ * every run: on a shared machine it explains most of the spread.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,15 +19,29 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 
 const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNS = Number(process.env.BENCH_START_RUNS ?? 5);
 
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
 const MODES = {
-  tsx: ["--conditions=@mcp/source", "--import", "tsx", "src/main.ts"],
-  compiled: ["dist/main.js"],
+  tsx: { args: ["--conditions=@mcp/source", "--import", "tsx", "src/main.ts"], postgres: false },
+  compiled: { args: ["dist/main.js"], postgres: false },
+  "compiled, PostgreSQL": { args: ["dist/main.js"], postgres: true },
+  "compiled, PostgreSQL, --max-semi-space-size=2": {
+    args: ["--max-semi-space-size=2", "dist/main.js"],
+    postgres: true,
+  },
 } as const;
 type Mode = keyof typeof MODES;
+const MODE_NAMES = Object.keys(MODES) as Mode[];
+
+interface Databases {
+  dataDir: string;
+  postgresUrl: string;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,11 +69,12 @@ interface Sample {
   load: number;
 }
 
-async function startOnce(mode: Mode, dataDir: string, secretKeys: string): Promise<Sample> {
+async function startOnce(mode: Mode, databases: Databases, secretKeys: string): Promise<Sample> {
   const port = await freePort();
   const load = os.loadavg()[0] ?? 0;
+  const { dataDir } = databases;
   const began = performance.now();
-  const child = spawn(process.execPath, [...MODES[mode]], {
+  const child = spawn(process.execPath, [...MODES[mode].args], {
     cwd: SERVER_DIR,
     stdio: "ignore",
     env: {
@@ -69,7 +86,7 @@ async function startOnce(mode: Mode, dataDir: string, secretKeys: string): Promi
       DATA_DIR: dataDir,
       PGLITE_DIR: join(dataDir, "pglite"),
       SECRET_KEYS: secretKeys,
-      DATABASE_URL: "",
+      DATABASE_URL: MODES[mode].postgres ? databases.postgresUrl : "",
     },
   });
   const exited = new Promise<void>((resolve) => {
@@ -106,23 +123,31 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(os.tmpdir(), "mcpa-bench-start-"));
   const secretKeys = `bench:${randomBytes(32).toString("base64")}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  const name = `mcpa_bench_start_${randomBytes(4).toString("hex")}`;
+  await admin.query(`create database ${name}`);
+  const postgresUrl = new URL(ADMIN_URL);
+  postgresUrl.pathname = `/${name}`;
+  const databases = { dataDir, postgresUrl: postgresUrl.toString() };
   try {
-    // The first start creates and migrates the database; it is not counted.
-    await startOnce("compiled", dataDir, secretKeys);
+    // The first starts create and migrate the databases; they are not counted.
+    await startOnce("compiled", databases, secretKeys);
+    await startOnce("compiled, PostgreSQL", databases, secretKeys);
     const samples: Sample[] = [];
     for (let run = 1; run <= RUNS; run++) {
-      for (const mode of ["tsx", "compiled"] as const) {
-        const sample = await startOnce(mode, dataDir, secretKeys);
+      for (const mode of MODE_NAMES) {
+        const sample = await startOnce(mode, databases, secretKeys);
         samples.push(sample);
         console.log(
-          `run ${run} ${mode.padEnd(8)} start ${sample.startMs.toFixed(0).padStart(6)} ms  ` +
+          `run ${run} ${mode.padEnd(46)} start ${sample.startMs.toFixed(0).padStart(6)} ms  ` +
             `RSS ${sample.rssMb.toFixed(0).padStart(4)} MB  load ${sample.load.toFixed(1)}`,
         );
       }
     }
     console.log("\n| way | start to healthy /healthz (median, min–max) | RSS then (median) |");
     console.log("| --- | --- | --- |");
-    for (const mode of ["tsx", "compiled"] as const) {
+    for (const mode of MODE_NAMES) {
       const own = samples.filter((sample) => sample.mode === mode);
       const starts = own.map((sample) => sample.startMs);
       console.log(
@@ -132,6 +157,8 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
   }
 }
 
