@@ -10,6 +10,9 @@
  *     at concurrency 1 and 32: p50/p99 latency, calls per second, peak RSS of the platform
  *   - (PostgreSQL) replicas: rate-limit ceiling, kill -9 losses, stats over many runs (faults.ts),
  *     and the latency of the runs and audit lists while one replica serves 32 gateway callers
+ *   - (PostgreSQL) relay: an upstream's elicitation during a call answered on the upstream, through
+ *     one replica, and through another replica than the one holding the call; plain calls with
+ *     and without a session (relay.ts)
  *
  * on PostgreSQL (a throw-away database on BENCH_DATABASE_URL, default the local server) and on
  * PGlite (a temporary directory). Results are printed and written into BENCHMARKS.md at the repo
@@ -18,8 +21,10 @@
  * Environment: BENCH_REQUESTS (default 2000 per scenario), BENCH_WARMUP (default 2000 per path),
  * BENCH_DATABASE_URL, BENCH_SKIP_PGLITE=1,
  * BENCH_SKIP_POSTGRES=1, BENCH_SKIP_SYNC=1, BENCH_NO_WRITE=1 (print only), BENCH_ONLY, BENCH_PLATFORM_NODE_FLAGS,
- * BENCH_KILLS, BENCH_LISTS_CALLS, BENCH_LISTS_SECONDS, BENCH_SCALE_RUNS (default 1,000,000).
- * Only the lists part: BENCH_ONLY=lists BENCH_SKIP_SYNC=1 BENCH_SKIP_PGLITE=1 BENCH_NO_WRITE=1.
+ * BENCH_KILLS, BENCH_LISTS_CALLS, BENCH_LISTS_SECONDS, BENCH_SCALE_RUNS (default 1,000,000),
+ * BENCH_RELAY_CALLS (default 400 per path), BENCH_RELAY_WARMUP (default 100 per path).
+ * Only the lists part: BENCH_ONLY=lists BENCH_SKIP_SYNC=1 BENCH_SKIP_PGLITE=1 BENCH_NO_WRITE=1
+ * (the same with BENCH_ONLY=relay for the relay part: about 1–2 minutes).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -45,7 +50,9 @@ import {
   type ListLatency,
   type ListsResult,
 } from "./faults";
+import { drive, percentile, ROUNDS, type Worker } from "./load";
 import { benchOrgScale, formatOrgScale, type OrgScaleResult } from "./org-scale";
+import { benchRelay, formatRelay, type RelayResult } from "./relay";
 
 const SERVER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = resolve(SERVER_DIR, "../..");
@@ -68,11 +75,14 @@ const PLATFORM_NODE_FLAGS = (process.env.BENCH_PLATFORM_NODE_FLAGS ?? "")
 /**
  * Run only these parts (comma-separated: direct,proxy,gateway,rest; faults: the rate-limit
  * ceiling, kill -9 losses and stats over many runs, on PostgreSQL; lists: runs and audit list
- * latency under gateway load, on PostgreSQL), e.g. while profiling. Without any of the four
+ * latency under gateway load, on PostgreSQL; scale: an org with many runs; relay: server→client
+ * requests across replicas, on PostgreSQL), e.g. while profiling. Without any of the four
  * paths, no call scenarios run (the sync still does unless BENCH_SKIP_SYNC=1).
  */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? "direct,proxy,gateway,traced,rest,faults,lists,scale").split(","),
+  (process.env.BENCH_ONLY ?? "direct,proxy,gateway,traced,rest,faults,lists,scale,relay").split(
+    ",",
+  ),
 );
 const PATHS: Path[] = ["direct", "proxy", "gateway", "traced", "rest"];
 /** Gateway callers, and bounds (calls, seconds) of the lists part. */
@@ -425,14 +435,7 @@ async function setUp(base: string, upstreamUrl: string): Promise<Fixture> {
     password_confirm: password,
   });
   const org = await api<{ id: string }>(base, "POST", "/orgs/", { name: "Bench" }, token);
-  const connection = await api<{ id: string }>(
-    base,
-    "POST",
-    `/orgs/${org.id}/connections/`,
-    { name: "echo upstream", transport: "streamable_http", url: upstreamUrl },
-    token,
-  );
-  await api(base, "POST", `/connections/${connection.id}/sync/`, undefined, token);
+  await addConnection(base, token, org.id, "echo upstream", upstreamUrl);
   const tools = await api<{ results: { id: string; name: string }[] }>(
     base,
     "GET",
@@ -444,6 +447,41 @@ async function setUp(base: string, upstreamUrl: string): Promise<Fixture> {
   if (!echo) throw new Error("echo not synced");
   const { agentId, key } = await allowedAgent(base, token, org.id, "echo");
   return { token, orgId: org.id, agentId, key, echoToolId: echo.id };
+}
+
+/** A connection of the org to `url`, its tools synced. */
+async function addConnection(
+  base: string,
+  token: string,
+  orgId: string,
+  name: string,
+  url: string,
+): Promise<void> {
+  const connection = await api<{ id: string }>(
+    base,
+    "POST",
+    `/orgs/${orgId}/connections/`,
+    { name, transport: "streamable_http", url },
+    token,
+  );
+  await api(base, "POST", `/connections/${connection.id}/sync/`, undefined, token);
+}
+
+/** A policy allowing the agent the tools `toolPattern` matches. */
+async function allowTools(
+  base: string,
+  token: string,
+  orgId: string,
+  agentId: string,
+  toolPattern: string,
+): Promise<void> {
+  await api(
+    base,
+    "POST",
+    `/orgs/${orgId}/policies/`,
+    { name: `allow ${toolPattern}`, effect: "allow", agent_id: agentId, tool_pattern: toolPattern },
+    token,
+  );
 }
 
 /** An agent of the org with a key, allowed the tools `toolPattern` matches. */
@@ -467,18 +505,7 @@ async function allowedAgent(
     { name: "bench" },
     token,
   );
-  await api(
-    base,
-    "POST",
-    `/orgs/${orgId}/policies/`,
-    {
-      name: `allow ${toolPattern}`,
-      effect: "allow",
-      agent_id: agent.id,
-      tool_pattern: toolPattern,
-    },
-    token,
-  );
+  await allowTools(base, token, orgId, agent.id, toolPattern);
   return { agentId: agent.id, key };
 }
 
@@ -632,11 +659,6 @@ async function benchToolsList(
 
 // ---------------------------------------------------------------- load
 
-interface Worker {
-  call: (index: number) => Promise<void>;
-  close: () => Promise<void>;
-}
-
 async function mcpWorker(url: string, headers: Record<string, string>): Promise<Worker> {
   const client = new Client({ name: "bench", version: "1.0.0" });
   await client.connect(
@@ -669,37 +691,6 @@ function restWorker(base: string, fixture: Fixture): Worker {
     close: () => Promise.resolve(),
   };
 }
-
-function percentile(sorted: number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
-}
-
-async function drive(
-  workers: Worker[],
-  requests: number,
-  /** Stop starting calls after this many ms as well. */
-  maxMs = Number.POSITIVE_INFINITY,
-): Promise<{ latencies: number[]; wallMs: number }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  const until = started + maxMs;
-  await Promise.all(
-    workers.map(async (worker) => {
-      while (next < requests && performance.now() < until) {
-        const index = next++;
-        const t0 = performance.now();
-        await worker.call(index);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { latencies, wallMs: performance.now() - started };
-}
-
-/** Measurement rounds per concurrency; the paths take turns so background load hits them alike. */
-const ROUNDS = 5;
 
 /**
  * Runs the paths of one concurrency level in interleaved rounds (direct, gateway, rest, direct,
@@ -1046,6 +1037,34 @@ async function benchLists(databaseUrl: string, upstreamUrl: string): Promise<Lis
   }
 }
 
+/**
+ * Two replicas on one PostgreSQL, an agent allowed `echo` and the eliciting upstream's
+ * `confirm_delete`; the measurement itself is relay.ts's.
+ */
+async function benchRelayPart(databaseUrl: string, echoUrl: string): Promise<RelayResult> {
+  console.log("\nserver→client requests across replicas on postgres");
+  const eliciting = await startHelper("bench/upstream.ts", ["protocol"]);
+  const [first, second] = await Promise.all([
+    startPlatform("postgres", databaseUrl),
+    startPlatform("postgres", databaseUrl),
+  ]);
+  try {
+    const fixture = await setUp(first.url, echoUrl);
+    await addConnection(first.url, fixture.token, fixture.orgId, "eliciting", eliciting.url);
+    await allowTools(first.url, fixture.token, fixture.orgId, fixture.agentId, "confirm_delete");
+    return await benchRelay({
+      elicitingUpstream: eliciting.url,
+      databaseUrl,
+      replicas: [first.url, second.url],
+      agentId: fixture.agentId,
+      key: fixture.key,
+    });
+  } finally {
+    await Promise.all([first.stop(), second.stop()]);
+    await eliciting.stop();
+  }
+}
+
 /** Rate-limit ceiling, kill -9 rounds of two replicas, then stats over many runs (PostgreSQL). */
 async function benchFaults(databaseUrl: string, upstreamUrl: string): Promise<FaultResults> {
   console.log("\nreplicas on postgres");
@@ -1110,6 +1129,7 @@ function formatReport(args: {
   faults: FaultResults | null;
   lists: ListsResult | null;
   scale: OrgScaleResult | null;
+  relay: RelayResult | null;
 }): string {
   const { scenarios, syncs, highWater } = args;
   const cpus = os.cpus();
@@ -1239,6 +1259,7 @@ function formatReport(args: {
   if (args.faults) lines.push("", ...formatFaults(args.faults));
   if (args.lists) lines.push("", ...formatLists(args.lists));
   if (args.scale) lines.push("", ...formatOrgScale(args.scale));
+  if (args.relay) lines.push("", ...formatRelay(args.relay));
   lines.push("", MARK_END);
   return lines.join("\n");
 }
@@ -1298,6 +1319,7 @@ async function main(): Promise<void> {
   let faults: FaultResults | null = null;
   let lists: ListsResult | null = null;
   let scale: OrgScaleResult | null = null;
+  let relay: RelayResult | null = null;
   try {
     if (process.env.BENCH_SKIP_POSTGRES !== "1") {
       const database = await createBenchDatabase();
@@ -1314,6 +1336,7 @@ async function main(): Promise<void> {
           if (result.records) records.push(result.records);
           if (result.sync) syncs.push(result.sync);
           if (result.highWaterMb !== null) highWater.postgres = result.highWaterMb;
+          if (ONLY.has("relay")) relay = await benchRelayPart(database.url, echo.url);
           if (ONLY.has("faults")) faults = await benchFaults(database.url, echo.url);
           if (ONLY.has("lists")) lists = await benchLists(database.url, echo.url);
           if (ONLY.has("scale")) scale = await benchScale(database.url, echo.url);
@@ -1351,6 +1374,7 @@ async function main(): Promise<void> {
     faults,
     lists,
     scale,
+    relay,
   });
   console.log(`\n${report}`);
   if (process.env.BENCH_NO_WRITE !== "1") writeDocument(report);
