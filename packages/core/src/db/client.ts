@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -72,6 +72,29 @@ function findMigrationsFolder(): string {
 
 const migrationsFolder = findMigrationsFolder();
 
+/**
+ * Whether the database already has the newest migration this build ships, by drizzle's own rule
+ * (a migration is applied when the last recorded one is not older than it). False when unsure
+ * (no migrations table yet, an unreadable journal): the caller then migrates as usual.
+ */
+async function migrationsApplied(pool: pg.Pool): Promise<boolean> {
+  try {
+    const journal = JSON.parse(
+      readFileSync(join(migrationsFolder, "meta", "_journal.json"), "utf8"),
+    ) as { entries?: { when?: unknown }[] };
+    const newest = Math.max(
+      ...(journal.entries ?? []).map((entry) => (typeof entry.when === "number" ? entry.when : 0)),
+    );
+    const { rows } = await pool.query<{ last: string | null }>(
+      "select max(created_at)::text as last from drizzle.__drizzle_migrations",
+    );
+    const last = rows[0]?.last;
+    return last !== null && last !== undefined && Number(last) >= newest;
+  } catch {
+    return false;
+  }
+}
+
 /** An arbitrary constant naming this application's migration lock. */
 const MIGRATION_LOCK_KEY = 724_301_991;
 
@@ -122,6 +145,8 @@ export async function createDatabase(config: DatabaseConfig): Promise<DatabaseHa
       kind: "postgres",
       changes,
       migrate: async () => {
+        // The common start (nothing to apply) is answered by one read on the pool.
+        if (await migrationsApplied(pool)) return;
         // Several processes may start at once: a session-level advisory lock lets one migrate
         // while the others wait, then find nothing left to apply. Its own connection, without
         // statement timeouts: waiting for the lock, or building an index, may take longer.
