@@ -1,8 +1,8 @@
-import { and, eq, gte, isNull, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, isNull, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { auditEvents, type JsonObject } from "../db/schema";
 import type { ActionContext } from "../lib/context";
-import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
+import { keyset, orgNewestFirst, toPage, type Page, type PageRequest } from "../lib/pagination";
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
 
@@ -65,20 +65,33 @@ export async function listAuditEvents(db: Db, filter: AuditFilter): Promise<Page
 
 /** The statement of one page of events; also explained by the index test (db/list-plans.test.ts). */
 export function auditEventsPage(db: Db, filter: AuditFilter) {
+  const order =
+    filter.orgId === null
+      ? {
+          org: isNull(auditEvents.org_id),
+          idBelow: (id: string) => lt(auditEvents.id, id),
+          orderBy: [desc(auditEvents.id)],
+        }
+      : orgNewestFirst(
+          auditEvents.org_id,
+          auditEvents.id,
+          filter.orgId,
+          Boolean(filter.action ?? filter.actor_id ?? filter.target_type ?? filter.target_id),
+        );
   const conditions: (SQL | undefined)[] = [
-    filter.orgId === null ? isNull(auditEvents.org_id) : eq(auditEvents.org_id, filter.orgId),
+    order.org,
     filter.action ? eq(auditEvents.action, filter.action) : undefined,
     filter.actor_id ? eq(auditEvents.actor_id, filter.actor_id) : undefined,
     filter.target_type ? eq(auditEvents.target_type, filter.target_type) : undefined,
     filter.target_id ? eq(auditEvents.target_id, filter.target_id) : undefined,
     filter.since ? gte(auditEvents.created_at, filter.since) : undefined,
   ];
-  const query = keyset(auditEvents.id, filter, and(...conditions), "desc");
+  const query = keyset(auditEvents.id, filter, and(...conditions), "desc", order.idBelow);
   const statement = db
     .select()
     .from(auditEvents)
     .where(query.where)
-    .orderBy(query.orderBy)
+    .orderBy(...order.orderBy)
     .limit(query.limit);
   return { statement, query };
 }

@@ -17,6 +17,8 @@ import { orgs } from "./schema";
  */
 
 const ROWS = 20_000;
+/** Rows of another org, all newer than the busy org's. */
+const LIVELY_ROWS = 1_000;
 
 interface PlanNode {
   "Node Type": string;
@@ -70,6 +72,26 @@ describe("list filters and their indexes", () => {
         'tool.run', 'tool', 'tool-' || (i % 10), at
       from generate_series(1, ${ROWS}) as i, lateral (select now() - i * interval '2 minutes' as at) t`);
     await handle.db.execute(sql`alter table audit_events enable trigger audit_events_chain`);
+    // Another org kept writing after the busy one went quiet: every one of its rows is newer.
+    const [other] = await handle.db
+      .insert(orgs)
+      .values({ name: "Lively", slug: `lively-${uuidv7()}` })
+      .returning();
+    if (!other) throw new Error("org insert returned nothing");
+    await handle.db.execute(sql`
+      insert into runs (id, org_id, kind, tool_name, status, triggered_by, started_at, duration_ms)
+      select ${timeOrderedId("at", "'l' || i")}, ${other.id}, 'tool', 'tool-0', 'succeeded',
+        '{"surface": "mcp"}'::jsonb, at, 1
+      from generate_series(1, ${LIVELY_ROWS}) as i,
+        lateral (select now() - i * interval '30 milliseconds' as at) t`);
+    await handle.db.execute(sql`alter table audit_events disable trigger audit_events_chain`);
+    await handle.db.execute(sql`
+      insert into audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, created_at)
+      select ${timeOrderedId("at", "'la' || i")}, ${other.id}, 'agent', 'agent-0',
+        'tool.run', 'tool', 'tool-0', at
+      from generate_series(1, ${LIVELY_ROWS}) as i,
+        lateral (select now() - i * interval '30 milliseconds' as at) t`);
+    await handle.db.execute(sql`alter table audit_events enable trigger audit_events_chain`);
     await handle.db.execute(sql`analyze runs`);
     await handle.db.execute(sql`analyze audit_events`);
   }, 300_000);
@@ -122,6 +144,36 @@ describe("list filters and their indexes", () => {
   it.each(runFilters)("runs: %s", async (_name, filter, columns) => {
     const { statement } = runsPage(handle.db, { orgId, ...filter });
     expectServedByIndex(await plan(statement, "runs"), columns);
+  });
+
+  /*
+   * No column filter: the busy org's newest runs sit under the other org's, so a walk of the
+   * primary key (filtering on the org) would read all of those first. The page must come from an
+   * index the org bounds.
+   */
+  const unfiltered: [string, Omit<RunFilter, "orgId">][] = [
+    ["no filter", {}],
+    ["since, the last hour", { since: hoursAgo(1) }],
+  ];
+  it.each(unfiltered)(
+    "runs, %s: read within the org, not past another org's newer rows",
+    async (_name, filter) => {
+      const { statement } = runsPage(handle.db, { orgId, ...filter });
+      expectServedByIndex(await plan(statement, "runs"), ["org_id"]);
+    },
+  );
+
+  it("runs, a later page with no filter: read within the org", async () => {
+    const { statement } = runsPage(handle.db, {
+      orgId,
+      cursor: Buffer.from(uuidv7(hoursAgo(24 * 10).getTime())).toString("base64url"),
+    });
+    expectServedByIndex(await plan(statement, "runs"), ["org_id"]);
+  });
+
+  it("audit events, no filter: read within the org, not past another org's newer rows", async () => {
+    const { statement } = auditEventsPage(handle.db, { orgId });
+    expectServedByIndex(await plan(statement, "audit_events"), ["org_id"]);
   });
 
   it("runs: a later page of a filter matching nothing, from the middle of the list", async () => {

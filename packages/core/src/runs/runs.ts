@@ -3,7 +3,7 @@ import type { Db } from "../db/client";
 import { runs } from "../db/schema";
 import { AppError } from "../errors";
 import { uuidv7Floor } from "../lib/ids";
-import { keyset, toPage, type Page, type PageRequest } from "../lib/pagination";
+import { keyset, orgNewestFirst, toPage, type Page, type PageRequest } from "../lib/pagination";
 import type { Run, RunStatus } from "./orchestrator";
 
 export interface RunFilter extends PageRequest {
@@ -26,8 +26,14 @@ export async function listRuns(db: Db, filter: RunFilter): Promise<Page<Run>> {
 
 /** The statement of one page of runs; also explained by the index test (db/list-plans.test.ts). */
 export function runsPage(db: Db, filter: RunFilter) {
+  const order = orgNewestFirst(
+    runs.org_id,
+    runs.id,
+    filter.orgId,
+    Boolean(filter.status ?? filter.kind ?? filter.agent_id ?? filter.tool_id),
+  );
   const conditions: (SQL | undefined)[] = [
-    eq(runs.org_id, filter.orgId),
+    order.org,
     filter.status ? eq(runs.status, filter.status) : undefined,
     filter.kind ? eq(runs.kind, filter.kind) : undefined,
     filter.agent_id ? eq(runs.agent_id, filter.agent_id) : undefined,
@@ -39,16 +45,18 @@ export function runsPage(db: Db, filter: RunFilter) {
     // of reading every newer run (it cannot know that ids and start times rise together). The
     // margin only widens the range; the started_at conditions above decide.
     filter.since
-      ? gte(runs.id, uuidv7Floor(filter.since.getTime() - ID_TIME_MARGIN_MS))
+      ? order.idAtLeast(uuidv7Floor(filter.since.getTime() - ID_TIME_MARGIN_MS))
       : undefined,
-    filter.until ? lt(runs.id, uuidv7Floor(filter.until.getTime() + ID_TIME_MARGIN_MS)) : undefined,
+    filter.until
+      ? order.idBelow(uuidv7Floor(filter.until.getTime() + ID_TIME_MARGIN_MS))
+      : undefined,
   ];
-  const query = keyset(runs.id, filter, and(...conditions), "desc");
+  const query = keyset(runs.id, filter, and(...conditions), "desc", order.idBelow);
   const statement = db
     .select()
     .from(runs)
     .where(query.where)
-    .orderBy(query.orderBy)
+    .orderBy(...order.orderBy)
     .limit(query.limit);
   return { statement, query };
 }
