@@ -520,7 +520,9 @@ interface RecordCheck {
 
 /**
  * Every governed call of the scenarios (warm-up included) must have left a run and an audit
- * event: counted through the API, which first waits for the platform's queued records.
+ * event, counted through the API. The gateway answers before its records are committed (the
+ * recorder batches them, see RunRecorder), so a count taken right after the last call can be a
+ * batch short: the counts are read again until they reach the calls or stop growing.
  */
 async function checkRecords(
   base: string,
@@ -528,29 +530,41 @@ async function checkRecords(
   database: Database,
   calls: number,
 ): Promise<RecordCheck> {
-  const stats = await api<{ totals: { runs: number } }>(
-    base,
-    "GET",
-    `/orgs/${fixture.orgId}/runs/stats/`,
-    undefined,
-    fixture.token,
-  );
-  let auditEvents = 0;
-  let cursor: string | null = null;
-  do {
-    const page: { results: unknown[]; next_cursor: string | null } = await api(
+  const count = async () => {
+    const stats = await api<{ totals: { runs: number } }>(
       base,
       "GET",
-      `/orgs/${fixture.orgId}/audit-events/?action=tool.run&limit=200${cursor ? `&cursor=${cursor}` : ""}`,
+      `/orgs/${fixture.orgId}/runs/stats/`,
       undefined,
       fixture.token,
     );
-    auditEvents += page.results.length;
-    cursor = page.next_cursor;
-  } while (cursor);
-  const check = { database, calls, runs: stats.totals.runs, auditEvents };
+    let auditEvents = 0;
+    let cursor: string | null = null;
+    do {
+      const page: { results: unknown[]; next_cursor: string | null } = await api(
+        base,
+        "GET",
+        `/orgs/${fixture.orgId}/audit-events/?action=tool.run&limit=200${cursor ? `&cursor=${cursor}` : ""}`,
+        undefined,
+        fixture.token,
+      );
+      auditEvents += page.results.length;
+      cursor = page.next_cursor;
+    } while (cursor);
+    return { runs: stats.totals.runs, auditEvents };
+  };
+  let counted = await count();
+  for (;;) {
+    if (counted.runs >= calls && counted.auditEvents >= calls) break;
+    await sleep(1000);
+    const again = await count();
+    const grew = again.runs > counted.runs || again.auditEvents > counted.auditEvents;
+    counted = again;
+    if (!grew) break;
+  }
+  const check = { database, calls, ...counted };
   console.log(
-    `  ${database.padEnd(8)} records: ${calls} governed calls, ${check.runs} runs, ${auditEvents} audit events`,
+    `  ${database.padEnd(8)} records: ${calls} governed calls, ${check.runs} runs, ${check.auditEvents} audit events`,
   );
   return check;
 }
