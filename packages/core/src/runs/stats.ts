@@ -136,7 +136,8 @@ export async function runStats(
     toolId?: string | undefined;
   },
 ): Promise<RunStats> {
-  const until = input.until ?? new Date();
+  const now = Date.now();
+  const until = input.until ?? new Date(now);
   const requestedSince = input.since ?? new Date(until.getTime() - 24 * HOUR_MS);
   // Too many buckets would make an unreadable chart and a heavy query: the window is clamped,
   // and never reaches before year 1, which the database's ISO input cannot represent.
@@ -147,9 +148,15 @@ export async function runStats(
       EARLIEST_TIME,
     ),
   );
-  // [firstHour, lastHour) is read from the rollup; the rest of [since, until) from the runs.
+  // [firstHour, lastHour) is read from the rollup; the rest of [since, until) from the runs. A
+  // window that reaches the present takes its last, unfinished hour from the rollup as well: that
+  // hour's rollup rows hold exactly the runs started so far (reading them from the runs instead
+  // costs a scan of up to an hour of the org's runs on every dashboard refresh).
+  const reachesPresent = until.getTime() >= now;
   let firstHour = new Date(Math.ceil(since.getTime() / HOUR_MS) * HOUR_MS);
-  let lastHour = new Date(Math.floor(until.getTime() / HOUR_MS) * HOUR_MS);
+  let lastHour = new Date(
+    (Math.floor(until.getTime() / HOUR_MS) + (reachesPresent ? 1 : 0)) * HOUR_MS,
+  );
   if (firstHour >= lastHour) firstHour = lastHour = until;
   const ofTool = input.toolId === undefined ? sql`` : sql` and tool_id = ${input.toolId}`;
   // Whole hours from the rollup, the edges from the runs, grouped alike.
@@ -172,24 +179,66 @@ export async function runStats(
     group by 1, 2, 3, 4, 5
   )`;
   const finished = sql.raw(`('succeeded', 'failed', 'timeout')`);
-  /** Per group of `top` (joined on `column`): runs per status, then finished runs per bucket. */
-  const perGroup = (column: "tool_id" | "agent_id") => sql`
-    select top.*, c.status, null::int as bucket, sum(c.runs) as runs
-    from top join counted c on c.${sql.raw(column)} is not distinct from top.${sql.raw(column)}
-    group by ${sql.raw(`top.${column}`)}, top.name, top.total, c.status
+  // Everything but a minute chart in one statement, so the rollup rows are read and their latency
+  // histograms unnested once: `groups` holds the runs per tool, agent and status, `latency` the
+  // finished runs per tool, agent and latency bucket; totals, the top tools and the top agents
+  // are sums over those two small sets. `part` says which answer a row belongs to.
+  const tops = (column: "tool_id" | "agent_id", top: string, part: "tool" | "agent") => sql`
+    select ${sql.raw(`'${part}'`)} as part, t.id, t.name, t.total, g.status, null::int as bucket, sum(g.runs) as runs,
+      null::timestamptz as bucket_start
+    from ${sql.raw(top)} t join groups g on g.${sql.raw(column)} is not distinct from t.id
+    group by t.id, t.name, t.total, g.status
     union all
-    select top.*, null, u.i::int - 1, sum(u.n)
-    from top join counted c on c.${sql.raw(column)} is not distinct from top.${sql.raw(column)},
-      unnest(c.latencies) with ordinality u(n, i)
-    where c.status in ${finished}
-    group by ${sql.raw(`top.${column}`)}, top.name, top.total, u.i having sum(u.n) <> 0
-    order by total desc, ${sql.raw(column)}`;
-
-  // Minutes are finer than the rollup: a minute chart (its window is at most 500 minutes) reads runs.
-  const series =
+    select ${sql.raw(`'${part}'`)}, t.id, t.name, t.total, null, l.bucket, sum(l.n), null
+    from ${sql.raw(top)} t join latency l on l.${sql.raw(column)} is not distinct from t.id
+    group by t.id, t.name, t.total, l.bucket`;
+  const hourlySeries =
     input.bucket === "minute"
-      ? sql`
-        select date_trunc('minute', started_at) as bucket_start, status, count(*) as runs
+      ? sql``
+      : sql`
+    union all
+    select 'series', null, null, null, status, null, sum(runs),
+      date_trunc(${input.bucket}::text, hour)
+    from counted group by 8, 5`;
+  const summary = db.execute(sql`
+    with ${counted},
+    groups as materialized (
+      select tool_id, max(tool_name) as tool_name, agent_id, status, sum(runs) as runs
+      from counted group by tool_id, agent_id, status
+    ),
+    latency as materialized (
+      select tool_id, agent_id, u.i::int - 1 as bucket, sum(u.n) as n
+      from counted, unnest(latencies) with ordinality u(n, i)
+      where status in ${finished}
+      group by tool_id, agent_id, u.i having sum(u.n) <> 0
+    ),
+    top_tools as (
+      select tool_id as id, max(tool_name) as name, sum(runs) as total
+      from groups group by tool_id order by total desc, tool_id limit ${TOP_N}
+    ),
+    top_agents as (
+      select s.agent_id as id, a.name, s.total
+      from (select agent_id, sum(runs) as total from groups group by agent_id
+        order by total desc, agent_id limit ${TOP_N}) s
+      left join agents a on a.id = s.agent_id
+    )
+    select 'totals' as part, null::uuid as id, null::text as name, null::numeric as total, status,
+      null::int as bucket, sum(runs) as runs, null::timestamptz as bucket_start
+    from groups group by status
+    union all
+    select 'totals', null, null, null, null, bucket, sum(n), null from latency group by bucket
+    union all
+    ${tops("tool_id", "top_tools", "tool")}
+    union all
+    ${tops("agent_id", "top_agents", "agent")}
+    ${hourlySeries}
+    order by part, total desc nulls last, id, bucket_start`);
+  // Minutes are finer than the rollup: a minute chart (its window is at most 500 minutes) reads runs.
+  const minuteSeries =
+    input.bucket === "minute"
+      ? db.execute(sql`
+        select 'series' as part, date_trunc('minute', started_at) as bucket_start, status,
+          count(*) as runs
         from runs
         where ${and(
           eq(runs.org_id, input.orgId),
@@ -197,73 +246,53 @@ export async function runStats(
           gte(runs.started_at, since),
           lt(runs.started_at, until),
         )}
-        group by 1, 2 order by 1`
-      : sql`
-        with ${counted}
-        select date_trunc(${input.bucket}::text, hour) as bucket_start, status, sum(runs) as runs
-        from counted group by 1, 2 order by 1`;
+        group by 2, 3 order by 2`)
+      : Promise.resolve([]);
+  const [summaryRows, minuteRows] = await Promise.all([summary, minuteSeries]);
 
-  const [totals, seriesRows, byTool, byAgent] = await Promise.all([
-    db.execute(sql`
-      with ${counted}
-      select status, null::int as bucket, sum(runs) as runs from counted group by status
-      union all
-      select null, u.i::int - 1, sum(u.n)
-      from counted, unnest(latencies) with ordinality u(n, i)
-      where status in ${finished}
-      group by u.i having sum(u.n) <> 0`),
-    db.execute(series),
-    db.execute(sql`
-      with ${counted}, top as (
-        select tool_id, max(tool_name) as name, sum(runs) as total
-        from counted group by tool_id order by total desc limit ${TOP_N}
-      )
-      ${perGroup("tool_id")}`),
-    db.execute(sql`
-      with ${counted}, top as (
-        select s.agent_id, a.name, s.total
-        from (select agent_id, sum(runs) as total from counted group by agent_id
-          order by total desc limit ${TOP_N}) s
-        left join agents a on a.id = s.agent_id
-      )
-      ${perGroup("agent_id")}`),
-  ]);
-
-  type SeriesRow = { bucket_start: Date | string; status: RunStatus; runs: unknown };
-  type ToolRow = CountRow & { tool_id: string | null; name: string };
-  type AgentRow = CountRow & { agent_id: string | null; name: string | null };
+  type Row = CountRow & {
+    part: "totals" | "tool" | "agent" | "series";
+    id: string | null;
+    name: string | null;
+    bucket_start: Date | string | null;
+  };
+  const rows = [...rowsOf(summaryRows as Rows<Row>), ...rowsOf(minuteRows as Rows<Row>)];
+  const partOf = (part: Row["part"]) => rows.filter((row) => row.part === part);
+  const seriesRows = partOf("series").sort(
+    (a, b) => new Date(a.bucket_start ?? 0).getTime() - new Date(b.bucket_start ?? 0).getTime(),
+  );
   return {
     since,
     until,
     bucket: input.bucket,
-    totals: toStats(rowsOf(totals as Rows<CountRow>)),
-    series: groupBy(rowsOf(seriesRows as Rows<SeriesRow>), (row) =>
-      new Date(row.bucket_start).toISOString(),
-    ).flatMap((rows) => {
-      const [first] = rows;
-      if (!first) return [];
-      const of = (...statuses: RunStatus[]) =>
-        rows
-          .filter((row) => statuses.includes(row.status))
-          .reduce((sum, row) => sum + count(row.runs), 0);
-      return [
-        {
-          bucket_start: new Date(first.bucket_start),
-          running: of("running"),
-          succeeded: of("succeeded"),
-          failed: of("failed"),
-          denied: of("denied", "rate_limited"),
-          timeout: of("timeout"),
-        },
-      ];
+    totals: toStats(partOf("totals")),
+    series: groupBy(seriesRows, (row) => new Date(row.bucket_start ?? 0).toISOString()).flatMap(
+      (group) => {
+        const [first] = group;
+        if (!first) return [];
+        const of = (...statuses: RunStatus[]) =>
+          group
+            .filter((row) => row.status !== null && statuses.includes(row.status))
+            .reduce((sum, row) => sum + count(row.runs), 0);
+        return [
+          {
+            bucket_start: new Date(first.bucket_start ?? 0),
+            running: of("running"),
+            succeeded: of("succeeded"),
+            failed: of("failed"),
+            denied: of("denied", "rate_limited"),
+            timeout: of("timeout"),
+          },
+        ];
+      },
+    ),
+    tools: groupBy(partOf("tool"), (row) => row.id).flatMap((group) => {
+      const [first] = group;
+      return first ? [{ tool_id: first.id, tool_name: first.name ?? "", ...toStats(group) }] : [];
     }),
-    tools: groupBy(rowsOf(byTool as Rows<ToolRow>), (row) => row.tool_id).flatMap((rows) => {
-      const [first] = rows;
-      return first ? [{ tool_id: first.tool_id, tool_name: first.name, ...toStats(rows) }] : [];
-    }),
-    agents: groupBy(rowsOf(byAgent as Rows<AgentRow>), (row) => row.agent_id).flatMap((rows) => {
-      const [first] = rows;
-      return first ? [{ agent_id: first.agent_id, agent_name: first.name, ...toStats(rows) }] : [];
+    agents: groupBy(partOf("agent"), (row) => row.id).flatMap((group) => {
+      const [first] = group;
+      return first ? [{ agent_id: first.id, agent_name: first.name, ...toStats(group) }] : [];
     }),
   };
 }
