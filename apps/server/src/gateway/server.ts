@@ -32,6 +32,7 @@ import {
   GetTaskPayloadRequestSchema,
   GetTaskRequestSchema,
   isInitializeRequest,
+  type InitializeRequest,
   isJSONRPCRequest,
   LATEST_PROTOCOL_VERSION,
   ListPromptsRequestSchema,
@@ -353,6 +354,16 @@ function buildServer(
  * nesting, text the database cannot store), with the JSON-RPC error message naming the field and
  * the message's id: it is refused before the SDK, policies or the recorder walk it.
  */
+/**
+ * A message's `method`, read without parsing it: the SDK's type guards are zod parses, and a
+ * failed one builds its issue list, which on every call costs more than the check it skips.
+ */
+function methodOf(message: unknown): unknown {
+  return typeof message === "object" && message !== null
+    ? (message as { method?: unknown }).method
+    : undefined;
+}
+
 function paramsDefect(messages: unknown[]): { message: string; id: RequestId | null } | null {
   for (const message of messages) {
     if (typeof message !== "object" || message === null) continue;
@@ -495,7 +506,10 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
       return;
     }
     const messages: unknown[] = Array.isArray(body) ? body : [body];
-    const initialize = messages.find(isInitializeRequest);
+    const initialize = messages.find(
+      (message): message is InitializeRequest =>
+        methodOf(message) === "initialize" && isInitializeRequest(message),
+    );
     if (initialize && (session || messages.length !== 1)) {
       send(
         outgoing,
@@ -572,6 +586,7 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     // server below sees them too, and ignores ids it is not running).
     if (session)
       for (const message of messages) {
+        if (methodOf(message) !== "notifications/cancelled") continue;
         const cancelled = CancelledNotificationSchema.safeParse(message);
         if (cancelled.success && cancelled.data.params.requestId !== undefined)
           await options.sessions.requests.cancel({
@@ -585,7 +600,8 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     // waiting for them; whatever else the body holds is served as usual.
     const answers = messages.filter(
       (message): message is JSONRPCResultResponse | JSONRPCErrorResponse =>
-        isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message),
+        methodOf(message) === undefined &&
+        (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)),
     );
     if (answers.length > 0) {
       for (const answer of answers)
