@@ -1,11 +1,15 @@
 import { randomUUID } from "node:crypto";
+import { createDatabase, runsPage, type RunFilter } from "@mcp/core";
+import { sql } from "drizzle-orm";
 import pg from "pg";
 
 /*
  * An organization at scale (issues 17 and 20): a million runs over 30 days written straight into
  * the database, then the first page of every runs-list filter, the dashboard stats and the policy
  * what-if over the newest 10,000 runs, each timed from outside through the REST API (so each time
- * includes HTTP and authentication, not only the database).
+ * includes HTTP and authentication, not only the database). The list filters are also timed in
+ * the database alone, which is what their target is for: the statement the list service runs,
+ * under EXPLAIN ANALYZE (planning plus execution).
  */
 
 export interface Timing {
@@ -17,6 +21,8 @@ export interface OrgScaleResult {
   runs: number;
   insert_s: number;
   lists: Timing[];
+  /** The same list pages in the database alone, by name. */
+  list_database: Timing[];
   stats: Timing[];
   what_if: Timing[];
 }
@@ -88,20 +94,50 @@ export async function benchOrgScale(args: {
   };
   const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
   const runs = `/orgs/${args.orgId}/runs/`;
-  const filters: [string, string][] = [
-    ["no filter", ""],
-    ["status=timeout (matches nothing)", "status=timeout"],
-    ["status=failed", "status=failed"],
-    ["kind=resource (matches nothing)", "kind=resource"],
-    ["kind=prompt", "kind=prompt"],
-    ["agent_id (every run)", `agent_id=${args.agentId}`],
-    ["tool_id (matches nothing)", `tool_id=${randomUUID()}`],
-    ["since = 1 h ago", `since=${encodeURIComponent(hoursAgo(1))}`],
-    ["until = 29 days ago", `until=${encodeURIComponent(hoursAgo(29 * 24))}`],
+  const hoursAgoDate = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+  const nothing = randomUUID();
+  const filters: [string, string, Omit<RunFilter, "orgId">][] = [
+    ["no filter", "", {}],
+    ["status=timeout (matches nothing)", "status=timeout", { status: "timeout" }],
+    ["status=failed", "status=failed", { status: "failed" }],
+    ["kind=resource (matches nothing)", "kind=resource", { kind: "resource" }],
+    ["kind=prompt", "kind=prompt", { kind: "prompt" }],
+    ["agent_id (every run)", `agent_id=${args.agentId}`, { agent_id: args.agentId }],
+    ["tool_id (matches nothing)", `tool_id=${nothing}`, { tool_id: nothing }],
+    ["since = 1 h ago", `since=${encodeURIComponent(hoursAgo(1))}`, { since: hoursAgoDate(1) }],
+    [
+      "until = 29 days ago",
+      `until=${encodeURIComponent(hoursAgo(29 * 24))}`,
+      { until: hoursAgoDate(29 * 24) },
+    ],
   ];
   const lists: Timing[] = [];
   for (const [name, query] of filters)
     lists.push(await timed(`runs list, ${name}`, get(`${runs}?limit=50&${query}`), page));
+
+  const database = await createDatabase({ databaseUrl: args.databaseUrl, poolSize: 1 });
+  const list_database: Timing[] = [];
+  try {
+    for (const [name, , filter] of filters) {
+      const { statement } = runsPage(database.db, { orgId: args.orgId, limit: 50, ...filter });
+      const ms: number[] = [];
+      for (let attempt = 0; attempt < REPEATS; attempt++) {
+        const result = await database.db.execute(sql`explain (analyze, format json) ${statement}`);
+        const [plan] = (result as unknown as { rows: { "QUERY PLAN": unknown }[] }).rows[0]?.[
+          "QUERY PLAN"
+        ] as { "Planning Time": number; "Execution Time": number }[];
+        if (!plan) throw new Error(`${name}: no plan`);
+        ms.push(plan["Planning Time"] + plan["Execution Time"]);
+      }
+      ms.sort((a, b) => a - b);
+      console.log(
+        `  runs list in the database, ${name}: ${ms.map((value) => value.toFixed(1)).join(", ")} ms`,
+      );
+      list_database.push({ name: `runs list, ${name}`, ms });
+    }
+  } finally {
+    await database.close();
+  }
 
   const stats: Timing[] = [];
   const counted = (body: unknown) => {
@@ -149,24 +185,31 @@ export async function benchOrgScale(args: {
       replayed,
     ),
   ];
-  return { runs: args.runs, insert_s: insertS, lists, stats, what_if };
+  return { runs: args.runs, insert_s: insertS, lists, list_database, stats, what_if };
 }
 
 export function formatOrgScale(result: OrgScaleResult): string[] {
-  const row = (timing: Timing, target: number | null) => {
-    const median = timing.ms[Math.floor(timing.ms.length / 2)] ?? Number.NaN;
-    const max = timing.ms[timing.ms.length - 1] ?? Number.NaN;
-    const verdict = target === null ? "" : median <= target ? " (met)" : " (**missed**)";
-    return `| ${timing.name} | ${median.toFixed(0)} ms | ${max.toFixed(0)} ms | ${target === null ? "—" : `≤ ${target} ms${verdict}`} |`;
+  const median = (timing: Timing) => timing.ms[Math.floor(timing.ms.length / 2)] ?? Number.NaN;
+  const max = (timing: Timing) => timing.ms[timing.ms.length - 1] ?? Number.NaN;
+  const verdict = (ms: number, target: number) => (ms <= target ? "met" : "**missed**");
+  const row = (timing: Timing, target: number | null) =>
+    `| ${timing.name} | ${median(timing).toFixed(0)} ms | ${max(timing).toFixed(0)} ms | — | ${target === null ? "—" : `≤ ${target} ms (${verdict(median(timing), target)})`} |`;
+  const listRow = (timing: Timing) => {
+    const inDatabase = result.list_database.find((entry) => entry.name === timing.name);
+    const database = inDatabase
+      ? `${median(inDatabase).toFixed(1)} ms (max ${max(inDatabase).toFixed(1)})`
+      : "—";
+    const target = inDatabase ? ` (${verdict(median(inDatabase), 20)})` : "";
+    return `| ${timing.name} | ${median(timing).toFixed(0)} ms | ${max(timing).toFixed(0)} ms | ${database} | ≤ 20 ms in the database${target} |`;
   };
   return [
     `### An organization with ${result.runs.toLocaleString("en")} runs`,
     "",
-    `Runs over 30 days written straight into PostgreSQL (${result.insert_s.toFixed(0)} s), then each request ${REPEATS} times through the REST API: the times include HTTP and authentication. The list targets are for the database alone, so a time over them is not yet a miss; the what-if target is for the whole request.`,
+    `Runs over 30 days written straight into PostgreSQL (${result.insert_s.toFixed(0)} s), then each request ${REPEATS} times through the REST API: those times include HTTP and authentication. The list targets are for the database alone: each list page is also run ${REPEATS} times under \`EXPLAIN ANALYZE\` (planning + execution of the statement the list service runs). The stats and what-if targets are for the whole request.`,
     "",
-    "| Request | Median | Max | Target |",
-    "|---|---|---|---|",
-    ...result.lists.map((timing) => row(timing, 20)),
+    "| Request | REST median | REST max | In the database (median) | Target |",
+    "|---|---|---|---|---|",
+    ...result.lists.map(listRow),
     ...result.stats.map((timing) => row(timing, timing.name.includes("30 days") ? 50 : null)),
     ...result.what_if.map((timing) => row(timing, 1000)),
     "",
