@@ -123,9 +123,8 @@ export async function benchOrgScale(args: {
       const ms: number[] = [];
       for (let attempt = 0; attempt < REPEATS; attempt++) {
         const result = await database.db.execute(sql`explain (analyze, format json) ${statement}`);
-        const [plan] = (result as unknown as { rows: { "QUERY PLAN": unknown }[] }).rows[0]?.[
-          "QUERY PLAN"
-        ] as { "Planning Time": number; "Execution Time": number }[];
+        type Explained = { "QUERY PLAN": { "Planning Time": number; "Execution Time": number }[] };
+        const [plan] = (result as { rows: Explained[] }).rows[0]?.["QUERY PLAN"] ?? [];
         if (!plan) throw new Error(`${name}: no plan`);
         ms.push(plan["Planning Time"] + plan["Execution Time"]);
       }
