@@ -121,6 +121,24 @@ describe.skipIf(databaseUnavailable)("run recorder", () => {
     await recorder.close();
   });
 
+  it("keeps the nulls inside a call's input, output and audit metadata as they were", async () => {
+    const org = await createOrg(server);
+    const recorder = new RunRecorder(server.database.db, { onError, runningDelayMs: 60_000 });
+    const input = { text: "hi", reply_to: null, tags: [null, "a"], nested: { at: null } };
+    const run = running(org.id, { input });
+    recorder.started(run);
+    const [done, audit] = finished(run);
+    const output = { content: [{ type: "text", text: "hi" }], structuredContent: { next: null } };
+    await recorder.finished(
+      { ...done, output },
+      { ...audit, metadata: { status: "succeeded", reason: null } },
+    );
+    const row = await runRow(run.id);
+    expect(row).toMatchObject({ input, output, error: null, trace_id: null });
+    expect((await auditFor(run.id))[0]?.metadata).toEqual({ status: "succeeded", reason: null });
+    await recorder.close();
+  });
+
   it("shows a long call as running after the delay, then completes the same row", async () => {
     const org = await createOrg(server);
     const recorder = new RunRecorder(server.database.db, { onError, runningDelayMs: 20 });

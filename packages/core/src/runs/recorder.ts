@@ -89,9 +89,14 @@ const RETRY_MAX_MS = 5_000;
 /** Ids named in a failure report: enough to find the records, not a whole batch. */
 const REPORTED_IDS = 10;
 
-/** JSON as `jsonb_to_recordset` reads it: a null field is left out so it becomes SQL NULL. */
+/**
+ * JSON as `jsonb_to_recordset` reads it: a null column is left out so it becomes SQL NULL. Only
+ * the row's own fields: nulls inside a call's input, output or audit metadata are data and stay.
+ */
 function recordJson(row: object): string {
-  return JSON.stringify(row, (_key, value: unknown) => (value === null ? undefined : value));
+  const fields: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) if (value !== null) fields[column] = value;
+  return JSON.stringify(fields);
 }
 
 /** The run without its input and output, saying why; NUL, which text columns refuse, is dropped. */
