@@ -1,8 +1,9 @@
 /**
  * Gateway benchmark: `pnpm bench` (= `pnpm --filter @mcp/server bench`).
  *
- * The platform runs as its own process (`node --import tsx src/main.ts`, as `pnpm start` would),
- * the upstream MCP server in another, and this process drives the load, so the platform's RSS is
+ * The platform runs as its own process, compiled, as `pnpm start` runs it in production
+ * (`node --enable-source-maps dist/main.js`; `pnpm bench` at the root builds it first), the
+ * upstream MCP server in another, and this process drives the load, so the platform's RSS is
  * its own and no two of them share an event loop. Everything talks over 127.0.0.1 only.
  *
  *   - sync of a 1,000-tool server (first sync of a new connection, then re-syncs)
@@ -152,19 +153,28 @@ process.on("exit", () => {
 /** tsx, reading the workspace packages' sources (not their compiled `dist`). */
 const SOURCE_FLAGS = ["--conditions=@mcp/source", "--import", "tsx"];
 
-/** `node --import tsx <script>` directly, not the tsx CLI, so the pid is the measured process. */
-function spawnTs(
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  stdout: "pipe" | "ignore",
-  nodeFlags: string[] = [],
-): ChildProcess {
-  const child = spawn(process.execPath, [...nodeFlags, ...SOURCE_FLAGS, script, ...args], {
+/** A helper script of bench/ (the upstream, the bare proxy), run from its sources by tsx. */
+function spawnTs(script: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, [...SOURCE_FLAGS, script, ...args], {
     cwd: SERVER_DIR,
-    env,
-    stdio: ["ignore", stdout, "inherit"],
+    env: { ...process.env },
+    stdio: ["ignore", "pipe", "inherit"],
   });
+  children.add(child);
+  return child;
+}
+
+const COMPILED_SERVER = join(SERVER_DIR, "dist", "main.js");
+
+/** The compiled server, as `pnpm start` runs it (its flags, and the bench's own if any). */
+function spawnPlatform(env: NodeJS.ProcessEnv): ChildProcess {
+  if (!existsSync(COMPILED_SERVER))
+    throw new Error(`${COMPILED_SERVER} is missing: build first (the root's \`pnpm bench\` does)`);
+  const child = spawn(
+    process.execPath,
+    [...PLATFORM_NODE_FLAGS, "--enable-source-maps", COMPILED_SERVER],
+    { cwd: SERVER_DIR, env, stdio: ["ignore", "ignore", "inherit"] },
+  );
   children.add(child);
   return child;
 }
@@ -177,7 +187,7 @@ interface Helper {
 
 /** A script of bench/ that prints `{"url": …}` once listening (the upstream, the bare proxy). */
 async function startHelper(script: string, args: string[]): Promise<Helper> {
-  const child = spawnTs(script, args, { ...process.env }, "pipe");
+  const child = spawnTs(script, args);
   const stdout = child.stdout;
   if (!stdout) throw new Error(`${script} has no stdout`);
   const lines = createInterface({ input: stdout });
@@ -245,7 +255,7 @@ async function startPlatform(
   delete env.DATABASE_URL;
   if (database === "postgres" && databaseUrl) env.DATABASE_URL = databaseUrl;
   else env.PGLITE_DIR = join(dataDir, "pglite");
-  const child = spawnTs("src/main.ts", [], env, "ignore", PLATFORM_NODE_FLAGS);
+  const child = spawnPlatform(env);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -1287,7 +1297,7 @@ endpoint, and how long a large sync takes.
 
 \`\`\`sh
 npx -y pnpm@10 install
-npx -y pnpm@10 bench            # = pnpm --filter @mcp/server bench = tsx bench/run.ts
+npx -y pnpm@10 bench            # builds the server, then tsx bench/run.ts in apps/server
 \`\`\`
 
 PostgreSQL is taken from \`BENCH_DATABASE_URL\` (default \`postgres://postgres@127.0.0.1:5432/test\`;
