@@ -14,7 +14,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import type { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import { createMetrics, type HttpSurface, type Metrics } from "@mcp/core";
+import { commonJsExports, createMetrics, type HttpSurface, type Metrics } from "@mcp/core";
 import type { Env } from "./env";
 import type { Logger } from "./logger";
 
@@ -69,12 +69,13 @@ let contextInstalled = false;
  * are a measurable share of a start that does not need them.
  */
 async function tracerProvider(env: Env, url: string): Promise<NodeTracerProvider> {
+  // Some of them are CommonJS (see commonJsExports); none has a default export.
   const [hooks, core, exporter, resources, sdk] = await Promise.all([
-    import("@opentelemetry/context-async-hooks"),
-    import("@opentelemetry/core"),
-    import("@opentelemetry/exporter-trace-otlp-http"),
-    import("@opentelemetry/resources"),
-    import("@opentelemetry/sdk-trace-node"),
+    import("@opentelemetry/context-async-hooks").then(commonJsExports),
+    import("@opentelemetry/core").then(commonJsExports),
+    import("@opentelemetry/exporter-trace-otlp-http").then(commonJsExports),
+    import("@opentelemetry/resources").then(commonJsExports),
+    import("@opentelemetry/sdk-trace-node").then(commonJsExports),
   ]);
   if (!contextInstalled) {
     contextInstalled = true;

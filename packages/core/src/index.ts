@@ -57,6 +57,7 @@ export {
   type PolicyRule,
 } from "./policies/evaluate";
 export { startJsonSchemaValidation } from "./lib/json-schema-thread";
+export { commonJsExports } from "./lib/commonjs";
 export { consumeRateLimit, pruneRateLimitCounters } from "./policies/rate-limit";
 export * from "./runs/orchestrator";
 export * from "./approvals/approvals";

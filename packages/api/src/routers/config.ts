@@ -17,8 +17,8 @@ import { orgProcedure, router } from "../trpc";
 const tags = ["config"];
 
 /** The YAML text as a checked document; refusals name the document's path (`policies[3].effect`). */
-function readDocument(text: string) {
-  const parsed = configDocument.safeParse(parseConfigYaml(text));
+async function readDocument(text: string) {
+  const parsed = configDocument.safeParse(await parseConfigYaml(text));
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => ({
     path: issue.path.map((part) => (typeof part === "symbol" ? String(part) : part)),
@@ -46,7 +46,9 @@ export const configRouter = router({
     })
     .output(configExport)
     .query(async ({ ctx }) => ({
-      document: renderConfigYaml(await exportOrgConfig(ctx.db, ctx.runtime, { orgId: ctx.org.id })),
+      document: await renderConfigYaml(
+        await exportOrgConfig(ctx.db, ctx.runtime, { orgId: ctx.org.id }),
+      ),
     })),
 
   applyDocument: orgProcedure("admin")
@@ -63,10 +65,10 @@ export const configRouter = router({
     })
     .input(applyConfigInput)
     .output(configApplyResult)
-    .mutation(({ ctx, input }) =>
+    .mutation(async ({ ctx, input }) =>
       applyOrgConfig(ctx.db, ctx.runtime, ctx.action, {
         orgId: ctx.org.id,
-        document: readDocument(input.document),
+        document: await readDocument(input.document),
         secrets: input.secrets,
         dryRun: input.dry_run,
         prune: input.prune,

@@ -1,7 +1,7 @@
-import { createRequire } from "node:module";
 import type * as Yaml from "yaml";
 import type { GuardrailHook, JsonObject, policies, RateLimit } from "../db/schema";
 import { AppError } from "../errors";
+import { commonJsExports } from "../lib/commonjs";
 import { findInputDefect } from "../lib/input-defects";
 import type { OrgRole } from "../orgs/roles";
 
@@ -12,11 +12,11 @@ import type { OrgRole } from "../orgs/roles";
  * (or stays as stored). See export.ts and apply.ts.
  */
 
-let loadedYaml: typeof Yaml | undefined;
+let loadedYaml: Promise<typeof Yaml> | undefined;
 
 /** The YAML library, loaded on first use: only config as code needs it, and it slows every start. */
-function yaml(): typeof Yaml {
-  loadedYaml ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
+function yaml(): Promise<typeof Yaml> {
+  loadedYaml ??= import("yaml").then(commonJsExports);
   return loadedYaml;
 }
 
@@ -146,9 +146,9 @@ function refused(message: string): AppError {
 }
 
 /** How deep the document's flow collections nest, counted on the lexer's tokens (no recursion). */
-function flowDepthExceeds(text: string, limit: number): boolean {
+function flowDepthExceeds(lib: typeof Yaml, text: string, limit: number): boolean {
   let depth = 0;
-  for (const token of new (yaml().Lexer)().lex(text)) {
+  for (const token of new lib.Lexer().lex(text)) {
     if (token === "[" || token === "{") {
       depth++;
       if (depth > limit) return true;
@@ -163,14 +163,15 @@ function flowDepthExceeds(text: string, limit: number): boolean {
  * documents, duplicate keys, explicit tags, text the database cannot store. The result is plain
  * JSON-like data for the schema to check.
  */
-export function parseConfigYaml(text: string): unknown {
+export async function parseConfigYaml(text: string): Promise<unknown> {
   if (text.length > CONFIG_MAX_CHARS)
     throw refused(`The document is longer than ${CONFIG_MAX_CHARS} characters`);
-  if (flowDepthExceeds(text, CONFIG_MAX_FLOW_DEPTH))
+  const lib = await yaml();
+  if (flowDepthExceeds(lib, text, CONFIG_MAX_FLOW_DEPTH))
     throw refused(`The document nests deeper than ${CONFIG_MAX_FLOW_DEPTH} levels`);
   let value: unknown;
   try {
-    const document = yaml().parseDocument(text, {
+    const document = lib.parseDocument(text, {
       uniqueKeys: true,
       resolveKnownTags: false,
       prettyErrors: true,
@@ -193,6 +194,6 @@ export function parseConfigYaml(text: string): unknown {
 }
 
 /** The document as YAML: keys in the order they were built, no anchors, no folded lines. */
-export function renderConfigYaml(document: ConfigDocument): string {
-  return yaml().stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 });
+export async function renderConfigYaml(document: ConfigDocument): Promise<string> {
+  return (await yaml()).stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 });
 }
