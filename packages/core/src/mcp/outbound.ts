@@ -1,8 +1,9 @@
 import { lookup as lookupCallback, type LookupAddress, type LookupOptions } from "node:dns";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { Agent, buildConnector } from "undici";
+import type { Agent } from "undici";
 import { AppError } from "../errors";
+import { commonJsExports } from "../lib/commonjs";
 
 /**
  * Outbound guards for user-supplied MCP endpoints. Without them any org member could point a
@@ -268,21 +269,23 @@ export function guardedLookup(
   });
 }
 
-let guardedAgent: Agent | undefined;
+let guardedAgent: Promise<Agent> | undefined;
 
-function privateNetworkGuard(): Agent {
-  if (guardedAgent) return guardedAgent;
-  const connect = buildConnector({ lookup: guardedLookup });
-  guardedAgent = new Agent({
-    connect: (options, callback) => {
-      // IP literals (also after a redirect) are dialled without a lookup: check them here.
-      const refused = blockedLiteralError(options.hostname);
-      if (refused) {
-        callback(refused, null);
-        return;
-      }
-      connect(options, callback);
-    },
+/** undici is loaded with the first guarded connection: nothing needs it before, and it slows a start. */
+function privateNetworkGuard(): Promise<Agent> {
+  guardedAgent ??= import("undici").then(commonJsExports).then(({ Agent, buildConnector }) => {
+    const connect = buildConnector({ lookup: guardedLookup });
+    return new Agent({
+      connect: (options, callback) => {
+        // IP literals (also after a redirect) are dialled without a lookup: check them here.
+        const refused = blockedLiteralError(options.hostname);
+        if (refused) {
+          callback(refused, null);
+          return;
+        }
+        connect(options, callback);
+      },
+    });
   });
   return guardedAgent;
 }
@@ -291,11 +294,11 @@ function privateNetworkGuard(): Agent {
  * fetch whose every connection, redirects included, is checked against the blocked ranges at the
  * moment it is dialled: closes the window between `assertOutboundUrlAllowed` and the connect.
  */
-export const privateNetworkGuardedFetch = (
+export const privateNetworkGuardedFetch = async (
   url: string | URL,
   init?: RequestInit,
 ): Promise<Response> =>
-  fetch(url, { ...init, dispatcher: privateNetworkGuard() as unknown as NodeDispatcher });
+  fetch(url, { ...init, dispatcher: (await privateNetworkGuard()) as unknown as NodeDispatcher });
 
 /** The npm undici Agent and the types Node ships for its bundled undici describe the same class. */
 type NodeDispatcher = NonNullable<RequestInit["dispatcher"]>;
