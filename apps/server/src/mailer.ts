@@ -1,5 +1,4 @@
 import type { Mailer, MailMessage } from "@mcp/core";
-import { createTransport } from "nodemailer";
 import type { Logger } from "./logger";
 
 /** How long one SMTP exchange may take before the message counts as failed. */
@@ -8,9 +7,11 @@ const SMTP_TIMEOUT_MS = 10_000;
 /**
  * Mail over SMTP with nodemailer: `smtp://` upgrades with STARTTLS when the server offers it,
  * `smtps://` is TLS from the start; credentials go in the URL. Recipients are logged, bodies never
- * (they carry one-time links).
+ * (they carry one-time links). nodemailer is loaded here, only when SMTP is configured: it is a
+ * good part of a start otherwise.
  */
-export function smtpMailer(url: string, from: string, logger: Logger): Mailer {
+export async function smtpMailer(url: string, from: string, logger: Logger): Promise<Mailer> {
+  const { createTransport } = await import("nodemailer");
   const transport = createTransport(
     {
       url,

@@ -263,7 +263,7 @@ export async function startServer(
   });
 
   const mailer =
-    env.SMTP_URL && env.SMTP_FROM ? smtpMailer(env.SMTP_URL, env.SMTP_FROM, logger) : null;
+    env.SMTP_URL && env.SMTP_FROM ? await smtpMailer(env.SMTP_URL, env.SMTP_FROM, logger) : null;
   const publicUrl = env.PUBLIC_URL?.replace(/\/+$/, "");
   const approvalNotifier =
     mailer && env.APPROVAL_EMAILS
