@@ -6,7 +6,13 @@ import { defineConfig } from "tsup";
  * Development (tsx, vitest, vite) reads the sources through the `@mcp/source` export condition.
  */
 export default defineConfig({
-  entry: { index: "src/index.ts", "contracts/index": "src/contracts/index.ts" },
+  entry: {
+    index: "src/index.ts",
+    "contracts/index": "src/contracts/index.ts",
+    // Its own entry: the generator (trpc-to-openapi and what it loads) is only read when a
+    // server first serves the document, not at every start.
+    openapi: "src/openapi.ts",
+  },
   format: ["esm"],
   platform: "node",
   target: "node20",

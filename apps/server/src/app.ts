@@ -9,7 +9,6 @@ import {
   appRouter,
   callerRole,
   createContext,
-  createOpenApiDocument,
   createRestHandler,
   toWireError,
   type ApiDeps,
@@ -487,7 +486,9 @@ export function createApp(options: AppOptions): Hono<Env> {
   }
 
   let openApiDocument: unknown;
-  app.get("/api/v1/openapi.json", (c) => {
+  app.get("/api/v1/openapi.json", async (c) => {
+    // Loaded on first use: the generator and its dependencies are a good part of a start.
+    const { createOpenApiDocument } = await import("@mcp/api/openapi");
     openApiDocument ??= createOpenApiDocument(
       `${options.publicUrl ?? new URL(c.req.url).origin}/api/v1`,
     );

@@ -9,5 +9,4 @@ export {
   type RequestInfo,
 } from "./context";
 export { createRestHandler } from "./rest";
-export { createOpenApiDocument } from "./openapi";
 export { toWireError } from "./errors";

@@ -22,7 +22,7 @@ export const OPENAPI_SNAPSHOT_SERVER_URL = "http://localhost:3000/api/v1";
 
 /** Imported when called, so that a direct run can first switch to the sources (rerunOnSources). */
 export async function renderOpenApiSnapshot(): Promise<string> {
-  const { createOpenApiDocument } = await import("@mcp/api");
+  const { createOpenApiDocument } = await import("@mcp/api/openapi");
   return `${JSON.stringify(createOpenApiDocument(OPENAPI_SNAPSHOT_SERVER_URL), null, 2)}\n`;
 }
 
