@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -14,7 +16,8 @@ import { gatewayPost, TEST_SERVER_ENV, toolCall, uniqueEmail } from "../test/har
  * `dist`. `admin:create` on a new install, then a real flow through it over an embedded database
  * folder, the folder's single writer (a second process refused, `db:seed` going through the
  * running server, a kill -9 taken over), a quiet Ctrl-C, and production refusing to start
- * without SECRET_KEYS.
+ * without SECRET_KEYS. dist/main.js bundles its dependencies (tsup.config.ts), so what it loads
+ * only on first use (chunks of its own) is exercised through it too.
  */
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const node = (script: string) =>
@@ -277,6 +280,73 @@ describe.runIf(process.platform === "linux")("the compiled server", () => {
       third.child.kill("SIGTERM");
       expect(await third.exited).toBe(0);
       expect(existsSync(join(dataDir, "pglite.lock"))).toBe(false);
+    },
+  );
+
+  it(
+    "loads what it loads on first use: YAML, the OpenAPI generator, Swagger UI, OpenTelemetry",
+    { timeout: 120_000 },
+    async () => {
+      let traceExports = 0;
+      const receiver = createServer((req, res) => {
+        req.resume();
+        req.on("end", () => {
+          if (req.url === "/v1/traces") traceExports++;
+          res.writeHead(200, { "content-type": "application/json" }).end("{}");
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = receiver.address() as AddressInfo;
+        const dataDir = mkdtempSync(join(tmpdir(), "mcpa-compiled-"));
+        const server = await start(
+          baseEnv(dataDir, {
+            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+            OTEL_BSP_SCHEDULE_DELAY: "10",
+          }),
+        );
+        const password = "compiled-pass-1234";
+        const user = await rest(server.url, "POST", "/auth/register/", {
+          email: uniqueEmail("lazy"),
+          password,
+          password_confirm: password,
+        });
+        const token: string = user.body.token;
+        const org = await rest(server.url, "POST", "/orgs/", { name: "Lazy" }, token);
+        const exported = await rest(
+          server.url,
+          "GET",
+          `/orgs/${org.body.id}/config`,
+          undefined,
+          token,
+        );
+        expect(exported.status, JSON.stringify(exported.body)).toBe(200);
+        expect(exported.body.document).toContain("kind: OrgConfig");
+        const applied = await rest(
+          server.url,
+          "POST",
+          `/orgs/${org.body.id}/config/apply`,
+          { document: exported.body.document, dry_run: true },
+          token,
+        );
+        expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+
+        const openapi = await rest(server.url, "GET", "/openapi.json");
+        expect(openapi.status).toBe(200);
+        expect(openapi.body.paths["/orgs/{org_id}/config"]).toBeDefined();
+        const docs = await fetch(`${server.url}/api/docs`);
+        const css = /href="([^"]+\/swagger-ui\.css)"/.exec(await docs.text())?.[1];
+        expect(css).toBeDefined();
+        expect((await fetch(`${server.url}${css ?? ""}`)).status).toBe(200);
+
+        await expect.poll(() => traceExports).toBeGreaterThan(0);
+        server.child.kill("SIGTERM");
+        expect(await server.exited).toBe(0);
+        expect(server.stderr()).toBe("");
+        expect(server.lines.filter((line) => Number(line.level) >= 50)).toEqual([]);
+      } finally {
+        receiver.close();
+      }
     },
   );
 

@@ -62,10 +62,15 @@ export interface DatabaseHandle {
   advertise?: (url: string) => void;
 }
 
-/** The package's `drizzle` folder, from its sources (src/db) or its compiled chunks (dist). */
+/**
+ * The package's `drizzle` folder, from its sources (src/db) or its compiled chunks (dist); or the
+ * copy beside the server's production bundle, which holds this module (apps/server/tsup.config.ts).
+ */
 function findMigrationsFolder(): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "package.json"))) return join(dir, "drizzle");
+    const folder = join(dir, "drizzle");
+    if (existsSync(join(folder, "meta", "_journal.json")) || existsSync(join(dir, "package.json")))
+      return folder;
     if (dirname(dir) === dir) throw new Error("@mcp/core: package folder not found");
   }
 }
