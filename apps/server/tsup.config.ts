@@ -67,7 +67,7 @@ export default defineConfig([
       options.minifySyntax = true;
       options.legalComments = "external";
       // The maps name the sources, which are in the repository, rather than carrying them: Node
-      // reads a chunk's whole map when it loads the chunk (`--enable-source-maps`, `npm start`).
+      // reads a chunk's whole map when it loads the chunk (with `--enable-source-maps`).
       options.sourcesContent = false;
     },
     onSuccess: async () => {

@@ -92,7 +92,9 @@ ensureDependencies();
 if (command === "start") {
   // The compiled server and the SPA, rebuilt only where their sources changed (turbo's cache).
   turbo(["run", "build", "--filter=@mcp/server", "--filter=@mcp/web", "--output-logs=errors-only"]);
-  const child = spawn(process.execPath, ["--enable-source-maps", "dist/main.js"], {
+  // Without --enable-source-maps (it costs ~9 MB and ~25 ms of every start): stacks name the
+  // bundle's functions; NODE_OPTIONS=--enable-source-maps maps them to the sources (README).
+  const child = spawn(process.execPath, ["dist/main.js"], {
     cwd: join(root, "apps/server"),
     stdio: "inherit",
   });

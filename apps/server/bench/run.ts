@@ -2,7 +2,7 @@
  * Gateway benchmark: `pnpm bench` (= `pnpm --filter @mcp/server bench`).
  *
  * The platform runs as its own process, compiled, as `pnpm start` runs it in production
- * (`node --enable-source-maps dist/main.js`; `pnpm bench` at the root builds it first), the
+ * (`node dist/main.js`; `pnpm bench` at the root builds it first), the
  * upstream MCP server in another, and this process drives the load, so the platform's RSS is
  * its own and no two of them share an event loop. Everything talks over 127.0.0.1 only.
  *
@@ -170,11 +170,11 @@ const COMPILED_SERVER = join(SERVER_DIR, "dist", "main.js");
 function spawnPlatform(env: NodeJS.ProcessEnv): ChildProcess {
   if (!existsSync(COMPILED_SERVER))
     throw new Error(`${COMPILED_SERVER} is missing: build first (the root's \`pnpm bench\` does)`);
-  const child = spawn(
-    process.execPath,
-    [...PLATFORM_NODE_FLAGS, "--enable-source-maps", COMPILED_SERVER],
-    { cwd: SERVER_DIR, env, stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const child = spawn(process.execPath, [...PLATFORM_NODE_FLAGS, COMPILED_SERVER], {
+    cwd: SERVER_DIR,
+    env,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   children.add(child);
   return child;
 }

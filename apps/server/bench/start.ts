@@ -1,12 +1,12 @@
 /**
- * Start-up benchmark: `pnpm bench:start` (after `pnpm build`).
+ * Start-up benchmark: `pnpm bench:start` (the root's script builds the server first).
  *
  * How long the server takes from `spawn` to its first healthy `/healthz`, and its resident memory
  * then, run five ways: from the sources through tsx (`node --import tsx src/main.ts`, how
  * `npm start` ran before the compiled server) and compiled (`node dist/main.js`, how it runs now)
  * on the embedded database, and compiled on PostgreSQL (a throw-away database on
- * BENCH_DATABASE_URL, default the local server), also as `npm start` runs it, with
- * `--enable-source-maps` (Node then reads the source map of every chunk it loads), and with a 2 MB
+ * BENCH_DATABASE_URL, default the local server), also with `--enable-source-maps` (Node then
+ * reads the source map of every chunk it loads: opt-in, see README), and with a 2 MB
  * young generation (`--max-semi-space-size=2`, see BENCHMARKS.md). Each restarts on a database migrated once
  * beforehand, as an operator's restart does, one start at a time, the ways alternating,
  * BENCH_START_RUNS times each (default 5). The machine's 1-minute load average is printed beside

@@ -20,8 +20,7 @@ import { gatewayPost, TEST_SERVER_ENV, toolCall, uniqueEmail } from "../test/har
  * only on first use (chunks of its own) is exercised through it too.
  */
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), "..");
-const node = (script: string) =>
-  [process.execPath, ["--enable-source-maps", join(serverDir, "dist", script)]] as const;
+const node = (script: string) => [process.execPath, [join(serverDir, "dist", script)]] as const;
 
 interface Compiled {
   child: ChildProcess;
