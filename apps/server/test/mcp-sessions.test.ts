@@ -1,6 +1,8 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { randomUUID } from "node:crypto";
+import { CANCEL_CHANNEL, MAX_CANCELLATIONS_PER_POST } from "@mcp/core";
 import { startTestMcpServer, waitUntil, type RunningTestMcpServer } from "@mcp/core/testing";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -340,6 +342,50 @@ describe.skipIf(databaseUnavailable || TEST_DB !== "postgres")("gateway sessions
       const sessionless = await raw(server, agent.agentId, agent.key, "POST", { body: listTools });
       expect(sessionless.status).toBe(200);
       expect(sessionless.headers.get("mcp-session-id")).toBeNull();
+    });
+
+    it("announces at most MAX_CANCELLATIONS_PER_POST cancellations of one POST, each request once", async () => {
+      const agent = await createAgentWithConnection(server, (await upstream()).url);
+      const session = await openRawSession(server, agent);
+      const tag = randomUUID();
+      const listener = new pg.Client({ connectionString: inject("postgresUrl") });
+      await listener.connect();
+      const flooded: unknown[] = [];
+      let markerHeard = (): void => undefined;
+      const marker = new Promise<void>((resolve) => {
+        markerHeard = resolve;
+      });
+      listener.on("notification", ({ payload }) => {
+        const requestId = (JSON.parse(payload ?? "{}") as { r?: unknown }).r;
+        if (typeof requestId !== "string" || !requestId.startsWith(tag)) return;
+        if (requestId === `${tag}-marker`) markerHeard();
+        else flooded.push(requestId);
+      });
+      await listener.query(`listen ${CANCEL_CHANNEL}`);
+      try {
+        const cancel = (requestId: string) => ({
+          jsonrpc: "2.0",
+          method: "notifications/cancelled",
+          params: { requestId, reason: "flood" },
+        });
+        // A full batch (100 messages) cancelling 50 requests twice each, then one more
+        // cancellation in a POST of its own.
+        const flood = Array.from({ length: 100 }, (_, index) => cancel(`${tag}-${index % 50}`));
+        const batch = await raw(server, agent.agentId, agent.key, "POST", { session, body: flood });
+        expect(batch.status).toBe(202);
+        const last = await raw(server, agent.agentId, agent.key, "POST", {
+          session,
+          body: cancel(`${tag}-marker`),
+        });
+        expect(last.status).toBe(202);
+        // The marker was announced after the batch's announcements had been sent.
+        await marker;
+        expect(flooded).toEqual(
+          Array.from({ length: MAX_CANCELLATIONS_PER_POST }, (_, index) => `${tag}-${index}`),
+        );
+      } finally {
+        await listener.end();
+      }
     });
 
     it("closes the stream of a session that ends on DELETE; the client's reconnect gets 404", async () => {

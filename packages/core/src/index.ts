@@ -1,7 +1,7 @@
 export * from "./errors";
 export * from "./db/client";
 export * from "./db/pglite-lock";
-export type { ChangeFeed, ChangeListener } from "./db/changes";
+export { CANCEL_CHANNEL, type ChangeFeed, type ChangeListener } from "./db/changes";
 export * from "./db/unavailable";
 export type { JsonObject, JsonValue, McpTaskError, RateLimit } from "./db/schema";
 export * from "./lib/context";

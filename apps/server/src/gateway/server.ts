@@ -585,16 +585,21 @@ export function createGateway(options: GatewayOptions): GatewayHandler {
     // A session's cancellations go to whichever replica runs the request they name (the SDK
     // server below sees them too, and ignores ids it is not running).
     if (session)
-      for (const message of messages) {
-        if (methodOf(message) !== "notifications/cancelled") continue;
-        const cancelled = CancelledNotificationSchema.safeParse(message);
-        if (cancelled.success && cancelled.data.params.requestId !== undefined)
-          await options.sessions.requests.cancel({
-            sessionId: session.id,
-            requestId: cancelled.data.params.requestId,
-            reason: cancelled.data.params.reason ?? null,
-          });
-      }
+      await options.sessions.requests.cancel(
+        messages.flatMap((message) => {
+          if (methodOf(message) !== "notifications/cancelled") return [];
+          const cancelled = CancelledNotificationSchema.safeParse(message);
+          return cancelled.success && cancelled.data.params.requestId !== undefined
+            ? [
+                {
+                  sessionId: session.id,
+                  requestId: cancelled.data.params.requestId,
+                  reason: cancelled.data.params.reason ?? null,
+                },
+              ]
+            : [];
+        }),
+      );
 
     // Clients' answers to what upstream servers asked them (see runs/relay.ts) go to the replica
     // waiting for them; whatever else the body holds is served as usual.

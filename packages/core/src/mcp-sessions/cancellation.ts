@@ -23,6 +23,13 @@ export interface Cancellation {
 /** What fits a NOTIFY payload with room to spare; a longer id or reason is cut or not routed. */
 const MAX_REQUEST_ID_CHARS = 512;
 const MAX_REASON_CHARS = 1024;
+/**
+ * Cancellations one POST may announce. Every announcement is a statement here and a message to
+ * every replica, and a batch of notifications (up to 100 messages) costs its client one request:
+ * bounded, a client cannot make one request fan out into a hundred broadcasts. No client has a
+ * reason to cancel more requests at once.
+ */
+export const MAX_CANCELLATIONS_PER_POST = 16;
 
 function key(sessionId: string, requestId: CancellableRequestId): string {
   return `${sessionId}\n${JSON.stringify(requestId)}`;
@@ -84,15 +91,36 @@ export class SessionRequests {
     };
   }
 
-  /** Announces a cancellation to every replica (this one included). */
-  async cancel(cancellation: Cancellation): Promise<void> {
-    if (JSON.stringify(cancellation.requestId).length > MAX_REQUEST_ID_CHARS) return;
-    const payload = JSON.stringify({
-      s: cancellation.sessionId,
-      r: cancellation.requestId,
-      reason: cancellation.reason?.slice(0, MAX_REASON_CHARS) ?? null,
-    });
-    await this.db.execute(sql`select pg_notify(${CANCEL_CHANNEL}, ${payload})`);
+  /**
+   * The cancellations of one POST: each named request once, the first MAX_CANCELLATIONS_PER_POST
+   * of them; a request this replica runs is cancelled here, any other is announced to every
+   * replica (the one running it acts). Returns how many were announced.
+   */
+  async cancel(cancellations: readonly Cancellation[]): Promise<number> {
+    const named = new Map<string, Cancellation>();
+    for (const cancellation of cancellations) {
+      if (named.size === MAX_CANCELLATIONS_PER_POST) break;
+      if (JSON.stringify(cancellation.requestId).length > MAX_REQUEST_ID_CHARS) continue;
+      const name = key(cancellation.sessionId, cancellation.requestId);
+      if (!named.has(name)) named.set(name, cancellation);
+    }
+    let announced = 0;
+    for (const [name, cancellation] of named) {
+      const reason = cancellation.reason?.slice(0, MAX_REASON_CHARS) ?? null;
+      const local = this.running.get(name);
+      if (local) {
+        local(reason);
+        continue;
+      }
+      const payload = JSON.stringify({
+        s: cancellation.sessionId,
+        r: cancellation.requestId,
+        reason,
+      });
+      await this.db.execute(sql`select pg_notify(${CANCEL_CHANNEL}, ${payload})`);
+      announced += 1;
+    }
+    return announced;
   }
 
   close(): void {
