@@ -42,7 +42,7 @@ export default defineConfig([
      * The production server, bundled with its dependencies: Node 20 has no module compile cache,
      * and resolving, reading and compiling hundreds of modules one by one was most of its start.
      * The workspace packages come in through their compiled `dist`, as under plain node (esbuild
-     * follows their source maps, so stack traces still name the TypeScript sources). Lazily
+     * follows their source maps, so the bundle's maps lead to the TypeScript sources). Lazily
      * imported modules (PGlite's driver, OpenTelemetry, YAML, the OpenAPI generator, nodemailer,
      * undici, the password dictionary…) stay in chunks of their own, loaded on first use.
      */

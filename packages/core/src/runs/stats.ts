@@ -258,9 +258,8 @@ export async function runStats(
   };
   const rows = [...rowsOf(summaryRows as Rows<Row>), ...rowsOf(minuteRows as Rows<Row>)];
   const partOf = (part: Row["part"]) => rows.filter((row) => row.part === part);
-  const seriesRows = partOf("series").sort(
-    (a, b) => new Date(a.bucket_start ?? 0).getTime() - new Date(b.bucket_start ?? 0).getTime(),
-  );
+  // In time order: both statements order their series rows by bucket_start.
+  const seriesRows = partOf("series");
   return {
     since,
     until,
